@@ -1,0 +1,75 @@
+"""``arcpolicy inventory`` and ``arcpolicy sandbox generate``."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine.cli.app import app, sandbox_app
+from engine.cli.output import console, write_renderable, write_text
+from engine.inventory import Fleet, load_snapshot
+from engine.inventory.generator import write_generated_fleet
+
+
+class SummaryFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+InventoryFile = Annotated[
+    Path | None,
+    typer.Option("--inventory", "-i", help="Snapshot file of ARM resources (JSON list, {value}, {data} or NDJSON)."),
+]
+
+
+def load_fleet(inventory: Path | None) -> Fleet:
+    """The fleet from the inventory options every command shares."""
+    if inventory is None:
+        raise typer.BadParameter("give --inventory FILE", param_hint="--inventory")
+    return load_snapshot(inventory)
+
+
+@app.command("inventory")
+def inventory_command(
+    inventory: InventoryFile = None,
+    output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+) -> None:
+    """Read the fleet and summarise it: clusters, extensions and counts by kind."""
+    fleet = load_fleet(inventory)
+    summary = fleet.summary()
+    if output_format is SummaryFormat.json:
+        write_text(json.dumps(summary.model_dump(by_alias=True), indent=2), output)
+        return
+    table = Table(title=f"Fleet: {summary.clusters} clusters", show_header=True)
+    table.add_column("what")
+    table.add_column("value", justify="left")
+    table.add_column("count", justify="right")
+    table.add_row("extensions", "", str(summary.extensions))
+    table.add_row("flux configurations", "", str(summary.flux_configurations))
+    table.add_row("subscriptions", "", str(summary.subscriptions))
+    if summary.orphaned_resources:
+        table.add_row("orphaned (cluster missing)", "", str(summary.orphaned_resources))
+    for title, counts in (("cluster type", summary.by_cluster_type), ("distribution", summary.by_distribution),
+                          ("connectivity", summary.by_connectivity), ("extension type", summary.by_extension_type),
+                          ("extension state", summary.by_extension_state)):
+        for value, count in counts.items():
+            table.add_row(title, value, str(count))
+    write_renderable(table, output)
+
+
+@sandbox_app.command("generate")
+def generate_command(
+    clusters: Annotated[int, typer.Option("--clusters", "-n", min=1, help="Number of clusters.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed; same seed, same fleet.")] = 0,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot file to write (.json or .ndjson).")] = Path(
+        "fleet.json"),
+) -> None:
+    """Write a realistic, deterministic fleet of clusters and extensions."""
+    count = write_generated_fleet(output, clusters, seed)
+    console.print(f"wrote {count} resources ({clusters} clusters) to {output}")

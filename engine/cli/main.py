@@ -1,0 +1,64 @@
+"""Entry point: runs a command and turns errors into one line and an exit status.
+
+Exit status: 0 success (all compliant), 1 findings (non-compliant resources, failed
+operations), 2 bad input or usage, 3 internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+from typer.exceptions import Abort, Exit, TyperException
+
+from engine import __version__
+from engine.cli import inventory_commands  # noqa: F401  (registers its commands)
+from engine.cli.app import app
+from engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ArcPolicyError, InputError
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"arcpolicy {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Policy compliance and remediation for fleets of Azure Arc-enabled Kubernetes clusters."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
+    try:
+        result = app(args=argv, prog_name="arcpolicy", standalone_mode=False)
+    except InputError as error:
+        print(f"arcpolicy: error: {error.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ArcPolicyError as error:
+        print(f"arcpolicy: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exit as exit_:
+        return exit_.exit_code
+    except TyperException as error:  # usage errors: unknown option, bad value ...
+        print(f"arcpolicy: error: {error.format_message()} (see 'arcpolicy --help')", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (Abort, KeyboardInterrupt):
+        print("arcpolicy: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # an arcpolicy bug, not a user error
+        if os.environ.get("ARCPOLICY_DEBUG"):
+            traceback.print_exc()
+        print(f"arcpolicy: internal error: {type(error).__name__}: {error} "
+              "(set ARCPOLICY_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

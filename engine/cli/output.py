@@ -1,0 +1,38 @@
+"""Writing command output: to stdout or atomically to a file, never half-written."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console, RenderableType
+
+from engine.atomic import atomic_writer
+
+console = Console(stderr=True, highlight=False)
+
+
+def render_text(renderable: RenderableType, width: int = 120) -> str:
+    """A rich renderable (table, panel ...) as plain text, for files and pipes."""
+    capture = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    capture.print(renderable)
+    return capture.export_text()
+
+
+def write_renderable(renderable: RenderableType, destination: Path | None) -> None:
+    """Show a table on the terminal (with colour), or write it as plain text to a file or pipe."""
+    if destination is None and sys.stdout.isatty():
+        Console(highlight=False).print(renderable)
+        return
+    write_text(render_text(renderable), destination)
+
+
+def write_text(text: str, destination: Path | None) -> None:
+    """Print ``text`` to stdout, or write it to ``destination`` via a temp file and rename."""
+    if destination is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    with atomic_writer(destination) as out:
+        out.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,17 @@
+"""Inventory stage: read every cluster and its extensions into a :class:`Fleet`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.inventory.fleet import ClusterInventory, Fleet, FleetShard, FleetSummary
+from engine.inventory.snapshot import iter_snapshot, write_snapshot
+
+
+def load_snapshot(path: str | Path) -> Fleet:
+    """Read a snapshot file (any supported shape) into a Fleet; raises InputError on bad input."""
+    return Fleet(iter_snapshot(path))
+
+
+__all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetSummary", "iter_snapshot", "load_snapshot",
+           "write_snapshot"]

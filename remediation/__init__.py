@@ -1,0 +1,1 @@
+"""Remediation stages: plan -> apply -> report."""
