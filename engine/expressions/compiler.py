@@ -1,0 +1,138 @@
+"""Compile expression ASTs into closures, once, so evaluation never re-parses text.
+
+A compiled expression is a function of one argument, the evaluation context (whatever the
+stage's context functions expect: a policy evaluation, a template deployment ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.expressions.parser import Call, ExpressionSyntaxError, Index, Literal, Member, Node, parse
+from engine.expressions.registry import EvaluationError, FunctionRegistry
+
+CompiledExpression = Callable[[Any], Any]
+
+
+class _Constant:
+    """A compiled expression whose value is known at compile time."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __call__(self, context: Any) -> Any:
+        return self.value
+
+
+def is_expression(value: Any) -> bool:
+    """Whether a JSON string is an expression (``[...]``, but not the ``[[`` escape)."""
+    return isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]" and value[1] != "["
+
+
+def compile_expression(text: str, registry: FunctionRegistry) -> CompiledExpression:
+    """Compile ``[...]`` text (brackets included) into a closure; raises ExpressionSyntaxError."""
+    return _compile(parse(text[1:-1]), registry, text)
+
+
+def compile_value(value: Any, registry: FunctionRegistry) -> CompiledExpression:
+    """Compile a JSON value in which any string may be an expression (objects and arrays recurse)."""
+    if isinstance(value, str):
+        if is_expression(value):
+            return compile_expression(value, registry)
+        literal = value[1:] if value.startswith("[[") else value
+        return _Constant(literal)
+    if isinstance(value, dict):
+        members = {key: compile_value(item, registry) for key, item in value.items()}
+        if all(isinstance(member, _Constant) for member in members.values()):
+            return _Constant({key: member.value for key, member in members.items()})  # type: ignore[attr-defined]
+        return lambda context: {key: member(context) for key, member in members.items()}
+    if isinstance(value, list):
+        items = [compile_value(item, registry) for item in value]
+        if all(isinstance(item, _Constant) for item in items):
+            return _Constant([item.value for item in items])  # type: ignore[attr-defined]
+        return lambda context: [item(context) for item in items]
+    return _Constant(value)
+
+
+def constant_value(compiled: CompiledExpression) -> tuple[bool, Any]:
+    """(True, value) when a compiled expression is a compile-time constant."""
+    if isinstance(compiled, _Constant):
+        return True, compiled.value
+    return False, None
+
+
+def _compile(node: Node, registry: FunctionRegistry, text: str) -> CompiledExpression:
+    if isinstance(node, Literal):
+        return _Constant(node.value)
+    if isinstance(node, Member):
+        return _member(_compile(node.target, registry, text), node.name)
+    if isinstance(node, Index):
+        return _index(_compile(node.target, registry, text), _compile(node.index, registry, text))
+    return _call(node, registry, text)
+
+
+def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpression:
+    spec = registry.lookup(node.name)
+    if spec is None:
+        raise ExpressionSyntaxError(f"unknown function '{node.name}'", text, text.find(node.name))
+    count = len(node.arguments)
+    if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
+        expected = (f"{spec.min_args}" if spec.max_args == spec.min_args
+                    else f"{spec.min_args} to {spec.max_args}" if spec.max_args is not None
+                    else f"at least {spec.min_args}")
+        raise ExpressionSyntaxError(f"function '{spec.name}' takes {expected} arguments, got {count}", text,
+                                    text.find(node.name))
+    arguments = [_compile(argument, registry, text) for argument in node.arguments]
+    implementation = spec.implementation
+    if spec.lazy:
+        if spec.uses_context:
+            return lambda context: implementation(context, *[_bind(argument, context) for argument in arguments])
+        return lambda context: implementation(*[_bind(argument, context) for argument in arguments])
+    if spec.pure and all(isinstance(argument, _Constant) for argument in arguments):
+        try:
+            return _Constant(implementation(*[argument.value for argument in arguments]))  # type: ignore[attr-defined]
+        except (EvaluationError, ValueError, TypeError, KeyError, IndexError):
+            pass  # report the error when (and if) the expression is evaluated
+    if spec.uses_context:
+        return lambda context: implementation(context, *[argument(context) for argument in arguments])
+    return lambda context: implementation(*[argument(context) for argument in arguments])
+
+
+def _bind(compiled: CompiledExpression, context: Any) -> Callable[[], Any]:
+    return lambda: compiled(context)
+
+
+def lookup_property(value: Any, name: str) -> Any:
+    """``value.name`` with ARM's case-insensitive property names."""
+    if not isinstance(value, dict):
+        raise EvaluationError(f"cannot read property '{name}' of {type(value).__name__} value")
+    if name in value:
+        return value[name]
+    lowered = name.lower()
+    for key, item in value.items():
+        if key.lower() == lowered:
+            return item
+    raise EvaluationError(f"property '{name}' does not exist; available: {', '.join(value) or 'none'}")
+
+
+def _member(target: CompiledExpression, name: str) -> CompiledExpression:
+    return lambda context: lookup_property(target(context), name)
+
+
+def _index(target: CompiledExpression, index: CompiledExpression) -> CompiledExpression:
+    def evaluate(context: Any) -> Any:
+        value, position = target(context), index(context)
+        if isinstance(value, list):
+            if not isinstance(position, int) or isinstance(position, bool):
+                raise EvaluationError(f"array index must be an integer, got {position!r}")
+            if not 0 <= position < len(value):
+                raise EvaluationError(f"index {position} is out of range for an array of length {len(value)}")
+            return value[position]
+        if isinstance(value, dict) and isinstance(position, str):
+            return lookup_property(value, position)
+        raise EvaluationError(f"cannot index {type(value).__name__} value with {position!r}")
+
+    return evaluate

@@ -1,0 +1,381 @@
+"""Functions common to Azure Policy rules and ARM templates, each a registered unit.
+
+Semantics follow the ARM template function reference (string, array, object, comparison,
+logical, numeric and conversion functions). Context functions (``parameters``, ``field``,
+``resourceGroup`` ...) are registered by the stages that own the context.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from engine.expressions.registry import COMMON_FUNCTIONS as F
+from engine.expressions.registry import EvaluationError
+
+Thunk = Callable[[], Any]
+
+
+def _text(value: Any, function: str) -> str:
+    if not isinstance(value, str):
+        raise EvaluationError(f"{function}() expects a string, got {json.dumps(value)}")
+    return value
+
+
+def to_string(value: Any) -> str:
+    """ARM's string(): strings unchanged, booleans lower-case, objects and arrays as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+# ---- logical -----------------------------------------------------------------------------
+@F.function("if", 3, 3, lazy=True)
+def _if(condition: Thunk, when_true: Thunk, when_false: Thunk) -> Any:
+    return when_true() if _boolean(condition(), "if") else when_false()
+
+
+@F.function("and", 1, None, lazy=True)
+def _and(*operands: Thunk) -> bool:
+    return all(_boolean(operand(), "and") for operand in operands)
+
+
+@F.function("or", 1, None, lazy=True)
+def _or(*operands: Thunk) -> bool:
+    return any(_boolean(operand(), "or") for operand in operands)
+
+
+@F.function("not", 1, 1)
+def _not(value: Any) -> bool:
+    return not _boolean(value, "not")
+
+
+@F.function("true", 0, 0)
+def _true() -> bool:
+    return True
+
+
+@F.function("false", 0, 0)
+def _false() -> bool:
+    return False
+
+
+@F.function("null", 0, 0)
+def _null() -> None:
+    return None
+
+
+def _boolean(value: Any, function: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise EvaluationError(f"{function}() expects a boolean, got {json.dumps(value)}")
+
+
+# ---- comparison --------------------------------------------------------------------------
+@F.function("equals", 2, 2)
+def _equals(left: Any, right: Any) -> bool:
+    return left == right
+
+
+def _ordered(function: str, compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def implementation(left: Any, right: Any) -> bool:
+        if isinstance(left, bool) or isinstance(right, bool) or (type(left) is not type(right) and not (
+                isinstance(left, int | float) and isinstance(right, int | float))):
+            raise EvaluationError(f"{function}() compares two numbers or two strings, got "
+                                  f"{json.dumps(left)} and {json.dumps(right)}")
+        return compare(left, right)
+
+    return implementation
+
+
+F.function("less", 2, 2)(_ordered("less", lambda left, right: left < right))
+F.function("lessOrEquals", 2, 2)(_ordered("lessOrEquals", lambda left, right: left <= right))
+F.function("greater", 2, 2)(_ordered("greater", lambda left, right: left > right))
+F.function("greaterOrEquals", 2, 2)(_ordered("greaterOrEquals", lambda left, right: left >= right))
+
+
+@F.function("coalesce", 1, None)
+def _coalesce(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+# ---- strings -----------------------------------------------------------------------------
+@F.function("concat", 1, None)
+def _concat(*values: Any) -> Any:
+    if all(isinstance(value, list) for value in values):
+        return [item for value in values for item in value]
+    return "".join(to_string(value) for value in values)
+
+
+@F.function("format", 1, None)
+def _format(template: Any, *values: Any) -> str:
+    """C#-style composite formatting: ``{0}``, ``{1:N2}``; ``{{`` and ``}}`` are braces."""
+    text, out, position = _text(template, "format"), [], 0
+    while position < len(text):
+        char = text[position]
+        if char == "{" and text.startswith("{{", position):
+            out.append("{")
+            position += 2
+        elif char == "}" and text.startswith("}}", position):
+            out.append("}")
+            position += 2
+        elif char == "{":
+            end = text.find("}", position)
+            if end < 0:
+                raise EvaluationError(f"format(): unclosed '{{' in {text!r}")
+            index_text, _, spec = text[position + 1:end].partition(":")
+            try:
+                value = values[int(index_text)]
+            except (ValueError, IndexError):
+                raise EvaluationError(f"format(): no argument for {{{index_text}}}") from None
+            out.append(_format_one(value, spec))
+            position = end + 1
+        else:
+            out.append(char)
+            position += 1
+    return "".join(out)
+
+
+def _format_one(value: Any, spec: str) -> str:
+    if spec and spec[0] in "Nn" and isinstance(value, int | float):
+        return f"{value:,.{int(spec[1:] or 2)}f}"
+    if spec and spec[0] in "Dd" and isinstance(value, int):
+        return str(value).zfill(int(spec[1:] or 0))
+    return to_string(value)
+
+
+F.function("toLower", 1, 1)(lambda value: _text(value, "toLower").lower())
+F.function("toUpper", 1, 1)(lambda value: _text(value, "toUpper").upper())
+F.function("trim", 1, 1)(lambda value: _text(value, "trim").strip())
+
+
+@F.function("split", 2, 2)
+def _split(value: Any, delimiters: Any) -> list[str]:
+    text = _text(value, "split")
+    separators = delimiters if isinstance(delimiters, list) else [_text(delimiters, "split")]
+    parts = [text]
+    for separator in separators:
+        parts = [piece for part in parts for piece in part.split(separator)]
+    return parts
+
+
+@F.function("replace", 3, 3)
+def _replace(value: Any, old: Any, new: Any) -> str:
+    return _text(value, "replace").replace(_text(old, "replace"), _text(new, "replace"))
+
+
+@F.function("substring", 2, 3)
+def _substring(value: Any, start: int, length: int | None = None) -> str:
+    text = _text(value, "substring")
+    if start < 0 or start > len(text) or (length is not None and (length < 0 or start + length > len(text))):
+        raise EvaluationError(f"substring(): start {start} and length {length} are outside {text!r}")
+    return text[start:] if length is None else text[start:start + length]
+
+
+@F.function("startsWith", 2, 2)
+def _starts_with(value: Any, prefix: Any) -> bool:
+    return _text(value, "startsWith").lower().startswith(_text(prefix, "startsWith").lower())
+
+
+@F.function("endsWith", 2, 2)
+def _ends_with(value: Any, suffix: Any) -> bool:
+    return _text(value, "endsWith").lower().endswith(_text(suffix, "endsWith").lower())
+
+
+@F.function("indexOf", 2, 2)
+def _index_of(value: Any, part: Any) -> int:
+    return _text(value, "indexOf").lower().find(_text(part, "indexOf").lower())
+
+
+@F.function("lastIndexOf", 2, 2)
+def _last_index_of(value: Any, part: Any) -> int:
+    return _text(value, "lastIndexOf").lower().rfind(_text(part, "lastIndexOf").lower())
+
+
+@F.function("padLeft", 2, 3)
+def _pad_left(value: Any, width: int, padding: str = " ") -> str:
+    return to_string(value).rjust(width, padding[:1] or " ")
+
+
+@F.function("uniqueString", 1, None)
+def _unique_string(*values: Any) -> str:
+    """A deterministic 13-character base-32 hash of the arguments, like ARM's uniqueString()."""
+    digest = hashlib.sha256("-".join(to_string(value) for value in values).encode()).digest()
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    number = int.from_bytes(digest[:8], "big")
+    return "".join(alphabet[(number >> (5 * position)) & 31] for position in range(13))
+
+
+@F.function("guid", 1, None)
+def _guid(*values: Any) -> str:
+    """A deterministic GUID of the arguments (name-based UUID, like ARM's guid())."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "-".join(to_string(value) for value in values)))
+
+
+@F.function("base64", 1, 1)
+def _base64(value: Any) -> str:
+    return base64.b64encode(_text(value, "base64").encode()).decode()
+
+
+@F.function("base64ToString", 1, 1)
+def _base64_to_string(value: Any) -> str:
+    return base64.b64decode(_text(value, "base64ToString")).decode()
+
+
+# ---- arrays and objects ------------------------------------------------------------------
+@F.function("createArray", 0, None)
+def _create_array(*values: Any) -> list[Any]:
+    return list(values)
+
+
+@F.function("array", 1, 1)
+def _array(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@F.function("createObject", 0, None)
+def _create_object(*pairs: Any) -> dict[str, Any]:
+    if len(pairs) % 2:
+        raise EvaluationError("createObject() takes key/value pairs")
+    return {_text(pairs[index], "createObject"): pairs[index + 1] for index in range(0, len(pairs), 2)}
+
+
+@F.function("union", 1, None)
+def _union(*values: Any) -> Any:
+    if all(isinstance(value, dict) for value in values):
+        merged: dict[str, Any] = {}
+        for value in values:
+            merged.update(value)
+        return merged
+    if all(isinstance(value, list) for value in values):
+        out: list[Any] = []
+        for value in values:
+            out.extend(item for item in value if item not in out)
+        return out
+    raise EvaluationError("union() takes all arrays or all objects")
+
+
+@F.function("intersection", 2, None)
+def _intersection(first: Any, *others: Any) -> Any:
+    if isinstance(first, dict):
+        return {key: item for key, item in first.items() if all(other.get(key) == item for other in others)}
+    return [item for item in first if all(item in other for other in others)]
+
+
+@F.function("contains", 2, 2)
+def _contains(container: Any, item: Any) -> bool:
+    """Case-sensitive for strings and arrays, case-insensitive for object keys (ARM semantics)."""
+    if isinstance(container, str):
+        return to_string(item) in container
+    if isinstance(container, list):
+        return item in container
+    if isinstance(container, dict):
+        return isinstance(item, str) and item.lower() in (key.lower() for key in container)
+    raise EvaluationError(f"contains() expects a string, array or object, got {json.dumps(container)}")
+
+
+@F.function("empty", 1, 1)
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+@F.function("length", 1, 1)
+def _length(value: Any) -> int:
+    if isinstance(value, str | list | dict):
+        return len(value)
+    raise EvaluationError(f"length() expects a string, array or object, got {json.dumps(value)}")
+
+
+@F.function("first", 1, 1)
+def _first(value: Any) -> Any:
+    return value[0] if value else None if isinstance(value, list) else ""
+
+
+@F.function("last", 1, 1)
+def _last(value: Any) -> Any:
+    return value[-1] if value else None if isinstance(value, list) else ""
+
+
+@F.function("skip", 2, 2)
+def _skip(value: Any, count: int) -> Any:
+    return value[max(0, count):]
+
+
+@F.function("take", 2, 2)
+def _take(value: Any, count: int) -> Any:
+    return value[:max(0, count)]
+
+
+@F.function("range", 2, 2)
+def _range(start: int, count: int) -> list[int]:
+    return list(range(start, start + count))
+
+
+@F.function("min", 1, None)
+def _min(*values: Any) -> Any:
+    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
+    return min(items)
+
+
+@F.function("max", 1, None)
+def _max(*values: Any) -> Any:
+    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
+    return max(items)
+
+
+# ---- conversion and numbers --------------------------------------------------------------
+F.function("string", 1, 1)(to_string)
+
+
+@F.function("int", 1, 1)
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"int() cannot convert {json.dumps(value)}") from None
+
+
+@F.function("bool", 1, 1)
+def _bool(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value != 0
+    return _boolean(value, "bool")
+
+
+@F.function("json", 1, 1)
+def _json(value: Any) -> Any:
+    try:
+        return json.loads(_text(value, "json"))
+    except json.JSONDecodeError as error:
+        raise EvaluationError(f"json(): {error.msg}") from None
+
+
+F.function("add", 2, 2)(lambda left, right: left + right)
+F.function("sub", 2, 2)(lambda left, right: left - right)
+F.function("mul", 2, 2)(lambda left, right: left * right)
+
+
+@F.function("div", 2, 2)
+def _div(left: int, right: int) -> int:
+    if right == 0:
+        raise EvaluationError("div() by zero")
+    return int(left / right)
+
+
+@F.function("mod", 2, 2)
+def _mod(left: int, right: int) -> int:
+    if right == 0:
+        raise EvaluationError("mod() by zero")
+    return left - right * int(left / right)

@@ -1,0 +1,151 @@
+"""Parse ARM / Azure Policy template expressions into a small AST.
+
+Grammar (as documented for ARM template expressions)::
+
+    expression := call accessor*
+    call       := NAME '(' [argument (',' argument)*] ')'
+    argument   := STRING | NUMBER | expression
+    accessor   := '.' NAME | '[' argument ']'
+
+Strings use single quotes with ``''`` as the escaped quote; ``true``/``false``/``null`` are
+written as functions (``true()``), as ARM does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ExpressionSyntaxError(ValueError):
+    """A malformed expression; ``position`` is the character offset inside the expression."""
+
+    def __init__(self, message: str, expression: str, position: int):
+        self.expression = expression
+        self.position = position
+        super().__init__(f"{message} at position {position} in {expression!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    name: str  # as written; functions are looked up case-insensitively
+    arguments: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    target: Node
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    target: Node
+    index: Node
+
+
+Node = Literal | Call | Member | Index
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.position = 0
+
+    def error(self, message: str) -> ExpressionSyntaxError:
+        return ExpressionSyntaxError(message, self.text, self.position)
+
+    def skip_space(self) -> None:
+        while self.position < len(self.text) and self.text[self.position].isspace():
+            self.position += 1
+
+    def peek(self) -> str:
+        self.skip_space()
+        return self.text[self.position] if self.position < len(self.text) else ""
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            found = self.peek() or "end of expression"
+            raise self.error(f"expected {char!r}, found {found!r}")
+        self.position += 1
+
+    def name(self) -> str:
+        self.skip_space()
+        start = self.position
+        while self.position < len(self.text) and (self.text[self.position].isalnum() or self.text[self.position] in "_$"):
+            self.position += 1
+        if start == self.position:
+            raise self.error("expected a name")
+        return self.text[start:self.position]
+
+    def argument(self) -> Node:
+        char = self.peek()
+        if char == "'":
+            return Literal(self.string())
+        if char.isdigit() or char in "-+.":
+            return Literal(self.number())
+        return self.expression()
+
+    def string(self) -> str:
+        self.position += 1  # opening quote
+        pieces: list[str] = []
+        while True:
+            end = self.text.find("'", self.position)
+            if end < 0:
+                raise self.error("unterminated string")
+            pieces.append(self.text[self.position:end])
+            if self.text.startswith("''", end):
+                pieces.append("'")
+                self.position = end + 2
+                continue
+            self.position = end + 1
+            return "".join(pieces)
+
+    def number(self) -> int | float:
+        start = self.position
+        if self.text[self.position] in "-+":
+            self.position += 1
+        while self.position < len(self.text) and (self.text[self.position].isdigit() or self.text[self.position] == "."):
+            self.position += 1
+        literal = self.text[start:self.position]
+        try:
+            return float(literal) if "." in literal else int(literal)
+        except ValueError:
+            raise self.error(f"malformed number {literal!r}") from None
+
+    def expression(self) -> Node:
+        function_name = self.name()
+        self.expect("(")
+        arguments: list[Node] = []
+        if self.peek() != ")":
+            arguments.append(self.argument())
+            while self.peek() == ",":
+                self.position += 1
+                arguments.append(self.argument())
+        self.expect(")")
+        node: Node = Call(function_name, tuple(arguments))
+        while True:
+            char = self.peek()
+            if char == ".":
+                self.position += 1
+                node = Member(node, self.name())
+            elif char == "[":
+                self.position += 1
+                node = Index(node, self.argument())
+                self.expect("]")
+            else:
+                return node
+
+
+def parse(expression: str) -> Node:
+    """Parse the inside of ``[...]`` (without the brackets)."""
+    parser = _Parser(expression)
+    node = parser.expression()
+    if parser.peek():
+        raise parser.error(f"unexpected {parser.peek()!r}")
+    return node

@@ -1,0 +1,1 @@
+"""Plan stage: non-compliant states -> concrete ARM operations in a dependency graph."""

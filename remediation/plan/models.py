@@ -1,0 +1,113 @@
+"""The plan file (plan.json): the contract between plan, the dry-run reports and apply.
+
+A plan is self-contained and reviewable: every operation says what it writes, where, why, and
+in which order; secrets are never in it, only where apply re-derives them from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+PLAN_FORMAT_VERSION = 1
+REDACTED = "<redacted>"
+
+
+class PlanModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class OperationStatus(StrEnum):
+    PLANNED = "planned"
+    SKIPPED = "skipped"  # will not be applied (e.g. arm64 cluster, conflict); reason says why
+    DEFERRED = "deferred"  # not applied now (e.g. protected settings on a disconnected cluster)
+    WAITING = "waiting"  # applied, but takes effect when the cluster reconnects
+
+
+class Reason(PlanModel):
+    """Why an operation exists, and for skipped/deferred ones why it is not applied now."""
+
+    policy_assignment_id: str | None = None
+    policy_definition_id: str | None = None
+    policy_definition_reference_id: str | None = None
+    evaluated_resource_id: str | None = None
+    why: str | None = None  # for skipped / deferred / waiting operations
+
+
+class DeferredValue(PlanModel):
+    """A value known only at apply time: ``reference()`` or ``listKeys()`` of another resource."""
+
+    path: str  # where in the body, e.g. "properties.configurationSettings.logAnalyticsWorkspaceResourceID"
+    function: Literal["reference", "listKeys"]
+    resource_id: str
+    api_version: str | None = None
+    property_path: str | None = None  # e.g. "customerId" or "primarySharedKey"
+    expression: str  # the template expression, shown to reviewers as is
+
+
+class SecretSource(PlanModel):
+    """Where apply re-derives a redacted secret (a protected setting) from."""
+
+    path: str  # e.g. "properties.configurationProtectedSettings.sshPrivateKey"
+    kind: Literal["parameter", "deferred"]
+    parameter: str | None = None  # assignment parameter name, for kind == "parameter"
+    policy_assignment_id: str | None = None
+    deferred: DeferredValue | None = None
+
+
+class Operation(PlanModel):
+    id: str  # stable, e.g. "op-0001"
+    action: Action
+    resource_id: str
+    resource_type: str
+    api_version: str
+    body: dict[str, Any] | None = None  # None for delete; secrets redacted
+    depends_on: list[str] = Field(default_factory=list)  # operation ids
+    status: OperationStatus = OperationStatus.PLANNED
+    reasons: list[Reason] = Field(default_factory=list)  # every (assignment, resource) that wants it
+    cluster_id: str | None = None
+    subscription_id: str | None = None
+    wave: int | None = None
+    deferred_values: list[DeferredValue] = Field(default_factory=list)
+    secret_sources: list[SecretSource] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)  # e.g. "node-architecture-unknown"
+
+
+class Conflict(PlanModel):
+    """Two policies wanting different bodies (or a second cluster-scoped instance) for one target."""
+
+    resource_id: str
+    message: str
+    operations: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Wave(PlanModel):
+    number: int
+    name: str  # "canary", "wave-1" ...
+    operations: list[str]
+
+
+class Plan(PlanModel):
+    format_version: int = PLAN_FORMAT_VERSION
+    created_at: datetime
+    inventory_fingerprint: str
+    inventory_source: str | None = None
+    policy_fingerprint: str | None = None
+    operations: list[Operation] = Field(default_factory=list)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    waves: list[Wave] = Field(default_factory=list)
+    pacing: dict[str, Any] = Field(default_factory=dict)  # per-subscription write pacing used for the rollout
