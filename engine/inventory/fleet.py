@@ -20,6 +20,7 @@ from engine import ids
 from engine.models import Extension, FluxConfiguration, Resource, typed_view
 
 NOT_APPLICABLE = "NotApplicable"
+CLUSTER_TYPE_NAMES = {ids.CONNECTED_CLUSTER_TYPE: "connectedClusters", ids.MANAGED_CLUSTER_TYPE: "managedClusters"}
 
 
 class ClusterInventory(BaseModel):
@@ -100,7 +101,7 @@ class Fleet:
     def add(self, resource: dict[str, Any]) -> None:
         """Index one ARM resource (cluster, extension, flux configuration or anything else)."""
         type_key = ids.normalize(resource["type"])
-        encoded = orjson.dumps(resource)
+        encoded = _compact(resource)
         if type_key in ids.CLUSTER_TYPES:
             entry = self._entry(resource["id"])
             if entry.resource is None:
@@ -128,7 +129,7 @@ class Fleet:
     def _count_cluster(self, type_key: str, resource: dict[str, Any]) -> None:
         properties = resource.get("properties") or {}
         managed = type_key == ids.MANAGED_CLUSTER_TYPE
-        self._counts["clusterType"][resource["type"].split("/")[-1] if "/" in resource["type"] else type_key] += 1
+        self._counts["clusterType"][CLUSTER_TYPE_NAMES[type_key]] += 1
         self._counts["distribution"]["aks (managed)" if managed else str(properties.get("distribution") or "unknown")] += 1
         self._counts["connectivity"][NOT_APPLICABLE if managed else str(properties.get("connectivityStatus") or "unknown")] += 1
         self._counts["subscription"][ids.parse_resource_id(resource["id"]).subscription_id or ""] += 1
@@ -233,6 +234,11 @@ class FleetShard:
     def clusters(self) -> Iterator[ClusterInventory]:
         for entry in self.entries:
             yield _inventory(entry)
+
+
+def _compact(resource: dict[str, Any]) -> bytes:
+    """The resource as exact-size JSON bytes (orjson's own buffer keeps several KiB of slack)."""
+    return bytes(memoryview(orjson.dumps(resource)))
 
 
 def _inventory(entry: _ClusterEntry) -> ClusterInventory:

@@ -85,7 +85,10 @@ def _object_shape(path: Path, handle: IO[bytes]) -> str:
         wrapped = [key for key in WRAPPER_KEYS if isinstance(document.get(key), list)]
         if wrapped and "id" not in document:
             return wrapped[0]
-        return "ndjson"
+        if "id" in document:
+            return "ndjson"
+        raise InputError(str(path), "object is neither a resource (no 'id') nor a list of resources "
+                                    "(no 'value' or 'data')", location="line 1")
     # A pretty-printed object: find its top-level list key without reading the whole file.
     try:
         for prefix, event, value in ijson.parse(handle):

@@ -1,0 +1,123 @@
+"""Snapshot source: every shape users have, NDJSON streaming, and every bad-input case."""
+
+import json
+
+import pytest
+
+from engine.errors import InputError
+from engine.inventory import Fleet, iter_snapshot, load_snapshot, write_snapshot
+from engine.inventory.generator import generate_fleet
+
+RESOURCES = list(generate_fleet(12, seed=5))
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("shape", ["list", "value", "data", "pretty-value", "pretty-data", "ndjson", "one-line-value"])
+def test_every_shape_reads_the_same_resources(tmp_path, shape):
+    documents = {
+        "list": json.dumps(RESOURCES),
+        "value": json.dumps({"value": RESOURCES}),
+        "data": json.dumps({"totalRecords": len(RESOURCES), "count": len(RESOURCES), "data": RESOURCES}),
+        "pretty-value": json.dumps({"nextLink": None, "value": RESOURCES}, indent=2),
+        "pretty-data": json.dumps({"count": len(RESOURCES), "data": RESOURCES, "resultTruncated": "false"}, indent=4),
+        "ndjson": "\n".join(json.dumps(resource) for resource in RESOURCES) + "\n",
+        "one-line-value": json.dumps({"value": RESOURCES}) + "\n",
+    }
+    path = _write(tmp_path / "fleet.json", documents[shape])
+    assert list(iter_snapshot(path)) == RESOURCES
+
+
+def test_ndjson_is_streamed_one_resource_at_a_time(tmp_path):
+    path = _write(tmp_path / "fleet.ndjson", "\n".join(json.dumps(resource) for resource in RESOURCES[:3])
+                  + "\n{ this line is broken\n")
+    stream = iter_snapshot(path)
+    # the first resources arrive before the broken line is ever read
+    assert next(stream)["id"] == RESOURCES[0]["id"]
+    assert next(stream)["id"] == RESOURCES[1]["id"]
+    assert next(stream)["id"] == RESOURCES[2]["id"]
+    with pytest.raises(InputError) as raised:
+        next(stream)
+    assert "line 4" in str(raised.value)
+
+
+def test_a_single_resource_per_line_ndjson_file_with_one_line(tmp_path):
+    path = _write(tmp_path / "one.ndjson", json.dumps(RESOURCES[0]) + "\n")
+    assert list(iter_snapshot(path)) == [RESOURCES[0]]
+
+
+def test_write_snapshot_round_trips_in_both_formats(tmp_path):
+    for name in ("out.json", "out.ndjson"):
+        count = write_snapshot(tmp_path / name, iter(RESOURCES))
+        assert count == len(RESOURCES)
+        assert list(iter_snapshot(tmp_path / name)) == RESOURCES
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(RESOURCES).encode())
+    assert len(list(iter_snapshot(path))) == len(RESOURCES)
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("", "empty file"),
+    ("   \n  ", "empty file"),
+    ("[{\"id\": 1,]", "line 1 column"),
+    ("[\n  {\"id\": \"/subscriptions/s\", \"type\": \"x\"},\n  {oops}\n]", "line 3 column"),
+    ("{\"value\": [\n {\"id\": \"/subscriptions/s\"\n", "malformed JSON"),
+    ("{\"something\": []}", "no 'value' or 'data'"),
+    ("{\n \"other\": 1\n}", "no 'value' or 'data'"),
+    ("42", "expected a JSON list"),
+    ("[42]", "resource 1: expected a resource object"),
+    ("[{\"type\": \"Microsoft.Kubernetes/connectedClusters\", \"name\": \"c1\"}]", "resource 1: resource has no 'id' (name 'c1')"),
+    ("[{\"id\": \"/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c\"}]",
+     "has no 'type'"),
+    ("[{\"id\": \"clusters/c1\", \"type\": \"t\"}]", "resource 1: malformed resource id"),
+    ("{\"id\": \"/subscriptions/s\", \"type\": \"t\"}\n[1]\n", "line 2"),
+])
+def test_bad_input_is_one_line_naming_file_and_place(tmp_path, content, expected):
+    path = _write(tmp_path / "bad.json", content)
+    with pytest.raises(InputError) as raised:
+        list(iter_snapshot(path))
+    message = raised.value.one_line()
+    assert message.startswith(str(path))
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_snapshot(tmp_path / "absent.json")
+    with pytest.raises(InputError, match="is a directory"):
+        load_snapshot(tmp_path)
+
+
+def test_not_utf8_is_reported(tmp_path):
+    path = tmp_path / "latin.json"
+    path.write_bytes(b'[{"id": "/subscriptions/s", "type": "caf\xe9"}]')
+    with pytest.raises(InputError):
+        list(iter_snapshot(path))
+
+
+def test_failed_write_leaves_the_previous_file_untouched(tmp_path):
+    target = tmp_path / "fleet.json"
+    write_snapshot(target, iter(RESOURCES))
+    before = target.read_bytes()
+
+    def exploding():
+        yield RESOURCES[0]
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_snapshot(target, exploding())
+    assert target.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fleet.json"]
+
+
+def test_loaded_fleet_matches_resources(tmp_path):
+    path = tmp_path / "fleet.json"
+    write_snapshot(path, iter(RESOURCES))
+    assert load_snapshot(path).summary() == Fleet(RESOURCES).summary()
