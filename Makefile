@@ -17,11 +17,11 @@ demo: $(STAMP)
 	$(BIN)/python -m examples.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check engine remediation policies tests features bench examples
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine remediation policies tests features bench examples
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
