@@ -18,7 +18,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+	# The history-store tests need PostgreSQL: scripts/ensure-postgres.sh installs and starts it (as root)
+	ARCPOLICY_TEST_POSTGRES_URL="$${ARCPOLICY_TEST_POSTGRES_URL:-$$(scripts/ensure-postgres.sh)}" \
+		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

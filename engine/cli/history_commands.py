@@ -1,0 +1,106 @@
+"""``arcpolicy history``, ``diff`` and ``trend``: read the scan history store."""
+
+from __future__ import annotations
+
+import json
+import webbrowser
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine.atomic import atomic_writer
+from engine.cli.app import app
+from engine.cli.output import console, write_renderable, write_text
+from engine.config import parse_duration
+from engine.errors import EXIT_FINDINGS
+from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html
+
+StoreOption = Annotated[str, typer.Option("--store", help="History store: SQLite file or SQLAlchemy URL.",
+                                          envvar="ARCPOLICY_STORE")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")]
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command("history")
+def history_command(
+    store: StoreOption,
+    output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Newest N scans.")] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="First delete scans older than this (e.g. 90d).")] = None,
+    output: Output = None,
+) -> None:
+    """List stored scans, newest first (JSON: {"value": [...]})."""
+    with HistoryStore(store) as history:
+        if keep is not None:
+            removed = history.prune(parse_duration(keep, "--keep"))
+            console.print(f"pruned {len(removed)} scans older than {keep}")
+        scans = history.scans(limit)
+    if output_format is ListFormat.json:
+        write_text(json.dumps({"value": [scan.model_dump(by_alias=True, mode="json") for scan in scans]},
+                              indent=2), output)
+        return
+    table = Table(title=f"{len(scans)} scans in {history.shown_url}")
+    for column in ("scan", "started", "duration", "compliance", "non-compliant", "error", "total", "policy set",
+                   "inventory"):
+        table.add_column(column)
+    for scan in scans:
+        table.add_row(scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
+                      f"{scan.compliance_percentage}%", str(scan.non_compliant), str(scan.error), str(scan.total),
+                      scan.policy_fingerprint[:12], scan.inventory_source)
+    write_renderable(table, output)
+
+
+@app.command("diff")
+def diff_command(
+    before: Annotated[str, typer.Argument(help="Earlier scan: id, unique prefix, latest or latest~N.")],
+    after: Annotated[str, typer.Argument(help="Later scan.")],
+    store: StoreOption,
+    output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
+    output: Output = None,
+) -> int:
+    """What changed between two scans; exit 1 when something became non-compliant."""
+    with HistoryStore(store) as history:
+        diff = diff_scans(history, before, after)
+    if output_format is ListFormat.json:
+        write_text(json.dumps(diff.to_json(), indent=2), output)
+    else:
+        table = Table(title=f"{diff.before_scan_id} -> {diff.after_scan_id}")
+        for column in ("change", "policy", "resource", "detail"):
+            table.add_column(column)
+        for change in diff.newly_non_compliant:
+            table.add_row("newly non-compliant", change.policy, change.resource_id, "; ".join(change.reasons))
+        for change in diff.fixed:
+            table.add_row("fixed", change.policy, change.resource_id, change.after.value)
+        for resource in diff.new_resources:
+            table.add_row("new resource", "", resource, "")
+        for resource in diff.gone_resources:
+            table.add_row("gone resource", "", resource, "")
+        write_renderable(table, output)
+    return EXIT_FINDINGS if diff.newly_non_compliant else 0
+
+
+@app.command("trend")
+def trend_command(
+    store: StoreOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("trend.html"),
+    svg: Annotated[Path | None, typer.Option("--svg", help="Also write the overall chart as SVG.")] = None,
+    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the newest N scans.")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
+) -> None:
+    """Compliance over time per policy and per subscription: HTML with charts, SVG for embedding."""
+    with HistoryStore(store) as history:
+        trend = build_trend(history, last)
+    documents = [(output, render_trend_html(trend))] + ([(svg, overall_svg(trend))] if svg else [])
+    for path, text in documents:
+        with atomic_writer(path) as out:
+            out.write(text)
+    console.print(f"wrote the trend of {len(trend.scans)} scans to {output}" + (f" and {svg}" if svg else ""))
+    if open_browser:
+        webbrowser.open(output.resolve().as_uri())

@@ -1,0 +1,151 @@
+"""``arcpolicy.toml``: everything a scan needs, so ``arcpolicy scan --config FILE`` reproduces it.
+
+Relative paths are relative to the config file. Command-line options override the file through
+:func:`with_overrides` (dotted keys such as ``scan.inventory``), and the result is validated again.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+)
+
+from engine.errors import InputError
+from engine.history.store import safe_url
+
+DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float | timedelta, source: str = "duration") -> timedelta:
+    """``90d``, ``12h``, ``1h30m``, ``45s`` or a number of seconds."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, int | float):
+        return timedelta(seconds=text)
+    parts = DURATION.findall(text)
+    if not parts or DURATION.sub("", text).strip():
+        raise InputError(source, "not a duration; write e.g. 90d, 12h, 30m or 1h30m", value=text)
+    return timedelta(seconds=sum(int(amount) * UNIT_SECONDS[unit.lower()] for amount, unit in parts))
+
+
+def _duration(value: str | int | float | timedelta) -> timedelta:
+    try:
+        return parse_duration(value)
+    except InputError as error:
+        raise ValueError(error.message) from None
+
+
+def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base")
+    return value if value.is_absolute() or base is None else base / value
+
+
+def _cron(value: str) -> str:
+    if not croniter.is_valid(value):
+        raise ValueError("not a cron expression (five fields: minute hour day month weekday)")
+    return value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_relative_to_config)]
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScanSettings(Section):
+    inventory: ConfigPath | None = None  # a snapshot file; none means Azure Resource Graph
+    subscriptions: list[str] = Field(default_factory=list)
+    policies: list[ConfigPath] = Field(default_factory=list)
+    assignments: ConfigPath | None = None
+    exemptions: ConfigPath | None = None
+    facts: ConfigPath | None = None
+
+
+class OutputSettings(Section):
+    format: str
+    path: ConfigPath
+
+
+class StoreSettings(Section):
+    url: str | None = None  # SQLAlchemy URL or a SQLite file path
+    keep: Duration | None = None  # retention: scans older than this are pruned after each scan
+
+
+class ScheduleSettings(Section):
+    cron: Cron | None = None
+    jitter: Duration = timedelta(0)
+    health_file: ConfigPath | None = None
+    remediate: bool = False  # apply the remediation plan after each scan (apply's safety limits hold)
+
+
+class LoggingSettings(Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ArcPolicyConfig(Section):
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    outputs: list[OutputSettings] = Field(default_factory=list)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+
+def _input_error(source: str, error: ValidationError) -> InputError:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or None
+    value = first.get("input")
+    if location and location.startswith("store.url") and isinstance(value, str):
+        value = safe_url(value)
+    if isinstance(value, dict | list):
+        value = None
+    return InputError(source, first["msg"], location=location, value=value)
+
+
+def load_config(path: str | Path) -> ArcPolicyConfig:
+    """Read and validate a TOML config file; paths in it are relative to the file."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(str(path), f"cannot read the config file: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(str(path), f"not valid TOML: {error}") from None
+    try:
+        return ArcPolicyConfig.model_validate(document, context={"base": path.resolve().parent})
+    except ValidationError as error:
+        raise _input_error(str(path), error) from None
+
+
+def with_overrides(config: ArcPolicyConfig, overrides: dict[str, Any]) -> ArcPolicyConfig:
+    """``config`` with command-line values (dotted keys, None = not given) taking precedence."""
+    document = config.model_dump()
+    for dotted, value in overrides.items():
+        if value is None or value == []:
+            continue
+        *sections, key = dotted.split(".")
+        target = document
+        for section in sections:
+            target = target[section]
+        target[key] = value
+    try:
+        return ArcPolicyConfig.model_validate(document)
+    except ValidationError as error:
+        raise _input_error("command line", error) from None

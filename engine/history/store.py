@@ -1,0 +1,231 @@
+"""The history store: every scan's metadata and policy states, in SQLite or PostgreSQL.
+
+``HistoryStore(url)`` takes a SQLAlchemy URL (``postgresql+psycopg://...``, ``sqlite:///file``)
+or a plain file path (a SQLite file). Passwords in URLs never appear in messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic.alias_generators import to_camel
+from sqlalchemy import Engine, case, create_engine, delete, func, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from engine.errors import InputError
+from engine.history.schema import migrate, policy_states, scans
+from engine.ids import normalize
+from engine.models.results import ComplianceState, PolicyState
+from engine.output.context import ScanMetadata
+from engine.output.redact import redact_state
+from engine.output.summary import StateCounts, policy_key
+
+INSERT_BATCH = 5000
+COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value)
+RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
+
+
+def database_url(text: str) -> str:
+    """A SQLAlchemy URL from ``--store``: URLs pass through, a file path becomes a SQLite URL."""
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def safe_url(text: str) -> str:
+    """The URL with its password masked, fit for logs and messages."""
+    try:
+        return make_url(database_url(text)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", text)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Stored times are naive UTC (portable across SQLite and PostgreSQL); users get aware UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return _utc(moment).replace(tzinfo=None)
+
+
+class ScanRecord(BaseModel):
+    """One stored scan, as ``arcpolicy history`` lists it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    scan_id: str
+    started_at: datetime
+    duration_seconds: float
+    inventory_source: str
+    policy_fingerprint: str
+    tool_version: str
+    compliant: int
+    non_compliant: int
+    exempt: int
+    error: int
+
+    @computed_field
+    @property
+    def total(self) -> int:
+        return self.compliant + self.non_compliant + self.exempt + self.error
+
+    @computed_field
+    @property
+    def compliance_percentage(self) -> float:
+        counts = StateCounts(compliant=self.compliant, non_compliant=self.non_compliant, exempt=self.exempt,
+                             error=self.error)
+        return counts.percentage
+
+
+class GroupPoint(BaseModel):
+    """Compliance of one group (a policy or a subscription) in one scan."""
+
+    scan_id: str
+    started_at: datetime
+    group: str
+    compliant: int  # compliant or exempt
+    total: int
+
+
+class HistoryStore:
+    """Records scans and reads them back; migrates the schema when it opens the database."""
+
+    def __init__(self, url: str):
+        self.url = database_url(url)
+        self.shown_url = safe_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url)
+            with self.engine.begin() as connection:
+                self.schema_version = migrate(connection)
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise InputError("--store", "not a database URL (sqlite:///FILE, postgresql+psycopg://... or a file)",
+                             value=self.shown_url) from None
+        except OperationalError as error:
+            reason = str(error.orig or error).splitlines()[0]
+            raise InputError("--store", f"cannot open the history store {self.shown_url}: {reason}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record_scan(self, metadata: ScanMetadata, states: Sequence[PolicyState]) -> str:
+        """Store one scan and all its records in one transaction; returns the scan id."""
+        counts = StateCounts.of(state.compliance_state for state in states)
+        if self._exists(metadata.scan_id):
+            raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
+        with self.engine.begin() as connection:
+            connection.execute(insert(scans).values(
+                scan_id=metadata.scan_id, started_at=_naive_utc(metadata.started_at),
+                duration_seconds=metadata.duration_seconds, inventory_source=metadata.inventory_source,
+                policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
+                compliant=counts.compliant, non_compliant=counts.non_compliant, exempt=counts.exempt,
+                error=counts.error))
+            for batch in _batches(self._rows(metadata.scan_id, states), INSERT_BATCH):
+                connection.execute(insert(policy_states), batch)
+        return metadata.scan_id
+
+    def _exists(self, scan_id: str) -> bool:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.count()).where(scans.c.scan_id == scan_id)) > 0
+
+    @staticmethod
+    def _rows(scan_id: str, states: Sequence[PolicyState]) -> Iterator[dict[str, object]]:
+        for state in states:
+            safe = redact_state(state)
+            yield {
+                "scan_id": scan_id,
+                "record_key": record_key(safe),
+                "resource_key": normalize(safe.resource_id),
+                "subscription_id": safe.subscription_id,
+                "policy": policy_key(safe),
+                "compliance_state": safe.compliance_state.value,
+                "record": json.dumps(safe.to_json(), separators=(",", ":")),
+            }
+
+    def scans(self, limit: int | None = None) -> list[ScanRecord]:
+        """Stored scans, newest first."""
+        query = select(scans).order_by(scans.c.started_at.desc(), scans.c.scan_id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [_scan_record(row) for row in connection.execute(query).mappings()]
+
+    def resolve(self, reference: str) -> ScanRecord:
+        """A scan by id, unique id prefix, ``latest`` or ``latest~N`` (N scans before the latest)."""
+        relative = RELATIVE_REF.fullmatch(reference)
+        if relative:
+            back = int(relative.group(1) or 0)
+            found = self.scans(limit=back + 1)
+            if len(found) <= back:
+                raise InputError(self.shown_url, f"the store holds only {len(found)} scans", value=reference)
+            return found[back]
+        query = select(scans).where(scans.c.scan_id.startswith(reference, autoescape=True)).limit(2)
+        with self.engine.connect() as connection:
+            rows = list(connection.execute(query).mappings())
+        exact = [row for row in rows if row["scan_id"] == reference]
+        if len(rows) == 1 or exact:
+            return _scan_record((exact or rows)[0])
+        problem = "no scan with this id" if not rows else "ambiguous scan id prefix"
+        raise InputError(self.shown_url, problem, value=reference)
+
+    def states(self, scan_id: str) -> list[PolicyState]:
+        query = select(policy_states.c.record).where(policy_states.c.scan_id == scan_id).order_by(policy_states.c.id)
+        with self.engine.connect() as connection:
+            return [PolicyState.model_validate_json(record) for record in connection.scalars(query)]
+
+    def prune(self, keep: timedelta, now: datetime | None = None) -> list[str]:
+        """Delete scans that started more than ``keep`` before ``now``; returns their ids."""
+        cutoff = _naive_utc((now or datetime.now(UTC)) - keep)
+        with self.engine.begin() as connection:
+            expired = list(connection.scalars(select(scans.c.scan_id).where(scans.c.started_at < cutoff)))
+            if expired:
+                connection.execute(delete(policy_states).where(policy_states.c.scan_id.in_(expired)))
+                connection.execute(delete(scans).where(scans.c.scan_id.in_(expired)))
+        return expired
+
+    def compliance_by(self, group: str, last: int | None = None) -> list[GroupPoint]:
+        """Per-scan compliance of each policy (``group="policy"``) or subscription, oldest scan first."""
+        column = {"policy": policy_states.c.policy, "subscription": policy_states.c.subscription_id}[group]
+        recent = select(scans.c.scan_id).order_by(scans.c.started_at.desc()).limit(last).subquery()
+        compliant = func.sum(case((policy_states.c.compliance_state.in_(COMPLIANT_STATES), 1), else_=0))
+        query = (select(scans.c.scan_id, scans.c.started_at, column.label("group"), compliant.label("compliant"),
+                        func.count().label("total"))
+                 .join(policy_states, policy_states.c.scan_id == scans.c.scan_id)
+                 .where(scans.c.scan_id.in_(select(recent.c.scan_id)))
+                 .group_by(scans.c.scan_id, scans.c.started_at, column)
+                 .order_by(scans.c.started_at, column))
+        with self.engine.connect() as connection:
+            return [GroupPoint(scan_id=row.scan_id, started_at=_utc(row.started_at), group=row.group or "(none)",
+                               compliant=int(row.compliant), total=int(row.total))
+                    for row in connection.execute(query)]
+
+
+def record_key(state: PolicyState) -> str:
+    """Identity of a record across scans: resource, assignment and reference id, case-insensitive."""
+    return "|".join((normalize(state.resource_id), normalize(state.policy_assignment_id),
+                     (state.policy_definition_reference_id or "").lower()))
+
+
+def _scan_record(row) -> ScanRecord:
+    return ScanRecord.model_validate({**row, "started_at": _utc(row["started_at"])})
+
+
+def _batches(rows: Iterator[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,96 @@
+"""Compliance summaries: the totals, per-policy and per-cluster views the human-readable formats show."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, Field
+
+from engine.ids import owning_cluster_id, parse_resource_id
+from engine.models.results import ComplianceState, PolicyState
+
+
+class StateCounts(BaseModel):
+    """Records by compliance state. Compliance % counts exempt records as compliant, like Azure."""
+
+    compliant: int = 0
+    non_compliant: int = 0
+    exempt: int = 0
+    error: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.compliant + self.non_compliant + self.exempt + self.error
+
+    @property
+    def percentage(self) -> float:
+        return 100.0 if not self.total else round(100.0 * (self.compliant + self.exempt) / self.total, 1)
+
+    @classmethod
+    def of(cls, states: Iterable[ComplianceState]) -> StateCounts:
+        counts = Counter(states)
+        return cls(compliant=counts[ComplianceState.COMPLIANT], non_compliant=counts[ComplianceState.NON_COMPLIANT],
+                   exempt=counts[ComplianceState.EXEMPT], error=counts[ComplianceState.ERROR])
+
+
+class GroupSummary(BaseModel):
+    """One policy or one cluster: its counts and the records that need attention."""
+
+    key: str
+    title: str
+    counts: StateCounts
+    findings: list[PolicyState] = Field(default_factory=list)
+
+
+class ComplianceSummary(BaseModel):
+    counts: StateCounts
+    policies: list[GroupSummary]
+    clusters: list[GroupSummary]
+
+
+def policy_key(state: PolicyState) -> str:
+    """A policy as users see it: the definition, and its reference id inside an initiative."""
+    reference = f" [{state.policy_definition_reference_id}]" if state.policy_definition_reference_id else ""
+    return f"{state.policy_definition_name}{reference}"
+
+
+def policy_title(state: PolicyState) -> str:
+    return state.policy_definition_display_name or state.policy_definition_name
+
+
+def cluster_of(state: PolicyState) -> str:
+    """The cluster a record belongs to: the extension's parent cluster, or the resource itself."""
+    return owning_cluster_id(state.resource_id) or state.resource_id
+
+
+def resource_name(resource_id: str) -> str:
+    try:
+        return parse_resource_id(resource_id).name
+    except ValueError:
+        return resource_id
+
+
+def needs_attention(state: PolicyState) -> bool:
+    return state.compliance_state in (ComplianceState.NON_COMPLIANT, ComplianceState.ERROR)
+
+
+def _groups(states: Sequence[PolicyState], key, title) -> list[GroupSummary]:
+    grouped: dict[str, list[PolicyState]] = {}
+    for state in states:
+        grouped.setdefault(key(state), []).append(state)
+    summaries = [GroupSummary(key=group, title=title(members[0]),
+                              counts=StateCounts.of(state.compliance_state for state in members),
+                              findings=[state for state in members if needs_attention(state)])
+                 for group, members in grouped.items()]
+    # Worst first, then by name, so the report opens on what needs fixing.
+    return sorted(summaries, key=lambda group: (group.counts.percentage, group.title.lower()))
+
+
+def summarize(states: Sequence[PolicyState]) -> ComplianceSummary:
+    return ComplianceSummary(
+        counts=StateCounts.of(state.compliance_state for state in states),
+        policies=_groups(states, policy_key, policy_title),
+        clusters=_groups(states, lambda state: cluster_of(state).lower(),
+                         lambda state: resource_name(cluster_of(state))),
+    )

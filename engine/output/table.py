@@ -1,0 +1,32 @@
+"""``table``: a plain-text table of the records that need attention, then the totals."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.models.results import PolicyState
+from engine.output.context import ScanMetadata
+from engine.output.registry import output_format
+from engine.output.summary import needs_attention, policy_key, resource_name, summarize
+
+
+@output_format("table", ".txt", "plain-text table of non-compliant records and totals")
+def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
+    counts = summarize(states).counts
+    table = Table(title=f"Scan {metadata.scan_id}: {counts.percentage}% compliant "
+                        f"({counts.non_compliant} non-compliant of {counts.total})")
+    for column in ("state", "policy", "resource", "reason"):
+        table.add_column(column)
+    for state in states:
+        if needs_attention(state):
+            table.add_row(state.compliance_state.value, policy_key(state), resource_name(state.resource_id),
+                          "; ".join(reason.message for reason in state.reasons) or state.error or "")
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None, highlight=False).print(table)
+    totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
+              f"exempt {counts.exempt}  error {counts.error}  total {counts.total}\n")
+    return out.getvalue() + totals

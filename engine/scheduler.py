@@ -1,0 +1,175 @@
+"""Run a job on a cron schedule in one long-running process.
+
+Runs never overlap: the loop runs the job itself and computes the next slot after it returns
+(slots missed meanwhile are logged and skipped), and an optional lock file keeps a second
+scheduler on the same lock from starting a run at the same time. A failed run is logged and the
+next slot comes as usual. SIGTERM/SIGINT stop the loop after the current run. The health file
+says what the scheduler is doing, for liveness probes and humans.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from croniter import croniter
+
+from engine.atomic import atomic_writer
+from engine.output.context import new_scan_id
+from engine.structured_logging import redact, scan_context
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[str], object]  # called with the scan id of the run
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def wait(self, seconds: float, stop: threading.Event) -> None:
+        """Wait ``seconds`` or until ``stop`` is set, whichever comes first."""
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def wait(self, seconds: float, stop: threading.Event) -> None:
+        stop.wait(max(seconds, 0.0))
+
+
+@dataclass
+class SchedulerStatus:
+    """What the health file shows."""
+
+    state: str = "starting"  # starting, waiting, running, stopped
+    runs: int = 0
+    failures: int = 0
+    skipped_slots: int = 0
+    next_run: datetime | None = None
+    last_started: datetime | None = None
+    last_finished: datetime | None = None
+    last_scan_id: str | None = None
+    last_error: str | None = None
+    pid: int = field(default_factory=os.getpid)
+
+    def to_json(self) -> dict[str, object]:
+        return {key: value.isoformat() if isinstance(value, datetime) else value
+                for key, value in vars(self).items()}
+
+
+class Scheduler:
+    def __init__(self, job: Job, cron: str, *, clock: Clock | None = None, jitter: timedelta = timedelta(0),
+                 health_file: Path | None = None, lock_file: Path | None = None, max_runs: int | None = None,
+                 rng: random.Random | None = None):
+        self.job = job
+        self.cron = cron
+        self.clock = clock or SystemClock()
+        self.jitter = jitter
+        self.health_file = health_file
+        self.lock_file = lock_file
+        self.max_runs = max_runs
+        self.rng = rng or random.Random()
+        self.stop_requested = threading.Event()
+        self.status = SchedulerStatus()
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    @contextmanager
+    def stopping_on_signals(self) -> Iterator[None]:
+        """SIGTERM and SIGINT ask the loop to stop after the current run (main thread only)."""
+        previous = {number: signal.signal(number, lambda *_: self.stop()) for number in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def next_slot(self, after: datetime) -> datetime:
+        return croniter(self.cron, after).get_next(datetime)
+
+    def run(self) -> SchedulerStatus:
+        """Loop until stopped (or ``max_runs`` runs); returns the final status."""
+        log.info("scheduler started", extra={"cron": self.cron, "jitter_seconds": self.jitter.total_seconds()})
+        slot = self.next_slot(self.clock.now())
+        while not self.stop_requested.is_set() and (self.max_runs is None or self.status.runs < self.max_runs):
+            due = slot + timedelta(seconds=self.rng.uniform(0, self.jitter.total_seconds()))
+            self._update(state="waiting", next_run=due)
+            self.clock.wait((due - self.clock.now()).total_seconds(), self.stop_requested)
+            if self.stop_requested.is_set():
+                break
+            self._run_once()
+            slot = self._next_slot_after_run(slot)
+        self._update(state="stopped", next_run=None)
+        log.info("scheduler stopped", extra={"runs": self.status.runs, "failures": self.status.failures})
+        return self.status
+
+    def _next_slot_after_run(self, slot: datetime) -> datetime:
+        """The first slot after now; slots that passed while the job ran are skipped, never queued."""
+        now = self.clock.now()
+        following = self.next_slot(slot)
+        skipped = 0
+        while following <= now:
+            skipped += 1
+            following = self.next_slot(following)
+        if skipped:
+            self.status.skipped_slots += skipped
+            log.warning("run overlapped %d later slot(s); they were skipped", skipped)
+        return following
+
+    def _run_once(self) -> None:
+        scan_id = new_scan_id(self.clock.now())
+        with scan_context(scan_id), self._exclusive() as acquired:
+            if not acquired:
+                self.status.skipped_slots += 1
+                log.warning("another run holds %s; slot skipped", self.lock_file)
+                return
+            self._update(state="running", last_started=self.clock.now(), last_scan_id=scan_id)
+            log.info("scheduled run started")
+            try:
+                self.job(scan_id)
+            except Exception as error:  # a failed scan must not kill the scheduler
+                self.status.failures += 1
+                self.status.last_error = redact(f"{type(error).__name__}: {error}")
+                log.exception("scheduled run failed; retrying at the next slot")
+            else:
+                self.status.last_error = None
+                log.info("scheduled run finished")
+            self.status.runs += 1
+            self._update(last_finished=self.clock.now())
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[bool]:
+        if self.lock_file is None:
+            yield True
+            return
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _update(self, **changes: object) -> None:
+        for key, value in changes.items():
+            setattr(self.status, key, value)
+        if self.health_file is not None:
+            with atomic_writer(self.health_file) as out:
+                json.dump(self.status.to_json() | {"updated": self.clock.now().isoformat()}, out, indent=2)

@@ -1,0 +1,95 @@
+"""Logging for long-running scans: text or JSON lines, a scan id on every line, secrets masked.
+
+The scan id lives in a context variable, so every line logged while a scan runs carries it,
+whichever module logs it. Passwords in URLs and bearer tokens are masked before formatting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import TextIO
+
+current_scan_id: ContextVar[str | None] = ContextVar("arcpolicy_scan_id", default=None)
+
+SECRETS = (
+    (re.compile(r"(://[^:/@\s]*:)[^@\s]+@"), r"\1***@"),  # user:password@ in URLs
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
+    (re.compile(r"(?i)((?:password|secret|token|sharedkey|accountkey)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;]+"), r"\1***"),
+)
+STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "scan_id", "scan_label"}
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@contextmanager
+def scan_context(scan_id: str) -> Iterator[None]:
+    """Every log line inside the block carries ``scan_id``."""
+    token = current_scan_id.set(scan_id)
+    try:
+        yield
+    finally:
+        current_scan_id.reset(token)
+
+
+class ScanContextFilter(logging.Filter):
+    """Stamps the scan id on the record and masks secrets in its message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.scan_id = current_scan_id.get()
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, scanId and any ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "scanId": getattr(record, "scan_id", None),
+        }
+        line.update({key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES})
+        if record.exc_info:
+            line["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(scan_label)s] %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.scan_label = getattr(record, "scan_id", None) or "-"
+        return redact(super().format(record))
+
+
+FORMATTERS: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json": JsonLinesFormatter}
+
+
+def configure_logging(log_format: str = "text", level: str = "info", stream: TextIO | None = None) -> logging.Handler:
+    """Send arcpolicy's logs (the ``engine`` and ``remediation`` loggers) to ``stream``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(FORMATTERS[log_format]())
+    handler.addFilter(ScanContextFilter())
+    for name in ("engine", "remediation"):
+        logger = logging.getLogger(name)
+        for old in [old for old in logger.handlers if getattr(old, "arcpolicy", False)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
+    handler.arcpolicy = True  # type: ignore[attr-defined]
+    return handler

@@ -1,0 +1,63 @@
+"""``arcpolicy history``, ``diff`` and ``trend`` run in-process against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from output.records import fleet_states
+
+from engine.cli.main import main
+from engine.history import HistoryStore, ScanMetadata
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    path = str(tmp_path / "history.db")
+    now = datetime.now(UTC)
+    with HistoryStore(path) as history:
+        history.record_scan(ScanMetadata(scan_id="old", started_at=now - timedelta(days=200)), fleet_states())
+        history.record_scan(ScanMetadata(scan_id="before", started_at=now - timedelta(hours=6)),
+                            fleet_states(frozenset({"edge-2"})))
+        history.record_scan(ScanMetadata(scan_id="after", started_at=now), fleet_states(frozenset({"edge-3"})))
+    return path
+
+
+def test_history_lists_scans_as_json(store, capsys):
+    assert main(["history", "--store", store, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["value"]
+    assert [scan["scanId"] for scan in listed] == ["after", "before", "old"]
+    assert listed[0]["nonCompliant"] == 1 and listed[0]["total"] == 12
+
+
+def test_history_keep_prunes_old_scans(store, capsys):
+    assert main(["history", "--store", store, "--keep", "90d", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert [scan["scanId"] for scan in json.loads(captured.out)["value"]] == ["after", "before"]
+    assert "pruned 1 scans" in captured.err
+
+
+def test_diff_exits_1_on_newly_non_compliant(store, capsys):
+    assert main(["diff", "before", "latest", "--store", store, "--format", "json"]) == 1
+    diff = json.loads(capsys.readouterr().out)
+    assert [change["resourceId"].split("/")[-1] for change in diff["newlyNonCompliant"]] == ["edge-3"]
+    assert [change["resourceId"].split("/")[-1] for change in diff["fixed"]] == ["edge-2"]
+    assert main(["diff", "after", "after", "--store", store]) == 0
+
+
+def test_trend_writes_html_and_svg(store, tmp_path: Path):
+    html, svg = tmp_path / "trend.html", tmp_path / "trend.svg"
+    assert main(["trend", "--store", store, "-o", str(html), "--svg", str(svg)]) == 0
+    assert "Compliance over time" in html.read_text()
+    assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_unknown_scan_and_bad_store_are_one_line_errors(store, capsys):
+    assert main(["diff", "nope", "latest", "--store", store]) == 2
+    assert "no scan with this id" in capsys.readouterr().err
+    assert main(["history", "--store", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "hunter2" not in error and "cannot open the history store" in error

@@ -1,0 +1,119 @@
+"""The history store on SQLite and on a real PostgreSQL server: record, list, resolve, prune, trend data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from output.records import SUBSCRIPTIONS, fleet_states
+from sqlalchemy import select
+
+from engine.errors import InputError
+from engine.history import HistoryStore, ScanMetadata
+from engine.history.schema import MIGRATIONS, migrations_table
+from engine.models.results import ComplianceState
+
+DAY0 = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
+
+
+def scan(store: HistoryStore, day: int, non_compliant: frozenset[str] = frozenset({"edge-2", "edge-3"})) -> str:
+    metadata = ScanMetadata(scan_id=f"scan-{day:02d}", started_at=DAY0 + timedelta(days=day), duration_seconds=1.5,
+                            inventory_source="fleet.json", policy_fingerprint="ab" * 32)
+    return store.record_scan(metadata, fleet_states(non_compliant))
+
+
+def test_records_scans_and_reads_them_back(store_url):
+    with HistoryStore(store_url) as store:
+        states = fleet_states()
+        assert scan(store, 0) == "scan-00"
+        scan(store, 1, frozenset())
+        listed = store.scans()
+        assert [record.scan_id for record in listed] == ["scan-01", "scan-00"]
+        first = listed[1]
+        assert first.started_at == DAY0
+        assert (first.compliant, first.non_compliant, first.exempt, first.error, first.total) == (8, 2, 1, 1, 12)
+        assert first.inventory_source == "fleet.json" and first.policy_fingerprint == "ab" * 32
+        assert store.states("scan-00") == states
+        json_row = first.model_dump(by_alias=True, mode="json")
+        assert json_row["scanId"] == "scan-00" and json_row["compliancePercentage"] == 75.0
+
+
+def test_resolves_ids_prefixes_and_latest(store_url):
+    with HistoryStore(store_url) as store:
+        for day in (0, 1, 12):
+            scan(store, day)
+        assert store.resolve("latest").scan_id == "scan-12"
+        assert store.resolve("latest~2").scan_id == "scan-00"
+        assert store.resolve("scan-1").scan_id == "scan-12"  # unique prefix
+        assert store.resolve("scan-01").scan_id == "scan-01"
+        with pytest.raises(InputError, match="ambiguous"):
+            store.resolve("scan-0")
+        with pytest.raises(InputError, match="no scan"):
+            store.resolve("scan_%")
+        with pytest.raises(InputError, match="only 3 scans"):
+            store.resolve("latest~3")
+
+
+def test_retention_deletes_old_scans_and_their_states(store_url):
+    with HistoryStore(store_url) as store:
+        for day in (0, 9, 95, 100):
+            scan(store, day)
+        removed = store.prune(timedelta(days=90), now=DAY0 + timedelta(days=100))
+        assert sorted(removed) == ["scan-00", "scan-09"]
+        assert [record.scan_id for record in store.scans()] == ["scan-100", "scan-95"]
+        assert store.states("scan-00") == []
+        assert len(store.states("scan-95")) == 12
+        assert store.prune(timedelta(days=90), now=DAY0 + timedelta(days=100)) == []
+
+
+def test_compliance_by_policy_and_subscription(store_url):
+    with HistoryStore(store_url) as store:
+        scan(store, 0)
+        scan(store, 1, frozenset())
+        by_policy = {(point.scan_id, point.group): (point.compliant, point.total)
+                     for point in store.compliance_by("policy")}
+        assert by_policy[("scan-00", "require-defender")] == (2, 4)
+        assert by_policy[("scan-01", "require-defender")] == (4, 4)
+        assert by_policy[("scan-00", "require-flux [flux-ref]")] == (4, 4)  # exempt counts as compliant
+        by_subscription = {(point.scan_id, point.group): (point.compliant, point.total)
+                           for point in store.compliance_by("subscription", last=1)}
+        assert set(by_subscription) == {("scan-01", SUBSCRIPTIONS[0]), ("scan-01", SUBSCRIPTIONS[1])}
+        assert by_subscription[("scan-01", SUBSCRIPTIONS[0])] == (5, 6)  # edge-1's Error record
+
+
+def test_reopening_applies_no_migration_twice(store_url):
+    HistoryStore(store_url).close()
+    with HistoryStore(store_url) as store:
+        scan(store, 0)
+        with store.engine.connect() as connection:
+            versions = list(connection.scalars(select(migrations_table.c.version)))
+        assert versions == [migration.version for migration in MIGRATIONS]
+        assert store.schema_version == MIGRATIONS[-1].version
+
+
+def test_duplicate_scan_id_leaves_the_store_unchanged(store_url):
+    with HistoryStore(store_url) as store:
+        scan(store, 0)
+        with pytest.raises(InputError, match="already recorded"):
+            scan(store, 0)
+        assert len(store.states("scan-00")) == 12
+
+
+def test_stored_records_have_secrets_masked(store_url):
+    states = fleet_states()
+    states[0].details = [{"configurationProtectedSettings": {"key": "hunter2"}}]
+    with HistoryStore(store_url) as store:
+        store.record_scan(ScanMetadata(scan_id="s"), states)
+        stored = store.states("s")
+    assert stored[0].details == [{"configurationProtectedSettings": "***"}]
+    assert stored[0].compliance_state is ComplianceState.COMPLIANT
+
+
+def test_bad_store_urls_are_bad_input_and_hide_the_password(postgres_server_url):
+    with pytest.raises(InputError, match="not a database URL"):
+        HistoryStore("nosuchdriver://user:pw@host/db")
+    unreachable = "postgresql+psycopg://arcpolicy:topsecret@127.0.0.1:1/nope"
+    with pytest.raises(InputError) as caught:
+        HistoryStore(unreachable)
+    assert "topsecret" not in caught.value.one_line()
+    assert "arcpolicy:***@127.0.0.1:1" in caught.value.one_line()
