@@ -10,9 +10,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from engine.azure import CredentialKind
+from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app, sandbox_app
+from engine.cli.connection_options import (
+    ArmEndpointOption,
+    CaBundleOption,
+    CredentialOption,
+    InventoryFile,
+    ManagementGroupOption,
+    ResourceGraphFlag,
+    SaveOption,
+    SubscriptionOption,
+    arm_connection,
+    load_fleet,
+)
 from engine.cli.output import console, write_renderable, write_text
-from engine.inventory import Fleet, load_snapshot
 from engine.inventory.generator import write_generated_fleet
 
 
@@ -21,27 +34,23 @@ class SummaryFormat(StrEnum):
     json = "json"
 
 
-InventoryFile = Annotated[
-    Path | None,
-    typer.Option("--inventory", "-i", help="Snapshot file of ARM resources (JSON list, {value}, {data} or NDJSON)."),
-]
-
-
-def load_fleet(inventory: Path | None) -> Fleet:
-    """The fleet from the inventory options every command shares."""
-    if inventory is None:
-        raise typer.BadParameter("give --inventory FILE", param_hint="--inventory")
-    return load_snapshot(inventory)
-
-
 @app.command("inventory")
 def inventory_command(
     inventory: InventoryFile = None,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    resource_graph: ResourceGraphFlag = False,
+    subscription: SubscriptionOption = None,
+    management_group: ManagementGroupOption = None,
+    arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
+    ca_bundle: CaBundleOption = None,
+    credential: CredentialOption = CredentialKind.default,
+    save: SaveOption = None,
 ) -> None:
     """Read the fleet and summarise it: clusters, extensions and counts by kind."""
-    fleet = load_fleet(inventory)
+    connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
+        if resource_graph else None
+    fleet = load_fleet(inventory, resource_graph, connection, save)
     summary = fleet.summary()
     if output_format is SummaryFormat.json:
         write_text(json.dumps(summary.model_dump(by_alias=True), indent=2), output)

@@ -1,0 +1,165 @@
+"""The sandbox's shared state and request/response values, independent of HTTP.
+
+:class:`Sandbox` holds the store, the simulated clock, the limits, the faults and the counters;
+the Resource Graph, ARM and control handlers operate on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine import ids
+from engine.sandbox import lifecycle
+from engine.sandbox.limits import Faults, QueryQuota, WriteBuckets, parse_ratio
+from engine.sandbox.store import Store
+
+CLOCK_OFFSET = "clock_offset"
+NODE_ARCHITECTURES = "node-architectures"
+SANDBOX_TENANT_ID = "72f9a1b0-5e0c-4a8e-9d3c-0a7c5ad0b0b0"
+
+
+class SandboxOptions(BaseModel):
+    """How a sandbox is set up; the CLI options of ``arcpolicy sandbox serve``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state_dir: Path
+    fleet: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    max_page_size: int = Field(1000, ge=1, le=1000)
+    throttle: str = "15/5s"
+    write_limit: str = "200/10"
+    provisioning_seconds: float = Field(30.0, ge=0, description="Simulated seconds an extension spends Creating.")
+    poll_after_seconds: int = Field(1, ge=0, description="Retry-After sent with long-running operations.")
+    fault_seed: int = 0
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    base_url: str
+
+    def json(self) -> Any:
+        return orjson.loads(self.body) if self.body else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering (fault injection)
+
+    def encoded(self) -> bytes:
+        return b"" if self.body is None else orjson.dumps(self.body)
+
+
+def arm_error(status: int, code: str, message: str, **headers: str) -> Response:
+    return Response(status, {"error": {"code": code, "message": message}}, dict(headers))
+
+
+def timestamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class Sandbox:
+    """State shared by every request: store, simulated clock, limits, faults and counters."""
+
+    def __init__(self, options: SandboxOptions):
+        self.options = options
+        self.store = Store(options.state_dir)
+        limit, window = parse_ratio(options.throttle)
+        bucket, refill = parse_ratio(options.write_limit)
+        self.quota = QueryQuota(limit, window)
+        self.write_buckets = WriteBuckets(bucket, refill)
+        self.faults = Faults(options.fault_seed)
+        self.stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self._settle_due = 0.0  # simulated time before which no in-flight resource can change
+        with self.store.lock:
+            self._offset = float(self.store.meta(CLOCK_OFFSET) or 0.0)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[name] += amount
+
+    # ---- simulated clock --------------------------------------------------------------------
+    def now(self) -> float:
+        """Simulated time: wall time plus whatever the control API advanced it by."""
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self.store.lock:
+            self.settle()
+            self._offset += seconds
+            self.store.set_meta(CLOCK_OFFSET, repr(self._offset))
+            self._settle_due = 0.0
+            self.settle()
+
+    # ---- cluster facts ----------------------------------------------------------------------
+    def architectures(self, cluster: dict[str, Any]) -> str:
+        return self.store.fact(ids.normalize(cluster["id"]), NODE_ARCHITECTURES) \
+            or lifecycle.initial_architectures(cluster)
+
+    def facts_changed(self) -> None:
+        self._settle_due = 0.0
+
+    # ---- lifecycles -------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Move every in-flight extension or flux configuration to its state at the current time."""
+        now = self.now()
+        if now < self._settle_due:
+            return
+        due = float("inf")
+        with self.store.lock:
+            for resource_key, cluster_key, phase, started, created in self.store.inflight():
+                resource, cluster = self.store.get(resource_key), self.store.get(cluster_key)
+                if resource is None or cluster is None:
+                    self.store.finish(resource_key)
+                    continue
+                outcome = lifecycle.settle(resource, phase, cluster, self.architectures(cluster), started,
+                                           created, now, self.options.provisioning_seconds)
+                self.apply_outcome(resource, outcome)
+                if not outcome.final:
+                    due = min(due, _next_change(resource, phase, cluster, started, created,
+                                                self.options.provisioning_seconds))
+            self._settle_due = due
+
+    def apply_outcome(self, resource: dict[str, Any], outcome: lifecycle.Settled) -> None:
+        key = ids.normalize(resource["id"])
+        if outcome.state == "Deleted":
+            self.store.delete(key)
+        else:
+            properties = resource.setdefault("properties", {})
+            properties["provisioningState"] = outcome.state
+            if "errorInfo" in properties or outcome.error:
+                properties["errorInfo"] = outcome.error
+            if outcome.state == "Succeeded" and "currentVersion" in properties:
+                properties["currentVersion"] = properties.get("version") or "1.0.0"
+            self.store.put(resource)
+        if outcome.final:
+            self.store.finish(key)
+
+
+def _next_change(resource: dict[str, Any], phase: str, cluster: dict[str, Any], started: float,
+                 created: float, provisioning_seconds: float) -> float:
+    """When an unsettled resource can next change without a fact changing."""
+    if phase == "delete" or lifecycle.is_connected(cluster):
+        return started + provisioning_seconds
+    if lifecycle.has_protected_settings(resource):
+        return created + lifecycle.PROTECTED_SETTINGS_RETENTION_SECONDS
+    return float("inf")

@@ -1,0 +1,138 @@
+"""ARM's and Resource Graph's limits, and the failures the control API injects.
+
+Resource Graph gives each caller Q queries per W-second window and tells it how many remain;
+ARM meters writes per subscription with a token bucket. Both answer 429 + Retry-After when
+exceeded, so clients are exercised against the same back-pressure as in a real tenant.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+def parse_ratio(text: str) -> tuple[int, float]:
+    """``Q/Ws`` (``15/5s``: queries per window) or ``B/R`` (``200/10``: bucket, refill per second)."""
+    amount, _, per = text.partition("/")
+    try:
+        count, value = int(amount.strip()), float(per.strip().removesuffix("s"))
+    except ValueError:
+        raise ValueError(f"expected NUMBER/NUMBER, got {text!r}") from None
+    if count < 1 or value <= 0:
+        raise ValueError(f"both numbers must be positive, got {text!r}")
+    return count, value
+
+
+def timespan(seconds: float) -> str:
+    """A .NET TimeSpan string, the format of ``x-ms-user-quota-resets-after``."""
+    whole = int(seconds)
+    fraction = f"{seconds - whole:.3f}"[1:]
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}{fraction}"
+
+
+@dataclass
+class QueryQuota:
+    """A fixed window of ``limit`` queries per ``window_seconds`` for each caller."""
+
+    limit: int
+    window_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, caller: str) -> tuple[bool, dict[str, str]]:
+        """Spend one query of ``caller``'s window: (allowed, the quota headers to send)."""
+        with self._lock:
+            now = self.clock()
+            start, used = self._windows.get(caller, (now, 0))
+            if now >= start + self.window_seconds:
+                start, used = now, 0
+            allowed = used < self.limit
+            used += allowed
+            self._windows[caller] = (start, used)
+        resets_after = max(0.0, start + self.window_seconds - now)
+        headers = {"x-ms-user-quota-remaining": str(self.limit - used),
+                   "x-ms-user-quota-resets-after": timespan(resets_after)}
+        if not allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(resets_after)))
+        return allowed, headers
+
+
+@dataclass
+class WriteBuckets:
+    """ARM's per-subscription token bucket for writes: ``capacity`` tokens, refilled continuously."""
+
+    capacity: int
+    refill_per_second: float
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, subscription: str) -> tuple[bool, dict[str, str]]:
+        with self._lock:
+            now = self.clock()
+            tokens, stamp = self._buckets.get(subscription, (float(self.capacity), now))
+            tokens = min(float(self.capacity), tokens + (now - stamp) * self.refill_per_second)
+            allowed = tokens >= 1
+            tokens -= allowed
+            self._buckets[subscription] = (tokens, now)
+        headers = {"x-ms-ratelimit-remaining-subscription-writes": str(int(tokens))}
+        if not allowed:
+            headers["Retry-After"] = str(max(1, math.ceil((1 - tokens) / self.refill_per_second)))
+        return allowed, headers
+
+
+class FaultTarget(StrEnum):
+    all = "all"
+    graph = "graph"
+    arm = "arm"
+
+
+class FaultRule(BaseModel):
+    """One injected failure: an error status, a delay, or a dropped connection."""
+
+    status: int | None = Field(None, ge=400, le=599)
+    retry_after: int | None = Field(None, alias="retryAfter", ge=0)
+    delay_seconds: float = Field(0.0, alias="delaySeconds", ge=0, le=120)
+    drop: bool = False
+    probability: float = Field(1.0, ge=0, le=1)
+    count: int | None = Field(None, ge=1, description="Fire this many times, then retire; None = forever.")
+    target: FaultTarget = FaultTarget.all
+
+    model_config = {"populate_by_name": True}
+
+
+class Faults:
+    """The active fault rules; each request draws at most one."""
+
+    def __init__(self, seed: int = 0):
+        self._rules: list[FaultRule] = []
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def draw(self, target: FaultTarget) -> FaultRule | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.target not in (FaultTarget.all, target) or self._random.random() >= rule.probability:
+                    continue
+                if rule.count is not None:
+                    rule.count -= 1
+                    if rule.count == 0:
+                        self._rules.remove(rule)
+                return rule
+        return None

@@ -1,0 +1,43 @@
+# METADATA
+# title: Microsoft Defender for Containers on non-AKS distributions
+# description: >-
+#   Arc-enabled clusters on distributions other than AKS (k3s, OpenShift, EKS, GKE ...)
+#   run the Defender extension (microsoft.azuredefender.kubernetes), provisioned successfully.
+# custom:
+#   effect: auditIfNotExists
+package arcpolicy.defender_required_non_aks
+
+import data.arcpolicy.lib.extensions
+
+defender_type := "microsoft.azuredefender.kubernetes"
+
+aks_distributions := {"aks", "aks_management", "aks_workload", "aks_edge_essentials"}
+
+default distribution := "unknown"
+
+distribution := input.resource.properties.distribution
+
+applicable if {
+	extensions.is_connected_cluster
+	not lower(distribution) in aks_distributions
+}
+
+defender_running if {
+	some extension in extensions.of_type(defender_type)
+	lower(extensions.property(extension, "provisioningState", "")) == "succeeded"
+}
+
+violation contains {
+	"msg": concat("", ["Defender extension is not running on this ", distribution, " cluster"]),
+	"remediation": {
+		"name": extensions.name_for(defender_type, "microsoft.azuredefender.kubernetes"),
+		"properties": {
+			"extensionType": defender_type,
+			"autoUpgradeMinorVersion": true,
+			"releaseTrain": "Stable",
+			"scope": {"cluster": {"releaseNamespace": "mdc"}},
+		},
+	},
+} if {
+	not defender_running
+}

@@ -1,0 +1,34 @@
+# METADATA
+# title: Flux installed with minor-version auto-upgrade
+# description: >-
+#   Every Arc-enabled cluster runs the Flux extension (microsoft.flux) with
+#   autoUpgradeMinorVersion on, so GitOps keeps receiving fixes.
+# custom:
+#   effect: deployIfNotExists
+package arcpolicy.flux_auto_upgrade
+
+import data.arcpolicy.lib.extensions
+
+flux_type := "microsoft.flux"
+
+applicable if extensions.is_connected_cluster
+
+auto_upgrading_flux if {
+	some extension in extensions.of_type(flux_type)
+	extensions.property(extension, "autoUpgradeMinorVersion", false) == true
+}
+
+violation contains {
+	"msg": "Flux extension is missing or does not auto-upgrade minor versions",
+	"remediation": {
+		"name": extensions.name_for(flux_type, "flux"),
+		"properties": {
+			"extensionType": flux_type,
+			"autoUpgradeMinorVersion": true,
+			"releaseTrain": "Stable",
+			"scope": {"cluster": {"releaseNamespace": "flux-system"}},
+		},
+	},
+} if {
+	not auto_upgrading_flux
+}

@@ -1,0 +1,36 @@
+"""``arcpolicy sandbox serve`` as its own process, and its bad-input handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.cli.main import main
+from engine.inventory import load_snapshot
+
+
+def test_serve_in_a_separate_process_is_read_through_the_cli(sandbox_fleet_file: Path, tmp_path: Path, capsys):
+    state_dir = tmp_path / "state"
+    server = subprocess.Popen([sys.executable, "-m", "engine", "sandbox", "serve", "--fleet", str(sandbox_fleet_file),
+                               "--state-dir", str(state_dir), "--port", "0", "--max-page-size", "50"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        url = server.stderr.readline().split("serving ", 1)[1].split()[0]
+        status = main(["inventory", "--resource-graph", "--arm-endpoint", url, "--ca-bundle",
+                       str(state_dir / "ca.pem"), "--credential", "sandbox", "--format", "json"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["clusters"] == load_snapshot(sandbox_fleet_file).summary().clusters
+    assert (state_dir / "sandbox.db").is_file()
+
+
+def test_bad_serve_options_exit_2_with_one_line(tmp_path: Path, capsys):
+    assert main(["sandbox", "serve", "--state-dir", str(tmp_path / "s"), "--throttle", "fast"]) == 2
+    assert "--throttle" in capsys.readouterr().err
+    assert main(["sandbox", "serve", "--state-dir", str(tmp_path / "empty"), "--port", "0"]) == 2
+    assert "--fleet" in capsys.readouterr().err
