@@ -14,7 +14,16 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from engine import __version__
-from engine.cli import inventory_commands  # noqa: F401  (registers its commands)
+from engine.cli import (
+    apply_commands,  # noqa: F401  (registers its commands)
+    history_commands,  # noqa: F401  (registers its commands)
+    inventory_commands,  # noqa: F401  (registers its commands)
+    plan_commands,  # noqa: F401  (registers its commands)
+    rego_commands,  # noqa: F401  (registers its commands)
+    sandbox_commands,  # noqa: F401  (registers its commands)
+    scan_commands,  # noqa: F401  (registers its commands)
+    spec_commands,  # noqa: F401  (registers its commands)
+)
 from engine.cli.app import app
 from engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ArcPolicyError, InputError
 

@@ -1,0 +1,155 @@
+"""Azure Policy aliases of the resource types arcpolicy evaluates, and their resolver.
+
+An alias names a property of a resource type (``Microsoft.KubernetesConfiguration/extensions/
+extensionType``); the table below maps it to the property path inside the resource's ARM JSON.
+The names follow the published aliases (``Get-AzPolicyAlias``) and the REST API specs of
+2023-05-01 (extensions, fluxConfigurations), 2024-01-01 (connectedClusters) and 2024-02-01
+(managedClusters): for these providers an alias is ``<type>/<property path without properties.>``.
+
+An unknown alias is a load-time error, never a silently false condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Property paths (below ``properties``) per resource type; ``[*]`` marks an array alias.
+# Paths listed in MAP_PROPERTIES are free-form maps: any key below them is an alias too.
+PROPERTY_PATHS: dict[str, tuple[str, ...]] = {
+    "Microsoft.Kubernetes/connectedClusters": (
+        "agentPublicKeyCertificate", "kubernetesVersion", "totalNodeCount", "totalCoreCount", "agentVersion",
+        "provisioningState", "distribution", "distributionVersion", "infrastructure", "offering",
+        "connectivityStatus", "lastConnectivityTime", "managedIdentityCertificateExpirationTime",
+        "privateLinkState", "privateLinkScopeResourceId", "azureHybridBenefit", "kind",
+        "miscellaneousProperties", "aadProfile", "aadProfile.enableAzureRBAC", "aadProfile.adminGroupObjectIDs",
+        "aadProfile.adminGroupObjectIDs[*]", "aadProfile.tenantID", "arcAgentProfile",
+        "arcAgentProfile.desiredAgentVersion", "arcAgentProfile.agentAutoUpgrade", "arcAgentProfile.agentState",
+        "arcAgentProfile.systemComponents", "arcAgentProfile.systemComponents[*]",
+        "arcAgentProfile.systemComponents[*].type", "arcAgentProfile.systemComponents[*].userSpecifiedVersion",
+        "arcAgentProfile.systemComponents[*].majorVersion", "arcAgentProfile.systemComponents[*].currentVersion",
+        "securityProfile", "securityProfile.workloadIdentity.enabled", "oidcIssuerProfile",
+        "oidcIssuerProfile.enabled", "oidcIssuerProfile.issuerUrl", "gateway", "gateway.enabled",
+    ),
+    "Microsoft.ContainerService/managedClusters": (
+        "provisioningState", "powerState", "powerState.code", "kubernetesVersion", "currentKubernetesVersion",
+        "dnsPrefix", "fqdn", "privateFQDN", "nodeResourceGroup", "enableRBAC", "disableLocalAccounts",
+        "supportPlan", "agentPoolProfiles", "agentPoolProfiles[*]", "agentPoolProfiles[*].name",
+        "agentPoolProfiles[*].count", "agentPoolProfiles[*].vmSize", "agentPoolProfiles[*].osType",
+        "agentPoolProfiles[*].osSKU", "agentPoolProfiles[*].mode", "agentPoolProfiles[*].orchestratorVersion",
+        "agentPoolProfiles[*].enableAutoScaling", "agentPoolProfiles[*].enableEncryptionAtHost",
+        "agentPoolProfiles[*].enableFIPS", "agentPoolProfiles[*].maxPods", "agentPoolProfiles[*].availabilityZones",
+        "agentPoolProfiles[*].availabilityZones[*]", "addonProfiles", "aadProfile", "aadProfile.managed",
+        "aadProfile.enableAzureRBAC", "apiServerAccessProfile", "apiServerAccessProfile.enablePrivateCluster",
+        "apiServerAccessProfile.authorizedIPRanges", "apiServerAccessProfile.authorizedIPRanges[*]",
+        "networkProfile", "networkProfile.networkPlugin", "networkProfile.networkPolicy",
+        "networkProfile.outboundType", "autoUpgradeProfile", "autoUpgradeProfile.upgradeChannel",
+        "autoUpgradeProfile.nodeOSUpgradeChannel", "securityProfile", "securityProfile.defender",
+        "securityProfile.defender.securityMonitoring.enabled", "securityProfile.workloadIdentity.enabled",
+        "securityProfile.imageCleaner.enabled", "oidcIssuerProfile.enabled", "storageProfile",
+        "azureMonitorProfile", "azureMonitorProfile.metrics.enabled", "linuxProfile", "windowsProfile",
+        "servicePrincipalProfile.clientId", "podIdentityProfile.enabled",
+    ),
+    "Microsoft.KubernetesConfiguration/extensions": (
+        "extensionType", "autoUpgradeMinorVersion", "releaseTrain", "version", "currentVersion",
+        "isSystemExtension", "provisioningState", "scope", "scope.cluster", "scope.cluster.releaseNamespace",
+        "scope.namespace", "scope.namespace.targetNamespace", "configurationSettings",
+        "configurationProtectedSettings", "statuses", "statuses[*]", "statuses[*].code",
+        "statuses[*].displayStatus", "statuses[*].level", "statuses[*].message", "statuses[*].time",
+        "errorInfo", "errorInfo.code", "errorInfo.message", "customLocationSettings", "packageUri",
+        "aksAssignedIdentity", "aksAssignedIdentity.type", "plan",
+    ),
+    "Microsoft.KubernetesConfiguration/fluxConfigurations": (
+        "scope", "namespace", "sourceKind", "suspend", "reconciliationWaitDuration", "waitForReconciliation",
+        "gitRepository", "gitRepository.url", "gitRepository.timeoutInSeconds",
+        "gitRepository.syncIntervalInSeconds", "gitRepository.repositoryRef", "gitRepository.repositoryRef.branch",
+        "gitRepository.repositoryRef.tag", "gitRepository.repositoryRef.semver",
+        "gitRepository.repositoryRef.commit", "gitRepository.sshKnownHosts", "gitRepository.httpsUser",
+        "gitRepository.httpsCACert", "gitRepository.localAuthRef", "gitRepository.provider",
+        "bucket", "bucket.url", "bucket.bucketName", "bucket.insecure", "bucket.timeoutInSeconds",
+        "bucket.syncIntervalInSeconds", "bucket.accessKey", "bucket.localAuthRef",
+        "azureBlob", "azureBlob.url", "azureBlob.containerName", "azureBlob.timeoutInSeconds",
+        "azureBlob.syncIntervalInSeconds", "azureBlob.localAuthRef", "ociRepository", "ociRepository.url",
+        "kustomizations", "configurationProtectedSettings", "statuses", "statuses[*]",
+        "statuses[*].name", "statuses[*].namespace", "statuses[*].kind", "statuses[*].complianceState",
+        "repositoryPublicKey", "sourceSyncedCommitId", "sourceUpdatedAt", "statusUpdatedAt",
+        "complianceState", "provisioningState", "errorMessage",
+    ),
+}
+MAP_PROPERTIES = frozenset({
+    "Microsoft.KubernetesConfiguration/extensions/configurationSettings",
+    "Microsoft.KubernetesConfiguration/extensions/configurationProtectedSettings",
+    "Microsoft.KubernetesConfiguration/fluxConfigurations/kustomizations",
+    "Microsoft.KubernetesConfiguration/fluxConfigurations/configurationProtectedSettings",
+    "Microsoft.ContainerService/managedClusters/addonProfiles",
+    "Microsoft.Kubernetes/connectedClusters/miscellaneousProperties",
+})
+# Aliases of envelope properties that every one of these types has.
+ENVELOPE_PATHS = ("identity.type", "identity.principalId", "identity.tenantId", "sku.name", "sku.tier",
+                  "extendedLocation.name", "extendedLocation.type")
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A resolved alias: its canonical name and the path of property names inside the resource.
+
+    ``path`` holds ``"[*]"`` for every array wildcard, e.g. ``("properties", "statuses", "[*]", "code")``.
+    """
+
+    name: str
+    path: tuple[str, ...]
+
+
+def _split_path(path: str) -> tuple[str, ...]:
+    segments: list[str] = []
+    for part in path.split("."):
+        while part.endswith("[*]"):
+            part = part[:-3]
+            segments.append(part)
+            segments.append("[*]")
+            part = ""
+        if part:
+            segments.append(part)
+    return tuple(segments)
+
+
+def _build_table() -> dict[str, Alias]:
+    table: dict[str, Alias] = {}
+    for resource_type, paths in PROPERTY_PATHS.items():
+        for path in paths:
+            name = f"{resource_type}/{path}"
+            table[name.lower()] = Alias(name, ("properties", *_split_path(path)))
+        for path in ENVELOPE_PATHS:
+            name = f"{resource_type}/{path}"
+            table[name.lower()] = Alias(name, _split_path(path))
+    return table
+
+
+ALIASES: dict[str, Alias] = _build_table()
+_MAP_PREFIXES = tuple(sorted((name.lower() for name in MAP_PROPERTIES), key=len, reverse=True))
+
+
+def resolve_alias(name: str) -> Alias | None:
+    """The alias called ``name`` (case-insensitive), or None when there is no such alias.
+
+    Keys under a map property resolve too: ``.../configurationSettings.logLevel`` or
+    ``.../configurationSettings['log.level']`` read one setting.
+    """
+    lowered = name.lower()
+    alias = ALIASES.get(lowered)
+    if alias is not None:
+        return alias
+    for prefix in _MAP_PREFIXES:
+        if lowered.startswith(prefix) and len(name) > len(prefix) and name[len(prefix)] in ".[":
+            key = name[len(prefix):]
+            key = key[2:-2] if key.startswith("['") and key.endswith("']") else key[1:]
+            if not key:
+                return None
+            base = ALIASES[prefix]
+            return Alias(name, (*base.path, key))
+    return None
+
+
+def aliases_of(resource_type: str) -> list[str]:
+    """Every alias name of ``resource_type`` (for error messages and docs)."""
+    prefix = resource_type.lower() + "/"
+    return sorted(alias.name for key, alias in ALIASES.items() if key.startswith(prefix))

@@ -1,0 +1,170 @@
+"""Condition operators (``equals``, ``like``, ``in`` ...), each one small registered unit.
+
+Semantics follow the policy rule documentation: string comparisons are case-insensitive except
+``match``/``notMatch``; booleans compare equal to their string forms (``true`` equals
+``"True"``); a field the resource lacks compares equal to ``""`` and null (so the built-in
+Flux policies' ``"equals": "[parameters('repositoryRefTag')]"`` with the default ``""`` holds
+when no tag is set) and fails every other positive test; each ``notX`` is exactly ``not X``.
+An operator prepares its expected value once at compile time (lower-casing, pattern compiling).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.azure_policy.fields import MISSING
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be evaluated (``less`` between a number and a string ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A condition operator: ``prepare`` turns the expected value into its compiled form once,
+    ``test(actual, prepared)`` decides one value."""
+
+    name: str
+    prepare: Callable[[Any], Any]
+    test: Callable[[Any, Any], bool]
+
+
+OPERATORS: dict[str, Operator] = {}
+
+
+def operator(name: str, prepare: Callable[[Any], Any] = lambda expected: expected,
+             negation: str | None = None) -> Callable[[Callable[[Any, Any], bool]], Callable[[Any, Any], bool]]:
+    """Register ``test`` under ``name`` (and its negation under ``negation``)."""
+
+    def register(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+        OPERATORS[name.lower()] = Operator(name, prepare, test)
+        if negation is not None:
+            OPERATORS[negation.lower()] = Operator(negation, prepare, lambda actual, prepared: not test(actual,
+                                                                                                         prepared))
+        return test
+
+    return register
+
+
+def find_operator(condition: dict[str, Any]) -> Operator | None:
+    """The operator a condition object uses (its one key that names an operator)."""
+    for key in condition:
+        found = OPERATORS.get(key.lower())
+        if found is not None:
+            return found
+    return None
+
+
+def comparison_key(value: Any) -> Any:
+    """The case-insensitive comparison form: strings lower-cased, booleans and numbers as text."""
+    if value is MISSING or value is None:
+        return ""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).lower()
+
+
+def _text(value: Any) -> str | None:
+    """A scalar's text (booleans as ``true``/``false``); None for missing values, objects and arrays."""
+    if value is MISSING or value is None or isinstance(value, dict | list):
+        return None
+    return comparison_key(value) if not isinstance(value, str) else value
+
+
+# ---- equality and membership -----------------------------------------------------------------
+@operator("equals", comparison_key, negation="notEquals")
+def _equals(actual: Any, expected: Any) -> bool:
+    return comparison_key(actual) == expected
+
+
+def _key_set(expected: Any) -> frozenset[Any]:
+    if not isinstance(expected, list):
+        raise ConditionError(f"'in' and 'notIn' need an array, got {json.dumps(expected)}")
+    return frozenset(comparison_key(item) for item in expected)
+
+
+@operator("in", _key_set, negation="notIn")
+def _in(actual: Any, expected: frozenset[Any]) -> bool:
+    return comparison_key(actual) in expected
+
+
+@operator("contains", comparison_key, negation="notContains")
+def _contains(actual: Any, expected: Any) -> bool:
+    """Substring for strings, membership for arrays (case-insensitive)."""
+    if isinstance(actual, list):
+        return any(comparison_key(item) == expected for item in actual)
+    text = _text(actual)
+    return text is not None and isinstance(expected, str) and expected in text.lower()
+
+
+@operator("containsKey", comparison_key, negation="notContainsKey")
+def _contains_key(actual: Any, expected: Any) -> bool:
+    return isinstance(actual, dict) and any(key.lower() == expected for key in actual)
+
+
+@operator("exists", lambda expected: comparison_key(expected) == "true")
+def _exists(actual: Any, expected: bool) -> bool:
+    return (actual is not MISSING and actual is not None) == expected
+
+
+# ---- patterns ------------------------------------------------------------------------------------
+def _like_pattern(expected: Any) -> re.Pattern[str]:
+    """``like``: ``*`` is any run of characters; everything else is literal; case-insensitive."""
+    text = comparison_key(expected)
+    return re.compile(".*".join(re.escape(part) for part in str(text).split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def _match_pattern(flags: int) -> Callable[[Any], re.Pattern[str]]:
+    """``match``: ``#`` a digit, ``?`` a letter, ``.`` any character, anything else itself."""
+    translation = {"#": "[0-9]", "?": "[a-zA-Z]", ".": "."}
+
+    def prepare(expected: Any) -> re.Pattern[str]:
+        if not isinstance(expected, str):
+            raise ConditionError(f"'match' needs a string pattern, got {json.dumps(expected)}")
+        return re.compile("".join(translation.get(char) or re.escape(char) for char in expected), flags | re.DOTALL)
+
+    return prepare
+
+
+def _full_match(actual: Any, pattern: re.Pattern[str]) -> bool:
+    text = _text(actual)
+    return text is not None and pattern.fullmatch(text) is not None
+
+
+operator("like", _like_pattern, negation="notLike")(_full_match)
+operator("match", _match_pattern(0), negation="notMatch")(_full_match)
+operator("matchInsensitively", _match_pattern(re.IGNORECASE), negation="notMatchInsensitively")(_full_match)
+
+
+# ---- ordering --------------------------------------------------------------------------------------
+def _ordering_key(value: Any) -> Any:
+    if isinstance(value, bool | dict | list):
+        raise ConditionError(f"cannot order {json.dumps(value)}: less/greater compare numbers, dates or strings")
+    return value.lower() if isinstance(value, str) else value
+
+
+def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def test(actual: Any, expected: Any) -> bool:
+        if actual is MISSING or actual is None:
+            return False
+        left = _ordering_key(actual)
+        if isinstance(left, str) != isinstance(expected, str):
+            raise ConditionError(f"cannot compare {json.dumps(actual)} with {json.dumps(expected)}: "
+                                 "the property type does not match the condition type")
+        return compare(left, expected)
+
+    return test
+
+
+operator("less", _ordering_key)(_ordered(lambda left, right: left < right))
+operator("lessOrEquals", _ordering_key)(_ordered(lambda left, right: left <= right))
+operator("greater", _ordering_key)(_ordered(lambda left, right: left > right))
+operator("greaterOrEquals", _ordering_key)(_ordered(lambda left, right: left >= right))

@@ -1,0 +1,235 @@
+"""Loading Azure Policy documents: definitions, initiatives, assignments and exemptions.
+
+Each file holds one object, a list, or an ARM list page ``{"value": [...]}``. Definitions come
+as ARM resources (``{"properties": {...}, "id", "name"}``) or bare (``{"policyRule", ...}``);
+the other kinds are ARM ``Microsoft.Authorization/*`` resources. Documents are pydantic models:
+the contract between loading and compiling (and picklable, so workers compile their own copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from engine import ids
+from engine.errors import InputError
+
+DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
+SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
+ASSIGNMENT_TYPE = "microsoft.authorization/policyassignments"
+EXEMPTION_TYPE = "microsoft.authorization/policyexemptions"
+EXEMPTION_MARKER = "/providers/microsoft.authorization/policyexemptions/"
+TENANT_SCOPE = "/"
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    source: str = Field("", exclude=True)
+    place: str = Field("", exclude=True)  # where in the file: "item 3" or ""
+
+    @property
+    def origin(self) -> str:
+        """The file and place to name in errors."""
+        return f"{self.source} ({self.place})" if self.place else self.source
+
+
+class ParameterDefinition(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    type: str = "String"
+    default_value: Any = None
+    allowed_values: list[Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def has_default(self) -> bool:
+        return "default_value" in self.model_fields_set
+
+
+class PolicyDefinition(Document):
+    id: str
+    name: str
+    display_name: str | None = None
+    description: str | None = None
+    mode: str = "All"
+    parameters: dict[str, ParameterDefinition] = Field(default_factory=dict)
+    policy_rule: dict[str, Any]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DefinitionReference(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    policy_definition_id: str
+    policy_definition_reference_id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    group_names: list[str] = Field(default_factory=list)
+
+
+class PolicySetDefinition(Document):
+    id: str
+    name: str
+    display_name: str | None = None
+    parameters: dict[str, ParameterDefinition] = Field(default_factory=dict)
+    policy_definitions: list[DefinitionReference]
+
+
+class PolicyAssignment(Document):
+    id: str
+    name: str
+    display_name: str | None = None
+    scope: str = TENANT_SCOPE
+    policy_definition_id: str
+    parameters: dict[str, Any] = Field(default_factory=dict)  # {name: {"value": ...}} as in ARM
+    not_scopes: list[str] = Field(default_factory=list)
+    enforcement_mode: str = "Default"
+
+    def parameter_values(self) -> dict[str, Any]:
+        """``{name: value}`` from ARM's ``{name: {"value": value}}``."""
+        values: dict[str, Any] = {}
+        for name, wrapped in self.parameters.items():
+            if not isinstance(wrapped, dict) or "value" not in wrapped:
+                raise InputError(self.origin, f"assignment '{self.name}': parameter '{name}' must be "
+                                              "{\"value\": ...}", location=f"properties.parameters.{name}",
+                                 value=wrapped)
+            values[name] = wrapped["value"]
+        return values
+
+
+class PolicyExemption(Document):
+    id: str
+    name: str
+    policy_assignment_id: str
+    policy_definition_reference_ids: list[str] = Field(default_factory=list)
+    exemption_category: str = "Waiver"
+    expires_on: datetime | None = None
+
+    @property
+    def scope(self) -> str:
+        """The part of the exemption's id before ``/providers/Microsoft.Authorization/policyExemptions/``."""
+        position = self.id.lower().find(EXEMPTION_MARKER)
+        return self.id[:position] or TENANT_SCOPE
+
+    def is_active(self, at: datetime) -> bool:
+        if self.expires_on is None:
+            return True
+        expires = self.expires_on if self.expires_on.tzinfo else self.expires_on.replace(tzinfo=UTC)
+        return expires > at
+
+
+class PolicyDocuments(BaseModel):
+    """Everything loaded from ``--policy``/``--assignment``/``--exemption`` files."""
+
+    definitions: list[PolicyDefinition] = Field(default_factory=list)
+    set_definitions: list[PolicySetDefinition] = Field(default_factory=list)
+    assignments: list[PolicyAssignment] = Field(default_factory=list)
+    exemptions: list[PolicyExemption] = Field(default_factory=list)
+
+    def extend(self, other: PolicyDocuments) -> None:
+        self.definitions += other.definitions
+        self.set_definitions += other.set_definitions
+        self.assignments += other.assignments
+        self.exemptions += other.exemptions
+
+
+def policy_files(paths: Iterable[Path], suffixes: tuple[str, ...] = (".json",)) -> list[Path]:
+    """Files given directly, plus every file with one of ``suffixes`` under given folders (sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(item for item in path.rglob("*") if item.is_file() and item.suffix.lower() in suffixes))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise InputError(str(path), "no such file or folder")
+    return found
+
+
+def read_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(place, object) for each object of a JSON file holding one object, a list or ``{"value": [...]}``."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as error:
+        raise InputError(str(path), f"cannot read: {error.strerror}") from None
+    except orjson.JSONDecodeError as error:
+        raise InputError(str(path), f"not valid JSON: {error}") from None
+    if isinstance(data, dict) and isinstance(data.get("value"), list) and "properties" not in data:
+        data = data["value"]
+    if isinstance(data, dict):
+        yield "", data
+        return
+    if not isinstance(data, list):
+        raise InputError(str(path), "expected a JSON object or a list of objects", value=type(data).__name__)
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise InputError(str(path), "expected an object", location=f"item {index}", value=item)
+        yield f"item {index}", item
+
+
+def _kind(item: dict[str, Any]) -> str | None:
+    type_key = ids.normalize(str(item.get("type") or ""))
+    if type_key in (DEFINITION_TYPE, SET_DEFINITION_TYPE, ASSIGNMENT_TYPE, EXEMPTION_TYPE):
+        return type_key
+    body = item.get("properties") if isinstance(item.get("properties"), dict) else item
+    for key, kind in (("policyRule", DEFINITION_TYPE), ("policyDefinitions", SET_DEFINITION_TYPE),
+                      ("policyAssignmentId", EXEMPTION_TYPE), ("policyDefinitionId", ASSIGNMENT_TYPE)):
+        if key in body:
+            return kind
+    return None
+
+
+def _flatten(item: dict[str, Any], path: Path, place: str, index: int) -> dict[str, Any]:
+    """The document's fields: ``properties`` merged with the ARM envelope (id, name)."""
+    body = dict(item["properties"]) if isinstance(item.get("properties"), dict) else dict(item)
+    default_name = path.stem if not place else f"{path.stem}-{index}"
+    body["name"] = item.get("name") or body.get("name") or default_name
+    if item.get("id"):
+        body["id"] = item["id"]
+    body["source"], body["place"] = str(path), place
+    return body
+
+
+MODELS: dict[str, type[Document]] = {
+    DEFINITION_TYPE: PolicyDefinition, SET_DEFINITION_TYPE: PolicySetDefinition,
+    ASSIGNMENT_TYPE: PolicyAssignment, EXEMPTION_TYPE: PolicyExemption,
+}
+DEFAULT_ID_PREFIX = {
+    DEFINITION_TYPE: "/providers/Microsoft.Authorization/policyDefinitions/",
+    SET_DEFINITION_TYPE: "/providers/Microsoft.Authorization/policySetDefinitions/",
+    ASSIGNMENT_TYPE: "/providers/Microsoft.Authorization/policyAssignments/",
+}
+
+
+def load_documents(paths: Iterable[Path], expect: str | None = None) -> PolicyDocuments:
+    """Load every document of ``paths``; ``expect`` (a kind) rejects documents of other kinds."""
+    documents = PolicyDocuments()
+    lists = {DEFINITION_TYPE: documents.definitions, SET_DEFINITION_TYPE: documents.set_definitions,
+             ASSIGNMENT_TYPE: documents.assignments, EXEMPTION_TYPE: documents.exemptions}
+    for path in paths:
+        for index, (place, item) in enumerate(read_objects(path)):
+            kind = _kind(item)
+            if kind is None or (expect is not None and kind != expect):
+                wanted = (expect or "a policy definition, initiative, assignment or exemption").split("/")[-1]
+                raise InputError(str(path), f"not {wanted}", location=place or None,
+                                 value=sorted(item)[:6])
+            body = _flatten(item, path, place, index)
+            if kind in DEFAULT_ID_PREFIX:
+                body.setdefault("id", DEFAULT_ID_PREFIX[kind] + body["name"])
+            if kind == ASSIGNMENT_TYPE and "scope" in body and body["scope"] == "":
+                body["scope"] = TENANT_SCOPE
+            try:
+                lists[kind].append(MODELS[kind].model_validate(body))  # type: ignore[arg-type]
+            except ValidationError as error:
+                first = error.errors()[0]
+                location = ".".join(str(part) for part in first["loc"])
+                raise InputError(str(path), f"{kind.split('/')[-1][:-1]}: {first['msg']}",
+                                 location=f"{place + ': ' if place else ''}{location}",
+                                 value=first.get("input") if not isinstance(first.get("input"), dict) else None) from None
+    return documents

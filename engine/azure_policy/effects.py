@@ -1,0 +1,102 @@
+"""Effects, each one registered unit: what a matched resource's compliance is under that effect.
+
+Evaluating existing resources offline, Audit, Deny, Modify, Append and DenyAction all make a
+matched resource NonCompliant (Azure's compliance scan reports them so); AuditIfNotExists and
+DeployIfNotExists look at the related resources; Disabled is never evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.azure_policy.functions import RuleContext
+from engine.models.results import Reason
+
+if TYPE_CHECKING:
+    from engine.azure_policy.policy import CompiledPolicy
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The verdict on one matched resource: compliant or not, and why."""
+
+    compliant: bool
+    reasons: list[Reason] = field(default_factory=list)
+
+
+EffectEvaluator = Callable[["CompiledPolicy", RuleContext, list[dict[str, Any]], bool], Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """An effect: its canonical name (as ``policyDefinitionAction`` shows it, lower-case in Azure),
+    whether it needs ``details.type`` related resources, and how it decides.
+
+    ``evaluate(policy, context, related, explain)`` builds reasons only when ``explain`` is set.
+    """
+
+    name: str
+    evaluate: EffectEvaluator | None
+    checks_existence: bool = False
+
+
+EFFECTS: dict[str, Effect] = {}
+
+
+def effect(name: str, checks_existence: bool = False) -> Callable[[EffectEvaluator], EffectEvaluator]:
+    def register(evaluate: EffectEvaluator) -> EffectEvaluator:
+        EFFECTS[name.lower()] = Effect(name, evaluate, checks_existence)
+        return evaluate
+
+    return register
+
+
+def find_effect(name: Any) -> Effect | None:
+    return EFFECTS.get(str(name).lower()) if isinstance(name, str) else None
+
+
+def _matched(policy: CompiledPolicy, context: RuleContext, related: list[dict[str, Any]], explain: bool) -> Outcome:
+    """The ``if`` matched: the resource is non-compliant, and the matched conditions say why."""
+    return Outcome(False, policy.condition.explain(context, True) if explain else [])
+
+
+for _name in ("Audit", "Deny", "Modify", "Append", "DenyAction"):
+    effect(_name)(_matched)
+
+
+EFFECTS["disabled"] = Effect("Disabled", None)  # never evaluated: compiling drops Disabled policies
+
+
+def _existence(policy: CompiledPolicy, context: RuleContext, related: list[dict[str, Any]], explain: bool) -> Outcome:
+    """Compliant iff some related resource satisfies the existence condition (or exists, without one)."""
+    condition = policy.existence_condition
+    candidates = [context.for_resource(resource) for resource in related]
+    for candidate in candidates:
+        if condition is None or condition.test(candidate):
+            reasons = [Reason(message=f"related {policy.related_type} '{candidate.resource.get('name')}' "
+                                      "satisfies the existence condition", path="policyRule.then.details",
+                              actual=candidate.resource.get("id"))] if explain else []
+            return Outcome(True, reasons)
+    if not explain:
+        return Outcome(False)
+    named = f" named {policy.related_name(context)!r}" if policy.related_name is not None else ""
+    if not candidates:
+        return Outcome(False, [Reason(message=f"no related {policy.related_type}{named} exists",
+                                      path="policyRule.then.details.type", expected=policy.related_type)])
+    assert condition is not None
+    explained = sorted(((candidate, condition.explain(candidate, False)) for candidate in candidates),
+                       key=lambda pair: len(pair[1]))
+    reasons = [Reason(message=f"no related {policy.related_type}{named} satisfies the existence condition "
+                              f"({len(candidates)} checked); closest: "
+                              + ", ".join(f"'{candidate.resource.get('name')}'" for candidate, _ in explained[:2]),
+                      path="policyRule.then.details.existenceCondition")]
+    for candidate, failures in explained[:2]:
+        reasons.extend(reason.model_copy(update={"message": f"{candidate.resource.get('name')}: {reason.message}"})
+                       for reason in failures)
+    return Outcome(False, reasons)
+
+
+effect("AuditIfNotExists", checks_existence=True)(_existence)
+effect("DeployIfNotExists", checks_existence=True)(_existence)

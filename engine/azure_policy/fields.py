@@ -1,0 +1,133 @@
+"""``field`` references compiled into getters over a resource's ARM JSON.
+
+A field is an envelope property (``type``, ``name``, ``tags['x']`` ...) or an alias. Array
+aliases (``...statuses[*].code``) yield every element's value; inside a field ``count`` the
+fields under the counted array read the element being counted instead of the whole array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.azure_policy.aliases import Alias, resolve_alias
+
+
+class _Missing:
+    """The value of a field the resource does not have (distinct from JSON null)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+WILDCARD = "[*]"
+
+ENVELOPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",), "fullname": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
+    "id": ("id",), "identity.type": ("identity", "type"), "tags": ("tags",),
+}
+
+
+class FieldError(ValueError):
+    """A field reference that names neither an envelope property nor a known alias."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldReference:
+    """A compiled field: its name as written, and a getter ``(resource, current) -> value``.
+
+    ``is_array`` is True for ``[*]`` references whose value is the list of element values.
+    """
+
+    name: str
+    get: Callable[[dict[str, Any], dict[str, Any]], Any]
+    is_array: bool
+    alias: Alias | None = None
+
+
+def lookup(value: Any, key: str) -> Any:
+    """``value[key]`` with ARM's case-insensitive property names; MISSING when absent."""
+    if not isinstance(value, dict):
+        return MISSING
+    found = value.get(key, MISSING)
+    if found is not MISSING:
+        return found
+    lowered = key.lower()
+    for name, item in value.items():
+        if name.lower() == lowered:
+            return item
+    return MISSING
+
+
+def read_path(value: Any, path: tuple[str, ...]) -> Any:
+    """Follow ``path`` from ``value``; ``[*]`` fans out into a list of every element's value."""
+    for position, segment in enumerate(path):
+        if segment == WILDCARD:
+            if not isinstance(value, list):
+                return []
+            rest = path[position + 1:]
+            values: list[Any] = []
+            for element in value:
+                item = read_path(element, rest)
+                if isinstance(item, list) and WILDCARD in rest:
+                    values.extend(item)
+                elif item is not MISSING:
+                    values.append(item)
+            return values
+        value = lookup(value, segment)
+        if value is MISSING:
+            return MISSING
+    return value
+
+
+def _tag_name(lowered: str, name: str) -> str | None:
+    """The tag key of ``tags['x']``, ``tags[x]`` or ``tags.x``; None for other fields."""
+    if lowered.startswith("tags['") and lowered.endswith("']"):
+        return name[6:-2]
+    if lowered.startswith("tags[") and lowered.endswith("]"):
+        return name[5:-1]
+    if lowered.startswith("tags."):
+        return name[5:]
+    return None
+
+
+def compile_field(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
+    """Compile a field name; ``counted`` are the array aliases of the enclosing field counts.
+
+    Raises FieldError for an unknown field or alias.
+    """
+    if not isinstance(name, str) or not name:
+        raise FieldError("a field must be a non-empty string")
+    lowered = name.lower()
+    tag = _tag_name(lowered, name)
+    if tag is not None:
+        return FieldReference(name, _path_getter(("tags", tag)), False)
+    if lowered in ENVELOPE_FIELDS:
+        return FieldReference(name, _path_getter(ENVELOPE_FIELDS[lowered]), False)
+    alias = resolve_alias(name)
+    if alias is None:
+        raise FieldError(f"unknown field or alias '{name}'")
+    for counted_name in reversed(counted):
+        prefix = counted_name.lower()
+        if lowered == prefix or lowered.startswith(prefix + ".") or lowered.startswith(prefix + "["):
+            remainder = resolve_alias(name).path[len(resolve_alias(counted_name).path):]  # type: ignore[union-attr]
+            return FieldReference(name, _current_getter(prefix, remainder), WILDCARD in remainder, alias)
+    return FieldReference(name, _path_getter(alias.path), WILDCARD in alias.path, alias)
+
+
+def _path_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    if len(path) == 1:
+        key = path[0]
+        return lambda resource, current: lookup(resource, key)
+    return lambda resource, current: read_path(resource, path)
+
+
+def _current_getter(counted: str, remainder: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    return lambda resource, current: read_path(current[counted], remainder)

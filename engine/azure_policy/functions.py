@@ -1,0 +1,155 @@
+"""Policy-rule functions: the common expression functions plus the policy context functions.
+
+``field``, ``current``, ``resourceGroup``, ``subscription``, ``policy``, ``requestContext`` and
+``utcNow`` read the :class:`RuleContext` of the resource being evaluated; ``parameters`` is
+registered per compiled assignment (see :func:`registry_with_parameters`) so that parameter
+references fold into constants at compile time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
+from engine.expressions import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
+from engine.ids import parse_resource_id
+
+POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend()
+
+
+class RuleContext:
+    """What a policy rule sees while evaluating one resource.
+
+    ``current`` maps the (lower-case) name of each enclosing ``count`` to the element being
+    counted; ``counted`` lists the field-count array aliases, innermost last.
+    """
+
+    __slots__ = ("counted", "current", "policy", "resource", "timestamp")
+
+    def __init__(self, resource: dict[str, Any], timestamp: datetime, policy: dict[str, str]):
+        self.resource = resource
+        self.timestamp = timestamp
+        self.policy = policy
+        self.current: dict[str, Any] = {}
+        self.counted: tuple[str, ...] = ()
+
+    def for_resource(self, resource: dict[str, Any]) -> RuleContext:
+        """The same context over another resource (a related resource of an existence check)."""
+        return RuleContext(resource, self.timestamp, self.policy)
+
+
+@lru_cache(maxsize=4096)
+def _field_reference(name: str, counted: tuple[str, ...]) -> FieldReference:
+    return compile_field(name, counted)
+
+
+def field_value(context: RuleContext, name: str) -> Any:
+    """``field(name)``: the value of a field or alias of the evaluated resource (None when absent)."""
+    try:
+        reference = _field_reference(name, context.counted)
+    except FieldError as error:
+        raise EvaluationError(str(error)) from None
+    value = reference.get(context.resource, context.current)
+    return None if value is MISSING else value
+
+
+POLICY_FUNCTIONS.function("field", 1, 1, uses_context=True)(field_value)
+
+
+@POLICY_FUNCTIONS.function("current", 0, 1, uses_context=True)
+def _current(context: RuleContext, name: str | None = None) -> Any:
+    if not context.current:
+        raise EvaluationError("current() is only available inside a count's 'where'")
+    if name is None:
+        return next(reversed(context.current.values()))
+    if name.lower() in context.current:
+        return context.current[name.lower()]
+    # current('<array alias>[*].property') reads a property of the element being counted
+    if any(name.lower().startswith(counted.lower()) for counted in context.counted):
+        return field_value(context, name)
+    raise EvaluationError(f"current('{name}'): no enclosing count is named '{name}'")
+
+
+@POLICY_FUNCTIONS.function("resourceGroup", 0, 0, uses_context=True)
+def _resource_group(context: RuleContext) -> dict[str, Any]:
+    parsed = parse_resource_id(context.resource["id"])
+    if parsed.resource_group is None:
+        raise EvaluationError("resourceGroup(): the resource is not in a resource group")
+    return {"id": f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}",
+            "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
+            "location": context.resource.get("location")}
+
+
+@POLICY_FUNCTIONS.function("subscription", 0, 0, uses_context=True)
+def _subscription(context: RuleContext) -> dict[str, Any]:
+    subscription_id = parse_resource_id(context.resource["id"]).subscription_id
+    return {"id": f"/subscriptions/{subscription_id}", "subscriptionId": subscription_id,
+            "displayName": subscription_id}
+
+
+@POLICY_FUNCTIONS.function("policy", 0, 0, uses_context=True)
+def _policy(context: RuleContext) -> dict[str, str]:
+    return dict(context.policy)
+
+
+@POLICY_FUNCTIONS.function("requestContext", 0, 0, uses_context=True)
+def _request_context(context: RuleContext) -> dict[str, str]:
+    """Offline evaluation has no ARM request; compliance scans see an empty apiVersion, as Azure's do."""
+    return {"apiVersion": ""}
+
+
+@POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True)
+def _utc_now(context: RuleContext, format_: str | None = None) -> str:
+    """The scan's timestamp (one per scan, so every record of a scan agrees)."""
+    moment = context.timestamp.astimezone(UTC)
+    if format_ in (None, "u"):
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z") if format_ is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    if format_ == "d":
+        return moment.strftime("%m/%d/%Y")
+    return moment.isoformat()
+
+
+@POLICY_FUNCTIONS.function("addDays", 2, 2)
+def _add_days(date_time: str, days: int) -> str:
+    """``addDays(dateTime, numberOfDays)``: an ISO 8601 date plus (or minus) whole days."""
+    try:
+        moment = datetime.fromisoformat(str(date_time).replace("Z", "+00:00"))
+    except ValueError:
+        raise EvaluationError(f"addDays(): not an ISO 8601 date: {date_time!r}") from None
+    shifted = moment + timedelta(days=int(days))
+    text = shifted.isoformat()
+    return text.replace("+00:00", "Z") if str(date_time).endswith("Z") else text
+
+
+@POLICY_FUNCTIONS.function("ipRangeContains", 2, 2)
+def _ip_range_contains(range_: str, target: str) -> bool:
+    try:
+        network = ipaddress.ip_network(range_, strict=False)
+        if "/" in target or "-" in target:
+            inner = ipaddress.ip_network(target, strict=False)
+            return network.version == inner.version and inner.subnet_of(network)  # type: ignore[arg-type]
+        address = ipaddress.ip_address(target)
+    except ValueError as error:
+        raise EvaluationError(f"ipRangeContains(): {error}") from None
+    return address.version == network.version and address in network
+
+
+def registry_with_parameters(values: dict[str, Any]) -> FunctionRegistry:
+    """A child registry whose ``parameters(name)`` returns the assignment's resolved values.
+
+    ``parameters`` is pure here, so ``[parameters('effect')]`` folds into a constant at compile time.
+    """
+    registry = POLICY_FUNCTIONS.extend()
+    by_name = {name.lower(): value for name, value in values.items()}
+
+    @registry.function("parameters", 1, 1)
+    def _parameters(name: str) -> Any:
+        try:
+            return by_name[str(name).lower()]
+        except KeyError:
+            raise EvaluationError(f"parameters('{name}'): the definition declares no such parameter") from None
+
+    return registry

@@ -1,0 +1,127 @@
+"""The loaded Azure Policy definitions and initiatives, and assignments compiled against them.
+
+An assignment names a definition or an initiative (by id, case-insensitive, or by name); its
+parameters are validated, initiative parameters flow into each member through the reference's
+``parameters`` expressions, and every member compiles into a :class:`CompiledPolicy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engine import ids
+from engine.azure_policy.documents import (
+    ASSIGNMENT_TYPE,
+    DEFAULT_ID_PREFIX,
+    TENANT_SCOPE,
+    PolicyAssignment,
+    PolicyDefinition,
+    PolicyDocuments,
+    PolicySetDefinition,
+)
+from engine.azure_policy.functions import RuleContext, registry_with_parameters
+from engine.azure_policy.parameters import resolve_parameters
+from engine.azure_policy.policy import CompiledPolicy, compile_policy
+from engine.errors import InputError
+from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
+
+
+@dataclass
+class CompiledAssignment:
+    """An assignment ready to evaluate: one compiled policy per evaluated definition (reference).
+
+    ``policies`` leaves out members whose effect is Disabled.
+    """
+
+    assignment: PolicyAssignment
+    set_definition: PolicySetDefinition | None
+    policies: list[CompiledPolicy]
+
+
+class AzurePolicyLibrary:
+    """Definitions and initiatives by (case-insensitive) id and by name."""
+
+    def __init__(self, documents: PolicyDocuments):
+        self.definitions = documents.definitions
+        self.set_definitions = documents.set_definitions
+        self._by_id: dict[str, PolicyDefinition | PolicySetDefinition] = {}
+        self._by_name: dict[str, list[PolicyDefinition | PolicySetDefinition]] = {}
+        for document in (*documents.definitions, *documents.set_definitions):
+            self._by_id[ids.normalize(document.id)] = document
+            self._by_name.setdefault(document.name.lower(), []).append(document)
+
+    def find(self, definition_id: str) -> PolicyDefinition | PolicySetDefinition | None:
+        """The definition or initiative ``definition_id`` names (its full id, or its name if unique)."""
+        found = self._by_id.get(ids.normalize(definition_id))
+        if found is not None:
+            return found
+        by_name = self._by_name.get(definition_id.rstrip("/").rsplit("/", 1)[-1].lower(), [])
+        return by_name[0] if len(by_name) == 1 else None
+
+    def compile(self, assignment: PolicyAssignment) -> CompiledAssignment:
+        target = self.find(assignment.policy_definition_id)
+        if target is None:
+            raise InputError(assignment.origin, f"assignment '{assignment.name}': no loaded policy definition or "
+                                                "initiative has this policyDefinitionId",
+                             location="properties.policyDefinitionId", value=assignment.policy_definition_id)
+        owner = f"assignment '{assignment.name}'"
+        values = resolve_parameters(target.parameters, assignment.parameter_values(), owner, assignment.origin)
+        info = {"assignmentId": assignment.id, "definitionId": target.id, "setDefinitionId": "",
+                "definitionReferenceId": ""}
+        if isinstance(target, PolicyDefinition):
+            compiled = compile_policy(target, values, info)
+            return CompiledAssignment(assignment, None, [compiled] if compiled else [])
+        members = (self._compile_member(assignment, target, index, values)
+                   for index in range(len(target.policy_definitions)))
+        policies = [policy for policy in members if policy is not None]
+        return CompiledAssignment(assignment, target, policies)
+
+    def _compile_member(self, assignment: PolicyAssignment, initiative: PolicySetDefinition, index: int,
+                        set_values: dict[str, Any]) -> CompiledPolicy | None:
+        reference = initiative.policy_definitions[index]
+        location = f"policyDefinitions[{index}]"
+        definition = self.find(reference.policy_definition_id)
+        if not isinstance(definition, PolicyDefinition):
+            raise InputError(initiative.origin, f"initiative '{initiative.name}': no loaded policy definition has "
+                                                "this policyDefinitionId",
+                             location=f"{location}.policyDefinitionId", value=reference.policy_definition_id)
+        reference_id = reference.policy_definition_reference_id or definition.name
+        registry = registry_with_parameters(set_values)
+        member_values: dict[str, Any] = {}
+        for name, wrapped in reference.parameters.items():
+            place = f"{location}.parameters.{name}"
+            if not isinstance(wrapped, dict) or "value" not in wrapped:
+                raise InputError(initiative.origin, "expected {\"value\": ...}", location=place, value=wrapped)
+            try:
+                member_values[name] = compile_value(wrapped["value"], registry)(
+                    RuleContext({"id": TENANT_SCOPE}, datetime.now(UTC), {}))
+            except (ExpressionSyntaxError, EvaluationError) as error:
+                raise InputError(initiative.origin, f"bad parameter value: {error}", location=place,
+                                 value=wrapped["value"]) from None
+        owner = f"assignment '{assignment.name}' reference '{reference_id}'"
+        values = resolve_parameters(definition.parameters, member_values, owner, initiative.origin)
+        info = {"assignmentId": assignment.id, "definitionId": definition.id, "setDefinitionId": initiative.id,
+                "definitionReferenceId": reference_id}
+        return compile_policy(definition, values, info, reference_id)
+
+    def default_assignments(self) -> tuple[list[PolicyAssignment], list[str]]:
+        """A tenant-scope assignment with default parameters for every definition and initiative.
+
+        Returns the assignments and, for those needing a parameter without default, a message each.
+        """
+        assignments, skipped = [], []
+        for target in (*self.definitions, *self.set_definitions):
+            missing = [name for name, declared in target.parameters.items() if not declared.has_default]
+            if missing:
+                skipped.append(f"{target.origin}: '{target.display_name or target.name}' not evaluated: parameter "
+                               f"{', '.join(repr(name) for name in missing)} has no default; assign it with "
+                               "--assignment")
+                continue
+            assignments.append(PolicyAssignment(
+                id=f"{DEFAULT_ID_PREFIX[ASSIGNMENT_TYPE]}{target.name}", name=target.name,
+                display_name=target.display_name, scope=TENANT_SCOPE, policy_definition_id=target.id,
+                source=target.source, place=target.place))
+        return assignments, skipped
+

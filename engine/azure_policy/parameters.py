@@ -1,0 +1,75 @@
+"""Parameter resolution: assignment values checked against the definition's declarations.
+
+Values are checked for their declared type and ``allowedValues``; a missing value takes the
+``defaultValue``; a required parameter without a value, an undeclared one, or a value outside
+``allowedValues`` is an :class:`InputError` naming the assignment and the parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.azure_policy.conditions import comparison_key
+from engine.azure_policy.documents import ParameterDefinition
+from engine.errors import InputError
+
+
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+TYPE_CHECKS = {
+    "string": lambda value: isinstance(value, str),
+    "array": lambda value: isinstance(value, list),
+    "object": lambda value: isinstance(value, dict),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "float": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    "datetime": _is_datetime,
+}
+
+
+def resolve_parameters(declared: dict[str, ParameterDefinition], given: dict[str, Any], owner: str,
+                       source: str) -> dict[str, Any]:
+    """The value of every declared parameter; ``owner`` names the assignment in errors."""
+    declared_by_key = {name.lower(): name for name in declared}
+    for name in given:
+        if name.lower() not in declared_by_key:
+            raise InputError(source, f"{owner}: parameter '{name}' is not declared by the definition "
+                                     f"(declared: {', '.join(declared) or 'none'})", location=f"parameters.{name}")
+    given_by_key = {name.lower(): value for name, value in given.items()}
+    resolved: dict[str, Any] = {}
+    for name, declaration in declared.items():
+        if name.lower() in given_by_key:
+            value = given_by_key[name.lower()]
+        elif declaration.has_default:
+            value = declaration.default_value
+        else:
+            raise InputError(source, f"{owner}: required parameter '{name}' has no value and no defaultValue",
+                             location=f"parameters.{name}")
+        check_parameter(name, declaration, value, owner, source)
+        resolved[name] = value
+    return resolved
+
+
+def check_parameter(name: str, declaration: ParameterDefinition, value: Any, owner: str, source: str) -> None:
+    type_check = TYPE_CHECKS.get(declaration.type.lower())
+    if type_check is None:
+        raise InputError(source, f"{owner}: parameter '{name}' has unknown type '{declaration.type}'",
+                         location=f"parameters.{name}.type")
+    if not type_check(value):
+        raise InputError(source, f"{owner}: parameter '{name}' must be of type {declaration.type}",
+                         location=f"parameters.{name}", value=value)
+    if declaration.allowed_values is not None:
+        allowed = {comparison_key(item) for item in declaration.allowed_values}
+        items = value if isinstance(value, list) and not any(isinstance(item, list)
+                                                              for item in declaration.allowed_values) else [value]
+        for item in items:
+            if comparison_key(item) not in allowed:
+                raise InputError(source, f"{owner}: parameter '{name}' is not one of the allowedValues "
+                                         f"{declaration.allowed_values}", location=f"parameters.{name}", value=item)

@@ -1,0 +1,128 @@
+"""A policy definition compiled, with its assignment's parameters, into an evaluator.
+
+:func:`compile_policy` runs once per (assignment, definition reference): parameters fold into
+constants, the ``if`` and the existence condition become evaluator nodes, the effect is looked
+up in the effect registry. :meth:`CompiledPolicy.evaluate` then decides one resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from engine import ids
+from engine.azure_policy.compiler import Node, RuleCompiler
+from engine.azure_policy.documents import PolicyDefinition
+from engine.azure_policy.effects import Effect, Outcome, find_effect
+from engine.azure_policy.functions import RuleContext, registry_with_parameters
+from engine.errors import InputError
+from engine.expressions import EvaluationError
+from engine.expressions.compiler import constant_value
+
+# Mode Indexed evaluates only types that support tags and location: not extension resources.
+NOT_INDEXED_TYPES = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
+MODES: dict[str, frozenset[str]] = {"all": frozenset(), "indexed": NOT_INDEXED_TYPES}
+
+RelatedResources = Mapping[str, list[dict[str, Any]]]  # type key -> related resources of the evaluated one
+
+
+class CompiledPolicy:
+    """One definition bound to one assignment's parameters, ready to evaluate resources.
+
+    The remediation planner reads ``definition``, ``parameters`` (resolved values),
+    ``details`` (the raw ``then.details`` JSON, deployment included) and ``effect``.
+    """
+
+    def __init__(self, definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
+                 reference_id: str | None, condition: Node, effect: Effect | None,
+                 effect_expression: Callable[[RuleContext], Any], details: dict[str, Any],
+                 existence_condition: Node | None, related_name: Callable[[RuleContext], Any] | None):
+        self.definition = definition
+        self.parameters = parameters
+        self.policy_info = policy_info
+        self.reference_id = reference_id
+        self.condition = condition
+        self.effect = effect
+        self.effect_expression = effect_expression
+        self.details = details
+        self.existence_condition = existence_condition
+        self.related_type: str = str(details.get("type") or "")
+        self.related_type_key = ids.normalize(self.related_type)
+        self.related_name = related_name
+        self.excluded_types = MODES[definition.mode.lower()]
+
+    def applies_to(self, type_key: str) -> bool:
+        """Whether the policy's mode evaluates resources of this (lower-case) type."""
+        return type_key not in self.excluded_types
+
+    def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
+                 explain: bool = True) -> tuple[Effect, Outcome] | None:
+        """The effect and outcome for ``resource``, or None when the ``if`` does not match it.
+
+        Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
+        """
+        context = RuleContext(resource, timestamp, self.policy_info)
+        if not self.condition.test(context):
+            return None
+        effect = self.effect or self._runtime_effect(context)
+        if effect.evaluate is None:
+            return None
+        candidates: list[dict[str, Any]] = []
+        if effect.checks_existence:
+            candidates = related.get(self.related_type_key, [])
+            if self.related_name is not None:
+                wanted = str(self.related_name(context)).lower()
+                candidates = [item for item in candidates
+                              if str(item.get("name", "")).lower() in (wanted, wanted.rsplit("/", 1)[-1])]
+        return effect, effect.evaluate(self, context, candidates, explain)
+
+    def _runtime_effect(self, context: RuleContext) -> Effect:
+        value = self.effect_expression(context)
+        found = find_effect(value)
+        if found is None:
+            raise EvaluationError(f"then.effect evaluated to unknown effect {value!r}")
+        return found
+
+
+def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
+                   reference_id: str | None = None) -> CompiledPolicy | None:
+    """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled."""
+    source = definition.origin
+    rule = definition.policy_rule
+    keys = {key.lower(): key for key in rule}
+    if "if" not in keys or "then" not in keys or not isinstance(rule[keys["then"]], dict):
+        raise InputError(source, "policyRule needs 'if' and 'then'", location="policyRule", value=sorted(rule))
+    if definition.mode.lower() not in MODES:
+        raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
+                         location="mode", value=definition.mode)
+    compiler = RuleCompiler(registry_with_parameters(parameters), source)
+    then = rule[keys["then"]]
+    then_keys = {key.lower(): key for key in then}
+    if "effect" not in then_keys:
+        raise InputError(source, "then.effect is missing", location="policyRule.then")
+    effect_expression = compiler.expression(then[then_keys["effect"]], "policyRule.then.effect")
+    effect: Effect | None = None
+    is_constant, effect_name = constant_value(effect_expression)
+    if is_constant:
+        effect = find_effect(effect_name)
+        if effect is None:
+            raise InputError(source, "unknown effect", location="policyRule.then.effect", value=effect_name)
+        if effect.evaluate is None:
+            return None
+    details = then.get(then_keys.get("details", "details")) or {}
+    if not isinstance(details, dict):
+        details = {}
+    detail_keys = {key.lower(): key for key in details}
+    existence_condition = related_name = None
+    if (effect is None or effect.checks_existence) and "type" in detail_keys:
+        if "existencecondition" in detail_keys:
+            existence_condition = compiler.compile(details[detail_keys["existencecondition"]],
+                                                   "policyRule.then.details.existenceCondition")
+        if "name" in detail_keys:
+            related_name = compiler.expression(details[detail_keys["name"]], "policyRule.then.details.name")
+    elif effect is not None and effect.checks_existence:
+        raise InputError(source, f"{effect.name} needs then.details.type", location="policyRule.then.details")
+    condition = compiler.compile(rule[keys["if"]], "policyRule.if")
+    return CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
+                          details, existence_condition, related_name)

@@ -1,0 +1,103 @@
+"""The registry of definition kinds that join a scan (Azure Policy JSON, Rego ...).
+
+A kind loads its files once (into a picklable library), says which assignments it owns,
+makes default assignments when none are given, and compiles - in each worker - an evaluator
+that decides one cluster (and its child resources) for all of its assignments at once. The scan
+applies scope, notScopes and exemptions identically to every kind's verdicts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from engine.azure_policy.documents import PolicyAssignment
+from engine.inventory import ClusterInventory
+from engine.models.results import Reason
+
+
+class PolicyKey(NamedTuple):
+    """One row of the per-policy summary: an assignment and a definition (reference) in it."""
+
+    assignment_id: str
+    assignment_name: str
+    definition_name: str
+    reference_id: str | None
+
+
+@dataclass(slots=True)
+class Verdict:
+    """A kind's decision on one (resource, assignment, definition reference) whose ``if`` matched.
+
+    ``compliant`` is None when the rule could not be evaluated (``error`` says why).
+    """
+
+    resource: dict[str, Any]
+    assignment: PolicyAssignment
+    definition_id: str
+    definition_name: str
+    display_name: str | None
+    set_definition_id: str | None
+    reference_id: str | None
+    action: str
+    compliant: bool | None
+    reasons: list[Reason] = field(default_factory=list)
+    error: str | None = None
+    details: list[dict[str, Any]] | None = None
+    remediation: list[dict[str, Any]] | None = None
+
+    @property
+    def key(self) -> PolicyKey:
+        return PolicyKey(self.assignment.id, self.assignment.name, self.definition_name, self.reference_id)
+
+
+@dataclass(slots=True)
+class ClusterVerdicts:
+    """Everything a kind decided about one cluster and its child resources."""
+
+    verdicts: list[Verdict] = field(default_factory=list)
+    not_applicable: Counter[PolicyKey] = field(default_factory=Counter)
+    evaluations: int = 0  # (resource, assignment) pairs evaluated
+
+
+# (assignment, normalized resource id, lower-case subscription id) -> in scope?
+InScope = Callable[[PolicyAssignment, str, str], bool]
+
+
+class ClusterEvaluator(Protocol):
+    def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
+        """Decide every resource of ``cluster`` for every in-scope assignment (pure)."""
+        ...
+
+
+class PolicyKind(Protocol):
+    name: str
+    suffixes: tuple[str, ...]  # files of --policy folders this kind reads
+
+    def load(self, files: Sequence[Path]) -> Any:
+        """Read and validate the kind's files into a picklable library (raises InputError)."""
+        ...
+
+    def owns(self, library: Any, assignment: PolicyAssignment) -> bool:
+        """Whether the assignment's policyDefinitionId names a definition of this library."""
+        ...
+
+    def default_assignments(self, library: Any) -> tuple[list[PolicyAssignment], list[str]]:
+        """Tenant-scope assignments of every definition with defaults, and messages for skipped ones."""
+        ...
+
+    def compile(self, library: Any, assignments: Sequence[PolicyAssignment]) -> ClusterEvaluator:
+        """Compile the assignments (raises InputError on bad parameters or rules)."""
+        ...
+
+
+KINDS: dict[str, PolicyKind] = {}
+
+
+def register_kind(kind: PolicyKind) -> PolicyKind:
+    KINDS[kind.name] = kind
+    return kind

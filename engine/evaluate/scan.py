@@ -1,0 +1,237 @@
+"""The scan: every in-scope (resource, assignment) of a fleet, decided and turned into policy states.
+
+prepare (load + validate + compile once, in the parent, so bad input fails before any work)
+-> evaluate shards (a pure function of a shard and the prepared request, in a process pool)
+-> merge (records sorted, per-policy summary). Workers get the picklable request and compile
+their own evaluators once, since compiled closures do not pickle.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.azure_policy import kind as _azure_policy_kind  # noqa: F401  (registers the Azure Policy kind)
+from engine.azure_policy.documents import (
+    ASSIGNMENT_TYPE,
+    EXEMPTION_TYPE,
+    PolicyAssignment,
+    PolicyExemption,
+    load_documents,
+    policy_files,
+)
+from engine.errors import InputError
+from engine.evaluate.kinds import KINDS, ClusterEvaluator, PolicyKey, Verdict
+from engine.evaluate.scope import AssignmentScope, Exemptions, ManagementGroups
+from engine.evaluate.summary import PolicySummary, summarize
+from engine.ids import normalize, parse_resource_id
+from engine.inventory import ClusterInventory, Fleet, FleetShard
+from engine.models.results import ComplianceState, PolicyState
+
+SERIAL_CLUSTER_LIMIT = 400  # below this many clusters a process pool costs more than it saves
+
+
+@dataclass
+class ScanRequest:
+    """Everything a worker needs, picklable: loaded libraries and the assignments of each kind."""
+
+    libraries: dict[str, Any]
+    assignments: dict[str, list[PolicyAssignment]]
+    exemptions: list[PolicyExemption] = field(default_factory=list)
+    management_groups: ManagementGroups = field(default_factory=dict)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    skipped: list[str] = field(default_factory=list)  # definitions not evaluated, and why
+
+    def all_assignments(self) -> list[PolicyAssignment]:
+        return [assignment for assignments in self.assignments.values() for assignment in assignments]
+
+
+def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = (),
+                 exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
+                 timestamp: datetime | None = None) -> ScanRequest:
+    """Load and validate policies, assignments and exemptions; compile once to surface errors.
+
+    With no assignment files, every definition is assigned at tenant scope with its defaults.
+    Raises InputError on any bad input.
+    """
+    suffixes = tuple(suffix for kind in KINDS.values() for suffix in kind.suffixes)
+    files = policy_files(policies, suffixes)
+    if not files:
+        raise InputError("--policy", f"no policy files ({', '.join(suffixes)}) found",
+                         value=[str(path) for path in policies])
+    libraries = {}
+    for kind in KINDS.values():
+        own = [path for path in files if path.suffix.lower() in kind.suffixes]
+        if own:
+            libraries[kind.name] = kind.load(own)
+    assignments: dict[str, list[PolicyAssignment]] = {name: [] for name in libraries}
+    skipped: list[str] = []
+    given = load_documents(assignment_files, expect=ASSIGNMENT_TYPE).assignments
+    if given:
+        for assignment in given:
+            owner = next((name for name, library in libraries.items() if KINDS[name].owns(library, assignment)),
+                         None)
+            if owner is None:
+                raise InputError(assignment.origin, f"assignment '{assignment.name}': no loaded policy definition "
+                                                    "or initiative has this policyDefinitionId",
+                                 location="properties.policyDefinitionId", value=assignment.policy_definition_id)
+            assignments[owner].append(assignment)
+    else:
+        for name, library in libraries.items():
+            defaults, not_assigned = KINDS[name].default_assignments(library)
+            assignments[name] = defaults
+            skipped.extend(not_assigned)
+    _check_unique_ids([assignment for group in assignments.values() for assignment in group])
+    request = ScanRequest(libraries, assignments, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
+                          management_groups or {}, timestamp or datetime.now(UTC), skipped)
+    ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
+    return request
+
+
+def _check_unique_ids(assignments: list[PolicyAssignment]) -> None:
+    seen: dict[str, PolicyAssignment] = {}
+    for assignment in assignments:
+        first = seen.setdefault(normalize(assignment.id), assignment)
+        if first is not assignment:
+            raise InputError(assignment.origin, f"assignment id is also used by {first.origin}",
+                             location="id", value=assignment.id)
+
+
+class ScanEngine:
+    """A request compiled in one process: an evaluator per kind, scopes and active exemptions."""
+
+    def __init__(self, request: ScanRequest):
+        self.request = request
+        self.evaluators: list[ClusterEvaluator] = [
+            KINDS[name].compile(library, request.assignments.get(name, []))
+            for name, library in request.libraries.items()]
+        groups = request.management_groups
+        self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
+        self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
+
+    def in_scope(self, assignment: PolicyAssignment, resource_key: str, subscription_key: str) -> bool:
+        return self.scopes[assignment.id].applies(resource_key, subscription_key)
+
+    def evaluate(self, clusters: Iterable[ClusterInventory]) -> ShardResult:
+        """Decide every cluster of a shard (a pure function of the shard and the request)."""
+        result = ShardResult()
+        for cluster in clusters:
+            result.clusters += 1
+            for evaluator in self.evaluators:
+                verdicts = evaluator.evaluate(cluster, self.in_scope, self.request.timestamp)
+                result.evaluations += verdicts.evaluations
+                result.not_applicable.update(verdicts.not_applicable)
+                result.records.extend(self.record(verdict) for verdict in verdicts.verdicts)
+        return result
+
+    def record(self, verdict: Verdict) -> PolicyState:
+        """The policy state of a verdict, Exempt when an active exemption covers it."""
+        resource = verdict.resource
+        resource_key = normalize(resource["id"])
+        parsed = parse_resource_id(resource["id"])
+        exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, resource_key,
+                                         (parsed.subscription_id or "").lower())
+        if exemption is not None:
+            state = ComplianceState.EXEMPT
+        elif verdict.compliant is None:
+            state = ComplianceState.ERROR
+        else:
+            state = ComplianceState.COMPLIANT if verdict.compliant else ComplianceState.NON_COMPLIANT
+        assignment = verdict.assignment
+        return PolicyState.model_construct(
+            resource_id=resource["id"], resource_type=resource["type"], resource_location=resource.get("location"),
+            resource_group=parsed.resource_group, subscription_id=parsed.subscription_id,
+            policy_assignment_id=assignment.id, policy_assignment_name=assignment.name,
+            policy_assignment_scope=assignment.scope, policy_definition_id=verdict.definition_id,
+            policy_definition_name=verdict.definition_name, policy_definition_display_name=verdict.display_name,
+            policy_set_definition_id=verdict.set_definition_id,
+            policy_definition_reference_id=verdict.reference_id, policy_definition_action=verdict.action,
+            compliance_state=state, is_compliant=state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT),
+            timestamp=self.request.timestamp, reasons=verdict.reasons,
+            exemption_id=exemption.id if exemption else None,
+            exemption_category=exemption.exemption_category if exemption else None,
+            details=verdict.details, remediation=verdict.remediation, error=verdict.error)
+
+
+@dataclass
+class ShardResult:
+    records: list[PolicyState] = field(default_factory=list)
+    not_applicable: Counter[PolicyKey] = field(default_factory=Counter)
+    evaluations: int = 0
+    clusters: int = 0
+
+    def merge(self, other: ShardResult) -> None:
+        self.records.extend(other.records)
+        self.not_applicable.update(other.not_applicable)
+        self.evaluations += other.evaluations
+        self.clusters += other.clusters
+
+
+@dataclass
+class ScanResult:
+    """The records of a scan (sorted), its per-policy summary, and what was not evaluated."""
+
+    records: list[PolicyState]
+    summary: list[PolicySummary]
+    clusters: int
+    evaluations: int
+    skipped: list[str]
+    timestamp: datetime
+
+    def has_state(self, *states: ComplianceState) -> bool:
+        return any(record.compliance_state in states for record in self.records)
+
+
+_WORKER_ENGINE: ScanEngine | None = None
+
+
+def _start_worker(request: ScanRequest) -> None:
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = ScanEngine(request)
+
+
+def _evaluate_in_worker(shard: FleetShard) -> ShardResult:
+    assert _WORKER_ENGINE is not None, "worker not initialised"
+    return _WORKER_ENGINE.evaluate(shard.clusters())
+
+
+def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    """Evaluate ``fleet`` with a prepared request, over ``workers`` processes (default: every core).
+
+    ``progress(clusters_done, clusters_total)`` is called as shards complete.
+    """
+    total = len(fleet)
+    workers = workers or os.cpu_count() or 1
+    merged = ShardResult()
+    if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
+        engine = ScanEngine(request)
+        for shard in fleet.shards(max(1, min(32, total // 100))):
+            merged.merge(engine.evaluate(shard.clusters()))
+            if progress:
+                progress(merged.clusters, total)
+    else:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(request,)) as pool:
+            futures = [pool.submit(_evaluate_in_worker, shard) for shard in fleet.shards(workers * 4)]
+            for future in as_completed(futures):
+                merged.merge(future.result())
+                if progress:
+                    progress(merged.clusters, total)
+    merged.records.sort(key=lambda record: (normalize(record.resource_id), normalize(record.policy_assignment_id),
+                                            record.policy_definition_reference_id or ""))
+    return ScanResult(merged.records, summarize(request.all_assignments(), merged.records, merged.not_applicable),
+                      merged.clusters, merged.evaluations, request.skipped, request.timestamp)
+
+
+def scan(fleet: Fleet, policies: Sequence[Path], assignment_files: Sequence[Path] = (),
+         exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
+         workers: int | None = None, timestamp: datetime | None = None) -> ScanResult:
+    """Library entry point: prepare and run a scan in one call."""
+    request = prepare_scan(policies, assignment_files, exemption_files, management_groups, timestamp)
+    return run_scan(fleet, request, workers)

@@ -1,0 +1,101 @@
+"""Where an assignment applies: its scope minus its notScopes; and which exemptions are active.
+
+Scopes are compared as normalized id prefixes. A management-group scope applies to the
+subscriptions the management-group map places under that group (directly or below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from engine import ids
+from engine.azure_policy.documents import PolicyAssignment, PolicyExemption
+from engine.errors import InputError
+
+MANAGEMENT_GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
+
+# subscription id (lower-case) -> the management groups above it (lower-case names)
+ManagementGroups = dict[str, frozenset[str]]
+
+
+def load_management_groups(path: Path) -> ManagementGroups:
+    """Read ``{"<subscriptionId>": ["mg-child", "mg-parent", ...]}`` (or one name per subscription)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as error:
+        raise InputError(str(path), f"cannot read: {error.strerror}") from None
+    except orjson.JSONDecodeError as error:
+        raise InputError(str(path), f"not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), "expected {\"<subscriptionId>\": [\"<managementGroup>\", ...]}",
+                         value=type(data).__name__)
+    groups: ManagementGroups = {}
+    for subscription, names in data.items():
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise InputError(str(path), "expected a management group name or a list of names",
+                             location=subscription, value=names)
+        groups[subscription.lower()] = frozenset(name.lower() for name in names)
+    return groups
+
+
+class Scope:
+    """One scope id, compiled for fast checks: tenant, management group, or an ARM id prefix."""
+
+    __slots__ = ("key", "management_group")
+
+    def __init__(self, scope: str):
+        self.key = ids.normalize(scope)
+        self.management_group = (self.key[len(MANAGEMENT_GROUP_PREFIX):]
+                                 if self.key.startswith(MANAGEMENT_GROUP_PREFIX) else None)
+
+    def contains(self, resource_key: str, subscription_key: str, groups: ManagementGroups) -> bool:
+        if not self.key:
+            return True
+        if self.management_group is not None:
+            return self.management_group in groups.get(subscription_key, ())
+        return resource_key == self.key or resource_key.startswith(self.key + "/")
+
+
+class AssignmentScope:
+    """An assignment's scope and notScopes."""
+
+    __slots__ = ("excluded", "groups", "included")
+
+    def __init__(self, assignment: PolicyAssignment, groups: ManagementGroups):
+        self.included = Scope(assignment.scope)
+        self.excluded = [Scope(not_scope) for not_scope in assignment.not_scopes]
+        self.groups = groups
+
+    def applies(self, resource_key: str, subscription_key: str) -> bool:
+        """Whether a resource (normalized id, lower-case subscription id) is in scope."""
+        return self.included.contains(resource_key, subscription_key, self.groups) and not any(
+            scope.contains(resource_key, subscription_key, self.groups) for scope in self.excluded)
+
+
+class Exemptions:
+    """The exemptions active at one moment, by assignment."""
+
+    def __init__(self, exemptions: Iterable[PolicyExemption], at: datetime, groups: ManagementGroups):
+        self.groups = groups
+        self._by_assignment: dict[str, list[tuple[Scope, PolicyExemption]]] = {}
+        for exemption in exemptions:
+            if exemption.is_active(at):
+                self._by_assignment.setdefault(ids.normalize(exemption.policy_assignment_id), []).append(
+                    (Scope(exemption.scope), exemption))
+
+    def find(self, assignment_id: str, reference_id: str | None, resource_key: str,
+             subscription_key: str) -> PolicyExemption | None:
+        """The active exemption covering this (assignment, reference, resource), if any."""
+        for scope, exemption in self._by_assignment.get(ids.normalize(assignment_id), ()):
+            references = exemption.policy_definition_reference_ids
+            if references and (reference_id is None
+                               or reference_id.lower() not in (item.lower() for item in references)):
+                continue
+            if scope.contains(resource_key, subscription_key, self.groups):
+                return exemption
+        return None

@@ -1,0 +1,73 @@
+"""Per-policy summary of a scan: compliant, non-compliant, exempt, error and not applicable.
+
+Not applicable counts in-scope resources whose ``if`` did not match (they have no record).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from engine.azure_policy.documents import PolicyAssignment
+from engine.evaluate.kinds import PolicyKey
+from engine.models.results import ComplianceState, PolicyState
+
+
+class PolicySummary(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    policy_assignment_id: str
+    policy_assignment_name: str
+    policy_definition_name: str
+    policy_definition_display_name: str | None = None
+    policy_definition_reference_id: str | None = None
+    compliant: int = 0
+    non_compliant: int = 0
+    exempt: int = 0
+    error: int = 0
+    not_applicable: int = 0
+
+    @property
+    def title(self) -> str:
+        """The definition's display name, its reference id in an initiative, and a custom assignment's name."""
+        name = self.policy_definition_display_name or self.policy_definition_name
+        reference = f" [{self.policy_definition_reference_id}]" if self.policy_definition_reference_id else ""
+        assigned = "" if self.policy_assignment_name == self.policy_definition_name else \
+            f"{self.policy_assignment_name}: "
+        return f"{assigned}{name}{reference}"
+
+
+STATE_FIELDS = {ComplianceState.COMPLIANT: "compliant", ComplianceState.NON_COMPLIANT: "non_compliant",
+                ComplianceState.EXEMPT: "exempt", ComplianceState.ERROR: "error"}
+
+
+def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyState],
+              not_applicable: Counter[PolicyKey]) -> list[PolicySummary]:
+    """One row per (assignment, definition reference), in assignment order."""
+    rows: dict[PolicyKey, PolicySummary] = {}
+
+    def row(key: PolicyKey, display_name: str | None = None) -> PolicySummary:
+        found = rows.get(key)
+        if found is None:
+            found = rows[key] = PolicySummary(policy_assignment_id=key.assignment_id,
+                                              policy_assignment_name=key.assignment_name,
+                                              policy_definition_name=key.definition_name,
+                                              policy_definition_reference_id=key.reference_id)
+        if display_name and not found.policy_definition_display_name:
+            found.policy_definition_display_name = display_name
+        return found
+
+    for record in records:
+        key = PolicyKey(record.policy_assignment_id, record.policy_assignment_name, record.policy_definition_name,
+                        record.policy_definition_reference_id)
+        summary = row(key, record.policy_definition_display_name)
+        attribute = STATE_FIELDS[record.compliance_state]
+        setattr(summary, attribute, getattr(summary, attribute) + 1)
+    for key, count in not_applicable.items():
+        row(key).not_applicable += count
+    order = {assignment.id: position for position, assignment in enumerate(assignments)}
+    return sorted(rows.values(), key=lambda summary: (order.get(summary.policy_assignment_id, len(order)),
+                                                      summary.policy_definition_reference_id or ""))

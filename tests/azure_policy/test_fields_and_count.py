@@ -1,0 +1,123 @@
+"""Fields, aliases (incl. [*] arrays and map keys), field names built by expressions, and count.
+
+Cases follow the docs pages "definition structure policy rule" (fields, tags['x'], tags.x,
+value and count examples) and "Author policies for array properties on Azure resources".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import InputError
+
+from .builders import audit_rule, cluster, extension, matches
+
+OWNER = cluster("c1", tags={"environment": "production", "cost.center": "42", "owner": "team-a"}, kind="Provisioned")
+STATUSES = [{"code": "InstallationSucceeded", "level": "Information"},
+            {"code": "HelmRelease", "level": "Warning"}]
+MONITOR = extension(OWNER, "azuremonitor-containers", "Microsoft.AzureMonitor.Containers", statuses=STATUSES,
+                    configurationSettings={"logAnalyticsWorkspaceResourceID": "/ws/1", "amalogs.enabled": "true"})
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ({"field": "id", "like": "/subscriptions/*/connectedClusters/c1"}, True),
+    ({"field": "fullName", "equals": "c1"}, True),
+    ({"field": "kind", "exists": False}, True),
+    ({"field": "location", "equals": "WESTEUROPE"}, True),
+    ({"field": "tags['environment']", "equals": "production"}, True),
+    ({"field": "tags.environment", "equals": "production"}, True),
+    ({"field": "tags[cost.center]", "equals": "42"}, True),
+    ({"field": "tags['cost.center']", "equals": "42"}, True),
+    ({"field": "TAGS['ENVIRONMENT']", "equals": "production"}, True),
+    ({"field": "microsoft.kubernetes/CONNECTEDCLUSTERS/Distribution", "equals": "k3s"}, True),
+    # docs: "[concat('tags[', parameters('tagName'), ']')]" (the "Require a tag" pattern)
+    ({"field": "[concat('tags[', parameters('tagName'), ']')]", "exists": "true"}, True),
+])
+def test_fields_of_a_cluster(condition: dict, expected: bool) -> None:
+    assert matches(condition, OWNER, tagName="owner") is expected
+
+
+def test_field_name_built_by_an_expression_reads_per_resource() -> None:
+    condition = {"field": "[concat('tags[', parameters('tagName'), ']')]", "exists": "true"}
+    assert matches(condition, OWNER, tagName="owner") is True
+    assert matches(condition, OWNER, tagName="department") is False
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/extensionType",
+      "equals": "microsoft.azuremonitor.containers"}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/scope.cluster.releaseNamespace",
+      "equals": "kube-system"}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/configurationSettings",
+      "containsKey": "logAnalyticsWorkspaceResourceID"}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/configurationSettings['amalogs.enabled']",
+      "equals": "true"}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/configurationSettings.logAnalyticsWorkspaceResourceID",
+      "equals": "/ws/1"}, True),
+    # [*] outside count: every element must satisfy the condition (logical and)
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].level", "in": ["Information", "Warning"]},
+     True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].level", "equals": "Information"}, False),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].code", "notEquals": "Failed"}, True),
+])
+def test_extension_aliases(condition: dict, expected: bool) -> None:
+    assert matches(condition, MONITOR) is expected
+
+
+def test_array_alias_over_an_empty_array_is_vacuously_true() -> None:
+    empty = extension(OWNER, "flux", "microsoft.flux", statuses=[])
+    assert matches({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].level",
+                    "equals": "Error"}, empty) is True
+
+
+@pytest.mark.parametrize(("count", "operator", "expected"), [
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*]"}, {"equals": 2}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*]",
+      "where": {"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].level", "equals": "warning"}},
+     {"equals": 1}, True),
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*]",
+      "where": {"allOf": [
+          {"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].level", "equals": "warning"},
+          {"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*].code", "like": "Helm*"}]}},
+     {"greater": 0}, True),
+    # current() of a field count is the element being counted
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/statuses[*]",
+      "where": {"value": "[current('Microsoft.KubernetesConfiguration/extensions/statuses[*].code')]",
+                "like": "Install*"}}, {"equals": 1}, True),
+    # value count, docs example: count the letters equal to 'a'
+    ({"value": ["a", "b", "c"], "name": "letter", "where": {"value": "[current('letter')]", "equals": "a"}},
+     {"equals": 1}, True),
+    ({"value": "[parameters('required')]", "name": "key",
+      "where": {"field": "Microsoft.KubernetesConfiguration/extensions/configurationSettings",
+                "containsKey": "[current('key')]"}}, {"equals": "[length(parameters('required'))]"}, False),
+    ({"value": ["x", "y"]}, {"equals": 2}, True),
+    # nested value counts, each current() by name
+    ({"value": [1, 2], "name": "outer", "where": {"count": {"value": [2, 3], "name": "inner",
+                                                            "where": {"value": "[current('inner')]",
+                                                                      "equals": "[current('outer')]"}},
+                                                  "equals": 1}}, {"equals": 1}, True),
+])
+def test_count(count: dict, operator: dict, expected: bool) -> None:
+    condition = {"count": count, **operator}
+    assert matches(condition, MONITOR, required=["logAnalyticsWorkspaceResourceID", "missing"]) is expected
+
+
+@pytest.mark.parametrize(("condition", "location", "message"), [
+    ({"field": "Microsoft.KubernetesConfiguration/extensions/noSuchProperty", "equals": "x"},
+     "policyRule.if.field", "unknown field or alias"),
+    ({"allOf": [{"field": "type", "equals": "x"}, {"field": "Microsoft.Foo/bars/baz", "equals": 1}]},
+     "policyRule.if.allOf[1].field", "Microsoft.Foo/bars/baz"),
+    ({"field": "name", "equalz": "x"}, "policyRule.if", "no condition operator"),
+    ({"field": "name", "value": "x", "equals": "x"}, "policyRule.if", "exactly one of"),
+    ({"allOf": []}, "policyRule.if.allOf", "non-empty list"),
+    ({"field": "name", "match": 5}, "policyRule.if.match", "string pattern"),
+    ({"count": {"field": "Microsoft.KubernetesConfiguration/extensions/extensionType"}, "equals": 1},
+     "policyRule.if.count.field", "array alias"),
+    ({"value": "[concat('a']", "equals": "a"}, "policyRule.if.value", "bad expression"),
+])
+def test_bad_rules_are_load_time_errors_naming_the_place(condition: dict, location: str, message: str) -> None:
+    with pytest.raises(InputError) as raised:
+        audit_rule(condition)
+    assert raised.value.location == location
+    assert message in raised.value.one_line()
+    assert raised.value.source == "test.json"
