@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 
 PLAN_FORMAT_VERSION = 1
@@ -59,13 +59,22 @@ class DeferredValue(PlanModel):
 
 
 class SecretSource(PlanModel):
-    """Where apply re-derives a redacted secret (a protected setting) from."""
+    """Where apply re-derives a redacted secret (a protected setting) from.
+
+    ``parameter``: an assignment parameter; ``deferred``: a reference()/listKeys() call;
+    ``keyVault``: a Key Vault secret (``key_vault_id``, ``secret_name``, and the assignment
+    parameters that name them in ``parameters``); ``template``: a value written in the policy
+    definition's template itself (apply re-expands the template).
+    """
 
     path: str  # e.g. "properties.configurationProtectedSettings.sshPrivateKey"
-    kind: Literal["parameter", "deferred"]
+    kind: Literal["parameter", "deferred", "keyVault", "template"]
     parameter: str | None = None  # assignment parameter name, for kind == "parameter"
     policy_assignment_id: str | None = None
     deferred: DeferredValue | None = None
+    key_vault_id: str | None = None
+    secret_name: str | None = None
+    parameters: list[str] = Field(default_factory=list)  # assignment parameters naming the vault and secret
 
 
 class Operation(PlanModel):
@@ -84,6 +93,12 @@ class Operation(PlanModel):
     deferred_values: list[DeferredValue] = Field(default_factory=list)
     secret_sources: list[SecretSource] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)  # e.g. "node-architecture-unknown"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reason(self) -> Reason | None:
+        """The primary reason, written to plan.json as ``reason``; ``reasons`` has every one."""
+        return self.reasons[0] if self.reasons else None
 
 
 class Conflict(PlanModel):

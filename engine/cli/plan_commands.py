@@ -1,0 +1,83 @@
+"""``arcpolicy plan``: scan, then plan the remediation of everything non-compliant, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.azure import CredentialKind
+from engine.azure.connection import AZURE_RESOURCE_MANAGER
+from engine.cli.app import app
+from engine.cli.connection_options import (
+    ArmEndpointOption,
+    CaBundleOption,
+    CredentialOption,
+    InventoryFile,
+    ManagementGroupOption,
+    ResourceGraphFlag,
+    SubscriptionOption,
+    arm_connection,
+    load_fleet,
+)
+from engine.cli.output import console
+from engine.errors import InputError
+from engine.evaluate import prepare_scan, run_scan
+from remediation.plan.builder import PlanOptions
+from remediation.plan.facts import load_facts
+from remediation.plan.from_scan import plan_from_scan
+from remediation.plan.io import write_plan
+from remediation.plan.waves import RolloutOptions
+from remediation.report import render_html, render_markdown, write_report
+
+
+@app.command("plan")
+def plan_command(
+    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy definition file or folder (repeatable).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
+    inventory: InventoryFile = None,
+    resource_graph: ResourceGraphFlag = False,
+    assignment: Annotated[list[Path] | None, typer.Option("--assignment", help="Assignment file (repeatable).")] = None,
+    exemption: Annotated[list[Path] | None, typer.Option("--exemption", help="Exemption file (repeatable).")] = None,
+    facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
+    include_disconnected: Annotated[bool, typer.Option(
+        "--include-disconnected", help="Plan protected settings for disconnected clusters too (kept 48 h).")] = False,
+    canary: Annotated[int, typer.Option("--canary", min=0, help="Clusters in the canary wave.")] = 1,
+    canary_percent: Annotated[float | None, typer.Option("--canary-percent", min=0, max=100,
+                                                         help="Canary wave as a share of clusters.")] = None,
+    writes_per_wave: Annotated[int, typer.Option("--writes-per-subscription", min=1,
+                                                 help="Most writes per subscription in one wave.")] = 200,
+    report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML dry-run report.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scan processes (default: cores).")] = None,
+    subscription: SubscriptionOption = None,
+    management_group: ManagementGroupOption = None,
+    arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
+    ca_bundle: CaBundleOption = None,
+    credential: CredentialOption = CredentialKind.default,
+) -> None:
+    """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
+    if output in (report, markdown):
+        raise InputError("--output", "plan.json and the reports must be different files", value=str(output))
+    options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
+                          include_disconnected=include_disconnected,
+                          rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
+    connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
+        if resource_graph else None
+    fleet = load_fleet(inventory, resource_graph, connection)
+    request = prepare_scan(policy, assignment or [], exemption or [])
+    result = run_scan(fleet, request, workers)
+    plan = plan_from_scan(fleet, request, result, options,
+                          inventory_source=str(inventory) if inventory else "resource-graph")
+    html = render_html(plan) if report else None
+    text = render_markdown(plan) if markdown else None
+    write_plan(plan, output)
+    if report and html is not None:
+        write_report(html, report)
+    if markdown and text is not None:
+        write_report(text, markdown)
+    counts = {status: sum(1 for operation in plan.operations if operation.status.value == status)
+              for status in ("planned", "waiting", "deferred", "skipped")}
+    console.print(f"plan: {len(plan.operations)} operations ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
+                  f"{len(plan.conflicts)} conflicts, {len(plan.waves)} waves -> {output}")

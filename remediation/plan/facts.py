@@ -1,0 +1,81 @@
+"""What the plan rules need to know about each cluster, from the inventory and ``--facts FILE``.
+
+Node architectures come from the facts file (``{cluster id: {"nodeArchitectures": [...]}}``) or
+the cluster tag ``arcpolicy.io/node-architectures`` (comma-separated); unknown means amd64 is
+assumed and the operation is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import ids
+from engine.errors import InputError
+from engine.inventory import ClusterInventory
+
+NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingExtension:
+    resource_id: str
+    name: str
+    extension_type: str
+    release_namespace: str | None
+
+
+@dataclass(slots=True)
+class ClusterFacts:
+    cluster_id: str
+    connected: bool
+    node_architectures: tuple[str, ...] | None  # None: unknown
+    extensions: list[ExistingExtension] = field(default_factory=list)
+
+    @property
+    def arm64_only(self) -> bool:
+        return bool(self.node_architectures) and all(arch == "arm64" for arch in self.node_architectures or ())
+
+
+def load_facts(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """``--facts FILE``: cluster id (case-insensitive) -> node architectures."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(str(path), f"cannot read facts file: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise InputError(str(path), error.msg, location=f"line {error.lineno} column {error.colno}") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), "facts are a JSON object mapping cluster id to {\"nodeArchitectures\": [...]}",
+                         value=type(data).__name__)
+    facts: dict[str, tuple[str, ...]] = {}
+    for cluster_id, entry in data.items():
+        architectures = entry.get("nodeArchitectures") if isinstance(entry, dict) else None
+        if not isinstance(architectures, list) or not all(isinstance(arch, str) for arch in architectures):
+            raise InputError(str(path), "nodeArchitectures must be a list of strings", location=cluster_id,
+                             value=entry)
+        facts[ids.normalize(cluster_id)] = tuple(arch.strip().lower() for arch in architectures)
+    return facts
+
+
+def cluster_facts(cluster: ClusterInventory, facts: dict[str, tuple[str, ...]]) -> ClusterFacts:
+    resource = cluster.resource
+    properties = resource.get("properties") or {}
+    managed = ids.normalize(resource["type"]) == ids.MANAGED_CLUSTER_TYPE
+    connected = managed or str(properties.get("connectivityStatus") or "").lower() == "connected"
+    architectures = facts.get(ids.normalize(resource["id"]))
+    tag = (resource.get("tags") or {}).get(NODE_ARCHITECTURES_TAG)
+    if architectures is None and tag:
+        architectures = tuple(part.strip().lower() for part in tag.split(",") if part.strip())
+    return ClusterFacts(resource["id"], connected, architectures or None,
+                        [_existing(extension) for extension in cluster.extensions])
+
+
+def _existing(extension: dict[str, Any]) -> ExistingExtension:
+    properties = extension.get("properties") or {}
+    scope = {key.lower(): value for key, value in (properties.get("scope") or {}).items()}
+    cluster_scope = scope.get("cluster") or {}
+    return ExistingExtension(extension["id"], extension.get("name", ""), str(properties.get("extensionType") or "").lower(),
+                             cluster_scope.get("releaseNamespace") if isinstance(cluster_scope, dict) else None)

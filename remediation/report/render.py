@@ -1,0 +1,89 @@
+"""Dry-run reports of a plan: one self-contained HTML file, and Markdown for pull-request comments.
+
+The view (:class:`PlanView`) is computed once from the plan; the jinja2 templates only lay it
+out. Plans hold no secrets (redacted at expansion), so reports cannot leak any.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from engine.atomic import atomic_writer
+from remediation.plan.models import Operation, OperationStatus, Plan
+from remediation.report.svg import plan_svg
+
+STATUSES = [status.value for status in OperationStatus]
+BODY_LIMIT = 500  # operations whose bodies the HTML shows in full
+ROW_LIMIT = 2000  # rows of the per-cluster table
+
+_environment = Environment(loader=PackageLoader("remediation.report", "templates"),
+                           autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False), trim_blocks=True, lstrip_blocks=True)
+_environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
+
+
+@dataclass(slots=True)
+class Row:
+    name: str
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(slots=True)
+class PlanView:
+    plan: Plan
+    by_status: Counter[str]
+    by_action: Counter[str]
+    policies: list[Row]
+    clusters: list[Row]
+    not_applied: list[Operation]
+    shown: list[Operation]
+    svg: str
+
+    @property
+    def statuses(self) -> list[str]:
+        return STATUSES
+
+
+def plan_view(plan: Plan) -> PlanView:
+    policies: dict[str, Row] = defaultdict(lambda: Row(""))
+    clusters: dict[str, Row] = defaultdict(lambda: Row(""))
+    for operation in plan.operations:
+        for assignment in {reason.policy_assignment_id or "(none)" for reason in operation.reasons}:
+            policies[assignment].name = assignment
+            policies[assignment].counts[operation.status.value] += 1
+        cluster = operation.cluster_id or "(shared resources)"
+        clusters[cluster].name = cluster
+        clusters[cluster].counts[operation.status.value] += 1
+    return PlanView(
+        plan=plan,
+        by_status=Counter(operation.status.value for operation in plan.operations),
+        by_action=Counter(operation.action.value for operation in plan.operations),
+        policies=sorted(policies.values(), key=lambda row: row.name),
+        clusters=sorted(clusters.values(), key=lambda row: row.name)[:ROW_LIMIT],
+        not_applied=[operation for operation in plan.operations
+                     if operation.status in (OperationStatus.SKIPPED, OperationStatus.DEFERRED)],
+        shown=plan.operations[:BODY_LIMIT],
+        svg=plan_svg(plan),
+    )
+
+
+def render_html(plan: Plan) -> str:
+    return _environment.get_template("plan.html.j2").render(view=plan_view(plan), row_limit=ROW_LIMIT,
+                                                            body_limit=BODY_LIMIT)
+
+
+def render_markdown(plan: Plan) -> str:
+    return _environment.get_template("plan.md.j2").render(view=plan_view(plan))
+
+
+def write_report(text: str, path: str | Path) -> None:
+    with atomic_writer(path) as out:
+        out.write(text)

@@ -1,0 +1,167 @@
+"""The ``then.details.deployment`` of a deployIfNotExists definition, expanded for one resource.
+
+Azure Policy fills the deployment's parameters from the assignment (``parameters()``) and the
+evaluated resource (``field()``), deploys to the resource's group (or, with
+``deploymentScope: subscription``, to its subscription at ``deployment.location``), and names
+the deployment itself. This module does the same offline, compiling each definition once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.expressions import EvaluationError
+from engine.expressions.compiler import lookup_property
+from engine.expressions.functions import _unique_string as unique_string
+from engine.ids import parse_resource_id
+from remediation.plan.models import SecretSource
+from remediation.template.compile import Compiled, TemplateError, compile_body
+from remediation.template.expand import (
+    CompiledTemplate,
+    ExpandedResource,
+    compile_deployment_parameters,
+    expand_template,
+)
+from remediation.template.functions import DEPLOYMENT_PARAMETER_FUNCTIONS
+from remediation.template.scope import DeploymentScope
+from remediation.template.values import TracedText
+
+DETAILS_PATH = "properties.policyRule.then.details"
+
+
+class PolicyParameters:
+    """The context of a DINE's deployment parameter values: assignment parameters and ``field()``."""
+
+    def __init__(self, resource: dict[str, Any], parameters: dict[str, Any], assignment_id: str | None,
+                 scope: DeploymentScope, deployment_name: str):
+        self.resource = resource
+        self._parameters = {name.lower(): (name, value) for name, value in parameters.items()}
+        self.assignment_id = assignment_id
+        self.scope = scope
+        self.deployment_name = deployment_name
+
+    def parameter(self, name: str) -> Any:
+        entry = self._parameters.get(name.lower())
+        if entry is None:
+            raise EvaluationError(f"the assignment gives no value for parameter '{name}' and the definition "
+                                  "has no defaultValue")
+        declared, value = entry
+        if isinstance(value, str):
+            return TracedText(value, SecretSource(path="", kind="parameter", parameter=declared,
+                                                  policy_assignment_id=self.assignment_id))
+        return value
+
+    def field(self, path: str) -> Any:
+        return resource_field(self.resource, path)
+
+    def variable(self, name: str) -> Any:
+        raise EvaluationError("variables() is not available in a policy's deployment parameters")
+
+    def copy_index(self, loop: str | None) -> int:
+        raise EvaluationError("copyIndex() is not available in a policy's deployment parameters")
+
+    def reference_target(self, name_or_id: str) -> str:
+        return name_or_id
+
+    def with_copy_index(self, loop: str | None, index: int) -> PolicyParameters:
+        raise EvaluationError("copy is not available in a policy's deployment parameters")
+
+
+_TOP_LEVEL_FIELDS = {"id", "name", "type", "location", "kind", "tags", "identity", "sku"}
+
+
+def resource_field(resource: dict[str, Any], path: str) -> Any:
+    """Azure Policy's ``field()`` on an ARM resource: top-level fields, tags and property aliases.
+
+    An alias ``Namespace/type/a.b`` reads ``properties.a.b``; a missing property is ``None``.
+    """
+    lowered = path.lower()
+    if lowered == "fullname":
+        return resource.get("name")
+    if lowered.startswith("tags[") and lowered.endswith("]"):
+        return (resource.get("tags") or {}).get(path[5:-1].strip("'"))
+    if lowered.startswith("tags."):
+        return (resource.get("tags") or {}).get(path[5:])
+    head = lowered.split(".", 1)[0]
+    if head in _TOP_LEVEL_FIELDS:
+        segments, value = path.split("."), resource
+    else:
+        alias = path.split("/")
+        if len(alias) < 3:
+            raise EvaluationError(f"field('{path}') is neither a top-level field nor an alias")
+        segments, value = alias[-1].replace("[*]", "").split("."), resource.get("properties") or {}
+    for segment in segments:
+        try:
+            value = lookup_property(value, segment)
+        except EvaluationError:
+            return None
+    return value
+
+
+@dataclass(slots=True)
+class DineDeployment:
+    """A DINE definition's deployment, compiled once, expanded per (assignment, resource)."""
+
+    definition_id: str
+    source: str
+    subscription_scope: bool
+    location: Compiled | None
+    parameters: dict[str, Compiled]
+    template: CompiledTemplate
+    defaults: dict[str, Any]
+
+    @classmethod
+    def from_definition(cls, definition: dict[str, Any], source: str | None = None) -> DineDeployment:
+        """Compile a definition's ``then.details.deployment``; raises TemplateError when malformed."""
+        properties = definition.get("properties", definition)
+        origin = source or str(definition.get("id") or definition.get("name") or "policy definition")
+        details = ((properties.get("policyRule") or {}).get("then") or {}).get("details")
+        defaults = {name: declaration["defaultValue"]
+                    for name, declaration in (properties.get("parameters") or {}).items()
+                    if isinstance(declaration, dict) and "defaultValue" in declaration}
+        return cls.from_details(details, str(definition.get("id") or origin), origin, defaults)
+
+    @classmethod
+    def from_details(cls, details: Any, definition_id: str, source: str,
+                     defaults: dict[str, Any] | None = None) -> DineDeployment:
+        """Compile ``then.details`` (as the policy engine hands it over) of one definition."""
+        if not isinstance(details, dict) or not isinstance(details.get("deployment"), dict):
+            raise TemplateError(source, "not a deployIfNotExists definition: no then.details.deployment",
+                                location=DETAILS_PATH)
+        deployment = details["deployment"]
+        deployment_properties = deployment.get("properties") or {}
+        path = f"{DETAILS_PATH}.deployment"
+        if "template" not in deployment_properties:
+            raise TemplateError(source, "deployment has no inline template", location=path)
+        location = deployment.get("location")
+        return cls(
+            definition_id=definition_id,
+            source=source,
+            subscription_scope=str(details.get("deploymentScope", "resourceGroup")).lower() == "subscription",
+            location=None if location is None else compile_body(location, DEPLOYMENT_PARAMETER_FUNCTIONS, source,
+                                                                  f"{path}.location"),
+            parameters=compile_deployment_parameters(deployment_properties.get("parameters") or {},
+                                                     DEPLOYMENT_PARAMETER_FUNCTIONS, source,
+                                                     f"{path}.properties.parameters"),
+            template=CompiledTemplate.compile(deployment_properties["template"], source,
+                                              f"{path}.properties.template"),
+            defaults=defaults or {},
+        )
+
+    def expand(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None = None,
+               assignment_id: str | None = None) -> list[ExpandedResource]:
+        """The resources the remediation deployment for ``resource`` writes."""
+        parsed = parse_resource_id(resource["id"])
+        if parsed.subscription_id is None:
+            raise TemplateError(self.source, "the evaluated resource has no subscription", value=resource["id"])
+        deployment_name = "PolicyDeployment_" + unique_string(assignment_id or "", resource["id"], self.definition_id)
+        group_scope = DeploymentScope(parsed.subscription_id, parsed.resource_group, resource.get("location"))
+        parameters = {**self.defaults, **(assignment_parameters or {})}
+        context = PolicyParameters(resource, parameters, assignment_id, group_scope, deployment_name)
+        scope = group_scope
+        if self.subscription_scope or parsed.resource_group is None:
+            location = self.location(context) if self.location is not None else resource.get("location")
+            scope = DeploymentScope(parsed.subscription_id, None, str(location) if location else None)
+        values = {name: compiled(context) for name, compiled in self.parameters.items()}
+        return expand_template(self.template, values, scope, deployment_name)

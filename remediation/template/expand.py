@@ -1,0 +1,440 @@
+"""Expand an ARM template offline into the concrete resources a deployment would write.
+
+compile once (:class:`CompiledTemplate`) -> bind parameters -> resolve names and ids of every
+resource instance (``condition``, ``copy``) -> order instances by ``dependsOn`` -> evaluate
+bodies, recursing into nested ``Microsoft.Resources/deployments`` with their own scope and
+``inner``/``outer`` expression evaluation -> redacted :class:`ExpandedResource` leaves whose
+``depends_on`` are the ids of other leaves (nesting and deployment dependencies flattened).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine import ids
+from engine.expressions import EvaluationError, FunctionRegistry
+from remediation.plan.models import DeferredValue, SecretSource
+from remediation.template.compile import Compiled, TemplateError, compile_body
+from remediation.template.functions import TEMPLATE_FUNCTIONS
+from remediation.template.scope import (
+    DEPLOYMENT_TYPE,
+    DeploymentScope,
+    extension_scope_id,
+    resource_id_at,
+    split_name,
+)
+from remediation.template.values import TracedText, redact
+
+TEMPLATE_ONLY_KEYS = frozenset({"type", "name", "apiversion", "condition", "copy", "dependson", "comments",
+                                "scope", "resourcegroup", "subscriptionid"})
+SECURE_TYPES = frozenset({"securestring", "secureobject"})
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandedResource:
+    """One resource a deployment writes: where, what, after which others, and what is deferred."""
+
+    resource_id: str
+    resource_type: str
+    api_version: str
+    body: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    deferred_values: tuple[DeferredValue, ...] = ()
+    secret_sources: tuple[SecretSource, ...] = ()
+    deployments: tuple[str, ...] = ()  # names of the nested deployments it came from, outermost first
+
+
+# ---- compiled form --------------------------------------------------------------------------------
+@dataclass(slots=True)
+class CompiledParameter:
+    name: str
+    type: str
+    default: Compiled | None
+
+
+@dataclass(slots=True)
+class CompiledNested:
+    inner: bool
+    parameters: dict[str, Compiled]  # evaluated in the parent's context
+    template: CompiledTemplate
+
+
+@dataclass(slots=True)
+class CompiledResource:
+    path: str
+    condition: Compiled | None
+    copy_name: str | None
+    copy_count: Compiled | None
+    type: Compiled
+    name: Compiled
+    api_version: Compiled
+    scope: Compiled | None
+    subscription_id: Compiled | None
+    resource_group: Compiled | None
+    depends_on: list[Compiled]
+    body: Compiled
+    nested: CompiledNested | None
+
+
+@dataclass(slots=True)
+class CompiledTemplate:
+    source: str
+    parameters: dict[str, CompiledParameter]
+    variables: dict[str, Compiled]
+    resources: list[CompiledResource]
+
+    @classmethod
+    def compile(cls, template: dict[str, Any], source: str, path: str = "template",
+                registry: FunctionRegistry = TEMPLATE_FUNCTIONS) -> CompiledTemplate:
+        """Compile every expression of a template once; raises TemplateError naming the path."""
+        if not isinstance(template, dict) or not isinstance(template.get("resources", []), list):
+            raise TemplateError(source, "a template is an object with a 'resources' array", location=path)
+        parameters = {}
+        for name, declaration in (template.get("parameters") or {}).items():
+            declaration = declaration if isinstance(declaration, dict) else {}
+            default = declaration.get("defaultValue")
+            parameters[name.lower()] = CompiledParameter(
+                name, str(declaration.get("type", "string")).lower(),
+                None if "defaultValue" not in declaration
+                else compile_body(default, registry, source, f"{path}.parameters.{name}.defaultValue"))
+        variables = {name.lower(): compile_body(value, registry, source, f"{path}.variables.{name}")
+                     for name, value in (template.get("variables") or {}).items()}
+        resources = [_compile_resource(resource, registry, source, f"{path}.resources[{index}]")
+                     for index, resource in enumerate(template.get("resources") or [])]
+        return cls(source, parameters, variables, resources)
+
+
+def _lower_keys(value: dict[str, Any]) -> dict[str, Any]:
+    return {key.lower(): item for key, item in value.items()}
+
+
+def _optional(value: Any, registry: FunctionRegistry, source: str, path: str) -> Compiled | None:
+    return None if value is None else compile_body(value, registry, source, path)
+
+
+def _compile_resource(resource: Any, registry: FunctionRegistry, source: str, path: str) -> CompiledResource:
+    if not isinstance(resource, dict):
+        raise TemplateError(source, "a template resource is an object", location=path, value=resource)
+    keys = _lower_keys(resource)
+    for required in ("type", "name", "apiversion"):
+        if required not in keys:
+            raise TemplateError(source, f"template resource has no '{required}'", location=path)
+    copy = keys.get("copy") or {}
+    nested = None
+    body_source = {key: value for key, value in resource.items() if key.lower() not in TEMPLATE_ONLY_KEYS}
+    if str(keys["type"]).lower() == DEPLOYMENT_TYPE:
+        nested = _compile_nested(keys, registry, source, path)
+        body_source = {}
+    return CompiledResource(
+        path=path,
+        condition=_optional(keys.get("condition"), registry, source, f"{path}.condition"),
+        copy_name=copy.get("name") if copy else None,
+        copy_count=_optional(copy.get("count"), registry, source, f"{path}.copy.count") if copy else None,
+        type=compile_body(keys["type"], registry, source, f"{path}.type"),
+        name=compile_body(keys["name"], registry, source, f"{path}.name"),
+        api_version=compile_body(keys["apiversion"], registry, source, f"{path}.apiVersion"),
+        scope=_optional(keys.get("scope"), registry, source, f"{path}.scope"),
+        subscription_id=_optional(keys.get("subscriptionid"), registry, source, f"{path}.subscriptionId"),
+        resource_group=_optional(keys.get("resourcegroup"), registry, source, f"{path}.resourceGroup"),
+        depends_on=[compile_body(entry, registry, source, f"{path}.dependsOn[{index}]")
+                    for index, entry in enumerate(keys.get("dependson") or [])],
+        body=compile_body(body_source, registry, source, path),
+        nested=nested,
+    )
+
+
+def _compile_nested(keys: dict[str, Any], registry: FunctionRegistry, source: str, path: str) -> CompiledNested:
+    properties = _lower_keys(keys.get("properties") or {})
+    if "template" not in properties:
+        raise TemplateError(source, "nested deployment has no inline 'template' (linked templates are not "
+                                    "expanded offline)", location=f"{path}.properties")
+    options = _lower_keys(properties.get("expressionevaluationoptions") or {})
+    inner = str(options.get("scope", "outer")).lower() == "inner"
+    parameters = compile_deployment_parameters(properties.get("parameters") or {}, registry, source,
+                                               f"{path}.properties.parameters")
+    template = CompiledTemplate.compile(properties["template"], source, f"{path}.properties.template",
+                                        TEMPLATE_FUNCTIONS)
+    return CompiledNested(inner, parameters, template)
+
+
+def compile_deployment_parameters(parameters: dict[str, Any], registry: FunctionRegistry, source: str,
+                                  path: str) -> dict[str, Compiled]:
+    """A deployment's ``parameters``: ``{"value": ...}`` or a Key Vault ``{"reference": ...}``."""
+    compiled: dict[str, Compiled] = {}
+    for name, entry in parameters.items():
+        entry_path = f"{path}.{name}"
+        if not isinstance(entry, dict) or not ({"value", "reference"} & entry.keys()):
+            raise TemplateError(source, "a deployment parameter is {\"value\": ...} or {\"reference\": ...}",
+                                location=entry_path, value=entry)
+        if "value" in entry:
+            compiled[name] = compile_body(entry["value"], registry, source, f"{entry_path}.value")
+        else:
+            compiled[name] = _compile_key_vault_reference(entry["reference"], registry, source,
+                                                          f"{entry_path}.reference")
+    return compiled
+
+
+def _compile_key_vault_reference(reference: Any, registry: FunctionRegistry, source: str, path: str) -> Compiled:
+    """A Key Vault secret: never read offline; a secret placeholder saying which vault and secret."""
+    if not isinstance(reference, dict) or "keyVault" not in reference or "secretName" not in reference:
+        raise TemplateError(source, "a Key Vault reference needs 'keyVault.id' and 'secretName'", location=path)
+    vault = compile_body((reference.get("keyVault") or {}).get("id", ""), registry, source, f"{path}.keyVault.id")
+    secret_name = compile_body(reference["secretName"], registry, source, f"{path}.secretName")
+
+    def evaluate(context: Any) -> TracedText:
+        vault_id, name = vault(context), secret_name(context)
+        naming = [value.source.parameter for value in (vault_id, name)
+                  if isinstance(value, TracedText) and value.source.parameter]
+        origin = SecretSource(path="", kind="keyVault", key_vault_id=str(vault_id), secret_name=str(name),
+                              parameters=naming,
+                              policy_assignment_id=next((value.source.policy_assignment_id for value in (vault_id, name)
+                                                         if isinstance(value, TracedText)), None))
+        return TracedText(f"<key vault secret {name}>", origin, secret=True)
+
+    return evaluate
+
+
+# ---- evaluation -----------------------------------------------------------------------------------
+_MISSING = object()
+
+
+class Deployment:
+    """The evaluation context of one (nested) deployment: parameters, variables, scope, copy indexes."""
+
+    def __init__(self, template: CompiledTemplate, scope: DeploymentScope, deployment_name: str,
+                 parameters: dict[str, Any], template_source: SecretSource):
+        self.template = template
+        self.scope = scope
+        self.deployment_name = deployment_name
+        self.template_source = template_source
+        self.copy_indexes: dict[str | None, int] = {}
+        self.names: dict[str, str] = {}  # resource name -> id, for reference('name') and dependsOn
+        self._supplied = {name.lower(): value for name, value in parameters.items()}
+        unknown = sorted(set(self._supplied) - set(template.parameters))
+        if unknown:
+            raise TemplateError(template.source, f"parameter '{unknown[0]}' is not declared by the template",
+                                location=f"{deployment_name}.parameters")
+        self._parameters: dict[str, Any] = {}
+        self._variables: dict[str, Any] = {}
+        self._evaluating: set[str] = set()
+
+    def _sharing(self, **changes: Any) -> Deployment:
+        """A context sharing this one's parameter and variable caches, with some fields changed."""
+        copy = object.__new__(Deployment)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
+    def with_copy_index(self, loop: str | None, index: int) -> Deployment:
+        return self._sharing(copy_indexes={**self.copy_indexes, loop: index, None: index})
+
+    def outer_nested(self, scope: DeploymentScope, resources: list[CompiledResource]) -> Deployment:
+        """A nested deployment with ``outer`` scope: its expressions see this deployment's values."""
+        template = CompiledTemplate(self.template.source, self.template.parameters, self.template.variables,
+                                    resources)
+        return self._sharing(template=template, scope=scope, names={})
+
+    def copy_index(self, loop: str | None) -> int:
+        if loop not in self.copy_indexes:
+            raise EvaluationError(f"copyIndex({loop or ''}) outside a copy loop")
+        return self.copy_indexes[loop]
+
+    def parameter(self, name: str) -> Any:
+        key = name.lower()
+        value = self._parameters.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._parameters[key] = self._bind(key, name)
+        return value
+
+    def _bind(self, key: str, name: str) -> Any:
+        declaration = self.template.parameters.get(key)
+        if declaration is None:
+            raise EvaluationError(f"the template declares no parameter '{name}'")
+        value = self._supplied.get(key, _MISSING)
+        if value is _MISSING:
+            if declaration.default is None:
+                raise EvaluationError(f"parameter '{declaration.name}' has no value and no defaultValue")
+            value = declaration.default(self)
+        if declaration.type in SECURE_TYPES and isinstance(value, str) and not (
+                isinstance(value, TracedText) and value.secret):
+            source = value.source if isinstance(value, TracedText) else self.template_source
+            value = TracedText(value, source, secret=True)
+        return value
+
+    def variable(self, name: str) -> Any:
+        key = name.lower()
+        if key in self._variables:
+            return self._variables[key]
+        compiled = self.template.variables.get(key)
+        if compiled is None:
+            raise EvaluationError(f"the template declares no variable '{name}'")
+        if key in self._evaluating:
+            raise EvaluationError(f"variable '{name}' refers to itself")
+        self._evaluating.add(key)
+        try:
+            value = self._variables[key] = compiled(self)
+        finally:
+            self._evaluating.discard(key)
+        return value
+
+    def reference_target(self, name_or_id: str) -> str:
+        if name_or_id.startswith("/"):
+            return name_or_id
+        target = self.names.get(name_or_id.lower())
+        if target is None:
+            raise EvaluationError(f"reference('{name_or_id}'): no resource of that name in the template")
+        return target
+
+
+@dataclass(slots=True)
+class _Instance:
+    """One resource instance (after condition and copy) with its id, before its body is evaluated."""
+
+    resource: CompiledResource
+    context: Deployment
+    resource_id: str
+    resource_type: str
+    name: str
+    copy_name: str | None
+    depends_on: set[str] = field(default_factory=set)  # instance ids (keys)
+
+
+def expand_template(template: CompiledTemplate, parameters: dict[str, Any], scope: DeploymentScope,
+                    deployment_name: str, template_source: SecretSource | None = None) -> list[ExpandedResource]:
+    """Every resource the deployment writes, leaves only (nested deployments flattened)."""
+    source = template_source or SecretSource(path="", kind="template")
+    context = Deployment(template, scope, deployment_name, parameters, source)
+    return _expand(context, inherited=(), deployments=(deployment_name,))
+
+
+def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[str, ...]) -> list[ExpandedResource]:
+    template = context.template
+    instances, skipped = _instances(context)
+    graph = nx.DiGraph()
+    by_key = {ids.normalize(instance.resource_id): instance for instance in instances}
+    for key, instance in by_key.items():
+        graph.add_node(key)
+        for entry in instance.resource.depends_on:
+            for dependency in _dependency_keys(entry(instance.context), instances, skipped, template, instance):
+                graph.add_edge(dependency, key)
+                instance.depends_on.add(dependency)
+    try:
+        order = list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        cycle = " -> ".join(edge[0] for edge in nx.find_cycle(graph))
+        raise TemplateError(template.source, f"dependsOn cycle: {cycle}", location=deployments[-1]) from None
+    leaves_of: dict[str, tuple[str, ...]] = {}
+    expanded: list[ExpandedResource] = []
+    for key in order:
+        instance = by_key[key]
+        depends = tuple(dict.fromkeys(
+            [*inherited, *(leaf for dependency in sorted(instance.depends_on) for leaf in leaves_of[dependency])]))
+        if instance.resource.nested is None:
+            expanded.append(_leaf(instance, depends, deployments))
+            leaves_of[key] = (instance.resource_id,)
+            continue
+        children = _expand_nested(instance, depends, deployments)
+        leaves_of[key] = tuple(child.resource_id for child in children)
+        expanded.extend(children)
+    return expanded
+
+
+def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:
+    """Resource instances whose condition holds (copy loops unrolled), and the names of those skipped."""
+    instances: list[_Instance] = []
+    skipped: set[str] = set()
+    for resource in context.template.resources:
+        count = 1 if resource.copy_count is None else int(resource.copy_count(context))
+        contexts = [context] if resource.copy_count is None else [
+            context.with_copy_index(resource.copy_name, index) for index in range(count)]
+        for instance_context in contexts:
+            resource_type, name = str(resource.type(instance_context)), str(resource.name(instance_context))
+            if resource.condition is not None and not _truthy(resource.condition(instance_context)):
+                skipped.update({name.lower(), f"{resource_type}/{name}".lower()})
+                if resource.copy_name:
+                    skipped.add(resource.copy_name.lower())
+                continue
+            resource_id = _instance_id(resource, instance_context, resource_type, name)
+            instances.append(_Instance(resource, instance_context, resource_id, resource_type, name, resource.copy_name))
+            context.names.setdefault(name.lower(), resource_id)
+    return instances, skipped
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+def _instance_id(resource: CompiledResource, context: Deployment, resource_type: str, name: str) -> str:
+    try:
+        if resource.nested is not None:
+            target = _nested_scope(resource, context)
+            base = (f"/subscriptions/{target.subscription_id}/resourceGroups/{target.resource_group}"
+                    if target.resource_group else f"/subscriptions/{target.subscription_id}")
+            return resource_id_at(base, DEPLOYMENT_TYPE, [name])
+        if resource.scope is not None:
+            return resource_id_at(extension_scope_id(str(resource.scope(context)), context.scope), resource_type,
+                                  split_name(name))
+        return resource_id_at(context.scope.id, resource_type, split_name(name))
+    except ValueError as error:
+        raise TemplateError(context.template.source, str(error), location=resource.path) from None
+
+
+def _nested_scope(resource: CompiledResource, context: Deployment) -> DeploymentScope:
+    subscription = resource.subscription_id(context) if resource.subscription_id else None
+    group = resource.resource_group(context) if resource.resource_group else None
+    return context.scope.nested(str(subscription) if subscription else None, str(group) if group else None)
+
+
+def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], template: CompiledTemplate,
+                     dependent: _Instance) -> list[str]:
+    """The instances a ``dependsOn`` entry names: an id, a name, ``type/name`` or a copy loop name.
+
+    Entries naming a resource whose condition is false are dropped, as ARM does.
+    """
+    text = str(entry)
+    wanted = {ids.normalize(text)}
+    if text.startswith("/"):
+        # An id built in another scope (resourceId of a nested deployment) still names its type and name.
+        parsed = ids.parse_resource_id(text)
+        wanted.add(f"{parsed.type}/{'/'.join(name for _, name in parsed.segments) or parsed.name}".lower())
+    matches = [ids.normalize(instance.resource_id) for instance in instances
+               if wanted & {ids.normalize(instance.resource_id), instance.name.lower(),
+                            f"{instance.resource_type}/{instance.name}".lower(), (instance.copy_name or "").lower()}]
+    if matches:
+        return matches
+    if wanted & skipped:
+        return []
+    raise TemplateError(template.source, f"dependsOn names no resource of the template: {text}",
+                        location=dependent.resource.path)
+
+
+def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...]) -> ExpandedResource:
+    context = instance.context
+    body = instance.resource.body(context)
+    redacted = redact(body, context.template_source)
+    return ExpandedResource(
+        resource_id=instance.resource_id, resource_type=instance.resource_type,
+        api_version=str(instance.resource.api_version(context)), body=redacted.body, depends_on=depends,
+        deferred_values=tuple(redacted.deferred_values), secret_sources=tuple(redacted.secret_sources),
+        deployments=deployments)
+
+
+def _expand_nested(instance: _Instance, depends: tuple[str, ...],
+                   deployments: tuple[str, ...]) -> list[ExpandedResource]:
+    nested = instance.resource.nested
+    assert nested is not None
+    parent = instance.context
+    scope = _nested_scope(instance.resource, parent)
+    scope = DeploymentScope(scope.subscription_id, scope.resource_group, parent.scope.location, scope.tenant_id)
+    if nested.inner:
+        values = {name: compiled(parent) for name, compiled in nested.parameters.items()}
+        child = Deployment(nested.template, scope, instance.name, values, parent.template_source)
+    else:
+        child = parent.outer_nested(scope, nested.template.resources)
+    return _expand(child, depends, (*deployments, instance.name))
+

@@ -1,0 +1,151 @@
+"""ARM template functions that need the deployment: each one registered unit.
+
+``TEMPLATE_FUNCTIONS`` extends the common registry with the deployment-context functions
+(parameters, variables, scope and resource-id functions, copyIndex, and the deferred
+reference/listKeys). ``DEPLOYMENT_PARAMETER_FUNCTIONS`` adds Azure Policy's ``field()`` for the
+``details.deployment`` parameter values a DINE definition fills from the evaluated resource.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from engine.expressions import COMMON_FUNCTIONS, EvaluationError
+from remediation.template.scope import DeploymentScope, resource_id_at
+from remediation.template.values import Deferred
+
+
+class TemplateContext(Protocol):
+    """What template functions read from the deployment being evaluated."""
+
+    scope: DeploymentScope
+    deployment_name: str
+
+    def parameter(self, name: str) -> Any: ...
+
+    def variable(self, name: str) -> Any: ...
+
+    def copy_index(self, loop: str | None) -> int: ...
+
+    def reference_target(self, name_or_id: str) -> str: ...
+
+
+class PolicyDeploymentContext(TemplateContext, Protocol):
+    """A DINE's deployment parameter values also read the evaluated resource."""
+
+    def field(self, path: str) -> Any: ...
+
+
+TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend()
+T = TEMPLATE_FUNCTIONS
+
+
+@T.function("parameters", 1, 1, uses_context=True)
+def _parameters(context: TemplateContext, name: str) -> Any:
+    return context.parameter(name)
+
+
+@T.function("variables", 1, 1, uses_context=True)
+def _variables(context: TemplateContext, name: str) -> Any:
+    return context.variable(name)
+
+
+@T.function("copyIndex", 0, 2, uses_context=True)
+def _copy_index(context: TemplateContext, *arguments: Any) -> int:
+    """copyIndex(), copyIndex(offset), copyIndex('loop'), copyIndex('loop', offset)."""
+    loop = arguments[0] if arguments and isinstance(arguments[0], str) else None
+    offsets = [argument for argument in arguments if isinstance(argument, int)]
+    return context.copy_index(loop) + (offsets[0] if offsets else 0)
+
+
+@T.function("resourceGroup", 0, 0, uses_context=True)
+def _resource_group(context: TemplateContext) -> dict[str, Any]:
+    scope = context.scope
+    if scope.resource_group is None:
+        raise EvaluationError("resourceGroup() is not available in a subscription-scope deployment")
+    return {"id": scope.id, "name": scope.resource_group, "type": "Microsoft.Resources/resourceGroups",
+            "location": scope.location, "properties": {"provisioningState": "Succeeded"}}
+
+
+@T.function("subscription", 0, 0, uses_context=True)
+def _subscription(context: TemplateContext) -> dict[str, Any]:
+    scope = context.scope
+    return {"id": scope.subscription_scope_id, "subscriptionId": scope.subscription_id,
+            "tenantId": scope.tenant_id, "displayName": scope.subscription_id}
+
+
+@T.function("tenant", 0, 0, uses_context=True)
+def _tenant(context: TemplateContext) -> dict[str, Any]:
+    return {"id": f"/tenants/{context.scope.tenant_id}", "tenantId": context.scope.tenant_id}
+
+
+@T.function("deployment", 0, 0, uses_context=True)
+def _deployment(context: TemplateContext) -> dict[str, Any]:
+    return {"name": context.deployment_name, "location": context.scope.location,
+            "properties": {"provisioningState": "Accepted"}}
+
+
+def _split_type_arguments(function: str, arguments: tuple[Any, ...]) -> tuple[list[str], str, list[str]]:
+    """(arguments before the type, the type, names): the type is the first argument with '/'."""
+    for position, argument in enumerate(arguments):
+        if isinstance(argument, str) and "/" in argument:
+            return list(arguments[:position]), argument, [str(name) for name in arguments[position + 1:]]
+    raise EvaluationError(f"{function}() needs a resource type such as 'Microsoft.Namespace/type'")
+
+
+def _checked(function: str, base: str, resource_type: str, names: list[str]) -> str:
+    try:
+        return resource_id_at(base, resource_type, names)
+    except ValueError as error:
+        raise EvaluationError(f"{function}(): {error}") from None
+
+
+@T.function("resourceId", 2, None, uses_context=True)
+def _resource_id(context: TemplateContext, *arguments: Any) -> str:
+    """resourceId([subscriptionId], [resourceGroupName], type, name...) in the deployment's scope."""
+    prefix, resource_type, names = _split_type_arguments("resourceId", arguments)
+    if len(prefix) > 2:
+        raise EvaluationError("resourceId() takes at most a subscription id and a resource group before the type")
+    subscription = prefix[0] if len(prefix) == 2 else context.scope.subscription_id
+    group = prefix[-1] if prefix else context.scope.resource_group
+    base = f"/subscriptions/{subscription}" + (f"/resourceGroups/{group}" if group else "")
+    return _checked("resourceId", base, resource_type, names)
+
+
+@T.function("subscriptionResourceId", 2, None, uses_context=True)
+def _subscription_resource_id(context: TemplateContext, *arguments: Any) -> str:
+    prefix, resource_type, names = _split_type_arguments("subscriptionResourceId", arguments)
+    subscription = prefix[0] if prefix else context.scope.subscription_id
+    return _checked("subscriptionResourceId", f"/subscriptions/{subscription}", resource_type, names)
+
+
+@T.function("tenantResourceId", 2, None)
+def _tenant_resource_id(*arguments: Any) -> str:
+    _, resource_type, names = _split_type_arguments("tenantResourceId", arguments)
+    return _checked("tenantResourceId", "/", resource_type, names)
+
+
+@T.function("extensionResourceId", 3, None)
+def _extension_resource_id(base_id: Any, resource_type: Any, *names: Any) -> str:
+    if not isinstance(base_id, str) or not base_id.startswith("/"):
+        raise EvaluationError(f"extensionResourceId() needs a resource id first, got {base_id!r}")
+    return _checked("extensionResourceId", base_id, str(resource_type), [str(name) for name in names])
+
+
+@T.function("reference", 1, 3, uses_context=True)
+def _reference(context: TemplateContext, target: Any, api_version: Any = None, _full: Any = None) -> Deferred:
+    """Deferred: a resource's runtime state is read by apply, not guessed by the plan."""
+    return Deferred("reference", context.reference_target(str(target)), api_version)
+
+
+@T.function("listKeys", 2, 3, uses_context=True)
+def _list_keys(context: TemplateContext, target: Any, api_version: Any, _body: Any = None) -> Deferred:
+    return Deferred("listKeys", context.reference_target(str(target)), api_version)
+
+
+DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
+
+
+@DEPLOYMENT_PARAMETER_FUNCTIONS.function("field", 1, 1, uses_context=True)
+def _field(context: PolicyDeploymentContext, path: str) -> Any:
+    return context.field(path)

@@ -1,0 +1,83 @@
+"""Deployment scopes and the resource ids ARM builds in them.
+
+A template deploys at a resource group or a subscription; ids of its resources, of extension
+resources (``scope`` property) and the ``resourceId()`` family are all built from that scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+RESOURCE_GROUP_TYPE = "microsoft.resources/resourcegroups"
+DEPLOYMENT_TYPE = "microsoft.resources/deployments"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentScope:
+    """Where a (nested) deployment deploys: a subscription, and a resource group or none."""
+
+    subscription_id: str
+    resource_group: str | None = None
+    location: str | None = None  # of the deployment (subscription scope) or of its resource group
+    tenant_id: str = "00000000-0000-0000-0000-000000000000"
+
+    @property
+    def subscription_scope_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}"
+
+    @property
+    def id(self) -> str:
+        if self.resource_group is None:
+            return self.subscription_scope_id
+        return f"{self.subscription_scope_id}/resourceGroups/{self.resource_group}"
+
+    def nested(self, subscription_id: str | None, resource_group: str | None) -> DeploymentScope:
+        """The scope of a nested deployment with optional ``subscriptionId``/``resourceGroup``.
+
+        A nested deployment in another subscription without a resource group deploys at that
+        subscription; otherwise it keeps the parent's resource group unless it names its own.
+        """
+        target_subscription = subscription_id or self.subscription_id
+        if resource_group is not None:
+            group: str | None = resource_group
+        elif target_subscription.lower() != self.subscription_id.lower():
+            group = None
+        else:
+            group = self.resource_group
+        return replace(self, subscription_id=target_subscription, resource_group=group)
+
+
+def typed_path(resource_type: str, names: list[str]) -> str:
+    """``Microsoft.A/b/c`` with names ``[x, y]`` -> ``Microsoft.A/b/x/c/y``."""
+    namespace, *kinds = resource_type.split("/")
+    if len(kinds) != len(names) or not kinds:
+        raise ValueError(f"resource type '{resource_type}' needs {len(kinds)} name segment(s), got {names}")
+    return "/".join([namespace, *(part for pair in zip(kinds, names, strict=True) for part in pair)])
+
+
+def resource_id_at(base_id: str, resource_type: str, names: list[str]) -> str:
+    """The id of a resource of ``resource_type`` under ``base_id`` (a scope or a resource id)."""
+    if resource_type.lower() == RESOURCE_GROUP_TYPE and "/resourcegroups/" not in base_id.lower():
+        if len(names) != 1:
+            raise ValueError(f"a resource group has one name, got {names}")
+        return f"{base_id.rstrip('/')}/resourceGroups/{names[0]}"
+    return f"{base_id.rstrip('/')}/providers/{typed_path(resource_type, names)}"
+
+
+def split_name(name: str) -> list[str]:
+    return [part for part in name.split("/") if part]
+
+
+def extension_scope_id(scope_value: str, deployment: DeploymentScope) -> str:
+    """The resource an extension resource's ``scope`` property names.
+
+    A full id is taken as is; ``Namespace/type/name`` is relative to the deployment's scope.
+    """
+    if scope_value.startswith("/"):
+        return scope_value.rstrip("/")
+    namespace, *rest = split_name(scope_value)
+    if len(rest) % 2:
+        raise ValueError(f"scope '{scope_value}' is neither an id nor Namespace/type/name")
+    kinds = rest[0::2]
+    names = rest[1::2]
+    return resource_id_at(deployment.id, "/".join([namespace, *kinds]), names)
