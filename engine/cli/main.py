@@ -22,6 +22,7 @@ from engine.cli import (
     rego_commands,  # noqa: F401  (registers its commands)
     sandbox_commands,  # noqa: F401  (registers its commands)
     scan_commands,  # noqa: F401  (registers its commands)
+    schedule_commands,  # noqa: F401  (registers its commands)
     spec_commands,  # noqa: F401  (registers its commands)
 )
 from engine.cli.app import app

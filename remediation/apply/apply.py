@@ -1,0 +1,162 @@
+"""The apply pipeline: plan.json -> checked inputs -> journal -> scheduled writes -> verified result.
+
+Everything that can be wrong with the input (the plan, the secrets file, the options) is found
+before the first write, so bad input exits 2 with nothing written to ARM or to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from engine.azure import ArmConnection
+from engine.errors import InputError
+from engine.evaluate import ScanRequest
+from remediation.apply.arm import ArmGateway
+from remediation.apply.execute import ExecuteOptions, OperationExecutor
+from remediation.apply.files import read_json
+from remediation.apply.journal import Journal, JournalEntry
+from remediation.apply.models import ApplyResult, OperationResult, OpState, count_states
+from remediation.apply.pacing import DEFAULT_BURST, DEFAULT_RATE, WritePacer
+from remediation.apply.scheduler import Schedule, Scheduler
+from remediation.apply.secrets import Secrets
+from remediation.apply.verify import read_fleet, touched_clusters, verify_clusters
+from remediation.plan.models import Operation, OperationStatus, Plan
+
+PLAN_STATES = {OperationStatus.SKIPPED: OpState.SKIPPED, OperationStatus.DEFERRED: OpState.DEFERRED}
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    parallel: int = 64
+    failure_threshold: float = 0.1
+    wave: int | None = None  # apply waves 0..wave only
+    wait: bool = False
+    resume: bool = False
+    write_burst: int = DEFAULT_BURST
+    write_rate: float = DEFAULT_RATE
+    timeout: float = 1800.0
+    verify: bool = True
+
+    def validated(self) -> ApplyOptions:
+        if self.parallel < 1:
+            raise InputError("--parallel", "must be at least 1", value=self.parallel)
+        if not 0 <= self.failure_threshold <= 1:
+            raise InputError("--failure-threshold", "must be a fraction between 0 and 1", value=self.failure_threshold)
+        if self.write_burst < 1 or self.write_rate <= 0:
+            raise InputError("--write-limit", "burst and rate must be positive",
+                             value=f"{self.write_burst}/{self.write_rate}")
+        return self
+
+
+def load_plan(path: Path) -> Plan:
+    """Read plan.json; every problem is an InputError naming the file and the place."""
+    document = read_json(path, "plan file")
+    try:
+        plan = Plan.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        raise InputError(str(path), first["msg"], location=location, value=first.get("input")) from None
+    seen: set[str] = set()
+    for index, operation in enumerate(plan.operations):
+        if operation.id in seen:
+            raise InputError(str(path), "duplicate operation id", location=f"operations[{index}].id",
+                             value=operation.id)
+        seen.add(operation.id)
+    return plan
+
+
+def plan_fingerprint(plan: Plan) -> str:
+    """A digest of the plan's content: the journal's key, so a changed plan never resumes an old run."""
+    return "sha256:" + hashlib.sha256(orjson.dumps(plan.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def default_journal_path(plan_path: Path) -> Path:
+    return plan_path.with_name(plan_path.name + ".journal.sqlite")
+
+
+def _result(operation: Operation, state: OpState, message: str | None, writes: int = 0) -> OperationResult:
+    return OperationResult(id=operation.id, action=operation.action.value, resource_id=operation.resource_id,
+                           state=state, message=message, writes=writes)
+
+
+def _check_secrets(secrets: Secrets, selected: list[Operation]) -> None:
+    """Every assignment parameter a selected operation needs is in --secrets: checked before any write."""
+    for operation in selected:
+        for source in operation.secret_sources:
+            if source.kind == "parameter" and source.parameter \
+                    and secrets.value(source.policy_assignment_id, source.parameter) is None:
+                raise InputError("--secrets",
+                                 f"operation {operation.id} needs assignment parameter {source.parameter!r} "
+                                 f"for {source.path}", value=source.policy_assignment_id)
+
+
+def known_results(plan: Plan, options: ApplyOptions,
+                  previous: dict[str, JournalEntry]) -> dict[str, OperationResult]:
+    """Operations whose outcome is settled before anything runs: by the plan, --wave or the journal."""
+    known: dict[str, OperationResult] = {}
+    for operation in plan.operations:
+        why = "; ".join(reason.why for reason in operation.reasons if reason.why) or None
+        entry = previous.get(operation.id)
+        if operation.status in PLAN_STATES:
+            known[operation.id] = _result(operation, PLAN_STATES[operation.status], why)
+        elif entry is not None and entry.state.kept_on_resume:
+            known[operation.id] = _result(operation, entry.state, entry.message, entry.writes)
+        elif options.wave is not None and (operation.wave or 0) > options.wave:
+            known[operation.id] = _result(operation, OpState.NOT_ATTEMPTED, f"wave {operation.wave} is after --wave "
+                                                                           f"{options.wave}")
+    return known
+
+
+def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, journal_path: Path,
+               secrets: Secrets | None = None,
+               policies: ScanRequest | None = None,
+               on_result: Callable[[OperationResult], None] = lambda _: None,
+               pacer: WritePacer | None = None) -> ApplyResult:
+    """Apply ``plan`` against ARM; returns every operation's final state and a verification.
+
+    With ``policies`` (a prepared scan), the touched clusters are evaluated before and after.
+    """
+    options = options.validated()
+    connection = connection.validated()
+    secrets = secrets or Secrets()
+    started_at = datetime.now(UTC)
+    fingerprint = plan_fingerprint(plan)
+    journal = Journal(journal_path, fingerprint)
+    try:
+        if not options.resume:
+            journal.reset()
+        previous = journal.entries()
+        known = known_results(plan, options, previous)
+        selected = [operation for operation in plan.operations if operation.id not in known]
+        _check_secrets(secrets, selected)
+        pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
+        gateway = ArmGateway(connection, pacer, pool_size=options.parallel)
+        clusters = touched_clusters(selected)
+        try:
+            before = read_fleet(gateway, clusters) if policies is not None and options.verify else None
+            executor = OperationExecutor(gateway, journal, secrets, ExecuteOptions(options.wait, options.timeout))
+            scheduler = Scheduler(Schedule(plan.operations, known),
+                                  lambda operation: executor.run(operation, previous.get(operation.id)),
+                                  parallel=options.parallel, failure_threshold=options.failure_threshold,
+                                  on_result=on_result)
+            results = scheduler.run()
+            verification = verify_clusters(gateway, clusters, before=before, request=policies) \
+                if options.verify else None
+        finally:
+            gateway.close()
+    finally:
+        journal.close()
+    return ApplyResult(plan_fingerprint=fingerprint, started_at=started_at, finished_at=datetime.now(UTC),
+                       stopped_by_failure_threshold=scheduler.stopped,
+                       counts=count_states([result.state for result in results]),
+                       writes=gateway.stats.writes, throttled=gateway.stats.throttled,
+                       operations=results, verification=verification)

@@ -1,0 +1,125 @@
+"""Comparing a live ARM resource with a plan body, and addressing values inside a body.
+
+ARM property names are case-insensitive and Azure Policy compares strings without regard to case,
+so both are matched that way. Only what the plan sets is compared; read-only properties ARM adds
+(state, statuses, versions, systemData) and secrets (which ARM never returns) are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+READ_ONLY_KEYS = frozenset({"provisioningstate", "statuses", "currentversion", "systemdata", "errorinfo",
+                            "issystemextension", "packageuri", "customlocationsettings", "aksassignedidentity",
+                            "compliancestate", "sourcesyncedcommitid", "sourceupdatedat", "statusupdatedat",
+                            "etag", "id", "type", "name"})
+# Templates set these on types that have none (an extension has no location); ARM drops them.
+DROPPED_BY_ARM = frozenset({"location"})
+SECRET_KEYS = frozenset({"configurationprotectedsettings"})
+FAILED_STATES = frozenset({"failed", "canceled"})
+TERMINAL_STATES = frozenset({"succeeded", "failed", "canceled"})
+
+
+def _lookup(mapping: dict[str, Any], key: str) -> tuple[bool, Any]:
+    if key in mapping:
+        return True, mapping[key]
+    lowered = key.lower()
+    for candidate, value in mapping.items():
+        if candidate.lower() == lowered:
+            return True, value
+    return False, None
+
+
+def matches(live: Any, desired: Any) -> bool:
+    """Whether ``live`` has every value ``desired`` sets (dicts: the desired keys only)."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        for key, value in desired.items():
+            if key.lower() in READ_ONLY_KEYS or key.lower() in SECRET_KEYS:
+                continue
+            found, live_value = _lookup(live, key)
+            if not found:
+                if value is None or value == {} or value == [] or key.lower() in DROPPED_BY_ARM:
+                    continue
+                return False
+            if not matches(live_value, value):
+                return False
+        return True
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(
+            matches(left, right) for left, right in zip(live, desired, strict=True))
+    if isinstance(desired, str) and isinstance(live, str):
+        return desired.lower() == live.lower()
+    return bool(live == desired) and type(live) is type(desired)
+
+
+def provisioning_state(resource: dict[str, Any] | None) -> str | None:
+    if resource is None:
+        return None
+    properties = resource.get("properties") or {}
+    found, state = _lookup(properties, "provisioningState")
+    return str(state) if found and state is not None else None
+
+
+def satisfies(live: dict[str, Any] | None, body: dict[str, Any]) -> bool:
+    """The live resource already is what the plan writes, and did not fail provisioning."""
+    if live is None:
+        return False
+    return (provisioning_state(live) or "").lower() not in FAILED_STATES and matches(live, body)
+
+
+def _existing_key(mapping: dict[str, Any], key: str) -> str:
+    """The spelling ``mapping`` already uses for ``key`` (ARM keys are case-insensitive)."""
+    return next((candidate for candidate in mapping if candidate.lower() == key.lower()), key)
+
+
+def _step(node: dict[str, Any], segments: list[str]) -> tuple[str, list[str]]:
+    """The key of ``node`` a dotted path continues through, and the segments after it.
+
+    Setting names contain dots (``amalogs.useAADAuth``): below a ``*Settings`` map the rest of
+    the path is one key; elsewhere the longest key ``node`` already has wins.
+    """
+    for end in range(len(segments), 1, -1):
+        joined = ".".join(segments[:end])
+        if _lookup(node, joined)[0]:
+            return _existing_key(node, joined), segments[end:]
+    return _existing_key(node, segments[0]), segments[1:]
+
+
+def set_path(body: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at a dotted ``path`` (e.g. ``properties.configurationSettings.a.b``)."""
+    node, segments = body, path.split(".")
+    while True:
+        key, rest = _step(node, segments)
+        if not rest:
+            node[key] = value
+            return
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        if key.lower().endswith("settings"):
+            node[key][_existing_key(node[key], ".".join(rest))] = value
+            return
+        node, segments = node[key], rest
+
+
+def get_path(data: Any, path: str | None) -> Any:
+    """The value at a dotted ``path`` inside ``data`` (None when absent)."""
+    node, segments = data, path.split(".") if path else []
+    while segments:
+        if not isinstance(node, dict):
+            return None
+        key, segments = _step(node, segments)
+        node = _lookup(node, key)[1]
+        if segments and key.lower().endswith("settings") and isinstance(node, dict):
+            return _lookup(node, ".".join(segments))[1]
+    return node
+
+
+def contains_text(data: Any, text: str) -> bool:
+    """Whether any string inside ``data`` contains ``text`` (a redaction marker left unfilled)."""
+    if isinstance(data, dict):
+        return any(contains_text(value, text) for value in data.values())
+    if isinstance(data, list):
+        return any(contains_text(value, text) for value in data)
+    return isinstance(data, str) and text in data

@@ -1,0 +1,73 @@
+"""The crash-safe journal: each operation's state, durable before and after every write.
+
+SQLite in WAL mode with ``synchronous=FULL``: once :meth:`Journal.record` returns the state is on
+disk, so an apply killed at any instant resumes knowing which writes may have reached ARM
+(``started``), which ARM accepted (``lro-started``, with the URL to poll) and which finished.
+Rows are keyed by the plan's fingerprint and the operation id; values of secrets never get here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from remediation.apply.models import OpState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS operations (
+    plan TEXT NOT NULL, operation TEXT NOT NULL, state TEXT NOT NULL, polling_url TEXT,
+    message TEXT, writes INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
+    PRIMARY KEY (plan, operation));
+"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    state: OpState
+    polling_url: str | None
+    message: str | None
+    writes: int
+
+
+class Journal:
+    """One SQLite connection behind a lock; worker threads record through it."""
+
+    def __init__(self, path: Path, plan_fingerprint: str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.plan = plan_fingerprint
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def entries(self) -> dict[str, JournalEntry]:
+        """What a previous run of this plan recorded, by operation id."""
+        with self._lock:
+            rows = self._db.execute("SELECT operation, state, polling_url, message, writes FROM operations "
+                                    "WHERE plan = ?", (self.plan,)).fetchall()
+        return {operation: JournalEntry(OpState(state), url, message, writes)
+                for operation, state, url, message, writes in rows}
+
+    def reset(self) -> None:
+        """Forget earlier runs of this plan (a fresh apply re-reads ARM instead)."""
+        with self._lock:
+            self._db.execute("DELETE FROM operations WHERE plan = ?", (self.plan,))
+
+    def record(self, operation: str, state: OpState, *, polling_url: str | None = None,
+               message: str | None = None, writes: int = 0) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO operations (plan, operation, state, polling_url, message, writes, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plan, operation) DO UPDATE SET state = excluded.state, "
+                "polling_url = excluded.polling_url, "
+                "message = excluded.message, writes = excluded.writes, updated = excluded.updated",
+                (self.plan, operation, state.value, polling_url, message, writes, time.time()))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,110 @@
+"""The apply result (result.json): every operation's final state, and the run's counts.
+
+The states are also the journal's: an operation moves pending -> started -> lro-started ->
+one of the final states, and only final states survive a ``--resume`` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from engine.errors import EXIT_FINDINGS, EXIT_OK
+
+
+class OpState(StrEnum):
+    PENDING = "pending"
+    STARTED = "started"  # the write may have reached ARM: re-read before writing again
+    LRO_STARTED = "lro-started"  # ARM accepted the write; the polling URL is journaled
+    SUCCEEDED = "succeeded"  # written (or re-read and found written) and settled
+    SATISFIED = "satisfied"  # the live resource already matched the plan: nothing written
+    WAITING = "waiting"  # written; takes effect when the disconnected cluster reconnects
+    FAILED = "failed"
+    BLOCKED = "blocked"  # a prerequisite did not succeed: not attempted
+    STALE = "stale"  # the cluster changed since the plan in a way that matters: not written
+    SKIPPED = "skipped"  # the plan skips it (e.g. arm64-only cluster)
+    DEFERRED = "deferred"  # the plan defers it (e.g. protected settings on a disconnected cluster)
+    NOT_ATTEMPTED = "not-attempted"  # the failure threshold stopped the run, or outside --wave
+
+    @property
+    def final(self) -> bool:
+        return self not in (OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED)
+
+    @property
+    def kept_on_resume(self) -> bool:
+        """A resumed apply keeps this journaled outcome; other operations are run again."""
+        return self.done_ok or self in (OpState.STALE, OpState.SKIPPED, OpState.DEFERRED)
+
+    @property
+    def done_ok(self) -> bool:
+        """Dependents may start after this state."""
+        return self in (OpState.SUCCEEDED, OpState.SATISFIED, OpState.WAITING)
+
+
+ATTEMPTED_STATES = frozenset({OpState.SUCCEEDED, OpState.SATISFIED, OpState.WAITING, OpState.FAILED})
+
+# States that make the exit status 1: the plan is not fully in effect.
+UNFINISHED_STATES = frozenset({OpState.FAILED, OpState.BLOCKED, OpState.STALE, OpState.DEFERRED,
+                               OpState.NOT_ATTEMPTED, OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED})
+
+
+class ResultModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+class OperationResult(ResultModel):
+    id: str
+    action: str
+    resource_id: str
+    state: OpState
+    writes: int = 0  # write requests sent in this run (retries included)
+    message: str | None = None  # the error, or why it was skipped / blocked / stale
+    provisioning_state: str | None = None
+
+
+class PolicyCompliance(ResultModel):
+    policy_assignment_id: str
+    policy_definition_id: str | None = None
+    policy_definition_reference_id: str | None = None
+    before_non_compliant: int
+    after_non_compliant: int
+    after_compliant: int
+
+
+class Verification(ResultModel):
+    """What a re-read of the touched clusters shows after the apply."""
+
+    clusters: int
+    extensions_by_state: dict[str, int] = Field(default_factory=dict)
+    duplicate_instances: list[str] = Field(default_factory=list)  # clusters with two of one cluster-scoped type
+    policies: list[PolicyCompliance] | None = None  # None when no assignments were given to re-evaluate
+
+
+class ApplyResult(ResultModel):
+    plan_fingerprint: str
+    started_at: datetime
+    finished_at: datetime
+    stopped_by_failure_threshold: bool = False
+    counts: dict[str, int]
+    writes: int
+    throttled: int  # 429 answers met (and retried)
+    operations: list[OperationResult]
+    verification: Verification | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every operation is in effect (or intentionally skipped), else 1."""
+        unfinished = any(operation.state in UNFINISHED_STATES for operation in self.operations)
+        return EXIT_FINDINGS if unfinished else EXIT_OK
+
+
+def count_states(states: list[OpState]) -> dict[str, int]:
+    return dict(sorted(Counter(state.value for state in states).items()))

@@ -1,0 +1,76 @@
+"""Progress of an apply: a live rich display on a terminal, plain periodic lines otherwise.
+
+Both show the count per state, the rate of finished operations and the time left at that rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from remediation.apply.models import OperationResult
+
+PLAIN_INTERVAL_SECONDS = 5.0
+
+
+class ApplyProgress:
+    """Receives each finished operation (from worker threads) and shows where the apply stands."""
+
+    def __init__(self, total: int, stream: TextIO, clock: Callable[[], float] = time.monotonic):
+        self._total = total
+        self._stream = stream
+        self._clock = clock
+        self._started = clock()
+        self._last_line = self._started
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._live = stream.isatty()
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> ApplyProgress:
+        if self._live:
+            self._progress = Progress(TextColumn("apply"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[states]}"), TextColumn("{task.fields[rate]}"),
+                                      TimeRemainingColumn(), console=Console(file=self._stream), transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("apply", total=self._total, states="", rate="")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        else:
+            self._stream.write(self.line() + "\n")
+            self._stream.flush()
+
+    def line(self) -> str:
+        done = sum(self._counts.values())
+        elapsed = max(1e-9, self._clock() - self._started)
+        rate = done / elapsed
+        left = (self._total - done) / rate if rate > 0 else None
+        eta = f"ETA {left:.0f}s" if left is not None and done < self._total else ""
+        return f"apply: {done}/{self._total} done ({self._states()}) {rate:.1f}/s {eta}".rstrip()
+
+    def _states(self) -> str:
+        return ", ".join(f"{state} {count}" for state, count in sorted(self._counts.items()))
+
+    def __call__(self, result: OperationResult) -> None:
+        with self._lock:
+            self._counts[result.state.value] += 1
+            if self._progress is not None and self._task is not None:
+                done = sum(self._counts.values())
+                rate = done / max(1e-9, self._clock() - self._started)
+                self._progress.update(self._task, completed=done, states=self._states(), rate=f"{rate:.1f}/s")
+                return
+            now = self._clock()
+            if now - self._last_line >= PLAIN_INTERVAL_SECONDS:
+                self._last_line = now
+                self._stream.write(self.line() + "\n")
+                self._stream.flush()

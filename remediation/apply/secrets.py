@@ -1,0 +1,101 @@
+"""Re-deriving protected settings at apply time, from the assignment's parameters.
+
+The plan carries only where a secret comes from (:class:`SecretSource`). The values are read from
+``--secrets FILE`` right before the write that needs them, held in :class:`Secret` wrappers that
+never print, and scrubbed from any error text that might echo them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine import ids
+from engine.errors import InputError
+from remediation.apply.files import read_json
+
+REDACTED = "<redacted>"
+
+
+class Secret:
+    """A secret value: usable through :meth:`reveal`, shown nowhere."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
+        self._value = value
+
+    def reveal(self) -> Any:
+        return self._value
+
+    def __repr__(self) -> str:
+        return REDACTED
+
+    __str__ = __repr__
+
+
+def _assignment_parameters(document: dict[str, Any]) -> dict[str, Any] | None:
+    """``{name: value}`` of a policy assignment (or ARM parameters file), None if it is neither."""
+    properties = document.get("properties")
+    parameters = properties.get("parameters") if isinstance(properties, dict) else document.get("parameters")
+    if not isinstance(parameters, dict):
+        return None
+    return {name: entry.get("value") if isinstance(entry, dict) and "value" in entry else entry
+            for name, entry in parameters.items()}
+
+
+def _read_parameters(path: Path) -> Iterator[tuple[str | None, dict[str, Secret]]]:
+    """(assignment id or None, {parameter: value}) for each document in a secrets file."""
+    document = read_json(path, "secrets file (--secrets / --assignment)")
+    documents = document if isinstance(document, list) else [document]
+    for index, entry in enumerate(documents):
+        if not isinstance(entry, dict):
+            raise InputError(str(path), "expected an object of parameters or a policy assignment",
+                             location=f"item {index}")
+        parameters = _assignment_parameters(entry)
+        assignment = ids.normalize(entry["id"]) if isinstance(entry.get("id"), str) else None
+        values = parameters if parameters is not None else entry
+        yield assignment, {name.lower(): Secret(value) for name, value in values.items()}
+
+
+class Secrets:
+    """Assignment parameter values by (assignment id, parameter name), case-insensitively, and
+    every secret met during the run (so error texts can be scrubbed of them)."""
+
+    def __init__(self, by_assignment: dict[str | None, dict[str, Secret]] | None = None):
+        self._by_assignment = by_assignment or {}
+        self._seen: list[Secret] = [secret for values in self._by_assignment.values() for secret in values.values()]
+
+    @classmethod
+    def load(cls, paths: list[Path]) -> Secrets:
+        """Read policy assignments (one or a list per file), ARM parameters files or ``{name: value}``."""
+        by_assignment: dict[str | None, dict[str, Secret]] = {}
+        for path in paths:
+            for assignment, values in _read_parameters(path):
+                by_assignment.setdefault(assignment, {}).update(values)
+        return cls(by_assignment)
+
+    def value(self, assignment_id: str | None, parameter: str) -> Secret | None:
+        """The parameter of that assignment; else the only value any source gives it."""
+        name = parameter.lower()
+        if assignment_id is not None:
+            exact = self._by_assignment.get(ids.normalize(assignment_id), {}).get(name)
+            if exact is not None:
+                return exact
+        candidates = [values[name] for values in self._by_assignment.values() if name in values]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def remember(self, value: Any) -> Secret:
+        """Wrap a secret fetched at apply time (e.g. a listKeys() key) so it is scrubbed too."""
+        secret = Secret(value)
+        self._seen.append(secret)
+        return secret
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret value met so far replaced by the redaction marker."""
+        for secret in list(self._seen):
+            revealed = secret.reveal()
+            if isinstance(revealed, str) and len(revealed) >= 4:
+                text = text.replace(revealed, REDACTED)
+        return text
