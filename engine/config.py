@@ -23,8 +23,10 @@ from pydantic import (
     ValidationInfo,
 )
 
+from engine.azure.connection import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.errors import InputError
 from engine.history.store import safe_url
+from engine.output import FORMATS
 
 DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -56,11 +58,18 @@ def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
 
 def _cron(value: str) -> str:
     if not croniter.is_valid(value):
-        raise ValueError("not a cron expression (five fields: minute hour day month weekday)")
+        raise ValueError("not a cron expression (five fields: minute hour day month weekday, "
+                         "optionally a sixth: second)")
     return value
 
 
+def _listed(value: object) -> object:
+    """A single path where a list is expected (``assignments = "a.json"``) becomes a one-item list."""
+    return [value] if isinstance(value, str | Path) else value
+
+
 ConfigPath = Annotated[Path, AfterValidator(_relative_to_config)]
+ConfigPaths = Annotated[list[ConfigPath], BeforeValidator(_listed)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Cron = Annotated[str, AfterValidator(_cron)]
 
@@ -71,20 +80,40 @@ class Section(BaseModel):
 
 class ScanSettings(Section):
     inventory: ConfigPath | None = None  # a snapshot file; none means Azure Resource Graph
-    subscriptions: list[str] = Field(default_factory=list)
+    subscriptions: list[str] = Field(default_factory=list)  # Resource Graph scope (default: all)
+    management_groups: list[str] = Field(default_factory=list)  # Resource Graph scope
+    arm_endpoint: str = AZURE_RESOURCE_MANAGER
+    ca_bundle: ConfigPath | None = None
+    credential: CredentialKind = CredentialKind.default
     policies: list[ConfigPath] = Field(default_factory=list)
-    assignments: ConfigPath | None = None
-    exemptions: ConfigPath | None = None
-    facts: ConfigPath | None = None
+    assignments: ConfigPaths = Field(default_factory=list)
+    exemptions: ConfigPaths = Field(default_factory=list)
+    management_group_map: ConfigPath | None = None  # {subscriptionId: [group, parent, ...]} (--management-groups)
+    facts: ConfigPath | None = None  # node architectures for remediation plans
+    fail_on: Literal["non-compliant", "error", "never"] = "non-compliant"
+    workers: int | None = Field(None, ge=1)
+
+
+def _output_format(value: str) -> str:
+    if value.lower() not in FORMATS:
+        raise ValueError(f"unknown output format; choose one of {', '.join(sorted(FORMATS))}")
+    return value.lower()
 
 
 class OutputSettings(Section):
-    format: str
+    format: Annotated[str, AfterValidator(_output_format)]
     path: ConfigPath
 
 
+def _store_relative_to_config(value: str | None, info: ValidationInfo) -> str | None:
+    """A SQLite file path (not a URL) is relative to the config file, like every other path."""
+    if value is None or "://" in value:
+        return value
+    return str(_relative_to_config(Path(value).expanduser(), info))
+
+
 class StoreSettings(Section):
-    url: str | None = None  # SQLAlchemy URL or a SQLite file path
+    url: Annotated[str | None, AfterValidator(_store_relative_to_config)] = None  # SQLAlchemy URL or SQLite file
     keep: Duration | None = None  # retention: scans older than this are pruned after each scan
 
 
@@ -93,6 +122,8 @@ class ScheduleSettings(Section):
     jitter: Duration = timedelta(0)
     health_file: ConfigPath | None = None
     remediate: bool = False  # apply the remediation plan after each scan (apply's safety limits hold)
+    lock_file: ConfigPath | None = None  # keeps a second scheduler on the same lock from running at once
+    work_dir: ConfigPath = Field(Path("arcpolicy-runs"), validate_default=True)  # plans and apply journals
 
 
 class LoggingSettings(Section):
@@ -132,6 +163,11 @@ def load_config(path: str | Path) -> ArcPolicyConfig:
         return ArcPolicyConfig.model_validate(document, context={"base": path.resolve().parent})
     except ValidationError as error:
         raise _input_error(str(path), error) from None
+
+
+def resolve_config(path: str | Path | None, overrides: dict[str, Any]) -> ArcPolicyConfig:
+    """The config file (or the defaults without one) with the command-line values on top."""
+    return with_overrides(load_config(path) if path is not None else ArcPolicyConfig(), overrides)
 
 
 def with_overrides(config: ArcPolicyConfig, overrides: dict[str, Any]) -> ArcPolicyConfig:

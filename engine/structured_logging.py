@@ -93,3 +93,14 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: Tex
         logger.setLevel(level.upper())
     handler.arcpolicy = True  # type: ignore[attr-defined]
     return handler
+
+
+@contextmanager
+def logging_configured(log_format: str = "text", level: str = "info", stream: TextIO | None = None) -> Iterator[None]:
+    """:func:`configure_logging` for the duration of a block (one command), then the handler is removed."""
+    handler = configure_logging(log_format, level, stream)
+    try:
+        yield
+    finally:
+        for name in ("engine", "remediation"):
+            logging.getLogger(name).removeHandler(handler)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from engine.azure_policy.conditions import ConditionError, Operator, find_operator
+from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.azure_policy.functions import RuleContext, field_value
 from engine.errors import InputError
@@ -24,16 +25,58 @@ SECRET_MARKERS = ("protectedsettings", "password", "secret", "token")
 
 
 class Node:
-    """A compiled condition or logical operator."""
+    """A compiled condition or logical operator.
 
-    __slots__ = ("path",)
+    ``test(context) -> bool`` is the hot path: a closure built once at compile time (logical
+    operators call their children's closures directly, conditions have their operand, operator
+    and prepared expected value bound in). :meth:`explain` runs only for records that need reasons.
+    """
 
-    def test(self, context: RuleContext) -> bool:
-        raise NotImplementedError
+    __slots__ = ("path", "test")
+
+    path: str
+    test: Callable[[RuleContext], bool]
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
         """The leaf conditions that produced ``outcome`` for this resource."""
         raise NotImplementedError
+
+    def reason_count(self, context: RuleContext, outcome: bool) -> int:
+        """``len(self.explain(context, outcome))`` without building the reasons (ranks candidates)."""
+        raise NotImplementedError
+
+    def type_keys(self) -> frozenset[str] | None:
+        """The (lower-case) resource types this condition can hold for; None when any type may."""
+        return None
+
+
+def _all_of(tests: tuple[Callable[[RuleContext], bool], ...]) -> Callable[[RuleContext], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda context: first(context) and second(context)
+
+    def test(context: RuleContext) -> bool:
+        for child in tests:  # noqa: SIM110  (a plain loop: no generator per call on the hot path)
+            if not child(context):
+                return False
+        return True
+
+    return test
+
+
+def _any_of(tests: tuple[Callable[[RuleContext], bool], ...]) -> Callable[[RuleContext], bool]:
+    if len(tests) == 1:
+        return tests[0]
+
+    def test(context: RuleContext) -> bool:
+        for child in tests:  # noqa: SIM110  (a plain loop: no generator per call on the hot path)
+            if child(context):
+                return True
+        return False
+
+    return test
 
 
 class AllOf(Node):
@@ -41,13 +84,18 @@ class AllOf(Node):
 
     def __init__(self, path: str, children: list[Node]):
         self.path, self.children = path, children
-
-    def test(self, context: RuleContext) -> bool:
-        return all(child.test(context) for child in self.children)
+        self.test = _all_of(tuple(child.test for child in children))
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
         return [reason for child in self.children if child.test(context) == outcome
                 for reason in child.explain(context, outcome)]
+
+    def reason_count(self, context: RuleContext, outcome: bool) -> int:
+        return sum(child.reason_count(context, outcome) for child in self.children if child.test(context) == outcome)
+
+    def type_keys(self) -> frozenset[str] | None:
+        known = [keys for keys in (child.type_keys() for child in self.children) if keys is not None]
+        return frozenset.intersection(*known) if known else None
 
 
 class AnyOf(Node):
@@ -55,9 +103,7 @@ class AnyOf(Node):
 
     def __init__(self, path: str, children: list[Node]):
         self.path, self.children = path, children
-
-    def test(self, context: RuleContext) -> bool:
-        return any(child.test(context) for child in self.children)
+        self.test = _any_of(tuple(child.test for child in children))
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
         if outcome:
@@ -65,27 +111,71 @@ class AnyOf(Node):
             return first.explain(context, True)
         return [reason for child in self.children for reason in child.explain(context, False)]
 
+    def reason_count(self, context: RuleContext, outcome: bool) -> int:
+        if outcome:
+            return next(child for child in self.children if child.test(context)).reason_count(context, True)
+        return sum(child.reason_count(context, False) for child in self.children)
+
+    def type_keys(self) -> frozenset[str] | None:
+        keys = [child.type_keys() for child in self.children]
+        return None if any(item is None for item in keys) else frozenset().union(*keys)  # type: ignore[arg-type]
+
 
 class Not(Node):
     __slots__ = ("child",)
 
     def __init__(self, path: str, child: Node):
         self.path, self.child = path, child
-
-    def test(self, context: RuleContext) -> bool:
-        return not self.child.test(context)
+        inner = child.test
+        self.test = lambda context: not inner(context)
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
         return self.child.explain(context, not outcome)
+
+    def reason_count(self, context: RuleContext, outcome: bool) -> int:
+        return self.child.reason_count(context, not outcome)
 
 
 Operand = Callable[[RuleContext], Any]
 
 
+def _string_test(name: str, operand: Operand, prepared: Any) -> Callable[[RuleContext], bool] | None:
+    """Dedicated closures for the commonest conditions (``equals``/``in`` and their negations, constant
+    expected value): strings compare lower-cased without the generic operator call."""
+    read = FIELD_READERS.get(operand)
+    if name in ("equals", "notequals"):
+        negate = name == "notequals"
+        if read is not None:  # a plain field: read the resource directly, one call less per test
+            def field_equals(context: RuleContext) -> bool:
+                actual = read(context.resource, context.current)
+                key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+                return (key == prepared) is not negate
+
+            return field_equals
+
+        def equals(context: RuleContext) -> bool:
+            actual = operand(context)
+            key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+            return (key == prepared) is not negate
+
+        return equals
+    if name in ("in", "notin"):
+        negate = name == "notin"
+
+        def member(context: RuleContext) -> bool:
+            actual = operand(context)
+            key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+            return (key in prepared) is not negate
+
+        return member
+    return None
+
+
 class Condition(Node):
     """``{field|value|count: ..., <operator>: expected}``."""
 
-    __slots__ = ("describe", "expected", "expected_source", "is_array", "operand", "operator", "prepared", "subject")
+    __slots__ = ("describe", "expected", "expected_source", "is_array", "operand", "operator", "prepared", "secret",
+                 "subject")
 
     def __init__(self, path: str, subject: str, operand: Operand, is_array: bool, operator: Operator,
                  expected: Callable[[RuleContext], Any], expected_source: Any):
@@ -94,29 +184,50 @@ class Condition(Node):
         is_constant, value = constant_value(expected)
         self.prepared = operator.prepare(value) if is_constant else None
         self.describe = not is_constant
+        self.secret = any(marker in subject.lower() for marker in SECRET_MARKERS)
+        self.test = self._compile_test()
 
-    def _prepared(self, context: RuleContext) -> Any:
-        return self.operator.prepare(self.expected(context)) if self.describe else self.prepared
-
-    def test(self, context: RuleContext) -> bool:
-        actual = self.operand(context)
-        prepared = self._prepared(context)
-        test = self.operator.test
+    def _compile_test(self) -> Callable[[RuleContext], bool]:
+        operand, operator_test, prepared = self.operand, self.operator.test, self.prepared
+        if self.describe:
+            prepare, expected = self.operator.prepare, self.expected
+            if self.is_array:
+                return lambda context: _all_items(operator_test, operand(context), prepare(expected(context)))
+            return lambda context: operator_test(operand(context), prepare(expected(context)))
         if self.is_array:
-            return all(test(item, prepared) for item in (actual if isinstance(actual, list) else ()))
-        return test(actual, prepared)
+            return lambda context: _all_items(operator_test, operand(context), prepared)
+        return _string_test(self.operator.name.lower(), operand, prepared) or (
+            lambda context: operator_test(operand(context), prepared))
+
+    def type_keys(self) -> frozenset[str] | None:
+        if self.describe or self.is_array or self.subject.lower() != "type":
+            return None
+        name = self.operator.name.lower()
+        if name == "equals":
+            return frozenset({self.prepared})
+        if name == "in":
+            return frozenset(self.prepared)
+        return None
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
         actual = self.operand(context)
         expected = self.expected(context)
         verb = "is" if outcome else "is not"
         shown_actual = "<missing>" if actual is MISSING else actual
-        if any(marker in self.subject.lower() for marker in SECRET_MARKERS):
+        if self.secret:
             shown_actual = "***"
         return [Reason(message=f"{self.subject} {verb} {self.operator.name} {_short(expected)} "
                                f"(actual {_short(shown_actual)})",
                        path=self.path, field=self.subject, operator=self.operator.name, expected=expected,
                        actual=None if actual is MISSING else shown_actual)]
+
+    def reason_count(self, context: RuleContext, outcome: bool) -> int:
+        return 1
+
+
+def _all_items(test: Callable[[Any, Any], bool], actual: Any, prepared: Any) -> bool:
+    """An array field's condition: every element satisfies it (an empty or absent array does)."""
+    return all(test(item, prepared) for item in (actual if isinstance(actual, list) else ()))
 
 
 def _short(value: Any) -> str:
@@ -282,6 +393,10 @@ def _count_where(context: RuleContext, items: list[Any], key: str, where: Node, 
     return total
 
 
+# Operands of plain (non-array) fields -> their ``(resource, current)`` reader, for dedicated tests.
+FIELD_READERS: WeakKeyDictionary[Operand, Callable[[dict[str, Any], dict[str, Any]], Any]] = WeakKeyDictionary()
+
+
 def _field_getter(reference: FieldReference) -> Operand:
     get = reference.get
     if reference.is_array:
@@ -290,5 +405,10 @@ def _field_getter(reference: FieldReference) -> Operand:
             return value if isinstance(value, list) else []
 
         return array_values
-    return lambda context: get(context.resource, context.current)
+
+    def field(context: RuleContext) -> Any:
+        return get(context.resource, context.current)
+
+    FIELD_READERS[field] = get
+    return field
 

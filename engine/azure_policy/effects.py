@@ -41,6 +41,11 @@ class Effect:
     evaluate: EffectEvaluator | None
     checks_existence: bool = False
 
+    @property
+    def action(self) -> str:
+        """``policyDefinitionAction``: the name in lower case, as Azure shows it."""
+        return self.name.lower()
+
 
 EFFECTS: dict[str, Effect] = {}
 
@@ -86,15 +91,16 @@ def _existence(policy: CompiledPolicy, context: RuleContext, related: list[dict[
         return Outcome(False, [Reason(message=f"no related {policy.related_type}{named} exists",
                                       path="policyRule.then.details.type", expected=policy.related_type)])
     assert condition is not None
-    explained = sorted(((candidate, condition.explain(candidate, False)) for candidate in candidates),
-                       key=lambda pair: len(pair[1]))
+    closest = sorted(candidates, key=lambda candidate: condition.reason_count(candidate, False))[:2]
     reasons = [Reason(message=f"no related {policy.related_type}{named} satisfies the existence condition "
                               f"({len(candidates)} checked); closest: "
-                              + ", ".join(f"'{candidate.resource.get('name')}'" for candidate, _ in explained[:2]),
+                              + ", ".join(f"'{candidate.resource.get('name')}'" for candidate in closest),
                       path="policyRule.then.details.existenceCondition")]
-    for candidate, failures in explained[:2]:
-        reasons.extend(reason.model_copy(update={"message": f"{candidate.resource.get('name')}: {reason.message}"})
-                       for reason in failures)
+    for candidate in closest:
+        name = candidate.resource.get("name")
+        for reason in condition.explain(candidate, False):  # fresh reasons: name the candidate in place
+            reason.message = f"{name}: {reason.message}"
+            reasons.append(reason)
     return Outcome(False, reasons)
 
 

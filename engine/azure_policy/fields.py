@@ -123,10 +123,37 @@ def compile_field(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
 
 
 def _path_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    """A dedicated getter: plain property paths read with ``dict.get`` and fall back to the
+    case-insensitive :func:`lookup` only when a name is not found as written."""
+    if WILDCARD in path:
+        return lambda resource, current: read_path(resource, path)
     if len(path) == 1:
         key = path[0]
         return lambda resource, current: lookup(resource, key)
-    return lambda resource, current: read_path(resource, path)
+    if len(path) == 2:
+        first, second = path
+
+        def get_two(resource: dict[str, Any], current: dict[str, Any]) -> Any:
+            value = resource.get(first, MISSING)
+            if value is MISSING:
+                value = lookup(resource, first)
+            if value.__class__ is dict:
+                found = value.get(second, MISSING)
+                return found if found is not MISSING else lookup(value, second)
+            return lookup(value, second)
+
+        return get_two
+
+    def get(resource: dict[str, Any], current: dict[str, Any]) -> Any:
+        value: Any = resource
+        for key in path:
+            found = value.get(key, MISSING) if value.__class__ is dict else MISSING
+            value = found if found is not MISSING else lookup(value, key)
+            if value is MISSING:
+                return MISSING
+        return value
+
+    return get
 
 
 def _current_getter(counted: str, remainder: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:

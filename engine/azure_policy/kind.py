@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine import ids
 from engine.azure_policy.conditions import ConditionError
 from engine.azure_policy.documents import PolicyAssignment, load_documents
 from engine.azure_policy.library import AzurePolicyLibrary, CompiledAssignment
+from engine.azure_policy.policy import CompiledPolicy
 from engine.errors import InputError
 from engine.evaluate.kinds import ClusterVerdicts, InScope, PolicyKey, Verdict, register_kind
 from engine.expressions import EvaluationError
@@ -24,11 +25,45 @@ def subscription_key(resource_key: str) -> str:
     return resource_key.split("/", 3)[2] if resource_key.startswith("/subscriptions/") else ""
 
 
+class _AssignmentPlan(NamedTuple):
+    """An assignment's policies for resources of one type: those whose ``if`` may match it (with
+    their summary key and initiative id), and the keys of those whose ``if`` cannot (not applicable)."""
+
+    assignment: PolicyAssignment
+    evaluated: tuple[tuple[CompiledPolicy, PolicyKey, str | None], ...]
+    not_matching: tuple[PolicyKey, ...]
+
+
 class AzurePolicyEvaluator:
-    """Evaluates every resource of a cluster against compiled Azure Policy assignments."""
+    """Evaluates every resource of a cluster against compiled Azure Policy assignments.
+
+    Assignments are indexed by resource type once: policies whose mode leaves a type out are never
+    looked at for it, and policies whose ``if`` requires other types are counted not applicable
+    without evaluating the rule (only scope is checked, once per assignment and resource).
+    """
 
     def __init__(self, assignments: list[CompiledAssignment]):
         self.assignments = [assignment for assignment in assignments if assignment.policies]
+        self._plans: dict[str, list[_AssignmentPlan]] = {}
+
+    def _plan(self, type_key: str) -> list[_AssignmentPlan]:
+        plans = []
+        for compiled in self.assignments:
+            assignment = compiled.assignment
+            set_id = compiled.set_definition.id if compiled.set_definition else None
+            evaluated, not_matching = [], []
+            for policy in compiled.policies:
+                if not policy.applies_to(type_key):
+                    continue
+                key = PolicyKey(assignment.id, assignment.name, policy.definition.name, policy.reference_id)
+                if policy.may_match(type_key):
+                    evaluated.append((policy, key, set_id))
+                else:
+                    not_matching.append(key)
+            if evaluated or not_matching:
+                plans.append(_AssignmentPlan(assignment, tuple(evaluated), tuple(not_matching)))
+        self._plans[type_key] = plans
+        return plans
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
         result = ClusterVerdicts()
@@ -41,18 +76,21 @@ class AzurePolicyEvaluator:
     def _evaluate_resource(self, resource: dict[str, Any], related: dict[str, list[dict[str, Any]]],
                            in_scope: InScope, timestamp: datetime, result: ClusterVerdicts) -> None:
         type_key = ids.normalize(resource["type"])
+        plans = self._plans.get(type_key)
+        if plans is None:
+            plans = self._plan(type_key)
+        if not plans:
+            return
         resource_key = ids.normalize(resource["id"])
         subscription = subscription_key(resource_key)
-        for compiled in self.assignments:
-            assignment = compiled.assignment
+        for assignment, evaluated, not_matching in plans:
             if not in_scope(assignment, resource_key, subscription):
                 continue
-            for policy in compiled.policies:
-                if not policy.applies_to(type_key):
-                    continue
-                result.evaluations += 1
+            result.evaluations += len(evaluated) + len(not_matching)
+            for key in not_matching:
+                result.not_applicable[key] += 1
+            for policy, key, set_id in evaluated:
                 definition = policy.definition
-                set_id = compiled.set_definition.id if compiled.set_definition else None
                 try:
                     decided = policy.evaluate(resource, related, timestamp)
                 except (EvaluationError, ConditionError) as error:
@@ -61,25 +99,29 @@ class AzurePolicyEvaluator:
                                                    "error", None, error=str(error)))
                     continue
                 if decided is None:
-                    result.not_applicable[PolicyKey(assignment.id, assignment.name, definition.name,
-                                                    policy.reference_id)] += 1
+                    result.not_applicable[key] += 1
                     continue
                 effect, outcome = decided
                 result.verdicts.append(Verdict(resource, assignment, definition.id, definition.name,
                                                definition.display_name, set_id, policy.reference_id,
-                                               effect.name.lower(), outcome.compliant, outcome.reasons))
+                                               effect.action, outcome.compliant, outcome.reasons))
 
 
 class AzurePolicyKind:
     name = "azure-policy"
     suffixes = (".json",)
 
-    def load(self, files: Sequence[Path]) -> AzurePolicyLibrary:
+    def load(self, files: Sequence[Path], **options: Any) -> AzurePolicyLibrary:
+        if options:
+            raise InputError("--policy", "Azure Policy definitions take no loading options", value=sorted(options))
         documents = load_documents(files)
         for stray in (*documents.assignments, *documents.exemptions):
             raise InputError(stray.origin, "an assignment or exemption among policy definitions; pass it with "
                                            "--assignment or --exemption")
         return AzurePolicyLibrary(documents)
+
+    def problems(self, library: AzurePolicyLibrary) -> list[str]:
+        return []  # a definition that does not load is bad input (exit 2), never skipped
 
     def owns(self, library: AzurePolicyLibrary, assignment: PolicyAssignment) -> bool:
         return library.find(assignment.policy_definition_id) is not None

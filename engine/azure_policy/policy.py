@@ -51,10 +51,17 @@ class CompiledPolicy:
         self.related_type_key = ids.normalize(self.related_type)
         self.related_name = related_name
         self.excluded_types = MODES[definition.mode.lower()]
+        # The types the ``if`` can match (most built-ins start with ``field type equals ...``): the
+        # evaluator skips other resources without evaluating the rule. None when any type may match.
+        self.if_types = condition.type_keys()
 
     def applies_to(self, type_key: str) -> bool:
         """Whether the policy's mode evaluates resources of this (lower-case) type."""
         return type_key not in self.excluded_types
+
+    def may_match(self, type_key: str) -> bool:
+        """Whether the ``if`` can hold for a resource of this (lower-case) type."""
+        return self.if_types is None or type_key in self.if_types
 
     def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
                  explain: bool = True) -> tuple[Effect, Outcome] | None:

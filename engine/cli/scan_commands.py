@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -27,10 +28,15 @@ from engine.cli.connection_options import (
     load_fleet,
 )
 from engine.cli.output import console, write_text
-from engine.errors import EXIT_FINDINGS, EXIT_OK
+from engine.config import resolve_config
+from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanResult, load_management_groups, prepare_scan, run_scan
+from engine.history.recording import policy_set_fingerprint, publish_scan
 from engine.models.results import ComplianceState
-from engine.output import ScanMetadata, render
+from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
+from engine.structured_logging import current_scan_id, logging_configured, scan_context
+
+log = logging.getLogger(__name__)
 
 
 class FailOn(StrEnum):
@@ -45,10 +51,58 @@ FAILING_STATES = {FailOn.non_compliant: (ComplianceState.NON_COMPLIANT, Complian
                   FailOn.error: (ComplianceState.ERROR,), FailOn.never: ()}
 
 
+# Command-line options that override the --config file: parameter -> dotted config key.
+CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscriptions",
+               "management_group": "scan.management_groups", "arm_endpoint": "scan.arm_endpoint",
+               "ca_bundle": "scan.ca_bundle", "credential": "scan.credential", "policy": "scan.policies",
+               "assignment": "scan.assignments", "exemption": "scan.exemptions",
+               "management_groups": "scan.management_group_map", "fail_on": "scan.fail_on", "workers": "scan.workers",
+               "store": "store.url", "keep": "store.keep", "log_format": "logging.format"}
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` came from the command line or its environment variable, not its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
+
+
+def command_line_overrides(ctx: typer.Context, keys: dict[str, str]) -> dict[str, object]:
+    """The options given on the command line (or by environment variable), as dotted config keys."""
+    return {key: ctx.params[name] for name, key in keys.items() if given(ctx, name)}
+
+
+def output_specs(ctx: typer.Context, outputs: list[str]) -> list[OutputSpec]:
+    """``-o`` values; one plain ``-o FILE`` with an explicit ``--format`` keeps that format (as before -o repeated)."""
+    if len(outputs) == 1 and given(ctx, "output_format") and outputs[0].partition(":")[0].lower() not in FORMATS:
+        return [OutputSpec(format=ctx.params["output_format"], path=Path(outputs[0]))]
+    return [parse_output_spec(text) for text in outputs]
+
+
+class RegoEngineName(StrEnum):
+    """``--rego-engine``: keys of the Rego library's engine registry."""
+
+    embedded = "embedded"
+    opa = "opa"
+
+
+DEFAULT_OPA_URL = "http://localhost:8181"
+
+
+def rego_options(engine: RegoEngineName, opa_url: str | None) -> dict[str, str]:
+    """The Rego library's engine options (``RegoLibrary.load(paths, engine=..., url=...)``)."""
+    if engine is RegoEngineName.embedded:
+        if opa_url is not None:
+            raise InputError("--opa-url", "only used with --rego-engine opa", value=opa_url)
+        return {"engine": engine.value}
+    return {"engine": engine.value, "url": opa_url or DEFAULT_OPA_URL}
+
+
 @app.command("scan")
 def scan_command(
-    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
-                                                                      "repeatable; folders are read recursively).")],
+    ctx: typer.Context,
+    policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
+                                                                             "repeatable; folders are read "
+                                                                             "recursively).")] = None,
     inventory: InventoryFile = None,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable). "
                           "Without any, every definition is assigned at tenant scope with its defaults.")] = None,
@@ -57,12 +111,18 @@ def scan_command(
     management_groups: Annotated[Path | None, typer.Option(
         "--management-groups", help="JSON map {subscriptionId: [managementGroup, ...]} for management-group "
                                     "scopes.")] = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="json, table, csv (or any output "
-                                                                      "format).")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write records to FILE.")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Format of the records on stdout (when no "
+                                                                      "-o is given): json, table, csv, junit, "
+                                                                      "policyreport, markdown, html.")] = "table",
+    output: Annotated[list[str] | None, typer.Option("--output", "-o", help="Write records to FILE, the format "
+                                                     "from its suffix, or FORMAT:FILE (repeatable).")] = None,
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on: non-compliant (and error) records, "
                                                               "error records only, or never.")] = FailOn.non_compliant,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
+    rego_engine: Annotated[RegoEngineName, typer.Option("--rego-engine", help="Evaluate .rego policies with the "
+                                                        "embedded interpreter or an OPA server.")] = RegoEngineName.embedded,
+    opa_url: Annotated[str | None, typer.Option("--opa-url", help="OPA server for --rego-engine opa (default "
+                                                f"{DEFAULT_OPA_URL}).")] = None,
     resource_graph: ResourceGraphFlag = False,
     subscription: SubscriptionOption = None,
     management_group: ManagementGroupOption = None,
@@ -70,11 +130,39 @@ def scan_command(
     ca_bundle: CaBundleOption = None,
     credential: CredentialOption = CredentialKind.default,
     save: SaveOption = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="arcpolicy.toml with the scan's settings; "
+                                                     "command-line options override it.")] = None,
+    store: Annotated[str | None, typer.Option("--store", envvar="ARCPOLICY_STORE", help="Record the scan in this "
+                                              "history store (SQLite file or SQLAlchemy URL).")] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="Then delete stored scans older than this "
+                                                            "(e.g. 90d).")] = None,
+    log_format: Annotated[str | None, typer.Option("--log-format", help="Log lines on stderr, each with the "
+                                                   "scan id: text or json.")] = None,
 ) -> int:
     """Evaluate policies over the fleet; records in Azure's policy-states shape, a summary on the terminal."""
     started = time.perf_counter()
+    config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS)
+                            | ({"outputs": [spec.model_dump() for spec in output_specs(ctx, output)]} if output else {}))
+    settings = config.scan
+    if resource_graph and not given(ctx, "inventory"):
+        settings = settings.model_copy(update={"inventory": None})
+    policy, inventory, assignment, exemption = settings.policies, settings.inventory, settings.assignments, \
+        settings.exemptions
+    if not policy:
+        raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
+    resource_graph = resource_graph or (config_file is not None and inventory is None)
+    subscription, management_group, management_groups = settings.subscriptions, settings.management_groups, \
+        settings.management_group_map
+    arm_endpoint, ca_bundle, credential = settings.arm_endpoint, settings.ca_bundle, settings.credential
+    fail_on, workers = FailOn(settings.fail_on), settings.workers
+    scan_id = current_scan_id.get() or new_scan_id()
+    ctx.with_resource(scan_context(scan_id))
+    if config_file is not None or log_format is not None:
+        ctx.with_resource(logging_configured(config.logging.format, config.logging.level))
+    log.info("scan started", extra={"inventory": str(inventory) if inventory else "resource-graph"})
     groups = load_management_groups(management_groups) if management_groups else None
-    request = prepare_scan(policy, assignment or [], exemption or [], groups)
+    request = prepare_scan(policy, assignment or [], exemption or [], groups,
+                           kind_options={"rego": rego_options(rego_engine, opa_url)})
     connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
         if resource_graph else None
     fleet = load_fleet(inventory, resource_graph, connection, save)
@@ -85,11 +173,15 @@ def scan_command(
         task = progress.add_task("scan", total=len(fleet))
         result = run_scan(fleet, request, workers, lambda done, total: progress.update(task, completed=done))
     metadata.duration_seconds = round(time.perf_counter() - started, 3)
-    text = render(output_format, result.records, metadata)
+    metadata.scan_id, metadata.policy_fingerprint = scan_id, policy_set_fingerprint(policy, request)
     for message in result.skipped:
         console.print(f"skipped: {message}", markup=False, highlight=False, soft_wrap=True)
     console.print(summary_table(result))
-    write_text(text, output)
+    publish_scan(config, result.records, metadata)
+    if not config.outputs:
+        write_text(render(output_format, result.records, metadata), None)
+    log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
+                                     "durationSeconds": metadata.duration_seconds})
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
 
 

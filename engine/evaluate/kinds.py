@@ -78,8 +78,16 @@ class PolicyKind(Protocol):
     name: str
     suffixes: tuple[str, ...]  # files of --policy folders this kind reads
 
-    def load(self, files: Sequence[Path]) -> Any:
-        """Read and validate the kind's files into a picklable library (raises InputError)."""
+    def load(self, files: Sequence[Path], **options: Any) -> Any:
+        """Read and validate the kind's files into a picklable library (raises InputError).
+
+        ``options`` are the kind's own settings (the Rego engine and its server), from
+        ``prepare_scan(kind_options={kind name: {...}})``.
+        """
+        ...
+
+    def problems(self, library: Any) -> list[str]:
+        """Policies the library could not load and skips (``file:line: message``), reported by the scan."""
         ...
 
     def owns(self, library: Any, assignment: PolicyAssignment) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,11 +28,13 @@ from engine.azure_policy.documents import (
 )
 from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, PolicyKey, Verdict
+from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_row
 from engine.evaluate.scope import AssignmentScope, Exemptions, ManagementGroups
 from engine.evaluate.summary import PolicySummary, summarize
 from engine.ids import normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.models.results import ComplianceState, PolicyState
+from engine.rego import kind as _rego_kind  # noqa: F401  (registers the Rego kind)
 
 SERIAL_CLUSTER_LIMIT = 400  # below this many clusters a process pool costs more than it saves
 
@@ -54,11 +56,14 @@ class ScanRequest:
 
 def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = (),
                  exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
-                 timestamp: datetime | None = None) -> ScanRequest:
+                 timestamp: datetime | None = None,
+                 kind_options: Mapping[str, Mapping[str, Any]] | None = None) -> ScanRequest:
     """Load and validate policies, assignments and exemptions; compile once to surface errors.
 
     With no assignment files, every definition is assigned at tenant scope with its defaults.
-    Raises InputError on any bad input.
+    ``kind_options`` maps a kind's name to its loading options, e.g.
+    ``{"rego": {"engine": "opa", "url": "http://localhost:8181"}}``. Policies a kind skips
+    (a Rego file that does not compile) are listed in ``skipped``. Raises InputError on any bad input.
     """
     suffixes = tuple(suffix for kind in KINDS.values() for suffix in kind.suffixes)
     files = policy_files(policies, suffixes)
@@ -69,9 +74,9 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     for kind in KINDS.values():
         own = [path for path in files if path.suffix.lower() in kind.suffixes]
         if own:
-            libraries[kind.name] = kind.load(own)
+            libraries[kind.name] = kind.load(own, **(kind_options or {}).get(kind.name, {}))
     assignments: dict[str, list[PolicyAssignment]] = {name: [] for name in libraries}
-    skipped: list[str] = []
+    skipped = [problem for name, library in libraries.items() for problem in KINDS[name].problems(library)]
     given = load_documents(assignment_files, expect=ASSIGNMENT_TYPE).assignments
     if given:
         for assignment in given:
@@ -114,6 +119,7 @@ class ScanEngine:
         groups = request.management_groups
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
+        self._policy_parts: dict[tuple[str, str, str | None, str], PolicyPart] = {}
 
     def in_scope(self, assignment: PolicyAssignment, resource_key: str, subscription_key: str) -> bool:
         return self.scopes[assignment.id].applies(resource_key, subscription_key)
@@ -121,56 +127,67 @@ class ScanEngine:
     def evaluate(self, clusters: Iterable[ClusterInventory]) -> ShardResult:
         """Decide every cluster of a shard (a pure function of the shard and the request)."""
         result = ShardResult()
-        for cluster in clusters:
-            result.clusters += 1
-            for evaluator in self.evaluators:
-                verdicts = evaluator.evaluate(cluster, self.in_scope, self.request.timestamp)
-                result.evaluations += verdicts.evaluations
-                result.not_applicable.update(verdicts.not_applicable)
-                result.records.extend(self.record(verdict) for verdict in verdicts.verdicts)
+        rows = result.rows
+        with gc_paused():
+            for cluster in clusters:
+                result.clusters += 1
+                for evaluator in self.evaluators:
+                    verdicts = evaluator.evaluate(cluster, self.in_scope, self.request.timestamp)
+                    result.evaluations += verdicts.evaluations
+                    result.not_applicable.update(verdicts.not_applicable)
+                    rows.extend(self.row(verdict) for verdict in verdicts.verdicts)
         return result
 
-    def record(self, verdict: Verdict) -> PolicyState:
-        """The policy state of a verdict, Exempt when an active exemption covers it."""
+    def row(self, verdict: Verdict) -> Row:
+        """The record of a verdict as plain values, Exempt when an active exemption covers it."""
         resource = verdict.resource
-        resource_key = normalize(resource["id"])
-        parsed = parse_resource_id(resource["id"])
-        exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, resource_key,
-                                         (parsed.subscription_id or "").lower())
+        resource_id = resource["id"]
+        parsed = parse_resource_id(resource_id)
+        exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, normalize(resource_id),
+                                         (parsed.subscription_id or "").lower()) if self.exemptions else None
         if exemption is not None:
             state = ComplianceState.EXEMPT
         elif verdict.compliant is None:
             state = ComplianceState.ERROR
         else:
             state = ComplianceState.COMPLIANT if verdict.compliant else ComplianceState.NON_COMPLIANT
+        return (resource_id, resource["type"], resource.get("location"), parsed.resource_group,
+                parsed.subscription_id, self._policy_part(verdict), state,
+                tuple(reason_row(reason) for reason in verdict.reasons),
+                exemption.id if exemption else None, exemption.exemption_category if exemption else None,
+                verdict.details, verdict.remediation, verdict.error)
+
+    def _policy_part(self, verdict: Verdict) -> PolicyPart:
+        """One shared tuple per (assignment, definition reference, action): pickled once per shard."""
         assignment = verdict.assignment
-        return PolicyState.model_construct(
-            resource_id=resource["id"], resource_type=resource["type"], resource_location=resource.get("location"),
-            resource_group=parsed.resource_group, subscription_id=parsed.subscription_id,
-            policy_assignment_id=assignment.id, policy_assignment_name=assignment.name,
-            policy_assignment_scope=assignment.scope, policy_definition_id=verdict.definition_id,
-            policy_definition_name=verdict.definition_name, policy_definition_display_name=verdict.display_name,
-            policy_set_definition_id=verdict.set_definition_id,
-            policy_definition_reference_id=verdict.reference_id, policy_definition_action=verdict.action,
-            compliance_state=state, is_compliant=state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT),
-            timestamp=self.request.timestamp, reasons=verdict.reasons,
-            exemption_id=exemption.id if exemption else None,
-            exemption_category=exemption.exemption_category if exemption else None,
-            details=verdict.details, remediation=verdict.remediation, error=verdict.error)
+        key = (assignment.id, verdict.definition_id, verdict.reference_id, verdict.action)
+        part = self._policy_parts.get(key)
+        if part is None:
+            part = self._policy_parts[key] = (
+                assignment.id, assignment.name, assignment.scope, verdict.definition_id, verdict.definition_name,
+                verdict.display_name, verdict.set_definition_id, verdict.reference_id, verdict.action)
+        return part
 
 
 @dataclass
 class ShardResult:
-    records: list[PolicyState] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     not_applicable: Counter[PolicyKey] = field(default_factory=Counter)
     evaluations: int = 0
     clusters: int = 0
 
     def merge(self, other: ShardResult) -> None:
-        self.records.extend(other.records)
+        self.rows.extend(other.rows)
         self.not_applicable.update(other.not_applicable)
         self.evaluations += other.evaluations
         self.clusters += other.clusters
+
+    def records(self, timestamp: datetime) -> list[PolicyState]:
+        """The policy states, sorted by resource, assignment and reference id."""
+        records = RecordCollector(timestamp)
+        with gc_paused():
+            records.add(self.rows)
+            return records.sorted()
 
 
 @dataclass
@@ -210,28 +227,35 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
     total = len(fleet)
     workers = workers or os.cpu_count() or 1
     merged = ShardResult()
-    if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
-        engine = ScanEngine(request)
-        for shard in fleet.shards(max(1, min(32, total // 100))):
-            merged.merge(engine.evaluate(shard.clusters()))
-            if progress:
-                progress(merged.clusters, total)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(request,)) as pool:
-            futures = [pool.submit(_evaluate_in_worker, shard) for shard in fleet.shards(workers * 4)]
-            for future in as_completed(futures):
-                merged.merge(future.result())
-                if progress:
-                    progress(merged.clusters, total)
-    merged.records.sort(key=lambda record: (normalize(record.resource_id), normalize(record.policy_assignment_id),
-                                            record.policy_definition_reference_id or ""))
-    return ScanResult(merged.records, summarize(request.all_assignments(), merged.records, merged.not_applicable),
+    collected = RecordCollector(request.timestamp)
+
+    def take(shard: ShardResult) -> None:
+        """Counts merge; rows become records now, while the other shards are still being decided."""
+        collected.add(shard.rows)
+        shard.rows = []
+        merged.merge(shard)
+        if progress:
+            progress(merged.clusters, total)
+
+    with gc_paused():
+        if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
+            engine = ScanEngine(request)
+            for shard in fleet.shards(max(1, min(32, total // 100))):
+                take(engine.evaluate(shard.clusters()))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(request,)) as pool:
+                futures = [pool.submit(_evaluate_in_worker, shard) for shard in fleet.shards(workers * 4)]
+                for future in as_completed(futures):
+                    take(future.result())
+        records = collected.sorted()
+    return ScanResult(records, summarize(request.all_assignments(), records, merged.not_applicable),
                       merged.clusters, merged.evaluations, request.skipped, request.timestamp)
 
 
 def scan(fleet: Fleet, policies: Sequence[Path], assignment_files: Sequence[Path] = (),
          exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
-         workers: int | None = None, timestamp: datetime | None = None) -> ScanResult:
+         workers: int | None = None, timestamp: datetime | None = None,
+         kind_options: Mapping[str, Mapping[str, Any]] | None = None) -> ScanResult:
     """Library entry point: prepare and run a scan in one call."""
-    request = prepare_scan(policies, assignment_files, exemption_files, management_groups, timestamp)
+    request = prepare_scan(policies, assignment_files, exemption_files, management_groups, timestamp, kind_options)
     return run_scan(fleet, request, workers)

@@ -64,15 +64,18 @@ class Scope:
 class AssignmentScope:
     """An assignment's scope and notScopes."""
 
-    __slots__ = ("excluded", "groups", "included")
+    __slots__ = ("everywhere", "excluded", "groups", "included")
 
     def __init__(self, assignment: PolicyAssignment, groups: ManagementGroups):
         self.included = Scope(assignment.scope)
         self.excluded = [Scope(not_scope) for not_scope in assignment.not_scopes]
         self.groups = groups
+        self.everywhere = not self.included.key and not self.excluded  # tenant scope, no notScopes
 
     def applies(self, resource_key: str, subscription_key: str) -> bool:
         """Whether a resource (normalized id, lower-case subscription id) is in scope."""
+        if self.everywhere:
+            return True
         return self.included.contains(resource_key, subscription_key, self.groups) and not any(
             scope.contains(resource_key, subscription_key, self.groups) for scope in self.excluded)
 
@@ -87,6 +90,9 @@ class Exemptions:
             if exemption.is_active(at):
                 self._by_assignment.setdefault(ids.normalize(exemption.policy_assignment_id), []).append(
                     (Scope(exemption.scope), exemption))
+
+    def __bool__(self) -> bool:
+        return bool(self._by_assignment)
 
     def find(self, assignment_id: str, reference_id: str | None, resource_key: str,
              subscription_key: str) -> PolicyExemption | None:

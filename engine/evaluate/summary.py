@@ -60,12 +60,13 @@ def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyS
             found.policy_definition_display_name = display_name
         return found
 
-    for record in records:
-        key = PolicyKey(record.policy_assignment_id, record.policy_assignment_name, record.policy_definition_name,
-                        record.policy_definition_reference_id)
-        summary = row(key, record.policy_definition_display_name)
-        attribute = STATE_FIELDS[record.compliance_state]
-        setattr(summary, attribute, getattr(summary, attribute) + 1)
+    tally = Counter((PolicyKey(record.policy_assignment_id, record.policy_assignment_name,
+                               record.policy_definition_name, record.policy_definition_reference_id),
+                     record.policy_definition_display_name, record.compliance_state) for record in records)
+    for (key, display_name, state), count in tally.items():
+        summary = row(key, display_name)
+        attribute = STATE_FIELDS[state]
+        setattr(summary, attribute, getattr(summary, attribute) + count)
     for key, count in not_applicable.items():
         row(key).not_applicable += count
     order = {assignment.id: position for position, assignment in enumerate(assignments)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from engine import ids
 from engine.azure_policy.documents import ASSIGNMENT_TYPE, DEFAULT_ID_PREFIX, TENANT_SCOPE, PolicyAssignment
@@ -73,20 +74,25 @@ class RegoKind:
     name = "rego"
     suffixes = (".rego",)
 
-    def load(self, files: Sequence[Path]) -> RegoLibrary:
-        return RegoLibrary.load([file for file in files if not file.name.endswith("_test.rego")])
+    def load(self, files: Sequence[Path], **options: Any) -> RegoLibrary:
+        """``options``: ``engine`` (embedded, opa) and that engine's own options (``url`` for opa)."""
+        return RegoLibrary.load([file for file in files if not file.name.endswith("_test.rego")], **options)
+
+    def problems(self, library: RegoLibrary) -> list[str]:
+        """Compile problems (file:line): those policies are skipped, the scan goes on."""
+        return [f"{diagnostic} (policy skipped)" for diagnostic in library.diagnostics]
 
     def owns(self, library: RegoLibrary, assignment: PolicyAssignment) -> bool:
         package = _package(assignment)
         return package is not None and library.policy(package) is not None
 
     def default_assignments(self, library: RegoLibrary) -> tuple[list[PolicyAssignment], list[str]]:
-        """Every policy assigned at the tenant with empty parameters; compile problems as messages."""
+        """Every policy assigned at the tenant with empty parameters (compile problems: :meth:`problems`)."""
         assignments = [PolicyAssignment(id=f"{DEFAULT_ID_PREFIX[ASSIGNMENT_TYPE]}{policy.package}",
                                         name=policy.package, display_name=policy.title, scope=TENANT_SCOPE,
                                         policy_definition_id=policy.definition_id, source=policy.source_file)
                        for policy in library.policies]
-        return assignments, [f"{diagnostic} (policy skipped)" for diagnostic in library.diagnostics]
+        return assignments, []
 
     def compile(self, library: RegoLibrary, assignments: Sequence[PolicyAssignment]) -> RegoEvaluator:
         for assignment in assignments:

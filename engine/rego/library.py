@@ -7,15 +7,20 @@ diagnostics with file:line) and treats every package with a ``violation`` rule a
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import regopy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import InputError
-from engine.inventory import ClusterInventory
+from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.rego.bundle import PARAMETER_SETS_KEY, ScanBundle
 from engine.rego.engines import (
     ENGINES,
@@ -32,6 +37,7 @@ DEFINITION_ID_PREFIX = "rego:"
 EFFECTS = {effect.lower(): effect for effect in ("audit", "auditIfNotExists", "deployIfNotExists", "deny")}
 DEFAULT_EFFECT = "audit"
 PROTECTED_SETTINGS = "configurationProtectedSettings"
+PARALLEL_MIN_CLUSTERS = 200  # below this a process pool (about 50 ms to compile per worker) does not pay
 
 Parameters = Mapping[str, Any]
 
@@ -174,15 +180,37 @@ class RegoLibrary:
     def evaluate_many(self, clusters: Sequence[ClusterInventory],
                       parameter_sets: Mapping[str, Sequence[Parameters]]) -> list[dict[str, list[RegoVerdict]]]:
         """:meth:`evaluate_sets` for several clusters (the OPA engine sends them as one batch)."""
+        sets = self._checked(parameter_sets)
+        parameters, sharing = _most_shared(sets)
+        documents = [{**policy_input(cluster, parameters), PARAMETER_SETS_KEY: sets} for cluster in clusters]
+        answers = self.engine.results_many(documents, shared=sharing == len(self.bundle.packages))
+        return [self._verdicts(cluster, document, answer, sets)
+                for cluster, document, answer in zip(clusters, documents, answers, strict=True)]
+
+    def evaluate_fleet(self, fleet: Fleet, parameter_sets: Mapping[str, Sequence[Parameters]],
+                       workers: int | None = None) -> dict[str, dict[str, list[RegoVerdict]]]:
+        """:meth:`evaluate_many` over a whole fleet, keyed by cluster id, in ``workers`` processes.
+
+        Each worker (default: one per core) recompiles the library once and decides a shard of
+        the fleet; small fleets and ``workers=1`` are decided in this process.
+        """
+        sets = self._checked(parameter_sets)
+        workers = workers or os.cpu_count() or 1
+        if workers == 1 or len(fleet) < PARALLEL_MIN_CLUSTERS:
+            return dict(_decide_shard(self, fleet.shards(1)[0], sets)) if len(fleet) else {}
+        verdicts: dict[str, dict[str, list[RegoVerdict]]] = {}
+        with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(self,)) as pool:
+            for decided in pool.map(_decide_in_worker, fleet.shards(workers * 4), repeat(sets)):
+                verdicts.update(decided)
+        return verdicts
+
+    def _checked(self, parameter_sets: Mapping[str, Sequence[Parameters]]) -> dict[str, list[dict[str, Any]]]:
+        """Plain copies of the parameter sets; an unknown package is bad input."""
         for package in parameter_sets:
             if package not in self._index:
                 raise InputError("assignment", "no loaded Rego policy has this package",
                                  value=DEFINITION_ID_PREFIX + package)
-        sets = {package: [dict(parameters) for parameters in chosen] for package, chosen in parameter_sets.items()}
-        documents = [{**policy_input(cluster), PARAMETER_SETS_KEY: sets} for cluster in clusters]
-        answers = self.engine.results_many(documents)
-        return [self._verdicts(cluster, document, answer, sets)
-                for cluster, document, answer in zip(clusters, documents, answers, strict=True)]
+        return {package: [dict(parameters) for parameters in chosen] for package, chosen in parameter_sets.items()}
 
     def _verdicts(self, cluster: ClusterInventory, document: dict[str, Any],
                   answer: dict[str, list[dict[str, Any]]] | RegoRuntimeError,
@@ -202,6 +230,42 @@ class RegoLibrary:
             return list(self.engine.package_results(document, self._index[package]))
         except RegoRuntimeError as error:
             return [str(error)] * count
+
+
+_WORKER_LIBRARY: RegoLibrary | None = None
+
+
+def _start_worker(library: RegoLibrary) -> None:
+    """Process-pool initializer: the library arrives pickled, i.e. recompiled in this worker."""
+    global _WORKER_LIBRARY
+    _WORKER_LIBRARY = library
+
+
+def _decide_in_worker(shard: FleetShard,
+                      sets: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, list[RegoVerdict]]]]:
+    assert _WORKER_LIBRARY is not None, "worker not initialised"
+    return _decide_shard(_WORKER_LIBRARY, shard, sets)
+
+
+def _decide_shard(library: RegoLibrary, shard: FleetShard,
+                  sets: Mapping[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, list[RegoVerdict]]]]:
+    clusters = list(shard.clusters())
+    return [(cluster.id, verdicts) for cluster, verdicts in zip(clusters, library.evaluate_many(clusters, sets),
+                                                                 strict=True)]
+
+
+def _most_shared(sets: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, Any], int]:
+    """The parameter set that the most packages have as their only one, and how many do.
+
+    It goes in ``input.parameters``, so those packages are evaluated without a ``with`` clause
+    (``{}`` and 0 when no package has a single set).
+    """
+    counts: Counter[bytes] = Counter(orjson.dumps(chosen[0], option=orjson.OPT_SORT_KEYS)
+                                     for chosen in sets.values() if len(chosen) == 1)
+    if not counts:
+        return {}, 0
+    [(encoded, sharing)] = counts.most_common(1)
+    return orjson.loads(encoded), sharing
 
 
 def _verdict(cluster: ClusterInventory, raw: dict[str, Any] | str) -> RegoVerdict:

@@ -1,7 +1,8 @@
 """Request dispatch: authentication, fault injection, limits, then the route's handler.
 
 Routes are a registry: the control API under ``/sandbox/``, the Resource Graph query endpoint,
-and ARM (operation status, POST actions, resources by type, collections).
+the Key Vault secrets data plane under ``/keyvault/``, and ARM (operation status, POST actions,
+resources by type, collections).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from engine import ids
-from engine.sandbox import arm, control, graph
+from engine.sandbox import arm, control, graph, keyvault
 from engine.sandbox.core import Request, Response, Sandbox, arm_error
 from engine.sandbox.limits import FaultTarget
 
@@ -27,11 +28,13 @@ GENERIC_HANDLERS: dict[str, ResourceHandler] = {
 def handle(sandbox: Sandbox, request: Request) -> Response:
     """Answer one request as ARM would (never raises for bad input: that is a 4xx)."""
     sandbox.count("requests")
+    path = request.path.rstrip("/") or "/"
+    if path.lower().startswith(keyvault.PATH_PREFIX):
+        return keyvault.handle(sandbox, request, path)  # a vault's data plane, with its own auth challenge
     token = request.headers.get("authorization", "")
     if not token.startswith("Bearer ") or not token[7:].strip():
         return arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                          "missing or is not a Bearer token.")
-    path = request.path.rstrip("/") or "/"
     if path.startswith(CONTROL_PREFIX):
         return control.handle(sandbox, request, path[len(CONTROL_PREFIX):])
     is_graph = path.lower() == GRAPH_PATH

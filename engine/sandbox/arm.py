@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from engine import ids
-from engine.sandbox import lifecycle
+from engine.sandbox import keyvault, lifecycle
 from engine.sandbox.core import Request, Response, Sandbox, arm_error, timestamp
 
 OPERATION_MARKER = "/operations/"
 OPERATION_STATUS = {"Succeeded": "Succeeded", "Failed": "Failed", "Deleted": "Succeeded"}
 KEY_SECRET = "listkeys_secret"
+PROTECTED_DIGESTS = "protected-settings-sha256"
 
 
 def _system_data(sandbox: Sandbox, previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -124,6 +127,7 @@ class LifecycleKind:
             resource["identity"] = identity
         resource["systemData"] = _system_data(sandbox, previous)
         resource["properties"] = _stored_properties(properties)
+        _digest_protected_settings(sandbox, resource_id.raw, body)
         return self._start(sandbox, request, resource, cluster, "update" if previous else "create",
                            200 if previous else 201)
 
@@ -144,6 +148,7 @@ class LifecycleKind:
             resource["properties"][name] = merged
         resource["properties"] = _stored_properties(resource["properties"])
         resource["systemData"] = _system_data(sandbox, previous)
+        _digest_protected_settings(sandbox, resource_id.raw, body)
         return self._start(sandbox, request, resource, cluster, "update", 202)  # type: ignore[arg-type]
 
     def delete(self, sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
@@ -179,6 +184,22 @@ def _created(resource: dict[str, Any], now: float) -> float:
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else now
     except ValueError:
         return now
+
+
+def _digest_protected_settings(sandbox: Sandbox, resource_id: str, body: dict[str, Any]) -> None:
+    """Keep a SHA-256 per protected setting written (never the value), so tests can check which
+    value reached ARM; ARM itself never returns them."""
+    protected = (body.get("properties") or {}).get("configurationProtectedSettings")
+    if isinstance(protected, dict) and protected:
+        digests = {**protected_setting_digests(sandbox, resource_id),
+                   **{name: hashlib.sha256(str(value).encode()).hexdigest() for name, value in protected.items()}}
+        sandbox.store.set_fact(ids.normalize(resource_id), PROTECTED_DIGESTS, orjson.dumps(digests).decode())
+
+
+def protected_setting_digests(sandbox: Sandbox, resource_id: str) -> dict[str, str]:
+    """``{setting: sha256 hex of the value last written}`` of an extension or flux configuration."""
+    stored = sandbox.store.fact(ids.normalize(resource_id), PROTECTED_DIGESTS)
+    return orjson.loads(stored) if stored else {}
 
 
 def _stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
@@ -228,12 +249,13 @@ LIFECYCLE_KINDS = {
 
 
 # ---- the generic resource store ------------------------------------------------------------
-def _workspace_defaults(sandbox: Sandbox, resource: dict[str, Any]) -> None:
+def _workspace_defaults(sandbox: Sandbox, request: Request, resource: dict[str, Any]) -> None:
     resource["properties"].setdefault("customerId", _deterministic_uuid(ids.normalize(resource["id"]), "customer"))
 
 
-CREATE_DEFAULTS: dict[str, Callable[[Sandbox, dict[str, Any]], None]] = {
+CREATE_DEFAULTS: dict[str, Callable[[Sandbox, Request, dict[str, Any]], None]] = {
     "microsoft.operationalinsights/workspaces": _workspace_defaults,
+    keyvault.VAULT_TYPE: keyvault.vault_defaults,
 }
 
 
@@ -256,7 +278,7 @@ def generic_put(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId)
     resource["properties"] = {**(body.get("properties") or {}), "provisioningState": "Succeeded"}
     defaults = CREATE_DEFAULTS.get(ids.normalize(resource_id.type))
     if defaults is not None:
-        defaults(sandbox, resource)
+        defaults(sandbox, request, resource)
     sandbox.store.put(resource)
     return Response(200 if previous else 201, resource)
 

@@ -22,15 +22,17 @@ applicable if {
 	not lower(distribution) in aks_distributions
 }
 
-defender_running if {
-	some extension in extensions.of_type(defender_type)
-	lower(extensions.property(extension, "provisioningState", "")) == "succeeded"
-}
+defender_extensions := extensions.of_type(defender_type)
+
+running := [extension |
+	some extension in defender_extensions
+	lower(extension.properties.provisioningState) == "succeeded"
+]
 
 violation contains {
 	"msg": concat("", ["Defender extension is not running on this ", distribution, " cluster"]),
 	"remediation": {
-		"name": extensions.name_for(defender_type, "microsoft.azuredefender.kubernetes"),
+		"name": extensions.first_name(defender_extensions, "microsoft.azuredefender.kubernetes"),
 		"properties": {
 			"extensionType": defender_type,
 			"autoUpgradeMinorVersion": true,
@@ -39,5 +41,5 @@ violation contains {
 		},
 	},
 } if {
-	not defender_running
+	count(running) == 0
 }

@@ -13,15 +13,17 @@ flux_type := "microsoft.flux"
 
 applicable if extensions.is_connected_cluster
 
-auto_upgrading_flux if {
-	some extension in extensions.of_type(flux_type)
-	extensions.property(extension, "autoUpgradeMinorVersion", false) == true
-}
+flux_extensions := extensions.of_type(flux_type)
+
+auto_upgrading := [extension |
+	some extension in flux_extensions
+	extension.properties.autoUpgradeMinorVersion == true
+]
 
 violation contains {
 	"msg": "Flux extension is missing or does not auto-upgrade minor versions",
 	"remediation": {
-		"name": extensions.name_for(flux_type, "flux"),
+		"name": extensions.first_name(flux_extensions, "flux"),
 		"properties": {
 			"extensionType": flux_type,
 			"autoUpgradeMinorVersion": true,
@@ -30,5 +32,5 @@ violation contains {
 		},
 	},
 } if {
-	not auto_upgrading_flux
+	count(auto_upgrading) == 0
 }

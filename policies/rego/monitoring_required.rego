@@ -14,16 +14,18 @@ monitoring_type := "microsoft.azuremonitor.containers"
 
 applicable if extensions.is_connected_cluster
 
-stable_monitoring_installed if {
-	some extension in extensions.of_type(monitoring_type)
-	lower(extensions.property(extension, "releaseTrain", "")) == "stable"
-}
+monitoring_extensions := extensions.of_type(monitoring_type)
+
+on_stable := [extension |
+	some extension in monitoring_extensions
+	lower(extension.properties.releaseTrain) == "stable"
+]
 
 violation contains {
 	"msg": "Azure Monitor containers extension is not installed on the Stable release train",
-	"details": {"installedTrains": [extensions.property(e, "releaseTrain", null) | some e in extensions.of_type(monitoring_type)]},
+	"details": {"installedTrains": [extensions.property(e, "releaseTrain", null) | some e in monitoring_extensions]},
 	"remediation": {
-		"name": extensions.name_for(monitoring_type, "azuremonitor-containers"),
+		"name": extensions.first_name(monitoring_extensions, "azuremonitor-containers"),
 		"properties": {
 			"extensionType": monitoring_type,
 			"releaseTrain": "Stable",
@@ -32,5 +34,5 @@ violation contains {
 		},
 	},
 } if {
-	not stable_monitoring_installed
+	count(on_stable) == 0
 }

@@ -20,6 +20,7 @@ from engine.azure import ArmConnection
 from engine.errors import InputError
 from engine.evaluate import ScanRequest
 from remediation.apply.arm import ArmGateway
+from remediation.apply.derive import TemplateSecrets
 from remediation.apply.execute import ExecuteOptions, OperationExecutor
 from remediation.apply.files import read_json
 from remediation.apply.journal import Journal, JournalEntry
@@ -88,8 +89,9 @@ def _result(operation: Operation, state: OpState, message: str | None, writes: i
                            state=state, message=message, writes=writes)
 
 
-def _check_secrets(secrets: Secrets, selected: list[Operation]) -> None:
-    """Every assignment parameter a selected operation needs is in --secrets: checked before any write."""
+def _check_secrets(secrets: Secrets, templates: TemplateSecrets, selected: list[Operation]) -> None:
+    """Every assignment parameter a selected operation needs is in --secrets, and every definition
+    whose template holds a secret is among --policy: checked before any write."""
     for operation in selected:
         for source in operation.secret_sources:
             if source.kind == "parameter" and source.parameter \
@@ -97,6 +99,8 @@ def _check_secrets(secrets: Secrets, selected: list[Operation]) -> None:
                 raise InputError("--secrets",
                                  f"operation {operation.id} needs assignment parameter {source.parameter!r} "
                                  f"for {source.path}", value=source.policy_assignment_id)
+            if source.kind == "template":
+                templates.check(operation, source)
 
 
 def known_results(plan: Plan, options: ApplyOptions,
@@ -123,7 +127,8 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
                pacer: WritePacer | None = None) -> ApplyResult:
     """Apply ``plan`` against ARM; returns every operation's final state and a verification.
 
-    With ``policies`` (a prepared scan), the touched clusters are evaluated before and after.
+    With ``policies`` (a prepared scan), the touched clusters are evaluated before and after, and
+    secrets written in a definition's template are re-derived from its definitions.
     """
     options = options.validated()
     connection = connection.validated()
@@ -137,13 +142,15 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
         previous = journal.entries()
         known = known_results(plan, options, previous)
         selected = [operation for operation in plan.operations if operation.id not in known]
-        _check_secrets(secrets, selected)
+        templates = TemplateSecrets(policies, secrets)
+        _check_secrets(secrets, templates, selected)
         pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
         gateway = ArmGateway(connection, pacer, pool_size=options.parallel)
         clusters = touched_clusters(selected)
         try:
             before = read_fleet(gateway, clusters) if policies is not None and options.verify else None
-            executor = OperationExecutor(gateway, journal, secrets, ExecuteOptions(options.wait, options.timeout))
+            executor = OperationExecutor(gateway, journal, secrets, ExecuteOptions(options.wait, options.timeout),
+                                         templates)
             scheduler = Scheduler(Schedule(plan.operations, known),
                                   lambda operation: executor.run(operation, previous.get(operation.id)),
                                   parallel=options.parallel, failure_threshold=options.failure_threshold,

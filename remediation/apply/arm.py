@@ -2,7 +2,8 @@
 
 Extensions go through the KubernetesConfiguration extensions client; flux configurations and
 every other type through the generic resources client of azure-mgmt-resource; both with the
-api-version the plan carries. A write is sent once per attempt, after a token of its
+api-version the plan carries. Key Vault secrets (the values of Key Vault references) are read
+with the Key Vault SecretClient, sharing the credential and the HTTPS session. A write is sent once per attempt, after a token of its
 subscription's :class:`WritePacer`; its long-running operation is then polled by URL (the URL is
 what the journal keeps, so a resumed apply polls the same operation).
 """
@@ -13,12 +14,14 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceResponseError
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
+from azure.keyvault.secrets import SecretClient
 from azure.mgmt.kubernetesconfiguration.extensions import KubernetesConfigurationExtensionsMgmtClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -35,6 +38,10 @@ LOCATION_HEADER = "location"
 DEFAULT_POLL_SECONDS = 1.0
 CLUSTER_API_VERSIONS = {ids.CONNECTED_CLUSTER_TYPE: "2024-01-01", ids.MANAGED_CLUSTER_TYPE: "2024-05-01"}
 KUBERNETES_CONFIGURATION_API_VERSION = "2023-05-01"
+KEY_VAULT_API_VERSION = "2023-07-01"
+# Key Vault's challenge names https://vault.azure.net; the SDK checks the vault's host is under it,
+# which a local stand-in (the sandbox) never is.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class OperationFailed(AzureRequestError):
@@ -128,6 +135,16 @@ class ArmGateway:
                 self._clients[key] = client
         return client
 
+    def _secret_client(self, vault_uri: str) -> SecretClient:
+        key = ("keyvault", vault_uri.lower(), None)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = SecretClient(vault_uri, self._credential, transport=self._transport, retry_total=0,
+                                      verify_challenge_resource=urlsplit(vault_uri).hostname not in LOOPBACK_HOSTS)
+                self._clients[key] = client
+        return client
+
     def _resources(self, resource_id: str) -> ResourceManagementClient:
         subscription = ids.parse_resource_id(resource_id).subscription_id or ""
         return self._client("resources", subscription)
@@ -153,6 +170,25 @@ class ArmGateway:
         api_version = CLUSTER_API_VERSIONS.get(ids.normalize(ids.parse_resource_id(cluster_id).type),
                                                CLUSTER_API_VERSIONS[ids.CONNECTED_CLUSTER_TYPE])
         return self.read(cluster_id, api_version)
+
+    def read_any(self, resource_id: str) -> dict[str, Any] | None:
+        """A resource of any type (a policy's evaluated resource): clusters with the api-version
+        apply reads them with, other types with their provider's newest."""
+        api_version = CLUSTER_API_VERSIONS.get(ids.normalize(ids.parse_resource_id(resource_id).type))
+        return self.read(resource_id, api_version or self.latest_api_version(resource_id))
+
+    def read_secret(self, vault_uri: str, name: str) -> str | None:
+        """A Key Vault secret's current value (None: the vault has no such secret), read with the
+        Key Vault SecretClient from the vault's data-plane address (its ``vaultUri``)."""
+        client = self._secret_client(vault_uri)
+
+        def get() -> str | None:
+            try:
+                return client.get_secret(name).value
+            except ResourceNotFoundError:
+                return None
+
+        return self._retried(get)
 
     def list_children(self, cluster_id: str, child_type: str = "extensions",
                       api_version: str = KUBERNETES_CONFIGURATION_API_VERSION) -> list[dict[str, Any]]:

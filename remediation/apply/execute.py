@@ -15,6 +15,7 @@ from engine import ids
 from engine.azure import AzureRequestError
 from remediation.apply.arm import ArmGateway, OperationFailed, WriteFailed
 from remediation.apply.compare import contains_text, get_path, provisioning_state, satisfies, set_path
+from remediation.apply.derive import KeyVaultSecrets, NotApplicable, TemplateSecrets
 from remediation.apply.journal import Journal, JournalEntry
 from remediation.apply.models import OperationResult, OpState
 from remediation.apply.secrets import REDACTED, Secrets
@@ -23,15 +24,6 @@ from remediation.plan.models import Action, DeferredValue, Operation, OperationS
 NAMESPACE_SCOPED_TYPES = frozenset({"microsoft.apimanagement", "microsoft.eventgrid"})
 CONNECTED = "connected"
 BUSY_STATES = frozenset({"creating", "updating", "deleting"})  # ARM answers a write 409 Conflict meanwhile
-
-
-class NotApplicable(Exception):
-    """The operation cannot be written now: the state it ends in and why."""
-
-    def __init__(self, state: OpState, message: str):
-        super().__init__(message)
-        self.state = state
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -56,11 +48,14 @@ def _connected(cluster: dict[str, Any]) -> bool:
 class OperationExecutor:
     """Runs operations against ARM; thread-safe, one call per operation."""
 
-    def __init__(self, gateway: ArmGateway, journal: Journal, secrets: Secrets, options: ExecuteOptions):
+    def __init__(self, gateway: ArmGateway, journal: Journal, secrets: Secrets, options: ExecuteOptions,
+                 templates: TemplateSecrets | None = None):
         self._arm = gateway
         self._journal = journal
         self._secrets = secrets
         self._options = options
+        self._templates = templates or TemplateSecrets(None, secrets)
+        self._vaults = KeyVaultSecrets(secrets)
 
     def run(self, operation: Operation, previous: JournalEntry | None = None) -> OperationResult:
         writes = previous.writes if previous else 0
@@ -178,6 +173,7 @@ class OperationExecutor:
         for deferred in operation.deferred_values:
             if deferred.path.lower() not in secret_paths:
                 set_path(body, deferred.path, self._resolve(deferred))
+        template_values: dict[str, Any] | None = None
         for source in operation.secret_sources:
             if source.kind == "parameter" and source.parameter:
                 secret = self._secrets.value(source.policy_assignment_id, source.parameter)
@@ -186,9 +182,18 @@ class OperationExecutor:
                                                         f"{source.path} is not in --secrets")
             elif source.kind == "deferred" and source.deferred is not None:
                 secret = self._secrets.remember(self._resolve(source.deferred))
+            elif source.kind == "keyVault":
+                secret = self._vaults.value(source, self._arm)
+            elif source.kind == "template":
+                if template_values is None:
+                    template_values = self._templates.values(operation, self._arm)
+                if source.path.lower() not in template_values:
+                    raise NotApplicable(OpState.FAILED, f"cannot re-derive {source.path}: the re-expanded "
+                                                        "template no longer writes a secret there")
+                secret = self._secrets.remember(template_values[source.path.lower()])
             else:
-                raise NotApplicable(OpState.FAILED, f"cannot re-derive {source.path}: {source.kind} secret "
-                                                    "sources are not supported by apply yet")
+                raise NotApplicable(OpState.FAILED, f"cannot re-derive {source.path}: the plan does not say "
+                                                    f"where its {source.kind} secret comes from")
             set_path(body, source.path, secret.reveal())
         if contains_text(body, REDACTED):
             raise NotApplicable(OpState.FAILED, "the body still holds a redacted value no secret source fills")

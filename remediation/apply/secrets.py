@@ -1,8 +1,14 @@
-"""Re-deriving protected settings at apply time, from the assignment's parameters.
+"""The secret values apply is given: assignment parameters and Key Vault secrets from ``--secrets``.
 
 The plan carries only where a secret comes from (:class:`SecretSource`). The values are read from
-``--secrets FILE`` right before the write that needs them, held in :class:`Secret` wrappers that
-never print, and scrubbed from any error text that might echo them back.
+``--secrets FILE`` right before the write that needs them (:mod:`remediation.apply.derive` fetches
+the others), held in :class:`Secret` wrappers that never print, and scrubbed from any error text
+that might echo them back.
+
+A secrets file is a policy assignment, an ARM parameters file or ``{name: value}`` (or a list of
+those); any of them may also carry ``keyVaultSecrets``: ``[{"keyVault": {"id": VAULT_ID},
+"secretName": NAME, "value": VALUE}]``, the values of Key Vault references for a machine that
+cannot read the vault.
 """
 
 from __future__ import annotations
@@ -45,36 +51,78 @@ def _assignment_parameters(document: dict[str, Any]) -> dict[str, Any] | None:
             for name, entry in parameters.items()}
 
 
-def _read_parameters(path: Path) -> Iterator[tuple[str | None, dict[str, Secret]]]:
-    """(assignment id or None, {parameter: value}) for each document in a secrets file."""
+VaultSecretKey = tuple[str, str]  # (normalized vault id, lower-case secret name)
+
+
+def _key_vault_secrets(path: Path, entries: Any, location: str) -> dict[VaultSecretKey, Secret]:
+    """``keyVaultSecrets``: ``[{"keyVault": {"id": ...}, "secretName": ..., "value": ...}]``."""
+    if not isinstance(entries, list):
+        raise InputError(str(path), "keyVaultSecrets is a list of {keyVault: {id}, secretName, value}",
+                         location=location)
+    found: dict[VaultSecretKey, Secret] = {}
+    for index, entry in enumerate(entries):
+        vault = entry.get("keyVault") if isinstance(entry, dict) else None
+        vault_id = vault.get("id") if isinstance(vault, dict) else None
+        name = entry.get("secretName") if isinstance(entry, dict) else None
+        if not isinstance(vault_id, str) or not isinstance(name, str) or not isinstance(entry.get("value"), str):
+            raise InputError(str(path), "expected {\"keyVault\": {\"id\": VAULT_ID}, \"secretName\": NAME, "
+                             "\"value\": VALUE}", location=f"{location}[{index}]")
+        found[(ids.normalize(vault_id), name.lower())] = Secret(entry["value"])
+    return found
+
+
+def _read_documents(path: Path) -> Iterator[tuple[str | None, dict[str, Secret], dict[VaultSecretKey, Secret]]]:
+    """(assignment id or None, {parameter: value}, {(vault, secret): value}) for each document in a
+    secrets file."""
     document = read_json(path, "secrets file (--secrets / --assignment)")
     documents = document if isinstance(document, list) else [document]
     for index, entry in enumerate(documents):
         if not isinstance(entry, dict):
             raise InputError(str(path), "expected an object of parameters or a policy assignment",
                              location=f"item {index}")
+        entry = dict(entry)
+        vault_secrets = _key_vault_secrets(path, entry.pop("keyVaultSecrets"), f"item {index}.keyVaultSecrets") \
+            if "keyVaultSecrets" in entry else {}
         parameters = _assignment_parameters(entry)
         assignment = ids.normalize(entry["id"]) if isinstance(entry.get("id"), str) else None
         values = parameters if parameters is not None else entry
-        yield assignment, {name.lower(): Secret(value) for name, value in values.items()}
+        yield assignment, {name.lower(): Secret(value) for name, value in values.items()}, vault_secrets
 
 
 class Secrets:
-    """Assignment parameter values by (assignment id, parameter name), case-insensitively, and
-    every secret met during the run (so error texts can be scrubbed of them)."""
+    """Assignment parameter values by (assignment id, parameter name), case-insensitively, Key Vault
+    secrets supplied by (vault id, secret name), and every secret met during the run (so error
+    texts can be scrubbed of them)."""
 
-    def __init__(self, by_assignment: dict[str | None, dict[str, Secret]] | None = None):
+    def __init__(self, by_assignment: dict[str | None, dict[str, Secret]] | None = None,
+                 vault_secrets: dict[VaultSecretKey, Secret] | None = None):
         self._by_assignment = by_assignment or {}
-        self._seen: list[Secret] = [secret for values in self._by_assignment.values() for secret in values.values()]
+        self._vault_secrets = vault_secrets or {}
+        self._seen: list[Secret] = [*(secret for values in self._by_assignment.values() for secret in values.values()),
+                                    *self._vault_secrets.values()]
 
     @classmethod
     def load(cls, paths: list[Path]) -> Secrets:
-        """Read policy assignments (one or a list per file), ARM parameters files or ``{name: value}``."""
+        """Read policy assignments (one or a list per file), ARM parameters files or ``{name: value}``,
+        each optionally with ``keyVaultSecrets``."""
         by_assignment: dict[str | None, dict[str, Secret]] = {}
+        vault_secrets: dict[VaultSecretKey, Secret] = {}
         for path in paths:
-            for assignment, values in _read_parameters(path):
+            for assignment, values, supplied in _read_documents(path):
                 by_assignment.setdefault(assignment, {}).update(values)
-        return cls(by_assignment)
+                vault_secrets.update(supplied)
+        return cls(by_assignment, vault_secrets)
+
+    def parameters(self, assignment_id: str | None) -> dict[str, Any]:
+        """Every parameter given for exactly that assignment, revealed (for re-expanding its template)."""
+        if assignment_id is None:
+            return {}
+        return {name: secret.reveal() for name, secret in self._by_assignment.get(ids.normalize(assignment_id),
+                                                                                  {}).items()}
+
+    def key_vault_secret(self, vault_id: str, secret_name: str) -> Secret | None:
+        """A Key Vault secret supplied in ``keyVaultSecrets`` (None: read it from the vault)."""
+        return self._vault_secrets.get((ids.normalize(vault_id), secret_name.lower()))
 
     def value(self, assignment_id: str | None, parameter: str) -> Secret | None:
         """The parameter of that assignment; else the only value any source gives it."""

@@ -14,12 +14,13 @@ from typing import Any
 from engine.expressions import EvaluationError
 from engine.expressions.compiler import lookup_property
 from engine.expressions.functions import _unique_string as unique_string
-from engine.ids import parse_resource_id
+from engine.ids import normalize, parse_resource_id
 from remediation.plan.models import SecretSource
 from remediation.template.compile import Compiled, TemplateError, compile_body
 from remediation.template.expand import (
     CompiledTemplate,
     ExpandedResource,
+    TemplateValues,
     compile_deployment_parameters,
     expand_template,
 )
@@ -150,8 +151,10 @@ class DineDeployment:
         )
 
     def expand(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None = None,
-               assignment_id: str | None = None) -> list[ExpandedResource]:
-        """The resources the remediation deployment for ``resource`` writes."""
+               assignment_id: str | None = None, *,
+               template_values: TemplateValues | None = None) -> list[ExpandedResource]:
+        """The resources the remediation deployment for ``resource`` writes (see
+        :func:`expand_template` for ``template_values``)."""
         parsed = parse_resource_id(resource["id"])
         if parsed.subscription_id is None:
             raise TemplateError(self.source, "the evaluated resource has no subscription", value=resource["id"])
@@ -164,4 +167,15 @@ class DineDeployment:
             location = self.location(context) if self.location is not None else resource.get("location")
             scope = DeploymentScope(parsed.subscription_id, None, str(location) if location else None)
         values = {name: compiled(context) for name, compiled in self.parameters.items()}
-        return expand_template(self.template, values, scope, deployment_name)
+        return expand_template(self.template, values, scope, deployment_name, template_values=template_values)
+
+    def template_secrets(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None,
+                         assignment_id: str | None, target_id: str) -> dict[str, Any] | None:
+        """The secrets written in the template itself (``template`` secret sources) of ``target_id``,
+        in clear by path, as the deployment for ``resource`` writes them; None when it does not
+        write ``target_id``. Apply re-derives those secrets with this, never from the plan."""
+        values: TemplateValues = {}
+        written = {normalize(expanded.resource_id)
+                   for expanded in self.expand(resource, assignment_parameters, assignment_id,
+                                               template_values=values)}
+        return values.get(normalize(target_id), {}) if normalize(target_id) in written else None

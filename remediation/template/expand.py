@@ -302,15 +302,24 @@ class _Instance:
     depends_on: set[str] = field(default_factory=set)  # instance ids (keys)
 
 
+TemplateValues = dict[str, dict[str, Any]]  # resource id (normalized) -> {path: secret written in the template}
+
+
 def expand_template(template: CompiledTemplate, parameters: dict[str, Any], scope: DeploymentScope,
-                    deployment_name: str, template_source: SecretSource | None = None) -> list[ExpandedResource]:
-    """Every resource the deployment writes, leaves only (nested deployments flattened)."""
+                    deployment_name: str, template_source: SecretSource | None = None, *,
+                    template_values: TemplateValues | None = None) -> list[ExpandedResource]:
+    """Every resource the deployment writes, leaves only (nested deployments flattened).
+
+    ``template_values``, when given, receives the secrets written in the template itself (the
+    ``template`` secret sources) in clear, by resource id and path: what apply re-derives them from.
+    """
     source = template_source or SecretSource(path="", kind="template")
     context = Deployment(template, scope, deployment_name, parameters, source)
-    return _expand(context, inherited=(), deployments=(deployment_name,))
+    return _expand(context, inherited=(), deployments=(deployment_name,), template_values=template_values)
 
 
-def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[str, ...]) -> list[ExpandedResource]:
+def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[str, ...],
+            template_values: TemplateValues | None) -> list[ExpandedResource]:
     template = context.template
     instances, skipped = _instances(context)
     graph = nx.DiGraph()
@@ -333,10 +342,10 @@ def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[
         depends = tuple(dict.fromkeys(
             [*inherited, *(leaf for dependency in sorted(instance.depends_on) for leaf in leaves_of[dependency])]))
         if instance.resource.nested is None:
-            expanded.append(_leaf(instance, depends, deployments))
+            expanded.append(_leaf(instance, depends, deployments, template_values))
             leaves_of[key] = (instance.resource_id,)
             continue
-        children = _expand_nested(instance, depends, deployments)
+        children = _expand_nested(instance, depends, deployments, template_values)
         leaves_of[key] = tuple(child.resource_id for child in children)
         expanded.extend(children)
     return expanded
@@ -413,10 +422,12 @@ def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], 
                         location=dependent.resource.path)
 
 
-def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...]) -> ExpandedResource:
+def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...],
+          template_values: TemplateValues | None) -> ExpandedResource:
     context = instance.context
     body = instance.resource.body(context)
-    redacted = redact(body, context.template_source)
+    values = None if template_values is None else template_values.setdefault(ids.normalize(instance.resource_id), {})
+    redacted = redact(body, context.template_source, values)
     return ExpandedResource(
         resource_id=instance.resource_id, resource_type=instance.resource_type,
         api_version=str(instance.resource.api_version(context)), body=redacted.body, depends_on=depends,
@@ -424,8 +435,8 @@ def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str,
         deployments=deployments)
 
 
-def _expand_nested(instance: _Instance, depends: tuple[str, ...],
-                   deployments: tuple[str, ...]) -> list[ExpandedResource]:
+def _expand_nested(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...],
+                   template_values: TemplateValues | None) -> list[ExpandedResource]:
     nested = instance.resource.nested
     assert nested is not None
     parent = instance.context
@@ -436,5 +447,5 @@ def _expand_nested(instance: _Instance, depends: tuple[str, ...],
         child = Deployment(nested.template, scope, instance.name, values, parent.template_source)
     else:
         child = parent.outer_nested(scope, nested.template.resources)
-    return _expand(child, depends, (*deployments, instance.name))
+    return _expand(child, depends, (*deployments, instance.name), template_values)
 

@@ -80,11 +80,13 @@ class Redacted:
     secret_sources: list[SecretSource]
 
 
-def redact(body: Any, template_source: SecretSource) -> Redacted:
+def redact(body: Any, template_source: SecretSource, template_values: dict[str, Any] | None = None) -> Redacted:
     """Replace secrets by ``<redacted>`` and deferred values by their description.
 
     Every value under ``configurationProtectedSettings`` is a secret; so is any secret-traced
-    string anywhere. ``template_source`` is the origin of secrets written literally in a template.
+    string anywhere. ``template_source`` is the origin of secrets written literally in a template;
+    ``template_values``, when given, receives each of those in clear by path (apply re-derives
+    them so, in memory only).
     """
     deferred: list[DeferredValue] = []
     secrets: list[SecretSource] = []
@@ -109,6 +111,8 @@ def redact(body: Any, template_source: SecretSource) -> Redacted:
             return str(value)
         if protected:
             secrets.append(template_source.model_copy(update={"path": path}))
+            if template_values is not None:
+                template_values[path] = value
             return REDACTED
         return value
 

@@ -1,10 +1,13 @@
 # Helpers shared by the shipped policies: extension lookups by type, case-insensitively as ARM compares.
+#
+# regopy evaluates a rule once per query but a function at every call, so a policy binds the
+# result of of_type to a rule and hands that to the other helpers.
 package arcpolicy.lib.extensions
 
-# The cluster's extensions of one type (extension types compare case-insensitively).
+# The cluster's extensions of one type, given in lower case (extension types compare case-insensitively).
 of_type(extension_type) := [extension |
 	some extension in input.extensions
-	lower(object.get(extension.properties, "extensionType", "")) == lower(extension_type)
+	lower(extension.properties.extensionType) == extension_type
 ]
 
 # A property of an extension, or the default when it is absent.
@@ -13,7 +16,7 @@ property(extension, name, default_value) := object.get(extension, ["properties",
 # Whether the cluster is an Arc-enabled (connected) cluster rather than AKS.
 is_connected_cluster if lower(input.resource.type) == "microsoft.kubernetes/connectedclusters"
 
-# The name of the first existing extension of a type, or the given default name.
-name_for(extension_type, default_name) := sort([extension.name | some extension in of_type(extension_type)])[0]
+# The name of the first of some extensions (by name), or the given default name when there are none.
+first_name(found, default_name) := sort([extension.name | some extension in found])[0]
 
-name_for(extension_type, default_name) := default_name if count(of_type(extension_type)) == 0
+first_name(found, default_name) := default_name if count(found) == 0

@@ -1,0 +1,141 @@
+"""``arcpolicy schedule``: one long-running process scanning on a cron schedule (engine/scheduler.py).
+
+Each run is the scan ``arcpolicy scan --config FILE`` would do: outputs written, the scan recorded in
+the store, retention applied; with ``--remediate`` the scan's plan is then applied with apply's limits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.atomic import atomic_writer
+from engine.cli.app import app
+from engine.cli.connection_options import arm_connection, load_fleet
+from engine.cli.output import console
+from engine.cli.scan_commands import FAILING_STATES, FailOn, command_line_overrides
+from engine.config import ArcPolicyConfig, resolve_config
+from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from engine.evaluate import ScanRequest, ScanResult, load_management_groups, prepare_scan, run_scan
+from engine.history.recording import policy_set_fingerprint, publish_scan
+from engine.inventory import Fleet
+from engine.models.results import ComplianceState
+from engine.output import ScanMetadata, new_scan_id
+from engine.scheduler import Scheduler
+from engine.structured_logging import logging_configured, scan_context
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEYS = {"cron": "schedule.cron", "jitter": "schedule.jitter", "health_file": "schedule.health_file",
+               "lock_file": "schedule.lock_file", "remediate": "schedule.remediate", "store": "store.url",
+               "keep": "store.keep", "log_format": "logging.format"}
+
+
+class ScanJob:
+    """One scheduled run: the configured scan, published; then, with remediation on, plan and apply."""
+
+    def __init__(self, config: ArcPolicyConfig):
+        self.config = config
+
+    def prepare(self) -> ScanRequest:
+        """Load and compile the policies, assignments and exemptions (InputError on bad input)."""
+        settings = self.config.scan
+        if not settings.policies:
+            raise InputError("--config", "the config file names no policies", location="scan.policies")
+        groups = load_management_groups(settings.management_group_map) if settings.management_group_map else None
+        return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups)
+
+    def __call__(self, scan_id: str) -> ScanResult:
+        started = time.perf_counter()
+        settings = self.config.scan
+        request = self.prepare()
+        source = str(settings.inventory) if settings.inventory else "resource-graph"
+        log.info("scan started", extra={"inventory": source})
+        connection = None if settings.inventory else arm_connection(
+            settings.subscriptions, settings.management_groups, settings.arm_endpoint, settings.ca_bundle,
+            settings.credential)
+        fleet = load_fleet(settings.inventory, settings.inventory is None, connection)
+        result = run_scan(fleet, request, settings.workers)
+        metadata = ScanMetadata(scan_id=scan_id, started_at=request.timestamp, inventory_source=source,
+                                duration_seconds=round(time.perf_counter() - started, 3),
+                                policy_fingerprint=policy_set_fingerprint(settings.policies, request))
+        publish_scan(self.config, result.records, metadata)
+        counts = {state.value: sum(1 for record in result.records if record.compliance_state is state)
+                  for state in ComplianceState}
+        log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
+                                         "states": counts, "durationSeconds": metadata.duration_seconds})
+        if self.config.schedule.remediate:
+            self.remediate(scan_id, fleet, request, result)
+        return result
+
+    def remediate(self, scan_id: str, fleet: Fleet, request: ScanRequest, result: ScanResult) -> None:
+        """Plan the scan's remediation and apply it with apply's safety limits (canary, pacing, threshold)."""
+        from remediation.apply import ApplyOptions, Secrets, apply_plan
+        from remediation.plan.builder import PlanOptions
+        from remediation.plan.facts import load_facts
+        from remediation.plan.from_scan import plan_from_scan
+        from remediation.plan.io import write_plan
+
+        settings = self.config.scan
+        options = PlanOptions(node_architectures=load_facts(settings.facts) if settings.facts else {})
+        plan = plan_from_scan(fleet, request, result, options,
+                              inventory_source=str(settings.inventory) if settings.inventory else "resource-graph")
+        directory = self.config.schedule.work_dir / scan_id
+        write_plan(plan, directory / "plan.json")
+        connection = arm_connection(arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
+                                    credential=settings.credential)
+        applied = apply_plan(plan, connection, ApplyOptions(), journal_path=directory / "plan.json.journal.sqlite",
+                             secrets=Secrets.load(list(settings.assignments)), policies=request)
+        with atomic_writer(directory / "apply.json") as out:
+            json.dump(applied.to_json(), out, indent=2)
+        log.info("remediation applied", extra={"operations": len(applied.operations), "states": applied.counts,
+                                               "writes": applied.writes, "plan": str(directory / "plan.json")})
+        if applied.exit_status != EXIT_OK:
+            log.warning("remediation left operations unfinished; see %s", directory / "apply.json")
+
+
+@app.command("schedule")
+def schedule_command(
+    ctx: typer.Context,
+    config_file: Annotated[Path, typer.Option("--config", help="arcpolicy.toml: the scan, outputs, store, "
+                                                               "[schedule] and [logging].")],
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression (5 fields, or 6 with seconds last); "
+                                                            "overrides schedule.cron.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one scan now and exit with the scan's status.")] = False,
+    remediate: Annotated[bool, typer.Option("--remediate", help="After each scan, plan and apply the remediation "
+                                                                "(apply's safety limits hold).")] = False,
+    jitter: Annotated[str | None, typer.Option("--jitter", help="Delay each run by a random amount up to this "
+                                                                "(e.g. 5m).")] = None,
+    health_file: Annotated[Path | None, typer.Option("--health-file", help="JSON status file for liveness "
+                                                                           "probes.")] = None,
+    lock_file: Annotated[Path | None, typer.Option("--lock-file", help="Lock file shared by schedulers that must "
+                                                                       "not run at the same time.")] = None,
+    store: Annotated[str | None, typer.Option("--store", envvar="ARCPOLICY_STORE",
+                                              help="History store (SQLite file or SQLAlchemy URL).")] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="Delete stored scans older than this (e.g. 90d).")] = None,
+    log_format: Annotated[str | None, typer.Option("--log-format", help="text or json lines.")] = None,
+) -> int:
+    """Scan on a cron schedule in one process: no overlap, jitter, failures retried next slot, SIGTERM stops."""
+    config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS))
+    job = ScanJob(config)
+    job.prepare()  # bad policies or assignments fail now (exit 2), not at the first slot
+    with logging_configured(config.logging.format, config.logging.level):
+        if once:
+            scan_id = new_scan_id()
+            with scan_context(scan_id):
+                result = job(scan_id)
+            return EXIT_FINDINGS if result.has_state(*FAILING_STATES[FailOn(config.scan.fail_on)]) else EXIT_OK
+        if config.schedule.cron is None:
+            raise InputError("--cron", "give --cron EXPRESSION or schedule.cron in the config file (or --once)")
+        scheduler = Scheduler(job, config.schedule.cron, jitter=config.schedule.jitter or timedelta(0),
+                              health_file=config.schedule.health_file, lock_file=config.schedule.lock_file)
+        with scheduler.stopping_on_signals():
+            status = scheduler.run()
+    console.print(f"scheduler stopped after {status.runs} runs ({status.failures} failed)")
+    return EXIT_OK

@@ -1,0 +1,111 @@
+"""Records as the scan's workers send them back, and the PolicyState records built from them.
+
+A worker turns each verdict into a :data:`Row`: plain tuples and strings (the policy part is one
+shared tuple per assignment and definition, so pickle sends it once per shard), cheap to pickle
+and to sort. The parent builds :class:`PolicyState` records from the rows without re-validating
+them (every value came from validated documents and the evaluators), which costs a couple of
+microseconds per record instead of pydantic's ``model_construct`` twenty.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from engine.ids import normalize
+from engine.models.results import ComplianceState, PolicyState, Reason
+
+# (assignment id, assignment name, assignment scope, definition id, definition name, display name,
+#  initiative id, reference id, action)
+PolicyPart = tuple[str, str, str | None, str, str, str | None, str | None, str | None, str]
+# (message, path, field, operator, expected, actual)
+ReasonRow = tuple[str, str | None, str | None, str | None, Any, Any]
+# (resource id, type, location, resource group, subscription id, policy part, state, reasons,
+#  exemption id, exemption category, details, remediation, error)
+Row = tuple[str, str, str | None, str | None, str | None, PolicyPart, ComplianceState, tuple[ReasonRow, ...],
+            str | None, str | None, list[dict[str, Any]] | None, list[dict[str, Any]] | None, str | None]
+
+Model = TypeVar("Model", bound=BaseModel)
+COMPLIANT_STATES = frozenset({ComplianceState.COMPLIANT, ComplianceState.EXEMPT})
+_STATE_FIELDS = set(PolicyState.model_fields)
+_REASON_FIELDS = set(Reason.model_fields)
+
+
+def _trusted(model: type[Model], values: dict[str, Any], fields: set[str]) -> Model:
+    """``model.model_construct(**values)`` for values that name every field, without its overhead."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", fields)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+def reason_row(reason: Reason) -> ReasonRow:
+    return reason.message, reason.path, reason.field, reason.operator, reason.expected, reason.actual
+
+
+def _reason(row: ReasonRow) -> Reason:
+    message, path, field, operator, expected, actual = row
+    return _trusted(Reason, {"message": message, "path": path, "field": field, "operator": operator,
+                             "expected": expected, "actual": actual}, _REASON_FIELDS)
+
+
+def row_order(row: Row) -> tuple[str, str, str]:
+    """Records sort by resource, assignment and reference id (case-insensitive ids)."""
+    policy = row[5]
+    return normalize(row[0]), normalize(policy[0]), policy[7] or ""
+
+
+def policy_state(row: Row, timestamp: datetime) -> PolicyState:
+    (resource_id, resource_type, location, resource_group, subscription_id, policy, state, reasons, exemption_id,
+     exemption_category, details, remediation, error) = row
+    (assignment_id, assignment_name, assignment_scope, definition_id, definition_name, display_name, set_id,
+     reference_id, action) = policy
+    return _trusted(PolicyState, {
+        "resource_id": resource_id, "resource_type": resource_type, "resource_location": location,
+        "resource_group": resource_group, "subscription_id": subscription_id,
+        "policy_assignment_id": assignment_id, "policy_assignment_name": assignment_name,
+        "policy_assignment_scope": assignment_scope, "policy_definition_id": definition_id,
+        "policy_definition_name": definition_name, "policy_definition_display_name": display_name,
+        "policy_set_definition_id": set_id, "policy_definition_reference_id": reference_id,
+        "policy_definition_action": action, "compliance_state": state, "is_compliant": state in COMPLIANT_STATES,
+        "timestamp": timestamp, "reasons": [_reason(reason) for reason in reasons],
+        "exemption_id": exemption_id, "exemption_category": exemption_category,
+        "details": details, "remediation": remediation, "error": error}, _STATE_FIELDS)
+
+
+class RecordCollector:
+    """Policy states built from rows as shards arrive, sorted by resource, assignment and reference id."""
+
+    def __init__(self, timestamp: datetime):
+        self.timestamp = timestamp
+        self._keyed: list[tuple[tuple[str, str, str], PolicyState]] = []
+
+    def add(self, rows: Iterable[Row]) -> None:
+        timestamp = self.timestamp
+        self._keyed.extend((row_order(row), policy_state(row, timestamp)) for row in rows)
+
+    def sorted(self) -> list[PolicyState]:
+        self._keyed.sort(key=itemgetter(0))
+        return [state for _, state in self._keyed]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic collector off while verdicts and records pile up (they hold no reference cycles):
+    otherwise its full collections over a heap of parsed clusters and records cost as much as the
+    evaluation. Restored afterwards; whatever cyclic garbage appeared is collected as usual then."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,53 @@
+"""After a scan: write its outputs, record it in the history store and apply the retention.
+
+Shared by ``arcpolicy scan`` and the scheduled scan job of ``arcpolicy schedule``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.azure_policy.documents import policy_files
+from engine.config import ArcPolicyConfig
+from engine.evaluate import ScanRequest
+from engine.evaluate.kinds import KINDS
+from engine.history.store import HistoryStore
+from engine.ids import normalize
+from engine.models.results import PolicyState
+from engine.output import OutputSpec, ScanMetadata, write_outputs
+
+log = logging.getLogger(__name__)
+
+
+def policy_set_fingerprint(policies: Sequence[Path], request: ScanRequest) -> str:
+    """A digest of the policy files' contents and the assignments (ids, definitions, parameters) evaluated.
+
+    Moving or renaming a file keeps the fingerprint; changing a rule or a parameter changes it.
+    """
+    suffixes = tuple(suffix for kind in KINDS.values() for suffix in kind.suffixes)
+    contents = sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in policy_files(policies, suffixes))
+    assignments = sorted((normalize(assignment.id), assignment.policy_definition_id, assignment.parameters)
+                         for assignment in request.all_assignments())
+    encoded = json.dumps([contents, assignments], sort_keys=True, default=str).encode()
+    return "sha256:" + hashlib.sha256(encoded).hexdigest()
+
+
+def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata) -> None:
+    """Write the configured outputs, then record the scan in the store and prune past ``store.keep``."""
+    specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
+    write_outputs(specs, states, metadata)
+    for spec in specs:
+        log.info("wrote %s", spec.path, extra={"format": spec.format})
+    if config.store.url is None:
+        return
+    with HistoryStore(config.store.url) as store:
+        store.record_scan(metadata, states)
+        log.info("recorded the scan in %s", store.shown_url, extra={"records": len(states)})
+        if config.store.keep is not None:
+            removed = store.prune(config.store.keep)
+            if removed:
+                log.info("pruned %d scans older than %s", len(removed), config.store.keep)

@@ -1,0 +1,505 @@
+"""The Gherkin steps policy authors write: describe a fleet, run arcpolicy, check what it says.
+
+Every step is a thin sentence over :class:`engine.spec.world.SpecWorld` (the fleet builder, the
+CLI runs and the expectations); docs/specs.md lists them all with examples. "it" always means
+the cluster the scenario described last.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pytest_bdd import given, then, when
+
+from engine.spec import compliance, expect, remediation
+from engine.spec.fleet import ClusterSpec, ExtensionSpec, default_extension_name
+from engine.spec.sentence import Sentence
+from engine.spec.world import SpecWorld
+
+QUOTED = re.compile(r'"([^"]*)"')
+QUOTED_LIST = r'"[^"]+"(?:(?:, | and )"[^"]+")*'
+
+
+def quoted(text: str) -> list[str]:
+    """The double-quoted items of ``"a", "b" and "c"``."""
+    return QUOTED.findall(text)
+
+
+def _with_policies(opening: str) -> Sentence:
+    """``OPENING the policy "p"`` or ``OPENING the policies "a", "b" and "c"`` (argument ``policies``)."""
+    return Sentence(f'{opening} the policy "{{path}}" (or: the policies "a", "b" and "c")',
+                    rf"{opening} the polic(?:y|ies) (?P<policies>{QUOTED_LIST})")
+
+
+# ---- the fleet ----------------------------------------------------------------------------
+@given(Sentence('a connected cluster "{name}" running "{distribution}" in "{region}"'))
+def connected_cluster(arcpolicy_world: SpecWorld, name: str, distribution: str, region: str) -> None:
+    """An Azure Arc connected cluster (``Microsoft.Kubernetes/connectedClusters``), connected."""
+    arcpolicy_world.add_cluster(ClusterSpec(name=name, region=region, distribution=distribution))
+
+
+@given(Sentence('an AKS cluster "{name}" in "{region}"'))
+def aks_cluster(arcpolicy_world: SpecWorld, name: str, region: str) -> None:
+    """An AKS managed cluster (``Microsoft.ContainerService/managedClusters``)."""
+    arcpolicy_world.add_cluster(ClusterSpec(name=name, region=region, distribution="aks", managed=True))
+
+
+@given(Sentence('its connectivity status is "{status}"'))
+def connectivity_status(arcpolicy_world: SpecWorld, status: str) -> None:
+    """``Connected``, ``Offline``, ``Expired`` ... (a disconnected cluster is ``Offline``)."""
+    arcpolicy_world.cluster().connectivity = status
+
+
+@given(Sentence('its nodes are "{architectures}"'))
+def node_architectures(arcpolicy_world: SpecWorld, architectures: str) -> None:
+    """The node architectures, e.g. ``arm64`` or ``amd64,arm64``."""
+    arcpolicy_world.cluster().set_architectures(architectures)
+
+
+@given(Sentence('it has the tag "{key}" set to "{value}"'))
+def cluster_tag(arcpolicy_world: SpecWorld, key: str, value: str) -> None:
+    """A tag on the cluster (``environment`` = ``production`` ...)."""
+    arcpolicy_world.cluster().tags[key] = value
+
+
+@given(Sentence('it is in the resource group "{group}"'))
+def resource_group(arcpolicy_world: SpecWorld, group: str) -> None:
+    """Move the cluster (and its extensions) to another resource group (default ``rg-specs``)."""
+    arcpolicy_world.cluster().resource_group = group
+
+
+@given(Sentence('it is in the subscription "{subscription}"'))
+def subscription(arcpolicy_world: SpecWorld, subscription: str) -> None:
+    """Move the cluster to another subscription id."""
+    arcpolicy_world.cluster().subscription_id = subscription
+
+
+def _add_extension(world: SpecWorld, extension_type: str, **properties: object) -> ExtensionSpec:
+    extension = ExtensionSpec(extension_type=extension_type, name=default_extension_name(extension_type))
+    for key, value in properties.items():
+        setattr(extension, key, value)
+    world.cluster().extensions.append(extension)
+    return extension
+
+
+@given(Sentence('it has the extension "{extension_type}" on the "{train}" train'))
+def extension_on_train(arcpolicy_world: SpecWorld, extension_type: str, train: str) -> None:
+    """An installed extension that auto-upgrades on a release train (``Stable``, ``Preview``)."""
+    _add_extension(arcpolicy_world, extension_type, release_train=train)
+
+
+@given(Sentence('it has the extension "{extension_type}" pinned to version "{version}"'))
+def extension_pinned(arcpolicy_world: SpecWorld, extension_type: str, version: str) -> None:
+    """An installed extension with ``autoUpgradeMinorVersion`` off and a fixed version."""
+    _add_extension(arcpolicy_world, extension_type, version=version, auto_upgrade=False)
+
+
+@given(Sentence('it has the extension "{extension_type}" in the "{state}" state'))
+def extension_in_state(arcpolicy_world: SpecWorld, extension_type: str, state: str) -> None:
+    """An extension whose ``provisioningState`` is ``Failed``, ``Creating``, ``Pending`` ..."""
+    _add_extension(arcpolicy_world, extension_type, provisioning_state=state)
+
+
+@given(Sentence('it has the extension "{extension_type}" named "{name}"'))
+def extension_named(arcpolicy_world: SpecWorld, extension_type: str, name: str) -> None:
+    """An installed extension with a chosen instance name (default: the usual one, ``flux`` ...)."""
+    _add_extension(arcpolicy_world, extension_type, name=name)
+
+
+@given(Sentence('its "{extension}" extension is named "{name}"'))
+def extension_renamed(arcpolicy_world: SpecWorld, extension: str, name: str) -> None:
+    """Give an extension another instance name (cluster-scoped types may be installed under any name)."""
+    _extension(arcpolicy_world, extension).name = name
+
+
+@given(Sentence('its "{extension}" extension has the setting "{key}" set to "{value}"'))
+def extension_setting(arcpolicy_world: SpecWorld, extension: str, key: str, value: str) -> None:
+    """A ``configurationSettings`` entry of an extension (named by instance name or type)."""
+    _extension(arcpolicy_world, extension).settings[key] = value
+
+
+def _extension(world: SpecWorld, extension: str) -> ExtensionSpec:
+    try:
+        return world.cluster().extension(extension)
+    except KeyError as error:
+        raise expect.SpecFailure(str(error.args[0])) from None
+
+
+@given(Sentence("a fleet of {clusters:d} generated clusters with seed {seed:d}"))
+def generated_fleet(arcpolicy_world: SpecWorld, clusters: int, seed: int) -> None:
+    """A realistic fleet from ``arcpolicy sandbox generate`` (keep it small: specs run often)."""
+    result = arcpolicy_world.run(["sandbox", "generate", "--clusters", str(clusters), "--seed", str(seed),
+                                  "-o", "generated.json"])
+    expect.succeeded(result)
+    arcpolicy_world.inventory = arcpolicy_world.workdir / "generated.json"
+
+
+@given(Sentence('the snapshot "{path}"'))
+def snapshot_file(arcpolicy_world: SpecWorld, path: str) -> None:
+    """An existing snapshot file (relative to the feature file or the repository root)."""
+    arcpolicy_world.inventory = arcpolicy_world.resolve(path)
+
+
+@given(Sentence('a file "{name}" containing:'))
+def file_containing(arcpolicy_world: SpecWorld, name: str, docstring: str) -> None:
+    """A file written verbatim into the scenario's work directory (a policy, a broken snapshot ...)."""
+    arcpolicy_world.write_file(name, docstring)
+
+
+@given(Sentence('the scan configuration "{name}" for the policy "{policy}":'))
+def scan_configuration(arcpolicy_world: SpecWorld, name: str, policy: str, docstring: str) -> None:
+    """An ``arcpolicy.toml``: [scan] (the scenario's fleet and the policy) and [store] are written for
+    you; the doc string adds the rest ([[outputs]], [schedule] ...)."""
+    arcpolicy_world.write_scan_config(name, [policy], docstring)
+
+
+# ---- assignments and exemptions ----------------------------------------------------------
+@given(Sentence('the policy "{policy}" is assigned as "{name}"'))
+def assign_policy(arcpolicy_world: SpecWorld, policy: str, name: str) -> None:
+    """A tenant-scope assignment of a definition or initiative file (Azure Policy JSON or Rego)."""
+    arcpolicy_world.assign(policy, name)
+
+
+@given(Sentence('the policy "{policy}" is assigned as "{name}" with the parameters:'))
+def assign_policy_with_parameters(arcpolicy_world: SpecWorld, policy: str, name: str,
+                                  datatable: list[list[str]]) -> None:
+    """Parameters as a two-column table (``| effect | Audit |``); cells that parse as JSON are JSON."""
+    assignment = arcpolicy_world.assign(policy, name)
+    rows = datatable[1:] if datatable and [cell.lower() for cell in datatable[0]] == ["parameter", "value"] \
+        else datatable
+    assignment.parameters.update({key: compliance.parameter_value(value) for key, value in rows})
+
+
+@given(Sentence('the assignment "{name}" excludes "{cluster}"'))
+def assignment_excludes(arcpolicy_world: SpecWorld, name: str, cluster: str) -> None:
+    """A ``notScopes`` entry: the cluster is not evaluated by the assignment."""
+    arcpolicy_world.assignment(name).not_scopes.append(arcpolicy_world.cluster_id(cluster))
+
+
+@given(Sentence('the assignment "{name}" excludes the resource group "{group}"'))
+def assignment_excludes_group(arcpolicy_world: SpecWorld, name: str, group: str) -> None:
+    """A ``notScopes`` entry for a resource group of the scenario's subscription."""
+    subscription_id = next(iter(arcpolicy_world.clusters.values())).subscription_id \
+        if arcpolicy_world.clusters else "00000000-0000-0000-0000-000000000000"
+    arcpolicy_world.assignment(name).not_scopes.append(f"/subscriptions/{subscription_id}/resourceGroups/{group}")
+
+
+@given(Sentence('"{cluster}" is exempt from "{name}" as a "{category}"'))
+def cluster_exempt(arcpolicy_world: SpecWorld, cluster: str, name: str, category: str) -> None:
+    """A policy exemption on the cluster (category ``Waiver`` or ``Mitigated``)."""
+    assignment = arcpolicy_world.assignment(name)
+    arcpolicy_world.exemptions.append(compliance.exemption(
+        f"{cluster}-{name}", arcpolicy_world.cluster_id(cluster), assignment, category, []))
+
+
+@given(Sentence('"{cluster}" is exempt from "{reference}" of "{name}" as a "{category}"'))
+def cluster_exempt_from_member(arcpolicy_world: SpecWorld, cluster: str, reference: str, name: str,
+                               category: str) -> None:
+    """An exemption from one member (policyDefinitionReferenceId) of an initiative assignment."""
+    assignment = arcpolicy_world.assignment(name)
+    arcpolicy_world.exemptions.append(compliance.exemption(
+        f"{cluster}-{name}-{reference}", arcpolicy_world.cluster_id(cluster), assignment, category, [reference]))
+
+
+@given(Sentence('"{cluster}" loses the extension "{extension}"'))
+def extension_removed(arcpolicy_world: SpecWorld, cluster: str, extension: str) -> None:
+    """The fleet changes between two scans: the extension (instance name or type) is gone."""
+    owner = arcpolicy_world.cluster(cluster)
+    try:
+        owner.extensions.remove(owner.extension(extension))
+    except KeyError as error:
+        raise expect.SpecFailure(str(error.args[0])) from None
+
+
+@given(Sentence('"{cluster}" gets the extension "{extension_type}" on the "{train}" train'))
+def extension_added(arcpolicy_world: SpecWorld, cluster: str, extension_type: str, train: str) -> None:
+    """The fleet changes between two scans: a named cluster gets an extension."""
+    arcpolicy_world.current = arcpolicy_world.cluster(cluster)
+    _add_extension(arcpolicy_world, extension_type, release_train=train)
+
+
+@given(Sentence('scans are recorded in the history store "{store}"'))
+def history_store(arcpolicy_world: SpecWorld, store: str) -> None:
+    """Every scan of the scenario is saved (``--store``): a SQLite file or an SQLAlchemy URL."""
+    arcpolicy_world.store = store
+
+
+# ---- running arcpolicy --------------------------------------------------------------------
+@when(Sentence('I run "{command}"'))
+def run_command(arcpolicy_world: SpecWorld, command: str) -> None:
+    """Any arcpolicy command line; ``{fleet}`` is the scenario's snapshot file."""
+    arcpolicy_world.run_line(command)
+
+
+@when("the fleet inventory is summarised")
+def summarise_inventory(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy inventory --format json`` over the scenario's fleet."""
+    arcpolicy_world.summarise("--inventory", arcpolicy_world.snapshot())
+
+
+@when(Sentence('the inventory "{path}" is summarised'))
+def summarise_snapshot(arcpolicy_world: SpecWorld, path: str) -> None:
+    """``arcpolicy inventory --format json`` over a snapshot file (written by a step, or next to the feature)."""
+    arcpolicy_world.summarise("--inventory", str(arcpolicy_world.resolve(path)))
+
+
+@when(_with_policies("the fleet is scanned with"))
+def scan_fleet(arcpolicy_world: SpecWorld, policies: str) -> None:
+    """``arcpolicy scan`` with the policy files or folders (Azure Policy JSON, Rego, or both)."""
+    arcpolicy_world.scan(quoted(policies))
+
+
+@when(Sentence("the fleet is read from Resource Graph"))
+def read_resource_graph(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy inventory --resource-graph`` against the sandbox; the summary is kept."""
+    arcpolicy_world.summarise("--resource-graph", *arcpolicy_world.connection_arguments())
+
+
+@when(_with_policies("the remediation is planned with"))
+def plan_remediation(arcpolicy_world: SpecWorld, policies: str) -> None:
+    """``arcpolicy plan`` (with the HTML and Markdown dry-run reports plan.html and plan.md)."""
+    arcpolicy_world.plan(quoted(policies))
+
+
+@when(Sentence("the plan is applied"))
+def apply_plan(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy apply plan.json`` against the sandbox, waiting for extensions to settle."""
+    arcpolicy_world.apply("--wait")
+
+
+@when(Sentence("the plan is applied again"))
+def apply_plan_again(arcpolicy_world: SpecWorld) -> None:
+    """A second apply of the same plan with a fresh journal (idempotence)."""
+    arcpolicy_world.apply("--wait", "--journal", "second.journal.sqlite")
+
+
+@when(Sentence("the apply is resumed"))
+def resume_apply(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy apply plan.json --resume``: continue from the journal."""
+    arcpolicy_world.apply("--wait", "--resume")
+
+
+@when(Sentence("only the canary wave is applied"))
+def apply_canary(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy apply plan.json --wave 0``: the canary wave only."""
+    arcpolicy_world.apply("--wait", "--wave", "0")
+
+
+@when(Sentence("the last two scans are compared"))
+def compare_scans(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy diff latest~1 latest`` on the history store."""
+    arcpolicy_world.outputs["diff"] = arcpolicy_world.history("diff", "latest~1", "latest")
+
+
+# ---- the sandbox ----------------------------------------------------------------------------
+@given(Sentence("the sandbox serves the fleet"))
+def sandbox_serves(arcpolicy_world: SpecWorld) -> None:
+    """A local HTTPS ARM + Resource Graph (``arcpolicy sandbox serve``) with the scenario's fleet."""
+    arcpolicy_world.start_sandbox()
+
+
+@given(Sentence("{service} fails the next {count:d} requests with status {status:d}"))
+def service_fails(arcpolicy_world: SpecWorld, service: str, count: int, status: int) -> None:
+    """An injected fault: the sandbox answers ``ARM`` or ``Resource Graph`` requests with an error."""
+    rule = {"status": status, "count": count, "target": _fault_target(service)}
+    if status == 429:
+        rule["retryAfter"] = 0
+    arcpolicy_world.sandbox_control().inject_fault(**rule)
+
+
+def _fault_target(service: str) -> str:
+    targets = {"ARM": "arm", "Resource Graph": "graph"}
+    if service not in targets:
+        raise expect.SpecFailure(f'unknown service "{service}" (use: {", ".join(targets)})')
+    return targets[service]
+
+
+@then(Sentence("the sandbox injected {count:d} faults"))
+def faults_injected(arcpolicy_world: SpecWorld, count: int) -> None:
+    """Every injected fault was met (so the retries the scenario describes really happened)."""
+    expect.equal("the faults injected", arcpolicy_world.sandbox_control().stats()["faultsInjected"], count)
+
+
+# ---- what arcpolicy said ------------------------------------------------------------------
+@then(Sentence("arcpolicy exits with status {status:d}"))
+def exit_status(arcpolicy_world: SpecWorld, status: int) -> None:
+    """The last command's exit status: 0 ok, 1 findings or failures, 2 bad input."""
+    arcpolicy_world.expect_status(status)
+
+
+@then(Sentence('the error is "{message}"'))
+def error_is(arcpolicy_world: SpecWorld, message: str) -> None:
+    """The exact one-line error on stderr."""
+    arcpolicy_world.expect_error(message)
+
+
+@then("the error is:")
+def error_is_block(arcpolicy_world: SpecWorld, docstring: str) -> None:
+    """The exact error on stderr, as a doc string (for errors with quotes in them)."""
+    arcpolicy_world.expect_error(docstring)
+
+
+@then(Sentence('the output contains "{text}"'))
+def output_contains(arcpolicy_world: SpecWorld, text: str) -> None:
+    """The last command's standard output contains the text."""
+    arcpolicy_world.expect_output_contains(text)
+
+
+@then(Sentence('the error output contains "{text}"'))
+def stderr_contains(arcpolicy_world: SpecWorld, text: str) -> None:
+    """The last command's standard error (warnings, progress, errors) contains the text."""
+    arcpolicy_world.expect_output_contains(text, "stderr")
+
+
+@then(Sentence('the file "{name}" contains "{text}"'))
+def file_contains(arcpolicy_world: SpecWorld, name: str, text: str) -> None:
+    """A file a command wrote (in the work directory) contains the text."""
+    expect.file_contains(arcpolicy_world.workdir / name, text)
+
+
+@then(Sentence('the file "{name}" is not written'))
+def file_not_written(arcpolicy_world: SpecWorld, name: str) -> None:
+    """A refused command wrote nothing (no half-written output)."""
+    expect.absent(arcpolicy_world.workdir / name)
+
+
+@then(Sentence("the inventory counts {clusters:d} clusters and {extensions:d} extensions"))
+def inventory_counts(arcpolicy_world: SpecWorld, clusters: int, extensions: int) -> None:
+    """The summarised inventory's cluster and extension totals."""
+    summary = arcpolicy_world.output("inventory")
+    expect.equal("clusters", summary["clusters"], clusters)
+    expect.equal("extensions", summary["extensions"], extensions)
+
+
+@then(Sentence('the inventory counts {count:d} {dimension} "{value}"'))
+def inventory_counts_by(arcpolicy_world: SpecWorld, count: int, dimension: str, value: str) -> None:
+    """``clusters of distribution``, ``clusters of type``, ``clusters with connectivity``,
+    ``extensions of type`` or ``extensions in state``."""
+    expect.inventory_count(arcpolicy_world.output("inventory"), dimension, value, count)
+
+
+@then(Sentence('the inventory counts {count:d} subscriptions'))
+def inventory_subscriptions(arcpolicy_world: SpecWorld, count: int) -> None:
+    """The number of subscriptions the fleet spans."""
+    expect.equal("subscriptions", arcpolicy_world.output("inventory")["subscriptions"], count)
+
+
+# ---- compliance ---------------------------------------------------------------------------
+@then(Sentence('"{cluster}" is non-compliant with "{policy}" because "{because}"'))
+def non_compliant_because(arcpolicy_world: SpecWorld, cluster: str, policy: str, because: str) -> None:
+    """Non-compliant, and one of the record's reasons mentions ``because`` (case-insensitive)."""
+    _expect_state(arcpolicy_world, cluster, policy, "NonCompliant", because)
+
+
+@then(Sentence('"{cluster}" is {state} with "{policy}"'))
+def cluster_state(arcpolicy_world: SpecWorld, cluster: str, state: str, policy: str) -> None:
+    """``compliant``, ``non-compliant`` or ``error`` (the cluster and its extensions, together)."""
+    _expect_state(arcpolicy_world, cluster, policy, _state(state))
+
+
+@then(Sentence('"{cluster}" is exempt from "{policy}"'))
+def cluster_is_exempt(arcpolicy_world: SpecWorld, cluster: str, policy: str) -> None:
+    """An exemption covers the cluster's record for the policy."""
+    _expect_state(arcpolicy_world, cluster, policy, "Exempt")
+
+
+@then(Sentence('"{cluster}" is not evaluated by "{policy}"'))
+def cluster_not_evaluated(arcpolicy_world: SpecWorld, cluster: str, policy: str) -> None:
+    """No record: the policy does not apply, or the cluster is outside the assignment's scope."""
+    compliance.expect_no_record(arcpolicy_world.records(), cluster, arcpolicy_world.cluster_id(cluster), policy)
+
+
+@then(Sentence('the scan has {count:d} {state} records'))
+def record_count(arcpolicy_world: SpecWorld, count: int, state: str) -> None:
+    """How many records are ``compliant``, ``non-compliant``, ``exempt`` or ``error``."""
+    wanted = _state(state)
+    found = sum(1 for record in arcpolicy_world.records() if record["complianceState"] == wanted)
+    expect.equal(f"the number of {state} records", found, count)
+
+
+def _state(word: str) -> str:
+    try:
+        return compliance.STATE_WORDS[word.lower()]
+    except KeyError:
+        raise expect.SpecFailure(f'unknown compliance state "{word}" (use: {", ".join(compliance.STATE_WORDS)})') \
+            from None
+
+
+def _expect_state(world: SpecWorld, cluster: str, policy: str, state: str, because: str | None = None) -> None:
+    compliance.expect_state(world.records(), cluster, world.cluster_id(cluster), policy, state, because)
+
+
+# ---- plans ----------------------------------------------------------------------------------
+@then(Sentence('the plan {action} the extension "{name}" on "{cluster}"'))
+def plan_action(arcpolicy_world: SpecWorld, action: str, name: str, cluster: str) -> None:
+    """``creates``, ``updates`` or ``deletes`` (a planned operation, to be applied)."""
+    if action not in remediation.ACTION_WORDS:
+        raise expect.SpecFailure(f'unknown plan action "{action}" (use: {", ".join(remediation.ACTION_WORDS)})')
+    remediation.expect_operation(arcpolicy_world.output("plan"), cluster, arcpolicy_world.cluster_id(cluster), name,
+                                 remediation.ACTION_WORDS[action])
+
+
+@then(Sentence('the plan holds the extension "{name}" on "{cluster}" as {status} because "{because}"'))
+def plan_holds(arcpolicy_world: SpecWorld, name: str, cluster: str, status: str, because: str) -> None:
+    """An operation the plan will not apply now: ``skipped``, ``deferred`` or ``waiting``, and why."""
+    remediation.expect_held(arcpolicy_world.output("plan"), cluster, arcpolicy_world.cluster_id(cluster), name,
+                            status, because)
+
+
+@then(Sentence('the plan leaves "{cluster}" alone'))
+def plan_leaves_alone(arcpolicy_world: SpecWorld, cluster: str) -> None:
+    """No operation on the cluster or any of its extensions."""
+    remediation.expect_untouched(arcpolicy_world.output("plan")["operations"], cluster,
+                                 arcpolicy_world.cluster_id(cluster), "the plan")
+
+
+@then(Sentence("the plan has {count:d} operations"))
+def plan_operation_count(arcpolicy_world: SpecWorld, count: int) -> None:
+    """The plan's total number of operations."""
+    expect.equal("the number of plan operations", len(arcpolicy_world.output("plan")["operations"]), count)
+
+
+# ---- apply ----------------------------------------------------------------------------------
+@then(Sentence('the extension "{name}" on "{cluster}" is {state}'))
+def applied_state(arcpolicy_world: SpecWorld, name: str, cluster: str, state: str) -> None:
+    """The apply's outcome for the operation: ``succeeded``, ``satisfied``, ``waiting``, ``failed`` ..."""
+    remediation.expect_state(arcpolicy_world.output("apply"), cluster, arcpolicy_world.cluster_id(cluster), name,
+                             state)
+
+
+@then(Sentence("the apply writes nothing"))
+def apply_writes_nothing(arcpolicy_world: SpecWorld) -> None:
+    """Every operation was already in effect: no write request was sent."""
+    result = arcpolicy_world.output("apply")
+    expect.equal("the number of writes", result["writes"], 0)
+
+
+@then(Sentence("the apply counts {count:d} {state} operations"))
+def apply_count(arcpolicy_world: SpecWorld, count: int, state: str) -> None:
+    """How many operations ended ``succeeded``, ``failed``, ``not-attempted`` ..."""
+    expect.equal(f"the number of {state} operations", arcpolicy_world.output("apply")["counts"].get(state, 0), count)
+
+
+def catalog() -> list[tuple[str, str, str]]:
+    """(Given/When/Then, sentence, first docstring line) of every step in this library."""
+    from pytest_bdd.steps import step_function_context_registry
+
+    entries = [(str(context.type).capitalize(), context.parser.name, (context.step_func.__doc__ or "").strip())
+               for context in step_function_context_registry.values() if context.step_func.__module__ == __name__]
+    order = {"Given": 0, "When": 1, "Then": 2}
+    return sorted(entries, key=lambda entry: order[entry[0]])
+
+
+# ---- history --------------------------------------------------------------------------------
+@then(Sentence("the history holds {count:d} scans"))
+def history_holds(arcpolicy_world: SpecWorld, count: int) -> None:
+    """``arcpolicy history`` lists this many stored scans."""
+    expect.equal("the number of stored scans", len(arcpolicy_world.history("history")["value"]), count)
+
+
+@then(Sentence('"{cluster}" became non-compliant with "{policy}" (or: was fixed for "{policy}")',
+               rf'"(?P<cluster>[^"]*)" (?P<change>{"|".join(compliance.DIFF_KINDS)}) "(?P<policy>[^"]*)"'))
+def cluster_changed(arcpolicy_world: SpecWorld, cluster: str, change: str, policy: str) -> None:
+    """After ``the last two scans are compared``: what ``arcpolicy diff`` says changed."""
+    compliance.expect_change(arcpolicy_world.output("diff"), change, cluster, arcpolicy_world.cluster_id(cluster),
+                             policy)

@@ -1,0 +1,47 @@
+Feature: Scheduled scans
+  arcpolicy schedule runs the scan an arcpolicy.toml describes on a cron schedule, writes its
+  outputs and records every run in the history store; --once runs a single scan now.
+
+  Background:
+    Given a connected cluster "store-1" running "k3s" in "eastus"
+    And it has the extension "microsoft.policyinsights" on the "Stable" train
+    And a connected cluster "store-2" running "k3s" in "eastus"
+    And scans are recorded in the history store "history.db"
+
+  Scenario: A scheduled run writes its outputs and is recorded in the history
+    Given the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json":
+      """
+      [[outputs]]
+      format = "csv"
+      path = "latest.csv"
+
+      [schedule]
+      cron = "0 */6 * * *"
+      """
+    When I run "arcpolicy schedule --config arcpolicy.toml --once"
+    Then arcpolicy exits with status 1
+    And the file "latest.csv" contains "NonCompliant,/subscriptions/00000000-0000-0000-0000-00000000a7c0/resourceGroups/rg-specs/providers/Microsoft.Kubernetes/connectedClusters/store-2"
+    And the history holds 1 scans
+
+  Scenario: Two scheduled runs show what changed in between
+    Given the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json":
+      """
+      [schedule]
+      cron = "0 */6 * * *"
+      """
+    When I run "arcpolicy schedule --config arcpolicy.toml --once"
+    Given "store-1" loses the extension "microsoft.policyinsights"
+    When I run "arcpolicy schedule --config arcpolicy.toml --once"
+    And the last two scans are compared
+    Then "store-1" became non-compliant with "6b2122c1-8120-4ff5-801b-17625a355590"
+    And the history holds 2 scans
+
+  Scenario: A schedule that is not a cron expression is refused
+    Given the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json":
+      """
+      [schedule]
+      cron = "every day"
+      """
+    When I run "arcpolicy schedule --config arcpolicy.toml --once"
+    Then arcpolicy exits with status 2
+    And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: Value error, not a cron expression (five fields: minute hour day month weekday, optionally a sixth: second) (got 'every day')"
