@@ -21,8 +21,16 @@ def _umask() -> int:
 
 @contextmanager
 def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """Open a temp file for writing; on success it replaces ``path``, on error it is removed."""
+    """Open a temp file for writing; on success it replaces ``path``, on error it is removed.
+
+    Devices and pipes (``/dev/null``, ``/dev/stdout``, a FIFO) are written in place: renaming a
+    file over them would replace the device itself.
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        with path.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
+            yield out
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -141,13 +141,14 @@ class ArcPolicyConfig(Section):
 
 def _input_error(source: str, error: ValidationError) -> InputError:
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"]) or None
+    location = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".") or None
+    message = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     if location and location.startswith("store.url") and isinstance(value, str):
         value = safe_url(value)
     if isinstance(value, dict | list):
         value = None
-    return InputError(source, first["msg"], location=location, value=value)
+    return InputError(source, message, location=location, value=value)
 
 
 def load_config(path: str | Path) -> ArcPolicyConfig:

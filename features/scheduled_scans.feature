@@ -44,4 +44,4 @@ Feature: Scheduled scans
       """
     When I run "arcpolicy schedule --config arcpolicy.toml --once"
     Then arcpolicy exits with status 2
-    And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: Value error, not a cron expression (five fields: minute hour day month weekday, optionally a sixth: second) (got 'every day')"
+    And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: not a cron expression (five fields: minute hour day month weekday, optionally a sixth: second) (got 'every day')"

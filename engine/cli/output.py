@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 import sys
 from pathlib import Path
 
@@ -15,7 +15,7 @@ console = Console(stderr=True, highlight=False)
 
 def render_text(renderable: RenderableType, width: int = 120) -> str:
     """A rich renderable (table, panel ...) as plain text, for files and pipes."""
-    capture = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    capture = Console(width=width, record=True, file=io.StringIO(), color_system=None)
     capture.print(renderable)
     return capture.export_text()
 

@@ -121,3 +121,18 @@ def test_loaded_fleet_matches_resources(tmp_path):
     path = tmp_path / "fleet.json"
     write_snapshot(path, iter(RESOURCES))
     assert load_snapshot(path).summary() == Fleet(RESOURCES).summary()
+
+
+def test_writing_to_a_device_or_pipe_writes_in_place(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_snapshot(fifo, iter(RESOURCES[:2]))
+    reader.join(timeout=10)
+    assert fifo.exists() and not fifo.is_file()  # still a pipe, not replaced by a regular file
+    assert json.loads(received[0]) == RESOURCES[:2]

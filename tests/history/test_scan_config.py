@@ -151,7 +151,7 @@ def test_json_logs_carry_the_scan_id_on_every_line(fleet: Path, tmp_path: Path, 
 
 @pytest.mark.parametrize(("body", "message"), [
     ("[scan]\ninventroy = 'fleet.json'\n", "scan.inventroy: Extra inputs are not permitted"),
-    ("[[outputs]]\nformat = 'pdf'\npath = 'x.pdf'\n", "outputs.0.format"),
+    ("[[outputs]]\nformat = 'pdf'\npath = 'x.pdf'\n", "outputs[0].format"),
     ("[store]\nkeep = 'forever'\n", "store.keep"),
     ("[scan\n", "not valid TOML"),
     ("[scan]\ninventory = 'fleet.json'\n", "--policy"),
