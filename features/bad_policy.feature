@@ -12,7 +12,7 @@ Feature: A bad policy, alias or parameter is one line naming the file and the pl
       """
     When I run "arcpolicy scan --inventory {fleet} --policy broken-policy.json -o records.json --workers 1"
     Then arcpolicy exits with status 2
-    And the error is "arcpolicy: error: broken-policy.json: not valid JSON: unexpected end of data: line 2 column 1 (char 70)"
+    And the error is "arcpolicy: error: broken-policy.json: line 2 column 1: malformed JSON: unexpected end of data"
     And the file "records.json" is not written
 
   Scenario: A misspelt alias is named with its place in the rule

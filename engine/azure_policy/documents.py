@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from engine import ids
 from engine.errors import InputError
+from engine.jsonfiles import read_json
 
 DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
@@ -154,12 +154,7 @@ def policy_files(paths: Iterable[Path], suffixes: tuple[str, ...] = (".json",)) 
 
 def read_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(place, object) for each object of a JSON file holding one object, a list or ``{"value": [...]}``."""
-    try:
-        data = orjson.loads(path.read_bytes())
-    except OSError as error:
-        raise InputError(str(path), f"cannot read: {error.strerror}") from None
-    except orjson.JSONDecodeError as error:
-        raise InputError(str(path), f"not valid JSON: {error}") from None
+    data = read_json(path, "policy file")
     if isinstance(data, dict) and isinstance(data.get("value"), list) and "properties" not in data:
         data = data["value"]
     if isinstance(data, dict):

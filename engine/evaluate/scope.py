@@ -10,11 +10,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from engine import ids
 from engine.azure_policy.documents import PolicyAssignment, PolicyExemption
 from engine.errors import InputError
+from engine.jsonfiles import read_json
 
 MANAGEMENT_GROUP_PREFIX = "/providers/microsoft.management/managementgroups/"
 
@@ -24,12 +23,7 @@ ManagementGroups = dict[str, frozenset[str]]
 
 def load_management_groups(path: Path) -> ManagementGroups:
     """Read ``{"<subscriptionId>": ["mg-child", "mg-parent", ...]}`` (or one name per subscription)."""
-    try:
-        data = orjson.loads(path.read_bytes())
-    except OSError as error:
-        raise InputError(str(path), f"cannot read: {error.strerror}") from None
-    except orjson.JSONDecodeError as error:
-        raise InputError(str(path), f"not valid JSON: {error}") from None
+    data = read_json(path, "management groups file")
     if not isinstance(data, dict):
         raise InputError(str(path), "expected {\"<subscriptionId>\": [\"<managementGroup>\", ...]}",
                          value=type(data).__name__)

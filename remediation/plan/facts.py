@@ -7,7 +7,6 @@ assumed and the operation is flagged.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from engine import ids
 from engine.errors import InputError
 from engine.inventory import ClusterInventory
+from engine.jsonfiles import read_json
 
 NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"
 
@@ -41,12 +41,7 @@ class ClusterFacts:
 
 def load_facts(path: str | Path) -> dict[str, tuple[str, ...]]:
     """``--facts FILE``: cluster id (case-insensitive) -> node architectures."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(str(path), f"cannot read facts file: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise InputError(str(path), error.msg, location=f"line {error.lineno} column {error.colno}") from None
+    data = read_json(path, "facts file")
     if not isinstance(data, dict):
         raise InputError(str(path), "facts are a JSON object mapping cluster id to {\"nodeArchitectures\": [...]}",
                          value=type(data).__name__)
