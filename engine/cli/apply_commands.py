@@ -45,10 +45,12 @@ def apply_command(
     journal: Annotated[Path | None, typer.Option("--journal", help="Journal file (default: PLAN.journal.sqlite).")
                        ] = None,
     secrets: Annotated[list[Path] | None, typer.Option(
-        "--secrets", help="Parameters file (or assignment) protected settings are re-derived from (repeatable).")
+        "--secrets", help="Parameters file (or assignment) protected settings are re-derived from, optionally "
+                          "with keyVaultSecrets (repeatable).")
     ] = None,
     policy: Annotated[list[Path] | None, typer.Option(
-        "--policy", "-p", help="Policies to re-evaluate the touched clusters with, before and after.")] = None,
+        "--policy", "-p", help="Policies to re-evaluate the touched clusters with, before and after, and to "
+                               "re-derive secrets written in their templates.")] = None,
     assignment: Annotated[list[Path] | None, typer.Option(
         "--assignment", "-a", help="Assignment file: its parameters feed protected settings and --policy.")
     ] = None,

@@ -1,4 +1,4 @@
-"""``arcpolicy sandbox serve``: a local HTTPS stand-in for ARM and Azure Resource Graph.
+"""``arcpolicy sandbox serve``: a local HTTPS stand-in for ARM, Azure Resource Graph and Key Vault secrets.
 
 It speaks the wire protocols closely enough that the unmodified Azure SDK clients run against
 it, including ARM's limits, long-running operations and failures, on a simulated fleet.

@@ -43,10 +43,10 @@ class ApplyProgress:
             self._task = self._progress.add_task("apply", total=self._total, states="", rate="")
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
         if self._progress is not None:
             self._progress.stop()
-        else:
+        elif error_type is None:  # an apply refused (bad input) says only why
             self._stream.write(self.line() + "\n")
             self._stream.flush()
 
