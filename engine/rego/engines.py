@@ -35,6 +35,7 @@ from regopy.rego_shared import (
 
 from engine.errors import InputError
 from engine.rego.bundle import ENTRY_FILE, ScanBundle
+from engine.rego.isolation import EngineCrash, EngineHost, IsolatedError
 from engine.rego.modules import RegoModule
 
 PackageVerdicts = dict[str, list[dict[str, Any]]]
@@ -183,7 +184,7 @@ def output_error(output: int) -> str:
     return "; ".join(messages) or "evaluation failed"
 
 
-def compile_diagnostic(error: regopy.RegoError, sources: dict[str, str], fallback_file: str) -> Diagnostic:
+def compile_diagnostic(error: Exception, sources: dict[str, str], fallback_file: str) -> Diagnostic:
     """A compile error as file:line: rego-cpp reports the file and a character offset into it."""
     text = str(error)
     place = _ERROR_PLACE.search(text)
@@ -265,6 +266,51 @@ class EmbeddedEngine:
             except RegoRuntimeError as error:
                 answers.append(error)
         return answers
+
+
+class IsolatedEngine:
+    """:class:`EmbeddedEngine` in a child process (:class:`EngineHost`): a crash of regopy is an answer.
+
+    A crash while deciding an input makes that input's answer a :class:`RegoRuntimeError`
+    naming the crash (the library then asks each package alone, so only the policy that crashes
+    gets the error); the next call starts a fresh child. Building raises ``IsolatedError`` with
+    regopy's compile error, or :class:`EngineCrash`.
+    """
+
+    def __init__(self, bundle: ScanBundle):
+        self.bundle = bundle
+        self._host = EngineHost(EmbeddedEngine, bundle)
+        self._host.start()
+
+    def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return self._host.call(method, *args)
+        except EngineCrash as crash:
+            raise RegoRuntimeError(str(crash)) from None
+        except IsolatedError as error:
+            raise RegoRuntimeError(error.message) from None
+
+    def results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
+        return self._call("results", document, shared)
+
+    def package_results(self, document: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        return self._call("package_results", document, index)
+
+    def results_many(self, documents: Sequence[dict[str, Any]],
+                     shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
+        try:
+            return self._host.call("results_many", list(documents), shared)
+        except EngineCrash:  # one input crashed the engine: ask one at a time, so only it gets the error
+            answers: list[PackageVerdicts | RegoRuntimeError] = []
+            for document in documents:
+                try:
+                    answers.append(self.results(document, shared))
+                except RegoRuntimeError as error:
+                    answers.append(error)
+            return answers
+
+    def close(self) -> None:
+        self._host.close()
 
 
 class OpaServerEngine:

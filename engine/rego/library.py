@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import regopy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import InputError
@@ -26,12 +25,15 @@ from engine.rego.engines import (
     ENGINES,
     Diagnostic,
     EmbeddedEngine,
+    IsolatedEngine,
     RegoEngine,
     RegoRuntimeError,
     compile_diagnostic,
     compile_modules,
 )
+from engine.rego.isolation import EngineCrash, IsolatedError, call_isolated
 from engine.rego.modules import RegoModule, discover, read_module
+from engine.rego.references import References, unresolved
 
 DEFINITION_ID_PREFIX = "rego:"
 EFFECTS = {effect.lower(): effect for effect in ("audit", "auditIfNotExists", "deployIfNotExists", "deny")}
@@ -136,19 +138,29 @@ class RegoLibrary:
     def _compile(cls, modules: list[RegoModule], diagnostics: list[Diagnostic], engine: str,
                  engine_options: dict[str, Any]) -> RegoLibrary:
         modules, compile_problems = compile_modules(modules)
-        diagnostics = [*diagnostics, *compile_problems]
+        modules, reference_problems = unresolved(modules)
+        diagnostics = [*diagnostics, *compile_problems, *reference_problems]
         while True:
             bundle, policies, metadata_problems = _policy_bundle(modules)
             try:
-                embedded = EmbeddedEngine(bundle)
+                embedded = IsolatedEngine(bundle)
                 break
-            except regopy.RegoError as error:  # caught only when building the whole bundle
+            except IsolatedError as error:  # caught only when building the whole bundle
                 sources = {module.name: module.source for module in modules}
                 problem = compile_diagnostic(error, sources, modules[-1].name if modules else "")
                 diagnostics.append(problem)
                 modules = [module for module in modules if module.name != problem.file]
+            except EngineCrash as crash:
+                crashing = _crashing_modules(modules)
+                if not crashing:
+                    raise InputError("--policy", f"{crash} compiling the Rego policies together") from None
+                diagnostics.extend(crashing)
+                modules = [module for module in modules if module.name not in {problem.file for problem in crashing}]
         diagnostics.extend(metadata_problems)
-        chosen: RegoEngine = embedded if engine == "embedded" else ENGINES[engine](bundle, **engine_options)
+        chosen: RegoEngine = embedded
+        if engine != "embedded":
+            embedded.close()
+            chosen = ENGINES[engine](bundle, **engine_options)
         library = cls(policies, diagnostics, bundle, chosen)
         library._recipe = (list(bundle.modules), diagnostics, engine, engine_options)
         return library
@@ -286,6 +298,28 @@ def _verdict(cluster: ClusterInventory, raw: dict[str, Any] | str) -> RegoVerdic
         if remediation is not None and remediation.action is None:
             remediation.action = "update" if remediation.name.lower() in existing else "create"
     return RegoVerdict(violations=sorted(violations, key=lambda violation: violation.msg))
+
+
+def _crashing_modules(modules: list[RegoModule]) -> list[Diagnostic]:
+    """After regopy crashed building the bundle: the modules it crashes on, each built (with what it uses) alone."""
+    references = References(modules)
+    crashing = []
+    for module in modules:
+        used = references.packages_used(module) | {module.package}
+        alone = [other for other in modules if other is module or other.package in used]
+        try:
+            call_isolated(_build, alone)
+        except EngineCrash as crash:
+            crashing.append(Diagnostic(module.name, 1, f"the Rego engine crashed compiling this file: {crash.reason}; "
+                                                       "see docs/rego.md, regopy 1.5 pitfalls"))
+        except IsolatedError:
+            pass  # a compile error of the smaller program; the whole bundle decides
+    return crashing
+
+
+def _build(modules: list[RegoModule]) -> None:
+    """In a child: compile ``modules`` as the scan would."""
+    EmbeddedEngine(_policy_bundle(modules)[0])
 
 
 def _read_all(paths: Iterable[Path]) -> tuple[list[RegoModule], list[Diagnostic]]:
