@@ -10,10 +10,15 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_SERVICE = 4
 
 
 class ArcPolicyError(Exception):
     """Base of every error arcpolicy raises on purpose."""
+
+
+class ServiceError(ArcPolicyError):
+    """Azure (or the sandbox) refused a request or kept failing after retries: not the user's input."""
 
 
 class InputError(ArcPolicyError):

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from engine.errors import ArcPolicyError
+from engine.errors import ServiceError
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -24,7 +24,7 @@ QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
 
 
-class AzureRequestError(ArcPolicyError):
+class AzureRequestError(ServiceError):
     """A request Azure refused or kept failing; the message carries ARM's code and message only."""
 
 

@@ -1,7 +1,8 @@
 """Entry point: runs a command and turns errors into one line and an exit status.
 
 Exit status: 0 success (all compliant), 1 findings (non-compliant resources, failed
-operations), 2 bad input or usage, 3 internal error, 130 interrupted.
+operations), 2 bad input or usage, 3 internal error, 4 Azure refused or kept failing,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.cli import (
     spec_commands,  # noqa: F401  (registers its commands)
 )
 from engine.cli.app import app
-from engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, ArcPolicyError, InputError
+from engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SERVICE, ArcPolicyError, InputError, ServiceError
 
 
 def _show_version(value: bool) -> None:
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"arcpolicy: error: {error.one_line()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ServiceError as error:
+        print(f"arcpolicy: error: {error}", file=sys.stderr)
+        return EXIT_SERVICE
     except ArcPolicyError as error:
         print(f"arcpolicy: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -160,3 +160,14 @@ def test_requests_without_a_bearer_token_get_401_with_an_arm_body(sandbox):
         urllib.request.urlopen(request, context=context)
     assert raised.value.code == 401
     assert json.loads(raised.value.read())["error"]["code"] == "AuthenticationFailed"
+
+
+def test_cli_reports_a_service_that_keeps_failing_as_exit_4(sandbox, capsys):
+    # Retry-After: 0 keeps the retries fast; the source gives up after its attempts
+    sandbox.control.inject_fault(status=503, retryAfter=0, target="graph")
+    status = main(["inventory", "--resource-graph", "--arm-endpoint", sandbox.url, "--ca-bundle",
+                   str(sandbox.endpoint.ca_bundle), "--credential", "sandbox"])
+    error = capsys.readouterr().err
+    assert status == 4
+    assert error.startswith("arcpolicy: error: ") and "503" in error
+    assert error.strip().count("\n") == 0
