@@ -27,7 +27,14 @@ from engine.cli import (
     spec_commands,  # noqa: F401  (registers its commands)
 )
 from engine.cli.app import app
-from engine.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_SERVICE, ArcPolicyError, InputError, ServiceError
+from engine.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_SERVICE,
+    ArcPolicyError,
+    InputError,
+    ServiceError,
+)
 
 
 def _show_version(value: bool) -> None:
