@@ -11,8 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from engine.models.contract import ContractModel
 
 
 class ComplianceState(StrEnum):
@@ -22,14 +23,8 @@ class ComplianceState(StrEnum):
     ERROR = "Error"
 
 
-class StateModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
-
-
-class Reason(StateModel):
+class Reason(ContractModel):
     """Why a record has its state: the deciding condition, what it expected and what it found."""
 
     message: str
@@ -40,7 +35,7 @@ class Reason(StateModel):
     actual: Any = None
 
 
-class PolicyState(StateModel):
+class PolicyState(ContractModel):
     """One (resource, assignment, policyDefinitionReferenceId) verdict."""
 
     resource_id: str

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from engine.errors import EXIT_FINDINGS, EXIT_OK
+from engine.models.contract import ContractModel
 
 
 class OpState(StrEnum):
@@ -53,14 +52,8 @@ UNFINISHED_STATES = frozenset({OpState.FAILED, OpState.BLOCKED, OpState.STALE, O
                                OpState.NOT_ATTEMPTED, OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED})
 
 
-class ResultModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
-
-
-class OperationResult(ResultModel):
+class OperationResult(ContractModel):
     id: str
     action: str
     resource_id: str
@@ -70,7 +63,7 @@ class OperationResult(ResultModel):
     provisioning_state: str | None = None
 
 
-class PolicyCompliance(ResultModel):
+class PolicyCompliance(ContractModel):
     policy_assignment_id: str
     policy_definition_id: str | None = None
     policy_definition_reference_id: str | None = None
@@ -79,7 +72,7 @@ class PolicyCompliance(ResultModel):
     after_compliant: int
 
 
-class Verification(ResultModel):
+class Verification(ContractModel):
     """What a re-read of the touched clusters shows after the apply."""
 
     clusters: int
@@ -88,7 +81,7 @@ class Verification(ResultModel):
     policies: list[PolicyCompliance] | None = None  # None when no assignments were given to re-evaluate
 
 
-class ApplyResult(ResultModel):
+class ApplyResult(ContractModel):
     plan_fingerprint: str
     started_at: datetime
     finished_at: datetime
