@@ -9,7 +9,13 @@ the common registry with their own context functions such as ``field`` or ``reso
 from engine.expressions import functions as _functions  # noqa: F401  (registers common functions)
 from engine.expressions.compiler import CompiledExpression, compile_expression, compile_value, is_expression
 from engine.expressions.parser import Call, ExpressionSyntaxError, Index, Literal, Member, Node, parse
-from engine.expressions.registry import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
+from engine.expressions.registry import (
+    COMMON_FUNCTIONS,
+    EvaluationError,
+    FunctionRegistry,
+    FunctionSpec,
+    Interceptor,
+)
 
 __all__ = [
     "COMMON_FUNCTIONS",
@@ -18,7 +24,9 @@ __all__ = [
     "EvaluationError",
     "ExpressionSyntaxError",
     "FunctionRegistry",
+    "FunctionSpec",
     "Index",
+    "Interceptor",
     "Literal",
     "Member",
     "Node",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.expressions.parser import Call, ExpressionSyntaxError, Index, Literal, Member, Node, parse
-from engine.expressions.registry import EvaluationError, FunctionRegistry
+from engine.expressions.registry import EvaluationError, FunctionRegistry, Interceptor
 
 CompiledExpression = Callable[[Any], Any]
 
@@ -68,9 +68,10 @@ def _compile(node: Node, registry: FunctionRegistry, text: str) -> CompiledExpre
     if isinstance(node, Literal):
         return _Constant(node.value)
     if isinstance(node, Member):
-        return _member(_compile(node.target, registry, text), node.name)
+        return _member(_compile(node.target, registry, text), node.name, registry.interceptor)
     if isinstance(node, Index):
-        return _index(_compile(node.target, registry, text), _compile(node.index, registry, text))
+        return _index(_compile(node.target, registry, text), _compile(node.index, registry, text),
+                      registry.interceptor)
     return _call(node, registry, text)
 
 
@@ -86,7 +87,8 @@ def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpressi
         raise ExpressionSyntaxError(f"function '{spec.name}' takes {expected} arguments, got {count}", text,
                                     text.find(node.name))
     arguments = [_compile(argument, registry, text) for argument in node.arguments]
-    implementation = spec.implementation
+    interceptor = registry.interceptor
+    implementation = spec.implementation if interceptor is None else interceptor.wrap(spec)
     if spec.lazy:
         if spec.uses_context:
             return lambda context: implementation(context, *[_bind(argument, context) for argument in arguments])
@@ -118,21 +120,27 @@ def lookup_property(value: Any, name: str) -> Any:
     raise EvaluationError(f"property '{name}' does not exist; available: {', '.join(value) or 'none'}")
 
 
-def _member(target: CompiledExpression, name: str) -> CompiledExpression:
-    return lambda context: lookup_property(target(context), name)
+def _member(target: CompiledExpression, name: str, interceptor: Interceptor | None) -> CompiledExpression:
+    if interceptor is None:
+        return lambda context: lookup_property(target(context), name)
+    return lambda context: interceptor.member(target(context), name, lookup_property)
 
 
-def _index(target: CompiledExpression, index: CompiledExpression) -> CompiledExpression:
-    def evaluate(context: Any) -> Any:
-        value, position = target(context), index(context)
-        if isinstance(value, list):
-            if not isinstance(position, int) or isinstance(position, bool):
-                raise EvaluationError(f"array index must be an integer, got {position!r}")
-            if not 0 <= position < len(value):
-                raise EvaluationError(f"index {position} is out of range for an array of length {len(value)}")
-            return value[position]
-        if isinstance(value, dict) and isinstance(position, str):
-            return lookup_property(value, position)
-        raise EvaluationError(f"cannot index {type(value).__name__} value with {position!r}")
+def index_value(value: Any, position: Any) -> Any:
+    """``value[position]``: an array element or (case-insensitively) an object property."""
+    if isinstance(value, list):
+        if not isinstance(position, int) or isinstance(position, bool):
+            raise EvaluationError(f"array index must be an integer, got {position!r}")
+        if not 0 <= position < len(value):
+            raise EvaluationError(f"index {position} is out of range for an array of length {len(value)}")
+        return value[position]
+    if isinstance(value, dict) and isinstance(position, str):
+        return lookup_property(value, position)
+    raise EvaluationError(f"cannot index {type(value).__name__} value with {position!r}")
 
-    return evaluate
+
+def _index(target: CompiledExpression, index: CompiledExpression,
+           interceptor: Interceptor | None) -> CompiledExpression:
+    if interceptor is None:
+        return lambda context: index_value(target(context), index(context))
+    return lambda context: interceptor.index(target(context), index(context), index_value)

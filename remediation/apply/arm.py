@@ -209,10 +209,12 @@ class ArmGateway:
             link = document.get("nextLink")
         return children
 
-    def list_keys(self, resource_id: str, api_version: str) -> dict[str, Any]:
-        """``listKeys()`` of a resource (a POST that writes nothing)."""
+    def list_action(self, resource_id: str, action: str, api_version: str, body: Any = None) -> Any:
+        """A template's ``list*()`` of a resource (``listKeys``, ``listSecrets`` ...): a POST that
+        writes nothing, with the function's optional request body."""
         client = self._resources(resource_id)
-        request = HttpRequest("POST", f"{resource_id}/listKeys", params={"api-version": api_version})
+        request = HttpRequest("POST", f"{resource_id}/{action}", params={"api-version": api_version},
+                              json=body)
 
         def post() -> dict[str, Any]:
             self._pacer.take(ids.parse_resource_id(resource_id).subscription_id or "")  # ARM meters POSTs as writes

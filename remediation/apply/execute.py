@@ -15,6 +15,7 @@ from engine import ids
 from engine.azure import AzureRequestError
 from remediation.apply.arm import ArmGateway, OperationFailed, WriteFailed
 from remediation.apply.compare import contains_text, get_path, provisioning_state, satisfies, set_path
+from remediation.apply.deferred import LiveStateMissing, resolve_deferred
 from remediation.apply.derive import KeyVaultSecrets, NotApplicable, TemplateSecrets
 from remediation.apply.journal import Journal, JournalEntry
 from remediation.apply.models import OperationResult, OpState
@@ -200,11 +201,8 @@ class OperationExecutor:
         return body
 
     def _resolve(self, deferred: DeferredValue) -> Any:
-        """``reference(id).path`` or ``listKeys(id).path`` from the prerequisite's live state."""
-        api_version = deferred.api_version or self._arm.latest_api_version(deferred.resource_id)
-        if deferred.function == "listKeys":
-            return get_path(self._arm.list_keys(deferred.resource_id, api_version), deferred.property_path)
-        live = self._arm.read(deferred.resource_id, api_version)
-        if live is None:
-            raise NotApplicable(OpState.FAILED, f"{deferred.expression}: {deferred.resource_id} does not exist")
-        return get_path(live.get("properties") or {}, deferred.property_path)
+        """A deferred value from its resources' live state (see :mod:`remediation.apply.deferred`)."""
+        try:
+            return resolve_deferred(deferred, self._arm)
+        except LiveStateMissing as error:
+            raise NotApplicable(OpState.FAILED, str(error)) from None

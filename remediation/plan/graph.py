@@ -141,7 +141,8 @@ def build_graph(nodes: dict[str, PlanNode]) -> nx.DiGraph:
     for key, node in nodes.items():
         prerequisites = set(node.depends_on)
         prerequisites.update(_ancestors(node.resource_id))
-        prerequisites.update(ids.normalize(value.resource_id) for value in node.deferred_values)
+        prerequisites.update(ids.normalize(read) for value in node.deferred_values
+                             for read in (value.reads or [value.resource_id]))
         cluster_extensions = extensions_by_cluster.get(ids.normalize(node.cluster_id or ""), {})
         for extension_type in PREREQUISITE_EXTENSIONS.get(ids.normalize(node.resource_type), ()):
             if extension_type in cluster_extensions:

@@ -10,18 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
-from pydantic.alias_generators import to_camel
+from pydantic import Field, computed_field
+
+from engine.models.contract import ContractModel
 
 PLAN_FORMAT_VERSION = 1
 REDACTED = "<redacted>"
 
-
-class PlanModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 class Action(StrEnum):
@@ -37,7 +32,7 @@ class OperationStatus(StrEnum):
     WAITING = "waiting"  # applied, but takes effect when the cluster reconnects
 
 
-class Reason(PlanModel):
+class Reason(ContractModel):
     """Why an operation exists, and for skipped/deferred ones why it is not applied now."""
 
     policy_assignment_id: str | None = None
@@ -47,18 +42,28 @@ class Reason(PlanModel):
     why: str | None = None  # for skipped / deferred / waiting operations
 
 
-class DeferredValue(PlanModel):
-    """A value known only at apply time: ``reference()`` or ``listKeys()`` of another resource."""
+class DeferredValue(ContractModel):
+    """A value known only at apply time: ``reference()`` or a ``list*()`` call (``listKeys`` ...) of
+    another resource, or an expression computed from such calls.
+
+    A bare call (and member path) is ``function(resource_id).property_path``. Anything computed
+    from one (``concat(reference(id).customerId, '-x')``) carries ``residual``: the expression apply
+    evaluates once the resources it ``reads`` are live, with every other template value already
+    substituted as a literal (it holds only common functions, ``reference`` and ``list*`` calls);
+    ``function``/``resource_id`` then name its first call.
+    """
 
     path: str  # where in the body, e.g. "properties.configurationSettings.logAnalyticsWorkspaceResourceID"
-    function: Literal["reference", "listKeys"]
+    function: str = Field(pattern=r"^(reference|list[A-Za-z0-9]+)$")  # reference, listKeys, listSecrets ...
     resource_id: str
     api_version: str | None = None
     property_path: str | None = None  # e.g. "customerId" or "primarySharedKey"
     expression: str  # the template expression, shown to reviewers as is
+    residual: str | None = None  # e.g. "[concat(reference('/subscriptions/...', '2015-03-20').customerId, '-x')]"
+    reads: list[str] | None = None  # every resource id the residual reads (resource_id first)
 
 
-class SecretSource(PlanModel):
+class SecretSource(ContractModel):
     """Where apply re-derives a redacted secret (a protected setting) from.
 
     ``parameter``: an assignment parameter; ``deferred``: a reference()/listKeys() call;
@@ -77,7 +82,7 @@ class SecretSource(PlanModel):
     parameters: list[str] = Field(default_factory=list)  # assignment parameters naming the vault and secret
 
 
-class Operation(PlanModel):
+class Operation(ContractModel):
     id: str  # stable, e.g. "op-0001"
     action: Action
     resource_id: str
@@ -101,7 +106,7 @@ class Operation(PlanModel):
         return self.reasons[0] if self.reasons else None
 
 
-class Conflict(PlanModel):
+class Conflict(ContractModel):
     """Two policies wanting different bodies (or a second cluster-scoped instance) for one target."""
 
     resource_id: str
@@ -110,13 +115,13 @@ class Conflict(PlanModel):
     reasons: list[Reason] = Field(default_factory=list)
 
 
-class Wave(PlanModel):
+class Wave(ContractModel):
     number: int
     name: str  # "canary", "wave-1" ...
     operations: list[str]
 
 
-class Plan(PlanModel):
+class Plan(ContractModel):
     format_version: int = PLAN_FORMAT_VERSION
     created_at: datetime
     inventory_fingerprint: str

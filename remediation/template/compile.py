@@ -1,9 +1,9 @@
 """Compile template JSON values once: expressions in values and in property names, and property copy.
 
 ARM evaluates expressions in property names too (the Flux built-ins key their kustomization by
-``[parameters('kustomizationName')]``) and expands ``copy`` arrays inside properties; the shared
-expression compiler handles neither, so template values compile here, reusing it per expression.
-Every failure names the JSON path inside the definition.
+``[parameters('kustomizationName')]``) and expands ``copy`` arrays inside properties and in
+``variables``; the shared expression compiler handles neither, so template values compile here,
+reusing it per expression. Every failure names the JSON path inside the definition.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from engine.expressions import (
     compile_expression,
     is_expression,
 )
-from remediation.template.values import Deferred
+from remediation.template.values import Deferred, SecretScalar, is_secret
 
 Compiled = Callable[[Any], Any]
 
@@ -65,28 +65,79 @@ def compile_text(text: str, registry: FunctionRegistry, source: str, path: str) 
     return evaluate
 
 
+def plan_time(value: Any, source: str, path: str, what: str, *, secret_allowed: bool = False) -> Any:
+    """A value the plan itself needs (a name, an id, a count, a condition).
+
+    It cannot be deferred; a secret is allowed only where it does not land in the plan
+    (``secret_allowed``: a condition or a count), and is then given plain.
+    """
+    if isinstance(value, Deferred):
+        raise TemplateError(source, f"{what} must be known when planning, but it is only known at apply time",
+                            location=path, value=value.expression or f"[{value.code}]")
+    if is_secret(value):
+        if not secret_allowed:
+            raise TemplateError(source, f"{what} is computed from a secret, which would show it in the plan",
+                                location=path)
+        return value.value if isinstance(value, SecretScalar) else str(value)
+    return value
+
+
+def _count(value: Any, source: str, path: str) -> int:
+    count = plan_time(value, source, path, "a copy count", secret_allowed=True)
+    try:
+        return int(count)
+    except (TypeError, ValueError):
+        raise TemplateError(source, "a copy count is a number", location=path, value=count) from None
+
+
+def compile_variables(variables: dict[str, Any], registry: FunctionRegistry, source: str,
+                      path: str) -> dict[str, Compiled]:
+    """A template's ``variables`` by lower-case name; a ``copy`` array declares one array variable
+    per loop (``copyIndex('loop')`` inside its ``input``)."""
+    compiled: dict[str, Compiled] = {}
+    for name, value in variables.items():
+        if name.lower() != "copy" or not _is_property_copy(value):
+            compiled[name.lower()] = compile_body(value, registry, source, f"{path}.{name}")
+            continue
+        for position, loop in enumerate(value):
+            loop_path = f"{path}.copy[{position}]"
+            compiled[str(loop["name"]).lower()] = _copy_array(
+                str(loop["name"]), compile_body(loop.get("count", 0), registry, source, f"{loop_path}.count"),
+                compile_body(loop["input"], registry, source, f"{loop_path}.input"), source, f"{loop_path}.count")
+    return compiled
+
+
+def _copy_array(name: str, count: Compiled, item: Compiled, source: str, path: str) -> Compiled:
+    return lambda context: [item(context.with_copy_index(name, index))
+                            for index in range(_count(count(context), source, path))]
+
+
 def _is_property_copy(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(
         isinstance(item, dict) and "name" in item and "input" in item for item in value)
 
 
 def _compile_object(value: dict[str, Any], registry: FunctionRegistry, source: str, path: str) -> Compiled:
-    members: list[tuple[Compiled, Compiled]] = []
-    loops: list[tuple[str, Compiled, Compiled]] = []
+    members: list[tuple[str, Compiled, Compiled]] = []
+    loops: list[tuple[str, Compiled]] = []
     for key, item in value.items():
         item_path = f"{path}.{key}" if path else key
         if key.lower() == "copy" and _is_property_copy(item):
             for position, loop in enumerate(item):
                 loop_path = f"{item_path}[{position}]"
-                loops.append((str(loop["name"]), compile_body(loop.get("count", 0), registry, source, loop_path + ".count"),
-                              compile_body(loop["input"], registry, source, loop_path + ".input")))
+                loops.append((str(loop["name"]), _copy_array(
+                    str(loop["name"]), compile_body(loop.get("count", 0), registry, source, loop_path + ".count"),
+                    compile_body(loop["input"], registry, source, loop_path + ".input"), source,
+                    loop_path + ".count")))
             continue
-        members.append((compile_body(key, registry, source, item_path), compile_body(item, registry, source, item_path)))
+        members.append((item_path, compile_body(key, registry, source, item_path),
+                        compile_body(item, registry, source, item_path)))
 
     def evaluate(context: Any) -> dict[str, Any]:
-        result = {str(name(context)): member(context) for name, member in members}
-        for loop_name, count, item in loops:
-            result[loop_name] = [item(context.with_copy_index(loop_name, index)) for index in range(int(count(context)))]
+        result = {str(plan_time(name(context), source, where, "a property name")): member(context)
+                  for where, name, member in members}
+        for loop_name, loop in loops:
+            result[loop_name] = loop(context)
         return result
 
     return evaluate

@@ -2,8 +2,10 @@
 
 compile once (:class:`CompiledTemplate`) -> bind parameters -> resolve names and ids of every
 resource instance (``condition``, ``copy``) -> order instances by ``dependsOn`` -> evaluate
-bodies, recursing into nested ``Microsoft.Resources/deployments`` with their own scope and
-``inner``/``outer`` expression evaluation -> redacted :class:`ExpandedResource` leaves whose
+bodies, recursing into nested ``Microsoft.Resources/deployments`` (deployed at their own
+``subscriptionId``/``resourceGroup``; with ``inner`` expression evaluation their expressions see
+their own parameters, variables and scope functions, with ``outer``, the default, the parent's,
+``resourceGroup()`` and ``subscription()`` included) -> redacted :class:`ExpandedResource` leaves whose
 ``depends_on`` are the ids of other leaves (nesting and deployment dependencies flattened).
 """
 
@@ -17,7 +19,7 @@ import networkx as nx
 from engine import ids
 from engine.expressions import EvaluationError, FunctionRegistry
 from remediation.plan.models import DeferredValue, SecretSource
-from remediation.template.compile import Compiled, TemplateError, compile_body
+from remediation.template.compile import Compiled, TemplateError, compile_body, compile_variables, plan_time
 from remediation.template.functions import TEMPLATE_FUNCTIONS
 from remediation.template.scope import (
     DEPLOYMENT_TYPE,
@@ -26,7 +28,7 @@ from remediation.template.scope import (
     resource_id_at,
     split_name,
 )
-from remediation.template.values import TracedText, redact
+from remediation.template.values import TracedText, UnplannableValue, mark_secret, redact
 
 TEMPLATE_ONLY_KEYS = frozenset({"type", "name", "apiversion", "condition", "copy", "dependson", "comments",
                                 "scope", "resourcegroup", "subscriptionid"})
@@ -100,8 +102,7 @@ class CompiledTemplate:
                 name, str(declaration.get("type", "string")).lower(),
                 None if "defaultValue" not in declaration
                 else compile_body(default, registry, source, f"{path}.parameters.{name}.defaultValue"))
-        variables = {name.lower(): compile_body(value, registry, source, f"{path}.variables.{name}")
-                     for name, value in (template.get("variables") or {}).items()}
+        variables = compile_variables(template.get("variables") or {}, registry, source, f"{path}.variables")
         resources = [_compile_resource(resource, registry, source, f"{path}.resources[{index}]")
                      for index, resource in enumerate(template.get("resources") or [])]
         return cls(source, parameters, variables, resources)
@@ -202,12 +203,18 @@ _MISSING = object()
 
 
 class Deployment:
-    """The evaluation context of one (nested) deployment: parameters, variables, scope, copy indexes."""
+    """The evaluation context of one (nested) deployment: parameters, variables, scope, copy indexes.
+
+    ``scope`` is what the scope functions (``resourceGroup()``, ``subscription()``,
+    ``resourceId()`` ...) resolve to; ``target`` is where its resources deploy. They differ in a
+    nested deployment with ``outer`` expression evaluation, which keeps its parent's ``scope``.
+    """
 
     def __init__(self, template: CompiledTemplate, scope: DeploymentScope, deployment_name: str,
                  parameters: dict[str, Any], template_source: SecretSource):
         self.template = template
         self.scope = scope
+        self.target = scope
         self.deployment_name = deployment_name
         self.template_source = template_source
         self.copy_indexes: dict[str | None, int] = {}
@@ -231,11 +238,12 @@ class Deployment:
     def with_copy_index(self, loop: str | None, index: int) -> Deployment:
         return self._sharing(copy_indexes={**self.copy_indexes, loop: index, None: index})
 
-    def outer_nested(self, scope: DeploymentScope, resources: list[CompiledResource]) -> Deployment:
-        """A nested deployment with ``outer`` scope: its expressions see this deployment's values."""
+    def outer_nested(self, target: DeploymentScope, resources: list[CompiledResource]) -> Deployment:
+        """A nested deployment with ``outer`` scope: deploys at ``target``, but its expressions see
+        this deployment's parameters, variables and scope (``resourceGroup()``, ``subscription()``)."""
         template = CompiledTemplate(self.template.source, self.template.parameters, self.template.variables,
                                     resources)
-        return self._sharing(template=template, scope=scope, names={})
+        return self._sharing(template=template, target=target, names={})
 
     def copy_index(self, loop: str | None) -> int:
         if loop not in self.copy_indexes:
@@ -258,10 +266,11 @@ class Deployment:
             if declaration.default is None:
                 raise EvaluationError(f"parameter '{declaration.name}' has no value and no defaultValue")
             value = declaration.default(self)
-        if declaration.type in SECURE_TYPES and isinstance(value, str) and not (
-                isinstance(value, TracedText) and value.secret):
+        if declaration.type in SECURE_TYPES:
+            # A secure string given as is keeps its origin (apply sets that parameter's value); a secure
+            # object's members, and anything else, are re-derived by re-expanding the template.
             source = value.source if isinstance(value, TracedText) else self.template_source
-            value = TracedText(value, source, secret=True)
+            value = mark_secret(value, source)
         return value
 
     def variable(self, name: str) -> Any:
@@ -326,8 +335,10 @@ def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[
     by_key = {ids.normalize(instance.resource_id): instance for instance in instances}
     for key, instance in by_key.items():
         graph.add_node(key)
-        for entry in instance.resource.depends_on:
-            for dependency in _dependency_keys(entry(instance.context), instances, skipped, template, instance):
+        for position, entry in enumerate(instance.resource.depends_on):
+            value = plan_time(entry(instance.context), template.source, f"{instance.resource.path}.dependsOn[{position}]",
+                              "a dependsOn entry")
+            for dependency in _dependency_keys(value, instances, skipped, template, instance):
                 graph.add_edge(dependency, key)
                 instance.depends_on.add(dependency)
     try:
@@ -355,13 +366,19 @@ def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:
     """Resource instances whose condition holds (copy loops unrolled), and the names of those skipped."""
     instances: list[_Instance] = []
     skipped: set[str] = set()
+    source = context.template.source
     for resource in context.template.resources:
-        count = 1 if resource.copy_count is None else int(resource.copy_count(context))
+        count = 1 if resource.copy_count is None else int(plan_time(
+            resource.copy_count(context), source, f"{resource.path}.copy.count", "a copy count", secret_allowed=True))
         contexts = [context] if resource.copy_count is None else [
             context.with_copy_index(resource.copy_name, index) for index in range(count)]
         for instance_context in contexts:
-            resource_type, name = str(resource.type(instance_context)), str(resource.name(instance_context))
-            if resource.condition is not None and not _truthy(resource.condition(instance_context)):
+            resource_type = str(plan_time(resource.type(instance_context), source, f"{resource.path}.type",
+                                          "a resource type"))
+            name = str(plan_time(resource.name(instance_context), source, f"{resource.path}.name", "a resource name"))
+            if resource.condition is not None and not _truthy(plan_time(
+                    resource.condition(instance_context), source, f"{resource.path}.condition", "a condition",
+                    secret_allowed=True)):
                 skipped.update({name.lower(), f"{resource_type}/{name}".lower()})
                 if resource.copy_name:
                     skipped.add(resource.copy_name.lower())
@@ -381,22 +398,24 @@ def _truthy(value: Any) -> bool:
 def _instance_id(resource: CompiledResource, context: Deployment, resource_type: str, name: str) -> str:
     try:
         if resource.nested is not None:
-            target = _nested_scope(resource, context)
-            base = (f"/subscriptions/{target.subscription_id}/resourceGroups/{target.resource_group}"
-                    if target.resource_group else f"/subscriptions/{target.subscription_id}")
-            return resource_id_at(base, DEPLOYMENT_TYPE, [name])
+            return resource_id_at(_nested_scope(resource, context).id, DEPLOYMENT_TYPE, [name])
         if resource.scope is not None:
-            return resource_id_at(extension_scope_id(str(resource.scope(context)), context.scope), resource_type,
-                                  split_name(name))
-        return resource_id_at(context.scope.id, resource_type, split_name(name))
+            scope = plan_time(resource.scope(context), context.template.source, f"{resource.path}.scope",
+                              "an extension resource's scope")
+            return resource_id_at(extension_scope_id(str(scope), context.target), resource_type, split_name(name))
+        return resource_id_at(context.target.id, resource_type, split_name(name))
     except ValueError as error:
         raise TemplateError(context.template.source, str(error), location=resource.path) from None
 
 
 def _nested_scope(resource: CompiledResource, context: Deployment) -> DeploymentScope:
-    subscription = resource.subscription_id(context) if resource.subscription_id else None
-    group = resource.resource_group(context) if resource.resource_group else None
-    return context.scope.nested(str(subscription) if subscription else None, str(group) if group else None)
+    """Where a nested deployment deploys: its ``subscriptionId``/``resourceGroup``, else its parent's target."""
+    source = context.template.source
+    subscription = plan_time(resource.subscription_id(context), source, f"{resource.path}.subscriptionId",
+                             "a nested deployment's subscriptionId") if resource.subscription_id else None
+    group = plan_time(resource.resource_group(context), source, f"{resource.path}.resourceGroup",
+                      "a nested deployment's resourceGroup") if resource.resource_group else None
+    return context.target.nested(str(subscription) if subscription else None, str(group) if group else None)
 
 
 def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], template: CompiledTemplate,
@@ -427,10 +446,16 @@ def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str,
     context = instance.context
     body = instance.resource.body(context)
     values = None if template_values is None else template_values.setdefault(ids.normalize(instance.resource_id), {})
-    redacted = redact(body, context.template_source, values)
+    try:
+        redacted = redact(body, context.template_source, values)
+    except UnplannableValue as error:
+        raise TemplateError(context.template.source, error.message,
+                            location=f"{instance.resource.path} ({error.path})") from None
+    api_version = plan_time(instance.resource.api_version(context), context.template.source,
+                            f"{instance.resource.path}.apiVersion", "an apiVersion")
     return ExpandedResource(
         resource_id=instance.resource_id, resource_type=instance.resource_type,
-        api_version=str(instance.resource.api_version(context)), body=redacted.body, depends_on=depends,
+        api_version=str(api_version), body=redacted.body, depends_on=depends,
         deferred_values=tuple(redacted.deferred_values), secret_sources=tuple(redacted.secret_sources),
         deployments=deployments)
 
@@ -440,12 +465,12 @@ def _expand_nested(instance: _Instance, depends: tuple[str, ...], deployments: t
     nested = instance.resource.nested
     assert nested is not None
     parent = instance.context
-    scope = _nested_scope(instance.resource, parent)
-    scope = DeploymentScope(scope.subscription_id, scope.resource_group, parent.scope.location, scope.tenant_id)
+    target = _nested_scope(instance.resource, parent)
+    target = DeploymentScope(target.subscription_id, target.resource_group, parent.target.location, target.tenant_id)
     if nested.inner:
         values = {name: compiled(parent) for name, compiled in nested.parameters.items()}
-        child = Deployment(nested.template, scope, instance.name, values, parent.template_source)
+        child = Deployment(nested.template, target, instance.name, values, parent.template_source)
     else:
-        child = parent.outer_nested(scope, nested.template.resources)
+        child = parent.outer_nested(target, nested.template.resources)
     return _expand(child, depends, (*deployments, instance.name), template_values)
 

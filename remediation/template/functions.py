@@ -2,7 +2,8 @@
 
 ``TEMPLATE_FUNCTIONS`` extends the common registry with the deployment-context functions
 (parameters, variables, scope and resource-id functions, copyIndex, and the deferred
-reference/listKeys). ``DEPLOYMENT_PARAMETER_FUNCTIONS`` adds Azure Policy's ``field()`` for the
+reference and ``list*`` functions), with :data:`~remediation.template.values.MARKS` carrying
+deferred values and secret taint through every function. ``DEPLOYMENT_PARAMETER_FUNCTIONS`` adds Azure Policy's ``field()`` for the
 ``details.deployment`` parameter values a DINE definition fills from the evaluated resource.
 """
 
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError
 from remediation.template.scope import DeploymentScope, resource_id_at
-from remediation.template.values import Deferred
+from remediation.template.values import MARKS, Deferred
 
 
 class TemplateContext(Protocol):
@@ -36,7 +37,7 @@ class PolicyDeploymentContext(TemplateContext, Protocol):
     def field(self, path: str) -> Any: ...
 
 
-TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend()
+TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend(MARKS)
 T = TEMPLATE_FUNCTIONS
 
 
@@ -133,14 +134,19 @@ def _extension_resource_id(base_id: Any, resource_type: Any, *names: Any) -> str
 
 
 @T.function("reference", 1, 3, uses_context=True)
-def _reference(context: TemplateContext, target: Any, api_version: Any = None, _full: Any = None) -> Deferred:
+def _reference(context: TemplateContext, target: Any, api_version: Any = None, full: Any = None) -> Deferred:
     """Deferred: a resource's runtime state is read by apply, not guessed by the plan."""
-    return Deferred("reference", context.reference_target(str(target)), api_version)
+    if full is not None and str(full).lower() != "full":
+        raise EvaluationError(f"reference(): the third argument is 'Full' or absent, got {full!r}")
+    return Deferred.of_call("reference", context.reference_target(str(target)),
+                            None if api_version is None else str(api_version), *(["Full"] if full else []))
 
 
-@T.function("listKeys", 2, 3, uses_context=True)
-def _list_keys(context: TemplateContext, target: Any, api_version: Any, _body: Any = None) -> Deferred:
-    return Deferred("listKeys", context.reference_target(str(target)), api_version)
+@T.family("list", 2, 3, uses_context=True)
+def _list(function: str, context: TemplateContext, target: Any, api_version: Any, body: Any = None) -> Deferred:
+    """listKeys(), listSecrets() ... (any ``list*`` action): deferred like reference()."""
+    return Deferred.of_call(function, context.reference_target(str(target)), str(api_version),
+                            *([] if body is None else [body]))
 
 
 DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()

@@ -211,15 +211,25 @@ def test_deferred_values_and_protected_settings_are_derived_at_apply_time_and_ne
     workspace = f"{group}/providers/Microsoft.OperationalInsights/workspaces/law-1"
     extension = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/azuremonitor-containers"
     body = extension_body("microsoft.azuremonitor.containers", "kube-system",
-                          {"logAnalyticsWorkspaceResourceID": workspace, "omsagent.workspaceId": "<deferred>"})
+                          {"logAnalyticsWorkspaceResourceID": workspace, "omsagent.workspaceId": "<deferred>",
+                           "omsagent.label": "<deferred>"})
     body["properties"]["configurationProtectedSettings"] = {"omsagent.secret.key": "<redacted>",
-                                                            "proxy.password": "<redacted>"}
+                                                            "proxy.password": "<redacted>", "combined": "<redacted>"}
     reference = DeferredValue(path="properties.configurationSettings.omsagent.workspaceId", function="reference",
                               resource_id=workspace, api_version="2022-10-01", property_path="customerId",
                               expression=f"[reference('{workspace}', '2022-10-01').customerId]")
     keys = DeferredValue(path="properties.configurationProtectedSettings.omsagent.secret.key", function="listKeys",
                          resource_id=workspace, api_version="2022-10-01", property_path="primarySharedKey",
                          expression=f"[listKeys('{workspace}', '2022-10-01').primarySharedKey]")
+    # computed from deferred calls: the residual expression is evaluated on the live state
+    label = DeferredValue(path="properties.configurationSettings.omsagent.label", function="reference",
+                          resource_id=workspace, expression="[concat(reference(variables('ws')).customerId, '-x')]",
+                          residual=f"[concat(toUpper(reference('{workspace}', '2022-10-01', 'Full').name), '-', "
+                                   f"reference('{workspace}', '2022-10-01').customerId)]", reads=[workspace])
+    combined = DeferredValue(path="properties.configurationProtectedSettings.combined", function="listKeys",
+                             resource_id=workspace, expression="[concat(listKeys(...).primarySharedKey, '|')]",
+                             residual=f"[concat(listKeys('{workspace}', '2022-10-01').primarySharedKey, '|')]",
+                             reads=[workspace])
     common = {"api_version": API, "subscription_id": subscription, "cluster_id": cluster_id}
     plan = fleet_plan(load_snapshot(running.fleet_file)).model_copy(update={"operations": [
         Operation(id="op-rg", action=Action.CREATE, resource_id=group, resource_type="Microsoft.Resources/"
@@ -230,9 +240,11 @@ def test_deferred_values_and_protected_settings_are_derived_at_apply_time_and_ne
                   **{**common, "api_version": "2022-10-01", "cluster_id": None}),
         Operation(id="op-ext", action=Action.CREATE, resource_id=extension, depends_on=["op-law"],
                   resource_type="Microsoft.KubernetesConfiguration/extensions", body=body,
-                  deferred_values=[reference, keys],
+                  deferred_values=[reference, keys, label, combined],
                   secret_sources=[SecretSource(path="properties.configurationProtectedSettings.omsagent.secret.key",
                                                kind="deferred", deferred=keys),
+                                  SecretSource(path="properties.configurationProtectedSettings.combined",
+                                               kind="deferred", deferred=combined),
                                   SecretSource(path="properties.configurationProtectedSettings.proxy.password",
                                                kind="parameter", parameter="proxyPassword",
                                                policy_assignment_id=POLICY_ASSIGNMENT)], **common)]})
@@ -250,7 +262,10 @@ def test_deferred_values_and_protected_settings_are_derived_at_apply_time_and_ne
     created = live(running, extension)
     law = live(running, workspace)
     assert created["properties"]["configurationSettings"]["omsagent.workspaceId"] == law["properties"]["customerId"]
-    assert set(created["properties"]["configurationProtectedSettings"]) == {"omsagent.secret.key", "proxy.password"}
+    assert created["properties"]["configurationSettings"]["omsagent.label"] == \
+        f"LAW-1-{law['properties']['customerId']}"
+    assert set(created["properties"]["configurationProtectedSettings"]) == {"omsagent.secret.key", "proxy.password",
+                                                                            "combined"}
     journal_bytes = (tmp_path / "plan.json.journal.sqlite").read_bytes()
     result_text = (tmp_path / "r.json").read_text()
     for secret in ("hunter2-proxy", _list_keys(running, workspace)["primarySharedKey"]):
