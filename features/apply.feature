@@ -16,6 +16,17 @@ Feature: Applying a plan through ARM, with faults, resume and idempotence
     And the extension "flux" on "store-1" is succeeded
     And the extension "flux" on "store-3" is succeeded
 
+  Scenario: After the apply, a scan of the live fleet through Resource Graph finds it compliant
+    When the fleet is scanned through Resource Graph with the policy "../shared/azure-policy-builtins/Deploy-GitOps-Flux2-Extension-to-Kubernetes-cluster_DINE.json"
+    Then arcpolicy exits with status 1
+    And "store-1" is non-compliant with "Flux extension"
+    When the plan is applied
+    And the fleet is scanned through Resource Graph with the policy "../shared/azure-policy-builtins/Deploy-GitOps-Flux2-Extension-to-Kubernetes-cluster_DINE.json"
+    Then arcpolicy exits with status 0
+    And "store-1" is compliant with "Flux extension"
+    And "store-3" is compliant with "Flux extension"
+    And the scan has 3 compliant records
+
   Scenario: The canary wave goes first, alone
     When only the canary wave is applied
     Then arcpolicy exits with status 1

@@ -24,3 +24,17 @@ Feature: Inventory from Azure Resource Graph
     When the fleet is read from Resource Graph
     Then the inventory counts 3 clusters and 3 extensions
     And the sandbox injected 2 faults
+
+  Scenario: The fleet read from Resource Graph is saved as a snapshot that reads back the same
+    When the fleet is read from Resource Graph and saved to "pulled.json"
+    Then the snapshot "pulled.json" holds the fleet that was served
+    When the inventory "pulled.json" is summarised
+    Then the inventory counts 3 clusters and 3 extensions
+    And the inventory counts 1 extensions in state "Failed"
+
+  Scenario: The live fleet is scanned through Resource Graph
+    When the fleet is scanned through Resource Graph with the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json"
+    Then arcpolicy exits with status 1
+    And "store-1" is compliant with "Azure Policy extension"
+    And "plant-1" is non-compliant with "Azure Policy extension" because "no related Microsoft.KubernetesConfiguration/extensions"
+    And "hq-1" is not evaluated by "Azure Policy extension"

@@ -45,3 +45,34 @@ Feature: Scheduled scans
     When I run "arcpolicy schedule --config arcpolicy.toml --once"
     Then arcpolicy exits with status 2
     And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: not a cron expression (five fields: minute hour day month weekday, optionally a sixth: second) (got 'every day')"
+
+  Scenario: A schedule every second runs until SIGTERM, recording each run
+    Given the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json":
+      """
+      [schedule]
+      cron = "0 */6 * * *"
+      """
+    When I start "arcpolicy schedule --config arcpolicy.toml --cron '* * * * * *' --health-file health.json"
+    And the health file "health.json" counts 2 runs
+    And the started command is stopped with SIGTERM
+    Then arcpolicy exits with status 0
+    And the history holds at least 2 scans
+    And the health file "health.json" says "stopped" after at least 2 runs and 0 failures
+    And the health file "health.json" names the latest stored scan
+
+  Scenario: A scheduled run remediates the live fleet, and the next run finds it compliant
+    Given the sandbox serves the fleet
+    And the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/Deploy-GitOps-Flux2-Extension-to-Kubernetes-cluster_DINE.json" against the sandbox:
+      """
+      [schedule]
+      cron = "0 */6 * * *"
+      work_dir = "runs"
+      """
+    When I run "arcpolicy schedule --config arcpolicy.toml --once --remediate"
+    Then arcpolicy exits with status 1
+    And the error output contains "remediation applied"
+    When the fleet is read from Resource Graph
+    Then the inventory counts 2 extensions of type "microsoft.flux"
+    When I run "arcpolicy schedule --config arcpolicy.toml --once"
+    Then arcpolicy exits with status 0
+    And the history holds 2 scans

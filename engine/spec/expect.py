@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine import ids
+
 
 class SpecFailure(AssertionError):
     """A spec expectation that did not hold; the message is the whole story."""
@@ -59,3 +61,22 @@ def inventory_count(summary: dict[str, Any], dimension: str, value: str, count: 
     if counts.get(value, 0) != count:
         raise SpecFailure(f'expected {count} {dimension} "{value}", but the inventory counts '
                           f"{counts.get(value, 0)} (all {dimension.split()[0]} by {key[2:].lower()}: {counts})")
+
+
+def same_fleet(saved: Path, fleet: Path) -> None:
+    """A snapshot written by ``--save`` holds exactly the fleet's resources, each as served."""
+    from engine.inventory import iter_snapshot
+
+    if not saved.is_file():
+        raise SpecFailure(f"expected {saved.name} to be written, but there is no such file")
+    read = {ids.normalize(str(resource["id"])): resource for resource in iter_snapshot(saved)}
+    served = {ids.normalize(str(resource["id"])): resource for resource in iter_snapshot(fleet)}
+    problems = [f"missing: {served[key]['id']}" for key in served.keys() - read.keys()]
+    problems += [f"not in the fleet: {read[key]['id']}" for key in read.keys() - served.keys()]
+    for key in served.keys() & read.keys():
+        changed = sorted(field for field in served[key] if served[key][field] != read[key].get(field))
+        if changed:
+            problems.append(f"{served[key]['id']}: {', '.join(changed)} differ")
+    if problems:
+        raise SpecFailure(f"expected {saved.name} to hold the fleet that was served, but:\n  "
+                          + "\n  ".join(sorted(problems)))

@@ -16,6 +16,7 @@ from engine.spec.world import SpecWorld
 
 FEATURE_FILE = pytest.StashKey[Path]()
 SCENARIO = pytest.StashKey[str]()
+POSTGRES_URL_VARIABLE = "ARCPOLICY_TEST_POSTGRES_URL"
 FAILED_STEP = pytest.StashKey[str]()
 
 
@@ -29,6 +30,17 @@ def arcpolicy_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     world = SpecWorld(feature_dir, workdir)
     yield world
     world.close()
+
+
+@pytest.fixture(scope="session")
+def arcpolicy_postgres_server() -> str:
+    """The PostgreSQL server ``a fresh "postgresql" history store`` makes its schemas on: the
+    ``ARCPOLICY_TEST_POSTGRES_URL`` variable (a SQLAlchemy URL); a project may override this fixture."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        raise SpecFailure(f"a PostgreSQL history store needs a server: set {POSTGRES_URL_VARIABLE} to its URL "
+                          "(postgresql+psycopg://user:password@host:port/database)")
+    return url
 
 
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: object, scenario: object) -> None:

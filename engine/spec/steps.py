@@ -7,11 +7,14 @@ the cluster the scenario described last.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import signal
 
+import pytest
 from pytest_bdd import given, then, when
 
-from engine.spec import compliance, expect, remediation
+from engine.spec import compliance, expect, history, remediation
 from engine.spec.fleet import ClusterSpec, ExtensionSpec, default_extension_name
 from engine.spec.sentence import Sentence
 from engine.spec.world import SpecWorld
@@ -148,9 +151,16 @@ def file_containing(arcpolicy_world: SpecWorld, name: str, docstring: str) -> No
 
 @given(Sentence('the scan configuration "{name}" for the policy "{policy}":'))
 def scan_configuration(arcpolicy_world: SpecWorld, name: str, policy: str, docstring: str) -> None:
-    """An ``arcpolicy.toml``: [scan] (the scenario's fleet and the policy) and [store] are written for
-    you; the doc string adds the rest ([[outputs]], [schedule] ...)."""
+    """An ``arcpolicy.toml``: [scan] (the scenario's fleet, the policy, its assignments, exemptions and
+    management groups) and [store] are written for you; the doc string adds the rest ([[outputs]], [schedule] ...)."""
     arcpolicy_world.write_scan_config(name, [policy], docstring)
+
+
+@given(Sentence('the scan configuration "{name}" for the policy "{policy}" against the sandbox:'))
+def scan_configuration_sandbox(arcpolicy_world: SpecWorld, name: str, policy: str, docstring: str) -> None:
+    """Like the scan configuration above, but [scan] reads the fleet live from the scenario's sandbox
+    through Resource Graph (which ``--remediate`` then writes to)."""
+    arcpolicy_world.write_scan_config(name, [policy], docstring, sandbox=True)
 
 
 # ---- assignments and exemptions ----------------------------------------------------------
@@ -168,6 +178,19 @@ def assign_policy_with_parameters(arcpolicy_world: SpecWorld, policy: str, name:
     rows = datatable[1:] if datatable and [cell.lower() for cell in datatable[0]] == ["parameter", "value"] \
         else datatable
     assignment.parameters.update({key: compliance.parameter_value(value) for key, value in rows})
+
+
+@given(Sentence('the policy "{policy}" is assigned as "{name}" at the management group "{group}"'))
+def assign_policy_at_group(arcpolicy_world: SpecWorld, policy: str, name: str, group: str) -> None:
+    """An assignment scoped to a management group: it covers the subscriptions in that group."""
+    arcpolicy_world.assign(policy, name).scope = f"/providers/Microsoft.Management/managementGroups/{group}"
+
+
+@given(Sentence('the subscription "{subscription}" is in the management group "{group}"'))
+def subscription_in_group(arcpolicy_world: SpecWorld, subscription: str, group: str) -> None:
+    """The management-group map scans get (``--management-groups``); say it again for each group
+    above, nearest first."""
+    arcpolicy_world.management_groups.setdefault(subscription, []).append(group)
 
 
 @given(Sentence('the assignment "{name}" excludes "{cluster}"'))
@@ -224,6 +247,19 @@ def history_store(arcpolicy_world: SpecWorld, store: str) -> None:
     arcpolicy_world.store = store
 
 
+@given(Sentence('scans are recorded in a fresh "{kind}" history store'))
+def fresh_history_store(arcpolicy_world: SpecWorld, kind: str, request: pytest.FixtureRequest) -> None:
+    """``sqlite`` (a file in the work directory) or ``postgresql`` (a schema of its own on the server
+    ``ARCPOLICY_TEST_POSTGRES_URL`` names, or the one the ``arcpolicy_postgres_server`` fixture gives)."""
+    if kind == "sqlite":
+        arcpolicy_world.store = "history.db"
+    elif kind == "postgresql":
+        arcpolicy_world.store, drop = history.fresh_postgres_schema(request.getfixturevalue("arcpolicy_postgres_server"))
+        arcpolicy_world.cleanups.append(drop)
+    else:
+        raise expect.SpecFailure(f'unknown history store "{kind}" (use: {", ".join(history.STORE_KINDS)})')
+
+
 # ---- running arcpolicy --------------------------------------------------------------------
 @when(Sentence('I run "{command}"'))
 def run_command(arcpolicy_world: SpecWorld, command: str) -> None:
@@ -247,6 +283,18 @@ def summarise_snapshot(arcpolicy_world: SpecWorld, path: str) -> None:
 def scan_fleet(arcpolicy_world: SpecWorld, policies: str) -> None:
     """``arcpolicy scan`` with the policy files or folders (Azure Policy JSON, Rego, or both)."""
     arcpolicy_world.scan(quoted(policies))
+
+
+@when(_with_policies("the fleet is scanned through Resource Graph with"))
+def scan_resource_graph(arcpolicy_world: SpecWorld, policies: str) -> None:
+    """``arcpolicy scan --resource-graph`` of the sandbox's fleet as it is now (after an apply, say)."""
+    arcpolicy_world.scan(quoted(policies), ["--resource-graph", *arcpolicy_world.connection_arguments()])
+
+
+@when(Sentence('the fleet is read from Resource Graph and saved to "{path}"'))
+def read_resource_graph_and_save(arcpolicy_world: SpecWorld, path: str) -> None:
+    """``arcpolicy inventory --resource-graph --save FILE``: the fleet read live, kept as a snapshot."""
+    arcpolicy_world.summarise("--resource-graph", *arcpolicy_world.connection_arguments(), "--save", path)
 
 
 @when(Sentence("the fleet is read from Resource Graph"))
@@ -285,6 +333,44 @@ def apply_canary(arcpolicy_world: SpecWorld) -> None:
     arcpolicy_world.apply("--wait", "--wave", "0")
 
 
+@when(Sentence('the plan is applied with the secrets "{path}"'))
+def apply_plan_with_secrets(arcpolicy_world: SpecWorld, path: str) -> None:
+    """``arcpolicy apply plan.json --secrets FILE``: protected settings from assignment parameters
+    (``{"name": "value"}`` or assignments) or Key Vault secrets (``keyVaultSecrets``) in the file."""
+    arcpolicy_world.apply("--wait", "--secrets", str(arcpolicy_world.resolve(path)))
+
+
+@when(Sentence('I start "{command}"'))
+def start_command(arcpolicy_world: SpecWorld, command: str) -> None:
+    """A command that runs until stopped (``arcpolicy schedule ...``), as a process of its own."""
+    arcpolicy_world.start(command)
+
+
+@when(Sentence('the health file "{name}" counts {count:d} runs'))
+def wait_for_runs(arcpolicy_world: SpecWorld, name: str, count: int) -> None:
+    """Wait (up to a minute) until the started scheduler has finished this many runs."""
+    path = arcpolicy_world.workdir / name
+    arcpolicy_world.wait_for(lambda: int(history.health(path).get("runs") or 0) >= count,
+                             f"{name} to count {count} runs")
+
+
+@when(Sentence("the started command is stopped with {signal_name}"))
+def stop_command(arcpolicy_world: SpecWorld, signal_name: str) -> None:
+    """``SIGTERM`` or ``SIGINT`` to the started command; wait for it to exit (its status is the last one)."""
+    if signal_name not in ("SIGTERM", "SIGINT"):
+        raise expect.SpecFailure(f'unknown signal "{signal_name}" (use: SIGTERM, SIGINT)')
+    arcpolicy_world.stop(signal.Signals[signal_name])
+
+
+@when(Sentence("the trend is charted"))
+def chart_trend(arcpolicy_world: SpecWorld) -> None:
+    """``arcpolicy trend`` on the history store: trend.html and trend.svg."""
+    if arcpolicy_world.store is None:
+        raise expect.SpecFailure("no history store: say 'Given scans are recorded in the history store \"...\"'")
+    expect.succeeded(arcpolicy_world.run(["trend", "--store", arcpolicy_world.store, "-o", "trend.html",
+                                          "--svg", "trend.svg"]))
+
+
 @when(Sentence("the last two scans are compared"))
 def compare_scans(arcpolicy_world: SpecWorld) -> None:
     """``arcpolicy diff latest~1 latest`` on the history store."""
@@ -312,6 +398,13 @@ def _fault_target(service: str) -> str:
     if service not in targets:
         raise expect.SpecFailure(f'unknown service "{service}" (use: {", ".join(targets)})')
     return targets[service]
+
+
+@given(Sentence('the sandbox\'s Key Vault "{vault}" holds the secret "{secret}" set to "{value}"'))
+def vault_secret(arcpolicy_world: SpecWorld, vault: str, secret: str, value: str) -> None:
+    """A vault created through ARM in the sandbox (resource group ``rg-specs`` of the first cluster's
+    subscription) and a secret in it, set through the Key Vault client."""
+    arcpolicy_world.store_vault_secret(vault, secret, value)
 
 
 @then(Sentence("the sandbox injected {count:d} faults"))
@@ -503,3 +596,74 @@ def cluster_changed(arcpolicy_world: SpecWorld, cluster: str, change: str, polic
     """After ``the last two scans are compared``: what ``arcpolicy diff`` says changed."""
     compliance.expect_change(arcpolicy_world.output("diff"), change, cluster, arcpolicy_world.cluster_id(cluster),
                              policy)
+
+
+@then(Sentence("the history holds at least {count:d} scans"))
+def history_holds_at_least(arcpolicy_world: SpecWorld, count: int) -> None:
+    """``arcpolicy history`` lists this many stored scans or more (a scheduler may finish one more)."""
+    stored = len(arcpolicy_world.history("history")["value"])
+    if stored < count:
+        raise expect.SpecFailure(f"expected at least {count} stored scans, but the history holds {stored}")
+
+
+@then(Sentence('the trend shows "{series}" at "{percentages}"'))
+def trend_shows(arcpolicy_world: SpecWorld, series: str, percentages: str) -> None:
+    """After ``the trend is charted``: the line of a policy (named as in the other steps) or ``all policies``
+    goes through these compliance percentages, oldest scan first (``"50%, 0%, 100%"``), in the SVG chart
+    and in the HTML report's per-policy table."""
+    line = series
+    if series != history.OVERALL and "scan" in arcpolicy_world.outputs:  # the chart names definitions
+        line = history.series_name(compliance.records_for_policy(arcpolicy_world.records(), series))
+    history.expect_trend(arcpolicy_world.workdir / "trend.svg", arcpolicy_world.workdir / "trend.html", line,
+                         history.parse_percentages(percentages), label=series)
+
+
+@then(Sentence('the health file "{name}" says "{state}" after at least {count:d} runs and {failures:d} failures'))
+def health_says(arcpolicy_world: SpecWorld, name: str, state: str, count: int, failures: int) -> None:
+    """The scheduler's health file: its state (``stopped`` ...), how many runs and failed runs."""
+    path = arcpolicy_world.workdir / name
+    document = history.health(path)
+    if document.get("state") != state or int(document.get("runs") or 0) < count or document.get("failures") != failures:
+        raise expect.SpecFailure(f'expected {name} to say "{state}" after at least {count} runs and {failures} '
+                                 f"failures, but it reads:\n{history.describe_health(path)}")
+
+
+@then(Sentence('the health file "{name}" names the latest stored scan'))
+def health_names_latest_scan(arcpolicy_world: SpecWorld, name: str) -> None:
+    """The health file's last scan id is the newest scan of the history store."""
+    scans = arcpolicy_world.history("history")["value"]
+    latest = scans[0].get("scanId") if scans else None
+    expect.equal(f"the last scan id in {name}", history.health(arcpolicy_world.workdir / name).get("last_scan_id"),
+                 latest)
+
+
+@then(Sentence('the snapshot "{path}" holds the fleet that was served'))
+def snapshot_holds_fleet(arcpolicy_world: SpecWorld, path: str) -> None:
+    """A saved snapshot has every resource of the scenario's fleet, with the same properties and tags."""
+    expect.same_fleet(arcpolicy_world.workdir / path, arcpolicy_world.workdir / arcpolicy_world.snapshot())
+
+
+PROTECTED_KINDS = {"extension": "extensions", "flux configuration": "fluxConfigurations"}
+
+
+@then(Sentence('the {kind} "{name}" on "{cluster}" has the protected setting "{key}" set to "{value}"'))
+def protected_setting(arcpolicy_world: SpecWorld, kind: str, name: str, cluster: str, key: str, value: str) -> None:
+    """An ``extension`` or ``flux configuration`` was written to the sandbox with this protected setting
+    value (ARM never returns it: the sandbox keeps a digest, which is compared)."""
+    if kind not in PROTECTED_KINDS:
+        raise expect.SpecFailure(f'unknown resource kind "{kind}" (use: {", ".join(PROTECTED_KINDS)})')
+    resource_id = (f"{arcpolicy_world.cluster_id(cluster)}/providers/Microsoft.KubernetesConfiguration/"
+                   f"{PROTECTED_KINDS[kind]}/{name}")
+    digests = arcpolicy_world.protected_setting_digests(resource_id)
+    if digests.get(key) != hashlib.sha256(value.encode("utf-8")).hexdigest():
+        written = ("it was written with another value" if key in digests
+                   else f"the protected settings written to it are: {', '.join(digests) or 'none'}")
+        raise expect.SpecFailure(f'expected the {kind} "{name}" on "{cluster}" to have the protected setting '
+                                 f'"{key}" set to "{value}", but {written}')
+
+
+@then(Sentence('the secret "{value}" appears in no output'))
+def secret_nowhere(arcpolicy_world: SpecWorld, value: str) -> None:
+    """Not on any command's stdout or stderr, nor in any file arcpolicy wrote: plans, reports, results,
+    journals (only the scenario's input files and the sandbox, standing in for Azure, hold it)."""
+    arcpolicy_world.expect_secret_nowhere(value)

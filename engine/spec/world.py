@@ -13,15 +13,22 @@ import io
 import json
 import re
 import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from engine.spec.compliance import AssignmentSpec, definition_id
 from engine.spec.expect import SpecFailure
-from engine.spec.fleet import ClusterSpec
+from engine.spec.fleet import RESOURCE_GROUP, SUBSCRIPTION_ID, ClusterSpec
 
 FLEET_FILE = "fleet.json"
+SANDBOX_DIR = "sandbox"  # the sandbox's state, in the work directory
 _PLACEHOLDER = re.compile(r"\{([\w.-]+)\}")
 
 
@@ -65,6 +72,13 @@ class SpecWorld:
         self.store: str | None = None  # the history store scans are recorded in, when one is given
         self.sandbox: Any = None  # a running engine.sandbox.SandboxServer, once a step starts one
         self.sandbox_endpoint: Any = None
+        self.runs: list[CommandResult] = []  # every command of the scenario, for "appears in no output"
+        self.inputs: set[Path] = set()  # files the steps wrote (not arcpolicy's outputs)
+        self.management_groups: dict[str, list[str]] = {}  # subscription id -> its groups, nearest first
+        self.background: subprocess.Popen[bytes] | None = None  # a long-running command (arcpolicy schedule)
+        self.background_argv: tuple[str, ...] = ()
+        self.background_output: tuple[IO[bytes], IO[bytes]] | None = None  # its stdout and stderr, as files
+        self.cleanups: list[Callable[[], None]] = []  # run when the scenario ends (a PostgreSQL schema ...)
 
     # ---- paths ----------------------------------------------------------------------------
     def resolve(self, relative: str) -> Path:
@@ -85,6 +99,7 @@ class SpecWorld:
         path = self.workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        self.inputs.add(path)
         return path
 
     def write_json(self, name: str, document: Any) -> Path:
@@ -136,9 +151,10 @@ class SpecWorld:
         except KeyError:
             raise SpecFailure(f'no assignment "{name}" (known: {", ".join(self.assignments) or "none"})') from None
 
-    def scan_arguments(self, policies: list[str]) -> list[str]:
-        """``--inventory``, ``--policy``, ``--assignment`` and ``--exemption`` for the scenario."""
-        argv = ["--inventory", self.snapshot()]
+    def scan_arguments(self, policies: list[str], source: list[str] | None = None) -> list[str]:
+        """``--inventory`` (or ``source``), ``--policy``, ``--assignment``, ``--exemption`` and
+        ``--management-groups`` for the scenario."""
+        argv = ["--inventory", self.snapshot()] if source is None else list(source)
         for policy in policies:
             argv += ["--policy", str(self.resolve(policy))]
         if self.assignments:
@@ -147,17 +163,21 @@ class SpecWorld:
         if self.exemptions:
             self.write_json("exemptions.json", self.exemptions)
             argv += ["--exemption", "exemptions.json"]
+        if self.management_groups:
+            self.write_json("management-groups.json", self.management_groups)
+            argv += ["--management-groups", "management-groups.json"]
         return argv
 
-    def scan(self, policies: list[str]) -> CommandResult:
-        """``arcpolicy scan --format json -o scan.json`` of the scenario's fleet; records kept as "scan".
+    def scan(self, policies: list[str], source: list[str] | None = None) -> CommandResult:
+        """``arcpolicy scan --format json -o scan.json`` of the scenario's fleet (or of ``source``, e.g.
+        ``--resource-graph`` and the sandbox's options); records kept as "scan".
 
         A scan refused for bad input (status 2) is kept as the last result, for the error steps.
         """
         self.outputs.pop("scan", None)
         store = ["--store", self.store] if self.store else []
-        result = self.run(["scan", *self.scan_arguments(policies), "--format", "json", "-o", "scan.json", "--workers", "1",
-                           *store])
+        result = self.run(["scan", *self.scan_arguments(policies, source), "--format", "json", "-o", "scan.json",
+                           "--workers", "1", *store])
         if result.status in (0, 1):
             self.read_output("scan", "scan.json")
         return result
@@ -169,11 +189,25 @@ class SpecWorld:
             raise SpecFailure(f"no scan records: {detail}")
         return self.outputs["scan"]["value"]
 
-    def write_scan_config(self, name: str, policies: list[str], rest: str) -> Path:
-        """An ``arcpolicy.toml`` whose [scan] reads the scenario's fleet and policies (and whose [store]
-        is the scenario's history store), followed by ``rest`` (outputs, schedule ...)."""
-        lines = ["[scan]", f"inventory = {json.dumps(self.snapshot())}",
-                 f"policies = {json.dumps([str(self.resolve(policy)) for policy in policies])}", "workers = 1", ""]
+    def write_scan_config(self, name: str, policies: list[str], rest: str, sandbox: bool = False) -> Path:
+        """An ``arcpolicy.toml`` whose [scan] reads the scenario's fleet (the snapshot, or with ``sandbox``
+        Resource Graph on the scenario's sandbox, which remediations then write to), policies and
+        assignments (and whose [store] is the scenario's history store), followed by ``rest``."""
+        if sandbox:
+            self.sandbox_control()  # a clear failure when no sandbox runs
+            endpoint = self.sandbox_endpoint
+            source = [f"arm_endpoint = {json.dumps(endpoint.url)}",
+                      f"ca_bundle = {json.dumps(str(endpoint.ca_bundle))}", 'credential = "sandbox"']
+        else:
+            source = [f"inventory = {json.dumps(self.snapshot())}"]
+        lines = ["[scan]", *source, f"policies = {json.dumps([str(self.resolve(policy)) for policy in policies])}",
+                 "workers = 1"]
+        assignments = self.scan_arguments([], source=[])
+        for option, key in (("--assignment", "assignments"), ("--exemption", "exemptions"),
+                            ("--management-groups", "management_group_map")):
+            if option in assignments:
+                lines.append(f"{key} = {json.dumps(assignments[assignments.index(option) + 1])}")
+        lines.append("")
         if self.store:
             lines += ["[store]", f"url = {json.dumps(self.store)}", ""]
         return self.write_file(name, "\n".join(lines) + "\n" + rest)
@@ -203,7 +237,7 @@ class SpecWorld:
 
         if self.sandbox is not None:
             raise SpecFailure("the sandbox is already serving this scenario's fleet")
-        options = SandboxOptions(state_dir=self.workdir / "sandbox", fleet=self.workdir / self.snapshot(),
+        options = SandboxOptions(state_dir=self.workdir / SANDBOX_DIR, fleet=self.workdir / self.snapshot(),
                                  provisioning_seconds=0, poll_after_seconds=0)
         self.sandbox = SandboxServer(options)
         self.sandbox_endpoint = self.sandbox.start()
@@ -221,6 +255,66 @@ class SpecWorld:
         return ["--arm-endpoint", self.sandbox_endpoint.url, "--ca-bundle", str(self.sandbox_endpoint.ca_bundle),
                 "--credential", "sandbox"]
 
+    def connection(self) -> Any:
+        """An :class:`engine.azure.connection.ArmConnection` to the scenario's sandbox."""
+        from engine.azure.connection import ArmConnection, CredentialKind
+
+        self.sandbox_control()
+        return ArmConnection(arm_endpoint=self.sandbox_endpoint.url, ca_bundle=self.sandbox_endpoint.ca_bundle,
+                             credential=CredentialKind.sandbox)
+
+    def vault_id(self, vault: str) -> str:
+        """The id of a Key Vault of the scenario: in the first cluster's subscription, resource group ``rg-specs``."""
+        subscription_id = next(iter(self.clusters.values())).subscription_id if self.clusters else SUBSCRIPTION_ID
+        return (f"/subscriptions/{subscription_id}/resourceGroups/{RESOURCE_GROUP}/providers/"
+                f"Microsoft.KeyVault/vaults/{vault}")
+
+    def store_vault_secret(self, vault: str, secret: str, value: str) -> None:
+        """Create the vault through ARM in the sandbox (if need be) and set the secret through the Key
+        Vault ``SecretClient``, as an operator would in Azure."""
+        from azure.keyvault.secrets import SecretClient
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        connection = self.connection()
+        vault_id = self.vault_id(vault)
+        subscription_id = vault_id.split("/")[2]
+        credential = connection.token_credential()
+        with ResourceManagementClient(credential, subscription_id, **connection.client_kwargs()) as client:
+            client.resource_groups.create_or_update(RESOURCE_GROUP, {"location": "eastus"})
+            created = client.resources.begin_create_or_update_by_id(
+                vault_id, api_version="2023-07-01", parameters={"location": "eastus", "properties": {
+                    "tenantId": "33333333-4444-4555-8666-777777777777", "sku": {"family": "A", "name": "standard"}}}
+            ).result()
+        with SecretClient(created.properties["vaultUri"], credential, verify_challenge_resource=False,
+                          connection_verify=str(self.sandbox_endpoint.ca_bundle)) as secrets:
+            secrets.set_secret(secret, value)
+
+    def protected_setting_digests(self, resource_id: str) -> dict[str, str]:
+        """``{setting: sha256 of the value last written}`` of an extension in the sandbox (ARM never
+        returns protected settings; the sandbox keeps their digests)."""
+        from engine.sandbox.arm import protected_setting_digests
+
+        self.sandbox_control()
+        sandbox = self.sandbox.sandbox
+        with sandbox.store.lock:
+            return protected_setting_digests(sandbox, resource_id)
+
+    def expect_secret_nowhere(self, secret: str) -> None:
+        """The value is in no command's output and no file arcpolicy wrote (plans, reports, results,
+        journals); only the scenario's own input files and the sandbox (Azure: the vault, the
+        extension it was written to) may hold it."""
+        needle = secret.encode("utf-8")
+        azure = self.workdir / SANDBOX_DIR
+        found = [f"the {stream} of `{result.command}`" for result in self.runs
+                 for stream in ("stdout", "stderr") if secret in getattr(result, stream)]
+        found += [str(path.relative_to(self.workdir)) for path in sorted(self.workdir.rglob("*"))
+                  if path.is_file() and path not in self.inputs and azure not in path.parents
+                  and needle in path.read_bytes()]
+        if not self.runs:
+            raise SpecFailure("no arcpolicy command has run yet in this scenario")
+        if found:
+            raise SpecFailure(f'expected the secret "{secret}" to appear nowhere, but it is in: ' + ", ".join(found))
+
     def apply(self, *options: str) -> CommandResult:
         """``arcpolicy apply plan.json`` against the sandbox; the result is kept as "apply"."""
         self.output("plan")
@@ -232,9 +326,14 @@ class SpecWorld:
 
     def close(self) -> None:
         """Stop what the scenario started."""
+        if self.background is not None:
+            self.background.kill()
+            self._finish()
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+        while self.cleanups:
+            self.cleanups.pop()()
 
     # ---- running arcpolicy ----------------------------------------------------------------
     def run(self, argv: list[str]) -> CommandResult:
@@ -245,6 +344,62 @@ class SpecWorld:
         with contextlib.chdir(self.workdir), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             status = main(list(argv))
         self.result = CommandResult(tuple(argv), status, stdout.getvalue(), stderr.getvalue())
+        self.runs.append(self.result)
+        return self.result
+
+    def start(self, line: str) -> None:
+        """Start a command line (``{fleet}``, ``{sandbox}`` ... expanded) as a child process, in the work
+        directory: for commands that run until stopped, such as ``arcpolicy schedule``."""
+        if self.background is not None:
+            raise SpecFailure("a command is already running in the background: stop it first")
+        argv = self.expand_line(line)
+        stdout, stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in _finish
+        self.background_output = (stdout, stderr)
+        self.background = subprocess.Popen([sys.executable, "-c", "from engine.cli.main import run; run()", *argv],
+                                           cwd=self.workdir, stdout=stdout, stderr=stderr)
+        self.background_argv = tuple(argv)
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+        """Poll ``condition`` while the background command runs; a failure naming ``what`` on timeout
+        or when the command ends first."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            process = self.background
+            if process is not None and process.poll() is not None:
+                result = self._finish()
+                raise SpecFailure(f"expected {what}, but the command ended first: {result.describe()}")
+            if time.monotonic() > deadline:
+                raise SpecFailure(f"expected {what} within {timeout:.0f} s, but it did not happen")
+            time.sleep(0.1)
+
+    def stop(self, signal_number: int = signal.SIGTERM, timeout: float = 60.0) -> CommandResult:
+        """Send the background command a signal and wait for it to exit; its result becomes the last one."""
+        process = self.background
+        if process is None:
+            raise SpecFailure("no command is running in the background: start one first")
+        process.send_signal(signal_number)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise SpecFailure(f"expected `arcpolicy {shlex.join(self.background_argv)}` to exit within "
+                              f"{timeout:.0f} s of {signal.Signals(signal_number).name}, but it is still running") \
+                from None
+        return self._finish()
+
+    @staticmethod
+    def _read_and_close(file: IO[bytes]) -> str:
+        with file:
+            file.seek(0)
+            return file.read().decode("utf-8", "replace")
+
+    def _finish(self) -> CommandResult:
+        process, files = self.background, self.background_output
+        assert process is not None and files is not None
+        process.wait()
+        self.background = self.background_output = None
+        stdout, stderr = (self._read_and_close(file) for file in files)
+        self.result = CommandResult(self.background_argv, process.returncode, stdout, stderr)
+        self.runs.append(self.result)
         return self.result
 
     def run_line(self, line: str) -> CommandResult:
@@ -254,6 +409,10 @@ class SpecWorld:
         (``--arm-endpoint``, ``--ca-bundle``, ``--credential sandbox``); a relative path that is not in the work directory
         is looked up next to the feature file (so ``policies/flux.rego`` works).
         """
+        return self.run(self.expand_line(line))
+
+    def expand_line(self, line: str) -> list[str]:
+        """The arguments of a command line as a user types it (see :meth:`run_line`)."""
         words = shlex.split(line)
         if words and words[0] == "arcpolicy":
             words = words[1:]
@@ -262,7 +421,7 @@ class SpecWorld:
         argv: list[str] = []
         for word in words:
             argv += self.connection_arguments() if word == "{sandbox}" else [self._expand(word)]
-        return self.run(argv)
+        return argv
 
     def _expand(self, word: str) -> str:
         word = _PLACEHOLDER.sub(lambda match: self._placeholder(match.group(1)), word)

@@ -64,3 +64,23 @@ def test_docs_list_every_step() -> None:
     missing = [f"{context.type} {context.parser.name}" for context in library()
                if f"`{context.parser.name}`" not in documented and context.parser.name not in documented]
     assert not missing, "steps missing from docs/specs.md:\n" + "\n".join(missing)
+
+
+def test_trend_steps_read_the_charts_arcpolicy_trend_draws(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from engine.history.store import ScanRecord
+    from engine.history.trend import TrendPoint, TrendSeries, line_chart_svg
+    from engine.spec import history
+
+    scans = [ScanRecord.model_construct(scan_id=f"s{index}", started_at=datetime(2026, 1, index, tzinfo=UTC))
+             for index in (1, 2)]
+    series = TrendSeries(name="contoso-flux [member-1]", points=[
+        TrendPoint(scan_id="s1", started_at=scans[0].started_at, compliant=1, total=2),
+        TrendPoint(scan_id="s2", started_at=scans[1].started_at, compliant=2, total=2)])
+    chart = tmp_path / "trend.svg"
+    chart.write_text(line_chart_svg("Compliance over time", scans, [series]))
+    assert history.svg_series(chart) == {"contoso-flux [member-1]": [50.0, 100.0]}
+    assert history.parse_percentages("50%, 100%") == [50.0, 100.0]
+    with pytest.raises(AssertionError, match="is not a list of percentages"):
+        history.parse_percentages("half")

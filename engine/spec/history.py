@@ -1,0 +1,126 @@
+"""History in a spec's words: fresh stores, the compliance trend charts and the scheduler's health file.
+
+The trend is read the way a person reads it: the SVG chart's points (each carries a tooltip
+``name: 50.0% (1/2) scan ID``) and the HTML report's per-policy table, oldest scan first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.spec.expect import SpecFailure
+
+SVG = "{http://www.w3.org/2000/svg}"
+_TIP = re.compile(r"^(?P<series>.*): (?P<percentage>[\d.]+)% \(\d+/\d+\) scan (?P<scan>\S+)$")
+STORE_KINDS = ("sqlite", "postgresql")
+OVERALL = "all policies"  # the line of every policy together
+
+
+def fresh_postgres_schema(server_url: str) -> tuple[str, Callable[[], None]]:
+    """A schema of its own on the server (scenarios may run in parallel against one server): the
+    store URL that uses it, and the clean-up that drops it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"spec_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), drop
+
+
+def series_name(records: list[dict[str, Any]]) -> str:
+    """The trend's name for the policy of these records: its definition name, and the reference id
+    inside an initiative (as :func:`engine.output.summary.policy_key` names it)."""
+    names = {f"{record['policyDefinitionName']} [{record['policyDefinitionReferenceId']}]"
+             if record.get("policyDefinitionReferenceId") else str(record["policyDefinitionName"])
+             for record in records}
+    if len(names) > 1:
+        raise SpecFailure(f"the policy names more than one line of the trend: {', '.join(sorted(names))}")
+    return names.pop()
+
+
+def _percentages(values: list[float]) -> str:
+    return ", ".join(f"{value:g}%" for value in values)
+
+
+def parse_percentages(text: str) -> list[float]:
+    """``"50%, 0%, 100%"`` -> [50.0, 0.0, 100.0]."""
+    try:
+        return [float(item.strip().removesuffix("%")) for item in text.split(",")]
+    except ValueError:
+        raise SpecFailure(f'"{text}" is not a list of percentages such as "50%, 100%"') from None
+
+
+def svg_series(path: Path) -> dict[str, list[float]]:
+    """Each line of a trend chart: its name and its points' compliance %, oldest scan first."""
+    if not path.is_file():
+        raise SpecFailure(f"expected {path.name} to be written, but there is no such file")
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        raise SpecFailure(f"{path.name} is not well-formed SVG ({error})") from None
+    series: dict[str, list[float]] = {}
+    for circle in root.iter(f"{SVG}circle"):
+        tip = circle.find(f"{SVG}title")
+        match = _TIP.match(tip.text or "") if tip is not None else None
+        if match is not None:
+            series.setdefault(match["series"], []).append(float(match["percentage"]))
+    return series
+
+
+def html_policy_rows(path: Path) -> dict[str, list[float]]:
+    """The trend report's per-policy table: policy -> compliance % per scan (blank cells left out)."""
+    if not path.is_file():
+        raise SpecFailure(f"expected {path.name} to be written, but there is no such file")
+    text = path.read_text(encoding="utf-8")
+    table = text.split("<h2>Per policy</h2>", 1)[-1].split("</table>", 1)[0]
+    rows: dict[str, list[float]] = {}
+    for row in re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table):
+        rows[row[0]] = [float(value) for value in re.findall(r'<td class="n">([\d.]+)%</td>', row[1])]
+    return rows
+
+
+def expect_trend(svg: Path, html: Path, series: str, expected: list[float], label: str | None = None) -> None:
+    """The chart's line for ``series`` and (for a policy) the report's row go through ``expected``;
+    ``label`` is what the spec called it."""
+    lines = svg_series(svg)
+    called = f'"{label}" (the line "{series}")' if label and label != series else f'"{series}"'
+    if lines.get(series) != expected:
+        shown = "\n".join(f"  {name}: {_percentages(values)}" for name, values in lines.items()) or "  (no lines)"
+        raise SpecFailure(f"expected {svg.name} to chart {called} at {_percentages(expected)}, but its lines are:\n"
+                          f"{shown}")
+    if series == OVERALL:
+        return
+    rows = html_policy_rows(html)
+    if rows.get(series) != expected:
+        shown = "\n".join(f"  {name}: {_percentages(values)}" for name, values in rows.items()) or "  (no rows)"
+        raise SpecFailure(f"expected {html.name} to list {called} at {_percentages(expected)} per scan, but its "
+                          f"per-policy table reads:\n{shown}")
+
+
+def health(path: Path) -> dict[str, Any]:
+    """The scheduler's health file (``{}`` while it is not written yet or being replaced)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def describe_health(path: Path) -> str:
+    document = health(path)
+    return json.dumps(document, indent=2) if document else f"{path.name} is not written"
