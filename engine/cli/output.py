@@ -10,7 +10,8 @@ from rich.console import Console, RenderableType
 
 from engine.atomic import atomic_writer
 
-console = Console(stderr=True, highlight=False)
+# Summaries and progress go to stderr; piped or logged, they keep a readable width instead of 80.
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
 def render_text(renderable: RenderableType, width: int = 120) -> str:

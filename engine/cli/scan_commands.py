@@ -190,9 +190,11 @@ def summary_table(result: ScanResult) -> Table:
     table = Table(title=f"{result.clusters} clusters, {len(result.records)} records, "
                         f"{result.evaluations} evaluations")
     table.add_column("policy")
+    table.add_column("assignment", style="dim")
     for column in ("compliant", "non-compliant", "exempt", "error", "not applicable"):
         table.add_column(column, justify="right")
     for row in result.summary:
-        table.add_row(row.title, str(row.compliant), str(row.non_compliant), str(row.exempt), str(row.error),
-                      str(row.not_applicable))
+        reference = f" [{row.policy_definition_reference_id}]" if row.policy_definition_reference_id else ""
+        table.add_row(row.title, row.policy_assignment_name + reference, str(row.compliant),
+                      str(row.non_compliant), str(row.exempt), str(row.error), str(row.not_applicable))
     return table
