@@ -37,6 +37,8 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
         os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(descriptor, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
             yield out
+            out.flush()
+            os.fsync(out.fileno())  # the content is on disk before the rename makes it visible
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

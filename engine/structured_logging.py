@@ -16,12 +16,15 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
+from engine.output.redact import redact_value
+from engine.secret_keys import SECRET_ASSIGNMENT
+
 current_scan_id: ContextVar[str | None] = ContextVar("arcpolicy_scan_id", default=None)
 
 SECRETS = (
     (re.compile(r"(://[^:/@\s]*:)[^@\s]+@"), r"\1***@"),  # user:password@ in URLs
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
-    (re.compile(r"(?i)((?:password|secret|token|sharedkey|accountkey)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;]+"), r"\1***"),
+    (SECRET_ASSIGNMENT, r"\1***"),
 )
 STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "scan_id", "scan_label"}
 
@@ -62,7 +65,8 @@ class JsonLinesFormatter(logging.Formatter):
             "message": record.getMessage(),
             "scanId": getattr(record, "scan_id", None),
         }
-        line.update({key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES})
+        extra = {key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES}
+        line.update(redact_value(extra))
         if record.exc_info:
             line["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)

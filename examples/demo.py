@@ -14,7 +14,6 @@ import webbrowser
 from pathlib import Path
 
 from engine.cli.main import main
-from engine.errors import EXIT_BAD_INPUT
 from engine.sandbox import SandboxOptions, SandboxServer
 
 HERE = Path(__file__).resolve().parent
@@ -72,4 +71,4 @@ if __name__ == "__main__":
     try:
         raise SystemExit(demo())
     except KeyboardInterrupt:
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        raise SystemExit(130) from None  # as the CLI does when interrupted

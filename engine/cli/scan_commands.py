@@ -34,6 +34,7 @@ from engine.evaluate import ScanResult, load_management_groups, prepare_scan, ru
 from engine.history.recording import policy_set_fingerprint, publish_scan
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
+from engine.output.registry import get_format
 from engine.structured_logging import current_scan_id, logging_configured, scan_context
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def scan_command(
 ) -> int:
     """Evaluate policies over the fleet; records in Azure's policy-states shape, a summary on the terminal."""
     started = time.perf_counter()
+    get_format(output_format)  # a bad --format is bad input before anything is scanned or written
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS)
                             | ({"outputs": [spec.model_dump() for spec in output_specs(ctx, output)]} if output else {}))
     settings = config.scan
@@ -194,7 +196,6 @@ def summary_table(result: ScanResult) -> Table:
     for column in ("compliant", "non-compliant", "exempt", "error", "not applicable"):
         table.add_column(column, justify="right")
     for row in result.summary:
-        reference = f" [{row.policy_definition_reference_id}]" if row.policy_definition_reference_id else ""
-        table.add_row(row.title, row.policy_assignment_name + reference, str(row.compliant),
+        table.add_row(row.title, row.policy_assignment_name, str(row.compliant),
                       str(row.non_compliant), str(row.exempt), str(row.error), str(row.not_applicable))
     return table

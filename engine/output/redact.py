@@ -6,20 +6,18 @@ Rego violation's ``details`` may still carry one; masking here covers every form
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from engine.models.results import PolicyState
+from engine.secret_keys import is_secret_key
 
 MASK = "***"
-SECRET_KEY = re.compile(r"protectedsettings|password|secret|token|apikey|api_key|connectionstring|privatekey",
-                        re.IGNORECASE)
 
 
 def redact_value(value: Any) -> Any:
     """``value`` with everything under a secret-looking key replaced by ``***``."""
     if isinstance(value, dict):
-        return {key: (MASK if SECRET_KEY.search(str(key)) and item is not None else redact_value(item))
+        return {key: (MASK if is_secret_key(key) and item is not None else redact_value(item))
                 for key, item in value.items()}
     if isinstance(value, list):
         return [redact_value(item) for item in value]
@@ -32,6 +30,6 @@ def redact_state(state: PolicyState) -> PolicyState:
     redacted = redact_value(record)
     for reason in redacted.get("reasons", []):
         # A reason about a protected setting shows its field name, never the value found.
-        if SECRET_KEY.search(str(reason.get("field", ""))):
+        if is_secret_key(reason.get("field", "")):
             reason.update({key: MASK for key in ("expected", "actual") if reason.get(key) is not None})
     return state if redacted == record else PolicyState.model_validate(redacted)

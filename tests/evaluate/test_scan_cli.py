@@ -94,3 +94,18 @@ def test_scan_of_a_generated_fleet_from_the_cli(tmp_path: Path, capsys) -> None:
     assert status == 1 and states
     assert {state["complianceState"] for state in states} <= {"Compliant", "NonCompliant"}
     assert "not evaluated: parameter" in capsys.readouterr().err  # the two Flux configuration built-ins
+
+
+def test_a_bad_format_is_refused_before_anything_is_written_or_stored(tmp_path, capsys):
+    from engine.cli.main import main
+    from engine.inventory.generator import write_generated_fleet
+    from policies import LIBRARY
+
+    fleet_file = tmp_path / "fleet.json"
+    write_generated_fleet(fleet_file, 5, seed=2)
+    store, output = tmp_path / "history.db", tmp_path / "states.json"
+    status = main(["scan", "-i", str(fleet_file), "-p", str(LIBRARY / "azure"), "--format", "bogus",
+                   "-o", str(output), "--store", str(store)])
+    assert status == 2
+    assert "bogus" in capsys.readouterr().err
+    assert not output.exists() and not store.exists()
