@@ -14,21 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from pydantic import ValidationError
 
-from engine.azure import ArmConnection
+from engine.azure import ArmConnection, AzureRequestError
 from engine.errors import InputError
 from engine.evaluate import ScanRequest
+from engine.inventory import Fleet
 from remediation.apply.arm import ArmGateway
 from remediation.apply.derive import TemplateSecrets
 from remediation.apply.execute import ExecuteOptions, OperationExecutor
-from remediation.apply.files import read_json
 from remediation.apply.journal import Journal, JournalEntry
-from remediation.apply.models import ApplyResult, OperationResult, OpState, count_states
+from remediation.apply.models import ApplyResult, OperationResult, OpState, Verification, count_states
 from remediation.apply.pacing import DEFAULT_BURST, DEFAULT_RATE, WritePacer
 from remediation.apply.scheduler import Schedule, Scheduler
 from remediation.apply.secrets import Secrets
 from remediation.apply.verify import read_fleet, touched_clusters, verify_clusters
+from remediation.plan.io import check_plan
 from remediation.plan.models import Operation, OperationStatus, Plan
 
 PLAN_STATES = {OperationStatus.SKIPPED: OpState.SKIPPED, OperationStatus.DEFERRED: OpState.DEFERRED}
@@ -55,24 +55,6 @@ class ApplyOptions:
             raise InputError("--write-limit", "burst and rate must be positive",
                              value=f"{self.write_burst}/{self.write_rate}")
         return self
-
-
-def load_plan(path: Path) -> Plan:
-    """Read plan.json; every problem is an InputError naming the file and the place."""
-    document = read_json(path, "plan file")
-    try:
-        plan = Plan.model_validate(document)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"])
-        raise InputError(str(path), first["msg"], location=location, value=first.get("input")) from None
-    seen: set[str] = set()
-    for index, operation in enumerate(plan.operations):
-        if operation.id in seen:
-            raise InputError(str(path), "duplicate operation id", location=f"operations[{index}].id",
-                             value=operation.id)
-        seen.add(operation.id)
-    return plan
 
 
 def plan_fingerprint(plan: Plan) -> str:
@@ -132,23 +114,26 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
     """
     options = options.validated()
     connection = connection.validated()
+    check_plan(plan)
     secrets = secrets or Secrets()
     started_at = datetime.now(UTC)
     fingerprint = plan_fingerprint(plan)
-    journal = Journal(journal_path, fingerprint)
+    # every input check comes before the journal is opened: bad input leaves the disk as it was
+    previous = Journal.read(journal_path, fingerprint) if options.resume else {}
+    known = known_results(plan, options, previous)
+    selected = [operation for operation in plan.operations if operation.id not in known]
+    templates = TemplateSecrets(policies, secrets)
+    _check_secrets(secrets, templates, selected)
+    pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
+    gateway = ArmGateway(connection, pacer, pool_size=options.parallel)
+    clusters = touched_clusters(selected)
     try:
-        if not options.resume:
-            journal.reset()
-        previous = journal.entries()
-        known = known_results(plan, options, previous)
-        selected = [operation for operation in plan.operations if operation.id not in known]
-        templates = TemplateSecrets(policies, secrets)
-        _check_secrets(secrets, templates, selected)
-        pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
-        gateway = ArmGateway(connection, pacer, pool_size=options.parallel)
-        clusters = touched_clusters(selected)
+        # before any write or journal change: ARM failing here (exit 4) leaves everything as it was
+        before = read_fleet(gateway, clusters) if policies is not None and options.verify else None
+        journal = Journal(journal_path, fingerprint)
         try:
-            before = read_fleet(gateway, clusters) if policies is not None and options.verify else None
+            if not options.resume:
+                journal.reset()
             executor = OperationExecutor(gateway, journal, secrets, ExecuteOptions(options.wait, options.timeout),
                                          templates)
             scheduler = Scheduler(Schedule(plan.operations, known),
@@ -156,14 +141,23 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
                                   parallel=options.parallel, failure_threshold=options.failure_threshold,
                                   on_result=on_result)
             results = scheduler.run()
-            verification = verify_clusters(gateway, clusters, before=before, request=policies) \
-                if options.verify else None
         finally:
-            gateway.close()
+            journal.close()
+        verification = _verify(gateway, clusters, before, policies, secrets) if options.verify else None
     finally:
-        journal.close()
+        gateway.close()
     return ApplyResult(plan_fingerprint=fingerprint, started_at=started_at, finished_at=datetime.now(UTC),
                        stopped_by_failure_threshold=scheduler.stopped,
                        counts=count_states([result.state for result in results]),
                        writes=gateway.stats.writes, throttled=gateway.stats.throttled,
                        operations=results, verification=verification)
+
+
+def _verify(gateway: ArmGateway, clusters: list[str], before: Fleet | None, policies: ScanRequest | None,
+            secrets: Secrets) -> Verification:
+    """The verification, or why it could not be made: a failed re-read never loses the apply's result."""
+    try:
+        return verify_clusters(gateway, clusters, before=before, request=policies)
+    except AzureRequestError as error:
+        return Verification(clusters=len(clusters),
+                            error=secrets.scrub(f"re-reading the touched clusters failed: {error}"))

@@ -48,6 +48,14 @@ class OperationFailed(AzureRequestError):
     """A long-running operation ended Failed or Canceled (or never ended); the message says why."""
 
 
+class StillRunning(OperationFailed):
+    """A long-running operation outlasted the timeout; ``url`` follows it further (``--resume``)."""
+
+    def __init__(self, message: str, url: str):
+        super().__init__(message)
+        self.url = url
+
+
 class WriteFailed(AzureRequestError):
     """ARM refused a write, or it kept failing; ``sent`` requests went out."""
 
@@ -300,14 +308,14 @@ class ArmGateway:
     def poll(self, url: str, resource_id: str, timeout: float) -> None:
         """Follow an Azure-AsyncOperation or Location URL until the operation ends.
 
-        Raises :class:`OperationFailed` when it ends Failed/Canceled or outlasts ``timeout``
-        seconds; returns when it succeeded.
+        Raises :class:`OperationFailed` when it ends Failed/Canceled, :class:`StillRunning` when
+        it outlasts ``timeout`` seconds; returns when it succeeded.
         """
         client = self._resources(resource_id)
         deadline = self._clock() + timeout
         while True:
             if self._clock() > deadline:
-                raise OperationFailed(f"still running after {timeout:g}s; re-run with --resume to keep polling")
+                raise StillRunning(f"still running after {timeout:g}s; re-run with --resume to keep polling", url)
             def get() -> tuple[int, dict[str, Any] | None, float | None]:
                 response = client.send_request(HttpRequest("GET", url))
                 if response.status_code in RETRYABLE_STATUS or response.status_code >= 400:
@@ -331,7 +339,8 @@ class ArmGateway:
             self._sleep(DEFAULT_POLL_SECONDS if delay is None else delay)
 
     def wait_provisioned(self, resource_id: str, api_version: str, timeout: float) -> dict[str, Any] | None:
-        """Re-read until the provisioning state is terminal, or Pending (the cluster is offline)."""
+        """Re-read until the provisioning state is terminal, or Pending (the cluster is offline), or
+        ``timeout`` seconds passed: the caller checks which."""
         deadline = self._clock() + timeout
         while True:
             live = self.read(resource_id, api_version)

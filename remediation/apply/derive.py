@@ -20,17 +20,17 @@ from typing import Any
 
 from engine import ids
 from engine.azure import AzureRequestError
-from engine.azure_policy.library import AzurePolicyLibrary
 from engine.azure_policy.policy import CompiledPolicy
 from engine.errors import InputError
 from engine.evaluate import ScanRequest
+from engine.rego.library import DEFINITION_ID_PREFIX as REGO_DEFINITION_PREFIX
 from remediation.apply.arm import KEY_VAULT_API_VERSION, ArmGateway
 from remediation.apply.models import OpState
 from remediation.apply.secrets import Secret, Secrets
+from remediation.plan.from_scan import PolicyKey, compiled_azure_policies, policy_key
 from remediation.plan.models import Operation, Reason, SecretSource
 from remediation.template import DineDeployment, TemplateError
 
-AZURE_POLICY_KIND = "azure-policy"
 KEY_VAULT_TYPE = "microsoft.keyvault/vaults"
 
 
@@ -63,17 +63,17 @@ class TemplateSecrets:
         self._secrets = secrets
         self._assignments = {ids.normalize(assignment.id) for assignment in request.all_assignments()} \
             if request is not None else set()
-        self._definitions: dict[tuple[str, str], _Definition] = {}
-        library = request.libraries.get(AZURE_POLICY_KIND) if request is not None else None
-        if request is not None and isinstance(library, AzurePolicyLibrary):
-            for assignment in request.assignments.get(AZURE_POLICY_KIND, []):
-                for policy in library.compile(assignment).policies:
-                    key = (ids.normalize(assignment.id), (policy.reference_id or "").lower())
-                    self._definitions[key] = _Definition(policy, _deployment(policy))
+        self._definitions: dict[PolicyKey, _Definition] = {
+            key: _Definition(policy, _deployment(policy))
+            for key, policy in (compiled_azure_policies(request) if request is not None else {}).items()}
 
     def check(self, operation: Operation, source: SecretSource) -> None:
-        """Before any write: the definition that wrote the secret is among ``--policy`` (else exit 2)."""
+        """Before any write: the definition that wrote the secret is among ``--policy`` (else exit 2).
+        A secret written literally in a Rego remediation cannot be re-derived at all: no option helps,
+        so that operation fails (see :meth:`values`) rather than the whole apply."""
         reason = operation.reason or Reason()
+        if _from_rego(reason):
+            return
         definition = reason.policy_definition_id or "its policy definition"
         if not self.given:
             raise InputError("--policy", f"operation {operation.id} has a secret written in the template of "
@@ -87,8 +87,11 @@ class TemplateSecrets:
     def values(self, operation: Operation, arm: ArmGateway) -> dict[str, Any]:
         """The operation's template secrets in clear, by path, from a fresh expansion."""
         reason = operation.reason or Reason()
-        key = (ids.normalize(reason.policy_assignment_id or ""), (reason.policy_definition_reference_id or "").lower())
-        definition = self._definitions.get(key)
+        if _from_rego(reason):
+            raise failed(f"secrets written literally in a Rego remediation ({reason.policy_definition_id}) are not "
+                         "supported: apply cannot re-derive them, and the plan never holds them")
+        definition = self._definitions.get(policy_key(reason.policy_assignment_id,
+                                                      reason.policy_definition_reference_id))
         if definition is None or definition.deployment is None:
             raise failed(f"cannot re-derive secrets written in {reason.policy_definition_id}: apply re-expands "
                          "deployIfNotExists definitions only")
@@ -111,6 +114,10 @@ class TemplateSecrets:
             raise failed(f"re-expanding {reason.policy_definition_id} for {reason.evaluated_resource_id} no "
                          f"longer writes {operation.resource_id}: the definition changed since the plan")
         return {path.lower(): value for path, value in found.items()}
+
+
+def _from_rego(reason: Reason) -> bool:
+    return (reason.policy_definition_id or "").lower().startswith(REGO_DEFINITION_PREFIX)
 
 
 def _deployment(policy: CompiledPolicy) -> DineDeployment | None:

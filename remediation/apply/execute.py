@@ -8,13 +8,22 @@ pick any interrupted operation up again without writing it twice.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from engine import ids
 from engine.azure import AzureRequestError
-from remediation.apply.arm import ArmGateway, OperationFailed, WriteFailed
-from remediation.apply.compare import contains_text, get_path, provisioning_state, satisfies, set_path
+from remediation.apply.arm import ArmGateway, OperationFailed, StillRunning, WriteFailed
+from remediation.apply.compare import (
+           FAILED_STATES,
+           TERMINAL_STATES,
+           contains_text,
+           get_path,
+           provisioning_state,
+           satisfies,
+           set_path,
+)
 from remediation.apply.deferred import LiveStateMissing, resolve_deferred
 from remediation.apply.derive import KeyVaultSecrets, NotApplicable, TemplateSecrets
 from remediation.apply.journal import Journal, JournalEntry
@@ -22,6 +31,7 @@ from remediation.apply.models import OperationResult, OpState
 from remediation.apply.secrets import REDACTED, Secrets
 from remediation.plan.models import Action, DeferredValue, Operation, OperationStatus
 
+log = logging.getLogger(__name__)
 NAMESPACE_SCOPED_TYPES = frozenset({"microsoft.apimanagement", "microsoft.eventgrid"})
 CONNECTED = "connected"
 BUSY_STATES = frozenset({"creating", "updating", "deleting"})  # ARM answers a write 409 Conflict meanwhile
@@ -31,6 +41,13 @@ BUSY_STATES = frozenset({"creating", "updating", "deleting"})  # ARM answers a w
 class ExecuteOptions:
     wait: bool = False  # wait for extensions to reach a terminal provisioning state
     timeout: float = 1800.0  # seconds one operation may poll
+
+
+@dataclass
+class _Attempt:
+    """One run of an operation: the write requests sent for it so far (earlier runs included)."""
+
+    writes: int
 
 
 def is_cluster_scoped(extension: dict[str, Any]) -> bool:
@@ -59,44 +76,59 @@ class OperationExecutor:
         self._vaults = KeyVaultSecrets(secrets)
 
     def run(self, operation: Operation, previous: JournalEntry | None = None) -> OperationResult:
-        writes = previous.writes if previous else 0
+        """The operation's final state; any failure inside it, however unexpected, is its own only."""
+        attempt = _Attempt(previous.writes if previous else 0)
+        still_running: str | None = None  # the polling URL of an operation that outlasted --timeout
         try:
-            state, live, writes = self._run(operation, previous, writes)
+            state, live = self._run(operation, previous, attempt)
             message = self._failure_text(live) if state is OpState.FAILED else None
         except NotApplicable as outcome:
             state, message, live = outcome.state, outcome.message, None
         except WriteFailed as error:
-            state, message, live, writes = OpState.FAILED, str(error), None, writes + error.sent
+            state, message, live = OpState.FAILED, str(error), None
+            attempt.writes += error.sent
+        except StillRunning as error:
+            state, message, live, still_running = OpState.FAILED, str(error), None, error.url
         except AzureRequestError as error:
             state, message, live = OpState.FAILED, str(error), None
+        except Exception as error:  # an arcpolicy bug: this operation fails, the run goes on
+            state, live = OpState.FAILED, None
+            message = f"internal error ({type(error).__name__}): {error}"
+            log.error("operation %s: %s", operation.id, self._secrets.scrub(message))
         message = self._secrets.scrub(message) if message else None
-        self._journal.record(operation.id, state, message=message, writes=writes)
+        writes = attempt.writes
+        if still_running is not None:  # journaled as accepted, so --resume polls it again
+            self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=still_running, message=message,
+                                 writes=writes)
+        else:
+            self._journal.record(operation.id, state, message=message, writes=writes)
         return OperationResult(id=operation.id, action=operation.action.value, resource_id=operation.resource_id,
                                state=state, writes=writes, message=message,
                                provisioning_state=provisioning_state(live))
 
     def _run(self, operation: Operation, previous: JournalEntry | None,
-             writes: int) -> tuple[OpState, dict[str, Any] | None, int]:
+             attempt: _Attempt) -> tuple[OpState, dict[str, Any] | None]:
         if previous is not None and previous.state is OpState.LRO_STARTED and previous.polling_url:
-            return self._finish(operation, previous.polling_url, writes)
+            return self._finish(operation, previous.polling_url)
         body = self._prepared_body(operation)
         live = self._arm.read(operation.resource_id, operation.api_version)
         if self._in_effect(operation, live, body):
             resumed = previous is not None and previous.state is OpState.STARTED
-            return (*self._settle(operation, live, OpState.SUCCEEDED if resumed else OpState.SATISFIED), writes)
+            return self._settle(operation, live, OpState.SUCCEEDED if resumed else OpState.SATISFIED)
         self._check_not_stale(operation, live)
         if (provisioning_state(live) or "").lower() in BUSY_STATES:
             raise NotApplicable(OpState.FAILED, f"the target has an operation in progress "
                                                 f"({provisioning_state(live)}); apply again once it completes")
-        self._journal.record(operation.id, OpState.STARTED, writes=writes)
+        self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
         receipt = self._arm.write(operation.action, operation.resource_id, operation.resource_type,
                                   operation.api_version, body,
                                   landed=lambda: self._in_effect(operation, self._read(operation), body))
-        writes += receipt.sent
+        attempt.writes += receipt.sent
         if receipt.polling_url is None:
-            return self._settled_after_write(operation, writes)
-        self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=receipt.polling_url, writes=writes)
-        return self._finish(operation, receipt.polling_url, writes)
+            return self._settled_after_write(operation)
+        self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=receipt.polling_url,
+                             writes=attempt.writes)
+        return self._finish(operation, receipt.polling_url)
 
     def _read(self, operation: Operation) -> dict[str, Any] | None:
         return self._arm.read(operation.resource_id, operation.api_version)
@@ -106,40 +138,48 @@ class OperationExecutor:
             return live is None
         return satisfies(live, body or {})
 
-    def _finish(self, operation: Operation, url: str, writes: int) -> tuple[OpState, dict[str, Any] | None, int]:
+    def _finish(self, operation: Operation, url: str) -> tuple[OpState, dict[str, Any] | None]:
         """Poll an accepted write to its end (unless its cluster is offline: it would wait days)."""
         if operation.status is OperationStatus.WAITING:
-            return OpState.WAITING, None, writes
+            return OpState.WAITING, None
         try:
             self._arm.poll(url, operation.resource_id, self._options.timeout)
+        except StillRunning:
+            raise
         except OperationFailed as error:
             raise NotApplicable(OpState.FAILED, str(error)) from None
-        return self._settled_after_write(operation, writes)
+        return self._settled_after_write(operation)
 
-    def _settled_after_write(self, operation: Operation,
-                             writes: int) -> tuple[OpState, dict[str, Any] | None, int]:
+    def _settled_after_write(self, operation: Operation) -> tuple[OpState, dict[str, Any] | None]:
         """The write's operation succeeded; with ``--wait`` also follow the extension it made."""
         if operation.action is Action.DELETE or not self._options.wait:
-            return OpState.SUCCEEDED, None, writes
-        return (*self._settle(operation, self._read(operation), OpState.SUCCEEDED), writes)
+            return OpState.SUCCEEDED, None
+        return self._settle(operation, self._read(operation), OpState.SUCCEEDED)
 
     def _settle(self, operation: Operation, live: dict[str, Any] | None,
                 done: OpState) -> tuple[OpState, dict[str, Any] | None]:
-        """With ``--wait``, follow an extension until it is Succeeded, Failed or Pending."""
-        if self._options.wait and live is not None and ids.same(operation.resource_type, ids.EXTENSION_TYPE):
+        """With ``--wait``, follow an extension until it is Succeeded, Failed or Pending; one still
+        Creating (or Updating ...) when ``--timeout`` ends has failed to settle."""
+        waited = self._options.wait and live is not None and ids.same(operation.resource_type, ids.EXTENSION_TYPE)
+        if waited:
             live = self._arm.wait_provisioned(operation.resource_id, operation.api_version, self._options.timeout)
         state = (provisioning_state(live) or "").lower()
-        if state in ("failed", "canceled"):
+        if state in FAILED_STATES:
             return OpState.FAILED, live
         if state == "pending" or operation.status is OperationStatus.WAITING:
             return OpState.WAITING, live
+        if waited and state and state not in TERMINAL_STATES:
+            return OpState.FAILED, live
         return done, live
 
-    @staticmethod
-    def _failure_text(live: dict[str, Any] | None) -> str:
+    def _failure_text(self, live: dict[str, Any] | None) -> str:
+        state = provisioning_state(live)
+        if (state or "").lower() not in FAILED_STATES:
+            return (f"provisioningState still {state} after {self._options.timeout:g}s of --wait; apply again to "
+                    "keep waiting")
         error = (live or {}).get("properties", {}).get("errorInfo") or {}
         detail = f"{error.get('code', '')}: {error.get('message', '')}" if error else "provisioning failed"
-        return f"provisioningState {provisioning_state(live)}: {detail}"
+        return f"provisioningState {state}: {detail}"
 
     # ---- before writing ---------------------------------------------------------------------
     def _check_not_stale(self, operation: Operation, live: dict[str, Any] | None) -> None:

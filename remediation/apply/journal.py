@@ -45,6 +45,17 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
+    @classmethod
+    def read(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
+        """What a previous run of this plan recorded, without creating the journal when there is none."""
+        if not path.is_file():
+            return {}
+        journal = cls(path, plan_fingerprint)
+        try:
+            return journal.entries()
+        finally:
+            journal.close()
+
     def entries(self) -> dict[str, JournalEntry]:
         """What a previous run of this plan recorded, by operation id."""
         with self._lock:

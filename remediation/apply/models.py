@@ -79,6 +79,7 @@ class Verification(ContractModel):
     extensions_by_state: dict[str, int] = Field(default_factory=dict)
     duplicate_instances: list[str] = Field(default_factory=list)  # clusters with two of one cluster-scoped type
     policies: list[PolicyCompliance] | None = None  # None when no assignments were given to re-evaluate
+    error: str | None = None  # the re-read failed (ARM kept refusing it): the counts above are empty
 
 
 class ApplyResult(ContractModel):

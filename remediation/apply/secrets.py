@@ -19,9 +19,12 @@ from typing import Any
 
 from engine import ids
 from engine.errors import InputError
-from remediation.apply.files import read_json
+from engine.jsonfiles import read_json
 
 REDACTED = "<redacted>"
+# Shorter secret values are not scrubbed from error texts: replacing every "ab" or "1" would mangle
+# the text and, by showing where it occurs, tell more about the value than the text itself does.
+SCRUB_MIN_LENGTH = 4
 
 
 class Secret:
@@ -125,14 +128,14 @@ class Secrets:
         return self._vault_secrets.get((ids.normalize(vault_id), secret_name.lower()))
 
     def value(self, assignment_id: str | None, parameter: str) -> Secret | None:
-        """The parameter of that assignment; else the only value any source gives it."""
+        """The parameter of that assignment; else the value a secrets-file entry naming no assignment
+        (an ARM parameters file, ``{name: value}``) gives it. Never another assignment's value."""
         name = parameter.lower()
         if assignment_id is not None:
             exact = self._by_assignment.get(ids.normalize(assignment_id), {}).get(name)
             if exact is not None:
                 return exact
-        candidates = [values[name] for values in self._by_assignment.values() if name in values]
-        return candidates[0] if len(candidates) == 1 else None
+        return self._by_assignment.get(None, {}).get(name)
 
     def remember(self, value: Any) -> Secret:
         """Wrap a secret fetched at apply time (e.g. a listKeys() key) so it is scrubbed too."""
@@ -141,9 +144,25 @@ class Secrets:
         return secret
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret value met so far replaced by the redaction marker."""
-        for secret in list(self._seen):
-            revealed = secret.reveal()
-            if isinstance(revealed, str) and len(revealed) >= 4:
-                text = text.replace(revealed, REDACTED)
+        """``text`` with every secret value met so far replaced by the redaction marker: strings and
+        numbers, also inside a secureObject (nested objects and lists), of at least
+        :data:`SCRUB_MIN_LENGTH` characters, longest first."""
+        values = {value for secret in list(self._seen) for value in _texts(secret.reveal())
+                  if len(value) >= SCRUB_MIN_LENGTH}
+        for value in sorted(values, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
         return text
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string (and number, as written) inside a secret value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)

@@ -25,24 +25,34 @@ from remediation.plan.models import Plan
 from remediation.plan.requests import WantedOperation, wanted_from_dine, wanted_from_rego, wants_remediation
 from remediation.template import DineDeployment
 
-AZURE_POLICY_KIND = "azure-policy"
+AZURE_POLICY_KIND = "azure-policy"  # the evaluate stage's name for Azure Policy JSON (engine.azure_policy.kind)
+PolicyKey = tuple[str, str]  # (normalized assignment id, lower-case policy definition reference id or "")
+
+
+def policy_key(assignment_id: str | None, reference_id: str | None) -> PolicyKey:
+    return ids.normalize(assignment_id or ""), (reference_id or "").lower()
+
+
+def compiled_azure_policies(request: ScanRequest) -> dict[PolicyKey, CompiledPolicy]:
+    """Every Azure Policy assignment's compiled policies (one per initiative member), by :func:`policy_key`:
+    what the planner and apply (re-deriving template secrets) expand deployments from."""
+    library = request.libraries.get(AZURE_POLICY_KIND)
+    if not isinstance(library, AzurePolicyLibrary):
+        return {}
+    return {policy_key(assignment.id, policy.reference_id): policy
+            for assignment in request.assignments.get(AZURE_POLICY_KIND, [])
+            for policy in library.compile(assignment).policies}
 
 
 class DinePolicies:
     """Compiled DINE policies by (assignment, reference), each deployment compiled once."""
 
     def __init__(self, request: ScanRequest):
-        self._policies: dict[tuple[str, str], CompiledPolicy] = {}
+        self._policies = compiled_azure_policies(request)
         self._deployments: dict[str, DineDeployment] = {}
-        library = request.libraries.get(AZURE_POLICY_KIND)
-        if isinstance(library, AzurePolicyLibrary):
-            for assignment in request.assignments.get(AZURE_POLICY_KIND, []):
-                for policy in library.compile(assignment).policies:
-                    self._policies[(ids.normalize(assignment.id), (policy.reference_id or "").lower())] = policy
 
     def deployment(self, state: PolicyState) -> tuple[DineDeployment, dict[str, Any]]:
-        key = (ids.normalize(state.policy_assignment_id), (state.policy_definition_reference_id or "").lower())
-        policy = self._policies.get(key)
+        policy = self._policies.get(policy_key(state.policy_assignment_id, state.policy_definition_reference_id))
         if policy is None:
             raise InputError(state.policy_assignment_id, "no compiled deployIfNotExists policy for this record",
                              location=state.policy_definition_reference_id, value=state.policy_definition_id)

@@ -68,7 +68,8 @@ def wanted_from_rego(state: PolicyState, source: str = "rego remediation") -> li
                              value=entry.get("action")) from None
         resource_id = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{entry['name']}"
         body = {} if action is Action.DELETE else {"properties": entry.get("properties") or {}}
-        # Secrets a Rego policy writes literally come from the policy itself; apply re-evaluates it.
+        # Secrets a Rego policy writes literally are redacted like a template's; apply cannot re-derive
+        # them (it re-expands deployIfNotExists definitions only), so such an operation fails there.
         redacted = redact(body, SecretSource(path="", kind="template", policy_assignment_id=state.policy_assignment_id))
         expanded = ExpandedResource(resource_id, "Microsoft.KubernetesConfiguration/extensions",
                                     str(entry.get("apiVersion", EXTENSION_API_VERSION)), redacted.body,

@@ -127,9 +127,38 @@ def test_secrets_come_from_assignments_or_parameter_files_and_never_print(tmp_pa
         Secrets.load([tmp_path / "bad.json"])
 
 
+def test_a_parameter_is_never_taken_from_another_assignment(tmp_path):
+    one, other = "/providers/Microsoft.Authorization/policyAssignments/a1", \
+        "/providers/Microsoft.Authorization/policyAssignments/a2"
+    (tmp_path / "a1.json").write_text(json.dumps({"id": one, "properties": {"parameters": {
+        "sshPrivateKey": {"value": "KEY-OF-A1"}}}}))
+    secrets = Secrets.load([tmp_path / "a1.json"])
+    assert secrets.value(one, "sshPrivateKey").reveal() == "KEY-OF-A1"
+    assert secrets.value(other, "sshPrivateKey") is None  # a2's clusters never get a1's key
+    assert secrets.value(None, "sshPrivateKey") is None
+    # a secrets file naming no assignment (parameters file, {name: value}) serves any assignment
+    (tmp_path / "any.json").write_text(json.dumps({"parameters": {"sshPrivateKey": {"value": "SHARED-KEY"}}}))
+    secrets = Secrets.load([tmp_path / "a1.json", tmp_path / "any.json"])
+    assert secrets.value(one, "sshPrivateKey").reveal() == "KEY-OF-A1"
+    assert secrets.value(other, "sshPrivateKey").reveal() == "SHARED-KEY"
+
+
+def test_scrub_reaches_inside_secure_objects_and_leaves_very_short_values(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps({"proxy": {"user": "svc-proxy", "password": "hunter2!",
+                                                           "ports": [8443, "pin-0042"], "tls": True},
+                                                 "pin": "42"}))
+    secrets = Secrets.load([tmp_path / "p.json"])
+    secrets.remember({"primarySharedKey": "sk-live-123", "secondarySharedKey": "sk-live-1234"})
+    text = "login svc-proxy/hunter2! on 8443 pin-0042 keys sk-live-1234 sk-live-123 answer 42"
+    assert secrets.scrub(text) == ("login <redacted>/<redacted> on <redacted> <redacted> keys <redacted> <redacted> "
+                                   "answer 42")  # below SCRUB_MIN_LENGTH characters a value is left as is
+
+
 def _operation(op_id: str, depends_on: list[str] | None = None, wave: int = 0, subscription: str = "s1",
                status: OperationStatus = OperationStatus.PLANNED) -> Operation:
-    return Operation(id=op_id, action=Action.CREATE, resource_id=f"/subscriptions/{subscription}/x/{op_id}",
+    cluster = f"/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c"
+    return Operation(id=op_id, action=Action.CREATE,
+                     resource_id=f"{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/{op_id}",
                      resource_type="Microsoft.KubernetesConfiguration/extensions", api_version="2023-05-01",
                      depends_on=depends_on or [], wave=wave, subscription_id=subscription, status=status)
 

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rego.opa_double import OpaServerTestDouble
 
 from engine.cli.main import main
 from engine.inventory.generator import write_generated_fleet
+from policies import LIBRARY
 
 from .builders import AZURE_POLICY, BUILTINS, DEFENDER, FLUX_EXTENSION
 
@@ -70,3 +72,60 @@ def test_facts_file_marks_arm64_clusters(fleet_file: Path, tmp_path: Path) -> No
                   if operation.get("clusterId") == target]
     assert operations and all(operation["status"] == "skipped" for operation in operations)
     assert all("arm64" in operation["reason"]["why"] for operation in operations)
+
+
+def rego_plan(path: Path) -> tuple[str, list[tuple[str, str, str]]]:
+    """The plan's inventory fingerprint and (operation id, status, definition) of each operation."""
+    plan = json.loads(path.read_text())
+    return plan["inventoryFingerprint"], [(operation["id"], operation["status"],
+                                           operation["reason"]["policyDefinitionId"])
+                                          for operation in plan["operations"]]
+
+
+def test_plan_takes_the_rego_engine_and_saves_the_fleet_it_read(fleet_file: Path, tmp_path: Path) -> None:
+    saved, out = tmp_path / "saved.json", tmp_path / "plan.json"
+    arguments = ["plan", *("--policy", str(LIBRARY / "rego")), "--workers", "1"]
+    assert main([*arguments, "-i", str(fleet_file), "--rego-engine", "embedded", "--save", str(saved),
+                 "-o", str(out)]) == 0
+    fingerprint, operations = rego_plan(out)
+    assert {definition for _, _, definition in operations} >= {"rego:arcpolicy.flux_auto_upgrade",
+                                                                "rego:arcpolicy.monitoring_required"}
+    assert sorted(resource["id"] for resource in json.loads(saved.read_text())) == sorted(
+        resource["id"] for resource in json.loads(fleet_file.read_text()))
+    again = tmp_path / "again.json"
+    assert main([*arguments, "-i", str(saved), "-o", str(again)]) == 0
+    assert rego_plan(again) == (fingerprint, operations)  # the saved snapshot is the fleet that was planned
+
+
+def test_plan_passes_the_opa_engine_to_its_scan(fleet_file: Path, tmp_path: Path) -> None:
+    arguments = ["plan", "-i", str(fleet_file), "--policy", str(LIBRARY / "rego"), "--workers", "1"]
+    embedded, remote = tmp_path / "embedded.json", tmp_path / "opa.json"
+    assert main([*arguments, "-o", str(embedded)]) == 0
+    with OpaServerTestDouble() as opa:
+        assert main([*arguments, "--rego-engine", "opa", "--opa-url", opa.url, "-o", str(remote)]) == 0
+        posts = [path for method, path in opa.requests if method == "POST"]
+    assert posts  # the clusters were decided by the OPA server
+    assert rego_plan(remote) == rego_plan(embedded)
+
+
+def test_plan_opa_url_without_the_opa_engine_is_exit_2_and_nothing_written(fleet_file: Path, tmp_path: Path,
+                                                                             capsys) -> None:
+    saved, out = tmp_path / "saved.json", tmp_path / "plan.json"
+    status = main(["plan", "-i", str(fleet_file), "--policy", str(LIBRARY / "rego"), "--opa-url",
+                   "http://127.0.0.1:1", "--save", str(saved), "-o", str(out)])
+    assert status == 2
+    assert "--opa-url: only used with --rego-engine opa" in capsys.readouterr().err
+    assert not out.exists() and not saved.exists()
+
+
+def test_plan_reads_resource_graph_with_the_shared_options_and_saves_it(sandbox, tmp_path: Path) -> None:
+    saved, out = tmp_path / "pulled.json", tmp_path / "plan.json"
+    status = main(["plan", "--resource-graph", "--arm-endpoint", sandbox.url, "--ca-bundle",
+                   str(sandbox.endpoint.ca_bundle), "--credential", "sandbox", "--save", str(saved),
+                   "--policy", str(LIBRARY / "rego"), "--workers", "1", "-o", str(out)])
+    assert status == 0
+    pulled = json.loads(saved.read_text())
+    assert {resource["id"].lower() for resource in pulled} == {
+        resource["id"].lower() for resource in json.loads(sandbox.fleet_file.read_text())}
+    plan = json.loads(out.read_text())
+    assert plan["inventorySource"] == "resource-graph" and plan["operations"]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine import ids
+from engine.errors import InputError
 from remediation.plan.builder import PlanOptions, build_plan
 from remediation.plan.graph import PlanCycleError
 from remediation.plan.io import plan_json, read_plan, write_plan
@@ -257,3 +258,39 @@ def test_plan_json_is_self_contained_has_reason_and_no_secrets(tmp_path) -> None
     assert data["waves"] and data["pacing"]
     assert read_plan(path) == plan
     assert plan_json(plan) == path.read_text()
+
+
+def _plan_document(*operations: dict) -> dict:
+    return {"createdAt": "2026-11-01T00:00:00Z", "inventoryFingerprint": "f", "operations": list(operations)}
+
+
+def _operation_document(op_id: str, *depends_on: str, resource_id: str | None = None) -> dict:
+    cluster_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1"
+    return {"id": op_id, "action": "create", "apiVersion": "2023-05-01", "dependsOn": list(depends_on),
+            "resourceType": "Microsoft.KubernetesConfiguration/extensions",
+            "resourceId": resource_id or f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{op_id}"}
+
+
+@pytest.mark.parametrize(("operations", "place", "message"), [
+    ([_operation_document("a"), _operation_document("a")], "operations[1].id", "duplicate operation id"),
+    ([_operation_document("a", "ghost")], "operations[0].dependsOn[0]", "dependsOn names no operation"),
+    ([_operation_document("a"), _operation_document("b", "a", "c"), _operation_document("c", "b")],
+     "operations[1].dependsOn", "dependency cycle (each depends on the next): b -> c -> b"),
+    ([_operation_document("a"), _operation_document("b", resource_id="extensions/b")], "operations[1].resourceId",
+     "not an ARM resource id"),
+])
+def test_read_plan_refuses_what_apply_could_not_run_naming_the_place(tmp_path, operations, place, message) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(_plan_document(*operations)))
+    with pytest.raises(InputError) as error:
+        read_plan(path)
+    assert error.value.one_line().startswith(f"{path}: {place}: {message}")
+
+
+def test_read_plan_reports_missing_malformed_and_directory_inputs_in_one_line(tmp_path) -> None:
+    for path, message in ((tmp_path / "missing.json", "plan file not found"), (tmp_path, "is a directory"),
+                          (tmp_path / "broken.json", "malformed JSON")):
+        if path.name == "broken.json":
+            path.write_text("{")
+        with pytest.raises(InputError, match=message):
+            read_plan(path)
