@@ -25,5 +25,5 @@ Feature: Scan output formats
   Scenario: An unknown format is refused before anything is written
     When I run "arcpolicy scan --inventory {fleet} --policy ../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json --format sarif -o records.sarif --workers 1"
     Then arcpolicy exits with status 2
-    And the error is "arcpolicy: error: command line: outputs[0].format: unknown output format; choose one of csv, html, json, junit, markdown, policyreport, table (got 'sarif')"
+    And the error is "arcpolicy: error: --format: unknown output format; choose one of csv, html, json, junit, markdown, policyreport, table (got 'sarif')"
     And the file "records.sarif" is not written

@@ -1,12 +1,14 @@
 """The history store's tables and their migrations, applied in order on open.
 
 A migration is a numbered step; ``schema_migrations`` records the steps a database has had,
-so a newer arcpolicy upgrades an older store in place (SQLite file or PostgreSQL alike).
+so a newer arcpolicy upgrades an older store in place (SQLite file or PostgreSQL alike). The
+tables below are the current shape; each migration writes its own step (version 1 creates the
+tables as they were then, later ones add to them), never the current shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,10 +24,17 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     insert,
     inspect,
     select,
+    update,
 )
+from sqlalchemy.schema import SchemaItem
+
+from engine.ids import normalize
+from engine.models.results import PolicyState
+from engine.output.summary import policy_title
 
 metadata = MetaData()
 
@@ -50,19 +59,30 @@ scans = Table(
     Column("error", Integer, nullable=False),
 )
 
+
+def _policy_state_columns_v1() -> list[SchemaItem]:
+    """``policy_states`` as version 1 created it (fresh objects for each table that uses them)."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), nullable=False),
+        # Lower-cased identity of the record (resource, assignment, reference id): what diff matches on.
+        Column("record_key", Text, nullable=False),
+        Column("resource_key", Text, nullable=False),
+        Column("subscription_id", String(64)),
+        Column("policy", Text, nullable=False),
+        Column("compliance_state", String(16), nullable=False),
+        Column("record", Text, nullable=False),  # the policy state's JSON, secrets masked
+        Index("ix_policy_states_scan", "scan_id", "record_key"),
+    ]
+
+
+# Version 2: each record's trend line, read without its JSON: the lower-cased assignment id and reference
+# id (how Azure's compliance views group), the policy's title (definition display name, else its name),
+# and the assignment's name and reference id as written (to tell lines of one title apart).
+SERIES_COLUMNS = ("series_key", "policy_title", "assignment_name", "reference_id")
+
 policy_states = Table(
-    "policy_states", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), nullable=False),
-    # Lower-cased identity of the record (resource, assignment, reference id): what diff matches on.
-    Column("record_key", Text, nullable=False),
-    Column("resource_key", Text, nullable=False),
-    Column("subscription_id", String(64)),
-    Column("policy", Text, nullable=False),
-    Column("compliance_state", String(16), nullable=False),
-    Column("record", Text, nullable=False),  # the policy state's JSON, secrets masked
-    Index("ix_policy_states_scan", "scan_id", "record_key"),
-)
+    "policy_states", metadata, *_policy_state_columns_v1(), *(Column(name, Text) for name in SERIES_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -72,24 +92,70 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
+BACKFILL_BATCH = 2000
+
+
 def _create_v1(connection: Connection) -> None:
-    scans.create(connection)
-    policy_states.create(connection)
+    version_1 = MetaData()
+    scans.to_metadata(version_1)
+    Table("policy_states", version_1, *_policy_state_columns_v1())
+    version_1.create_all(connection)
+
+
+def series_values(state: PolicyState) -> dict[str, str | None]:
+    """The version-2 columns of a record."""
+    return {
+        "series_key": series_key(state),
+        "policy_title": policy_title(state),
+        "assignment_name": state.policy_assignment_name,
+        "reference_id": state.policy_definition_reference_id,
+    }
+
+
+def series_key(state: PolicyState) -> str:
+    """The trend line of a record: its assignment and, inside an initiative, its reference id
+    (case-insensitive), as Azure's compliance views group."""
+    return f"{normalize(state.policy_assignment_id)}|{(state.policy_definition_reference_id or '').lower()}"
+
+
+def _add_series_columns(connection: Connection) -> None:
+    """Version 2: each record's trend line and title, filled in for the records already stored (their
+    JSON is read this once, in batches)."""
+    preparer = connection.dialect.identifier_preparer
+    for name in SERIES_COLUMNS:
+        column = policy_states.c[name]
+        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(policy_states)} ADD COLUMN "
+                                   f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}")
+    fill = (update(policy_states).where(policy_states.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}") for name in SERIES_COLUMNS}))
+    last_id = 0
+    while True:
+        rows = connection.execute(select(policy_states.c.id, policy_states.c.record)
+                                  .where(policy_states.c.id > last_id).order_by(policy_states.c.id)
+                                  .limit(BACKFILL_BATCH)).all()
+        if not rows:
+            return
+        connection.execute(fill, [
+            {"row_id": row.id, **{f"new_{name}": value for name, value in
+                                  series_values(PolicyState.model_validate_json(row.record)).items()}}
+            for row in rows])
+        last_id = rows[-1].id
 
 
 MIGRATIONS = (
     Migration(1, "scans and policy states", _create_v1),
+    Migration(2, "trend line (assignment, reference id) and title of each policy state", _add_series_columns),
 )
 
 
-def migrate(connection: Connection) -> int:
+def migrate(connection: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration the database has not had; returns the schema version."""
     if not inspect(connection).has_table(migrations_table.name):
         migrations_table.create(connection)
     applied = set(connection.scalars(select(migrations_table.c.version)))
-    for migration in MIGRATIONS:
+    for migration in migrations:
         if migration.version not in applied:
             migration.upgrade(connection)
             connection.execute(insert(migrations_table).values(
                 version=migration.version, description=migration.description, applied_at=datetime.now(UTC)))
-    return MIGRATIONS[-1].version
+    return migrations[-1].version

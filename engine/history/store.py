@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine, case, create_engine, delete, func, insert, select
+from sqlalchemy import Engine, case, create_engine, delete, func, insert, null, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from engine.errors import InputError
-from engine.history.schema import migrate, policy_states, scans
+from engine.history.schema import migrate, policy_states, scans, series_values
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState
 from engine.output.context import ScanMetadata
@@ -85,11 +85,19 @@ class ScanRecord(BaseModel):
 
 
 class GroupPoint(BaseModel):
-    """Compliance of one group (a policy or a subscription) in one scan."""
+    """Compliance of one group (a policy or a subscription) in one scan.
+
+    A policy is an assignment and, inside an initiative, a reference id (``group`` is their lower-cased
+    key); its ``title`` is the definition's display name (else its name), and ``assignment_name`` and
+    ``reference_id`` tell policies of one title apart. A subscription's title is its id.
+    """
 
     scan_id: str
     started_at: datetime
     group: str
+    title: str
+    assignment_name: str | None = None
+    reference_id: str | None = None
     compliant: int  # compliant or exempt
     total: int
 
@@ -152,6 +160,7 @@ class HistoryStore:
                 "policy": policy_key(safe),
                 "compliance_state": safe.compliance_state.value,
                 "record": json.dumps(safe.to_json(), separators=(",", ":")),
+                **series_values(safe),
             }
 
     def scans(self, limit: int | None = None) -> list[ScanRecord]:
@@ -194,19 +203,26 @@ class HistoryStore:
         return expired
 
     def compliance_by(self, group: str, last: int | None = None) -> list[GroupPoint]:
-        """Per-scan compliance of each policy (``group="policy"``) or subscription, oldest scan first."""
-        column = {"policy": policy_states.c.policy, "subscription": policy_states.c.subscription_id}[group]
+        """Per-scan compliance of each policy (``group="policy"``: assignment and reference id) or
+        subscription, oldest scan first. Reads the trend columns only, never the records' JSON."""
+        states = policy_states.c
+        key, title = {"policy": (states.series_key, states.policy_title),
+                      "subscription": (states.subscription_id, states.subscription_id)}[group]
+        names = ((func.max(states.assignment_name), func.max(states.reference_id)) if group == "policy"
+                 else (null(), null()))
         recent = select(scans.c.scan_id).order_by(scans.c.started_at.desc()).limit(last).subquery()
-        compliant = func.sum(case((policy_states.c.compliance_state.in_(COMPLIANT_STATES), 1), else_=0))
-        query = (select(scans.c.scan_id, scans.c.started_at, column.label("group"), compliant.label("compliant"),
-                        func.count().label("total"))
-                 .join(policy_states, policy_states.c.scan_id == scans.c.scan_id)
+        compliant = func.sum(case((states.compliance_state.in_(COMPLIANT_STATES), 1), else_=0))
+        query = (select(scans.c.scan_id, scans.c.started_at, key.label("group"), func.max(title).label("title"),
+                        names[0].label("assignment_name"), names[1].label("reference_id"),
+                        compliant.label("compliant"), func.count().label("total"))
+                 .join(policy_states, states.scan_id == scans.c.scan_id)
                  .where(scans.c.scan_id.in_(select(recent.c.scan_id)))
-                 .group_by(scans.c.scan_id, scans.c.started_at, column)
-                 .order_by(scans.c.started_at, column))
+                 .group_by(scans.c.scan_id, scans.c.started_at, key)
+                 .order_by(scans.c.started_at, key))
         with self.engine.connect() as connection:
             return [GroupPoint(scan_id=row.scan_id, started_at=_utc(row.started_at), group=row.group or "(none)",
-                               compliant=int(row.compliant), total=int(row.total))
+                               title=row.title or row.group or "(none)", assignment_name=row.assignment_name,
+                               reference_id=row.reference_id, compliant=int(row.compliant), total=int(row.total))
                     for row in connection.execute(query)]
 
 

@@ -6,6 +6,8 @@ SVG embeds anywhere (wikis, READMEs, dashboards).
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,6 +19,8 @@ from engine.history.store import GroupPoint, HistoryStore, ScanRecord
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
+LEGEND_CHARACTERS = 44  # per legend line: long titles wrap, never cut
+LEGEND_LINE = 13  # px
 TEMPLATES = Environment(loader=PackageLoader("engine.history", "templates"),
                         autoescape=select_autoescape(["html.j2", "svg.j2"]), trim_blocks=True, lstrip_blocks=True)
 
@@ -33,8 +37,9 @@ class TrendPoint(BaseModel):
 
 
 class TrendSeries(BaseModel):
-    name: str
+    name: str  # the label a person sees: legend, table row, tooltips
     points: list[TrendPoint]
+    detail: str = ""  # the full description (title, assignment, reference id) for tooltips
 
 
 class Trend(BaseModel):
@@ -44,35 +49,81 @@ class Trend(BaseModel):
     by_subscription: list[TrendSeries]
 
 
-def _series(points: Sequence[GroupPoint]) -> list[TrendSeries]:
+def _assignment_id(point: GroupPoint) -> str:
+    return point.group.split("|", 1)[0]
+
+
+def label_candidates(title: str, assignment_name: str | None, reference_id: str | None,
+                     assignment_id: str) -> list[str]:
+    """How a policy's line may be labelled, from plain to unique: its title; then with the assignment's
+    name; then the reference id inside an initiative; then the (lower-cased) assignment id."""
+    reference = f" [{reference_id}]" if reference_id else ""
+    return [title, f"{title} ({assignment_name})", f"{title} ({assignment_name}{reference})",
+            f"{title} ({assignment_id}{reference})"]
+
+
+def policy_labels(policies: Sequence[GroupPoint]) -> dict[str, str]:
+    """The label of each policy's line (by group key): its title, made longer only for the lines that
+    would otherwise share a label."""
+    candidates = {point.group: label_candidates(point.title, point.assignment_name, point.reference_id,
+                                                _assignment_id(point)) for point in policies}
+    level = dict.fromkeys(candidates, 0)
+    while True:
+        labels = {group: options[level[group]] for group, options in candidates.items()}
+        counts = Counter(labels.values())
+        clashing = [group for group, label in labels.items()
+                    if counts[label] > 1 and level[group] < len(candidates[group]) - 1]
+        if not clashing:
+            return labels
+        for group in clashing:
+            level[group] += 1
+
+
+def _detail(point: GroupPoint) -> str:
+    reference = f", reference {point.reference_id}" if point.reference_id else ""
+    return f"{point.title} (assignment {point.assignment_name}: {_assignment_id(point)}{reference})"
+
+
+def _series(points: Sequence[GroupPoint], policies: bool) -> list[TrendSeries]:
     grouped: dict[str, list[TrendPoint]] = {}
+    latest: dict[str, GroupPoint] = {}  # a line is named as its newest scan names it
     for point in points:
         grouped.setdefault(point.group, []).append(TrendPoint(scan_id=point.scan_id, started_at=point.started_at,
                                                               compliant=point.compliant, total=point.total))
-    return [TrendSeries(name=name, points=members) for name, members in sorted(grouped.items())]
+        latest[point.group] = point
+    labels = policy_labels(list(latest.values())) if policies else {group: point.title
+                                                                     for group, point in latest.items()}
+    series = [TrendSeries(name=labels[group], points=members,
+                          detail=_detail(latest[group]) if policies else labels[group])
+              for group, members in grouped.items()]
+    return sorted(series, key=lambda line: (line.name.lower(), line.name))
 
 
 def build_trend(store: HistoryStore, last: int | None = None) -> Trend:
     """The last ``last`` scans (all by default) of the store, as series ready to chart."""
     scans = list(reversed(store.scans(limit=last)))
-    overall = TrendSeries(name="all policies", points=[
+    overall = TrendSeries(name="all policies", detail="every policy together", points=[
         TrendPoint(scan_id=scan.scan_id, started_at=scan.started_at, compliant=scan.compliant + scan.exempt,
                    total=scan.total) for scan in scans])
-    return Trend(scans=scans, overall=overall, by_policy=_series(store.compliance_by("policy", last)),
-                 by_subscription=_series(store.compliance_by("subscription", last)))
+    return Trend(scans=scans, overall=overall, by_policy=_series(store.compliance_by("policy", last), policies=True),
+                 by_subscription=_series(store.compliance_by("subscription", last), policies=False))
 
 
 class ChartLine(BaseModel):
     name: str
+    detail: str
     colour: str
     points: str  # SVG polyline points
     dots: list[tuple[float, float, str]]  # x, y, tooltip
+    legend_y: float  # top of the legend entry
+    legend: list[str]  # the name, wrapped
 
 
 def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[TrendSeries],
-                   width: int = 760, height: int = 280) -> str:
-    """A line chart of compliance % (0-100) per scan; one line per series, scans evenly spaced."""
-    left, right, top, bottom = 48, 190, 30, 40
+                   width: int = 960, height: int = 280) -> str:
+    """A line chart of compliance % (0-100) per scan; one line per series, scans evenly spaced. The legend
+    wraps long names (the chart grows taller when it needs to); every line carries its full description."""
+    left, right, top, bottom = 48, 310, 30, 40
     plot_width, plot_height = width - left - right, height - top - bottom
     position = {scan.scan_id: index for index, scan in enumerate(scans)}
     step = plot_width / max(len(scans) - 1, 1)
@@ -84,19 +135,24 @@ def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[Tre
         return round(top + plot_height * (1 - percentage / 100), 1)
 
     lines = []
+    legend_y = float(top)
     for index, line in enumerate(series):
         points = [point for point in line.points if point.scan_id in position]
         coordinates = [(x(point.scan_id), y(point.percentage)) for point in points]
+        legend = textwrap.wrap(line.name, LEGEND_CHARACTERS, break_on_hyphens=False) or [line.name]
         lines.append(ChartLine(
-            name=line.name, colour=PALETTE[index % len(PALETTE)],
+            name=line.name, detail=line.detail or line.name, colour=PALETTE[index % len(PALETTE)],
             points=" ".join(f"{cx},{cy}" for cx, cy in coordinates),
             dots=[(cx, cy, f"{line.name}: {point.percentage}% ({point.compliant}/{point.total}) "
-                           f"scan {point.scan_id}") for (cx, cy), point in zip(coordinates, points, strict=True)]))
+                           f"scan {point.scan_id}") for (cx, cy), point in zip(coordinates, points, strict=True)],
+            legend_y=legend_y, legend=legend))
+        legend_y += LEGEND_LINE * len(legend) + 5
     ticks = [(y(value), value) for value in (0, 25, 50, 75, 100)]
     labels = [(x(scan.scan_id), f"{scan.started_at:%m-%d %H:%M}") for scan in scans]
     return TEMPLATES.get_template("chart.svg.j2").render(
-        title=title, width=width, height=height, left=left, top=top, right_edge=width - right,
-        bottom_edge=top + plot_height, ticks=ticks, labels=labels, lines=lines)
+        title=title, width=width, height=max(height, round(legend_y) + 10), left=left, top=top,
+        right_edge=width - right, bottom_edge=top + plot_height, ticks=ticks, labels=labels, lines=lines,
+        legend_line=LEGEND_LINE)
 
 
 def overall_svg(trend: Trend) -> str:

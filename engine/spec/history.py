@@ -1,19 +1,22 @@
 """History in a spec's words: fresh stores, the compliance trend charts and the scheduler's health file.
 
 The trend is read the way a person reads it: the SVG chart's points (each carries a tooltip
-``name: 50.0% (1/2) scan ID``) and the HTML report's per-policy table, oldest scan first.
+``label: 50.0% (1/2) scan ID``, the label being the policy's title) and the HTML report's per-policy
+table, oldest scan first.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from engine import ids
 from engine.spec.expect import SpecFailure
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -42,15 +45,28 @@ def fresh_postgres_schema(server_url: str) -> tuple[str, Callable[[], None]]:
     return url.render_as_string(hide_password=False), drop
 
 
-def series_name(records: list[dict[str, Any]]) -> str:
-    """The trend's name for the policy of these records: its definition name, and the reference id
-    inside an initiative (as :func:`engine.output.summary.policy_key` names it)."""
-    names = {f"{record['policyDefinitionName']} [{record['policyDefinitionReferenceId']}]"
-             if record.get("policyDefinitionReferenceId") else str(record["policyDefinitionName"])
-             for record in records}
-    if len(names) > 1:
-        raise SpecFailure(f"the policy names more than one line of the trend: {', '.join(sorted(names))}")
-    return names.pop()
+def series_name(records: list[dict[str, Any]], lines: Iterable[str]) -> str:
+    """The line of the trend chart (among ``lines``) that shows the policy of these records: one
+    assignment (and one reference id inside an initiative), labelled with the definition's display
+    name, and the assignment's name where two lines would otherwise share it (as
+    :func:`engine.history.trend.policy_labels` labels them)."""
+    from engine.history.trend import label_candidates
+
+    assignments = {(ids.normalize(str(record["policyAssignmentId"])),
+                    str(record.get("policyDefinitionReferenceId") or "").lower()) for record in records}
+    if len(assignments) > 1:
+        named = sorted({str(record["policyAssignmentName"]) for record in records})
+        raise SpecFailure(f"the policy names more than one line of the trend (assignments {', '.join(named)})")
+    record = records[0]
+    candidates = label_candidates(str(record.get("policyDefinitionDisplayName") or record["policyDefinitionName"]),
+                                  record.get("policyAssignmentName"), record.get("policyDefinitionReferenceId"),
+                                  ids.normalize(str(record["policyAssignmentId"])))
+    shown = set(lines)
+    for label in candidates:
+        if label in shown:
+            return label
+    raise SpecFailure(f'no line of the trend is labelled "{candidates[0]}" (or that with the assignment '
+                      f'"{record.get("policyAssignmentName")}"); its lines are: {", ".join(sorted(shown)) or "none"}')
 
 
 def _percentages(values: list[float]) -> str:
@@ -65,14 +81,18 @@ def parse_percentages(text: str) -> list[float]:
         raise SpecFailure(f'"{text}" is not a list of percentages such as "50%, 100%"') from None
 
 
-def svg_series(path: Path) -> dict[str, list[float]]:
-    """Each line of a trend chart: its name and its points' compliance %, oldest scan first."""
+def _svg(path: Path) -> ElementTree.Element:
     if not path.is_file():
         raise SpecFailure(f"expected {path.name} to be written, but there is no such file")
     try:
-        root = ElementTree.parse(path).getroot()
+        return ElementTree.parse(path).getroot()
     except ElementTree.ParseError as error:
         raise SpecFailure(f"{path.name} is not well-formed SVG ({error})") from None
+
+
+def svg_series(path: Path) -> dict[str, list[float]]:
+    """Each line of a trend chart: its name and its points' compliance %, oldest scan first."""
+    root = _svg(path)
     series: dict[str, list[float]] = {}
     for circle in root.iter(f"{SVG}circle"):
         tip = circle.find(f"{SVG}title")
@@ -89,8 +109,8 @@ def html_policy_rows(path: Path) -> dict[str, list[float]]:
     text = path.read_text(encoding="utf-8")
     table = text.split("<h2>Per policy</h2>", 1)[-1].split("</table>", 1)[0]
     rows: dict[str, list[float]] = {}
-    for row in re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table):
-        rows[row[0]] = [float(value) for value in re.findall(r'<td class="n">([\d.]+)%</td>', row[1])]
+    for row in re.findall(r"<tr><td[^>]*>(.*?)</td>(.*?)</tr>", table):
+        rows[html.unescape(row[0])] = [float(value) for value in re.findall(r'<td class="n">([\d.]+)%</td>', row[1])]
     return rows
 
 
@@ -110,6 +130,25 @@ def expect_trend(svg: Path, html: Path, series: str, expected: list[float], labe
         shown = "\n".join(f"  {name}: {_percentages(values)}" for name, values in rows.items()) or "  (no rows)"
         raise SpecFailure(f"expected {html.name} to list {called} at {_percentages(expected)} per scan, but its "
                           f"per-policy table reads:\n{shown}")
+
+
+def svg_legend(path: Path) -> list[str]:
+    """The trend chart's legend, each entry's wrapped lines joined again."""
+    root = _svg(path)
+    return [" ".join(part.text or "" for part in text.iter(f"{SVG}tspan"))
+            for text in root.iter(f"{SVG}text") if text.get("class") == "legend"]
+
+
+def expect_label(svg: Path, html_report: Path, label: str) -> None:
+    """The chart's legend shows ``label`` in full, and the report's per-policy table has a row of it."""
+    legend = svg_legend(svg)
+    if label not in legend:
+        raise SpecFailure(f'expected the legend of {svg.name} to read "{label}", but it reads:\n'
+                          + ("\n".join(f"  {entry}" for entry in legend) or "  (nothing)"))
+    rows = html_policy_rows(html_report)
+    if label not in rows:
+        raise SpecFailure(f'expected {html_report.name} to have a per-policy row "{label}", but its rows are:\n'
+                          + ("\n".join(f"  {row}" for row in rows) or "  (none)"))
 
 
 def health(path: Path) -> dict[str, Any]:

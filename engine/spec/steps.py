@@ -608,14 +608,28 @@ def history_holds_at_least(arcpolicy_world: SpecWorld, count: int) -> None:
 
 @then(Sentence('the trend shows "{series}" at "{percentages}"'))
 def trend_shows(arcpolicy_world: SpecWorld, series: str, percentages: str) -> None:
-    """After ``the trend is charted``: the line of a policy (named as in the other steps) or ``all policies``
-    goes through these compliance percentages, oldest scan first (``"50%, 0%, 100%"``), in the SVG chart
-    and in the HTML report's per-policy table."""
-    line = series
-    if series != history.OVERALL and "scan" in arcpolicy_world.outputs:  # the chart names definitions
-        line = history.series_name(compliance.records_for_policy(arcpolicy_world.records(), series))
-    history.expect_trend(arcpolicy_world.workdir / "trend.svg", arcpolicy_world.workdir / "trend.html", line,
-                         history.parse_percentages(percentages), label=series)
+    """After ``the trend is charted``: the line of a policy (named as in the other steps: its line is the
+    one labelled with that assignment's title) or ``all policies`` goes through these compliance
+    percentages, oldest scan first (``"50%, 0%, 100%"``), in the SVG chart and in the HTML report's
+    per-policy table."""
+    history.expect_trend(arcpolicy_world.workdir / "trend.svg", arcpolicy_world.workdir / "trend.html",
+                         _trend_line(arcpolicy_world, series), history.parse_percentages(percentages), label=series)
+
+
+@then(Sentence('the trend labels "{series}" as "{label}"'))
+def trend_labels(arcpolicy_world: SpecWorld, series: str, label: str) -> None:
+    """After ``the trend is charted``: the line of a policy (named as in the other steps) carries this label
+    in the SVG chart's legend and tooltips and in the HTML report's per-policy table."""
+    expect.equal(f'the label of "{series}" in the trend', _trend_line(arcpolicy_world, series), label)
+    history.expect_label(arcpolicy_world.workdir / "trend.svg", arcpolicy_world.workdir / "trend.html", label)
+
+
+def _trend_line(arcpolicy_world: SpecWorld, series: str) -> str:
+    """The chart's line for a policy named as in the other steps (the records of the last scan say which)."""
+    if series == history.OVERALL or "scan" not in arcpolicy_world.outputs:
+        return series
+    return history.series_name(compliance.records_for_policy(arcpolicy_world.records(), series),
+                               history.svg_series(arcpolicy_world.workdir / "trend.svg"))
 
 
 @then(Sentence('the health file "{name}" says "{state}" after at least {count:d} runs and {failures:d} failures'))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from output.records import fleet_states
 
 from engine.history import HistoryStore, ScanMetadata, build_trend, diff_scans, overall_svg, render_trend_html
-from engine.models.results import ComplianceState
+from engine.models.results import ComplianceState, PolicyState
 
 START = datetime(2025, 5, 1, tzinfo=UTC)
 
@@ -38,15 +38,25 @@ def test_diff_reports_newly_non_compliant_fixed_new_and_gone(store_url):
     assert diff.to_json()["newlyNonCompliant"][0]["policy"] == "require-defender"
 
 
+def assigned_at_the_root(states: list[PolicyState]) -> list[PolicyState]:
+    """The states as if each policy had one assignment for every subscription (a management group's)."""
+    for state in states:
+        state.policy_assignment_id = (f"/providers/Microsoft.Management/managementGroups/root/providers/"
+                                      f"Microsoft.Authorization/policyAssignments/{state.policy_assignment_name}")
+    return states
+
+
 def test_trend_per_policy_and_subscription_with_charts(store_url):
     with HistoryStore(store_url) as store:
-        record(store, "s1", 0, fleet_states(frozenset({"edge-1", "edge-2", "edge-3"})))
-        record(store, "s2", 6, fleet_states(frozenset({"edge-2"})))
-        record(store, "s3", 12, fleet_states(frozenset()))
+        record(store, "s1", 0, assigned_at_the_root(fleet_states(frozenset({"edge-1", "edge-2", "edge-3"}))))
+        record(store, "s2", 6, assigned_at_the_root(fleet_states(frozenset({"edge-2"}))))
+        record(store, "s3", 12, assigned_at_the_root(fleet_states(frozenset())))
         trend = build_trend(store)
         recent = build_trend(store, last=2)
     assert [scan.scan_id for scan in trend.scans] == ["s1", "s2", "s3"]
-    defender = next(series for series in trend.by_policy if series.name == "require-defender")
+    assert [series.name for series in trend.by_policy] == ["Allowed extension versions", "Require defender",
+                                                           "Require flux"]
+    defender = next(series for series in trend.by_policy if series.name == "Require defender")
     assert [point.percentage for point in defender.points] == [25.0, 75.0, 100.0]
     assert [point.percentage for point in trend.overall.points] == [66.7, 83.3, 91.7]
     assert len(trend.by_subscription) == 2
@@ -60,7 +70,7 @@ def test_trend_per_policy_and_subscription_with_charts(store_url):
     assert all(len(line.get("points").split()) == 3 for line in lines)
     html = render_trend_html(trend)
     assert html.count("<svg") == 2 and "<script" not in html and "https://" not in html
-    assert "require-defender" in html and "25.0%" in html and "100.0%" in html
+    assert "Require defender" in html and "25.0%" in html and "100.0%" in html
 
 
 def test_trend_of_an_empty_store_renders(store_url):

@@ -16,6 +16,10 @@ from engine.models.results import ComplianceState
 DAY0 = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
 
 
+def assignment_key(subscription: str, policy: str, reference_id: str = "") -> str:
+    return f"/subscriptions/{subscription}/providers/microsoft.authorization/policyassignments/a-{policy}|{reference_id}"
+
+
 def scan(store: HistoryStore, day: int, non_compliant: frozenset[str] = frozenset({"edge-2", "edge-3"})) -> str:
     metadata = ScanMetadata(scan_id=f"scan-{day:02d}", started_at=DAY0 + timedelta(days=day), duration_seconds=1.5,
                             inventory_source="fleet.json", policy_fingerprint="ab" * 32)
@@ -70,11 +74,19 @@ def test_compliance_by_policy_and_subscription(store_url):
     with HistoryStore(store_url) as store:
         scan(store, 0)
         scan(store, 1, frozenset())
-        by_policy = {(point.scan_id, point.group): (point.compliant, point.total)
-                     for point in store.compliance_by("policy")}
-        assert by_policy[("scan-00", "require-defender")] == (2, 4)
-        assert by_policy[("scan-01", "require-defender")] == (4, 4)
-        assert by_policy[("scan-00", "require-flux [flux-ref]")] == (4, 4)  # exempt counts as compliant
+        points = store.compliance_by("policy")
+        by_policy = {(point.scan_id, point.group): (point.compliant, point.total) for point in points}
+        # A policy is an assignment (each subscription has its own here) and a reference id.
+        defender = [assignment_key(subscription, "require-defender") for subscription in SUBSCRIPTIONS]
+        assert by_policy[("scan-00", defender[0])] == (1, 2)  # edge-3 lacks Defender
+        assert by_policy[("scan-00", defender[1])] == (1, 2)  # edge-2 lacks Defender
+        assert by_policy[("scan-01", defender[0])] == (2, 2)
+        flux = assignment_key(SUBSCRIPTIONS[1], "require-flux", "flux-ref")
+        assert by_policy[("scan-00", flux)] == (2, 2)  # exempt counts as compliant
+        assert len(by_policy) == 2 * 3 * len(SUBSCRIPTIONS)
+        flux_point = next(point for point in points if point.group == flux)
+        assert (flux_point.title, flux_point.assignment_name, flux_point.reference_id) == (
+            "Require flux", "a-require-flux", "flux-ref")
         by_subscription = {(point.scan_id, point.group): (point.compliant, point.total)
                            for point in store.compliance_by("subscription", last=1)}
         assert set(by_subscription) == {("scan-01", SUBSCRIPTIONS[0]), ("scan-01", SUBSCRIPTIONS[1])}

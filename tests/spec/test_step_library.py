@@ -82,5 +82,25 @@ def test_trend_steps_read_the_charts_arcpolicy_trend_draws(tmp_path: Path) -> No
     chart.write_text(line_chart_svg("Compliance over time", scans, [series]))
     assert history.svg_series(chart) == {"contoso-flux [member-1]": [50.0, 100.0]}
     assert history.parse_percentages("50%, 100%") == [50.0, 100.0]
+    assert history.svg_legend(chart) == ["contoso-flux [member-1]"]
     with pytest.raises(AssertionError, match="is not a list of percentages"):
         history.parse_percentages("half")
+
+
+def test_trend_steps_find_a_policys_line_by_the_label_the_chart_gives_it() -> None:
+    from engine.spec import history
+
+    title = "Azure Arc enabled Kubernetes clusters should have the Azure Policy extension installed"
+
+    def records(assignment: str) -> list[dict[str, str]]:
+        return [{"policyAssignmentId": f"/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/{assignment}",
+                 "policyAssignmentName": assignment, "policyDefinitionName": "6b2122c1-8120-4ff5-801b-17625a355590",
+                 "policyDefinitionDisplayName": title}]
+
+    assert history.series_name(records("prod"), [title, "all policies"]) == title
+    lines = [f"{title} (prod)", f"{title} (edge)", "all policies"]
+    assert history.series_name(records("edge"), lines) == f"{title} (edge)"
+    with pytest.raises(AssertionError, match="no line of the trend is labelled"):
+        history.series_name(records("test"), lines)
+    with pytest.raises(AssertionError, match="more than one line of the trend"):
+        history.series_name(records("prod") + records("edge"), lines)
