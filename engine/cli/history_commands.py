@@ -37,9 +37,10 @@ def history_command(
     output: Output = None,
 ) -> None:
     """List stored scans, newest first (JSON: {"value": [...]})."""
-    with HistoryStore(store) as history:
-        if keep is not None:
-            removed = history.prune(parse_duration(keep, "--keep"))
+    keep_for = parse_duration(keep, "--keep") if keep is not None else None  # checked before opening
+    with HistoryStore(store, create=False) as history:
+        if keep_for is not None:
+            removed = history.prune(keep_for)
             console.print(f"pruned {len(removed)} scans older than {keep}")
         scans = history.scans(limit)
     if output_format is ListFormat.json:
@@ -66,7 +67,7 @@ def diff_command(
     output: Output = None,
 ) -> int:
     """What changed between two scans; exit 1 when something became non-compliant."""
-    with HistoryStore(store) as history:
+    with HistoryStore(store, create=False) as history:
         diff = diff_scans(history, before, after)
     if output_format is ListFormat.json:
         write_text(json.dumps(diff.to_json(), indent=2), output)
@@ -95,7 +96,7 @@ def trend_command(
     open_browser: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
 ) -> None:
     """Compliance over time per policy and per subscription: HTML with charts, SVG for embedding."""
-    with HistoryStore(store) as history:
+    with HistoryStore(store, create=False) as history:
         trend = build_trend(history, last)
     documents = [(output, render_trend_html(trend))] + ([(svg, overall_svg(trend))] if svg else [])
     for path, text in documents:

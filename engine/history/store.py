@@ -18,7 +18,7 @@ from sqlalchemy import Engine, case, create_engine, delete, func, insert, null, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from engine.errors import InputError
+from engine.errors import InputError, ServiceError
 from engine.history.schema import migrate, policy_states, scans, series_values
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState
@@ -105,10 +105,17 @@ class GroupPoint(BaseModel):
 class HistoryStore:
     """Records scans and reads them back; migrates the schema when it opens the database."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, create: bool = True):
+        """Open (and migrate) the store; ``create=False`` is for readers: a missing SQLite file is an
+        error, not a new empty store (a typo in ``--store`` must not look like "no scans")."""
         self.url = database_url(url)
         self.shown_url = safe_url(url)
+        sqlite_file = None
         try:
+            sqlite_file = make_url(self.url).database if self.url.startswith("sqlite") else None
+            if not create and sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
+                raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
+                                 value=self.shown_url)
             self.engine: Engine = create_engine(self.url)
             with self.engine.begin() as connection:
                 self.schema_version = migrate(connection)
@@ -117,7 +124,10 @@ class HistoryStore:
                              value=self.shown_url) from None
         except OperationalError as error:
             reason = str(error.orig or error).splitlines()[0]
-            raise InputError("--store", f"cannot open the history store {self.shown_url}: {reason}") from None
+            message = f"cannot open the history store {self.shown_url}: {reason}"
+            if sqlite_file:
+                raise InputError("--store", message) from None
+            raise ServiceError(message) from None  # a database server that is down is not bad input
 
     def close(self) -> None:
         self.engine.dispose()

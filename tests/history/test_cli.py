@@ -58,6 +58,24 @@ def test_trend_writes_html_and_svg(store, tmp_path: Path):
 def test_unknown_scan_and_bad_store_are_one_line_errors(store, capsys):
     assert main(["diff", "nope", "latest", "--store", store]) == 2
     assert "no scan with this id" in capsys.readouterr().err
-    assert main(["history", "--store", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x"]) == 2
+    assert main(["history", "--store", "postgresql+psycopg://u:hunter2@127.0.0.1:1/x"]) == 4  # server down: a service failure
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "hunter2" not in error and "cannot open the history store" in error
+
+
+@pytest.mark.parametrize("command", [["history"], ["history", "--keep", "banana"], ["diff", "latest~1", "latest"],
+                                     ["trend", "-o", "trend.html"]])
+def test_readers_never_create_a_store_on_a_typo(tmp_path: Path, capsys, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    typo = tmp_path / "histroy.db"
+    assert main([*command, "--store", str(typo)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("arcpolicy: error: --") and error.count("\n") == 1
+    assert not typo.exists() and not (tmp_path / "trend.html").exists()
+
+
+def test_an_unreachable_database_server_is_a_service_failure(capsys):
+    # nothing listens on port 9 of loopback: the server is down, the URL is fine
+    assert main(["history", "--store", "postgresql+psycopg://arcpolicy:pw@127.0.0.1:9/none"]) == 4
+    error = capsys.readouterr().err
+    assert "cannot open the history store" in error and "pw@" not in error
