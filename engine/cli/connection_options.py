@@ -1,11 +1,21 @@
-"""The inventory and ARM connection options every command that reads a fleet or writes to ARM
-declares (inventory, scan, plan, apply), and the one :func:`load_fleet` they all call.
+"""The options shared by the commands that read a fleet or write to ARM.
+
+Commands that read a fleet (inventory, scan, plan) declare every inventory option at once with
+:func:`fleet_source_options`, which hands them to the command as one :class:`FleetSource`; apply
+and the scheduler use :func:`arm_connection` for the ARM connection alone. Commands that evaluate policies
+(scan, plan) also take ``--rego-engine``/``--opa-url`` (:data:`RegoEngineOption`, :data:`OpaUrlOption`,
+:func:`rego_options`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -14,6 +24,9 @@ from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.errors import InputError
 from engine.inventory import Fleet, load_snapshot, write_snapshot
 from engine.inventory.resource_graph import load_resource_graph
+
+if TYPE_CHECKING:
+    from engine.config import ScanSettings
 
 InventoryFile = Annotated[
     Path | None,
@@ -44,6 +57,81 @@ def arm_connection(subscription: list[str] | None = None, management_group: list
                          subscriptions=subscription or [], management_groups=management_group or []).validated()
 
 
+@dataclass(frozen=True)
+class FleetSource:
+    """Where a command reads its fleet: ``--inventory FILE`` or ``--resource-graph`` (with its connection)."""
+
+    inventory: Path | None = None
+    resource_graph: bool = False
+    subscription: list[str] = field(default_factory=list)
+    management_group: list[str] = field(default_factory=list)
+    arm_endpoint: str = AZURE_RESOURCE_MANAGER
+    ca_bundle: Path | None = None
+    credential: CredentialKind = CredentialKind.default
+    save: Path | None = None
+
+    @property
+    def inventory_source(self) -> str:
+        """What plans and scan metadata name as the inventory: the snapshot file or ``resource-graph``."""
+        return str(self.inventory) if self.inventory is not None else "resource-graph"
+
+    def configured(self, settings: ScanSettings, resource_graph: bool) -> FleetSource:
+        """The source after ``--config``: the settings (command line over file) give inventory and connection."""
+        return replace(self, inventory=settings.inventory, resource_graph=resource_graph,
+                       subscription=list(settings.subscriptions), management_group=list(settings.management_groups),
+                       arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
+                       credential=settings.credential)
+
+    def load(self) -> Fleet:
+        """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot."""
+        connection = arm_connection(self.subscription, self.management_group, self.arm_endpoint, self.ca_bundle,
+                                    self.credential) if self.resource_graph else None
+        return load_fleet(self.inventory, self.resource_graph, connection, self.save)
+
+
+# FleetSource field -> (Typer annotation, default): the options :func:`fleet_source_options` declares.
+_FLEET_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "inventory": (InventoryFile, None),
+    "resource_graph": (ResourceGraphFlag, False),
+    "subscription": (SubscriptionOption, None),
+    "management_group": (ManagementGroupOption, None),
+    "arm_endpoint": (ArmEndpointOption, AZURE_RESOURCE_MANAGER),
+    "ca_bundle": (CaBundleOption, None),
+    "credential": (CredentialOption, CredentialKind.default),
+    "save": (SaveOption, None),
+}
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def fleet_source_options(command: Command) -> Command:
+    """Declare the inventory options on a Typer command, which receives them as ``source: FleetSource``.
+
+    The options take the place of the ``source`` parameter (in ``--help`` too) and keep their parameter
+    names, so ``ctx.params`` and ``ctx.get_parameter_source`` see them. Typer passes every parameter by
+    keyword, so they all become keyword-only.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    parameters: list[inspect.Parameter] = []
+    for name, parameter in signature.parameters.items():
+        if name == "source":
+            parameters.extend(inspect.Parameter(option, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                                default=default)
+                              for option, (annotation, default) in _FLEET_OPTIONS.items())
+        else:
+            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+    @functools.wraps(command)
+    def with_fleet_options(**options: Any) -> Any:
+        given = {name: options.pop(name) for name in _FLEET_OPTIONS}
+        given["subscription"] = given["subscription"] or []
+        given["management_group"] = given["management_group"] or []
+        return command(source=FleetSource(**given), **options)
+
+    with_fleet_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return with_fleet_options  # type: ignore[return-value]
+
+
 def load_fleet(inventory: Path | None, resource_graph: bool = False, connection: ArmConnection | None = None,
                save: Path | None = None) -> Fleet:
     """The fleet from ``--inventory FILE`` or ``--resource-graph``; ``--save`` writes it as a snapshot."""
@@ -58,3 +146,28 @@ def load_fleet(inventory: Path | None, resource_graph: bool = False, connection:
     if save is not None:
         write_snapshot(save, fleet.resources())
     return fleet
+
+
+class RegoEngineName(StrEnum):
+    """``--rego-engine``: keys of the Rego library's engine registry."""
+
+    embedded = "embedded"
+    opa = "opa"
+
+
+DEFAULT_OPA_URL = "http://localhost:8181"
+
+RegoEngineOption = Annotated[
+    RegoEngineName, typer.Option("--rego-engine", help="Evaluate .rego policies with the embedded interpreter "
+                                 "or an OPA server.")]
+OpaUrlOption = Annotated[
+    str | None, typer.Option("--opa-url", help=f"OPA server for --rego-engine opa (default {DEFAULT_OPA_URL}).")]
+
+
+def rego_options(engine: RegoEngineName, opa_url: str | None) -> dict[str, str]:
+    """The Rego library's engine options (``RegoLibrary.load(paths, engine=..., url=...)``)."""
+    if engine is RegoEngineName.embedded:
+        if opa_url is not None:
+            raise InputError("--opa-url", "only used with --rego-engine opa", value=opa_url)
+        return {"engine": engine.value}
+    return {"engine": engine.value, "url": opa_url or DEFAULT_OPA_URL}

@@ -10,21 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.azure import CredentialKind
-from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app, sandbox_app
-from engine.cli.connection_options import (
-    ArmEndpointOption,
-    CaBundleOption,
-    CredentialOption,
-    InventoryFile,
-    ManagementGroupOption,
-    ResourceGraphFlag,
-    SaveOption,
-    SubscriptionOption,
-    arm_connection,
-    load_fleet,
-)
+from engine.cli.connection_options import FleetSource, fleet_source_options
 from engine.cli.output import console, write_renderable, write_text
 from engine.inventory.generator import write_generated_fleet
 
@@ -35,23 +22,14 @@ class SummaryFormat(StrEnum):
 
 
 @app.command("inventory")
+@fleet_source_options
 def inventory_command(
-    inventory: InventoryFile = None,
+    source: FleetSource,
     output_format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
-    resource_graph: ResourceGraphFlag = False,
-    subscription: SubscriptionOption = None,
-    management_group: ManagementGroupOption = None,
-    arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
-    ca_bundle: CaBundleOption = None,
-    credential: CredentialOption = CredentialKind.default,
-    save: SaveOption = None,
 ) -> None:
     """Read the fleet and summarise it: clusters, extensions and counts by kind."""
-    connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
-        if resource_graph else None
-    fleet = load_fleet(inventory, resource_graph, connection, save)
-    summary = fleet.summary()
+    summary = source.load().summary()
     if output_format is SummaryFormat.json:
         write_text(json.dumps(summary.model_dump(by_alias=True), indent=2), output)
         return

@@ -7,19 +7,14 @@ from typing import Annotated
 
 import typer
 
-from engine.azure import CredentialKind
-from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app
 from engine.cli.connection_options import (
-    ArmEndpointOption,
-    CaBundleOption,
-    CredentialOption,
-    InventoryFile,
-    ManagementGroupOption,
-    ResourceGraphFlag,
-    SubscriptionOption,
-    arm_connection,
-    load_fleet,
+    FleetSource,
+    OpaUrlOption,
+    RegoEngineName,
+    RegoEngineOption,
+    fleet_source_options,
+    rego_options,
 )
 from engine.cli.output import console
 from engine.errors import InputError
@@ -33,11 +28,11 @@ from remediation.report import render_html, render_markdown, write_report
 
 
 @app.command("plan")
+@fleet_source_options
 def plan_command(
     policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy definition file or folder (repeatable).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
-    inventory: InventoryFile = None,
-    resource_graph: ResourceGraphFlag = False,
+    source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", help="Assignment file (repeatable).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", help="Exemption file (repeatable).")] = None,
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
@@ -51,11 +46,8 @@ def plan_command(
     report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML dry-run report.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scan processes (default: cores).")] = None,
-    subscription: SubscriptionOption = None,
-    management_group: ManagementGroupOption = None,
-    arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
-    ca_bundle: CaBundleOption = None,
-    credential: CredentialOption = CredentialKind.default,
+    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    opa_url: OpaUrlOption = None,
 ) -> None:
     """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
     if output in (report, markdown):
@@ -63,13 +55,11 @@ def plan_command(
     options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
-    connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
-        if resource_graph else None
-    fleet = load_fleet(inventory, resource_graph, connection)
-    request = prepare_scan(policy, assignment or [], exemption or [])
+    request = prepare_scan(policy, assignment or [], exemption or [],
+                           kind_options={"rego": rego_options(rego_engine, opa_url)})
+    fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     result = run_scan(fleet, request, workers)
-    plan = plan_from_scan(fleet, request, result, options,
-                          inventory_source=str(inventory) if inventory else "resource-graph")
+    plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source)
     html = render_html(plan) if report else None
     text = render_markdown(plan) if markdown else None
     write_plan(plan, output)

@@ -12,20 +12,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.azure import CredentialKind
-from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app
 from engine.cli.connection_options import (
-    ArmEndpointOption,
-    CaBundleOption,
-    CredentialOption,
-    InventoryFile,
-    ManagementGroupOption,
-    ResourceGraphFlag,
-    SaveOption,
-    SubscriptionOption,
-    arm_connection,
-    load_fleet,
+    FleetSource,
+    OpaUrlOption,
+    RegoEngineName,
+    RegoEngineOption,
+    fleet_source_options,
+    rego_options,
 )
 from engine.cli.output import console, write_text
 from engine.config import resolve_config
@@ -79,32 +73,15 @@ def output_specs(ctx: typer.Context, outputs: list[str]) -> list[OutputSpec]:
     return [parse_output_spec(text) for text in outputs]
 
 
-class RegoEngineName(StrEnum):
-    """``--rego-engine``: keys of the Rego library's engine registry."""
-
-    embedded = "embedded"
-    opa = "opa"
-
-
-DEFAULT_OPA_URL = "http://localhost:8181"
-
-
-def rego_options(engine: RegoEngineName, opa_url: str | None) -> dict[str, str]:
-    """The Rego library's engine options (``RegoLibrary.load(paths, engine=..., url=...)``)."""
-    if engine is RegoEngineName.embedded:
-        if opa_url is not None:
-            raise InputError("--opa-url", "only used with --rego-engine opa", value=opa_url)
-        return {"engine": engine.value}
-    return {"engine": engine.value, "url": opa_url or DEFAULT_OPA_URL}
-
-
 @app.command("scan")
+@fleet_source_options
 def scan_command(
     ctx: typer.Context,
+    *,
     policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
                                                                              "repeatable; folders are read "
                                                                              "recursively).")] = None,
-    inventory: InventoryFile = None,
+    source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable). "
                           "Without any, every definition is assigned at tenant scope with its defaults.")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
@@ -120,17 +97,8 @@ def scan_command(
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on: non-compliant (and error) records, "
                                                               "error records only, or never.")] = FailOn.non_compliant,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
-    rego_engine: Annotated[RegoEngineName, typer.Option("--rego-engine", help="Evaluate .rego policies with the "
-                                                        "embedded interpreter or an OPA server.")] = RegoEngineName.embedded,
-    opa_url: Annotated[str | None, typer.Option("--opa-url", help="OPA server for --rego-engine opa (default "
-                                                f"{DEFAULT_OPA_URL}).")] = None,
-    resource_graph: ResourceGraphFlag = False,
-    subscription: SubscriptionOption = None,
-    management_group: ManagementGroupOption = None,
-    arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
-    ca_bundle: CaBundleOption = None,
-    credential: CredentialOption = CredentialKind.default,
-    save: SaveOption = None,
+    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    opa_url: OpaUrlOption = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="arcpolicy.toml with the scan's settings; "
                                                      "command-line options override it.")] = None,
     store: Annotated[str | None, typer.Option("--store", envvar="ARCPOLICY_STORE", help="Record the scan in this "
@@ -146,30 +114,25 @@ def scan_command(
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS)
                             | ({"outputs": [spec.model_dump() for spec in output_specs(ctx, output)]} if output else {}))
     settings = config.scan
-    if resource_graph and not given(ctx, "inventory"):
+    if source.resource_graph and not given(ctx, "inventory"):
         settings = settings.model_copy(update={"inventory": None})
-    policy, inventory, assignment, exemption = settings.policies, settings.inventory, settings.assignments, \
-        settings.exemptions
+    policy, assignment, exemption = settings.policies, settings.assignments, settings.exemptions
     if not policy:
         raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
-    resource_graph = resource_graph or (config_file is not None and inventory is None)
-    subscription, management_group, management_groups = settings.subscriptions, settings.management_groups, \
-        settings.management_group_map
-    arm_endpoint, ca_bundle, credential = settings.arm_endpoint, settings.ca_bundle, settings.credential
+    source = source.configured(settings, source.resource_graph
+                               or (config_file is not None and settings.inventory is None))
+    management_groups = settings.management_group_map
     fail_on, workers = FailOn(settings.fail_on), settings.workers
     scan_id = current_scan_id.get() or new_scan_id()
     ctx.with_resource(scan_context(scan_id))
     if config_file is not None or log_format is not None:
         ctx.with_resource(logging_configured(config.logging.format, config.logging.level))
-    log.info("scan started", extra={"inventory": str(inventory) if inventory else "resource-graph"})
+    log.info("scan started", extra={"inventory": source.inventory_source})
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
                            kind_options={"rego": rego_options(rego_engine, opa_url)})
-    connection = arm_connection(subscription, management_group, arm_endpoint, ca_bundle, credential) \
-        if resource_graph else None
-    fleet = load_fleet(inventory, resource_graph, connection, save)
-    metadata = ScanMetadata(started_at=request.timestamp,
-                            inventory_source=str(inventory) if inventory else "resource-graph")
+    fleet = source.load()
+    metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("scan", total=len(fleet))

@@ -33,7 +33,7 @@ from regopy.rego_shared import (
     rego_set_input,
 )
 
-from engine.errors import InputError
+from engine.errors import InputError, ServiceError
 from engine.rego.bundle import ENTRY_FILE, ScanBundle
 from engine.rego.isolation import EngineCrash, EngineHost, IsolatedError
 from engine.rego.modules import RegoModule
@@ -45,7 +45,11 @@ _ERROR_PLACE = re.compile(r"\(error \d+:(.*?)\|(\d+)\|\d+")
 
 
 class RegoRuntimeError(Exception):
-    """A query failed while evaluating (conflicting outputs, strict built-in errors ...)."""
+    """A query failed while evaluating (conflicting outputs, strict built-in errors ...) or crashed the engine.
+
+    Only the engines' own error outputs become this error (and then an ``Error`` record): any other
+    exception raised while deciding an input is an arcpolicy bug and propagates.
+    """
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,18 @@ class RegoEngine(Protocol):
                      shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
         """Verdicts for several inputs (an engine may batch them)."""
         ...
+
+
+def one_at_a_time(engine: RegoEngine, documents: Sequence[dict[str, Any]],
+                  shared: bool) -> list[PackageVerdicts | RegoRuntimeError]:
+    """Each input's verdicts, or its own RegoRuntimeError: one failing input does not fail its neighbours."""
+    answers: list[PackageVerdicts | RegoRuntimeError] = []
+    for document in documents:
+        try:
+            answers.append(engine.results(document, shared))
+        except RegoRuntimeError as error:
+            answers.append(error)
+    return answers
 
 
 # regopy's C input builder: values are pushed on a stack, containers take the last n of them.
@@ -259,13 +275,7 @@ class EmbeddedEngine:
 
     def results_many(self, documents: Sequence[dict[str, Any]],
                      shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
-        answers: list[PackageVerdicts | RegoRuntimeError] = []
-        for document in documents:
-            try:
-                answers.append(self.results(document, shared))
-            except RegoRuntimeError as error:
-                answers.append(error)
-        return answers
+        return one_at_a_time(self, documents, shared)
 
 
 class IsolatedEngine:
@@ -273,8 +283,10 @@ class IsolatedEngine:
 
     A crash while deciding an input makes that input's answer a :class:`RegoRuntimeError`
     naming the crash (the library then asks each package alone, so only the policy that crashes
-    gets the error); the next call starts a fresh child. Building raises ``IsolatedError`` with
-    regopy's compile error, or :class:`EngineCrash`.
+    gets the error); the next call starts a fresh child. A RegoRuntimeError raised in the child
+    comes back as one; any other exception there (an arcpolicy bug) propagates as
+    :class:`IsolatedError`, an internal error. Building raises ``IsolatedError`` with regopy's
+    compile error, or :class:`EngineCrash`.
     """
 
     def __init__(self, bundle: ScanBundle):
@@ -288,7 +300,9 @@ class IsolatedEngine:
         except EngineCrash as crash:
             raise RegoRuntimeError(str(crash)) from None
         except IsolatedError as error:
-            raise RegoRuntimeError(error.message) from None
+            if error.kind == RegoRuntimeError.__name__:
+                raise RegoRuntimeError(error.message) from None
+            raise
 
     def results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
         return self._call("results", document, shared)
@@ -299,15 +313,9 @@ class IsolatedEngine:
     def results_many(self, documents: Sequence[dict[str, Any]],
                      shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
         try:
-            return self._host.call("results_many", list(documents), shared)
-        except EngineCrash:  # one input crashed the engine: ask one at a time, so only it gets the error
-            answers: list[PackageVerdicts | RegoRuntimeError] = []
-            for document in documents:
-                try:
-                    answers.append(self.results(document, shared))
-                except RegoRuntimeError as error:
-                    answers.append(error)
-            return answers
+            return self._call("results_many", list(documents), shared)
+        except RegoRuntimeError:  # an input crashed the engine: ask one at a time, so only it gets the error
+            return one_at_a_time(self, documents, shared)
 
     def close(self) -> None:
         self._host.close()
@@ -318,7 +326,9 @@ class OpaServerEngine:
 
     Modules are uploaded as policies ``arcpolicy/<n>`` (the entry module last); a batch of
     inputs goes in one ad-hoc query (``bulk_query_rule``), falling back to one request per
-    input when the batch fails, so one failing cluster does not fail its neighbours.
+    input when OPA answers the batch with a runtime error, so one failing cluster does not fail
+    its neighbours. OPA's runtime errors (HTTP 500) are :class:`RegoRuntimeError`; an OPA server
+    that cannot be reached or refuses a request is a :class:`ServiceError`.
     """
 
     def __init__(self, bundle: ScanBundle, url: str, timeout: float = 10.0):
@@ -328,27 +338,37 @@ class OpaServerEngine:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError("--opa-url", "expected http(s)://host:port of an OPA server", value=url)
         self.bundle = bundle
+        self.url = url
         self.client = OpaClient(host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8181),
                                 ssl=parts.scheme == "https", retries=0, timeout=timeout)
         self._upload()
 
     def _upload(self) -> None:
+        from opa_client.errors import RegoParseError
+
         sources = [*(module.source for module in self.bundle.modules), self.bundle.entry_source]
         for number, source in enumerate(sources):
             try:
-                self.client.update_policy_from_string(source, f"arcpolicy/{number}", rego_compat=False)
-            except requests.RequestException as error:
-                raise InputError("--opa-url", f"cannot reach OPA server: {type(error).__name__}") from None
-            except Exception as error:  # the client raises its own error types on rejected policies
+                self._request(self.client.update_policy_from_string, source, f"arcpolicy/{number}",
+                              rego_compat=False)
+            except RegoParseError as error:
                 raise InputError("--opa-url", f"OPA rejected policy module {number}: {error}") from None
+
+    def _request(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
+        """One client call: OPA's runtime errors are RegoRuntimeError, transport and refusals ServiceError."""
+        try:
+            return call(*args, **options)
+        except requests.HTTPError as error:
+            response = error.response
+            if response is not None and response.status_code == _OPA_RUNTIME_ERROR_STATUS:
+                raise RegoRuntimeError(_opa_message(response)) from None
+            raise ServiceError(f"OPA server {self.url} refused a request: {_opa_message(response)}") from None
+        except requests.RequestException as error:
+            raise ServiceError(f"cannot reach OPA server {self.url}: {type(error).__name__}") from None
 
     def _query(self, document: dict[str, Any], rule: str) -> Any:
         package, _, name = rule.rpartition("/")
-        try:
-            answer = self.client.query_rule(document, package.replace("/", "."), name)
-        except requests.HTTPError as error:
-            raise RegoRuntimeError(_opa_message(error.response)) from None
-        return answer.get("result")
+        return self._request(self.client.query_rule, document, package.replace("/", "."), name).get("result")
 
     def results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
         return self._query(document, self.bundle.combined_path(shared)) or {}
@@ -358,18 +378,17 @@ class OpaServerEngine:
 
     def results_many(self, documents: Sequence[dict[str, Any]],
                      shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
+        from opa_client.errors import QueryExecuteError
+
         package, _, name = self.bundle.combined_path(shared).rpartition("/")
         try:
-            batch = self.client.bulk_query_rule(list(documents), package.replace("/", "."), name)
-            return [answer or {} for answer in batch]
-        except Exception:  # a runtime error anywhere in the batch: ask one input at a time
-            answers: list[PackageVerdicts | RegoRuntimeError] = []
-            for document in documents:
-                try:
-                    answers.append(self.results(document, shared))
-                except RegoRuntimeError as error:
-                    answers.append(error)
-            return answers
+            batch = self._request(self.client.bulk_query_rule, list(documents), package.replace("/", "."), name)
+        except (RegoRuntimeError, QueryExecuteError):  # some input failed (or was undefined): ask one at a time
+            return one_at_a_time(self, documents, shared)
+        return [answer or {} for answer in batch]
+
+
+_OPA_RUNTIME_ERROR_STATUS = 500  # OPA answers an evaluation error (conflict, strict built-in) with 500 internal_error
 
 
 def _opa_message(response: requests.Response | None) -> str:

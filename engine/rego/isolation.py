@@ -14,6 +14,7 @@ import faulthandler
 import multiprocessing
 import os
 import signal
+import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -35,12 +36,21 @@ class EngineCrash(Exception):
 
 
 class IsolatedError(Exception):
-    """An exception raised in the child: its type name and message (regopy's errors do not pickle)."""
+    """An exception raised in the child: its type name, message and traceback (regopy's errors do not pickle).
 
-    def __init__(self, kind: str, message: str):
+    The child's traceback is a note, so ``ARCPOLICY_DEBUG=1`` shows where in the child it was raised.
+    """
+
+    def __init__(self, kind: str, message: str, child_traceback: str = ""):
         self.kind = kind
         self.message = message
-        super().__init__(message)
+        super().__init__(f"{kind} in the Rego engine process: {message}")
+        if child_traceback:
+            self.add_note(child_traceback.rstrip())
+
+
+def _error_answer(error: Exception) -> tuple[str, tuple[str, str, str]]:
+    return "error", (type(error).__name__, str(error), traceback.format_exc())
 
 
 def _serve(connection: Connection, parent_end: Connection, factory: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -53,7 +63,7 @@ def _serve(connection: Connection, parent_end: Connection, factory: Callable[...
         target = factory(*args)
         connection.send(("ok", None))
     except Exception as error:  # reported to the parent, which decides
-        connection.send(("error", (type(error).__name__, str(error))))
+        connection.send(_error_answer(error))
         return
     while True:
         try:
@@ -62,8 +72,8 @@ def _serve(connection: Connection, parent_end: Connection, factory: Callable[...
             return
         try:
             connection.send(("ok", getattr(target, method)(*call_args)))
-        except Exception as error:
-            connection.send(("error", (type(error).__name__, str(error))))
+        except Exception as error:  # reported to the parent, which decides
+            connection.send(_error_answer(error))
 
 
 class EngineHost:

@@ -162,6 +162,19 @@ def test_opa_engine_through_the_scan(tmp_path: Path) -> None:
     assert decisions(opa_out) == decisions(embedded_out) and decisions(opa_out)
 
 
+def test_an_unreachable_opa_server_is_exit_4_with_one_line(tmp_path: Path, capsys) -> None:
+    fleet = write_json(tmp_path / "fleet.json", pinned_flux("a1"))
+    with OpaServerTestDouble() as opa:
+        url = opa.url  # stopped on leaving the block: nothing listens there any more
+    out = tmp_path / "records.json"
+    status = main(["scan", "-i", str(fleet), "-p", str(LIBRARY / "rego"), "--rego-engine", "opa", "--opa-url", url,
+                   "-o", str(out)])
+    assert status == 4
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"arcpolicy: error: cannot reach OPA server {url}: ConnectionError"]
+    assert not out.exists()
+
+
 def test_opa_url_needs_the_opa_engine(tmp_path: Path, capsys) -> None:
     fleet = write_json(tmp_path / "fleet.json", pinned_flux("a1"))
     assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY / "rego"), "--opa-url", "http://127.0.0.1:1"]) == 2

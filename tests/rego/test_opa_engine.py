@@ -8,7 +8,7 @@ import pytest
 from opa_double import OpaServerTestDouble
 from rego_fixtures import cluster, extension
 
-from engine.errors import InputError
+from engine.errors import InputError, ServiceError
 from engine.inventory import Fleet
 from engine.inventory.generator import generate_fleet
 from engine.rego import RegoLibrary
@@ -46,10 +46,29 @@ def test_opa_runtime_error_falls_back_per_cluster_and_per_package(tmp_path: Path
     assert prod["probe.conflict"][0].violations[0].msg == "a"
 
 
-def test_unreachable_or_malformed_opa_url_is_bad_input() -> None:
+def stopped_opa_url() -> str:
+    """The URL of an OPA server that has stopped: nothing listens there any more."""
+    with OpaServerTestDouble() as opa:
+        return opa.url
+
+
+def test_a_malformed_opa_url_is_bad_input() -> None:
     with pytest.raises(InputError, match="expected http"):
         RegoLibrary.load([LIBRARY / "rego"], engine="opa", url="opa.local:8181")
-    with OpaServerTestDouble() as opa:
-        url = opa.url
-    with pytest.raises(InputError, match="cannot reach OPA server"):
+
+
+def test_an_unreachable_opa_server_is_a_service_error() -> None:
+    url = stopped_opa_url()
+    with pytest.raises(ServiceError) as raised:
         RegoLibrary.load([LIBRARY / "rego"], engine="opa", url=url, timeout=1.0)
+    assert str(raised.value) == f"cannot reach OPA server {url}: ConnectionError"
+
+
+def test_an_opa_server_lost_mid_scan_is_a_service_error_not_error_records() -> None:
+    """Only OPA's runtime errors send a batch back one cluster at a time; a lost server stops the scan."""
+    clusters = list(Fleet(generate_fleet(3, seed=5)).clusters())
+    with OpaServerTestDouble() as opa:
+        library = RegoLibrary.load([LIBRARY / "rego"], engine="opa", url=opa.url, timeout=1.0)
+    parameter_sets = {policy.package: [{}] for policy in library.policies}
+    with pytest.raises(ServiceError, match=f"^cannot reach OPA server {opa.url}: ConnectionError$"):
+        library.evaluate_many(clusters, parameter_sets)
