@@ -4,7 +4,9 @@ Goal (issue 4): >= 50,000 (cluster x assignment) evaluations per second on one c
 figure counts clusters x assignments; each covers the cluster and its child resources.
 Three figures: decisions only (the kinds' verdicts, reasons included), the full one-core scan
 (verdicts -> records -> sorted PolicyState list), and ``run_scan`` end to end (shards decoded
-from the fleet's JSON bytes, summary included) on one and on two worker processes.
+from the fleet's JSON bytes, summary included) on one and on two worker processes. The goal is
+judged on the full one-core scan (``cluster_assignment_evaluations_per_second_one_core``: records
+with their reasons included), not on decisions alone.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def run() -> dict[str, object]:
         "cluster_assignment_evaluations_per_second_one_core": round(pairs / single),
         "records_per_second_one_core": round(len(records) / single),
         "resource_policy_evaluations_per_second_one_core": round(one_core.evaluations / single),
+        "goal_50000_per_second_one_core_with_records_met": pairs / single >= 50_000,
         "run_scan_seconds_1_worker": round(timings[1], 2),
         "run_scan_seconds_2_workers": round(timings[2], 2),
         "run_scan_cluster_assignment_per_second_2_workers": round(pairs / timings[2]),

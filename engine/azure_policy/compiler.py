@@ -16,6 +16,7 @@ from weakref import WeakKeyDictionary
 from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.azure_policy.functions import RuleContext, field_value
+from engine.azure_policy.reasons import reason
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
 from engine.expressions.compiler import constant_value
@@ -175,7 +176,7 @@ class Condition(Node):
     """``{field|value|count: ..., <operator>: expected}``."""
 
     __slots__ = ("describe", "expected", "expected_source", "is_array", "operand", "operator", "prepared", "secret",
-                 "subject")
+                 "shown_expected", "subject")
 
     def __init__(self, path: str, subject: str, operand: Operand, is_array: bool, operator: Operator,
                  expected: Callable[[RuleContext], Any], expected_source: Any):
@@ -184,6 +185,7 @@ class Condition(Node):
         is_constant, value = constant_value(expected)
         self.prepared = operator.prepare(value) if is_constant else None
         self.describe = not is_constant
+        self.shown_expected = _short(value) if is_constant else None  # as reasons show it
         self.secret = any(marker in subject.lower() for marker in SECRET_MARKERS)
         self.test = self._compile_test()
 
@@ -216,10 +218,9 @@ class Condition(Node):
         shown_actual = "<missing>" if actual is MISSING else actual
         if self.secret:
             shown_actual = "***"
-        return [Reason(message=f"{self.subject} {verb} {self.operator.name} {_short(expected)} "
-                               f"(actual {_short(shown_actual)})",
-                       path=self.path, field=self.subject, operator=self.operator.name, expected=expected,
-                       actual=None if actual is MISSING else shown_actual)]
+        shown_expected = _short(expected) if self.shown_expected is None else self.shown_expected
+        return [reason(f"{self.subject} {verb} {self.operator.name} {shown_expected} (actual {_short(shown_actual)})",
+                       self.path, self.subject, self.operator.name, expected, None if actual is MISSING else shown_actual)]
 
     def reason_count(self, context: RuleContext, outcome: bool) -> int:
         return 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.azure_policy.functions import RuleContext
+from engine.azure_policy.reasons import reason
 from engine.models.results import Reason
 
 if TYPE_CHECKING:
@@ -80,27 +81,30 @@ def _existence(policy: CompiledPolicy, context: RuleContext, related: list[dict[
     candidates = [context.for_resource(resource) for resource in related]
     for candidate in candidates:
         if condition is None or condition.test(candidate):
-            reasons = [Reason(message=f"related {policy.related_type} '{candidate.resource.get('name')}' "
-                                      "satisfies the existence condition", path="policyRule.then.details",
+            reasons = [reason(f"related {policy.related_type} '{candidate.resource.get('name')}' satisfies the "
+                              "existence condition", "policyRule.then.details",
                               actual=candidate.resource.get("id"))] if explain else []
             return Outcome(True, reasons)
     if not explain:
         return Outcome(False)
     named = f" named {policy.related_name(context)!r}" if policy.related_name is not None else ""
     if not candidates:
-        return Outcome(False, [Reason(message=f"no related {policy.related_type}{named} exists",
-                                      path="policyRule.then.details.type", expected=policy.related_type)])
+        return Outcome(False, [reason(f"no related {policy.related_type}{named} exists",
+                                      "policyRule.then.details.type", expected=policy.related_type)])
     assert condition is not None
-    closest = sorted(candidates, key=lambda candidate: condition.reason_count(candidate, False))[:2]
-    reasons = [Reason(message=f"no related {policy.related_type}{named} satisfies the existence condition "
-                              f"({len(candidates)} checked); closest: "
-                              + ", ".join(f"'{candidate.resource.get('name')}'" for candidate in closest),
-                      path="policyRule.then.details.existenceCondition")]
-    for candidate in closest:
+    # the two candidates that fail the fewest conditions (the first ones on a tie)
+    closest = candidates if len(candidates) == 1 else \
+        sorted(candidates, key=lambda candidate: condition.reason_count(candidate, False))[:2]
+    explained = [(condition.explain(candidate, False), candidate) for candidate in closest]
+    reasons = [reason(f"no related {policy.related_type}{named} satisfies the existence condition "
+                      f"({len(candidates)} checked); closest: "
+                      + ", ".join(f"'{candidate.resource.get('name')}'" for _, candidate in explained),
+                      "policyRule.then.details.existenceCondition")]
+    for failing, candidate in explained:
         name = candidate.resource.get("name")
-        for reason in condition.explain(candidate, False):  # fresh reasons: name the candidate in place
-            reason.message = f"{name}: {reason.message}"
-            reasons.append(reason)
+        for each in failing:  # fresh reasons: name the candidate in place
+            each.message = f"{name}: {each.message}"
+            reasons.append(each)
     return Outcome(False, reasons)
 
 

@@ -11,7 +11,7 @@ from engine import ids
 from engine.azure_policy.conditions import ConditionError
 from engine.azure_policy.documents import PolicyAssignment, load_documents
 from engine.azure_policy.library import AzurePolicyLibrary, CompiledAssignment
-from engine.azure_policy.policy import CompiledPolicy
+from engine.azure_policy.policy import CompiledPolicy, ExistenceOutcomes
 from engine.errors import InputError
 from engine.evaluate.kinds import ClusterVerdicts, InScope, PolicyKey, Verdict, register_kind
 from engine.expressions import EvaluationError
@@ -83,6 +83,7 @@ class AzurePolicyEvaluator:
             return
         resource_key = ids.normalize(resource["id"])
         subscription = subscription_key(resource_key)
+        existence: ExistenceOutcomes = {}  # an Audit and a DINE policy checking the same existence, decided once
         for assignment, evaluated, not_matching in plans:
             if not in_scope(assignment, resource_key, subscription):
                 continue
@@ -92,7 +93,7 @@ class AzurePolicyEvaluator:
             for policy, key, set_id in evaluated:
                 definition = policy.definition
                 try:
-                    decided = policy.evaluate(resource, related, timestamp)
+                    decided = policy.evaluate(resource, related, timestamp, decided=existence)
                 except (EvaluationError, ConditionError) as error:
                     result.verdicts.append(Verdict(resource, assignment, definition.id, definition.name,
                                                    definition.display_name, set_id, policy.reference_id,

@@ -7,7 +7,9 @@ up in the effect registry. :meth:`CompiledPolicy.evaluate` then decides one reso
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+import re
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,12 @@ NOT_INDEXED_TYPES = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
 MODES: dict[str, frozenset[str]] = {"all": frozenset(), "indexed": NOT_INDEXED_TYPES}
 
 RelatedResources = Mapping[str, list[dict[str, Any]]]  # type key -> related resources of the evaluated one
+# Existence outcomes already decided for the resource being evaluated, by what decides them (see
+# :attr:`CompiledPolicy.existence_key`): an Audit and a DINE policy checking the same related resources
+# with the same existence condition (the built-ins come in such pairs) decide it once per resource.
+ExistenceOutcomes = dict[Hashable, Outcome]
+
+_PARAMETER_REFERENCE = re.compile(r"parameters\(\s*'([^']*)'\s*\)", re.IGNORECASE)
 
 
 class CompiledPolicy:
@@ -37,7 +45,8 @@ class CompiledPolicy:
     def __init__(self, definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
                  reference_id: str | None, condition: Node, effect: Effect | None,
                  effect_expression: Callable[[RuleContext], Any], details: dict[str, Any],
-                 existence_condition: Node | None, related_name: Callable[[RuleContext], Any] | None):
+                 existence_condition: Node | None, related_name: Callable[[RuleContext], Any] | None,
+                 existence_key: Hashable | None = None):
         self.definition = definition
         self.parameters = parameters
         self.policy_info = policy_info
@@ -50,6 +59,9 @@ class CompiledPolicy:
         self.related_type: str = str(details.get("type") or "")
         self.related_type_key = ids.normalize(self.related_type)
         self.related_name = related_name
+        # Everything an existence check's outcome depends on besides the related resources and the
+        # details.name value: equal keys decide (and explain) identically.
+        self.existence_key = existence_key
         self.excluded_types = MODES[definition.mode.lower()]
         # The types the ``if`` can match (most built-ins start with ``field type equals ...``): the
         # evaluator skips other resources without evaluating the rule. None when any type may match.
@@ -64,10 +76,12 @@ class CompiledPolicy:
         return self.if_types is None or type_key in self.if_types
 
     def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
-                 explain: bool = True) -> tuple[Effect, Outcome] | None:
+                 explain: bool = True, decided: ExistenceOutcomes | None = None) -> tuple[Effect, Outcome] | None:
         """The effect and outcome for ``resource``, or None when the ``if`` does not match it.
 
-        Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
+        ``decided`` (one dict per evaluated resource and its related resources) shares existence
+        outcomes between policies with the same :attr:`existence_key`; the outcome object is then
+        shared too. Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
         """
         context = RuleContext(resource, timestamp, self.policy_info)
         if not self.condition.test(context):
@@ -75,14 +89,22 @@ class CompiledPolicy:
         effect = self.effect or self._runtime_effect(context)
         if effect.evaluate is None:
             return None
-        candidates: list[dict[str, Any]] = []
-        if effect.checks_existence:
-            candidates = related.get(self.related_type_key, [])
-            if self.related_name is not None:
-                wanted = str(self.related_name(context)).lower()
-                candidates = [item for item in candidates
-                              if str(item.get("name", "")).lower() in (wanted, wanted.rsplit("/", 1)[-1])]
-        return effect, effect.evaluate(self, context, candidates, explain)
+        if not effect.checks_existence:
+            return effect, effect.evaluate(self, context, [], explain)
+        candidates = related.get(self.related_type_key, [])
+        name = None
+        if self.related_name is not None:
+            name = self.related_name(context)
+            wanted = str(name).lower()
+            candidates = [item for item in candidates
+                          if str(item.get("name", "")).lower() in (wanted, wanted.rsplit("/", 1)[-1])]
+        if decided is None or self.existence_key is None:
+            return effect, effect.evaluate(self, context, candidates, explain)
+        key = (effect.evaluate, explain, self.existence_key, repr(name))
+        outcome = decided.get(key)
+        if outcome is None:
+            outcome = decided[key] = effect.evaluate(self, context, candidates, explain)
+        return effect, outcome
 
     def _runtime_effect(self, context: RuleContext) -> Effect:
         value = self.effect_expression(context)
@@ -131,5 +153,24 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     elif effect is not None and effect.checks_existence:
         raise InputError(source, f"{effect.name} needs then.details.type", location="policyRule.then.details")
     condition = compiler.compile(rule[keys["if"]], "policyRule.if")
+    existence_key = _existence_key(details, detail_keys, parameters, policy_info)
     return CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
-                          details, existence_condition, related_name)
+                          details, existence_condition, related_name, existence_key)
+
+
+def _existence_key(details: dict[str, Any], detail_keys: dict[str, str], parameters: dict[str, Any],
+                   policy_info: dict[str, str]) -> Hashable | None:
+    """What an existence check depends on: details.type as written, the existence condition's JSON,
+    the parameters it references and, when it calls ``policy()``, the policy info. None when it
+    cannot be told (a parameter named by an expression, values that are not JSON)."""
+    source = json.dumps(details.get(detail_keys.get("existencecondition", "")), sort_keys=True)
+    names = _PARAMETER_REFERENCE.findall(source)
+    if source.lower().count("parameters(") != len(names):
+        return None
+    referenced = {name.lower() for name in names}
+    values = {name.lower(): value for name, value in parameters.items() if name.lower() in referenced}
+    context = sorted(policy_info.items()) if "policy(" in source.lower() else None
+    try:
+        return str(details.get(detail_keys.get("type", ""), "")), source, json.dumps([values, context], sort_keys=True)
+    except (TypeError, ValueError):
+        return None

@@ -3,8 +3,8 @@
 A worker turns each verdict into a :data:`Row`: plain tuples and strings (the policy part is one
 shared tuple per assignment and definition, so pickle sends it once per shard), cheap to pickle
 and to sort. The parent builds :class:`PolicyState` records from the rows without re-validating
-them (every value came from validated documents and the evaluators), which costs a couple of
-microseconds per record instead of pydantic's ``model_construct`` twenty.
+them (:mod:`engine.azure_policy.reasons`: every value came from validated documents and the
+evaluators), which costs a couple of microseconds per record instead of ``model_construct``'s twenty.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-
+from engine.azure_policy.reasons import reason, trusted
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState, Reason
 
@@ -31,30 +30,12 @@ ReasonRow = tuple[str, str | None, str | None, str | None, Any, Any]
 Row = tuple[str, str, str | None, str | None, str | None, PolicyPart, ComplianceState, tuple[ReasonRow, ...],
             str | None, str | None, list[dict[str, Any]] | None, list[dict[str, Any]] | None, str | None]
 
-Model = TypeVar("Model", bound=BaseModel)
 COMPLIANT_STATES = frozenset({ComplianceState.COMPLIANT, ComplianceState.EXEMPT})
 _STATE_FIELDS = set(PolicyState.model_fields)
-_REASON_FIELDS = set(Reason.model_fields)
-
-
-def _trusted(model: type[Model], values: dict[str, Any], fields: set[str]) -> Model:
-    """``model.model_construct(**values)`` for values that name every field, without its overhead."""
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", fields)
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
 
 
 def reason_row(reason: Reason) -> ReasonRow:
     return reason.message, reason.path, reason.field, reason.operator, reason.expected, reason.actual
-
-
-def _reason(row: ReasonRow) -> Reason:
-    message, path, field, operator, expected, actual = row
-    return _trusted(Reason, {"message": message, "path": path, "field": field, "operator": operator,
-                             "expected": expected, "actual": actual}, _REASON_FIELDS)
 
 
 def row_order(row: Row) -> tuple[str, str, str]:
@@ -68,7 +49,7 @@ def policy_state(row: Row, timestamp: datetime) -> PolicyState:
      exemption_category, details, remediation, error) = row
     (assignment_id, assignment_name, assignment_scope, definition_id, definition_name, display_name, set_id,
      reference_id, action) = policy
-    return _trusted(PolicyState, {
+    return trusted(PolicyState, {
         "resource_id": resource_id, "resource_type": resource_type, "resource_location": location,
         "resource_group": resource_group, "subscription_id": subscription_id,
         "policy_assignment_id": assignment_id, "policy_assignment_name": assignment_name,
@@ -76,7 +57,7 @@ def policy_state(row: Row, timestamp: datetime) -> PolicyState:
         "policy_definition_name": definition_name, "policy_definition_display_name": display_name,
         "policy_set_definition_id": set_id, "policy_definition_reference_id": reference_id,
         "policy_definition_action": action, "compliance_state": state, "is_compliant": state in COMPLIANT_STATES,
-        "timestamp": timestamp, "reasons": [_reason(reason) for reason in reasons],
+        "timestamp": timestamp, "reasons": [reason(*values) for values in reasons],
         "exemption_id": exemption_id, "exemption_category": exemption_category,
         "details": details, "remediation": remediation, "error": error}, _STATE_FIELDS)
 
@@ -101,11 +82,17 @@ class RecordCollector:
 def gc_paused() -> Iterator[None]:
     """The cyclic collector off while verdicts and records pile up (they hold no reference cycles):
     otherwise its full collections over a heap of parsed clusters and records cost as much as the
-    evaluation. Restored afterwards; whatever cyclic garbage appeared is collected as usual then."""
+    evaluation. Restored afterwards, with what was allocated meanwhile moved to the oldest generation
+    untraversed (``freeze`` + ``unfreeze``; not when someone else froze objects): otherwise the first
+    allocation after re-enabling would traverse the whole new heap at once. Cyclic garbage among it
+    goes at the next full collection."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
