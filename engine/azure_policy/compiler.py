@@ -46,9 +46,20 @@ class Node:
         """``len(self.explain(context, outcome))`` without building the reasons (ranks candidates)."""
         raise NotImplementedError
 
+    def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
+        """The leaf conditions :meth:`explain` would explain, each with the outcome to explain, in the
+        same order, without building reasons: ranks candidates, then explains the chosen ones with
+        :func:`explain_deciding` without testing the conditions again."""
+        raise NotImplementedError
+
     def type_keys(self) -> frozenset[str] | None:
         """The (lower-case) resource types this condition can hold for; None when any type may."""
         return None
+
+
+def explain_deciding(context: RuleContext, deciding: list[tuple[Condition, bool]]) -> list[Reason]:
+    """``node.explain(context, outcome)`` from ``node.deciding(context, outcome)``."""
+    return [leaf.reason(context, outcome) for leaf, outcome in deciding]
 
 
 def _all_of(tests: tuple[Callable[[RuleContext], bool], ...]) -> Callable[[RuleContext], bool]:
@@ -94,6 +105,10 @@ class AllOf(Node):
     def reason_count(self, context: RuleContext, outcome: bool) -> int:
         return sum(child.reason_count(context, outcome) for child in self.children if child.test(context) == outcome)
 
+    def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
+        return [leaf for child in self.children if child.test(context) == outcome
+                for leaf in child.deciding(context, outcome)]
+
     def type_keys(self) -> frozenset[str] | None:
         known = [keys for keys in (child.type_keys() for child in self.children) if keys is not None]
         return frozenset.intersection(*known) if known else None
@@ -117,6 +132,11 @@ class AnyOf(Node):
             return next(child for child in self.children if child.test(context)).reason_count(context, True)
         return sum(child.reason_count(context, False) for child in self.children)
 
+    def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
+        if outcome:
+            return next(child for child in self.children if child.test(context)).deciding(context, True)
+        return [leaf for child in self.children for leaf in child.deciding(context, False)]
+
     def type_keys(self) -> frozenset[str] | None:
         keys = [child.type_keys() for child in self.children]
         return None if any(item is None for item in keys) else frozenset().union(*keys)  # type: ignore[arg-type]
@@ -135,6 +155,9 @@ class Not(Node):
 
     def reason_count(self, context: RuleContext, outcome: bool) -> int:
         return self.child.reason_count(context, not outcome)
+
+    def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
+        return self.child.deciding(context, not outcome)
 
 
 Operand = Callable[[RuleContext], Any]
@@ -212,6 +235,13 @@ class Condition(Node):
         return None
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
+        return [self.reason(context, outcome)]
+
+    def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
+        return [(self, outcome)]
+
+    def reason(self, context: RuleContext, outcome: bool) -> Reason:
+        """This condition's reason for ``outcome`` on ``context``'s resource."""
         actual = self.operand(context)
         expected = self.expected(context)
         verb = "is" if outcome else "is not"
@@ -219,8 +249,8 @@ class Condition(Node):
         if self.secret:
             shown_actual = "***"
         shown_expected = _short(expected) if self.shown_expected is None else self.shown_expected
-        return [reason(f"{self.subject} {verb} {self.operator.name} {shown_expected} (actual {_short(shown_actual)})",
-                       self.path, self.subject, self.operator.name, expected, None if actual is MISSING else shown_actual)]
+        return reason(f"{self.subject} {verb} {self.operator.name} {shown_expected} (actual {_short(shown_actual)})",
+                      self.path, self.subject, self.operator.name, expected, None if actual is MISSING else shown_actual)
 
     def reason_count(self, context: RuleContext, outcome: bool) -> int:
         return 1

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.azure_policy.compiler import explain_deciding
 from engine.azure_policy.functions import RuleContext
 from engine.azure_policy.reasons import reason
 from engine.models.results import Reason
@@ -41,11 +42,10 @@ class Effect:
     name: str
     evaluate: EffectEvaluator | None
     checks_existence: bool = False
+    action: str = field(init=False)  # ``policyDefinitionAction``: the name in lower case, as Azure shows it
 
-    @property
-    def action(self) -> str:
-        """``policyDefinitionAction``: the name in lower case, as Azure shows it."""
-        return self.name.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", self.name.lower())
 
 
 EFFECTS: dict[str, Effect] = {}
@@ -92,10 +92,11 @@ def _existence(policy: CompiledPolicy, context: RuleContext, related: list[dict[
         return Outcome(False, [reason(f"no related {policy.related_type}{named} exists",
                                       "policyRule.then.details.type", expected=policy.related_type)])
     assert condition is not None
-    # the two candidates that fail the fewest conditions (the first ones on a tie)
-    closest = candidates if len(candidates) == 1 else \
-        sorted(candidates, key=lambda candidate: condition.reason_count(candidate, False))[:2]
-    explained = [(condition.explain(candidate, False), candidate) for candidate in closest]
+    # the two candidates that fail the fewest conditions (the first ones on a tie); each candidate's
+    # failing conditions found once, the chosen ones explained without testing them again
+    ranked = [(condition.deciding(candidate, False), candidate) for candidate in candidates]
+    closest = ranked if len(ranked) == 1 else sorted(ranked, key=lambda pair: len(pair[0]))[:2]
+    explained = [(explain_deciding(candidate, deciding), candidate) for deciding, candidate in closest]
     reasons = [reason(f"no related {policy.related_type}{named} satisfies the existence condition "
                       f"({len(candidates)} checked); closest: "
                       + ", ".join(f"'{candidate.resource.get('name')}'" for _, candidate in explained),

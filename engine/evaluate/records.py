@@ -13,10 +13,11 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
-from engine.azure_policy.reasons import reason, trusted
+from engine.azure_policy.reasons import reasons as trusted_reasons
+from engine.azure_policy.reasons import trusted
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState, Reason
 
@@ -38,6 +39,9 @@ def reason_row(reason: Reason) -> ReasonRow:
     return reason.message, reason.path, reason.field, reason.operator, reason.expected, reason.actual
 
 
+reason_rows_of = attrgetter("message", "path", "field", "operator", "expected", "actual")  # reason_row, in C
+
+
 def row_order(row: Row) -> tuple[str, str, str]:
     """Records sort by resource, assignment and reference id (case-insensitive ids)."""
     policy = row[5]
@@ -57,7 +61,7 @@ def policy_state(row: Row, timestamp: datetime) -> PolicyState:
         "policy_definition_name": definition_name, "policy_definition_display_name": display_name,
         "policy_set_definition_id": set_id, "policy_definition_reference_id": reference_id,
         "policy_definition_action": action, "compliance_state": state, "is_compliant": state in COMPLIANT_STATES,
-        "timestamp": timestamp, "reasons": [reason(*values) for values in reasons],
+        "timestamp": timestamp, "reasons": trusted_reasons(reasons) if reasons else [],
         "exemption_id": exemption_id, "exemption_category": exemption_category,
         "details": details, "remediation": remediation, "error": error}, _STATE_FIELDS)
 

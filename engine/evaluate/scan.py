@@ -28,7 +28,7 @@ from engine.azure_policy.documents import (
 )
 from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, PolicyKey, Verdict
-from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_row
+from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Exemptions, ManagementGroups
 from engine.evaluate.summary import PolicySummary, summarize
 from engine.ids import normalize, parse_resource_id
@@ -119,6 +119,7 @@ class ScanEngine:
         groups = request.management_groups
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
+        self._any_exemption = bool(self.exemptions)
         self._policy_parts: dict[tuple[str, str, str | None, str], PolicyPart] = {}
 
     def in_scope(self, assignment: PolicyAssignment, resource_key: str, subscription_key: str) -> bool:
@@ -144,7 +145,7 @@ class ScanEngine:
         resource_id = resource["id"]
         parsed = parse_resource_id(resource_id)
         exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, normalize(resource_id),
-                                         (parsed.subscription_id or "").lower()) if self.exemptions else None
+                                         (parsed.subscription_id or "").lower()) if self._any_exemption else None
         if exemption is not None:
             state = ComplianceState.EXEMPT
         elif verdict.compliant is None:
@@ -153,7 +154,7 @@ class ScanEngine:
             state = ComplianceState.COMPLIANT if verdict.compliant else ComplianceState.NON_COMPLIANT
         return (resource_id, resource["type"], resource.get("location"), parsed.resource_group,
                 parsed.subscription_id, self._policy_part(verdict), state,
-                tuple(reason_row(reason) for reason in verdict.reasons),
+                tuple(map(reason_rows_of, verdict.reasons)),
                 exemption.id if exemption else None, exemption.exemption_category if exemption else None,
                 verdict.details, verdict.remediation, verdict.error)
 
