@@ -18,7 +18,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	# The history-store tests need PostgreSQL: scripts/ensure-postgres.sh installs and starts it (as root)
+	# The report test needs Debian's chromium, the history-store tests PostgreSQL: both scripts install what is
+	# missing (as root) before the test workers start.
+	tests/report/ensure_chromium.sh
 	ARCPOLICY_TEST_POSTGRES_URL="$${ARCPOLICY_TEST_POSTGRES_URL:-$$(scripts/ensure-postgres.sh)}" \
 		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
