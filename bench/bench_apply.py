@@ -19,7 +19,8 @@ from typing import Any
 from engine import ids
 from engine.azure import ArmConnection, CredentialKind
 from engine.inventory import Fleet, write_snapshot
-from engine.inventory.generator import NODE_ARCHITECTURES_TAG, generate_fleet
+from engine.inventory.generator import generate_fleet
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
 from engine.sandbox import SandboxOptions, SandboxServer
 from remediation.apply import ApplyOptions, apply_plan
 from remediation.plan.models import Action, Operation, Plan

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.inventory.snapshot import write_snapshot
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
 
 GENERATED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"
 
 REGIONS = ("eastus", "eastus2", "westus2", "centralus", "westeurope", "northeurope", "uksouth",
            "southeastasia", "japaneast", "australiaeast")

@@ -13,6 +13,9 @@ from pydantic import Field, model_validator
 from engine import ids
 from engine.models.resource import ArmModel, Resource
 
+# The cluster tag that states node architectures ("arm64", "amd64,arm64") where no facts file does.
+NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"
+
 ConnectivityStatus = Literal["Connecting", "Connected", "Offline", "Expired", "AgentNotInstalled"]
 
 

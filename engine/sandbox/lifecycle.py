@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import ids
-from engine.inventory.generator import EXTENSION_KINDS, NODE_ARCHITECTURES_TAG
+from engine.inventory.generator import EXTENSION_KINDS
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
 
 PROTECTED_SETTINGS_RETENTION_SECONDS = 48 * 3600
 ARM64_SUPPORTED_TYPES = frozenset({"microsoft.flux", "microsoft.azuredefender.kubernetes"})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
+
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-00000000a7c0"
 RESOURCE_GROUP = "rg-specs"
 TIMESTAMP = "2026-11-01T12:00:00.000Z"
@@ -20,7 +22,6 @@ SYSTEM_DATA = {"createdBy": "specs@contoso.com", "createdByType": "User", "creat
 CONNECTED_CLUSTER_TYPE = "Microsoft.Kubernetes/connectedClusters"
 MANAGED_CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 EXTENSION_TYPE = "Microsoft.KubernetesConfiguration/extensions"
-NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"  # as the generator and the plan rules read it
 
 
 @cache

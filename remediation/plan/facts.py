@@ -15,8 +15,7 @@ from engine import ids
 from engine.errors import InputError
 from engine.inventory import ClusterInventory
 from engine.jsonfiles import read_json
-
-NODE_ARCHITECTURES_TAG = "arcpolicy.io/node-architectures"
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from engine import ids
 from engine.inventory import ClusterInventory, Fleet
-from engine.inventory.generator import NODE_ARCHITECTURES_TAG
+from engine.models.kubernetes import NODE_ARCHITECTURES_TAG
 from remediation.plan.models import Action, Operation, OperationStatus, Plan, Reason, Wave
 
 API = "2023-05-01"
