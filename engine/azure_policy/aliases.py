@@ -148,8 +148,3 @@ def resolve_alias(name: str) -> Alias | None:
             return Alias(name, (*base.path, key))
     return None
 
-
-def aliases_of(resource_type: str) -> list[str]:
-    """Every alias name of ``resource_type`` (for error messages and docs)."""
-    prefix = resource_type.lower() + "/"
-    return sorted(alias.name for key, alias in ALIASES.items() if key.startswith(prefix))

@@ -31,10 +31,6 @@ class OpState(StrEnum):
     NOT_ATTEMPTED = "not-attempted"  # the failure threshold stopped the run, or outside --wave
 
     @property
-    def final(self) -> bool:
-        return self not in (OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED)
-
-    @property
     def kept_on_resume(self) -> bool:
         """A resumed apply keeps this journaled outcome; other operations are run again."""
         return self.done_ok or self in (OpState.STALE, OpState.SKIPPED, OpState.DEFERRED)
