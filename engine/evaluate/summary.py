@@ -32,12 +32,10 @@ class PolicySummary(BaseModel):
 
     @property
     def title(self) -> str:
-        """The definition's display name, its reference id in an initiative, and a custom assignment's name."""
+        """The definition's display name and its reference id in an initiative (the assignment is shown apart)."""
         name = self.policy_definition_display_name or self.policy_definition_name
         reference = f" [{self.policy_definition_reference_id}]" if self.policy_definition_reference_id else ""
-        assigned = "" if self.policy_assignment_name == self.policy_definition_name else \
-            f"{self.policy_assignment_name}: "
-        return f"{assigned}{name}{reference}"
+        return f"{name}{reference}"
 
 
 STATE_FIELDS = {ComplianceState.COMPLIANT: "compliant", ComplianceState.NON_COMPLIANT: "non_compliant",
