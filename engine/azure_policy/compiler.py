@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
@@ -161,12 +160,14 @@ class Not(Node):
 
 
 Operand = Callable[[RuleContext], Any]
+FieldReader = Callable[[dict[str, Any], dict[str, Any]], Any]
 
 
-def _string_test(name: str, operand: Operand, prepared: Any) -> Callable[[RuleContext], bool] | None:
+def _string_test(name: str, operand: Operand, prepared: Any,
+                 read: FieldReader | None) -> Callable[[RuleContext], bool] | None:
     """Dedicated closures for the commonest conditions (``equals``/``in`` and their negations, constant
-    expected value): strings compare lower-cased without the generic operator call."""
-    read = FIELD_READERS.get(operand)
+    expected value): strings compare lower-cased without the generic operator call. ``read`` is the
+    ``(resource, current)`` reader of a plain field operand (None for values and counts)."""
     if name in ("equals", "notequals"):
         negate = name == "notequals"
         if read is not None:  # a plain field: read the resource directly, one call less per test
@@ -198,12 +199,12 @@ def _string_test(name: str, operand: Operand, prepared: Any) -> Callable[[RuleCo
 class Condition(Node):
     """``{field|value|count: ..., <operator>: expected}``."""
 
-    __slots__ = ("describe", "expected", "expected_source", "is_array", "operand", "operator", "prepared", "secret",
-                 "shown_expected", "subject")
+    __slots__ = ("describe", "expected", "expected_source", "is_array", "operand", "operator", "prepared", "read",
+                 "secret", "shown_expected", "subject")
 
     def __init__(self, path: str, subject: str, operand: Operand, is_array: bool, operator: Operator,
-                 expected: Callable[[RuleContext], Any], expected_source: Any):
-        self.path, self.subject, self.operand, self.is_array = path, subject, operand, is_array
+                 expected: Callable[[RuleContext], Any], expected_source: Any, read: FieldReader | None = None):
+        self.path, self.subject, self.operand, self.is_array, self.read = path, subject, operand, is_array, read
         self.operator, self.expected, self.expected_source = operator, expected, expected_source
         is_constant, value = constant_value(expected)
         self.prepared = operator.prepare(value) if is_constant else None
@@ -221,7 +222,7 @@ class Condition(Node):
             return lambda context: operator_test(operand(context), prepare(expected(context)))
         if self.is_array:
             return lambda context: _all_items(operator_test, operand(context), prepared)
-        return _string_test(self.operator.name.lower(), operand, prepared) or (
+        return _string_test(self.operator.name.lower(), operand, prepared, self.read) or (
             lambda context: operator_test(operand(context), prepared))
 
     def type_keys(self) -> frozenset[str] | None:
@@ -318,19 +319,22 @@ class RuleCompiler:
         subject_path = f"{path}.{subject_key}"
         operator_key = keys[operator.name.lower()]
         expected = self.expression(condition[operator_key], f"{path}.{operator_key}")
+        read: FieldReader | None = None
         if subjects[0] == "field":
-            subject, operand, is_array = self.field_operand(condition[subject_key], subject_path, counted)
+            subject, operand, is_array, read = self.field_operand(condition[subject_key], subject_path, counted)
         elif subjects[0] == "value":
             subject, operand, is_array = f"value {_short(condition[subject_key])}", self.expression(
                 condition[subject_key], subject_path), False
         else:
             subject, operand, is_array = self.count_operand(condition[subject_key], subject_path, counted)
         try:
-            return Condition(path, subject, operand, is_array, operator, expected, condition[operator_key])
+            return Condition(path, subject, operand, is_array, operator, expected, condition[operator_key], read)
         except ConditionError as error:
             raise self.error(f"{path}.{operator_key}", str(error), condition[operator_key]) from None
 
-    def field_operand(self, name: Any, path: str, counted: tuple[str, ...]) -> tuple[str, Operand, bool]:
+    def field_operand(self, name: Any, path: str,
+                      counted: tuple[str, ...]) -> tuple[str, Operand, bool, FieldReader | None]:
+        """The field's subject, operand, whether it is an array, and its plain reader (constant non-array names)."""
         compiled_name = self.expression(name, path)
         is_constant, constant_name = constant_value(compiled_name)
         if not is_constant:
@@ -339,12 +343,13 @@ class RuleCompiler:
                 value = field_value(context, compiled_name(context))
                 return MISSING if value is None else value
 
-            return str(name), dynamic, False
+            return str(name), dynamic, False, None
         try:
             reference = compile_field(constant_name, counted)
         except FieldError as error:
             raise self.error(path, str(error), constant_name) from None
-        return reference.name, _field_getter(reference), reference.is_array
+        return (reference.name, _field_getter(reference), reference.is_array,
+                None if reference.is_array else reference.get)
 
     def count_operand(self, count: Any, path: str, counted: tuple[str, ...]) -> tuple[str, Operand, bool]:
         if not isinstance(count, dict):
@@ -424,10 +429,6 @@ def _count_where(context: RuleContext, items: list[Any], key: str, where: Node, 
     return total
 
 
-# Operands of plain (non-array) fields -> their ``(resource, current)`` reader, for dedicated tests.
-FIELD_READERS: WeakKeyDictionary[Operand, Callable[[dict[str, Any], dict[str, Any]], Any]] = WeakKeyDictionary()
-
-
 def _field_getter(reference: FieldReference) -> Operand:
     get = reference.get
     if reference.is_array:
@@ -440,6 +441,5 @@ def _field_getter(reference: FieldReference) -> Operand:
     def field(context: RuleContext) -> Any:
         return get(context.resource, context.current)
 
-    FIELD_READERS[field] = get
     return field
 

@@ -117,3 +117,19 @@ def test_expected_value_from_a_parameter_is_prepared_per_assignment() -> None:
                  "in": "[parameters('allowed')]"}
     assert matches(condition, CLUSTER, allowed=["K3s", "openshift"]) is True
     assert matches(condition, CLUSTER, allowed=["openshift"]) is False
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    # a constant value condition (1,689 built-ins have one, e.g. "[parameters('effect')]" folded to a string)
+    ({"value": "abc", "equals": "abc"}, True),
+    ({"value": "abc", "equals": "ABD"}, False),
+    ({"value": "abc", "notEquals": "abd"}, True),
+    ({"value": "abc", "in": ["x", "ABC"]}, True),
+    ({"value": "abc", "notIn": ["abc"]}, False),
+    ({"value": "[parameters('mode')]", "equals": "strict"}, True),
+    ({"allOf": [{"value": "[parameters('mode')]", "equals": "strict"},
+                {"field": "type", "equals": "Microsoft.Kubernetes/connectedClusters"}]}, True),
+])
+def test_constant_value_condition(condition: dict, expected: bool) -> None:
+    """Regression: a compile-time constant operand crashed with "cannot create weak reference"."""
+    assert matches(condition, CLUSTER, mode="Strict") is expected
