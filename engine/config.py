@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,24 +23,36 @@ from pydantic import (
 )
 
 from engine.azure.connection import AZURE_RESOURCE_MANAGER, CredentialKind
+from engine.cron import CronSchedule
 from engine.errors import InputError
 from engine.history.store import safe_url
 from engine.output import FORMATS
 
 DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Retention and jitter longer than a century mean nothing, and dates computed with them would overflow.
+LONGEST_DURATION = timedelta(days=36500)
 
 
 def parse_duration(text: str | int | float | timedelta, source: str = "duration") -> timedelta:
     """``90d``, ``12h``, ``1h30m``, ``45s`` or a number of seconds."""
     if isinstance(text, timedelta):
-        return text
+        return _bounded(text.total_seconds(), source, text)
     if isinstance(text, int | float):
-        return timedelta(seconds=text)
+        return _bounded(text, source, text)
     parts = DURATION.findall(text)
     if not parts or DURATION.sub("", text).strip():
         raise InputError(source, "not a duration; write e.g. 90d, 12h, 30m or 1h30m", value=text)
-    return timedelta(seconds=sum(int(amount) * UNIT_SECONDS[unit.lower()] for amount, unit in parts))
+    if any(len(amount) > 12 for amount, _ in parts):  # int() of thousands of digits is refused or slow
+        return _bounded(float("inf"), source, text)
+    return _bounded(sum(int(amount) * UNIT_SECONDS[unit.lower()] for amount, unit in parts), source, text)
+
+
+def _bounded(seconds: float, source: str, text: object) -> timedelta:
+    if not 0 <= seconds <= LONGEST_DURATION.total_seconds():  # NaN fails both comparisons
+        raise InputError(source, f"a duration must be between 0 and {LONGEST_DURATION.days}d (100 years)",
+                         value=text)
+    return timedelta(seconds=seconds)
 
 
 def _duration(value: str | int | float | timedelta) -> timedelta:
@@ -57,10 +68,7 @@ def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
 
 
 def _cron(value: str) -> str:
-    if not croniter.is_valid(value):
-        raise ValueError("not a cron expression (five fields: minute hour day month weekday, "
-                         "optionally a sixth: second)")
-    return value
+    return CronSchedule.parse(value, datetime.now(UTC)).expression
 
 
 def _listed(value: object) -> object:

@@ -21,17 +21,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
-
-from croniter import croniter
+from typing import Generic, Protocol, TypeVar
 
 from engine.atomic import atomic_writer
+from engine.cron import CronSchedule
 from engine.output.context import new_scan_id
 from engine.structured_logging import redact, scan_context
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[str], object]  # called with the scan id of the run
+Result = TypeVar("Result")
 
 
 class Clock(Protocol):
@@ -69,13 +68,17 @@ class SchedulerStatus:
                 for key, value in vars(self).items()}
 
 
-class Scheduler:
-    def __init__(self, job: Job, cron: str, *, clock: Clock | None = None, jitter: timedelta = timedelta(0),
+class Scheduler(Generic[Result]):
+    """Runs ``job`` (called with the run's scan id) on the slots of ``cron``; without a cron, only
+    :meth:`run_now` runs it (``schedule --once``)."""
+
+    def __init__(self, job: Callable[[str], Result], cron: str | None, *, clock: Clock | None = None, jitter: timedelta = timedelta(0),
                  health_file: Path | None = None, lock_file: Path | None = None, max_runs: int | None = None,
                  rng: random.Random | None = None):
         self.job = job
         self.cron = cron
         self.clock = clock or SystemClock()
+        self.schedule = CronSchedule.parse(cron, self.clock.now()) if cron is not None else None
         self.jitter = jitter
         self.health_file = health_file
         self.lock_file = lock_file
@@ -98,12 +101,16 @@ class Scheduler:
                 signal.signal(number, handler)
 
     def next_slot(self, after: datetime) -> datetime:
-        return croniter(self.cron, after).get_next(datetime)
+        if self.schedule is None:
+            raise ValueError("a scheduler without a cron expression only runs on demand")
+        return self.schedule.next_after(after)
 
     def run(self) -> SchedulerStatus:
         """Loop until stopped (or ``max_runs`` runs); returns the final status."""
-        log.info("scheduler started", extra={"cron": self.cron, "jitter_seconds": self.jitter.total_seconds()})
         slot = self.next_slot(self.clock.now())
+        log.info("scheduler started (cron %r); next run at %s", self.cron, slot.isoformat(),
+                 extra={"cron": self.cron, "jitter_seconds": self.jitter.total_seconds(),
+                        "nextRun": slot.isoformat()})
         while not self.stop_requested.is_set() and (self.max_runs is None or self.status.runs < self.max_runs):
             due = slot + timedelta(seconds=self.rng.uniform(0, self.jitter.total_seconds()))
             self._update(state="waiting", next_run=due)
@@ -115,6 +122,16 @@ class Scheduler:
         self._update(state="stopped", next_run=None)
         log.info("scheduler stopped", extra={"runs": self.status.runs, "failures": self.status.failures})
         return self.status
+
+    def run_now(self) -> Result:
+        """One run right away (``schedule --once``), recorded in the health file like a scheduled one;
+        the job's result is returned and its errors propagate."""
+        scan_id = new_scan_id(self.clock.now())
+        with scan_context(scan_id):
+            try:
+                return self._run_job(scan_id)
+            finally:
+                self._update(state="stopped", next_run=None)
 
     def _next_slot_after_run(self, slot: datetime) -> datetime:
         """The first slot after now; slots that passed while the job ran are skipped, never queued."""
@@ -136,17 +153,26 @@ class Scheduler:
                 self.status.skipped_slots += 1
                 log.warning("another run holds %s; slot skipped", self.lock_file)
                 return
-            self._update(state="running", last_started=self.clock.now(), last_scan_id=scan_id)
-            log.info("scheduled run started")
             try:
-                self.job(scan_id)
-            except Exception as error:  # a failed scan must not kill the scheduler
-                self.status.failures += 1
-                self.status.last_error = redact(f"{type(error).__name__}: {error}")
+                self._run_job(scan_id)
+            except Exception:  # a failed scan must not kill the scheduler
                 log.exception("scheduled run failed; retrying at the next slot")
-            else:
-                self.status.last_error = None
-                log.info("scheduled run finished")
+
+    def _run_job(self, scan_id: str) -> Result:
+        """Run the job once, counting it (and its failure) in the status and the health file."""
+        self._update(state="running", last_started=self.clock.now(), last_scan_id=scan_id)
+        log.info("scheduled run started")
+        try:
+            result = self.job(scan_id)
+        except Exception as error:
+            self.status.failures += 1
+            self.status.last_error = redact(f"{type(error).__name__}: {error}")
+            raise
+        else:
+            self.status.last_error = None
+            log.info("scheduled run finished")
+            return result
+        finally:
             self.status.runs += 1
             self._update(last_finished=self.clock.now())
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -26,9 +25,9 @@ from engine.evaluate import ScanRequest, ScanResult, load_management_groups, pre
 from engine.history.recording import policy_set_fingerprint, publish_scan
 from engine.inventory import Fleet
 from engine.models.results import ComplianceState
-from engine.output import ScanMetadata, new_scan_id
+from engine.output import ScanMetadata
 from engine.scheduler import Scheduler
-from engine.structured_logging import logging_configured, scan_context
+from engine.structured_logging import logging_configured
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +104,8 @@ def schedule_command(
     ctx: typer.Context,
     config_file: Annotated[Path, typer.Option("--config", help="arcpolicy.toml: the scan, outputs, store, "
                                                                "[schedule] and [logging].")],
-    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression (5 fields, or 6 with seconds last); "
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron expression: 5 fields, or 6 with seconds first "
+                                                            "(\"*/30 * * * * *\": every 30 s); "
                                                             "overrides schedule.cron.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Run one scan now and exit with the scan's status.")] = False,
     remediate: Annotated[bool, typer.Option("--remediate", help="After each scan, plan and apply the remediation "
@@ -125,16 +125,14 @@ def schedule_command(
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS))
     job = ScanJob(config)
     job.prepare()  # bad policies or assignments fail now (exit 2), not at the first slot
+    if not once and config.schedule.cron is None:
+        raise InputError("--cron", "give --cron EXPRESSION or schedule.cron in the config file (or --once)")
     with logging_configured(config.logging.format, config.logging.level):
-        if once:
-            scan_id = new_scan_id()
-            with scan_context(scan_id):
-                result = job(scan_id)
-            return EXIT_FINDINGS if result.has_state(*FAILING_STATES[FailOn(config.scan.fail_on)]) else EXIT_OK
-        if config.schedule.cron is None:
-            raise InputError("--cron", "give --cron EXPRESSION or schedule.cron in the config file (or --once)")
-        scheduler = Scheduler(job, config.schedule.cron, jitter=config.schedule.jitter or timedelta(0),
+        scheduler = Scheduler(job, None if once else config.schedule.cron, jitter=config.schedule.jitter,
                               health_file=config.schedule.health_file, lock_file=config.schedule.lock_file)
+        if once:
+            result = scheduler.run_now()
+            return EXIT_FINDINGS if result.has_state(*FAILING_STATES[FailOn(config.scan.fail_on)]) else EXIT_OK
         with scheduler.stopping_on_signals():
             status = scheduler.run()
     console.print(f"scheduler stopped after {status.runs} runs ({status.failures} failed)")
