@@ -44,7 +44,7 @@ Feature: Scheduled scans
       """
     When I run "arcpolicy schedule --config arcpolicy.toml --once"
     Then arcpolicy exits with status 2
-    And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: not a cron expression (five fields: minute hour day month weekday, optionally a sixth: second) (got 'every day')"
+    And the error is "arcpolicy: error: arcpolicy.toml: schedule.cron: a cron expression has five or six fields (minute hour day-of-month month day-of-week, optionally preceded by a seconds field); this one has 2 (got 'every day')"
 
   Scenario: A schedule every second runs until SIGTERM, recording each run
     Given the scan configuration "arcpolicy.toml" for the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json":

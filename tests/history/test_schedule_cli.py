@@ -21,7 +21,7 @@ from engine.inventory.generator import write_generated_fleet
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "policies" / "azure"
 DINE = REPO / ".." / "shared" / "azure-policy-builtins" / "ArcPolicyExtension_DINE.json"
-EVERY_SECOND = "* * * * * *"  # croniter's optional sixth field: seconds
+EVERY_SECOND = "* * * * * *"  # six fields: seconds first
 
 
 def write_config(directory: Path, inventory: str = "fleet.json") -> Path:
