@@ -6,12 +6,22 @@ The names follow the published aliases (``Get-AzPolicyAlias``) and the REST API 
 2023-05-01 (extensions, fluxConfigurations), 2024-01-01 (connectedClusters) and 2024-02-01
 (managedClusters): for these providers an alias is ``<type>/<property path without properties.>``.
 
+The published aliases (``published_aliases.json``: ``Get-AzPolicyAlias`` for the Arc/AKS types and
+the other types the Kubernetes built-ins read, see ``scripts/published_aliases.py``) come first:
+their names may differ from their paths (``sourceControlConfigurations/complianceState`` reads
+``properties.complianceStatus.complianceState``), and the legacy two-segment aliases
+(``Microsoft.Compute/imagePublisher``) read a different path per resource type.
+:data:`API_VERSION_PATHS` holds the aliases whose path at the API versions arcpolicy reads differs
+from the published default path.
+
 An unknown alias is a load-time error, never a silently false condition.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 # Property paths (below ``properties``) per resource type; ``[*]`` marks an array alias.
 # Paths listed in MAP_PROPERTIES are free-form maps: any key below them is an alias too.
@@ -83,6 +93,13 @@ MAP_PROPERTIES = frozenset({
     "Microsoft.ContainerService/managedClusters/addonProfiles",
     "Microsoft.Kubernetes/connectedClusters/miscellaneousProperties",
 })
+# Published aliases whose default path is that of an older API version: the path at the API version
+# arcpolicy reads (fluxConfigurations 2023-05-01 renamed gitRepository.httpsCAFile to httpsCACert).
+API_VERSION_PATHS = {
+    "Microsoft.KubernetesConfiguration/fluxConfigurations/gitRepository.httpsCAFile":
+        "properties.gitRepository.httpsCACert",
+}
+PUBLISHED_ALIASES = Path(__file__).with_name("published_aliases.json")
 # Aliases of envelope properties that every one of these types has.
 ENVELOPE_PATHS = ("identity.type", "identity.principalId", "identity.tenantId", "sku.name", "sku.tier",
                   "extendedLocation.name", "extendedLocation.type")
@@ -93,10 +110,19 @@ class Alias:
     """A resolved alias: its canonical name and the path of property names inside the resource.
 
     ``path`` holds ``"[*]"`` for every array wildcard, e.g. ``("properties", "statuses", "[*]", "code")``.
+    A legacy two-segment alias (``Microsoft.Compute/imageOffer``) has a path per resource type
+    (lower-case type -> path) in ``paths_by_type`` and an empty ``path``.
     """
 
     name: str
     path: tuple[str, ...]
+    paths_by_type: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+
+    def path_for(self, resource_type: str) -> tuple[str, ...] | None:
+        """The path in a resource of ``resource_type``; None when a legacy alias does not apply to it."""
+        if not self.paths_by_type:
+            return self.path
+        return self.paths_by_type.get(str(resource_type).lower())
 
 
 def _split_path(path: str) -> tuple[str, ...]:
@@ -121,6 +147,15 @@ def _build_table() -> dict[str, Alias]:
         for path in ENVELOPE_PATHS:
             name = f"{resource_type}/{path}"
             table[name.lower()] = Alias(name, _split_path(path))
+    published = json.loads(PUBLISHED_ALIASES.read_text())["types"]
+    for resource_type, aliases in published.items():
+        for name, path in aliases.items():
+            split = _split_path(API_VERSION_PATHS.get(name, path))
+            if name.count("/") > 1:
+                table[name.lower()] = Alias(name, split)
+                continue
+            legacy = table.setdefault(name.lower(), Alias(name, ()))
+            legacy.paths_by_type[resource_type.lower()] = split
     return table
 
 

@@ -30,7 +30,7 @@ MISSING: Any = _Missing()
 WILDCARD = "[*]"
 
 ENVELOPE_FIELDS: dict[str, tuple[str, ...]] = {
-    "name": ("name",), "fullname": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
+    "name": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
     "id": ("id",), "identity.type": ("identity", "type"), "tags": ("tags",),
 }
 
@@ -111,15 +111,49 @@ def compile_field(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
         return FieldReference(name, _path_getter(("tags", tag)), False)
     if lowered in ENVELOPE_FIELDS:
         return FieldReference(name, _path_getter(ENVELOPE_FIELDS[lowered]), False)
+    if lowered == "fullname":
+        return FieldReference(name, lambda resource, current: full_name(resource), False)
     alias = resolve_alias(name)
     if alias is None:
         raise FieldError(f"unknown field or alias '{name}'")
+    if alias.paths_by_type:
+        return FieldReference(name, _by_type_getter(alias), any(WILDCARD in path for path in
+                                                                 alias.paths_by_type.values()), alias)
     for counted_name in reversed(counted):
         prefix = counted_name.lower()
         if lowered == prefix or lowered.startswith(prefix + ".") or lowered.startswith(prefix + "["):
             remainder = resolve_alias(name).path[len(resolve_alias(counted_name).path):]  # type: ignore[union-attr]
             return FieldReference(name, _current_getter(prefix, remainder), WILDCARD in remainder, alias)
     return FieldReference(name, _path_getter(alias.path), WILDCARD in alias.path, alias)
+
+
+def full_name(resource: dict[str, Any]) -> Any:
+    """Azure Policy's ``fullName``: the name prefixed by its parents' names (``server/db``).
+
+    The names are read from the resource id after its last provider namespace (an extension
+    resource's parent is not its parent by name); a resource without a parseable id keeps its name.
+    """
+    resource_id = lookup(resource, "id")
+    name = lookup(resource, "name")
+    if not isinstance(resource_id, str):
+        return name
+    parts = resource_id.strip("/").split("/")
+    providers = [index for index, part in enumerate(parts) if part.lower() == "providers"]
+    if not providers:
+        return name
+    names = parts[providers[-1] + 2:][1::2]
+    return "/".join(names) if names and len(parts[providers[-1] + 2:]) % 2 == 0 else name
+
+
+def _by_type_getter(alias: Alias) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    """A legacy two-segment alias reads the path of the resource's type; MISSING for other types."""
+    getters = {resource_type: _path_getter(path) for resource_type, path in alias.paths_by_type.items()}
+
+    def get(resource: dict[str, Any], current: dict[str, Any]) -> Any:
+        getter = getters.get(str(lookup(resource, "type")).lower())
+        return MISSING if getter is None else getter(resource, current)
+
+    return get
 
 
 def _path_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:

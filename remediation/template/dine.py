@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.azure_policy.fields import MISSING, FieldError, compile_field
 from engine.expressions import EvaluationError
-from engine.expressions.compiler import lookup_property
 from engine.expressions.functions import _unique_string as unique_string
 from engine.ids import normalize, parse_resource_id
 from remediation.plan.models import SecretSource
@@ -69,35 +69,16 @@ class PolicyParameters:
         raise EvaluationError("copy is not available in a policy's deployment parameters")
 
 
-_TOP_LEVEL_FIELDS = {"id", "name", "type", "location", "kind", "tags", "identity", "sku"}
-
-
 def resource_field(resource: dict[str, Any], path: str) -> Any:
-    """Azure Policy's ``field()`` on an ARM resource: top-level fields, tags and property aliases.
-
-    An alias ``Namespace/type/a.b`` reads ``properties.a.b``; a missing property is ``None``.
-    """
-    lowered = path.lower()
-    if lowered == "fullname":
-        return resource.get("name")
-    if lowered.startswith("tags[") and lowered.endswith("]"):
-        return (resource.get("tags") or {}).get(path[5:-1].strip("'"))
-    if lowered.startswith("tags."):
-        return (resource.get("tags") or {}).get(path[5:])
-    head = lowered.split(".", 1)[0]
-    if head in _TOP_LEVEL_FIELDS:
-        segments, value = path.split("."), resource
-    else:
-        alias = path.split("/")
-        if len(alias) < 3:
-            raise EvaluationError(f"field('{path}') is neither a top-level field nor an alias")
-        segments, value = alias[-1].replace("[*]", "").split("."), resource.get("properties") or {}
-    for segment in segments:
-        try:
-            value = lookup_property(value, segment)
-        except EvaluationError:
-            return None
-    return value
+    """Azure Policy's ``field()`` on an ARM resource, read as the policy conditions read it
+    (:func:`engine.azure_policy.fields.compile_field`): envelope fields, tags, ``fullName`` and
+    aliases; a missing property is ``None``."""
+    try:
+        reference = compile_field(path)
+    except FieldError as error:
+        raise EvaluationError(f"field('{path}'): {error}") from None
+    value = reference.get(resource, {})
+    return None if value is MISSING else value
 
 
 @dataclass(slots=True)
