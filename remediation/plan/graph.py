@@ -9,6 +9,7 @@ prerequisite catalog, and deferred ``reference()``/``listKeys()`` of another pla
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,24 @@ import orjson
 from engine import ids
 from engine.errors import ArcPolicyError
 from remediation.plan.catalog import PREREQUISITE_EXTENSIONS, extension_type_of
-from remediation.plan.models import Action, Conflict, DeferredValue, OperationStatus, Reason, SecretSource
+from remediation.plan.merge import (
+    EXISTENCE_PATH,
+    FieldClash,
+    leaf_paths,
+    merge_actions,
+    merge_body,
+    merge_by_path,
+)
+from remediation.plan.models import (
+    Action,
+    Conflict,
+    ConflictingValue,
+    DeferredValue,
+    FieldConflict,
+    OperationStatus,
+    Reason,
+    SecretSource,
+)
 from remediation.plan.requests import WantedOperation
 
 STATUS_RANK = {OperationStatus.PLANNED: 0, OperationStatus.WAITING: 1, OperationStatus.DEFERRED: 2,
@@ -49,6 +67,8 @@ class PlanNode:
     status: OperationStatus = OperationStatus.PLANNED
     why: list[str] = field(default_factory=list)
     reason_keys: set[tuple[str | None, ...]] = field(default_factory=set)
+    creates: bool = False  # some policy wants the target to exist (a create, or a DINE deployment)
+    owners: dict[str, Reason] = field(default_factory=dict)  # merged field path -> the policy that set it
 
     def __post_init__(self) -> None:
         self.reason_keys = {_reason_key(reason) for reason in self.reasons}
@@ -84,11 +104,13 @@ def _node(wanted: WantedOperation, existing: set[str]) -> PlanNode:
                     _digest(body), [wanted.reason], wanted.cluster_id,
                     ids.parse_resource_id(resource.resource_id).subscription_id,
                     {ids.normalize(dependency) for dependency in resource.depends_on},
-                    list(resource.deferred_values), list(resource.secret_sources))
+                    list(resource.deferred_values), list(resource.secret_sources),
+                    creates=wanted.action is Action.CREATE)
 
 
 def merge_wanted(wanted: Iterable[WantedOperation], existing: set[str]) -> tuple[dict[str, PlanNode], list[Conflict]]:
-    """Deduplicate by target: equal bodies merge their reasons, different bodies are a conflict."""
+    """Deduplicate by target: what several policies want for one target merges field by field
+    (:mod:`remediation.plan.merge`); two different values for one field are a conflict."""
     nodes: dict[str, PlanNode] = {}
     conflicts: dict[str, Conflict] = {}
     for item in wanted:
@@ -108,17 +130,80 @@ def merge_node(nodes: dict[str, PlanNode], conflicts: dict[str, Conflict], node:
             current.reason_keys.add(reason_key)
             current.reasons.append(reason)
     current.depends_on |= node.depends_on
-    if current.body_digest == node.body_digest and current.action is node.action:
+    for flag in node.flags:
+        current.flag(flag)
+    current.why.extend(why for why in node.why if why not in current.why)
+    if current.body_digest == node.body_digest and current.action is node.action \
+            and current.deferred_values == node.deferred_values and current.secret_sources == node.secret_sources:
+        current.creates |= node.creates
         return
+    clashes = _merge_into(current, node)
+    if clashes:
+        _record_conflict(conflicts, current, node.reasons[0], clashes)
+
+
+def _merge_into(current: PlanNode, node: PlanNode) -> list[FieldClash]:
+    """Add ``node``'s intent to ``current`` (server-side-apply style); the fields that clash."""
+    reason = node.reasons[0]
+    if not current.owners:  # first merge: copy the body (it may be shared) and record who set what
+        owner = current.reasons[0]
+        current.body = copy.deepcopy(current.body)
+        current.owners = {path.lower(): owner for path in leaf_paths(current.body)}
+        current.owners[EXISTENCE_PATH] = owner
+    action = merge_actions(current.action, current.creates, node.action, node.creates)
+    if action is None:
+        return [FieldClash(EXISTENCE_PATH, _existence(current), _existence(node), current.owners[EXISTENCE_PATH])]
+    if action is Action.DELETE:
+        updater = current if current.action is not Action.DELETE else node
+        current.why.append(f"the update wanted by {_policy(updater.reasons[0])} is moot: the target is deleted")
+        if node.action is Action.DELETE:
+            current.owners[EXISTENCE_PATH] = reason
+        current.action, current.body, current.deferred_values, current.secret_sources = Action.DELETE, None, [], []
+        current.body_digest = _digest(None)
+        return []
+    current.action = action
+    current.creates |= node.creates
+    clashes = merge_body(current.body if current.body is not None else {}, node.body or {}, current.owners, reason)
+    clashes += merge_by_path(current.deferred_values, node.deferred_values, current.owners, reason, "deferred")
+    clashes += merge_by_path(current.secret_sources, node.secret_sources, current.owners, reason, "secret")
+    current.body_digest = _digest(current.body)
+    return clashes
+
+
+def _existence(node: PlanNode) -> str:
+    return "deleted" if node.action is Action.DELETE else "exists"
+
+
+def _policy(reason: Reason) -> str:
+    """A policy as a reviewer knows it: the assignment's name and the definition."""
+    assignment = (reason.policy_assignment_id or "").rsplit("/", 1)[-1] or "(no assignment)"
+    definition = reason.policy_definition_id or "(no definition)"
+    return f"assignment {assignment} ({definition})"
+
+
+def _shown(value: Any) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _record_conflict(conflicts: dict[str, Conflict], node: PlanNode, wanting: Reason, clashes: list[FieldClash]) -> None:
+    fields = [FieldConflict(path=clash.path, values=[
+        ConflictingValue(value=clash.merged, policy_assignment_id=clash.owner.policy_assignment_id,
+                         policy_definition_id=clash.owner.policy_definition_id),
+        ConflictingValue(value=clash.wanted, policy_assignment_id=wanting.policy_assignment_id,
+                         policy_definition_id=wanting.policy_definition_id)]) for clash in clashes]
+    first = clashes[0]
+    message = (f"policies want different values for {first.path} of {node.resource_id}: {_shown(first.merged)} "
+               f"wanted by {_policy(first.owner)}, {_shown(first.wanted)} wanted by {_policy(wanting)}")
+    if len(clashes) > 1:
+        message += f" (and {len(clashes) - 1} more field{'s' if len(clashes) > 2 else ''})"
     conflict = conflicts.get(node.key)
     if conflict is None:
-        conflict = conflicts[node.key] = Conflict(
-            resource_id=current.resource_id, reasons=list(current.reasons[:-1]),
-            message=f"policies want different {'actions' if current.action is not node.action else 'bodies'} "
-                    f"for {current.resource_id}")
-    conflict.reasons.extend(reason for reason in node.reasons if reason not in conflict.reasons)
-    current.escalate(OperationStatus.SKIPPED, "conflict: policies want different bodies for this resource")
-    current.flag("conflict")
+        conflict = conflicts[node.key] = Conflict(resource_id=node.resource_id, message=message)
+    conflict.fields.extend(fields)
+    conflict.reasons = list(node.reasons)
+    node.escalate(OperationStatus.SKIPPED, f"conflict: {message}")
+    node.flag("conflict")
 
 
 def rekey(nodes: dict[str, PlanNode], conflicts: dict[str, Conflict], node: PlanNode, resource_id: str) -> None:

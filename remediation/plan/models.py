@@ -106,13 +106,30 @@ class Operation(ContractModel):
         return self.reasons[0] if self.reasons else None
 
 
+class ConflictingValue(ContractModel):
+    """One policy's value for a field another policy wants different (secrets only as their source)."""
+
+    value: Any = None
+    policy_assignment_id: str | None = None
+    policy_definition_id: str | None = None
+
+
+class FieldConflict(ContractModel):
+    """A field path two policies want different values for: ``values`` holds both, with their policies."""
+
+    path: str
+    values: list[ConflictingValue]
+
+
 class Conflict(ContractModel):
-    """Two policies wanting different bodies (or a second cluster-scoped instance) for one target."""
+    """Two policies wanting different values for a field of one target (or a second cluster-scoped
+    instance); ``fields`` names each clashing field with both values and both policies."""
 
     resource_id: str
     message: str
     operations: list[str] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)
+    fields: list[FieldConflict] = Field(default_factory=list)
 
 
 class Wave(ContractModel):

@@ -104,11 +104,17 @@ def arm64_supported_extensions(node: PlanNode, facts: ClusterFacts, context: Rul
     if facts.node_architectures is None:
         node.flag(FLAG_ARCHITECTURE_UNKNOWN)
         return
-    extension_type = extension_type_of(node.body)
+    extension_type = extension_type_of(node.body) or _installed_type(node, facts)
     if facts.arm64_only and extension_type not in ARM64_SUPPORTED_TYPES:
         node.escalate(OperationStatus.SKIPPED, f"the cluster's nodes are all arm64; {extension_type} is not "
                                                "supported there (only microsoft.flux and "
                                                "microsoft.azuredefender.kubernetes are)")
+
+
+def _installed_type(node: PlanNode, facts: ClusterFacts) -> str | None:
+    """The type of the installed extension an update targets (an update body may not repeat it)."""
+    return next((extension.extension_type for extension in facts.extensions
+                 if ids.normalize(extension.resource_id) == node.key), None)
 
 
 @plan_rule("prerequisite-extensions")

@@ -64,6 +64,9 @@ def test_two_policies_wanting_different_bodies_for_one_target_is_a_conflict() ->
     assert conflict.operations == [operation.id]
     assert {reason.policy_assignment_id.rsplit("/", 1)[-1] for reason in conflict.reasons} == {
         "flux-stable", "flux-pinned"}
+    clashes = {clash.path: [value.value for value in clash.values] for clash in conflict.fields}
+    assert clashes["properties.autoUpgradeMinorVersion"] == [True, False]
+    assert "properties.autoUpgradeMinorVersion" in conflict.message
     assert plan.waves == []
 
 
