@@ -55,7 +55,8 @@ class AzurePolicyEvaluator:
             for policy in compiled.policies:
                 if not policy.applies_to(type_key):
                     continue
-                key = PolicyKey(assignment.id, assignment.name, policy.definition.name, policy.reference_id)
+                key = PolicyKey(assignment.id, assignment.name, policy.definition.name, policy.reference_id,
+                                policy.definition.display_name)
                 if policy.may_match(type_key):
                     evaluated.append((policy, key, set_id))
                 else:

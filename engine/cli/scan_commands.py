@@ -142,12 +142,27 @@ def scan_command(
     for message in result.skipped:
         console.print(f"skipped: {message}", markup=False, highlight=False, soft_wrap=True)
     console.print(summary_table(result))
-    publish_scan(config, result.records, metadata)
-    if not config.outputs:
+    for line in applicability_notes(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    published = publish_scan(config, result.records, metadata)
+    if published.files or published.store:
+        console.print(published.describe(), markup=False, highlight=False, soft_wrap=True)
+    if not config.outputs and given(ctx, "output_format"):  # without --format the summary is the answer
         write_text(render(output_format, result.records, metadata), None)
     log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
                                      "durationSeconds": metadata.duration_seconds})
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
+
+
+def applicability_notes(result: ScanResult) -> list[str]:
+    """Policies that applied to no resource at all: a policy author's first hint that ``if`` (or Rego's
+    ``applicable``) is wrong, which a "100% compliant" would hide."""
+    idle = [row for row in result.summary if not row.applicable]
+    if result.summary and len(idle) == len(result.summary):
+        return [f"nothing was applicable: no resource of the {result.clusters} clusters matched any policy's "
+                "'if' (or a Rego policy's 'applicable'), so nothing was evaluated for compliance"]
+    return [f"nothing was applicable to '{row.title}' (assignment {row.policy_assignment_name}): no resource "
+            "matched its 'if' (or 'applicable')" for row in idle]
 
 
 def summary_table(result: ScanResult) -> Table:
@@ -159,6 +174,6 @@ def summary_table(result: ScanResult) -> Table:
     for column in ("compliant", "non-compliant", "exempt", "error", "not applicable"):
         table.add_column(column, justify="right")
     for row in result.summary:
-        table.add_row(row.title, row.policy_assignment_name, str(row.compliant),
-                      str(row.non_compliant), str(row.exempt), str(row.error), str(row.not_applicable))
+        counts = [row.compliant, row.non_compliant, row.exempt, row.error] if row.applicable else ["-"] * 4
+        table.add_row(row.title, row.policy_assignment_name, *map(str, counts), str(row.not_applicable))
     return table

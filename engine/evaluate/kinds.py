@@ -27,6 +27,7 @@ class PolicyKey(NamedTuple):
     assignment_name: str
     definition_name: str
     reference_id: str | None
+    display_name: str | None = None  # the definition's, so a policy that applied to nothing is still named
 
 
 @dataclass(slots=True)
@@ -52,7 +53,8 @@ class Verdict:
 
     @property
     def key(self) -> PolicyKey:
-        return PolicyKey(self.assignment.id, self.assignment.name, self.definition_name, self.reference_id)
+        return PolicyKey(self.assignment.id, self.assignment.name, self.definition_name, self.reference_id,
+                         self.display_name)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,11 @@ class PolicySummary(BaseModel):
     not_applicable: int = 0
 
     @property
+    def applicable(self) -> int:
+        """Records whose resource the policy applied to (``if`` matched, or Rego's ``applicable`` held)."""
+        return self.compliant + self.non_compliant + self.exempt + self.error
+
+    @property
     def title(self) -> str:
         """The definition's display name and its reference id in an initiative (the assignment is shown apart)."""
         name = self.policy_definition_display_name or self.policy_definition_name
@@ -47,22 +52,22 @@ def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyS
     """One row per (assignment, definition reference), in assignment order."""
     rows: dict[PolicyKey, PolicySummary] = {}
 
-    def row(key: PolicyKey, display_name: str | None = None) -> PolicySummary:
-        found = rows.get(key)
+    def row(key: PolicyKey) -> PolicySummary:
+        found = rows.get(key._replace(display_name=None))
         if found is None:
-            found = rows[key] = PolicySummary(policy_assignment_id=key.assignment_id,
-                                              policy_assignment_name=key.assignment_name,
-                                              policy_definition_name=key.definition_name,
-                                              policy_definition_reference_id=key.reference_id)
-        if display_name and not found.policy_definition_display_name:
-            found.policy_definition_display_name = display_name
+            found = rows[key._replace(display_name=None)] = PolicySummary(
+                policy_assignment_id=key.assignment_id, policy_assignment_name=key.assignment_name,
+                policy_definition_name=key.definition_name, policy_definition_reference_id=key.reference_id)
+        if key.display_name and not found.policy_definition_display_name:
+            found.policy_definition_display_name = key.display_name
         return found
 
     tally = Counter((PolicyKey(record.policy_assignment_id, record.policy_assignment_name,
-                               record.policy_definition_name, record.policy_definition_reference_id),
-                     record.policy_definition_display_name, record.compliance_state) for record in records)
-    for (key, display_name, state), count in tally.items():
-        summary = row(key, display_name)
+                               record.policy_definition_name, record.policy_definition_reference_id,
+                               record.policy_definition_display_name), record.compliance_state)
+                    for record in records)
+    for (key, state), count in tally.items():
+        summary = row(key)
         attribute = STATE_FIELDS[state]
         setattr(summary, attribute, getattr(summary, attribute) + count)
     for key, count in not_applicable.items():

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.azure_policy.documents import policy_files
@@ -36,14 +37,29 @@ def policy_set_fingerprint(policies: Sequence[Path], request: ScanRequest) -> st
     return "sha256:" + hashlib.sha256(encoded).hexdigest()
 
 
-def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata) -> None:
+@dataclass(frozen=True)
+class Published:
+    """Where a scan went: the files written and the store it was recorded in (its shown URL)."""
+
+    scan_id: str
+    files: list[OutputSpec]
+    store: str | None = None
+
+    def describe(self) -> str:
+        """One line naming every file and the scan id, for the terminal."""
+        parts = [f"wrote {', '.join(str(spec.path) for spec in self.files)}"] if self.files else []
+        parts += [f"recorded in {self.store}"] if self.store else []
+        return f"scan {self.scan_id}: {'; '.join(parts)}"
+
+
+def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata) -> Published:
     """Write the configured outputs, then record the scan in the store and prune past ``store.keep``."""
     specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
     write_outputs(specs, states, metadata)
     for spec in specs:
         log.info("wrote %s", spec.path, extra={"format": spec.format})
     if config.store.url is None:
-        return
+        return Published(metadata.scan_id, specs)
     with HistoryStore(config.store.url) as store:
         store.record_scan(metadata, states)
         log.info("recorded the scan in %s", store.shown_url, extra={"records": len(states)})
@@ -51,3 +67,4 @@ def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadat
             removed = store.prune(config.store.keep)
             if removed:
                 log.info("pruned %d scans older than %s", len(removed), config.store.keep)
+        return Published(metadata.scan_id, specs, store.shown_url)

@@ -1,4 +1,4 @@
-"""``table``: a plain-text table of the records that need attention, then the totals."""
+"""``table``: the outcome, a plain-text table of the records that need attention (if any), then the totals."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from engine.output.summary import needs_attention, policy_key, resource_name, su
 @output_format("table", ".txt", "plain-text table of non-compliant records and totals")
 def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
     counts = summarize(states).counts
-    table = Table(title=f"Scan {metadata.scan_id}: {counts.percentage}% compliant "
-                        f"({counts.non_compliant} non-compliant of {counts.total})")
+    outcome = (f"{counts.percentage}% compliant ({counts.non_compliant} non-compliant of {counts.total})"
+               if counts.total else "nothing was applicable (no resource matched any policy)")
+    table = Table()
     for column in ("state", "policy", "resource", "reason"):
         table.add_column(column)
     for state in states:
@@ -26,7 +27,8 @@ def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
             table.add_row(state.compliance_state.value, policy_key(state), resource_name(state.resource_id),
                           "; ".join(reason.message for reason in state.reasons) or state.error or "")
     out = io.StringIO()
-    Console(file=out, width=160, color_system=None, highlight=False).print(table)
+    if table.row_count:
+        Console(file=out, width=160, color_system=None, highlight=False).print(table)
     totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
               f"exempt {counts.exempt}  error {counts.error}  total {counts.total}\n")
-    return out.getvalue() + totals
+    return f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + totals

@@ -51,7 +51,8 @@ class RegoEvaluator:
             verdict = answers[policy.package][index]
             result.evaluations += 1
             if not verdict.applicable:
-                result.not_applicable[PolicyKey(assignment.id, assignment.name, policy.package, None)] += 1
+                result.not_applicable[PolicyKey(assignment.id, assignment.name, policy.package, None,
+                                                policy.title)] += 1
                 continue
             result.verdicts.append(_to_verdict(cluster, assignment, policy, verdict))
         return result

@@ -1,0 +1,78 @@
+"""What ``arcpolicy scan`` shows on the terminal: the per-policy summary (records only with ``--format``),
+policies that applied to nothing said as such, and one line naming the files written and the scan id."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+from engine.history import HistoryStore
+from engine.inventory.generator import write_generated_fleet
+
+LIBRARY = Path(__file__).resolve().parents[2] / "policies" / "azure"
+NEVER_APPLIES = {"name": "never-applies", "properties": {
+    "displayName": "Virtual machines only", "mode": "All",
+    "policyRule": {"if": {"field": "type", "equals": "Microsoft.Compute/virtualMachines"},
+                   "then": {"effect": "audit"}}}}
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    path = tmp_path / "fleet.json"
+    write_generated_fleet(path, 12, seed=3)
+    return path
+
+
+@pytest.fixture
+def never_applies(tmp_path: Path) -> Path:
+    path = tmp_path / "never.json"
+    path.write_text(json.dumps(NEVER_APPLIES))
+    return path
+
+
+def test_without_format_the_terminal_gets_the_per_policy_summary_not_the_records(fleet: Path, capsys):
+    assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no record table
+    assert "Azure Monitor container insights on" in captured.err and "non-compliant" in captured.err
+    assert "NonCompliant" not in captured.err  # records are not listed, only counted
+
+
+def test_with_format_the_records_go_to_stdout(fleet: Path, capsys):
+    assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "--workers", "1", "--format", "json"]) == 1
+    records = json.loads(capsys.readouterr().out)["value"]
+    assert {record["complianceState"] for record in records} >= {"Compliant", "NonCompliant"}
+
+
+def test_a_policy_that_applies_to_nothing_is_said_so_not_counted_as_compliant(fleet: Path, never_applies: Path,
+                                                                               capsys):
+    assert main(["scan", "-i", str(fleet), "-p", str(never_applies), "-p", str(LIBRARY), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing was applicable to 'Virtual machines only' (assignment never-applies)" in err
+    assert "nothing was applicable to 'Azure Monitor" not in err  # the others did apply
+
+
+def test_a_scan_where_nothing_applies_says_so_in_every_terminal_view(fleet: Path, never_applies: Path, capsys):
+    assert main(["scan", "-i", str(fleet), "-p", str(never_applies), "--format", "table"]) == 0
+    captured = capsys.readouterr()
+    assert "nothing was applicable: no resource of the 12 clusters matched any policy's 'if'" in captured.err
+    assert "100.0% compliant" not in captured.out + captured.err
+    assert "nothing was applicable" in captured.out  # the table format's title
+
+
+def test_after_writing_one_line_names_each_file_and_the_scan_id(fleet: Path, tmp_path: Path, capsys):
+    store = tmp_path / "history.db"
+    assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "--workers", "1", "--store", str(store),
+                 "-o", str(tmp_path / "states.json"), "-o", f"junit:{tmp_path / 'results.xml'}"]) == 1
+    captured = capsys.readouterr()
+    [line] = [line for line in captured.err.splitlines() if line.startswith("scan ")]
+    match = re.fullmatch(r"scan (\S+): wrote (.+), (.+); recorded in (.+)", line)
+    assert match, line
+    assert match.group(2, 3) == (str(tmp_path / "states.json"), str(tmp_path / "results.xml"))
+    assert match[4].endswith("history.db") and captured.out == ""
+    with HistoryStore(str(store), create=False) as history:
+        assert [scan.scan_id for scan in history.scans()] == [match[1]]
