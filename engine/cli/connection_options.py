@@ -22,6 +22,7 @@ import typer
 from engine.azure import ArmConnection, CredentialKind
 from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.errors import InputError
+from engine.history.store import HistoryStore, safe_url
 from engine.inventory import Fleet, load_snapshot, write_snapshot
 from engine.inventory.resource_graph import load_resource_graph
 
@@ -45,6 +46,12 @@ CaBundleOption = Annotated[
 CredentialOption = Annotated[
     CredentialKind, typer.Option("--credential", help="default (DefaultAzureCredential), cli (Azure CLI login) "
                                  "or sandbox (static token, loopback endpoints only).")]
+FromStoreOption = Annotated[
+    str | None, typer.Option("--from-store", help="Read the inventory a stored scan evaluated from this history "
+                             "store (SQLite file or SQLAlchemy URL).")]
+StoreScanOption = Annotated[
+    str, typer.Option("--scan", help="With --from-store: the stored scan, by id, unique prefix, latest or "
+                      "latest~N.")]
 SaveOption = Annotated[
     Path | None, typer.Option("--save", help="Also write the fleet read to this snapshot file.")]
 
@@ -68,12 +75,25 @@ class FleetSource:
     arm_endpoint: str = AZURE_RESOURCE_MANAGER
     ca_bundle: Path | None = None
     credential: CredentialKind = CredentialKind.default
+    from_store: str | None = None
+    store_scan: str = "latest"
     save: Path | None = None
 
     @property
     def inventory_source(self) -> str:
-        """What plans and scan metadata name as the inventory: the snapshot file or ``resource-graph``."""
+        """What plans and scan metadata name as the inventory: the snapshot file, ``resource-graph``, or a
+        stored scan (``store URL scan ID``, the password masked)."""
+        if self.from_store is not None:
+            return f"store {safe_url(self.from_store)} scan {self.store_scan}"
         return str(self.inventory) if self.inventory is not None else "resource-graph"
+
+    def resolved(self) -> FleetSource:
+        """The source with a stored scan's reference (``latest``, ``latest~N``, a prefix) pinned to its id, so
+        what a scan or plan records names the exact inventory it read."""
+        if self.from_store is None:
+            return self
+        with HistoryStore(self.from_store, create=False) as store:
+            return replace(self, store_scan=store.resolve(self.store_scan).scan_id)
 
     def configured(self, settings: ScanSettings, resource_graph: bool) -> FleetSource:
         """The source after ``--config``: the settings (command line over file) give inventory and connection."""
@@ -86,7 +106,8 @@ class FleetSource:
         """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot."""
         connection = arm_connection(self.subscription, self.management_group, self.arm_endpoint, self.ca_bundle,
                                     self.credential) if self.resource_graph else None
-        return load_fleet(self.inventory, self.resource_graph, connection, self.save)
+        return load_fleet(self.inventory, self.resource_graph, connection, self.save, self.from_store,
+                          self.store_scan)
 
 
 # FleetSource field -> (Typer annotation, default): the options :func:`fleet_source_options` declares.
@@ -98,6 +119,8 @@ _FLEET_OPTIONS: dict[str, tuple[Any, Any]] = {
     "arm_endpoint": (ArmEndpointOption, AZURE_RESOURCE_MANAGER),
     "ca_bundle": (CaBundleOption, None),
     "credential": (CredentialOption, CredentialKind.default),
+    "from_store": (FromStoreOption, None),
+    "store_scan": (StoreScanOption, "latest"),
     "save": (SaveOption, None),
 }
 
@@ -133,16 +156,24 @@ def fleet_source_options(command: Command) -> Command:
 
 
 def load_fleet(inventory: Path | None, resource_graph: bool = False, connection: ArmConnection | None = None,
-               save: Path | None = None) -> Fleet:
-    """The fleet from ``--inventory FILE`` or ``--resource-graph``; ``--save`` writes it as a snapshot."""
-    if inventory is not None and resource_graph:
-        raise InputError("--inventory", "give either --inventory FILE or --resource-graph, not both")
+               save: Path | None = None, from_store: str | None = None, store_scan: str = "latest") -> Fleet:
+    """The fleet from ``--inventory FILE``, ``--resource-graph`` or ``--from-store URL [--scan REF]``;
+    ``--save`` writes it as a snapshot."""
+    given = [name for name, value in (("--inventory FILE", inventory is not None), ("--resource-graph", resource_graph),
+                                      ("--from-store URL", from_store is not None)) if value]
+    if len(given) > 1:
+        raise InputError("--inventory", f"give one of --inventory FILE, --resource-graph or --from-store URL, "
+                                        f"not {' and '.join(given)}")
     if resource_graph:
         fleet = load_resource_graph(connection or arm_connection())
     elif inventory is not None:
         fleet = load_snapshot(inventory)
+    elif from_store is not None:
+        with HistoryStore(from_store, create=False) as store:
+            fleet = store.inventory(store.resolve(store_scan).scan_id)
     else:
-        raise typer.BadParameter("give --inventory FILE or --resource-graph", param_hint="--inventory")
+        raise typer.BadParameter("give --inventory FILE, --resource-graph or --from-store URL",
+                                 param_hint="--inventory")
     if save is not None:
         write_snapshot(save, fleet.resources())
     return fleet

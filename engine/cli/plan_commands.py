@@ -57,6 +57,7 @@ def plan_command(
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
     request = prepare_scan(policy, assignment or [], exemption or [],
                            kind_options={"rego": rego_options(rego_engine, opa_url)})
+    source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     result = run_scan(fleet, request, workers)
     plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source)

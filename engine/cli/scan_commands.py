@@ -114,13 +114,13 @@ def scan_command(
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS)
                             | ({"outputs": [spec.model_dump() for spec in output_specs(ctx, output)]} if output else {}))
     settings = config.scan
-    if source.resource_graph and not given(ctx, "inventory"):
+    if (source.resource_graph or source.from_store is not None) and not given(ctx, "inventory"):
         settings = settings.model_copy(update={"inventory": None})
     policy, assignment, exemption = settings.policies, settings.assignments, settings.exemptions
     if not policy:
         raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
-    source = source.configured(settings, source.resource_graph
-                               or (config_file is not None and settings.inventory is None))
+    source = source.configured(settings, source.resource_graph or (
+        config_file is not None and settings.inventory is None and source.from_store is None)).resolved()
     management_groups = settings.management_group_map
     fail_on, workers = FailOn(settings.fail_on), settings.workers
     scan_id = current_scan_id.get() or new_scan_id()
@@ -144,7 +144,7 @@ def scan_command(
     console.print(summary_table(result))
     for line in applicability_notes(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    published = publish_scan(config, result.records, metadata)
+    published = publish_scan(config, result.records, metadata, fleet, request)
     if published.files or published.store:
         console.print(published.describe(), markup=False, highlight=False, soft_wrap=True)
     if not config.outputs and given(ctx, "output_format"):  # without --format the summary is the answer

@@ -64,7 +64,7 @@ class ScanJob:
         metadata = ScanMetadata(scan_id=scan_id, started_at=request.timestamp, inventory_source=source,
                                 duration_seconds=round(time.perf_counter() - started, 3),
                                 policy_fingerprint=policy_set_fingerprint(settings.policies, request))
-        publish_scan(self.config, result.records, metadata)
+        publish_scan(self.config, result.records, metadata, fleet, request)
         counts = {state.value: sum(1 for record in result.records if record.compliance_state is state)
                   for state in ComplianceState}
         log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),

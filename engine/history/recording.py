@@ -16,8 +16,9 @@ from engine.azure_policy.documents import policy_files
 from engine.config import ArcPolicyConfig
 from engine.evaluate import ScanRequest
 from engine.evaluate.kinds import KINDS
-from engine.history.store import HistoryStore
+from engine.history.store import AssignedDefinition, HistoryStore
 from engine.ids import normalize
+from engine.inventory import Fleet
 from engine.models.results import PolicyState
 from engine.output import OutputSpec, ScanMetadata, write_outputs
 
@@ -52,8 +53,17 @@ class Published:
         return f"scan {self.scan_id}: {'; '.join(parts)}"
 
 
-def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata) -> Published:
-    """Write the configured outputs, then record the scan in the store and prune past ``store.keep``."""
+def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
+    """The assignments a scan evaluates, each with the definition or initiative it assigns."""
+    return [AssignedDefinition(assignment_id=assignment.id, assignment_name=assignment.name,
+                               definition_id=assignment.policy_definition_id, display_name=assignment.display_name)
+            for assignment in request.all_assignments()]
+
+
+def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata, fleet: Fleet,
+                 request: ScanRequest) -> Published:
+    """Write the configured outputs, then record the scan (with the fleet it evaluated and its assignments) in
+    the store and prune past ``store.keep``."""
     specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
     write_outputs(specs, states, metadata)
     for spec in specs:
@@ -61,7 +71,7 @@ def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadat
     if config.store.url is None:
         return Published(metadata.scan_id, specs)
     with HistoryStore(config.store.url) as store:
-        store.record_scan(metadata, states)
+        store.record_scan(metadata, states, fleet, assigned_definitions(request))
         log.info("recorded the scan in %s", store.shown_url, extra={"records": len(states)})
         if config.store.keep is not None:
             removed = store.prune(config.store.keep)

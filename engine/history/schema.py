@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -85,6 +86,45 @@ policy_states = Table(
     "policy_states", metadata, *_policy_state_columns_v1(), *(Column(name, Text) for name in SERIES_COLUMNS))
 
 
+
+
+def _inventory_tables_v3(target: MetaData) -> tuple[Table, Table, Table]:
+    """Version 3's tables: each scan's inventory, content-addressed per cluster, and its assignments.
+
+    ``inventory_blobs`` holds each distinct cluster (with its extensions and flux configurations; or one
+    other resource) once: canonical JSON, secrets masked, zlib-compressed, keyed by the SHA-256 of that
+    JSON. ``scan_inventories`` lists a scan's blobs in fleet order as concatenated 32-byte digests, so the
+    store grows with churn rather than with fleet size x scans. ``scan_assignments`` names what a scan
+    evaluated (what-if names the definitions a change adds or removes).
+    """
+    blobs = Table(
+        "inventory_blobs", target,
+        Column("digest", String(64), primary_key=True),
+        Column("size", Integer, nullable=False),  # bytes of the canonical JSON
+        Column("content", LargeBinary, nullable=False),
+    )
+    manifests = Table(
+        "scan_inventories", target,
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), primary_key=True),
+        Column("groups", Integer, nullable=False),
+        Column("digests", LargeBinary, nullable=False),
+    )
+    assignments = Table(
+        "scan_assignments", target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), nullable=False,
+               index=True),
+        Column("assignment_id", Text, nullable=False),
+        Column("assignment_name", Text, nullable=False),
+        Column("definition_id", Text, nullable=False),
+        Column("display_name", Text),
+    )
+    return blobs, manifests, assignments
+
+
+inventory_blobs, scan_inventories, scan_assignments = _inventory_tables_v3(metadata)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -142,9 +182,19 @@ def _add_series_columns(connection: Connection) -> None:
         last_id = rows[-1].id
 
 
+def _create_inventory_tables(connection: Connection) -> None:
+    """Version 3: the tables of :func:`_inventory_tables_v3`. Scans recorded before keep no inventory
+    (``arcpolicy inventory --from-store`` says so), and name their assignments through their records."""
+    version_3 = MetaData()
+    scans.to_metadata(version_3)
+    version_3.create_all(connection, tables=list(_inventory_tables_v3(version_3)))
+
+
 MIGRATIONS = (
     Migration(1, "scans and policy states", _create_v1),
     Migration(2, "trend line (assignment, reference id) and title of each policy state", _add_series_columns),
+    Migration(3, "inventory of each scan, content-addressed per cluster, and its assignments",
+              _create_inventory_tables),
 )
 
 

@@ -19,8 +19,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from engine.errors import InputError, ServiceError
-from engine.history.schema import migrate, policy_states, scans, series_values
+from engine.history.inventory import batched, load_inventory, prune_blobs, store_inventory
+from engine.history.schema import (
+    migrate,
+    policy_states,
+    scan_assignments,
+    scan_inventories,
+    scans,
+    series_values,
+)
 from engine.ids import normalize
+from engine.inventory import Fleet
 from engine.models.results import ComplianceState, PolicyState
 from engine.output.context import ScanMetadata
 from engine.output.redact import redact_state
@@ -84,6 +93,17 @@ class ScanRecord(BaseModel):
         return counts.percentage
 
 
+class AssignedDefinition(BaseModel):
+    """One assignment a scan evaluated and the definition (or initiative) it assigns."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    assignment_id: str
+    assignment_name: str
+    definition_id: str
+    display_name: str | None = None
+
+
 class GroupPoint(BaseModel):
     """Compliance of one group (a policy or a subscription) in one scan.
 
@@ -138,8 +158,10 @@ class HistoryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def record_scan(self, metadata: ScanMetadata, states: Sequence[PolicyState]) -> str:
-        """Store one scan and all its records in one transaction; returns the scan id."""
+    def record_scan(self, metadata: ScanMetadata, states: Sequence[PolicyState], fleet: Fleet | None = None,
+                    assignments: Sequence[AssignedDefinition] = ()) -> str:
+        """Store one scan, all its records and (when given) the fleet it evaluated and its assignments, in
+        one transaction; returns the scan id."""
         counts = StateCounts.of(state.compliance_state for state in states)
         if self._exists(metadata.scan_id):
             raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
@@ -150,9 +172,38 @@ class HistoryStore:
                 policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
                 compliant=counts.compliant, non_compliant=counts.non_compliant, exempt=counts.exempt,
                 error=counts.error))
-            for batch in _batches(self._rows(metadata.scan_id, states), INSERT_BATCH):
+            for batch in batched(self._rows(metadata.scan_id, states), INSERT_BATCH):
                 connection.execute(insert(policy_states), batch)
+            if fleet is not None:
+                store_inventory(connection, metadata.scan_id, fleet)
+            if assignments:
+                connection.execute(insert(scan_assignments), [
+                    {"scan_id": metadata.scan_id, **assignment.model_dump()} for assignment in assignments])
         return metadata.scan_id
+
+    def inventory(self, scan_id: str) -> Fleet:
+        """The fleet a stored scan evaluated, secrets masked (InputError when it was recorded without one)."""
+        with self.engine.connect() as connection:
+            fleet = load_inventory(connection, scan_id, self.shown_url)
+        if fleet is None:
+            raise InputError(self.shown_url, "this scan was recorded without its inventory (by an arcpolicy "
+                                             "that did not keep inventories)", value=scan_id)
+        return fleet
+
+    def assignments(self, scan_id: str) -> list[AssignedDefinition]:
+        """What a stored scan evaluated; for scans recorded before assignments were kept, what its records name."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(scan_assignments).where(scan_assignments.c.scan_id == scan_id)
+                                      .order_by(scan_assignments.c.id)).mappings().all()
+        if rows:
+            return [AssignedDefinition.model_validate(dict(row)) for row in rows]
+        named: dict[str, AssignedDefinition] = {}
+        for state in self.states(scan_id):
+            named.setdefault(normalize(state.policy_assignment_id), AssignedDefinition(
+                assignment_id=state.policy_assignment_id, assignment_name=state.policy_assignment_name,
+                definition_id=state.policy_set_definition_id or state.policy_definition_id,
+                display_name=None if state.policy_set_definition_id else state.policy_definition_display_name))
+        return list(named.values())
 
     def _exists(self, scan_id: str) -> bool:
         with self.engine.connect() as connection:
@@ -203,13 +254,16 @@ class HistoryStore:
             return [PolicyState.model_validate_json(record) for record in connection.scalars(query)]
 
     def prune(self, keep: timedelta, now: datetime | None = None) -> list[str]:
-        """Delete scans that started more than ``keep`` before ``now``; returns their ids."""
+        """Delete scans that started more than ``keep`` before ``now`` and the inventory blobs no remaining
+        scan refers to; returns the deleted scans' ids."""
         cutoff = _naive_utc((now or datetime.now(UTC)) - keep)
         with self.engine.begin() as connection:
             expired = list(connection.scalars(select(scans.c.scan_id).where(scans.c.started_at < cutoff)))
             if expired:
-                connection.execute(delete(policy_states).where(policy_states.c.scan_id.in_(expired)))
+                for table in (policy_states, scan_inventories, scan_assignments):
+                    connection.execute(delete(table).where(table.c.scan_id.in_(expired)))
                 connection.execute(delete(scans).where(scans.c.scan_id.in_(expired)))
+                prune_blobs(connection)
         return expired
 
     def compliance_by(self, group: str, last: int | None = None) -> list[GroupPoint]:
@@ -244,14 +298,3 @@ def record_key(state: PolicyState) -> str:
 
 def _scan_record(row) -> ScanRecord:
     return ScanRecord.model_validate({**row, "started_at": _utc(row["started_at"])})
-
-
-def _batches(rows: Iterator[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
-    batch: list[dict[str, object]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -169,6 +169,16 @@ class Fleet:
         for other in self._other:
             yield orjson.loads(other)
 
+    def groups(self) -> Iterator[list[dict[str, Any]]]:
+        """The fleet in the units the history store keeps: each cluster with its children (or children whose
+        cluster is missing), then each other resource alone; concatenated, they are :meth:`resources`."""
+        for entry in self._entries.values():
+            members = [*([entry.resource] if entry.resource is not None else []), *entry.extensions,
+                       *entry.flux_configurations]
+            yield [orjson.loads(member) for member in members]
+        for other in self._other:
+            yield [orjson.loads(other)]
+
     def other_resources(self) -> Iterator[dict[str, Any]]:
         """Resources that are neither clusters nor their children (resource groups, workspaces ...)."""
         for other in self._other:

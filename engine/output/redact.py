@@ -24,6 +24,19 @@ def redact_value(value: Any) -> Any:
     return value
 
 
+def blank_secrets(value: Any, secret: bool = False) -> Any:
+    """``value`` with every non-empty value under a secret-looking key replaced by ``***``, keeping the shape.
+
+    For stored inventories: a protected setting keeps its keys (ARM itself returns them with empty values),
+    so a policy that tests which settings exist decides a stored cluster as it decided the original.
+    """
+    if isinstance(value, dict):
+        return {key: blank_secrets(item, secret or is_secret_key(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [blank_secrets(item, secret) for item in value]
+    return MASK if secret and value not in (None, "") else value
+
+
 def redact_state(state: PolicyState) -> PolicyState:
     """A copy of ``state`` safe to show or store."""
     record = state.to_json()

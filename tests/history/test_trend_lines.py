@@ -151,13 +151,13 @@ def test_a_version_1_store_upgrades_in_place_and_trends_per_assignment(store_url
     engine.dispose()
 
     with HistoryStore(store_url) as store:
-        assert store.schema_version == MIGRATIONS[-1].version == 2
+        assert store.schema_version == MIGRATIONS[-1].version == 3
         record(store, "new-1", 12, two_assignments(set(CLUSTERS)))
         trend = build_trend(store)
         diff = diff_scans(store, "old-2", "new-1")
         with store.engine.connect() as connection:
             versions = list(connection.scalars(select(migrations_table.c.version)))
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]
     assert [scan.scan_id for scan in trend.scans] == ["old-1", "old-2", "new-1"]
     assert {series.name: [point.percentage for point in series.points] for series in trend.by_policy} == {
         f"{TITLE} (arc-policy-edge)": [50.0, 100.0, 100.0],
