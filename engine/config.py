@@ -100,6 +100,7 @@ class ScanSettings(Section):
     facts: ConfigPath | None = None  # node architectures for remediation plans
     fail_on: Literal["non-compliant", "error", "never"] = "non-compliant"
     workers: int | None = Field(None, ge=1)
+    strict_aliases: bool = False  # refuse aliases outside arcpolicy's table (--strict-aliases)
 
 
 def _output_format(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
@@ -272,10 +273,25 @@ LOGICAL_KEYS = ("allof", "anyof", "not")
 
 @dataclass(frozen=True)
 class RuleCompiler:
-    """Compiles condition JSON with one function registry (the assignment's parameters folded in)."""
+    """Compiles condition JSON with one function registry (the assignment's parameters folded in).
+
+    Aliases outside the explicit table are read by Azure's default convention unless
+    ``infer_aliases`` is False; ``inferred`` collects them (name -> the property path read).
+    """
 
     registry: FunctionRegistry
     source: str
+    infer_aliases: bool = True
+    inferred: dict[str, str] = dataclass_field(default_factory=dict)
+
+    def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
+        try:
+            reference = compile_field(name, counted, self.infer_aliases)
+        except FieldError as error:
+            raise self.error(path, str(error), name) from None
+        if reference.inferred and reference.alias is not None:
+            self.inferred.setdefault(reference.name, ".".join(reference.alias.path).replace(".[*]", "[*]"))
+        return reference
 
     def error(self, path: str, message: str, value: Any = None) -> InputError:
         return InputError(self.source, message, location=path, value=value)
@@ -344,10 +360,7 @@ class RuleCompiler:
                 return MISSING if value is None else value
 
             return str(name), dynamic, False, None
-        try:
-            reference = compile_field(constant_name, counted)
-        except FieldError as error:
-            raise self.error(path, str(error), constant_name) from None
+        reference = self.compile_field(constant_name, path, counted)
         return (reference.name, _field_getter(reference), reference.is_array,
                 None if reference.is_array else reference.get)
 
@@ -366,10 +379,7 @@ class RuleCompiler:
     def field_count(self, count: dict[str, Any], keys: dict[str, str], path: str,
                     counted: tuple[str, ...]) -> tuple[str, Operand, bool]:
         name = count[keys["field"]]
-        try:
-            reference = compile_field(name, counted)
-        except FieldError as error:
-            raise self.error(f"{path}.{keys['field']}", str(error), name) from None
+        reference = self.compile_field(name, f"{path}.{keys['field']}", counted)
         if not reference.is_array or not name.endswith("[*]"):
             raise self.error(f"{path}.{keys['field']}", "a field count needs an array alias ending in [*]", name)
         elements = _field_getter(reference)

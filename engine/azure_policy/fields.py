@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.azure_policy.alias_inference import infer_alias
 from engine.azure_policy.aliases import Alias, resolve_alias
 
 
@@ -43,13 +44,15 @@ class FieldError(ValueError):
 class FieldReference:
     """A compiled field: its name as written, and a getter ``(resource, current) -> value``.
 
-    ``is_array`` is True for ``[*]`` references whose value is the list of element values.
+    ``is_array`` is True for ``[*]`` references whose value is the list of element values;
+    ``inferred`` when the alias is not in the table but read by Azure's default convention.
     """
 
     name: str
     get: Callable[[dict[str, Any], dict[str, Any]], Any]
     is_array: bool
     alias: Alias | None = None
+    inferred: bool = False
 
 
 def lookup(value: Any, key: str) -> Any:
@@ -98,10 +101,24 @@ def _tag_name(lowered: str, name: str) -> str | None:
     return None
 
 
-def compile_field(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
+def _find_alias(name: str, infer: bool) -> tuple[Alias, bool]:
+    """The alias ``name`` and whether it was inferred (see :mod:`engine.azure_policy.alias_inference`)."""
+    alias = resolve_alias(name)
+    if alias is not None:
+        return alias, False
+    alias = infer_alias(name) if infer else None
+    if alias is None:
+        strict = " (--strict-aliases: aliases outside arcpolicy's table are not inferred)" if (
+            not infer and infer_alias(name) is not None) else ""
+        raise FieldError(f"unknown field or alias '{name}'{strict}")
+    return alias, True
+
+
+def compile_field(name: str, counted: tuple[str, ...] = (), infer: bool = True) -> FieldReference:
     """Compile a field name; ``counted`` are the array aliases of the enclosing field counts.
 
-    Raises FieldError for an unknown field or alias.
+    An alias of a type without an explicit table is read by Azure's default convention unless
+    ``infer`` is False. Raises FieldError for an unknown field or alias.
     """
     if not isinstance(name, str) or not name:
         raise FieldError("a field must be a non-empty string")
@@ -113,18 +130,16 @@ def compile_field(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
         return FieldReference(name, _path_getter(ENVELOPE_FIELDS[lowered]), False)
     if lowered == "fullname":
         return FieldReference(name, lambda resource, current: full_name(resource), False)
-    alias = resolve_alias(name)
-    if alias is None:
-        raise FieldError(f"unknown field or alias '{name}'")
+    alias, inferred = _find_alias(name, infer)
     if alias.paths_by_type:
         return FieldReference(name, _by_type_getter(alias), any(WILDCARD in path for path in
                                                                  alias.paths_by_type.values()), alias)
     for counted_name in reversed(counted):
         prefix = counted_name.lower()
         if lowered == prefix or lowered.startswith(prefix + ".") or lowered.startswith(prefix + "["):
-            remainder = resolve_alias(name).path[len(resolve_alias(counted_name).path):]  # type: ignore[union-attr]
-            return FieldReference(name, _current_getter(prefix, remainder), WILDCARD in remainder, alias)
-    return FieldReference(name, _path_getter(alias.path), WILDCARD in alias.path, alias)
+            remainder = alias.path[len(_find_alias(counted_name, True)[0].path):]
+            return FieldReference(name, _current_getter(prefix, remainder), WILDCARD in remainder, alias, inferred)
+    return FieldReference(name, _path_getter(alias.path), WILDCARD in alias.path, alias, inferred)
 
 
 def full_name(resource: dict[str, Any]) -> Any:

@@ -45,6 +45,7 @@ class AzurePolicyEvaluator:
     def __init__(self, assignments: list[CompiledAssignment]):
         self.assignments = [assignment for assignment in assignments if assignment.policies]
         self._plans: dict[str, list[_AssignmentPlan]] = {}
+        self.warnings = _inferred_alias_warnings(assignments)
 
     def _plan(self, type_key: str) -> list[_AssignmentPlan]:
         plans = []
@@ -109,18 +110,32 @@ class AzurePolicyEvaluator:
                                                effect.action, outcome.compliant, outcome.reasons))
 
 
+def _inferred_alias_warnings(assignments: list[CompiledAssignment]) -> list[str]:
+    """One warning per alias read by Azure's default convention, naming the first definition using it."""
+    first: dict[str, str] = {}
+    for compiled in assignments:
+        for policy in compiled.policies:
+            for name, path in policy.inferred_aliases.items():
+                first.setdefault(name.lower(), f"{policy.definition.origin}: alias '{name}' is not in arcpolicy's "
+                                               f"alias table; read as {path} by Azure's default convention "
+                                               "(--strict-aliases refuses it)")
+    return list(first.values())
+
+
 class AzurePolicyKind:
     name = "azure-policy"
     suffixes = (".json",)
 
-    def load(self, files: Sequence[Path], **options: Any) -> AzurePolicyLibrary:
+    def load(self, files: Sequence[Path], strict_aliases: bool = False, **options: Any) -> AzurePolicyLibrary:
+        """``strict_aliases`` (``--strict-aliases``): refuse aliases outside arcpolicy's table instead of
+        reading them by Azure's default convention."""
         if options:
-            raise InputError("--policy", "Azure Policy definitions take no loading options", value=sorted(options))
+            raise InputError("--policy", "Azure Policy definitions take no such loading options", value=sorted(options))
         documents = load_documents(files)
         for stray in (*documents.assignments, *documents.exemptions):
             raise InputError(stray.origin, "an assignment or exemption among policy definitions; pass it with "
                                            "--assignment or --exemption")
-        return AzurePolicyLibrary(documents)
+        return AzurePolicyLibrary(documents, strict_aliases)
 
     def problems(self, library: AzurePolicyLibrary) -> list[str]:
         return []  # a definition that does not load is bad input (exit 2), never skipped

@@ -41,9 +41,13 @@ class CompiledAssignment:
 
 
 class AzurePolicyLibrary:
-    """Definitions and initiatives by (case-insensitive) id and by name."""
+    """Definitions and initiatives by (case-insensitive) id and by name.
 
-    def __init__(self, documents: PolicyDocuments):
+    ``strict_aliases`` refuses aliases outside the explicit table instead of inferring them.
+    """
+
+    def __init__(self, documents: PolicyDocuments, strict_aliases: bool = False):
+        self.strict_aliases = strict_aliases
         self.definitions = documents.definitions
         self.set_definitions = documents.set_definitions
         self._by_id: dict[str, PolicyDefinition | PolicySetDefinition] = {}
@@ -71,7 +75,7 @@ class AzurePolicyLibrary:
         info = {"assignmentId": assignment.id, "definitionId": target.id, "setDefinitionId": "",
                 "definitionReferenceId": ""}
         if isinstance(target, PolicyDefinition):
-            compiled = compile_policy(target, values, info)
+            compiled = compile_policy(target, values, info, infer_aliases=not self.strict_aliases)
             return CompiledAssignment(assignment, None, [compiled] if compiled else [])
         members = (self._compile_member(assignment, target, index, values)
                    for index in range(len(target.policy_definitions)))
@@ -104,7 +108,7 @@ class AzurePolicyLibrary:
         values = resolve_parameters(definition.parameters, member_values, owner, initiative.origin)
         info = {"assignmentId": assignment.id, "definitionId": definition.id, "setDefinitionId": initiative.id,
                 "definitionReferenceId": reference_id}
-        return compile_policy(definition, values, info, reference_id)
+        return compile_policy(definition, values, info, reference_id, infer_aliases=not self.strict_aliases)
 
     def default_assignments(self) -> tuple[list[PolicyAssignment], list[str]]:
         """A tenant-scope assignment with default parameters for every definition and initiative.

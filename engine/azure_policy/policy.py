@@ -66,6 +66,7 @@ class CompiledPolicy:
         # The types the ``if`` can match (most built-ins start with ``field type equals ...``): the
         # evaluator skips other resources without evaluating the rule. None when any type may match.
         self.if_types = condition.type_keys()
+        self.inferred_aliases: dict[str, str] = {}  # aliases read by Azure's default convention -> path
 
     def applies_to(self, type_key: str) -> bool:
         """Whether the policy's mode evaluates resources of this (lower-case) type."""
@@ -115,8 +116,12 @@ class CompiledPolicy:
 
 
 def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
-                   reference_id: str | None = None) -> CompiledPolicy | None:
-    """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled."""
+                   reference_id: str | None = None, infer_aliases: bool = True) -> CompiledPolicy | None:
+    """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled.
+
+    ``infer_aliases=False`` (``--strict-aliases``) refuses aliases outside the explicit table instead
+    of reading them by Azure's default convention; the policy's ``inferred_aliases`` lists those read so.
+    """
     source = definition.origin
     rule = definition.policy_rule
     keys = {key.lower(): key for key in rule}
@@ -125,7 +130,7 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     if definition.mode.lower() not in MODES:
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
-    compiler = RuleCompiler(registry_with_parameters(parameters), source)
+    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases)
     then = rule[keys["then"]]
     then_keys = {key.lower(): key for key in then}
     if "effect" not in then_keys:
@@ -154,8 +159,10 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
         raise InputError(source, f"{effect.name} needs then.details.type", location="policyRule.then.details")
     condition = compiler.compile(rule[keys["if"]], "policyRule.if")
     existence_key = _existence_key(details, detail_keys, parameters, policy_info)
-    return CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
-                          details, existence_condition, related_name, existence_key)
+    compiled = CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
+                              details, existence_condition, related_name, existence_key)
+    compiled.inferred_aliases = compiler.inferred
+    return compiled
 
 
 def _existence_key(details: dict[str, Any], detail_keys: dict[str, str], parameters: dict[str, Any],

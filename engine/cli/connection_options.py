@@ -195,6 +195,16 @@ OpaUrlOption = Annotated[
     str | None, typer.Option("--opa-url", help=f"OPA server for --rego-engine opa (default {DEFAULT_OPA_URL}).")]
 
 
+StrictAliasesOption = Annotated[
+    bool, typer.Option("--strict-aliases", help="Refuse Azure Policy aliases outside arcpolicy's alias table "
+                       "instead of reading them by Azure's default convention (<type>/<path> -> properties.<path>).")]
+
+
+def azure_policy_options(strict_aliases: bool) -> dict[str, bool]:
+    """The Azure Policy library's loading options (``AzurePolicyKind.load(files, strict_aliases=...)``)."""
+    return {"strict_aliases": strict_aliases}
+
+
 def rego_options(engine: RegoEngineName, opa_url: str | None) -> dict[str, str]:
     """The Rego library's engine options (``RegoLibrary.load(paths, engine=..., url=...)``)."""
     if engine is RegoEngineName.embedded:

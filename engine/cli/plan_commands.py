@@ -13,10 +13,13 @@ from engine.cli.connection_options import (
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
+    StrictAliasesOption,
+    azure_policy_options,
     fleet_source_options,
     rego_options,
 )
 from engine.cli.output import console
+from engine.cli.scan_commands import print_notes
 from engine.errors import InputError
 from engine.evaluate import prepare_scan, run_scan
 from remediation.plan.builder import PlanOptions
@@ -48,6 +51,7 @@ def plan_command(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scan processes (default: cores).")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.embedded,
     opa_url: OpaUrlOption = None,
+    strict_aliases: StrictAliasesOption = False,
 ) -> None:
     """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
     if output in (report, markdown):
@@ -56,10 +60,12 @@ def plan_command(
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
     request = prepare_scan(policy, assignment or [], exemption or [],
-                           kind_options={"rego": rego_options(rego_engine, opa_url)})
+                           kind_options={"rego": rego_options(rego_engine, opa_url),
+                                         "azure-policy": azure_policy_options(strict_aliases)})
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     result = run_scan(fleet, request, workers)
+    print_notes(result.skipped, result.warnings)
     plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source)
     html = render_html(plan) if report else None
     text = render_markdown(plan) if markdown else None

@@ -18,6 +18,8 @@ from engine.cli.connection_options import (
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
+    StrictAliasesOption,
+    azure_policy_options,
     fleet_source_options,
     rego_options,
 )
@@ -52,6 +54,7 @@ CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscription
                "ca_bundle": "scan.ca_bundle", "credential": "scan.credential", "policy": "scan.policies",
                "assignment": "scan.assignments", "exemption": "scan.exemptions",
                "management_groups": "scan.management_group_map", "fail_on": "scan.fail_on", "workers": "scan.workers",
+               "strict_aliases": "scan.strict_aliases",
                "store": "store.url", "keep": "store.keep", "log_format": "logging.format"}
 
 
@@ -99,6 +102,7 @@ def scan_command(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.embedded,
     opa_url: OpaUrlOption = None,
+    strict_aliases: StrictAliasesOption = False,
     config_file: Annotated[Path | None, typer.Option("--config", help="arcpolicy.toml with the scan's settings; "
                                                      "command-line options override it.")] = None,
     store: Annotated[str | None, typer.Option("--store", envvar="ARCPOLICY_STORE", help="Record the scan in this "
@@ -130,7 +134,8 @@ def scan_command(
     log.info("scan started", extra={"inventory": source.inventory_source})
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options={"rego": rego_options(rego_engine, opa_url)})
+                           kind_options={"rego": rego_options(rego_engine, opa_url),
+                                         "azure-policy": azure_policy_options(settings.strict_aliases)})
     fleet = source.load()
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -139,8 +144,7 @@ def scan_command(
         result = run_scan(fleet, request, workers, lambda done, total: progress.update(task, completed=done))
     metadata.duration_seconds = round(time.perf_counter() - started, 3)
     metadata.scan_id, metadata.policy_fingerprint = scan_id, policy_set_fingerprint(policy, request)
-    for message in result.skipped:
-        console.print(f"skipped: {message}", markup=False, highlight=False, soft_wrap=True)
+    print_notes(result.skipped, result.warnings)
     console.print(summary_table(result))
     for line in applicability_notes(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -152,6 +156,13 @@ def scan_command(
     log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
                                      "durationSeconds": metadata.duration_seconds})
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
+
+
+def print_notes(skipped: list[str], warnings: list[str]) -> None:
+    """What the scan did not evaluate, and what compiling found worth saying, one line each (stderr)."""
+    for prefix, messages in (("skipped", skipped), ("warning", warnings)):
+        for message in messages:
+            console.print(f"{prefix}: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def applicability_notes(result: ScanResult) -> list[str]:

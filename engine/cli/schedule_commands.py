@@ -16,7 +16,7 @@ import typer
 
 from engine.atomic import atomic_writer
 from engine.cli.app import app
-from engine.cli.connection_options import arm_connection, load_fleet
+from engine.cli.connection_options import arm_connection, azure_policy_options, load_fleet
 from engine.cli.output import console
 from engine.cli.scan_commands import FAILING_STATES, FailOn, command_line_overrides
 from engine.config import ArcPolicyConfig, resolve_config
@@ -48,7 +48,8 @@ class ScanJob:
         if not settings.policies:
             raise InputError("--config", "the config file names no policies", location="scan.policies")
         groups = load_management_groups(settings.management_group_map) if settings.management_group_map else None
-        return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups)
+        return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups,
+                            kind_options={"azure-policy": azure_policy_options(settings.strict_aliases)})
 
     def __call__(self, scan_id: str) -> ScanResult:
         started = time.perf_counter()

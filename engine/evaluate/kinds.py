@@ -71,6 +71,8 @@ InScope = Callable[[PolicyAssignment, str, str], bool]
 
 
 class ClusterEvaluator(Protocol):
+    warnings: list[str]  # what compiling found worth saying (e.g. aliases inferred), reported by the scan
+
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
         """Decide every resource of ``cluster`` for every in-scope assignment (pure)."""
         ...

@@ -49,6 +49,7 @@ class ScanRequest:
     management_groups: ManagementGroups = field(default_factory=dict)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
     skipped: list[str] = field(default_factory=list)  # definitions not evaluated, and why
+    warnings: list[str] = field(default_factory=list)  # what compiling found worth saying (inferred aliases)
 
     def all_assignments(self) -> list[PolicyAssignment]:
         return [assignment for assignments in self.assignments.values() for assignment in assignments]
@@ -95,7 +96,8 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     _check_unique_ids([assignment for group in assignments.values() for assignment in group])
     request = ScanRequest(libraries, assignments, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
                           management_groups or {}, timestamp or datetime.now(UTC), skipped)
-    ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
+    engine = ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
+    request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
     return request
 
 
@@ -201,6 +203,7 @@ class ScanResult:
     evaluations: int
     skipped: list[str]
     timestamp: datetime
+    warnings: list[str] = field(default_factory=list)
 
     def has_state(self, *states: ComplianceState) -> bool:
         return any(record.compliance_state in states for record in self.records)
@@ -256,7 +259,7 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
                     take(future.result())
         records = collected.sorted()
     return ScanResult(records, summarize(request.all_assignments(), records, merged.not_applicable),
-                      merged.clusters, merged.evaluations, request.skipped, request.timestamp)
+                      merged.clusters, merged.evaluations, request.skipped, request.timestamp, request.warnings)
 
 
 def scan(fleet: Fleet, policies: Sequence[Path], assignment_files: Sequence[Path] = (),

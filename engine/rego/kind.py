@@ -34,6 +34,7 @@ class RegoEvaluator:
     def __init__(self, library: RegoLibrary, assignments: Sequence[PolicyAssignment]):
         self.library = library
         self.assignments = [(assignment, library.policy(_package(assignment) or "")) for assignment in assignments]
+        self.warnings: list[str] = []
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
         result = ClusterVerdicts()

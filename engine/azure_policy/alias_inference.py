@@ -1,0 +1,62 @@
+"""Aliases of resource types arcpolicy has no alias table for, read by Azure's default convention.
+
+Azure publishes each resource type's aliases (``Get-AzPolicyAlias``, ``GET /providers?$expand=
+resourceTypes/aliases``; docs: "Azure Policy definition structure aliases"). Most of them are
+named after their property path: ``<type>/<path>`` reads ``properties.<path>`` of the resource,
+and ``<type>/sku.name``, ``<type>/identity.type``, ``<type>/zones[*]`` ... read the resource's
+top-level (envelope) properties. Offline, where Azure's list is not at hand, an alias the explicit
+table (:mod:`engine.azure_policy.aliases`) lacks is read that way, said once per alias as a
+warning; ``--strict-aliases`` refuses it instead. Types that have an explicit table are never
+inferred: an alias missing there is a load-time error, as before.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from engine.azure_policy.aliases import ALIASES, Alias
+from engine.azure_policy.aliases import _split_path as split_path  # the table's own path syntax
+
+# Top-level ARM properties some aliases read directly (``Microsoft.Compute/disks/sku.name``).
+ENVELOPE_ROOTS = frozenset({"sku", "identity", "extendedlocation", "plan", "zones", "managedby", "kind", "etag"})
+
+
+@cache
+def _tabled_types() -> frozenset[str]:
+    """The (lower-case) resource types whose aliases the explicit table lists."""
+    return frozenset(name.rsplit("/", 1)[0] for name in ALIASES)
+
+
+def _split_type(name: str) -> tuple[str, str] | None:
+    """``(type, property path)`` of ``Namespace/type[/child...]/path``, split at the last ``/`` outside
+    brackets; None when the name has no namespace, type and path."""
+    depth = 0
+    for position in range(len(name) - 1, -1, -1):
+        character = name[position]
+        if character == "]":
+            depth += 1
+        elif character == "[":
+            depth -= 1
+        elif character == "/" and depth == 0:
+            resource_type, path = name[:position], name[position + 1:]
+            if resource_type.count("/") >= 1 and "." in resource_type.split("/", 1)[0] and path:
+                return resource_type, path
+            return None
+    return None
+
+
+def infer_alias(name: str) -> Alias | None:
+    """The alias ``name`` read by the default convention, or None when it cannot be (not of the
+    ``<Namespace>/<type>/<path>`` form, or of a type whose explicit table does not list it)."""
+    split = _split_type(name)
+    if split is None:
+        return None
+    resource_type, path = split
+    if resource_type.lower() in _tabled_types():
+        return None
+    segments = split_path(path)
+    if not segments or any(not segment for segment in segments):
+        return None
+    if segments[0].lower() in ENVELOPE_ROOTS:
+        return Alias(name, segments)
+    return Alias(name, ("properties", *segments))
