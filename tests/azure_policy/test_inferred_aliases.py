@@ -28,7 +28,7 @@ STORAGE = {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage
     ("Microsoft.Storage/storageAccounts/networkAcls.ipRules[*].value",
      ("properties", "networkAcls", "ipRules", "[*]", "value")),
     ("Microsoft.Compute/disks/sku.name", ("sku", "name")),
-    ("Microsoft.Compute/virtualMachines/zones[*]", ("zones", "[*]")),
+    ("Microsoft.Cache/Redis/zones[*]", ("zones", "[*]")),
     ("Microsoft.Sql/servers/databases/requestedServiceObjectiveName",  # a child type: the path is after the last /
      ("properties", "requestedServiceObjectiveName")),
 ])
