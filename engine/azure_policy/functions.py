@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
+from engine.expressions.registry import INTEGER, TEXT
 from engine.ids import parse_resource_id
 
 POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend()
@@ -56,10 +57,10 @@ def field_value(context: RuleContext, name: str) -> Any:
     return None if value is MISSING else value
 
 
-POLICY_FUNCTIONS.function("field", 1, 1, uses_context=True)(field_value)
+POLICY_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))(field_value)
 
 
-@POLICY_FUNCTIONS.function("current", 0, 1, uses_context=True)
+@POLICY_FUNCTIONS.function("current", 0, 1, uses_context=True, takes=(TEXT,))
 def _current(context: RuleContext, name: str | None = None) -> Any:
     if not context.current:
         raise EvaluationError("current() is only available inside a count's 'where'")
@@ -101,7 +102,7 @@ def _request_context(context: RuleContext) -> dict[str, str]:
     return {"apiVersion": ""}
 
 
-@POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True)
+@POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True, takes=(TEXT,))
 def _utc_now(context: RuleContext, format_: str | None = None) -> str:
     """The scan's timestamp (one per scan, so every record of a scan agrees)."""
     moment = context.timestamp.astimezone(UTC)
@@ -112,7 +113,7 @@ def _utc_now(context: RuleContext, format_: str | None = None) -> str:
     return moment.isoformat()
 
 
-@POLICY_FUNCTIONS.function("addDays", 2, 2)
+@POLICY_FUNCTIONS.function("addDays", 2, 2, takes=(TEXT, INTEGER))
 def _add_days(date_time: str, days: int) -> str:
     """``addDays(dateTime, numberOfDays)``: an ISO 8601 date plus (or minus) whole days."""
     try:
@@ -124,7 +125,7 @@ def _add_days(date_time: str, days: int) -> str:
     return text.replace("+00:00", "Z") if str(date_time).endswith("Z") else text
 
 
-@POLICY_FUNCTIONS.function("ipRangeContains", 2, 2)
+@POLICY_FUNCTIONS.function("ipRangeContains", 2, 2, takes=(TEXT,))
 def _ip_range_contains(range_: str, target: str) -> bool:
     try:
         network = ipaddress.ip_network(range_, strict=False)
@@ -145,7 +146,7 @@ def registry_with_parameters(values: dict[str, Any]) -> FunctionRegistry:
     registry = POLICY_FUNCTIONS.extend()
     by_name = {name.lower(): value for name, value in values.items()}
 
-    @registry.function("parameters", 1, 1)
+    @registry.function("parameters", 1, 1, takes=(TEXT,))
     def _parameters(name: str) -> Any:
         try:
             return by_name[str(name).lower()]

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.expressions.parser import Call, ExpressionSyntaxError, Index, Literal, Member, Node, parse
-from engine.expressions.registry import EvaluationError, FunctionRegistry, Interceptor
+from engine.expressions.registry import (
+    EvaluationError,
+    FunctionRegistry,
+    FunctionSpec,
+    Interceptor,
+    kind_of,
+    wrong_kind,
+)
 
 CompiledExpression = Callable[[Any], Any]
 
@@ -27,14 +34,36 @@ class _Constant:
         return self.value
 
 
+class _Failed:
+    """A compiled expression known at compile time to fail (``first(5)``): it fails when evaluated, so an
+    ``if`` branch never taken costs nothing, and a whole expression that is one is refused when compiled."""
+
+    __slots__ = ("error", "position")
+
+    def __init__(self, error: EvaluationError, position: int):
+        self.error = error
+        self.position = position
+
+    def __call__(self, context: Any) -> Any:
+        raise EvaluationError(str(self.error))
+
+
+class ConstantExpressionError(ExpressionSyntaxError):
+    """An expression that fails whatever it is evaluated on (a function given a value it cannot take)."""
+
+
 def is_expression(value: Any) -> bool:
     """Whether a JSON string is an expression (``[...]``, but not the ``[[`` escape)."""
     return isinstance(value, str) and len(value) >= 2 and value[0] == "[" and value[-1] == "]" and value[1] != "["
 
 
 def compile_expression(text: str, registry: FunctionRegistry) -> CompiledExpression:
-    """Compile ``[...]`` text (brackets included) into a closure; raises ExpressionSyntaxError."""
-    return _compile(parse(text[1:-1]), registry, text)
+    """Compile ``[...]`` text (brackets included) into a closure; raises ExpressionSyntaxError (and
+    :class:`ConstantExpressionError` when the expression can only fail)."""
+    compiled = _compile(parse(text[1:-1]), registry, text)
+    if isinstance(compiled, _Failed):
+        raise ConstantExpressionError(str(compiled.error), text, compiled.position)
+    return compiled
 
 
 def compile_value(value: Any, registry: FunctionRegistry) -> CompiledExpression:
@@ -68,10 +97,12 @@ def _compile(node: Node, registry: FunctionRegistry, text: str) -> CompiledExpre
     if isinstance(node, Literal):
         return _Constant(node.value)
     if isinstance(node, Member):
-        return _member(_compile(node.target, registry, text), node.name, registry.interceptor)
+        target = _compile(node.target, registry, text)
+        return target if isinstance(target, _Failed) else _member(target, node.name, registry.interceptor)
     if isinstance(node, Index):
-        return _index(_compile(node.target, registry, text), _compile(node.index, registry, text),
-                      registry.interceptor)
+        target, index = _compile(node.target, registry, text), _compile(node.index, registry, text)
+        failed = next((part for part in (target, index) if isinstance(part, _Failed)), None)
+        return failed or _index(target, index, registry.interceptor)
     return _call(node, registry, text)
 
 
@@ -93,14 +124,29 @@ def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpressi
         if spec.uses_context:
             return lambda context: implementation(context, *[_bind(argument, context) for argument in arguments])
         return lambda context: implementation(*[_bind(argument, context) for argument in arguments])
+    failed = next((argument for argument in arguments if isinstance(argument, _Failed)), None)
+    if failed is not None:
+        return failed
+    position = max(text.find(node.name), 0)
+    wrong = _wrong_constant_kind(spec, arguments)
+    if wrong is not None:
+        return _Failed(wrong, position)
     if spec.pure and all(isinstance(argument, _Constant) for argument in arguments):
         try:
             return _Constant(implementation(*[argument.value for argument in arguments]))  # type: ignore[attr-defined]
-        except (EvaluationError, ValueError, TypeError, KeyError, IndexError):
-            pass  # report the error when (and if) the expression is evaluated
+        except EvaluationError as error:
+            return _Failed(error, position)
     if spec.uses_context:
         return lambda context: implementation(context, *[argument(context) for argument in arguments])
     return lambda context: implementation(*[argument(context) for argument in arguments])
+
+
+def _wrong_constant_kind(spec: FunctionSpec, arguments: list[CompiledExpression]) -> EvaluationError | None:
+    """A constant argument of a kind the function does not take (``field(5)``), known when compiling."""
+    if not spec.takes:
+        return None
+    return next((wrong for position, argument in enumerate(arguments) if isinstance(argument, _Constant)
+                 for wrong in [wrong_kind(spec.name, spec.takes, position, argument.value)] if wrong is not None), None)
 
 
 def _bind(compiled: CompiledExpression, context: Any) -> Callable[[], Any]:
@@ -117,7 +163,8 @@ def lookup_property(value: Any, name: str) -> Any:
     for key, item in value.items():
         if key.lower() == lowered:
             return item
-    raise EvaluationError(f"property '{name}' does not exist; available: {', '.join(value) or 'none'}")
+    available = ", ".join(list(value)[:10]) + (", ..." if len(value) > 10 else "")
+    raise EvaluationError(f"property '{name[:80]}' does not exist; available: {available or 'none'}")
 
 
 def _member(target: CompiledExpression, name: str, interceptor: Interceptor | None) -> CompiledExpression:
@@ -130,13 +177,13 @@ def index_value(value: Any, position: Any) -> Any:
     """``value[position]``: an array element or (case-insensitively) an object property."""
     if isinstance(value, list):
         if not isinstance(position, int) or isinstance(position, bool):
-            raise EvaluationError(f"array index must be an integer, got {position!r}")
+            raise EvaluationError(f"array index must be an integer, got {kind_of(position)}")
         if not 0 <= position < len(value):
             raise EvaluationError(f"index {position} is out of range for an array of length {len(value)}")
         return value[position]
     if isinstance(value, dict) and isinstance(position, str):
         return lookup_property(value, position)
-    raise EvaluationError(f"cannot index {type(value).__name__} value with {position!r}")
+    raise EvaluationError(f"cannot index {kind_of(value)} with {kind_of(position)}")
 
 
 def _index(target: CompiledExpression, index: CompiledExpression,

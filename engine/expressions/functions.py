@@ -14,15 +14,26 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from engine.expressions.registry import (
+    ANY,
+    COLLECTION,
+    INTEGER,
+    NUMBER,
+    SCALAR,
+    SEQUENCE,
+    TEXT,
+    EvaluationError,
+    kind_of,
+)
 from engine.expressions.registry import COMMON_FUNCTIONS as F
-from engine.expressions.registry import EvaluationError
+from engine.limits import MAX_RANGE_COUNT, MAX_VALUE_SIZE
 
 Thunk = Callable[[], Any]
 
 
 def _text(value: Any, function: str) -> str:
     if not isinstance(value, str):
-        raise EvaluationError(f"{function}() expects a string, got {json.dumps(value)}")
+        raise EvaluationError(f"{function}() expects a string, got {kind_of(value)}")
     return value
 
 
@@ -80,7 +91,7 @@ def _boolean(value: Any, function: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise EvaluationError(f"{function}() expects a boolean, got {json.dumps(value)}")
+    raise EvaluationError(f"{function}() expects a boolean, got {kind_of(value)}")
 
 
 # ---- comparison --------------------------------------------------------------------------
@@ -94,7 +105,7 @@ def _ordered(function: str, compare: Callable[[Any, Any], bool]) -> Callable[[An
         if isinstance(left, bool) or isinstance(right, bool) or (type(left) is not type(right) and not (
                 isinstance(left, int | float) and isinstance(right, int | float))):
             raise EvaluationError(f"{function}() compares two numbers or two strings, got "
-                                  f"{json.dumps(left)} and {json.dumps(right)}")
+                                  f"{kind_of(left)} and {kind_of(right)}")
         return compare(left, right)
 
     return implementation
@@ -119,7 +130,7 @@ def _concat(*values: Any) -> Any:
     return "".join(to_string(value) for value in values)
 
 
-@F.function("format", 1, None)
+@F.function("format", 1, None, takes=(TEXT, ANY))
 def _format(template: Any, *values: Any) -> str:
     """C#-style composite formatting: ``{0}``, ``{1:N2}``; ``{{`` and ``}}`` are braces."""
     text, out, position = _text(template, "format"), [], 0
@@ -134,7 +145,7 @@ def _format(template: Any, *values: Any) -> str:
         elif char == "{":
             end = text.find("}", position)
             if end < 0:
-                raise EvaluationError(f"format(): unclosed '{{' in {text!r}")
+                raise EvaluationError(f"format(): unclosed '{{' at character {position}")
             index_text, _, spec = text[position + 1:end].partition(":")
             try:
                 value = values[int(index_text)]
@@ -149,19 +160,26 @@ def _format(template: Any, *values: Any) -> str:
 
 
 def _format_one(value: Any, spec: str) -> str:
-    if spec and spec[0] in "Nn" and isinstance(value, int | float):
-        return f"{value:,.{int(spec[1:] or 2)}f}"
-    if spec and spec[0] in "Dd" and isinstance(value, int):
-        return str(value).zfill(int(spec[1:] or 0))
+    if spec[:1] in ("N", "n") and NUMBER.admits(value):
+        return f"{value:,.{_digits(spec, 2)}f}"
+    if spec[:1] in ("D", "d") and INTEGER.admits(value):
+        return str(value).zfill(_digits(spec, 0))
     return to_string(value)
 
 
-F.function("toLower", 1, 1)(lambda value: _text(value, "toLower").lower())
-F.function("toUpper", 1, 1)(lambda value: _text(value, "toUpper").upper())
-F.function("trim", 1, 1)(lambda value: _text(value, "trim").strip())
+def _digits(spec: str, default: int) -> int:
+    """The precision of ``N2`` / ``D8``, bounded like every string a function builds."""
+    digits = int(spec[1:] or default)
+    _within_size(digits, "format")
+    return digits
 
 
-@F.function("split", 2, 2)
+F.function("toLower", 1, 1, takes=(TEXT,))(lambda value: _text(value, "toLower").lower())
+F.function("toUpper", 1, 1, takes=(TEXT,))(lambda value: _text(value, "toUpper").upper())
+F.function("trim", 1, 1, takes=(TEXT,))(lambda value: _text(value, "trim").strip())
+
+
+@F.function("split", 2, 2, takes=(TEXT, ANY))
 def _split(value: Any, delimiters: Any) -> list[str]:
     text = _text(value, "split")
     separators = delimiters if isinstance(delimiters, list) else [_text(delimiters, "split")]
@@ -171,42 +189,53 @@ def _split(value: Any, delimiters: Any) -> list[str]:
     return parts
 
 
-@F.function("replace", 3, 3)
+@F.function("replace", 3, 3, takes=(TEXT,))
 def _replace(value: Any, old: Any, new: Any) -> str:
-    return _text(value, "replace").replace(_text(old, "replace"), _text(new, "replace"))
+    occurrences = value.count(old) if old else len(value) + 1
+    _within_size(len(value) + occurrences * (len(new) - len(old)), "replace")
+    return value.replace(old, new)
 
 
-@F.function("substring", 2, 3)
+@F.function("substring", 2, 3, takes=(TEXT, INTEGER))
 def _substring(value: Any, start: int, length: int | None = None) -> str:
     text = _text(value, "substring")
     if start < 0 or start > len(text) or (length is not None and (length < 0 or start + length > len(text))):
-        raise EvaluationError(f"substring(): start {start} and length {length} are outside {text!r}")
+        raise EvaluationError(f"substring(): start {start} and length {length} are outside a string of {len(text)} "
+                              "characters")
     return text[start:] if length is None else text[start:start + length]
 
 
-@F.function("startsWith", 2, 2)
+@F.function("startsWith", 2, 2, takes=(TEXT,))
 def _starts_with(value: Any, prefix: Any) -> bool:
     return _text(value, "startsWith").lower().startswith(_text(prefix, "startsWith").lower())
 
 
-@F.function("endsWith", 2, 2)
+@F.function("endsWith", 2, 2, takes=(TEXT,))
 def _ends_with(value: Any, suffix: Any) -> bool:
     return _text(value, "endsWith").lower().endswith(_text(suffix, "endsWith").lower())
 
 
-@F.function("indexOf", 2, 2)
+@F.function("indexOf", 2, 2, takes=(TEXT,))
 def _index_of(value: Any, part: Any) -> int:
     return _text(value, "indexOf").lower().find(_text(part, "indexOf").lower())
 
 
-@F.function("lastIndexOf", 2, 2)
+@F.function("lastIndexOf", 2, 2, takes=(TEXT,))
 def _last_index_of(value: Any, part: Any) -> int:
     return _text(value, "lastIndexOf").lower().rfind(_text(part, "lastIndexOf").lower())
 
 
-@F.function("padLeft", 2, 3)
+@F.function("padLeft", 2, 3, takes=(SCALAR, INTEGER, TEXT))
 def _pad_left(value: Any, width: int, padding: str = " ") -> str:
+    _within_size(width, "padLeft")
     return to_string(value).rjust(width, padding[:1] or " ")
+
+
+def _within_size(size: int, function: str) -> None:
+    """Refuse before building a value over the template size limit (see :mod:`engine.limits`)."""
+    if size > MAX_VALUE_SIZE:
+        raise EvaluationError(f"{function}() would build {size:,} characters or items, over the {MAX_VALUE_SIZE:,} "
+                              "limit of a template")
 
 
 @F.function("uniqueString", 1, None)
@@ -224,12 +253,12 @@ def _guid(*values: Any) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "-".join(to_string(value) for value in values)))
 
 
-@F.function("base64", 1, 1)
+@F.function("base64", 1, 1, takes=(TEXT,))
 def _base64(value: Any) -> str:
     return base64.b64encode(_text(value, "base64").encode()).decode()
 
 
-@F.function("base64ToString", 1, 1)
+@F.function("base64ToString", 1, 1, takes=(TEXT,))
 def _base64_to_string(value: Any) -> str:
     return base64.b64decode(_text(value, "base64ToString")).decode()
 
@@ -252,7 +281,7 @@ def _create_object(*pairs: Any) -> dict[str, Any]:
     return {_text(pairs[index], "createObject"): pairs[index + 1] for index in range(0, len(pairs), 2)}
 
 
-@F.function("union", 1, None)
+@F.function("union", 1, None, takes=(COLLECTION,))
 def _union(*values: Any) -> Any:
     if all(isinstance(value, dict) for value in values):
         merged: dict[str, Any] = {}
@@ -267,7 +296,7 @@ def _union(*values: Any) -> Any:
     raise EvaluationError("union() takes all arrays or all objects")
 
 
-@F.function("intersection", 2, None)
+@F.function("intersection", 2, None, takes=(COLLECTION,))
 def _intersection(first: Any, *others: Any) -> Any:
     if isinstance(first, dict):
         return {key: item for key, item in first.items() if all(other.get(key) == item for other in others)}
@@ -283,7 +312,7 @@ def _contains(container: Any, item: Any) -> bool:
         return item in container
     if isinstance(container, dict):
         return isinstance(item, str) and item.lower() in (key.lower() for key in container)
-    raise EvaluationError(f"contains() expects a string, array or object, got {json.dumps(container)}")
+    raise EvaluationError(f"contains() expects a string, array or object, got {kind_of(container)}")
 
 
 @F.function("empty", 1, 1)
@@ -295,44 +324,55 @@ def _empty(value: Any) -> bool:
 def _length(value: Any) -> int:
     if isinstance(value, str | list | dict):
         return len(value)
-    raise EvaluationError(f"length() expects a string, array or object, got {json.dumps(value)}")
+    raise EvaluationError(f"length() expects a string, array or object, got {kind_of(value)}")
 
 
-@F.function("first", 1, 1)
+@F.function("first", 1, 1, takes=(SEQUENCE,))
 def _first(value: Any) -> Any:
     return value[0] if value else None if isinstance(value, list) else ""
 
 
-@F.function("last", 1, 1)
+@F.function("last", 1, 1, takes=(SEQUENCE,))
 def _last(value: Any) -> Any:
     return value[-1] if value else None if isinstance(value, list) else ""
 
 
-@F.function("skip", 2, 2)
+@F.function("skip", 2, 2, takes=(SEQUENCE, INTEGER))
 def _skip(value: Any, count: int) -> Any:
     return value[max(0, count):]
 
 
-@F.function("take", 2, 2)
+@F.function("take", 2, 2, takes=(SEQUENCE, INTEGER))
 def _take(value: Any, count: int) -> Any:
     return value[:max(0, count)]
 
 
-@F.function("range", 2, 2)
+@F.function("range", 2, 2, takes=(INTEGER,))
 def _range(start: int, count: int) -> list[int]:
+    """ARM: ``count`` is a non-negative integer up to 10,000 and ``start + count`` at most 2,147,483,647
+    (template-functions-array#range)."""
+    if not 0 <= count <= MAX_RANGE_COUNT or start + count > 2_147_483_647:
+        raise EvaluationError(f"range() takes a count from 0 to {MAX_RANGE_COUNT:,} and start + count up to "
+                              f"2,147,483,647, got start {start} and count {count}")
     return list(range(start, start + count))
 
 
 @F.function("min", 1, None)
 def _min(*values: Any) -> Any:
-    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
-    return min(items)
+    return min(_numbers(values, "min"))
 
 
 @F.function("max", 1, None)
 def _max(*values: Any) -> Any:
-    items = values[0] if len(values) == 1 and isinstance(values[0], list) else values
-    return max(items)
+    return max(_numbers(values, "max"))
+
+
+def _numbers(values: tuple[Any, ...], function: str) -> list[int | float]:
+    """min/max take integers, or one array of integers (ARM)."""
+    items = values[0] if len(values) == 1 and isinstance(values[0], list) else list(values)
+    if not items or not all(NUMBER.admits(item) for item in items):
+        raise EvaluationError(f"{function}() takes integers or a non-empty array of integers")
+    return items
 
 
 # ---- conversion and numbers --------------------------------------------------------------
@@ -344,7 +384,7 @@ def _int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise EvaluationError(f"int() cannot convert {json.dumps(value)}") from None
+        raise EvaluationError(f"int() cannot convert {kind_of(value)} to an integer") from None
 
 
 @F.function("bool", 1, 1)
@@ -354,7 +394,7 @@ def _bool(value: Any) -> bool:
     return _boolean(value, "bool")
 
 
-@F.function("json", 1, 1)
+@F.function("json", 1, 1, takes=(TEXT,))
 def _json(value: Any) -> Any:
     try:
         return json.loads(_text(value, "json"))
@@ -362,19 +402,19 @@ def _json(value: Any) -> Any:
         raise EvaluationError(f"json(): {error.msg}") from None
 
 
-F.function("add", 2, 2)(lambda left, right: left + right)
-F.function("sub", 2, 2)(lambda left, right: left - right)
-F.function("mul", 2, 2)(lambda left, right: left * right)
+F.function("add", 2, 2, takes=(NUMBER,))(lambda left, right: left + right)
+F.function("sub", 2, 2, takes=(NUMBER,))(lambda left, right: left - right)
+F.function("mul", 2, 2, takes=(NUMBER,))(lambda left, right: left * right)
 
 
-@F.function("div", 2, 2)
+@F.function("div", 2, 2, takes=(NUMBER,))
 def _div(left: int, right: int) -> int:
     if right == 0:
         raise EvaluationError("div() by zero")
     return int(left / right)
 
 
-@F.function("mod", 2, 2)
+@F.function("mod", 2, 2, takes=(NUMBER,))
 def _mod(left: int, right: int) -> int:
     if right == 0:
         raise EvaluationError("mod() by zero")

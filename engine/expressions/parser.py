@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH
+
 
 class ExpressionSyntaxError(ValueError):
     """A malformed expression; ``position`` is the character offset inside the expression."""
@@ -23,7 +25,8 @@ class ExpressionSyntaxError(ValueError):
     def __init__(self, message: str, expression: str, position: int):
         self.expression = expression
         self.position = position
-        super().__init__(f"{message} at position {position} in {expression!r}")
+        shown = expression if len(expression) <= 80 else expression[:77] + "..."
+        super().__init__(f"{message} at position {position} in {shown!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,11 @@ class _Parser:
     def error(self, message: str) -> ExpressionSyntaxError:
         return ExpressionSyntaxError(message, self.text, self.position)
 
+    def within_depth(self, depth: int) -> None:
+        """Nesting is bounded: evaluating an expression recurses once per level."""
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise self.error(f"nested more than {MAX_EXPRESSION_DEPTH} calls and accessors deep")
+
     def skip_space(self) -> None:
         while self.position < len(self.text) and self.text[self.position].isspace():
             self.position += 1
@@ -83,13 +91,13 @@ class _Parser:
             raise self.error("expected a name")
         return self.text[start:self.position]
 
-    def argument(self) -> Node:
+    def argument(self, depth: int) -> Node:
         char = self.peek()
         if char == "'":
             return Literal(self.string())
-        if char.isdigit() or char in "-+.":
+        if char and (char.isdigit() or char in "-+."):
             return Literal(self.number())
-        return self.expression()
+        return self.expression(depth)
 
     def string(self) -> str:
         self.position += 1  # opening quote
@@ -116,27 +124,32 @@ class _Parser:
         try:
             return float(literal) if "." in literal else int(literal)
         except ValueError:
-            raise self.error(f"malformed number {literal!r}") from None
+            raise self.error(f"malformed number {literal[:20]!r}") from None
 
-    def expression(self) -> Node:
+    def expression(self, depth: int = 1) -> Node:
+        """A call and its accessors; ``depth`` counts the calls and accessors it is nested in."""
+        self.within_depth(depth)
         function_name = self.name()
         self.expect("(")
         arguments: list[Node] = []
         if self.peek() != ")":
-            arguments.append(self.argument())
+            arguments.append(self.argument(depth + 1))
             while self.peek() == ",":
                 self.position += 1
-                arguments.append(self.argument())
+                arguments.append(self.argument(depth + 1))
         self.expect(")")
         node: Node = Call(function_name, tuple(arguments))
         while True:
             char = self.peek()
+            if char in (".", "["):
+                depth += 1
+                self.within_depth(depth)
             if char == ".":
                 self.position += 1
                 node = Member(node, self.name())
             elif char == "[":
                 self.position += 1
-                node = Index(node, self.argument())
+                node = Index(node, self.argument(depth + 1))
                 self.expect("]")
             else:
                 return node
@@ -144,6 +157,9 @@ class _Parser:
 
 def parse(expression: str) -> Node:
     """Parse the inside of ``[...]`` (without the brackets)."""
+    if len(expression) + 2 > MAX_EXPRESSION_LENGTH:
+        raise ExpressionSyntaxError(f"longer than ARM's {MAX_EXPRESSION_LENGTH:,} characters", expression,
+                                    MAX_EXPRESSION_LENGTH)
     parser = _Parser(expression)
     node = parser.expression()
     if parser.peek():

@@ -12,9 +12,91 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.limits import MAX_INTEGER, MAX_VALUE_SIZE, MIN_INTEGER
+
 
 class EvaluationError(ValueError):
     """An expression that cannot be evaluated (wrong argument type, missing property ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What an argument may be, as ARM's function reference types it (``int``, ``string`` ...)."""
+
+    name: str
+    types: tuple[type, ...]
+
+    def admits(self, value: Any) -> bool:
+        return isinstance(value, self.types) and not (isinstance(value, bool) and bool not in self.types)
+
+
+ANY = Kind("any value", (object,))
+TEXT = Kind("a string", (str,))
+INTEGER = Kind("an integer", (int,))
+NUMBER = Kind("a number", (int, float))
+SEQUENCE = Kind("an array or a string", (list, str))
+COLLECTION = Kind("an array or an object", (list, dict))
+SCALAR = Kind("a string or an integer", (str, int))
+
+
+def kind_of(value: Any) -> str:
+    """A value's JSON type, for error messages (never the value: it may be a secret)."""
+    if value is None:
+        return "null"
+    return next((name for base, name in _KIND_NAMES if isinstance(value, base)), "a value")
+
+
+_KIND_NAMES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (float, "a number"), (list, "an array"),
+               (dict, "an object"))
+
+
+# What a function may fail with on arguments of the right kinds but bad values (an empty array's max,
+# bad base64, an unparsable number ...): the call's error, not arcpolicy's.
+_VALUE_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
+                   RecursionError)
+
+
+def bounded(value: Any, function: str) -> Any:
+    """``value`` if it is within ARM's limits for what a function may build (see :mod:`engine.limits`)."""
+    if isinstance(value, str | list | dict):
+        if len(value) > MAX_VALUE_SIZE:
+            raise EvaluationError(f"{function}() would build a value of {len(value):,} characters or items, over "
+                                  f"the {MAX_VALUE_SIZE:,} limit of a template")
+    elif isinstance(value, int) and not isinstance(value, bool) and not MIN_INTEGER <= value <= MAX_INTEGER:
+        raise EvaluationError(f"{function}() overflows ARM's 64-bit integers")
+    return value
+
+
+def wrong_kind(name: str, takes: tuple[Kind, ...], position: int, value: Any) -> EvaluationError | None:
+    """The error of passing ``value`` as argument ``position`` (from 0) to a function taking ``takes``."""
+    kind = takes[min(position, len(takes) - 1)]
+    if kind.admits(value):
+        return None
+    return EvaluationError(f"{name}() expects {kind.name} as argument {position + 1}, got {kind_of(value)}")
+
+
+def guarded(name: str, implementation: Callable[..., Any], takes: tuple[Kind, ...] | None,
+            skip: int) -> Callable[..., Any]:
+    """``implementation`` checking its arguments' kinds (``takes``; the last kind repeats for further
+    arguments; the first ``skip`` arguments are the context) and bounding its result; whatever it
+    fails with on a bad value becomes an :class:`EvaluationError` naming the function."""
+
+    def call(*arguments: Any) -> Any:
+        if takes:
+            for position, value in enumerate(arguments[skip:]):
+                wrong = wrong_kind(name, takes, position, value)
+                if wrong is not None:
+                    raise wrong
+        try:
+            result = implementation(*arguments)
+        except EvaluationError:
+            raise
+        except _VALUE_FAILURES:
+            shown = ", ".join(kind_of(value) for value in arguments[skip:])
+            raise EvaluationError(f"{name}() cannot be evaluated on ({shown})") from None
+        return bounded(result, name)
+
+    return call
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +115,7 @@ class FunctionSpec:
     lazy: bool = False
     uses_context: bool = False
     pure: bool = True
+    takes: tuple[Kind, ...] | None = None
 
 
 class Interceptor(Protocol):
@@ -70,12 +153,15 @@ class FunctionRegistry:
         return self._parent.interceptor
 
     def function(self, name: str, min_args: int = 0, max_args: int | None = None, *, lazy: bool = False,
-                 uses_context: bool = False, pure: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering ``implementation`` under ``name``."""
+                 uses_context: bool = False, pure: bool = True,
+                 takes: tuple[Kind, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator registering ``implementation`` under ``name``; ``takes`` the kinds of its arguments
+        (the last repeats), checked on every call (and at compile time for constant arguments)."""
 
         def register(implementation: Callable[..., Any]) -> Callable[..., Any]:
-            self._functions[name.lower()] = FunctionSpec(name, implementation, min_args, max_args, lazy,
-                                                         uses_context, pure and not uses_context)
+            safe = guarded(name, implementation, None if lazy else takes, 1 if uses_context else 0)
+            self._functions[name.lower()] = FunctionSpec(name, safe, min_args, max_args, lazy,
+                                                         uses_context, pure and not uses_context, takes)
             return implementation
 
         return register
@@ -86,7 +172,8 @@ class FunctionRegistry:
         ``list*`` functions); it receives the name as written first, then the context if any."""
 
         def register(implementation: Callable[..., Any]) -> Callable[..., Any]:
-            self._families[prefix.lower()] = FunctionSpec(prefix, implementation, min_args, max_args,
+            safe = guarded(prefix, implementation, None, 2 if uses_context else 1)
+            self._families[prefix.lower()] = FunctionSpec(prefix, safe, min_args, max_args,
                                                           uses_context=uses_context, pure=False)
             return implementation
 

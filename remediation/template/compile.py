@@ -19,6 +19,7 @@ from engine.expressions import (
     compile_expression,
     is_expression,
 )
+from engine.limits import MAX_COPY_COUNT
 from remediation.template.values import Deferred, SecretScalar, is_secret
 
 Compiled = Callable[[Any], Any]
@@ -82,12 +83,18 @@ def plan_time(value: Any, source: str, path: str, what: str, *, secret_allowed: 
     return value
 
 
-def _count(value: Any, source: str, path: str) -> int:
+def copy_count(value: Any, source: str, path: str) -> int:
+    """A copy loop's count: an integer from 0 to ARM's 800 (templates/copy-resources: "count can't
+    exceed 800"), known when planning."""
     count = plan_time(value, source, path, "a copy count", secret_allowed=True)
     try:
-        return int(count)
-    except (TypeError, ValueError):
-        raise TemplateError(source, "a copy count is a number", location=path, value=count) from None
+        number = int(count) if isinstance(count, int | str) and not isinstance(count, bool) else None
+    except ValueError:
+        number = None
+    if number is None or not 0 <= number <= MAX_COPY_COUNT:
+        raise TemplateError(source, f"a copy count is an integer from 0 to {MAX_COPY_COUNT}", location=path,
+                            value=count if not is_secret(value) else None)
+    return number
 
 
 def compile_variables(variables: dict[str, Any], registry: FunctionRegistry, source: str,
@@ -109,7 +116,7 @@ def compile_variables(variables: dict[str, Any], registry: FunctionRegistry, sou
 
 def _copy_array(name: str, count: Compiled, item: Compiled, source: str, path: str) -> Compiled:
     return lambda context: [item(context.with_copy_index(name, index))
-                            for index in range(_count(count(context), source, path))]
+                            for index in range(copy_count(count(context), source, path))]
 
 
 def _is_property_copy(value: Any) -> bool:

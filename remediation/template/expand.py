@@ -18,8 +18,16 @@ import networkx as nx
 
 from engine import ids
 from engine.expressions import EvaluationError, FunctionRegistry
+from engine.limits import MAX_TEMPLATE_RESOURCES
 from remediation.plan.models import DeferredValue, SecretSource
-from remediation.template.compile import Compiled, TemplateError, compile_body, compile_variables, plan_time
+from remediation.template.compile import (
+    Compiled,
+    TemplateError,
+    compile_body,
+    compile_variables,
+    copy_count,
+    plan_time,
+)
 from remediation.template.functions import TEMPLATE_FUNCTIONS
 from remediation.template.scope import (
     DEPLOYMENT_TYPE,
@@ -368,8 +376,11 @@ def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:
     skipped: set[str] = set()
     source = context.template.source
     for resource in context.template.resources:
-        count = 1 if resource.copy_count is None else int(plan_time(
-            resource.copy_count(context), source, f"{resource.path}.copy.count", "a copy count", secret_allowed=True))
+        count = 1 if resource.copy_count is None else copy_count(
+            resource.copy_count(context), source, f"{resource.path}.copy.count")
+        if len(instances) + count > MAX_TEMPLATE_RESOURCES:
+            raise TemplateError(source, f"more than ARM's {MAX_TEMPLATE_RESOURCES} resources (copies included) in "
+                                        "one template", location=resource.path)
         contexts = [context] if resource.copy_count is None else [
             context.with_copy_index(resource.copy_name, index) for index in range(count)]
         for instance_context in contexts:

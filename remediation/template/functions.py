@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError
+from engine.expressions.registry import SCALAR, TEXT
 from remediation.template.scope import DeploymentScope, resource_id_at
 from remediation.template.values import MARKS, Deferred
 
@@ -41,17 +42,17 @@ TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend(MARKS)
 T = TEMPLATE_FUNCTIONS
 
 
-@T.function("parameters", 1, 1, uses_context=True)
+@T.function("parameters", 1, 1, uses_context=True, takes=(TEXT,))
 def _parameters(context: TemplateContext, name: str) -> Any:
     return context.parameter(name)
 
 
-@T.function("variables", 1, 1, uses_context=True)
+@T.function("variables", 1, 1, uses_context=True, takes=(TEXT,))
 def _variables(context: TemplateContext, name: str) -> Any:
     return context.variable(name)
 
 
-@T.function("copyIndex", 0, 2, uses_context=True)
+@T.function("copyIndex", 0, 2, uses_context=True, takes=(SCALAR,))
 def _copy_index(context: TemplateContext, *arguments: Any) -> int:
     """copyIndex(), copyIndex(offset), copyIndex('loop'), copyIndex('loop', offset)."""
     loop = arguments[0] if arguments and isinstance(arguments[0], str) else None
@@ -101,7 +102,7 @@ def _checked(function: str, base: str, resource_type: str, names: list[str]) -> 
         raise EvaluationError(f"{function}(): {error}") from None
 
 
-@T.function("resourceId", 2, None, uses_context=True)
+@T.function("resourceId", 2, None, uses_context=True, takes=(TEXT,))
 def _resource_id(context: TemplateContext, *arguments: Any) -> str:
     """resourceId([subscriptionId], [resourceGroupName], type, name...) in the deployment's scope."""
     prefix, resource_type, names = _split_type_arguments("resourceId", arguments)
@@ -113,27 +114,27 @@ def _resource_id(context: TemplateContext, *arguments: Any) -> str:
     return _checked("resourceId", base, resource_type, names)
 
 
-@T.function("subscriptionResourceId", 2, None, uses_context=True)
+@T.function("subscriptionResourceId", 2, None, uses_context=True, takes=(TEXT,))
 def _subscription_resource_id(context: TemplateContext, *arguments: Any) -> str:
     prefix, resource_type, names = _split_type_arguments("subscriptionResourceId", arguments)
     subscription = prefix[0] if prefix else context.scope.subscription_id
     return _checked("subscriptionResourceId", f"/subscriptions/{subscription}", resource_type, names)
 
 
-@T.function("tenantResourceId", 2, None)
+@T.function("tenantResourceId", 2, None, takes=(TEXT,))
 def _tenant_resource_id(*arguments: Any) -> str:
     _, resource_type, names = _split_type_arguments("tenantResourceId", arguments)
     return _checked("tenantResourceId", "/", resource_type, names)
 
 
-@T.function("extensionResourceId", 3, None)
+@T.function("extensionResourceId", 3, None, takes=(TEXT,))
 def _extension_resource_id(base_id: Any, resource_type: Any, *names: Any) -> str:
     if not isinstance(base_id, str) or not base_id.startswith("/"):
         raise EvaluationError(f"extensionResourceId() needs a resource id first, got {base_id!r}")
     return _checked("extensionResourceId", base_id, str(resource_type), [str(name) for name in names])
 
 
-@T.function("reference", 1, 3, uses_context=True)
+@T.function("reference", 1, 3, uses_context=True, takes=(TEXT,))
 def _reference(context: TemplateContext, target: Any, api_version: Any = None, full: Any = None) -> Deferred:
     """Deferred: a resource's runtime state is read by apply, not guessed by the plan."""
     if full is not None and str(full).lower() != "full":
@@ -152,6 +153,6 @@ def _list(function: str, context: TemplateContext, target: Any, api_version: Any
 DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
 
 
-@DEPLOYMENT_PARAMETER_FUNCTIONS.function("field", 1, 1, uses_context=True)
+@DEPLOYMENT_PARAMETER_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))
 def _field(context: PolicyDeploymentContext, path: str) -> Any:
     return context.field(path)

@@ -1,0 +1,27 @@
+"""The bounds every input is held to, in one place (the README's "Limits" table lists them).
+
+Where Azure documents a limit, arcpolicy applies the same one, so an input Azure would refuse is
+refused here too, with exit status 2, instead of costing unbounded time or memory:
+
+* ARM template limits (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices,
+  "Template limits"): 24,576 characters in a template expression, 800 resources including copy count
+  (a copy loop's ``count`` may not exceed 800, templates/copy-resources), 4 MB for the template once
+  expanded with its variables and parameters, which bounds every string and array a function builds.
+* ``range(startIndex, count)``: ``count`` is at most 10,000 (templates/template-functions-array#range).
+* ARM integers are 64-bit: arithmetic leaving that range is an error, as in ARM.
+
+Where Azure documents none (the nesting of JSON documents, the length of a number in a snapshot),
+the bound is arcpolicy's own, far above anything a real resource, policy or plan holds.
+"""
+
+from __future__ import annotations
+
+MAX_EXPRESSION_LENGTH = 24_576  # characters in one [expression], ARM's limit
+MAX_EXPRESSION_DEPTH = 64  # nested calls, member reads and indexes in one expression (ours)
+MAX_COPY_COUNT = 800  # a copy loop's count, ARM's limit
+MAX_TEMPLATE_RESOURCES = 800  # resources in one template, copies included, ARM's limit
+MAX_RANGE_COUNT = 10_000  # range()'s count, ARM's limit
+MAX_VALUE_SIZE = 4 * 1024 * 1024  # characters of a string, items of an array or object a function builds (4 MB)
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1  # ARM's 64-bit integers
+MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
+MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
