@@ -25,6 +25,7 @@ from engine.cli import (
     scan_commands,  # noqa: F401  (registers its commands)
     schedule_commands,  # noqa: F401  (registers its commands)
     spec_commands,  # noqa: F401  (registers its commands)
+    whatif_commands,  # noqa: F401  (registers its commands)
 )
 from engine.cli.app import app
 from engine.errors import (

@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.atomic import atomic_writer
+from engine.output.markdown_cap import cap_markdown
 from remediation.plan.models import Operation, OperationStatus, Plan
 from remediation.report.svg import plan_svg
 
@@ -81,7 +82,10 @@ def render_html(plan: Plan) -> str:
 
 
 def render_markdown(plan: Plan) -> str:
-    return _environment.get_template("plan.md.j2").render(view=plan_view(plan))
+    """The plan for a pull-request comment: capped to GitHub's comment limit (every conflict and operation
+    stays in plan.json)."""
+    return cap_markdown(_environment.get_template("plan.md.j2").render(view=plan_view(plan)),
+                        "plan.json (and the HTML report, --report)")
 
 
 def write_report(text: str, path: str | Path) -> None:

@@ -1,0 +1,59 @@
+"""``arcpolicy whatif``: what a changed policy set does to the fleet of a stored scan, before it is assigned."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli.app import app
+from engine.cli.connection_options import OpaUrlOption, RegoEngineName, RegoEngineOption, rego_options
+from engine.cli.output import console, write_text
+from engine.errors import EXIT_FINDINGS, EXIT_OK
+from engine.evaluate import load_management_groups, prepare_scan
+from engine.history import HistoryStore
+from engine.history.recording import policy_set_fingerprint
+from engine.history.whatif import what_if
+from engine.history.whatif_formats import headline, render_whatif
+
+
+class WhatIfFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("whatif")
+def whatif_command(
+    store: Annotated[str, typer.Option("--store", envvar="ARCPOLICY_STORE",
+                                       help="History store holding the baseline scan (SQLite file or URL).")],
+    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="The changed policy set: file or folder "
+                                                                      "(.json, .rego; repeatable).")],
+    assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file "
+                                                          "(repeatable); without any, every definition is "
+                                                          "assigned at tenant scope.")] = None,
+    exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
+                                                                                   "(repeatable).")] = None,
+    management_groups: Annotated[Path | None, typer.Option("--management-groups", help="JSON map {subscriptionId: "
+                                                           "[managementGroup, ...]}.")] = None,
+    baseline: Annotated[str, typer.Option("--baseline", help="Stored scan to compare with: id, unique prefix, "
+                                                             "latest or latest~N.")] = "latest",
+    output_format: Annotated[WhatIfFormat, typer.Option("--format", "-f")] = WhatIfFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
+    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    opa_url: OpaUrlOption = None,
+) -> int:
+    """Evaluate the policy set over a stored scan's inventory and compare with its verdicts; exit 1 when
+    something becomes non-compliant."""
+    groups = load_management_groups(management_groups) if management_groups else None
+    request = prepare_scan(policy, assignment or [], exemption or [], groups,
+                           kind_options={"rego": rego_options(rego_engine, opa_url)})
+    with HistoryStore(store, create=False) as history:
+        report = what_if(history, baseline, request, policy_set_fingerprint(policy, request), workers)
+    write_text(render_whatif(output_format.value, report), output)
+    if output is not None:
+        console.print(headline(report), markup=False, highlight=False, soft_wrap=True)
+    return EXIT_FINDINGS if report.newly_non_compliant else EXIT_OK

@@ -1,0 +1,172 @@
+"""What-if reports: ``table`` for the terminal, ``json`` for tools, ``markdown`` for a pull-request comment.
+
+Each format is one registered renderer. The Markdown puts a summary table first, then the details per
+assignment, and is capped to GitHub's comment limit (:func:`engine.output.markdown_cap.cap_markdown`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import InputError
+from engine.history.diff import Change
+from engine.history.store import AssignedDefinition
+from engine.history.whatif import AssignmentImpact, RecordRef, WhatIf
+from engine.ids import normalize, owning_cluster_id
+from engine.output.markdown_cap import cap_markdown
+from engine.output.summary import resource_name
+
+Renderer = Callable[[WhatIf], str]
+WHATIF_FORMATS: dict[str, Renderer] = {}
+
+
+def whatif_format(name: str) -> Callable[[Renderer], Renderer]:
+    def register(render: Renderer) -> Renderer:
+        WHATIF_FORMATS[name] = render
+        return render
+
+    return register
+
+
+def render_whatif(name: str, report: WhatIf) -> str:
+    try:
+        render = WHATIF_FORMATS[name]
+    except KeyError:
+        raise InputError("--format", f"unknown what-if format; choose one of {', '.join(WHATIF_FORMATS)}",
+                         value=name) from None
+    return render(report)
+
+
+def short_resource(resource_id: str) -> str:
+    """A record's resource as people name it: the cluster, or ``cluster/child`` for its extensions."""
+    owner = owning_cluster_id(resource_id)
+    if owner is None or normalize(owner) == normalize(resource_id):
+        return resource_name(resource_id)
+    return f"{resource_name(owner)}/{resource_name(resource_id)}"
+
+
+def headline(report: WhatIf) -> str:
+    return (f"{report.newly_non_compliant} records become non-compliant, {report.newly_compliant} become compliant "
+            f"on {report.clusters} clusters of scan {report.baseline_scan_id} "
+            f"({report.baseline_started_at:%Y-%m-%d %H:%M} UTC)")
+
+
+def _definition(definition: AssignedDefinition) -> str:
+    return definition.definition_id + (f" ({definition.display_name})" if definition.display_name else "")
+
+
+@whatif_format("json")
+def render_json(report: WhatIf) -> str:
+    return json.dumps(report.to_json(), indent=2)
+
+
+@whatif_format("table")
+def render_table(report: WhatIf) -> str:
+    summary = Table(title=headline(report))
+    for column in ("assignment", "policy", "non-compliant before", "after", "newly non-compliant",
+                   "newly compliant", "new records", "removed records"):
+        summary.add_column(column)
+    for impact in report.assignments:
+        summary.add_row(impact.assignment_name, impact.title, *map(str, _counts(impact)))
+    details = Table()
+    for column in ("change", "assignment", "resource", "policy", "reasons"):
+        details.add_column(column)
+    for impact in report.assignments:
+        for change in impact.newly_non_compliant:
+            details.add_row("newly non-compliant", impact.assignment_name, short_resource(change.resource_id),
+                            change.policy, "; ".join(change.reasons))
+        for change in impact.newly_compliant:
+            details.add_row("newly compliant", impact.assignment_name, short_resource(change.resource_id),
+                            change.policy, change.after.value)
+    out = io.StringIO()
+    console = Console(file=out, width=160, color_system=None, highlight=False)
+    console.print(summary)
+    for label, definitions in (("definitions added", report.definitions_added),
+                               ("definitions removed", report.definitions_removed)):
+        for definition in definitions:
+            console.print(f"{label}: {_definition(definition)}", soft_wrap=True)
+    if details.row_count:
+        console.print(details)
+    return out.getvalue()
+
+
+def _counts(impact: AssignmentImpact) -> tuple[int, ...]:
+    return (impact.non_compliant_before, impact.non_compliant_after, len(impact.newly_non_compliant),
+            len(impact.newly_compliant), len(impact.new_records), len(impact.removed_records))
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell or list item: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    return "`" + cell(text).replace("`", "'") + "`"
+
+
+def _markdown_summary(report: WhatIf) -> Iterator[str]:
+    yield "## arcpolicy what-if"
+    yield ""
+    verdict = "**" if report.newly_non_compliant else ""
+    yield (f"{verdict}{report.newly_non_compliant} records become non-compliant{verdict}, "
+           f"{report.newly_compliant} become compliant, on the {report.clusters} clusters of scan "
+           f"{code(report.baseline_scan_id)} ({report.baseline_started_at:%Y-%m-%d %H:%M} UTC). "
+           f"Policy set {code(report.baseline_policy_fingerprint[:19])} -> {code(report.policy_fingerprint[:19])}.")
+    yield ""
+    changed = [impact for impact in report.assignments if impact.changed]
+    if changed:
+        yield ("| assignment | policy | non-compliant before | after | newly non-compliant | newly compliant "
+               "| new records | removed records |")
+        yield "|---|---|---:|---:|---:|---:|---:|---:|"
+        for impact in changed:
+            yield (f"| {code(impact.assignment_name)} | {cell(impact.title)} | "
+                   + " | ".join(map(str, _counts(impact))) + " |")
+        yield ""
+    unchanged = len(report.assignments) - len(changed)
+    yield f"{unchanged} assignments unchanged." if unchanged else "Every assignment changes."
+    for label, definitions in (("Definitions added", report.definitions_added),
+                               ("Definitions removed", report.definitions_removed)):
+        if definitions:
+            yield ""
+            yield f"{label}: " + ", ".join(code(_definition(definition)) for definition in definitions) + "."
+    if report.skipped:
+        yield ""
+        yield "Not evaluated: " + "; ".join(cell(message) for message in report.skipped)
+
+
+def _change_lines(changes: list[Change], reasons: bool) -> Iterator[str]:
+    for change in changes:
+        detail = "; ".join(change.reasons) if reasons else f"{change.before.value if change.before else 'new'} -> " \
+                                                           f"{change.after.value}"
+        yield f"- {code(short_resource(change.resource_id))} {cell(change.policy)}: {cell(detail)}"
+
+
+def _record_lines(records: list[RecordRef]) -> Iterator[str]:
+    for record in records:
+        yield f"- {code(short_resource(record.resource_id))} {cell(record.policy)}: {record.state.value}"
+
+
+def _markdown_details(report: WhatIf) -> Iterator[str]:
+    for impact in report.assignments:
+        sections: list[tuple[str, int, Iterator[str]]] = [
+            ("Newly non-compliant", len(impact.newly_non_compliant), _change_lines(impact.newly_non_compliant, True)),
+            ("Newly compliant", len(impact.newly_compliant), _change_lines(impact.newly_compliant, False)),
+            ("New records", len(impact.new_records), _record_lines(impact.new_records)),
+            ("Removed records", len(impact.removed_records), _record_lines(impact.removed_records))]
+        for label, count, lines in sections:
+            if count:
+                yield ""
+                yield f"### {label}: {cell(impact.assignment_name)} ({count})"
+                yield ""
+                yield from lines
+
+
+@whatif_format("markdown")
+def render_markdown(report: WhatIf) -> str:
+    text = "\n".join((*_markdown_summary(report), *_markdown_details(report))) + "\n"
+    return cap_markdown(text, "`arcpolicy whatif --format json`")

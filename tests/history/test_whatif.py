@@ -1,0 +1,195 @@
+"""``arcpolicy whatif``: a changed policy set over a stored scan's inventory, compared with its verdicts.
+
+The expected answers come from the fleet itself (which clusters pin the version the change drops) and from
+full scans of the old and the new policy set; the JSON and Markdown outputs are parsed back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.cli.main import main
+from engine.ids import normalize
+from engine.inventory import write_snapshot
+from engine.inventory.generator import generate_fleet
+
+REGO = Path(__file__).resolve().parents[2] / "policies" / "rego"
+PINNED = "rego:arcpolicy.pinned_versions_allowed"
+MONITORING = "rego:arcpolicy.monitoring_required"
+FLUX_VERSIONS = ["1.13.1", "1.14.0", "1.14.1"]  # every pinned microsoft.flux version the generator uses
+
+
+def policy_paths(*names: str) -> list[str]:
+    arguments = []
+    for name in (*names, "lib"):
+        arguments += ["-p", str(REGO / name)]
+    return arguments
+
+
+def assignment(definition: str, name: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": f"/providers/Microsoft.Authorization/policyAssignments/{name}", "name": name,
+            "type": "Microsoft.Authorization/policyAssignments",
+            "properties": {"policyDefinitionId": definition, "displayName": name,
+                           "parameters": {key: {"value": value} for key, value in (parameters or {}).items()}}}
+
+
+def write_assignments(path: Path, flux_versions: list[str]) -> Path:
+    path.write_text(json.dumps([assignment(PINNED, "pinned-versions",
+                                           {"allowedVersions": {"microsoft.flux": flux_versions}}),
+                                assignment(MONITORING, "monitoring")]))
+    return path
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    resources = list(generate_fleet(60, seed=11))
+    path = tmp_path / "fleet.json"
+    write_snapshot(path, resources)
+    return path, resources
+
+
+def non_compliant(states_file: Path) -> set[tuple[str, str]]:
+    return {(normalize(state["resourceId"]), normalize(state["policyAssignmentId"]))
+            for state in json.loads(states_file.read_text())["value"] if state["complianceState"] == "NonCompliant"}
+
+
+def parse_markdown(text: str) -> tuple[dict[str, list[int]], dict[str, list[str]]]:
+    """The summary table (assignment -> counts) and the detail sections (heading -> items)."""
+    summary = {match[0]: [int(number) for number in match[1].split(" | ")]
+               for match in re.findall(r"^\| `([^`]+)` \| [^|]* \| ([\d | ]+) \|$", text, re.MULTILINE)}
+    sections: dict[str, list[str]] = {}
+    heading = None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            heading = line[4:]
+            sections[heading] = []
+        elif heading and line.startswith("- "):
+            sections[heading].append(line[2:])
+    return summary, sections
+
+
+def test_tightened_allowed_versions_equal_a_full_scan_of_the_new_set_minus_the_old(store_url, fleet, tmp_path,
+                                                                                   capsys):
+    snapshot, resources = fleet
+    old, new = write_assignments(tmp_path / "old.json", FLUX_VERSIONS), write_assignments(
+        tmp_path / "new.json", FLUX_VERSIONS[1:])
+    policies = policy_paths("pinned_versions_allowed.rego", "monitoring_required.rego")
+    old_states, new_states = tmp_path / "old-states.json", tmp_path / "new-states.json"
+    main(["scan", "-i", str(snapshot), *policies, "-a", str(old), "--store", store_url, "-o", str(old_states)])
+    main(["scan", "-i", str(snapshot), *policies, "-a", str(new), "-o", str(new_states)])
+    report_file, markdown_file = tmp_path / "whatif.json", tmp_path / "whatif.md"
+    assert main(["whatif", "--store", store_url, *policies, "-a", str(new), "--format", "json",
+                 "-o", str(report_file)]) == 1
+    assert main(["whatif", "--store", store_url, *policies, "-a", str(new), "--baseline", "latest",
+                 "--format", "markdown", "-o", str(markdown_file)]) == 1
+    report = json.loads(report_file.read_text())
+
+    # The right clusters: exactly those pinning microsoft.flux at the version the change drops.
+    dropped = {normalize(resource["id"].split("/providers/Microsoft.KubernetesConfiguration/")[0])
+               for resource in resources if resource["type"].lower().endswith("/extensions")
+               and resource["properties"].get("extensionType", "").lower() == "microsoft.flux"
+               and resource["properties"].get("autoUpgradeMinorVersion") is False
+               and resource["properties"].get("version") == FLUX_VERSIONS[0]}
+    assert dropped, "the generated fleet pins the dropped version somewhere"
+    by_name = {impact["assignmentName"]: impact for impact in report["assignments"]}
+    pinned = by_name["pinned-versions"]
+    assert {normalize(change["resourceId"]) for change in pinned["newlyNonCompliant"]} == dropped
+    assert all(any(FLUX_VERSIONS[0] in reason for reason in change["reasons"]) for change in pinned["newlyNonCompliant"])
+    # ... and a full scan of the new set minus the old one.
+    newly = {(normalize(change["resourceId"]), normalize(impact["assignmentId"]))
+             for impact in report["assignments"] for change in impact["newlyNonCompliant"]}
+    assert newly == non_compliant(new_states) - non_compliant(old_states)
+    assert pinned["nonCompliantAfter"] == len({key for key in non_compliant(new_states)
+                                               if key[1].endswith("/pinned-versions")})
+    monitoring = by_name["monitoring"]
+    assert not (monitoring["newlyNonCompliant"] or monitoring["newlyCompliant"] or monitoring["newRecords"]
+                or monitoring["removedRecords"])
+    assert report["definitionsAdded"] == report["definitionsRemoved"] == []
+    assert report["clusters"] == 60 and report["baselinePolicyFingerprint"] != report["policyFingerprint"]
+
+    # The Markdown says the same: summary table first, then each newly non-compliant cluster with its reason.
+    text = markdown_file.read_text()
+    summary, sections = parse_markdown(text)
+    assert text.index("| assignment |") < text.index("### ")
+    assert summary == {"pinned-versions": [pinned["nonCompliantBefore"], pinned["nonCompliantAfter"],
+                                           len(dropped), 0, 0, 0]}
+    listed = sections[f"Newly non-compliant: pinned-versions ({len(dropped)})"]
+    names = {cluster.rsplit("/", 1)[-1] for cluster in dropped}
+    assert {item.split("`")[1] for item in listed} == names
+    assert all(FLUX_VERSIONS[0] in item for item in listed)
+    assert "1 assignments unchanged." in text
+    capsys.readouterr()
+
+
+def test_a_definition_added_and_one_removed_are_named(tmp_path, fleet, capsys):
+    snapshot, _ = fleet
+    store = str(tmp_path / "history.db")
+    before = policy_paths("monitoring_required.rego", "no_preview_in_production.rego")
+    after = policy_paths("monitoring_required.rego", "retired_extensions_absent.rego")
+    old_states, new_states = tmp_path / "old.json", tmp_path / "new.json"
+    main(["scan", "-i", str(snapshot), *before, "--store", store, "-o", str(old_states)])
+    main(["scan", "-i", str(snapshot), *after, "-o", str(new_states)])
+    assert main(["whatif", "--store", store, *after, "--format", "json", "-o", str(tmp_path / "w.json")]) == 1
+    report = json.loads((tmp_path / "w.json").read_text())
+    assert [item["definitionId"] for item in report["definitionsAdded"]] == ["rego:arcpolicy.retired_extensions_absent"]
+    assert [item["definitionId"] for item in report["definitionsRemoved"]] == ["rego:arcpolicy.no_preview_in_production"]
+    by_name = {impact["assignmentName"]: impact for impact in report["assignments"]}
+    records = {name: [state for state in json.loads(path.read_text())["value"]
+                      if state["policyAssignmentName"] == name]
+               for name, path in (("arcpolicy.no_preview_in_production", old_states),
+                                  ("arcpolicy.retired_extensions_absent", new_states))}
+    removed = by_name["arcpolicy.no_preview_in_production"]
+    assert len(removed["removedRecords"]) == len(records["arcpolicy.no_preview_in_production"]) > 0
+    assert removed["newRecords"] == [] and removed["nonCompliantAfter"] == 0
+    added = by_name["arcpolicy.retired_extensions_absent"]
+    assert len(added["newRecords"]) == len(records["arcpolicy.retired_extensions_absent"]) > 0
+    assert len(added["newlyNonCompliant"]) == sum(state["complianceState"] == "NonCompliant"
+                                                  for state in records["arcpolicy.retired_extensions_absent"])
+    assert main(["whatif", "--store", store, *after, "--format", "markdown", "-o", str(tmp_path / "w.md")]) == 1
+    text = (tmp_path / "w.md").read_text()
+    assert "Definitions added: `rego:arcpolicy.retired_extensions_absent (Retired extensions are absent)`." in text
+    assert "Definitions removed: `rego:arcpolicy.no_preview_in_production (" in text
+    summary, sections = parse_markdown(text)
+    assert summary["arcpolicy.no_preview_in_production"][-1] == len(removed["removedRecords"])
+    assert len(sections[f"Removed records: arcpolicy.no_preview_in_production ({len(removed['removedRecords'])})"]) \
+        == len(removed["removedRecords"])
+    capsys.readouterr()
+
+
+def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, fleet, capsys):
+    snapshot, _ = fleet
+    store = str(tmp_path / "history.db")
+    policies = policy_paths("monitoring_required.rego")
+    main(["scan", "-i", str(snapshot), *policies, "--store", store, "-o", str(tmp_path / "s.json")])
+    capsys.readouterr()
+    assert main(["whatif", "--store", store, *policies]) == 0
+    table = capsys.readouterr().out
+    assert "0 records become non-compliant, 0 become compliant on 60 clusters" in table
+    assert "newly non-compliant" in table and "definitions added" not in table
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--baseline", "nope"], "no scan with this id"),
+    (["--baseline", "latest~3"], "the store holds only 1 scans"),
+    (["--store", "missing.db"], "no history store there"),
+    (["-p", "missing-policies"], "missing-policies: no such file or folder"),
+    (["--format", "yaml"], "yaml"),
+])
+def test_bad_whatif_input_is_one_line_exit_2_and_writes_nothing(tmp_path, fleet, monkeypatch, capsys, arguments,
+                                                                message):
+    snapshot, _ = fleet
+    monkeypatch.chdir(tmp_path)
+    policies = policy_paths("monitoring_required.rego")
+    main(["scan", "-i", str(snapshot), *policies, "--store", "history.db", "-o", "s.json"])
+    capsys.readouterr()
+    store = [] if "--store" in arguments else ["--store", "history.db"]
+    given_policies = [] if "-p" in arguments else policies
+    assert main(["whatif", *store, *given_policies, *arguments, "-o", "w.md"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+    assert not (tmp_path / "w.md").exists()
