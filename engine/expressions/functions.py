@@ -8,12 +8,12 @@ logical, numeric and conversion functions). Context functions (``parameters``, `
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from engine.expressions.arm_hashes import arm_guid, unique_string
 from engine.expressions.registry import (
     ANY,
     COLLECTION,
@@ -238,19 +238,16 @@ def _within_size(size: int, function: str) -> None:
                               "limit of a template")
 
 
-@F.function("uniqueString", 1, None)
+@F.function("uniqueString", 1, None, takes=(TEXT,))
 def _unique_string(*values: Any) -> str:
-    """A deterministic 13-character base-32 hash of the arguments, like ARM's uniqueString()."""
-    digest = hashlib.sha256("-".join(to_string(value) for value in values).encode()).digest()
-    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    number = int.from_bytes(digest[:8], "big")
-    return "".join(alphabet[(number >> (5 * position)) & 31] for position in range(13))
+    """ARM's 13-character base-32 hash of the arguments (see :mod:`engine.expressions.arm_hashes`)."""
+    return unique_string(*(_text(value, "uniqueString") for value in values))
 
 
-@F.function("guid", 1, None)
+@F.function("guid", 1, None, takes=(TEXT,))
 def _guid(*values: Any) -> str:
-    """A deterministic GUID of the arguments (name-based UUID, like ARM's guid())."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "-".join(to_string(value) for value in values)))
+    """ARM's name-based GUID of the arguments (see :mod:`engine.expressions.arm_hashes`)."""
+    return arm_guid(*(_text(value, "guid") for value in values))
 
 
 @F.function("base64", 1, 1, takes=(TEXT,))
@@ -419,3 +416,29 @@ def _mod(left: int, right: int) -> int:
     if right == 0:
         raise EvaluationError("mod() by zero")
     return left - right * int(left / right)
+
+
+# ---- dates -------------------------------------------------------------------------------
+# ARM's date functions (template-functions-date): dateTimeFromEpoch(1683040573) is
+# '2023-05-02T15:16:13Z' and dateTimeToEpoch reverses it (whole seconds since 1970-01-01 UTC).
+@F.function("dateTimeToEpoch", 1, 1)
+def _date_time_to_epoch(value: Any) -> int:
+    text = _text(value, "dateTimeToEpoch")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise EvaluationError(f"dateTimeToEpoch(): not an ISO 8601 date and time: {json.dumps(text)}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+@F.function("dateTimeFromEpoch", 1, 1)
+def _date_time_from_epoch(value: Any) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EvaluationError(f"dateTimeFromEpoch() expects an integer, got {json.dumps(value)}")
+    try:
+        moment = datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise EvaluationError(f"dateTimeFromEpoch(): {value} is out of range") from None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -9,11 +9,12 @@ the deployment itself. This module does the same offline, compiling each definit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine.azure_policy.fields import MISSING, FieldError, compile_field
 from engine.expressions import EvaluationError
-from engine.expressions.functions import _unique_string as unique_string
+from engine.expressions.arm_hashes import unique_string
 from engine.ids import normalize, parse_resource_id
 from remediation.plan.models import SecretSource
 from remediation.template.compile import Compiled, TemplateError, compile_body
@@ -34,11 +35,12 @@ DETAILS_PATH = "properties.policyRule.then.details"
 class PolicyParameters:
     """The context of a DINE's deployment parameter values: assignment parameters and ``field()``."""
 
-    def __init__(self, resource: dict[str, Any], parameters: dict[str, Any], assignment_id: str | None,
+    def __init__(self, resource: dict[str, Any], parameters: dict[str, Any], policy: dict[str, str],
                  scope: DeploymentScope, deployment_name: str):
         self.resource = resource
         self._parameters = {name.lower(): (name, value) for name, value in parameters.items()}
-        self.assignment_id = assignment_id
+        self._policy = policy
+        self.assignment_id = policy["assignmentId"] or None
         self.scope = scope
         self.deployment_name = deployment_name
 
@@ -55,6 +57,9 @@ class PolicyParameters:
 
     def field(self, path: str) -> Any:
         return resource_field(self.resource, path)
+
+    def policy(self) -> dict[str, str]:
+        return dict(self._policy)
 
     def variable(self, name: str) -> Any:
         raise EvaluationError("variables() is not available in a policy's deployment parameters")
@@ -132,31 +137,37 @@ class DineDeployment:
         )
 
     def expand(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None = None,
-               assignment_id: str | None = None, *,
-               template_values: TemplateValues | None = None) -> list[ExpandedResource]:
+               assignment_id: str | None = None, *, reference_id: str | None = None,
+               set_definition_id: str | None = None, template_values: TemplateValues | None = None,
+               now: datetime | None = None) -> list[ExpandedResource]:
         """The resources the remediation deployment for ``resource`` writes (see
-        :func:`expand_template` for ``template_values``)."""
+        :func:`expand_template` for ``template_values`` and ``now``); ``reference_id`` and
+        ``set_definition_id`` say which initiative member this is, for ``policy()``."""
         parsed = parse_resource_id(resource["id"])
         if parsed.subscription_id is None:
             raise TemplateError(self.source, "the evaluated resource has no subscription", value=resource["id"])
         deployment_name = "PolicyDeployment_" + unique_string(assignment_id or "", resource["id"], self.definition_id)
         group_scope = DeploymentScope(parsed.subscription_id, parsed.resource_group, resource.get("location"))
         parameters = {**self.defaults, **(assignment_parameters or {})}
-        context = PolicyParameters(resource, parameters, assignment_id, group_scope, deployment_name)
+        policy = {"assignmentId": assignment_id or "", "definitionId": self.definition_id,
+                  "setDefinitionId": set_definition_id or "", "definitionReferenceId": reference_id or ""}
+        context = PolicyParameters(resource, parameters, policy, group_scope, deployment_name)
         scope = group_scope
         if self.subscription_scope or parsed.resource_group is None:
             location = self.location(context) if self.location is not None else resource.get("location")
             scope = DeploymentScope(parsed.subscription_id, None, str(location) if location else None)
         values = {name: compiled(context) for name, compiled in self.parameters.items()}
-        return expand_template(self.template, values, scope, deployment_name, template_values=template_values)
+        return expand_template(self.template, values, scope, deployment_name, template_values=template_values,
+                               now=now)
 
     def template_secrets(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None,
-                         assignment_id: str | None, target_id: str) -> dict[str, Any] | None:
+                         assignment_id: str | None, target_id: str,
+                         reference_id: str | None = None) -> dict[str, Any] | None:
         """The secrets written in the template itself (``template`` secret sources) of ``target_id``,
         in clear by path, as the deployment for ``resource`` writes them; None when it does not
         write ``target_id``. Apply re-derives those secrets with this, never from the plan."""
         values: TemplateValues = {}
         written = {normalize(expanded.resource_id)
                    for expanded in self.expand(resource, assignment_parameters, assignment_id,
-                                               template_values=values)}
+                                               reference_id=reference_id, template_values=values)}
         return values.get(normalize(target_id), {}) if normalize(target_id) in written else None
