@@ -106,7 +106,8 @@ class TemplateSecrets:
             parameters.update(self._secrets.parameters(reason.policy_assignment_id))
         try:
             found = definition.deployment.template_secrets(resource, parameters, reason.policy_assignment_id,
-                                                           operation.resource_id)
+                                                           operation.resource_id,
+                                                           reason.policy_definition_reference_id)
         except TemplateError as error:  # its message and value may quote the template: show where only
             raise failed(f"re-expanding {reason.policy_definition_id} for {reason.evaluated_resource_id} failed "
                          f"at {error.location or 'its deployment'}") from None

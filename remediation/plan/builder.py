@@ -86,7 +86,8 @@ def _operation(node: PlanNode, graph: nx.DiGraph, operation_ids: dict[str, str],
         depends_on=sorted(operation_ids[before] for before in graph.predecessors(node.key)),
         status=node.status, reasons=[reason.model_copy(update={"why": why}) for reason in node.reasons],
         cluster_id=node.cluster_id, subscription_id=node.subscription_id, wave=wave_of.get(operation_id),
-        deferred_values=node.deferred_values, secret_sources=node.secret_sources, flags=node.flags)
+        deferred_values=node.deferred_values, secret_sources=node.secret_sources,
+        generated_values=node.generated_values, flags=node.flags)
 
 
 def _with_operation(conflict: Conflict, operation_ids: dict[str, str]) -> Conflict:

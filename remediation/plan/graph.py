@@ -34,6 +34,7 @@ from remediation.plan.models import (
     ConflictingValue,
     DeferredValue,
     FieldConflict,
+    GeneratedValue,
     OperationStatus,
     Reason,
     SecretSource,
@@ -63,6 +64,7 @@ class PlanNode:
     depends_on: set[str] = field(default_factory=set)  # node keys (template dependencies)
     deferred_values: list[DeferredValue] = field(default_factory=list)
     secret_sources: list[SecretSource] = field(default_factory=list)
+    generated_values: list[GeneratedValue] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     status: OperationStatus = OperationStatus.PLANNED
     why: list[str] = field(default_factory=list)
@@ -105,7 +107,7 @@ def _node(wanted: WantedOperation, existing: set[str]) -> PlanNode:
                     ids.parse_resource_id(resource.resource_id).subscription_id,
                     {ids.normalize(dependency) for dependency in resource.depends_on},
                     list(resource.deferred_values), list(resource.secret_sources),
-                    creates=wanted.action is Action.CREATE)
+                    list(resource.generated_values), creates=wanted.action is Action.CREATE)
 
 
 def merge_wanted(wanted: Iterable[WantedOperation], existing: set[str]) -> tuple[dict[str, PlanNode], list[Conflict]]:

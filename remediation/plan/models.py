@@ -82,6 +82,16 @@ class SecretSource(ContractModel):
     parameters: list[str] = Field(default_factory=list)  # assignment parameters naming the vault and secret
 
 
+class GeneratedValue(ContractModel):
+    """A value the deployment generated when planned (``utcNow()``, ``newGuid()`` in a template
+    parameter's ``defaultValue``): the plan records it, and the body holds it."""
+
+    function: Literal["utcNow", "newGuid"]
+    value: str
+    deployment: str  # the (nested) deployment's name
+    parameter: str | None = None  # the template parameter whose defaultValue called it
+
+
 class Operation(ContractModel):
     id: str  # stable, e.g. "op-0001"
     action: Action
@@ -97,6 +107,7 @@ class Operation(ContractModel):
     wave: int | None = None
     deferred_values: list[DeferredValue] = Field(default_factory=list)
     secret_sources: list[SecretSource] = Field(default_factory=list)
+    generated_values: list[GeneratedValue] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)  # e.g. "node-architecture-unknown"
 
     @computed_field  # type: ignore[prop-decorator]

@@ -50,7 +50,9 @@ def wanted_from_dine(state: PolicyState, deployment: DineDeployment, resource: d
     reason = reason_of(state)
     # Only writes on a cluster belong to it; a shared workspace or resource group belongs to none.
     return [WantedOperation(Action.CREATE, expanded, reason, ids.owning_cluster_id(expanded.resource_id))
-            for expanded in deployment.expand(resource, parameters, state.policy_assignment_id)]
+            for expanded in deployment.expand(resource, parameters, state.policy_assignment_id,
+                                              reference_id=state.policy_definition_reference_id,
+                                              set_definition_id=state.policy_set_definition_id)]
 
 
 def wanted_from_rego(state: PolicyState, source: str = "rego remediation") -> list[WantedOperation]:

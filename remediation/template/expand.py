@@ -11,7 +11,8 @@ their own parameters, variables and scope functions, with ``outer``, the default
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import networkx as nx
@@ -19,7 +20,7 @@ import networkx as nx
 from engine import ids
 from engine.expressions import EvaluationError, FunctionRegistry
 from engine.limits import MAX_TEMPLATE_RESOURCES
-from remediation.plan.models import DeferredValue, SecretSource
+from remediation.plan.models import DeferredValue, GeneratedValue, SecretSource
 from remediation.template.compile import (
     Compiled,
     TemplateError,
@@ -28,7 +29,8 @@ from remediation.template.compile import (
     copy_count,
     plan_time,
 )
-from remediation.template.functions import TEMPLATE_FUNCTIONS
+from remediation.template.functions import PARAMETER_DEFAULT_FUNCTIONS, TEMPLATE_FUNCTIONS
+from remediation.template.generated import GeneratedValues
 from remediation.template.scope import (
     DEPLOYMENT_TYPE,
     DeploymentScope,
@@ -55,6 +57,7 @@ class ExpandedResource:
     deferred_values: tuple[DeferredValue, ...] = ()
     secret_sources: tuple[SecretSource, ...] = ()
     deployments: tuple[str, ...] = ()  # names of the nested deployments it came from, outermost first
+    generated_values: tuple[GeneratedValue, ...] = ()  # utcNow()/newGuid() its deployment generated
 
 
 # ---- compiled form --------------------------------------------------------------------------------
@@ -109,7 +112,8 @@ class CompiledTemplate:
             parameters[name.lower()] = CompiledParameter(
                 name, str(declaration.get("type", "string")).lower(),
                 None if "defaultValue" not in declaration
-                else compile_body(default, registry, source, f"{path}.parameters.{name}.defaultValue"))
+                else compile_body(default, PARAMETER_DEFAULT_FUNCTIONS, source,
+                                  f"{path}.parameters.{name}.defaultValue"))
         variables = compile_variables(template.get("variables") or {}, registry, source, f"{path}.variables")
         resources = [_compile_resource(resource, registry, source, f"{path}.resources[{index}]")
                      for index, resource in enumerate(template.get("resources") or [])]
@@ -219,12 +223,13 @@ class Deployment:
     """
 
     def __init__(self, template: CompiledTemplate, scope: DeploymentScope, deployment_name: str,
-                 parameters: dict[str, Any], template_source: SecretSource):
+                 parameters: dict[str, Any], template_source: SecretSource, generated: GeneratedValues):
         self.template = template
         self.scope = scope
         self.target = scope
         self.deployment_name = deployment_name
         self.template_source = template_source
+        self.generated = generated
         self.copy_indexes: dict[str | None, int] = {}
         self.names: dict[str, str] = {}  # resource name -> id, for reference('name') and dependsOn
         self._supplied = {name.lower(): value for name, value in parameters.items()}
@@ -273,7 +278,9 @@ class Deployment:
         if value is _MISSING:
             if declaration.default is None:
                 raise EvaluationError(f"parameter '{declaration.name}' has no value and no defaultValue")
+            since = len(self.generated.values)
             value = declaration.default(self)
+            self.generated.name_parameter(since, declaration.name)
         if declaration.type in SECURE_TYPES:
             # A secure string given as is keeps its origin (apply sets that parameter's value); a secure
             # object's members, and anything else, are re-derived by re-expanding the template.
@@ -315,7 +322,7 @@ class _Instance:
     resource_id: str
     resource_type: str
     name: str
-    copy_name: str | None
+    keys: set[str]  # what a dependsOn entry may call it: id, name, type/name, relative id, copy loop name
     depends_on: set[str] = field(default_factory=set)  # instance ids (keys)
 
 
@@ -324,15 +331,22 @@ TemplateValues = dict[str, dict[str, Any]]  # resource id (normalized) -> {path:
 
 def expand_template(template: CompiledTemplate, parameters: dict[str, Any], scope: DeploymentScope,
                     deployment_name: str, template_source: SecretSource | None = None, *,
-                    template_values: TemplateValues | None = None) -> list[ExpandedResource]:
+                    template_values: TemplateValues | None = None,
+                    now: datetime | None = None) -> list[ExpandedResource]:
     """Every resource the deployment writes, leaves only (nested deployments flattened).
 
     ``template_values``, when given, receives the secrets written in the template itself (the
     ``template`` secret sources) in clear, by resource id and path: what apply re-derives them from.
+    ``now`` is the time ``utcNow()`` reads (default: the current time); whatever the deployment
+    generated is recorded on each resource it writes (``generated_values``).
     """
     source = template_source or SecretSource(path="", kind="template")
-    context = Deployment(template, scope, deployment_name, parameters, source)
-    return _expand(context, inherited=(), deployments=(deployment_name,), template_values=template_values)
+    generated = GeneratedValues(now or datetime.now(UTC), deployment_name)
+    context = Deployment(template, scope, deployment_name, parameters, source, generated)
+    expanded = _expand(context, inherited=(), deployments=(deployment_name,), template_values=template_values)
+    if not generated.values:
+        return expanded
+    return [replace(resource, generated_values=tuple(generated.values)) for resource in expanded]
 
 
 def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[str, ...],
@@ -387,17 +401,38 @@ def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:
             resource_type = str(plan_time(resource.type(instance_context), source, f"{resource.path}.type",
                                           "a resource type"))
             name = str(plan_time(resource.name(instance_context), source, f"{resource.path}.name", "a resource name"))
+            keys = {name.lower(), f"{resource_type}/{name}".lower(), (resource.copy_name or "").lower()} - {""}
             if resource.condition is not None and not _truthy(plan_time(
                     resource.condition(instance_context), source, f"{resource.path}.condition", "a condition",
                     secret_allowed=True)):
-                skipped.update({name.lower(), f"{resource_type}/{name}".lower()})
-                if resource.copy_name:
-                    skipped.add(resource.copy_name.lower())
+                skipped.update(keys)
+                skipped.update(_skipped_ids(resource, instance_context, resource_type, name))
                 continue
             resource_id = _instance_id(resource, instance_context, resource_type, name)
-            instances.append(_Instance(resource, instance_context, resource_id, resource_type, name, resource.copy_name))
+            keys.update({ids.normalize(resource_id), _relative_id(resource_id, context.target)} - {""})
+            if "/providers/" in resource_type.lower():  # legacy {type}/providers/{extension type}: its own type
+                resource_type = ids.parse_resource_id(resource_id).type
+            instances.append(_Instance(resource, instance_context, resource_id, resource_type, name, keys))
             context.names.setdefault(name.lower(), resource_id)
     return instances, skipped
+
+
+def _skipped_ids(resource: CompiledResource, context: Deployment, resource_type: str, name: str) -> set[str]:
+    """The id and relative id of a resource whose condition is false, when it has a well-formed one
+    (a skipped resource's name may well be empty: nothing is deployed)."""
+    try:
+        resource_id = _instance_id(resource, context, resource_type, name)
+    except TemplateError:
+        return set()
+    return {ids.normalize(resource_id), _relative_id(resource_id, context.target)} - {""}
+
+
+def _relative_id(resource_id: str, scope: DeploymentScope) -> str:
+    """``Namespace/type/name[/providers/...]``: the id below the deployment scope's ``/providers/``, as
+    a legacy ``dependsOn`` entry (``Microsoft.Compute/virtualMachines/vm/providers/...``) names it."""
+    prefix = ids.normalize(scope.id) + "/providers/"
+    key = ids.normalize(resource_id)
+    return key[len(prefix):] if key.startswith(prefix) else ""
 
 
 def _truthy(value: Any) -> bool:
@@ -431,7 +466,8 @@ def _nested_scope(resource: CompiledResource, context: Deployment) -> Deployment
 
 def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], template: CompiledTemplate,
                      dependent: _Instance) -> list[str]:
-    """The instances a ``dependsOn`` entry names: an id, a name, ``type/name`` or a copy loop name.
+    """The instances a ``dependsOn`` entry names: an id, a name, ``type/name``, a relative id
+    (``Namespace/type/name/providers/Namespace/type/name``, the legacy form) or a copy loop name.
 
     Entries naming a resource whose condition is false are dropped, as ARM does.
     """
@@ -439,11 +475,13 @@ def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], 
     wanted = {ids.normalize(text)}
     if text.startswith("/"):
         # An id built in another scope (resourceId of a nested deployment) still names its type and name.
-        parsed = ids.parse_resource_id(text)
+        try:
+            parsed = ids.parse_resource_id(text)
+        except ids.ResourceIdError:
+            raise TemplateError(template.source, f"dependsOn entry is not a resource id: {text}",
+                                location=dependent.resource.path) from None
         wanted.add(f"{parsed.type}/{'/'.join(name for _, name in parsed.segments) or parsed.name}".lower())
-    matches = [ids.normalize(instance.resource_id) for instance in instances
-               if wanted & {ids.normalize(instance.resource_id), instance.name.lower(),
-                            f"{instance.resource_type}/{instance.name}".lower(), (instance.copy_name or "").lower()}]
+    matches = [ids.normalize(instance.resource_id) for instance in instances if wanted & instance.keys]
     if matches:
         return matches
     if wanted & skipped:
@@ -480,7 +518,7 @@ def _expand_nested(instance: _Instance, depends: tuple[str, ...], deployments: t
     target = DeploymentScope(target.subscription_id, target.resource_group, parent.target.location, target.tenant_id)
     if nested.inner:
         values = {name: compiled(parent) for name, compiled in nested.parameters.items()}
-        child = Deployment(nested.template, target, instance.name, values, parent.template_source)
+        child = Deployment(nested.template, target, instance.name, values, parent.template_source, parent.generated)
     else:
         child = parent.outer_nested(target, nested.template.resources)
     return _expand(child, depends, (*deployments, instance.name), template_values)

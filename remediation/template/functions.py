@@ -4,7 +4,9 @@
 (parameters, variables, scope and resource-id functions, copyIndex, and the deferred
 reference and ``list*`` functions), with :data:`~remediation.template.values.MARKS` carrying
 deferred values and secret taint through every function. ``DEPLOYMENT_PARAMETER_FUNCTIONS`` adds Azure Policy's ``field()`` for the
-``details.deployment`` parameter values a DINE definition fills from the evaluated resource.
+``details.deployment`` parameter values a DINE definition fills from the evaluated resource;
+``PARAMETER_DEFAULT_FUNCTIONS`` adds ``utcNow()`` and ``newGuid()``, which ARM allows in a
+template parameter's ``defaultValue`` only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any, Protocol
 
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError
 from engine.expressions.registry import SCALAR, TEXT
-from remediation.template.scope import DeploymentScope, resource_id_at
+from remediation.template.generated import GeneratedValues
+from remediation.template.scope import RESOURCE_GROUP_TYPE, DeploymentScope, resource_id_at
 from remediation.template.values import MARKS, Deferred
 
 
@@ -32,10 +35,18 @@ class TemplateContext(Protocol):
     def reference_target(self, name_or_id: str) -> str: ...
 
 
+class GeneratingContext(TemplateContext, Protocol):
+    """A deployment binding its parameters' default values records what they generate."""
+
+    generated: GeneratedValues
+
+
 class PolicyDeploymentContext(TemplateContext, Protocol):
-    """A DINE's deployment parameter values also read the evaluated resource."""
+    """A DINE's deployment parameter values also read the evaluated resource and the assignment."""
 
     def field(self, path: str) -> Any: ...
+
+    def policy(self) -> dict[str, str]: ...
 
 
 TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend(MARKS)
@@ -110,6 +121,8 @@ def _resource_id(context: TemplateContext, *arguments: Any) -> str:
         raise EvaluationError("resourceId() takes at most a subscription id and a resource group before the type")
     subscription = prefix[0] if len(prefix) == 2 else context.scope.subscription_id
     group = prefix[-1] if prefix else context.scope.resource_group
+    if resource_type.strip("/").lower() == RESOURCE_GROUP_TYPE:  # a group is a subscription's child
+        subscription, group = (prefix[0] if prefix else context.scope.subscription_id), None
     base = f"/subscriptions/{subscription}" + (f"/resourceGroups/{group}" if group else "")
     return _checked("resourceId", base, resource_type, names)
 
@@ -156,3 +169,33 @@ DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
 @DEPLOYMENT_PARAMETER_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))
 def _field(context: PolicyDeploymentContext, path: str) -> Any:
     return context.field(path)
+
+
+@DEPLOYMENT_PARAMETER_FUNCTIONS.function("policy", 0, 0, uses_context=True)
+def _policy(context: PolicyDeploymentContext) -> dict[str, str]:
+    """Azure Policy's policy(): assignmentId, definitionId, setDefinitionId, definitionReferenceId."""
+    return context.policy()
+
+
+@T.function("utcNow", 0, 1)
+def _utc_now_elsewhere(*arguments: Any) -> str:
+    raise EvaluationError("utcNow() is only allowed in a template parameter's defaultValue (as in ARM)")
+
+
+@T.function("newGuid", 0, 0)
+def _new_guid_elsewhere() -> str:
+    raise EvaluationError("newGuid() is only allowed in a template parameter's defaultValue (as in ARM)")
+
+
+PARAMETER_DEFAULT_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
+"""A template parameter's ``defaultValue`` may also generate values (see :mod:`.generated`)."""
+
+
+@PARAMETER_DEFAULT_FUNCTIONS.function("utcNow", 0, 1, uses_context=True)
+def _utc_now(context: GeneratingContext, format_: Any = None) -> str:
+    return context.generated.utc_now(None if format_ is None else str(format_))
+
+
+@PARAMETER_DEFAULT_FUNCTIONS.function("newGuid", 0, 0, uses_context=True)
+def _new_guid(context: GeneratingContext) -> str:
+    return context.generated.new_guid()

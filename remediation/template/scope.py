@@ -48,18 +48,35 @@ class DeploymentScope:
 
 
 def typed_path(resource_type: str, names: list[str]) -> str:
-    """``Microsoft.A/b/c`` with names ``[x, y]`` -> ``Microsoft.A/b/x/c/y``."""
-    namespace, *kinds = resource_type.split("/")
+    """``Microsoft.A/b/c`` with names ``[x, y]`` -> ``Microsoft.A/b/x/c/y``.
+
+    The legacy extension form ``Microsoft.A/b/providers/c`` takes the parent's names, then the
+    extension's namespace and names: ``[x, Microsoft.E, y]`` -> ``Microsoft.A/b/x/providers/Microsoft.E/c/y``
+    (ARM's ``{type}/providers/{extension type}`` with ``{name}/{namespace}/{extension name}``).
+    """
+    namespace, *kinds = resource_type.strip("/").split("/")
+    if any(kind.lower() == "providers" for kind in kinds):
+        position = next(index for index, kind in enumerate(kinds) if kind.lower() == "providers")
+        parent_kinds, extension_kinds = kinds[:position], kinds[position + 1:]
+        parent_names, rest = names[:len(parent_kinds)], names[len(parent_kinds):]
+        if not parent_kinds or not extension_kinds or len(rest) != len(extension_kinds) + 1:
+            raise ValueError(f"resource type '{resource_type}' needs {len(parent_kinds)} parent name segment(s), "
+                             f"the extension's namespace and {len(extension_kinds)} name segment(s), got {names}")
+        parent = typed_path("/".join([namespace, *parent_kinds]), parent_names)
+        return f"{parent}/providers/{typed_path('/'.join([rest[0], *extension_kinds]), rest[1:])}"
     if len(kinds) != len(names) or not kinds:
         raise ValueError(f"resource type '{resource_type}' needs {len(kinds)} name segment(s), got {names}")
+    empty = [kind for kind, name in zip(kinds, names, strict=True) if not str(name).strip()]
+    if empty:
+        raise ValueError(f"resource type '{resource_type}': the name of '{empty[0]}' is empty")
     return "/".join([namespace, *(part for pair in zip(kinds, names, strict=True) for part in pair)])
 
 
 def resource_id_at(base_id: str, resource_type: str, names: list[str]) -> str:
     """The id of a resource of ``resource_type`` under ``base_id`` (a scope or a resource id)."""
-    if resource_type.lower() == RESOURCE_GROUP_TYPE and "/resourcegroups/" not in base_id.lower():
-        if len(names) != 1:
-            raise ValueError(f"a resource group has one name, got {names}")
+    if resource_type.strip("/").lower() == RESOURCE_GROUP_TYPE and "/resourcegroups/" not in base_id.lower():
+        if len(names) != 1 or not str(names[0]).strip():
+            raise ValueError(f"a resource group has one non-empty name, got {names}")
         return f"{base_id.rstrip('/')}/resourceGroups/{names[0]}"
     return f"{base_id.rstrip('/')}/providers/{typed_path(resource_type, names)}"
 
