@@ -1,7 +1,8 @@
 """Logging for long-running scans: text or JSON lines, a scan id on every line, secrets masked.
 
 The scan id lives in a context variable, so every line logged while a scan runs carries it,
-whichever module logs it. Passwords in URLs and bearer tokens are masked before formatting.
+whichever module logs it. Secret values known by origin (:mod:`engine.secret_values`), passwords in
+URLs and bearer tokens are masked before formatting.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TextIO
 
 from engine.output.redact import redact_value
 from engine.secret_keys import SECRET_ASSIGNMENT
+from engine.secret_values import scrub, scrub_data
 
 current_scan_id: ContextVar[str | None] = ContextVar("arcpolicy_scan_id", default=None)
 
@@ -30,6 +32,8 @@ STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctim
 
 
 def redact(text: str) -> str:
+    """``text`` without secrets: known secret values (any encoding), then secret-looking patterns."""
+    text = scrub(text)
     for pattern, replacement in SECRETS:
         text = pattern.sub(replacement, text)
     return text
@@ -66,7 +70,7 @@ class JsonLinesFormatter(logging.Formatter):
             "scanId": getattr(record, "scan_id", None),
         }
         extra = {key: value for key, value in vars(record).items() if key not in STANDARD_ATTRIBUTES}
-        line.update(redact_value(extra))
+        line.update(scrub_data(redact_value(extra)))
         if record.exc_info:
             line["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(line, default=str)
@@ -80,6 +84,10 @@ class TextFormatter(logging.Formatter):
         record.scan_label = getattr(record, "scan_id", None) or "-"
         return redact(super().format(record))
 
+
+# Without a configured handler, warnings reach stderr through logging's last resort: masked there too.
+if logging.lastResort is not None:
+    logging.lastResort.addFilter(ScanContextFilter())
 
 FORMATTERS: dict[str, type[logging.Formatter]] = {"text": TextFormatter, "json": JsonLinesFormatter}
 

@@ -17,10 +17,12 @@ from engine.azure_policy.conditions import ConditionError, Operator, comparison_
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.azure_policy.functions import RuleContext, field_value
 from engine.azure_policy.reasons import reason
+from engine.azure_policy.secure import referenced_parameters, touches_protected_settings
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
 from engine.expressions.compiler import constant_value
 from engine.models.results import Reason
+from engine.secret_values import MASK
 
 SECRET_MARKERS = ("protectedsettings", "password", "secret", "token")
 
@@ -204,14 +206,16 @@ class Condition(Node):
                  "secret", "shown_expected", "subject")
 
     def __init__(self, path: str, subject: str, operand: Operand, is_array: bool, operator: Operator,
-                 expected: Callable[[RuleContext], Any], expected_source: Any, read: FieldReader | None = None):
+                 expected: Callable[[RuleContext], Any], expected_source: Any, read: FieldReader | None = None,
+                 secret: bool = False):
         self.path, self.subject, self.operand, self.is_array, self.read = path, subject, operand, is_array, read
         self.operator, self.expected, self.expected_source = operator, expected, expected_source
         is_constant, value = constant_value(expected)
         self.prepared = operator.prepare(value) if is_constant else None
         self.describe = not is_constant
         self.shown_expected = _short(value) if is_constant else None  # as reasons show it
-        self.secret = any(marker in subject.lower() for marker in SECRET_MARKERS)
+        # a secret condition's reason shows neither side: either may be (or reveal) the secret value
+        self.secret = secret or any(marker in subject.lower() for marker in SECRET_MARKERS)
         self.test = self._compile_test()
 
     def _compile_test(self) -> Callable[[RuleContext], bool]:
@@ -248,9 +252,10 @@ class Condition(Node):
         expected = self.expected(context)
         verb = "is" if outcome else "is not"
         shown_actual = "<missing>" if actual is MISSING else actual
-        if self.secret:
-            shown_actual = "***"
         shown_expected = _short(expected) if self.shown_expected is None else self.shown_expected
+        if self.secret:
+            shown_actual = expected = MASK
+            shown_expected = repr(MASK)
         return reason(f"{self.subject} {verb} {self.operator.name} {shown_expected} (actual {_short(shown_actual)})",
                       self.path, self.subject, self.operator.name, expected, None if actual is MISSING else shown_actual)
 
@@ -283,6 +288,7 @@ class RuleCompiler:
     source: str
     infer_aliases: bool = True
     inferred: dict[str, str] = dataclass_field(default_factory=dict)
+    secure: frozenset[str] = frozenset()  # the (lower-case) names of the secret parameters
 
     def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
         try:
@@ -343,8 +349,10 @@ class RuleCompiler:
                 condition[subject_key], subject_path), False
         else:
             subject, operand, is_array = self.count_operand(condition[subject_key], subject_path, counted)
+        secret = touches_protected_settings(condition) or bool(referenced_parameters(condition) & self.secure)
         try:
-            return Condition(path, subject, operand, is_array, operator, expected, condition[operator_key], read)
+            return Condition(path, subject, operand, is_array, operator, expected, condition[operator_key], read,
+                             secret)
         except ConditionError as error:
             raise self.error(f"{path}.{operator_key}", str(error), condition[operator_key]) from None
 

@@ -24,6 +24,7 @@ from engine.azure_policy.documents import (
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.parameters import resolve_parameters
 from engine.azure_policy.policy import CompiledPolicy, compile_policy
+from engine.azure_policy.secure import secure_parameters, secure_set_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
 
@@ -71,7 +72,8 @@ class AzurePolicyLibrary:
                                                 "initiative has this policyDefinitionId",
                              location="properties.policyDefinitionId", value=assignment.policy_definition_id)
         owner = f"assignment '{assignment.name}'"
-        values = resolve_parameters(target.parameters, assignment.parameter_values(), owner, assignment.origin)
+        values = resolve_parameters(target.parameters, assignment.parameter_values(), owner, assignment.origin,
+                                    self.secure_parameters(target))
         info = {"assignmentId": assignment.id, "definitionId": target.id, "setDefinitionId": "",
                 "definitionReferenceId": ""}
         if isinstance(target, PolicyDefinition):
@@ -105,10 +107,20 @@ class AzurePolicyLibrary:
                 raise InputError(initiative.origin, f"bad parameter value: {error}", location=place,
                                  value=wrapped["value"]) from None
         owner = f"assignment '{assignment.name}' reference '{reference_id}'"
-        values = resolve_parameters(definition.parameters, member_values, owner, initiative.origin)
+        values = resolve_parameters(definition.parameters, member_values, owner, initiative.origin,
+                                    secure_parameters(definition.policy_rule))
         info = {"assignmentId": assignment.id, "definitionId": definition.id, "setDefinitionId": initiative.id,
                 "definitionReferenceId": reference_id}
         return compile_policy(definition, values, info, reference_id, infer_aliases=not self.strict_aliases)
+
+    def secure_parameters(self, target: PolicyDefinition | PolicySetDefinition) -> frozenset[str]:
+        """The (lower-case) names of the secret parameters of a definition or initiative."""
+        if isinstance(target, PolicyDefinition):
+            return secure_parameters(target.policy_rule)
+        members = ((reference.parameters, self.find(reference.policy_definition_id))
+                   for reference in target.policy_definitions)
+        return secure_set_parameters([(given, secure_parameters(member.policy_rule)) for given, member in members
+                                      if isinstance(member, PolicyDefinition)])
 
     def default_assignments(self) -> tuple[list[PolicyAssignment], list[str]]:
         """A tenant-scope assignment with default parameters for every definition and initiative.

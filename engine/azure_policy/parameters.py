@@ -2,7 +2,8 @@
 
 Values are checked for their declared type and ``allowedValues``; a missing value takes the
 ``defaultValue``; a required parameter without a value, an undeclared one, or a value outside
-``allowedValues`` is an :class:`InputError` naming the assignment and the parameter.
+``allowedValues`` is an :class:`InputError` naming the assignment and the parameter. The values
+of secret parameters (:mod:`engine.azure_policy.secure`) are remembered for masking and never shown.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from engine.azure_policy.conditions import comparison_key
 from engine.azure_policy.documents import ParameterDefinition
 from engine.errors import InputError
+from engine.secret_values import MASK, remember
 
 
 def _is_datetime(value: Any) -> bool:
@@ -35,8 +37,9 @@ TYPE_CHECKS = {
 
 
 def resolve_parameters(declared: dict[str, ParameterDefinition], given: dict[str, Any], owner: str,
-                       source: str) -> dict[str, Any]:
-    """The value of every declared parameter; ``owner`` names the assignment in errors."""
+                       source: str, secure: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The value of every declared parameter; ``owner`` names the assignment in errors, ``secure``
+    the (lower-case) names of the secret ones."""
     declared_by_key = {name.lower(): name for name in declared}
     for name in given:
         if name.lower() not in declared_by_key:
@@ -52,19 +55,22 @@ def resolve_parameters(declared: dict[str, ParameterDefinition], given: dict[str
         else:
             raise InputError(source, f"{owner}: required parameter '{name}' has no value and no defaultValue",
                              location=f"parameters.{name}")
-        check_parameter(name, declaration, value, owner, source)
+        if name.lower() in secure:
+            remember(value)
+        check_parameter(name, declaration, value, owner, source, name.lower() in secure)
         resolved[name] = value
     return resolved
 
 
-def check_parameter(name: str, declaration: ParameterDefinition, value: Any, owner: str, source: str) -> None:
+def check_parameter(name: str, declaration: ParameterDefinition, value: Any, owner: str, source: str,
+                    secret: bool = False) -> None:
     type_check = TYPE_CHECKS.get(declaration.type.lower())
     if type_check is None:
         raise InputError(source, f"{owner}: parameter '{name}' has unknown type '{declaration.type}'",
                          location=f"parameters.{name}.type")
     if not type_check(value):
         raise InputError(source, f"{owner}: parameter '{name}' must be of type {declaration.type}",
-                         location=f"parameters.{name}", value=value)
+                         location=f"parameters.{name}", value=MASK if secret else value)
     if declaration.allowed_values is not None:
         allowed = {comparison_key(item) for item in declaration.allowed_values}
         items = value if isinstance(value, list) and not any(isinstance(item, list)
@@ -72,4 +78,4 @@ def check_parameter(name: str, declaration: ParameterDefinition, value: Any, own
         for item in items:
             if comparison_key(item) not in allowed:
                 raise InputError(source, f"{owner}: parameter '{name}' is not one of the allowedValues "
-                                         f"{declaration.allowed_values}", location=f"parameters.{name}", value=item)
+                                         f"{declaration.allowed_values}", location=f"parameters.{name}", value=MASK if secret else item)

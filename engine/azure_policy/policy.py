@@ -8,7 +8,6 @@ up in the effect registry. :meth:`CompiledPolicy.evaluate` then decides one reso
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from engine.azure_policy.compiler import Node, RuleCompiler
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.effects import Effect, Outcome, find_effect
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
+from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError
 from engine.expressions.compiler import constant_value
@@ -31,9 +31,6 @@ RelatedResources = Mapping[str, list[dict[str, Any]]]  # type key -> related res
 # :attr:`CompiledPolicy.existence_key`): an Audit and a DINE policy checking the same related resources
 # with the same existence condition (the built-ins come in such pairs) decide it once per resource.
 ExistenceOutcomes = dict[Hashable, Outcome]
-
-_PARAMETER_REFERENCE = re.compile(r"parameters\(\s*'([^']*)'\s*\)", re.IGNORECASE)
-
 
 class CompiledPolicy:
     """One definition bound to one assignment's parameters, ready to evaluate resources.
@@ -130,7 +127,8 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     if definition.mode.lower() not in MODES:
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
-    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases)
+    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases,
+                            secure=secure_parameters(rule))
     then = rule[keys["then"]]
     then_keys = {key.lower(): key for key in then}
     if "effect" not in then_keys:
@@ -171,7 +169,7 @@ def _existence_key(details: dict[str, Any], detail_keys: dict[str, str], paramet
     the parameters it references and, when it calls ``policy()``, the policy info. None when it
     cannot be told (a parameter named by an expression, values that are not JSON)."""
     source = json.dumps(details.get(detail_keys.get("existencecondition", "")), sort_keys=True)
-    names = _PARAMETER_REFERENCE.findall(source)
+    names = PARAMETER_REFERENCE.findall(source)
     if source.lower().count("parameters(") != len(names):
         return None
     referenced = {name.lower() for name in names}

@@ -36,6 +36,7 @@ from engine.errors import (
     InputError,
     ServiceError,
 )
+from engine.secret_values import forget_all, scrub
 
 
 def _show_version(value: bool) -> None:
@@ -52,23 +53,29 @@ def _root(
     """Policy compliance and remediation for fleets of Azure Arc-enabled Kubernetes clusters."""
 
 
+def _say(text: str) -> None:
+    """One line on stderr, secrets known by origin masked."""
+    print(f"arcpolicy: {scrub(text)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
+    forget_all()  # each command masks the secrets it meets (engine.secret_values)
     try:
         result = app(args=argv, prog_name="arcpolicy", standalone_mode=False)
     except InputError as error:
-        print(f"arcpolicy: error: {error.one_line()}", file=sys.stderr)
+        _say(f"error: {error.one_line()}")
         return EXIT_BAD_INPUT
     except ServiceError as error:
-        print(f"arcpolicy: error: {error}", file=sys.stderr)
+        _say(f"error: {error}")
         return EXIT_SERVICE
     except ArcPolicyError as error:
-        print(f"arcpolicy: error: {error}", file=sys.stderr)
+        _say(f"error: {error}")
         return EXIT_BAD_INPUT
     except Exit as exit_:
         return exit_.exit_code
     except TyperException as error:  # usage errors: unknown option, bad value ...
-        print(f"arcpolicy: error: {error.format_message()} (see 'arcpolicy --help')", file=sys.stderr)
+        _say(f"error: {error.format_message()} (see 'arcpolicy --help')")
         return EXIT_BAD_INPUT
     except (Abort, KeyboardInterrupt):
         print("arcpolicy: interrupted", file=sys.stderr)
@@ -76,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # an arcpolicy bug, not a user error
         if os.environ.get("ARCPOLICY_DEBUG"):
             traceback.print_exc()
-        print(f"arcpolicy: internal error: {type(error).__name__}: {error} "
-              "(set ARCPOLICY_DEBUG=1 for a traceback)", file=sys.stderr)
+        _say(f"internal error: {type(error).__name__}: {error} (set ARCPOLICY_DEBUG=1 for a traceback)")
         return EXIT_INTERNAL
     return result if isinstance(result, int) else 0
 

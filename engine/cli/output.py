@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console, RenderableType
 
 from engine.atomic import atomic_writer
+from engine.secret_values import scrub
 
 # Summaries and progress go to stderr; piped or logged, they keep a readable width instead of 80.
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
@@ -30,7 +31,9 @@ def write_renderable(renderable: RenderableType, destination: Path | None) -> No
 
 
 def write_text(text: str, destination: Path | None) -> None:
-    """Print ``text`` to stdout, or write it to ``destination`` via a temp file and rename."""
+    """Print ``text`` to stdout, or write it to ``destination`` via a temp file and rename; secret values
+    known by origin are masked (:mod:`engine.secret_values`)."""
+    text = scrub(text)
     if destination is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import ids
 from engine.models import Extension, FluxConfiguration, Resource, typed_view
+from engine.secret_values import remember
 
 NOT_APPLICABLE = "NotApplicable"
 CLUSTER_TYPE_NAMES = {ids.CONNECTED_CLUSTER_TYPE: "connectedClusters", ids.MANAGED_CLUSTER_TYPE: "managedClusters"}
@@ -109,6 +110,9 @@ class Fleet:
             entry.resource = encoded
             return
         owner = ids.owning_cluster_id(resource["id"])
+        properties = resource.get("properties")
+        if isinstance(properties, dict) and properties.get("configurationProtectedSettings"):
+            remember(properties["configurationProtectedSettings"])  # secret by origin: masked in every output
         if owner is not None and type_key == ids.EXTENSION_TYPE:
             self._entry(owner).extensions.append(encoded)
             properties = resource.get("properties") or {}

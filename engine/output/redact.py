@@ -1,4 +1,5 @@
-"""Secrets never leave arcpolicy: values under secret-looking keys are masked in every output.
+"""Secrets never leave arcpolicy: values under secret-looking keys, and values secret by their
+origin (:mod:`engine.secret_values`), are masked in every output.
 
 ARM never returns ``configurationProtectedSettings`` values, but an evaluator's ``actual`` or a
 Rego violation's ``details`` may still carry one; masking here covers every format and the store.
@@ -10,8 +11,7 @@ from typing import Any
 
 from engine.models.results import PolicyState
 from engine.secret_keys import is_secret_key
-
-MASK = "***"
+from engine.secret_values import MASK, scrub_data
 
 
 def redact_value(value: Any) -> Any:
@@ -40,7 +40,7 @@ def blank_secrets(value: Any, secret: bool = False) -> Any:
 def redact_state(state: PolicyState) -> PolicyState:
     """A copy of ``state`` safe to show or store."""
     record = state.to_json()
-    redacted = redact_value(record)
+    redacted = scrub_data(redact_value(record))
     for reason in redacted.get("reasons", []):
         # A reason about a protected setting shows its field name, never the value found.
         if is_secret_key(reason.get("field", "")):

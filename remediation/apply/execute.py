@@ -14,6 +14,7 @@ from typing import Any
 
 from engine import ids
 from engine.azure import AzureRequestError
+from engine.secret_values import remember
 from remediation.apply.arm import ArmGateway, OperationFailed, StillRunning, WriteFailed
 from remediation.apply.compare import (
            FAILED_STATES,
@@ -235,6 +236,7 @@ class OperationExecutor:
             else:
                 raise NotApplicable(OpState.FAILED, f"cannot re-derive {source.path}: the plan does not say "
                                                     f"where its {source.kind} secret comes from")
+            remember(secret.reveal())  # secret by where it goes: logs, errors and results mask it from now on
             set_path(body, source.path, secret.reveal())
         if contains_text(body, REDACTED):
             raise NotApplicable(OpState.FAILED, "the body still holds a redacted value no secret source fills")

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.secret_values import scrub
 from remediation.apply.models import OpState
 
 SCHEMA = """
@@ -77,7 +78,8 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plan, operation) DO UPDATE SET state = excluded.state, "
                 "polling_url = excluded.polling_url, "
                 "message = excluded.message, writes = excluded.writes, updated = excluded.updated",
-                (self.plan, operation, state.value, polling_url, message, writes, time.time()))
+                (self.plan, operation, state.value, polling_url, None if message is None else scrub(message), writes,
+                 time.time()))
 
     def close(self) -> None:
         with self._lock:

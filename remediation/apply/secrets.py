@@ -20,11 +20,9 @@ from typing import Any
 from engine import ids
 from engine.errors import InputError
 from engine.jsonfiles import read_json
+from engine.secret_values import MIN_LENGTH, remember, secret_texts
 
 REDACTED = "<redacted>"
-# Shorter secret values are not scrubbed from error texts: replacing every "ab" or "1" would mangle
-# the text and, by showing where it occurs, tell more about the value than the text itself does.
-SCRUB_MIN_LENGTH = 4
 
 
 class Secret:
@@ -70,6 +68,7 @@ def _key_vault_secrets(path: Path, entries: Any, location: str) -> dict[VaultSec
         if not isinstance(vault_id, str) or not isinstance(name, str) or not isinstance(entry.get("value"), str):
             raise InputError(str(path), "expected {\"keyVault\": {\"id\": VAULT_ID}, \"secretName\": NAME, "
                              "\"value\": VALUE}", location=f"{location}[{index}]")
+        remember(entry["value"])  # a Key Vault value is secret by origin: masked in every output
         found[(ids.normalize(vault_id), name.lower())] = Secret(entry["value"])
     return found
 
@@ -141,28 +140,16 @@ class Secrets:
         """Wrap a secret fetched at apply time (e.g. a listKeys() key) so it is scrubbed too."""
         secret = Secret(value)
         self._seen.append(secret)
+        remember(value)
         return secret
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret value met so far replaced by the redaction marker: strings and
         numbers, also inside a secureObject (nested objects and lists), of at least
-        :data:`SCRUB_MIN_LENGTH` characters, longest first."""
-        values = {value for secret in list(self._seen) for value in _texts(secret.reveal())
-                  if len(value) >= SCRUB_MIN_LENGTH}
+        :data:`engine.secret_values.MIN_LENGTH` characters, longest first."""
+        values = {value for secret in list(self._seen) for value in secret_texts(secret.reveal())
+                  if len(value) >= MIN_LENGTH}
         for value in sorted(values, key=len, reverse=True):
             text = text.replace(value, REDACTED)
         return text
 
-
-def _texts(value: Any) -> Iterator[str]:
-    """Every string (and number, as written) inside a secret value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield str(value)
