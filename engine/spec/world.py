@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from engine.errors import InputError
 from engine.spec.compliance import AssignmentSpec, definition_id
 from engine.spec.expect import SpecFailure
 from engine.spec.fleet import RESOURCE_GROUP, SUBSCRIPTION_ID, ClusterSpec
+from remediation.plan.io import read_plan
 
 FLEET_FILE = "fleet.json"
 SANDBOX_DIR = "sandbox"  # the sandbox's state, in the work directory
@@ -227,8 +229,15 @@ class SpecWorld:
         result = self.run(["plan", *self.scan_arguments(policies), "-o", "plan.json", "--report", "plan.html",
                            "--markdown", "plan.md", "--workers", "1"])
         if result.status in (0, 1):
-            self.read_output("plan", "plan.json")
+            self.outputs["plan"] = self.read_plan("plan.json")
         return result
+
+    def read_plan(self, path: str) -> dict[str, Any]:
+        """plan.json as the plan reader sees it (every reason spelled out, whatever its layout)."""
+        try:
+            return read_plan(self.workdir / path).to_json()
+        except InputError as error:
+            raise SpecFailure(f"{path} is not a readable plan ({error.one_line()})\n{self.last().describe()}") from None
 
     # ---- the sandbox: ARM and Resource Graph ------------------------------------------------
     def start_sandbox(self) -> None:

@@ -10,18 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import networkx as nx
-import orjson
 from pydantic import ValidationError
 
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
 from engine.jsonfiles import read_json
+from remediation.plan.fileformat import encode_plan, expand_document
 from remediation.plan.models import Plan
 
 
 def plan_json(plan: Plan) -> str:
-    return orjson.dumps(plan.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    """plan.json's text (:mod:`remediation.plan.fileformat`)."""
+    return encode_plan(plan)
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:
@@ -31,7 +32,7 @@ def write_plan(plan: Plan, path: str | Path) -> None:
 
 def read_plan(path: str | Path) -> Plan:
     """Read plan.json; raises InputError naming the file and the place when it is not a usable plan."""
-    document = read_json(path, "plan file")
+    document = expand_document(read_json(path, "plan file"), str(path))
     try:
         plan = Plan.model_validate(document)
     except ValidationError as error:

@@ -14,7 +14,9 @@ from pydantic import Field, computed_field
 
 from engine.models.contract import ContractModel
 
-PLAN_FORMAT_VERSION = 1
+# The model is the expanded layout (plan.json's version 1, every reason spelled out in every operation);
+# plan.json itself is written in the compact version 2 (remediation.plan.fileformat) and read back into it.
+EXPANDED_FORMAT_VERSION = 1
 REDACTED = "<redacted>"
 
 
@@ -150,7 +152,7 @@ class Wave(ContractModel):
 
 
 class Plan(ContractModel):
-    format_version: int = PLAN_FORMAT_VERSION
+    format_version: int = EXPANDED_FORMAT_VERSION
     created_at: datetime
     inventory_fingerprint: str
     inventory_source: str | None = None

@@ -19,6 +19,7 @@ from engine.errors import InputError
 from engine.inventory import load_snapshot
 from engine.sandbox.arm import protected_setting_digests
 from remediation.apply import Secrets
+from remediation.plan.io import read_plan
 from remediation.template import DineDeployment
 
 BUILTINS = Path(__file__).resolve().parents[2] / ".." / "shared" / "azure-policy-builtins"
@@ -108,7 +109,7 @@ def _written_files(tmp_path: Path) -> str:
 
 
 def _flux_operations(plan_file: Path, status: str = "planned") -> list[dict]:
-    return [operation for operation in json.loads(plan_file.read_text())["operations"]
+    return [operation for operation in read_plan(plan_file).to_json()["operations"]
             if ids.normalize(operation["resourceType"]) == FLUX_CONFIGURATION and operation["status"] == status]
 
 
@@ -250,7 +251,7 @@ def test_template_secrets_are_re_derived_from_the_definition_and_never_from_the_
     assignments = _json(tmp_path / "assignment.json", [_assignment("contoso-agent", AGENT_DEFINITION_ID,
                                                                    {"salt": "pepper"})])
     plan_file = _plan(running, tmp_path, assignments, definition)
-    operations = [operation for operation in json.loads(plan_file.read_text())["operations"]
+    operations = [operation for operation in read_plan(plan_file).to_json()["operations"]
                   if operation["status"] == "planned"]
     assert operations
     assert {(source["path"], source["kind"]) for source in operations[0]["secretSources"]} == {
@@ -290,7 +291,7 @@ def test_a_definition_changed_since_the_plan_gives_its_new_secret_not_the_planne
     assert _apply(running, plan_file, "--policy", str(rotated), "--assignment", str(assignments),
                   "-o", str(tmp_path / "result.json")) == 1  # disconnected clusters' installs stay deferred
     assert "failed" not in json.loads((tmp_path / "result.json").read_text())["counts"]
-    written = [operation for operation in json.loads(plan_file.read_text())["operations"]
+    written = [operation for operation in read_plan(plan_file).to_json()["operations"]
                if operation["status"] == "planned"]
     assert written and all(_digests(running, operation["resourceId"])["apiKey"] ==
                            _sha256("contoso-rotated-api-key-91b2") for operation in written)

@@ -11,6 +11,7 @@ from rego.opa_double import OpaServerTestDouble
 from engine.cli.main import main
 from engine.inventory.generator import write_generated_fleet
 from policies import LIBRARY
+from remediation.plan.io import read_plan
 
 from .builders import AZURE_POLICY, BUILTINS, DEFENDER, FLUX_EXTENSION
 
@@ -22,6 +23,11 @@ def fleet_file(tmp_path_factory) -> Path:
     return path
 
 
+def plan_document(path: Path) -> dict:
+    """plan.json as the Plan model reads it (every reason spelled out)."""
+    return read_plan(path).to_json()
+
+
 def policies() -> list[str]:
     return [argument for name in (DEFENDER, AZURE_POLICY, FLUX_EXTENSION) for argument in ("--policy", str(BUILTINS / name))]
 
@@ -31,7 +37,7 @@ def test_plan_writes_plan_json_and_reports(fleet_file: Path, tmp_path: Path, cap
     status = main(["plan", "--inventory", str(fleet_file), *policies(), "-o", str(out), "--report",
                    str(tmp_path / "report.html"), "--markdown", str(tmp_path / "report.md"), "--workers", "1"])
     assert status == 0
-    plan = json.loads(out.read_text())
+    plan = plan_document(out)
     operations = plan["operations"]
     assert operations and plan["waves"] and plan["inventoryFingerprint"].startswith("sha256:")
     assert plan["policyFingerprint"].startswith("sha256:")
@@ -62,13 +68,13 @@ def test_facts_file_marks_arm64_clusters(fleet_file: Path, tmp_path: Path) -> No
     arguments = ["plan", "--inventory", str(fleet_file), "--policy", str(BUILTINS / AZURE_POLICY), "--workers", "1"]
     before = tmp_path / "before.json"
     assert main([*arguments, "-o", str(before)]) == 0
-    target = next(operation["clusterId"] for operation in json.loads(before.read_text())["operations"]
+    target = next(operation["clusterId"] for operation in plan_document(before)["operations"]
                   if operation["status"] == "planned")
     facts = tmp_path / "facts.json"
     facts.write_text(json.dumps({target: {"nodeArchitectures": ["arm64"]}}))
     out = tmp_path / "plan.json"
     assert main([*arguments, "-o", str(out), "--facts", str(facts)]) == 0
-    operations = [operation for operation in json.loads(out.read_text())["operations"]
+    operations = [operation for operation in plan_document(out)["operations"]
                   if operation.get("clusterId") == target]
     assert operations and all(operation["status"] == "skipped" for operation in operations)
     assert all("arm64" in operation["reason"]["why"] for operation in operations)
@@ -76,7 +82,7 @@ def test_facts_file_marks_arm64_clusters(fleet_file: Path, tmp_path: Path) -> No
 
 def rego_plan(path: Path) -> tuple[str, list[tuple[str, str, str]]]:
     """The plan's inventory fingerprint and (operation id, status, definition) of each operation."""
-    plan = json.loads(path.read_text())
+    plan = plan_document(path)
     return plan["inventoryFingerprint"], [(operation["id"], operation["status"],
                                            operation["reason"]["policyDefinitionId"])
                                           for operation in plan["operations"]]

@@ -251,10 +251,13 @@ def test_plan_json_is_self_contained_has_reason_and_no_secrets(tmp_path) -> None
     write_plan(plan, path)
     data = json.loads(path.read_text())
     assert data["inventoryFingerprint"] == fleet(arc).fingerprint()
+    assert data["formatVersion"] == 2
     for operation in data["operations"]:
-        assert {"id", "action", "resourceId", "resourceType", "apiVersion", "body", "dependsOn", "status",
-                "reason"} <= operation.keys()
-        assert operation["reason"]["policyAssignmentId"] and operation["reason"]["evaluatedResourceId"] == arc["id"]
+        assert {"id", "action", "resourceId", "resourceType", "apiVersion", "body", "status", "reasons"} <= operation.keys()
+        for index in operation["reasons"]:
+            reason = data["reasons"][index]
+            assert data["policies"][reason["policy"]]["policyAssignmentId"]
+            assert reason["evaluatedResourceId"] == arc["id"]
     configuration = next(op for op in data["operations"] if op["resourceType"].endswith("fluxConfigurations"))
     assert configuration["body"]["properties"]["configurationProtectedSettings"] == {"sshPrivateKey": "<redacted>"}
     assert configuration["secretSources"][0]["kind"] == "keyVault"
