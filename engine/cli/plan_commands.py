@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from engine.cli.connection_options import (
 )
 from engine.cli.output import console
 from engine.cli.scan_commands import print_notes
+from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
 from engine.evaluate import prepare_scan, run_scan
 from remediation.plan.builder import PlanOptions
@@ -64,16 +66,20 @@ def plan_command(
                                          "azure-policy": azure_policy_options(strict_aliases)})
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
-    result = run_scan(fleet, request, workers)
-    print_notes(result.skipped, result.warnings)
-    plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source)
-    html = render_html(plan) if report else None
-    text = render_markdown(plan) if markdown else None
-    write_plan(plan, output)
-    if report and html is not None:
-        write_report(html, report)
-    if markdown and text is not None:
-        write_report(text, markdown)
+    with StageDisplay(console) as progress:
+        progress("scan", 0, len(fleet))
+        result = run_scan(fleet, request, workers, lambda done, total: progress("scan", done, total))
+        print_notes(result.skipped, result.warnings)
+        plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source,
+                              progress=progress)
+        html = render_html(plan) if report else None
+        text = render_markdown(plan) if markdown else None
+        writes = [partial(write_plan, plan, output), *(partial(write_report, content, path) for path, content
+                                                       in ((report, html), (markdown, text)) if path and content)]
+        progress("writing", 0, len(writes))
+        for done, write in enumerate(writes, 1):
+            write()
+            progress("writing", done, len(writes))
     counts = {status: sum(1 for operation in plan.operations if operation.status.value == status)
               for status in ("planned", "waiting", "deferred", "skipped")}
     console.print(f"plan: {len(plan.operations)} operations ({', '.join(f'{n} {s}' for s, n in counts.items())}), "

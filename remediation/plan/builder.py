@@ -19,6 +19,7 @@ from remediation.plan.graph import PlanNode, build_graph, check_acyclic, merge_w
 from remediation.plan.models import Conflict, Operation, Plan
 from remediation.plan.requests import WantedOperation
 from remediation.plan.rules import RuleContext, apply_rules
+from remediation.plan.stages import StageProgress, no_progress
 from remediation.plan.waves import RolloutOptions, assign_waves
 
 
@@ -31,10 +32,13 @@ class PlanOptions:
 
 def build_plan(wanted: Iterable[WantedOperation], fleet: Fleet, options: PlanOptions | None = None, *,
                inventory_source: str | None = None, policy_fingerprint: str | None = None,
-               created_at: datetime | None = None) -> Plan:
-    """The reviewable plan for every wanted write against ``fleet``; raises PlanCycleError on a cycle."""
+               created_at: datetime | None = None, progress: StageProgress = no_progress) -> Plan:
+    """The reviewable plan for every wanted write against ``fleet``; raises PlanCycleError on a cycle.
+
+    ``progress`` hears the ``graph`` stage (dedup and merge, rules, edges) and the ``waves`` stage."""
     options = options or PlanOptions()
     wanted = list(wanted)
+    progress("graph", 0, len(wanted))
     clusters = _cluster_facts(wanted, fleet, options)
     existing = _existing_ids(fleet, clusters)
     nodes, conflict_list = merge_wanted(wanted, existing)
@@ -43,11 +47,14 @@ def build_plan(wanted: Iterable[WantedOperation], fleet: Fleet, options: PlanOpt
     graph = build_graph(nodes)
     check_acyclic(graph, nodes)
     propagate_status(graph, nodes)
+    progress("graph", len(wanted), len(wanted))
+    progress("waves", 0, len(nodes))
     order = [key for generation in nx.topological_generations(graph) for key in sorted(generation)]
     operation_ids = {key: f"op-{position:0{max(4, len(str(len(order))))}d}" for position, key in enumerate(order, 1)}
     waves = assign_waves(graph, nodes, order, operation_ids, options.rollout)
     wave_of = {operation: wave.number for wave in waves for operation in wave.operations}
     operations = [_operation(nodes[key], graph, operation_ids, wave_of) for key in order]
+    progress("waves", len(nodes), len(nodes))
     return Plan(created_at=created_at or datetime.now(UTC), inventory_fingerprint=fleet.fingerprint(),
                 inventory_source=inventory_source, policy_fingerprint=policy_fingerprint, operations=operations,
                 conflicts=[_with_operation(conflict, operation_ids) for conflict in conflicts.values()],

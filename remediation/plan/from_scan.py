@@ -23,9 +23,11 @@ from engine.models.results import PolicyState
 from remediation.plan.builder import PlanOptions, build_plan
 from remediation.plan.models import Plan
 from remediation.plan.requests import WantedOperation, wanted_from_dine, wanted_from_rego, wants_remediation
+from remediation.plan.stages import StageProgress, no_progress
 from remediation.template import DineDeployment
 
 AZURE_POLICY_KIND = "azure-policy"  # the evaluate stage's name for Azure Policy JSON (engine.azure_policy.kind)
+EXPANSION_REPORT_EVERY = 250  # records between two expansion progress reports
 PolicyKey = tuple[str, str]  # (normalized assignment id, lower-case policy definition reference id or "")
 
 
@@ -64,19 +66,20 @@ class DinePolicies:
         return deployment, policy.parameters
 
 
-def wanted_from_scan(fleet: Fleet, request: ScanRequest, records: list[PolicyState]) -> Iterator[WantedOperation]:
+def wanted_from_scan(fleet: Fleet, request: ScanRequest, records: list[PolicyState],
+                     progress: StageProgress = no_progress) -> Iterator[WantedOperation]:
+    """What every record wanting remediation wants written; ``progress`` hears the ``expansion`` stage."""
     policies = DinePolicies(request)
-    for state in records:
-        if not wants_remediation(state):
-            continue
+    pending = [state for state in records if wants_remediation(state)]
+    progress("expansion", 0, len(pending))
+    for done, state in enumerate(pending, 1):
         if state.remediation:
             yield from wanted_from_rego(state)
-            continue
-        resource = _evaluated_resource(fleet, state.resource_id)
-        if resource is None:
-            continue
-        deployment, parameters = policies.deployment(state)
-        yield from wanted_from_dine(state, deployment, resource, parameters)
+        elif (resource := _evaluated_resource(fleet, state.resource_id)) is not None:
+            deployment, parameters = policies.deployment(state)
+            yield from wanted_from_dine(state, deployment, resource, parameters)
+        if done % EXPANSION_REPORT_EVERY == 0 or done == len(pending):
+            progress("expansion", done, len(pending))
 
 
 def _evaluated_resource(fleet: Fleet, resource_id: str) -> dict[str, Any] | None:
@@ -100,8 +103,9 @@ def policy_fingerprint(request: ScanRequest) -> str:
 
 
 def plan_from_scan(fleet: Fleet, request: ScanRequest, result: ScanResult, options: PlanOptions | None = None,
-                   inventory_source: str | None = None, created_at: datetime | None = None) -> Plan:
-    """The plan for every non-compliant record of a scan."""
-    return build_plan(wanted_from_scan(fleet, request, result.records), fleet, options,
+                   inventory_source: str | None = None, created_at: datetime | None = None,
+                   progress: StageProgress = no_progress) -> Plan:
+    """The plan for every non-compliant record of a scan; ``progress`` hears expansion, graph and waves."""
+    return build_plan(wanted_from_scan(fleet, request, result.records, progress), fleet, options,
                       inventory_source=inventory_source, policy_fingerprint=policy_fingerprint(request),
-                      created_at=created_at)
+                      created_at=created_at, progress=progress)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from rego.opa_double import OpaServerTestDouble
+from rich.console import Console
 
 from engine.cli.main import main
+from engine.cli.stage_progress import StageDisplay
 from engine.inventory.generator import write_generated_fleet
 from policies import LIBRARY
 from remediation.plan.io import read_plan
@@ -135,3 +138,28 @@ def test_plan_reads_resource_graph_with_the_shared_options_and_saves_it(sandbox,
         resource["id"].lower() for resource in json.loads(sandbox.fleet_file.read_text())}
     plan = json.loads(out.read_text())
     assert plan["inventorySource"] == "resource-graph" and plan["operations"]
+
+
+def test_plan_shows_its_stages_off_a_terminal_one_line_as_each_ends(fleet_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["plan", "-i", str(fleet_file), *policies(), "-o", str(out), "--markdown", str(tmp_path / "p.md"),
+                 "--workers", "1"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if " done in " in line]
+    assert [line.split()[1] for line in lines] == ["scan", "expansion", "graph", "waves", "writing"]
+    assert lines[0].startswith("plan: scan 60/60 clusters") and lines[-1].startswith("plan: writing 2/2 files")
+
+
+def test_a_long_stage_reports_every_few_seconds_off_a_terminal_and_live_on_one() -> None:
+    now = [0.0]
+    plain = Console(file=io.StringIO(), force_terminal=False, width=200)
+    with StageDisplay(plain, clock=lambda: now[0]) as progress:
+        for done in range(0, 1001, 100):
+            progress("expansion", done, 1000)
+            now[0] += 2.0
+    lines = plain.file.getvalue().splitlines()
+    assert lines == ["plan: expansion 300/1000 records 6s so far", "plan: expansion 600/1000 records 12s so far",
+                     "plan: expansion 900/1000 records 18s so far", "plan: expansion 1000/1000 records done in 20.0s"]
+    live = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with StageDisplay(live) as progress:
+        progress("graph", 5, 10)
+    assert "graph" in live.file.getvalue()
