@@ -101,6 +101,8 @@ class ScanSettings(Section):
     fail_on: Literal["non-compliant", "error", "never"] = "non-compliant"
     workers: int | None = Field(None, ge=1)
     strict_aliases: bool = False  # refuse aliases outside arcpolicy's table (--strict-aliases)
+    rego_engine: Literal["regorus", "regopy", "opa"] = "regorus"  # keys of engine/rego/engine_kinds.py's ENGINES
+    opa_url: str | None = None  # the OPA server of rego_engine = "opa"
 
 
 def _output_format(value: str) -> str:

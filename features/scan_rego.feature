@@ -33,7 +33,7 @@ Feature: Scanning with Rego policies, alone and mixed with Azure Policy
     And the plan leaves "hq-1" alone
     And the plan leaves "store-1" alone
 
-  Scenario: A Rego policy that does not compile is skipped, naming the file and the line
+  Scenario: A Rego policy that does not compile is skipped, naming the file, the line and the column
     Given a file "policies/broken.rego" containing:
       """
       package contoso.broken
@@ -43,4 +43,4 @@ Feature: Scanning with Rego policies, alone and mixed with Azure Policy
     When the fleet is scanned with the policy "policies/broken.rego"
     Then arcpolicy exits with status 0
     And the scan has 0 compliant records
-    And the error output contains "broken.rego:3: this is unclosed (policy skipped)"
+    And the error output contains "broken.rego:4:1: expecting expression (policy skipped)"

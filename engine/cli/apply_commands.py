@@ -12,7 +12,16 @@ import typer
 from engine.azure import CredentialKind
 from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app
-from engine.cli.connection_options import ArmEndpointOption, CaBundleOption, CredentialOption, arm_connection
+from engine.cli.connection_options import (
+    ArmEndpointOption,
+    CaBundleOption,
+    CredentialOption,
+    OpaUrlOption,
+    RegoEngineName,
+    RegoEngineOption,
+    arm_connection,
+    rego_options,
+)
 from engine.cli.output import console, write_text
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
@@ -57,6 +66,8 @@ def apply_command(
     write_limit: Annotated[str, typer.Option("--write-limit", help="Per-subscription write bucket BURST/RATE.")
                            ] = "200/10",
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds one operation may poll.")] = 1800.0,
+    rego_engine: RegoEngineOption = RegoEngineName.regorus,
+    opa_url: OpaUrlOption = None,
 ) -> None:
     """Apply a plan: paced, retried, journaled writes; verified afterwards."""
     burst, rate = parse_write_limit(write_limit)
@@ -70,7 +81,7 @@ def apply_command(
     if policy:
         from engine.evaluate import prepare_scan
 
-        policies = prepare_scan(policy, assignment or [])
+        policies = prepare_scan(policy, assignment or [], kind_options={"rego": rego_options(rego_engine, opa_url)})
     with ApplyProgress(len(loaded.operations), sys.stderr) as progress:
         result = apply_plan(loaded, connection, options, journal_path=journal or default_journal_path(plan),
                             secrets=secret_values, policies=policies, on_result=progress)

@@ -180,17 +180,18 @@ def load_fleet(inventory: Path | None, resource_graph: bool = False, connection:
 
 
 class RegoEngineName(StrEnum):
-    """``--rego-engine``: keys of the Rego library's engine registry."""
+    """``--rego-engine``: keys of the Rego library's engine registry (engine/rego/engine_kinds.py)."""
 
-    embedded = "embedded"
+    regorus = "regorus"
+    regopy = "regopy"
     opa = "opa"
 
 
 DEFAULT_OPA_URL = "http://localhost:8181"
 
 RegoEngineOption = Annotated[
-    RegoEngineName, typer.Option("--rego-engine", help="Evaluate .rego policies with the embedded interpreter "
-                                 "or an OPA server.")]
+    RegoEngineName, typer.Option("--rego-engine", help="Evaluate .rego policies with regorus (default, in process), "
+                                 "regopy, or an OPA server (--opa-url).")]
 OpaUrlOption = Annotated[
     str | None, typer.Option("--opa-url", help=f"OPA server for --rego-engine opa (default {DEFAULT_OPA_URL}).")]
 
@@ -205,10 +206,10 @@ def azure_policy_options(strict_aliases: bool) -> dict[str, bool]:
     return {"strict_aliases": strict_aliases}
 
 
-def rego_options(engine: RegoEngineName, opa_url: str | None) -> dict[str, str]:
+def rego_options(engine: str, opa_url: str | None) -> dict[str, str]:
     """The Rego library's engine options (``RegoLibrary.load(paths, engine=..., url=...)``)."""
-    if engine is RegoEngineName.embedded:
+    if engine != RegoEngineName.opa:
         if opa_url is not None:
             raise InputError("--opa-url", "only used with --rego-engine opa", value=opa_url)
-        return {"engine": engine.value}
-    return {"engine": engine.value, "url": opa_url or DEFAULT_OPA_URL}
+        return {"engine": str(engine)}
+    return {"engine": str(engine), "url": opa_url or DEFAULT_OPA_URL}

@@ -51,7 +51,7 @@ def plan_command(
     report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML dry-run report.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scan processes (default: cores).")] = None,
-    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
 ) -> None:

@@ -54,7 +54,7 @@ CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscription
                "ca_bundle": "scan.ca_bundle", "credential": "scan.credential", "policy": "scan.policies",
                "assignment": "scan.assignments", "exemption": "scan.exemptions",
                "management_groups": "scan.management_group_map", "fail_on": "scan.fail_on", "workers": "scan.workers",
-               "strict_aliases": "scan.strict_aliases",
+               "strict_aliases": "scan.strict_aliases", "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
                "store": "store.url", "keep": "store.keep", "log_format": "logging.format"}
 
 
@@ -100,7 +100,7 @@ def scan_command(
     fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on: non-compliant (and error) records, "
                                                               "error records only, or never.")] = FailOn.non_compliant,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
-    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
     config_file: Annotated[Path | None, typer.Option("--config", help="arcpolicy.toml with the scan's settings; "
@@ -134,7 +134,7 @@ def scan_command(
     log.info("scan started", extra={"inventory": source.inventory_source})
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options={"rego": rego_options(rego_engine, opa_url),
+                           kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
                                          "azure-policy": azure_policy_options(settings.strict_aliases)})
     fleet = source.load()
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)

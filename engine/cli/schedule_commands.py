@@ -16,7 +16,14 @@ import typer
 
 from engine.atomic import atomic_writer
 from engine.cli.app import app
-from engine.cli.connection_options import arm_connection, azure_policy_options, load_fleet
+from engine.cli.connection_options import (
+    OpaUrlOption,
+    RegoEngineName,
+    arm_connection,
+    azure_policy_options,
+    load_fleet,
+    rego_options,
+)
 from engine.cli.output import console
 from engine.cli.scan_commands import FAILING_STATES, FailOn, command_line_overrides
 from engine.config import ArcPolicyConfig, resolve_config
@@ -33,7 +40,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_KEYS = {"cron": "schedule.cron", "jitter": "schedule.jitter", "health_file": "schedule.health_file",
                "lock_file": "schedule.lock_file", "remediate": "schedule.remediate", "store": "store.url",
-               "keep": "store.keep", "log_format": "logging.format"}
+               "keep": "store.keep", "log_format": "logging.format",
+               "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url"}
 
 
 class ScanJob:
@@ -49,7 +57,8 @@ class ScanJob:
             raise InputError("--config", "the config file names no policies", location="scan.policies")
         groups = load_management_groups(settings.management_group_map) if settings.management_group_map else None
         return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups,
-                            kind_options={"azure-policy": azure_policy_options(settings.strict_aliases)})
+                            kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
+                                          "azure-policy": azure_policy_options(settings.strict_aliases)})
 
     def __call__(self, scan_id: str) -> ScanResult:
         started = time.perf_counter()
@@ -121,6 +130,9 @@ def schedule_command(
                                               help="History store (SQLite file or SQLAlchemy URL).")] = None,
     keep: Annotated[str | None, typer.Option("--keep", help="Delete stored scans older than this (e.g. 90d).")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="text or json lines.")] = None,
+    rego_engine: Annotated[RegoEngineName | None, typer.Option(
+        "--rego-engine", help="Rego engine (regorus, regopy, opa); overrides scan.rego_engine.")] = None,
+    opa_url: OpaUrlOption = None,
 ) -> int:
     """Scan on a cron schedule in one process: no overlap, jitter, failures retried next slot, SIGTERM stops."""
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS))

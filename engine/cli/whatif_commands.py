@@ -43,7 +43,7 @@ def whatif_command(
     output_format: Annotated[WhatIfFormat, typer.Option("--format", "-f")] = WhatIfFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
-    rego_engine: RegoEngineOption = RegoEngineName.embedded,
+    rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
 ) -> int:
     """Evaluate the policy set over a stored scan's inventory and compare with its verdicts; exit 1 when

@@ -1,10 +1,11 @@
-"""Rego policies: the embedded regopy engine, the OPA-server engine and the policy-author contract.
+"""Rego policies: the embedded engines (regorus, regopy), the OPA-server engine and the policy-author contract.
 
 See docs/rego.md for the contract (input document, ``violation`` / ``applicable`` rules,
 METADATA annotations) that every policy under ``--policy`` follows.
 """
 
-from engine.rego.engines import ENGINES, Diagnostic, RegoRuntimeError
+from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
+from engine.rego.engines import Diagnostic, RegoRuntimeError
 from engine.rego.library import (
     DEFINITION_ID_PREFIX,
     RegoLibrary,
@@ -15,5 +16,5 @@ from engine.rego.library import (
     policy_input,
 )
 
-__all__ = ["DEFINITION_ID_PREFIX", "ENGINES", "Diagnostic", "RegoLibrary", "RegoPolicy", "RegoRemediation",
+__all__ = ["DEFAULT_ENGINE", "DEFINITION_ID_PREFIX", "ENGINES", "Diagnostic", "RegoLibrary", "RegoPolicy", "RegoRemediation",
            "RegoRuntimeError", "RegoVerdict", "RegoViolation", "policy_input"]

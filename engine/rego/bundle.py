@@ -27,6 +27,8 @@ ENTRY_PACKAGE = "arcpolicy_internal.scan"
 ENTRY_FILE = "arcpolicy_internal_scan.rego"
 RESULTS_RULE = "results"
 SHARED_RESULTS_RULE = "results_with_input_parameters"
+VM_ENTRY_PACKAGE = "arcpolicy_internal.vm"
+VM_ENTRY_FILE = "arcpolicy_internal_vm.rego"
 PARAMETER_SETS_KEY = "_parameterSets"
 
 
@@ -57,6 +59,17 @@ class ScanBundle:
 
     def package_path(self, index: int) -> str:
         return f"{ENTRY_PACKAGE.replace('.', '/')}/{self.package_rule(index)}"
+
+    @property
+    def vm_results_path(self) -> str:
+        """``data`` path of :meth:`vm_entry_source`'s rule."""
+        return f"{VM_ENTRY_PACKAGE.replace('.', '/')}/{RESULTS_RULE}"
+
+    def vm_entry_source(self, indices: list[int]) -> str:
+        """The shared-results rule over the packages at ``indices`` only (regorus's VM compiles no ``with``)."""
+        entries = ", ".join(f"{json.dumps(self.packages[index])}: [data.{ENTRY_PACKAGE}._verdict_{index}]"
+                            for index in indices)
+        return f"package {VM_ENTRY_PACKAGE}\n\n{RESULTS_RULE} := {{{entries}}}\n"
 
     @cached_property
     def entry_source(self) -> str:

@@ -1,8 +1,8 @@
-"""Rego engines: the embedded regopy interpreter and an OPA server, behind one small interface.
+"""Rego engines behind one small interface: regopy (here), regorus (:mod:`engine.rego.regorus_engine`), OPA.
 
 An engine answers two questions about an input document: the verdicts of every package (one
 query), and the verdicts of one package (asked only to isolate a runtime error). Engines are
-looked up by name in :data:`ENGINES`, so the CLI's ``--rego-engine`` is a registry key.
+looked up by name in :data:`engine.rego.engine_kinds.ENGINES`, so ``--rego-engine`` is a registry key.
 """
 
 from __future__ import annotations
@@ -54,14 +54,31 @@ class RegoRuntimeError(Exception):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """A compile problem in one file: the policy it belongs to is skipped, the scan goes on."""
+    """A compile problem in one file: the policy it belongs to is skipped, the scan goes on.
+
+    ``column`` is 0 when the engine does not say (regopy's offsets are turned into lines only).
+    """
 
     file: str
     line: int
     message: str
+    column: int = 0
+
+    @property
+    def place(self) -> str:
+        return f"line {self.line}" + (f" column {self.column}" if self.column else "")
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        column = f":{self.column}" if self.column else ""
+        return f"{self.file}:{self.line}{column}: {self.message}"
+
+
+class BundleRejected(Exception):
+    """Building an engine found files that do not compile together: they are skipped, the rest rebuilt."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        super().__init__("; ".join(str(problem) for problem in diagnostics))
 
 
 class RegoEngine(Protocol):
@@ -228,7 +245,7 @@ def compile_modules(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], li
     return accepted, diagnostics
 
 
-class EmbeddedEngine:
+class RegopyEngine:
     """regopy, compiled once into a bundle; each query sets the input and runs the bundle."""
 
     def __init__(self, bundle: ScanBundle):
@@ -279,7 +296,7 @@ class EmbeddedEngine:
 
 
 class IsolatedEngine:
-    """:class:`EmbeddedEngine` in a child process (:class:`EngineHost`): a crash of regopy is an answer.
+    """:class:`RegopyEngine` in a child process (:class:`EngineHost`): a crash of regopy is an answer.
 
     A crash while deciding an input makes that input's answer a :class:`RegoRuntimeError`
     naming the crash (the library then asks each package alone, so only the policy that crashes
@@ -291,7 +308,7 @@ class IsolatedEngine:
 
     def __init__(self, bundle: ScanBundle):
         self.bundle = bundle
-        self._host = EngineHost(EmbeddedEngine, bundle)
+        self._host = EngineHost(RegopyEngine, bundle)
         self._host.start()
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -400,10 +417,3 @@ def _opa_message(response: requests.Response | None) -> str:
         return f"OPA answered HTTP {response.status_code}"
     details = [error.get("message", "") for error in body.get("errors", []) if isinstance(error, dict)]
     return "; ".join(filter(None, [body.get("message", ""), *details])) or f"OPA answered HTTP {response.status_code}"
-
-
-EngineFactory = Callable[..., RegoEngine]
-ENGINES: dict[str, EngineFactory] = {
-    "embedded": EmbeddedEngine,
-    "opa": OpaServerEngine,
-}

@@ -77,7 +77,7 @@ class RegoKind:
     suffixes = (".rego",)
 
     def load(self, files: Sequence[Path], **options: Any) -> RegoLibrary:
-        """``options``: ``engine`` (embedded, opa) and that engine's own options (``url`` for opa)."""
+        """``options``: ``engine`` (regorus, regopy, opa) and that engine's own options (``url`` for opa)."""
         return RegoLibrary.load([file for file in files if not file.name.endswith("_test.rego")], **options)
 
     def problems(self, library: RegoLibrary) -> list[str]:

@@ -21,19 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.errors import InputError
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.rego.bundle import PARAMETER_SETS_KEY, ScanBundle
-from engine.rego.engines import (
-    ENGINES,
-    Diagnostic,
-    EmbeddedEngine,
-    IsolatedEngine,
-    RegoEngine,
-    RegoRuntimeError,
-    compile_diagnostic,
-    compile_modules,
-)
-from engine.rego.isolation import EngineCrash, IsolatedError, call_isolated
+from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
+from engine.rego.engines import BundleRejected, Diagnostic, RegoEngine, RegoRuntimeError
 from engine.rego.modules import RegoModule, discover, read_module
-from engine.rego.references import References, unresolved
+from engine.rego.references import unresolved
 
 DEFINITION_ID_PREFIX = "rego:"
 EFFECTS = {effect.lower(): effect for effect in ("audit", "auditIfNotExists", "deployIfNotExists", "deny")}
@@ -123,11 +114,11 @@ class RegoLibrary:
         self.engine = engine
         self._index = {package: index for index, package in enumerate(bundle.packages)}
         self._recipe: tuple[list[RegoModule], list[Diagnostic], str, dict[str, Any]] = (
-            list(bundle.modules), diagnostics, "embedded", {})
+            list(bundle.modules), diagnostics, DEFAULT_ENGINE, {})
 
     # ---- loading --------------------------------------------------------------------------
     @classmethod
-    def load(cls, paths: Iterable[str | Path], engine: str = "embedded", **engine_options: Any) -> RegoLibrary:
+    def load(cls, paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, **engine_options: Any) -> RegoLibrary:
         """Read, compile and index the policies under ``paths`` (tests ``*_test.rego`` excluded)."""
         if engine not in ENGINES:
             raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(ENGINES)}", value=engine)
@@ -137,30 +128,22 @@ class RegoLibrary:
     @classmethod
     def _compile(cls, modules: list[RegoModule], diagnostics: list[Diagnostic], engine: str,
                  engine_options: dict[str, Any]) -> RegoLibrary:
-        modules, compile_problems = compile_modules(modules)
-        modules, reference_problems = unresolved(modules)
+        kind = ENGINES[engine]
+        modules, compile_problems = kind.check(modules)
+        modules, reference_problems = unresolved(modules, kind.is_builtin)
         diagnostics = [*diagnostics, *compile_problems, *reference_problems]
         while True:
             bundle, policies, metadata_problems = _policy_bundle(modules)
             try:
-                embedded = IsolatedEngine(bundle)
+                chosen = kind.build(bundle, **engine_options)
                 break
-            except IsolatedError as error:  # caught only when building the whole bundle
-                sources = {module.name: module.source for module in modules}
-                problem = compile_diagnostic(error, sources, modules[-1].name if modules else "")
-                diagnostics.append(problem)
-                modules = [module for module in modules if module.name != problem.file]
-            except EngineCrash as crash:
-                crashing = _crashing_modules(modules)
-                if not crashing:
-                    raise InputError("--policy", f"{crash} compiling the Rego policies together") from None
-                diagnostics.extend(crashing)
-                modules = [module for module in modules if module.name not in {problem.file for problem in crashing}]
+            except BundleRejected as rejected:
+                skipped = {problem.file for problem in rejected.diagnostics}
+                if not skipped & {module.name for module in modules}:  # nothing of the user's to skip
+                    raise InputError("--policy", f"the Rego policies do not compile together: {rejected}") from None
+                diagnostics.extend(rejected.diagnostics)
+                modules = [module for module in modules if module.name not in skipped]
         diagnostics.extend(metadata_problems)
-        chosen: RegoEngine = embedded
-        if engine != "embedded":
-            embedded.close()
-            chosen = ENGINES[engine](bundle, **engine_options)
         library = cls(policies, diagnostics, bundle, chosen)
         library._recipe = (list(bundle.modules), diagnostics, engine, engine_options)
         return library
@@ -298,28 +281,6 @@ def _verdict(cluster: ClusterInventory, raw: dict[str, Any] | str) -> RegoVerdic
         if remediation is not None and remediation.action is None:
             remediation.action = "update" if remediation.name.lower() in existing else "create"
     return RegoVerdict(violations=sorted(violations, key=lambda violation: violation.msg))
-
-
-def _crashing_modules(modules: list[RegoModule]) -> list[Diagnostic]:
-    """After regopy crashed building the bundle: the modules it crashes on, each built (with what it uses) alone."""
-    references = References(modules)
-    crashing = []
-    for module in modules:
-        used = references.packages_used(module) | {module.package}
-        alone = [other for other in modules if other is module or other.package in used]
-        try:
-            call_isolated(_build, alone)
-        except EngineCrash as crash:
-            crashing.append(Diagnostic(module.name, 1, f"the Rego engine crashed compiling this file: {crash.reason}; "
-                                                       "see docs/rego.md, regopy 1.5 pitfalls"))
-        except IsolatedError:
-            pass  # a compile error of the smaller program; the whole bundle decides
-    return crashing
-
-
-def _build(modules: list[RegoModule]) -> None:
-    """In a child: compile ``modules`` as the scan would."""
-    EmbeddedEngine(_policy_bundle(modules)[0])
 
 
 def _read_all(paths: Iterable[Path]) -> tuple[list[RegoModule], list[Diagnostic]]:

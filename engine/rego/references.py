@@ -13,7 +13,7 @@ compiled together. Sources are read as ``opa fmt`` writes them (see :mod:`engine
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from engine.rego.engines import Diagnostic, new_interpreter
 from engine.rego.modules import RegoModule
@@ -25,7 +25,8 @@ _LITERALS = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
 _KEYWORDS = frozenset({"not", "some", "every", "in", "if", "contains", "else", "with", "as", "default", "import",
                        "package", "set"})  # set() is the empty-set literal, not a call
 _V0_RULE = re.compile(r"^(?:default[ \t]+)?([A-Za-z_]\w*)(?:\[[^\]\n]*\]|\([^)\n]*\))?[ \t]*\{", re.MULTILINE)
-_BUILTINS = new_interpreter()
+_REGOPY = new_interpreter()
+BuiltinCheck = Callable[[str], bool]
 
 
 def _code(source: str) -> str:
@@ -40,7 +41,8 @@ def _line(source: str, offset: int) -> int:
 class References:
     """What the loaded modules define: packages and, per package, rule (and function) names."""
 
-    def __init__(self, modules: Sequence[RegoModule]):
+    def __init__(self, modules: Sequence[RegoModule], is_builtin: BuiltinCheck | None = None):
+        self.is_builtin = is_builtin or regopy_builtin
         self.rules: dict[str, set[str]] = {}
         for module in modules:
             self.rules.setdefault(module.package, set()).update(module.rules)
@@ -91,26 +93,34 @@ class References:
                 continue  # a rule head defines the function; the others are calls
             problems.append(Diagnostic(module.name, _line(code, match.start()),
                                        f"undefined function {name} (neither a rule of a loaded package nor a "
-                                       "built-in of the embedded engine)"))
+                                       "built-in of the Rego engine)"))
         return problems
 
     def _defined(self, name: str, local: set[str], aliases: dict[str, str]) -> bool:
         head, _, rest = name.partition(".")
         if not rest:
-            return name in local or _BUILTINS.is_builtin(name)
+            return name in local or self.is_builtin(name)
         if head == "data":
             return self.resolves(rest)
         if head in aliases:
             return self.resolves(f"{aliases[head]}.{rest}")
-        return _BUILTINS.is_builtin(name)
+        return self.is_builtin(name)
 
 
-def unresolved(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], list[Diagnostic]]:
-    """Keep the modules whose references resolve; a skipped module may unresolve its importers."""
+def regopy_builtin(name: str) -> bool:
+    return bool(_REGOPY.is_builtin(name))
+
+
+def unresolved(modules: Sequence[RegoModule],
+               is_builtin: BuiltinCheck | None = None) -> tuple[list[RegoModule], list[Diagnostic]]:
+    """Keep the modules whose references resolve; a skipped module may unresolve its importers.
+
+    ``is_builtin``: the engine's own built-ins (regopy's by default).
+    """
     kept = list(modules)
     diagnostics: list[Diagnostic] = []
     while True:
-        references = References(kept)
+        references = References(kept, is_builtin)
         found = {module.name: module_problems for module in kept if (module_problems := references.problems(module))}
         if not found:
             return kept, diagnostics

@@ -1,19 +1,21 @@
 """``arcpolicy test``: run Rego unit tests (``test_*`` rules in ``*_test.rego``) as ``opa test`` does.
 
-regopy has no test runner, so tests are discovered from the source and each one is queried as
-``data.<package>.<test_rule>``: it passes when that value is ``true``.
+Tests are discovered from the source and each one is evaluated as ``data.<package>.<test_rule>``:
+it passes when that value is ``true``. The default engine, regorus, runs every test in one
+interpreter in this process, gathers what ``print()`` calls write (shown under the test) and,
+with ``coverage=True``, which lines of each file were evaluated (:mod:`engine.rego.coverage`).
 
-regopy 1.5 can crash while compiling some tests (``with input as {...}`` and built-ins), and a
-crash takes every query of that program with it. So each test file runs in its own child
-process, compiled with the policies and the test files it uses; when that child crashes, each
-of its tests runs alone in a child (the file's other tests blanked out), and a test whose child
-crashes is an ``ERROR`` saying so while the others report as usual.
+With ``engine="regopy"``, regopy 1.5 can crash while compiling some tests (``with input as
+{...}`` and built-ins), and a crash takes every query of that program with it. So each test file
+runs in its own child process, compiled with the policies and the test files it uses; when that
+child crashes, each of its tests runs alone in a child (the file's other tests blanked out), and
+a test whose child crashes is an ``ERROR`` saying so while the others report as usual.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -22,10 +24,14 @@ import orjson
 import regopy
 
 from engine.errors import InputError
-from engine.rego.engines import compile_modules, new_interpreter, output_error
+from engine.rego.coverage import FileCoverage, file_coverage
+from engine.rego.engine_kinds import DEFAULT_ENGINE
+from engine.rego.engines import Diagnostic, compile_modules, new_interpreter, output_error
 from engine.rego.isolation import EngineCrash, call_isolated
 from engine.rego.modules import RegoModule, discover, read_modules
-from engine.rego.references import References, unresolved
+from engine.rego.references import BuiltinCheck, References, regopy_builtin, unresolved
+from engine.rego.regorus_engine import check_modules, error_message, regorus_builtin
+from engine.rego.regorus_engine import new_interpreter as new_regorus_interpreter
 
 Outcome = Literal["PASS", "FAIL", "ERROR"]
 
@@ -43,26 +49,82 @@ class TestResult:
     name: str
     outcome: Outcome
     detail: str = ""
+    prints: tuple[str, ...] = ()
 
 
-def run_tests(paths: Iterable[str | Path]) -> list[TestResult]:
+@dataclass(frozen=True)
+class TestRun:
+    """The outcome of every test and, when asked for, the coverage of every file."""
+
+    __test__ = False
+
+    results: list[TestResult]
+    coverage: list[FileCoverage] | None = None
+
+
+@dataclass(frozen=True)
+class TestRunner:
+    """One engine's way to check the modules and run the tests (``coverage``: whether it can report it)."""
+
+    check: Callable[[Sequence[RegoModule]], tuple[list[RegoModule], list[Diagnostic]]]
+    run: Callable[[list[RegoModule], bool], TestRun]
+    is_builtin: BuiltinCheck
+    coverage: bool = False
+
+
+def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverage: bool = False) -> TestRun:
     """Compile every module under ``paths`` (tests included) and run each ``test_*`` rule.
 
     A file that does not compile, or imports or calls something no loaded file defines, is bad
     input (InputError, file and line).
     """
+    runner = TEST_RUNNERS.get(engine)
+    if runner is None:
+        raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(TEST_RUNNERS)}", value=engine)
+    if coverage and not runner.coverage:
+        raise InputError("--coverage", f"coverage needs --rego-engine {DEFAULT_ENGINE}", value=engine)
     modules = list(read_modules(discover(paths, include_tests=True)))
-    accepted, diagnostics = compile_modules(modules)
-    accepted, reference_problems = unresolved(accepted)
+    accepted, diagnostics = runner.check(modules)
+    accepted, reference_problems = unresolved(accepted, runner.is_builtin)
     if diagnostics or reference_problems:
         first = (diagnostics or reference_problems)[0]
-        raise InputError(first.file, first.message, location=f"line {first.line}")
+        raise InputError(first.file, first.message, location=first.place)
+    return runner.run(accepted, coverage)
+
+
+def _run_with_regorus(modules: list[RegoModule], coverage: bool) -> TestRun:
+    """Every test in one regorus interpreter; ``print()`` output gathered per test."""
+    interpreter = new_regorus_interpreter([(module.name, module.source) for module in modules])
+    interpreter.set_gather_prints(True)
+    interpreter.set_enable_coverage(coverage)
+    results = []
+    for module in modules:
+        for rule in module.test_rules if module.is_test else []:
+            name = f"{module.package}.{rule}"
+            try:
+                value = orjson.loads(interpreter.eval_rule_as_json(f"data.{name}"))
+            except RuntimeError as error:
+                results.append(TestResult(module.name, name, "ERROR", error_message(error),
+                                          tuple(interpreter.take_prints())))
+                continue
+            prints = tuple(interpreter.take_prints())
+            if value is True:
+                results.append(TestResult(module.name, name, "PASS", prints=prints))
+            else:
+                detail = "undefined" if value == "<undefined>" else f"value {value!r}"
+                results.append(TestResult(module.name, name, "FAIL", detail, prints))
+    report = file_coverage(orjson.loads(interpreter.get_coverage_report_as_json())) if coverage else None
+    return TestRun(results, report)
+
+
+def _run_with_regopy(accepted: list[RegoModule], coverage: bool) -> TestRun:
+    """Each test file in its own regopy child process (see the module docstring)."""
     references = References(accepted)
     results: list[TestResult] = []
     for module in accepted:
         if module.is_test and module.test_rules:
             results.extend(_run_file(module, _program(module, accepted, references)))
-    return results
+    return TestRun(results)
 
 
 def _program(module: RegoModule, modules: Sequence[RegoModule], references: References) -> list[RegoModule]:
@@ -129,3 +191,9 @@ def _run(interpreter: regopy.Interpreter, file: str, name: str) -> TestResult:
     if value is True:
         return TestResult(file, name, "PASS")
     return TestResult(file, name, "FAIL", "undefined" if value is None else f"value {value!r}")
+
+
+TEST_RUNNERS: dict[str, TestRunner] = {
+    "regorus": TestRunner(check_modules, _run_with_regorus, regorus_builtin, coverage=True),
+    "regopy": TestRunner(compile_modules, _run_with_regopy, regopy_builtin),
+}

@@ -112,7 +112,8 @@ def test_a_rego_runtime_error_is_an_error_record_and_the_scan_goes_on(tmp_path: 
     assert by_policy["probe.always"] == {"NonCompliant"}
     assert len(by_policy) == 3  # the Azure Policy twin was evaluated too
     errors = [record for record in result.records if record.compliance_state.value == "Error"]
-    assert len(errors) == 2 and errors[0].error == "complete rules must not produce multiple outputs"
+    assert len(errors) == 2
+    assert errors[0].error == f"{tmp_path / 'conflict.rego'}:4:1: rule conflicts with rule at {tmp_path / 'conflict.rego'}:3:1"
     assert errors[0].policy_definition_action == "error"
     [summary] = [row for row in result.summary if row.policy_definition_name == "probe.conflict"]
     assert summary.error == 2

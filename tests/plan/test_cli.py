@@ -94,7 +94,7 @@ def rego_plan(path: Path) -> tuple[str, list[tuple[str, str, str]]]:
 def test_plan_takes_the_rego_engine_and_saves_the_fleet_it_read(fleet_file: Path, tmp_path: Path) -> None:
     saved, out = tmp_path / "saved.json", tmp_path / "plan.json"
     arguments = ["plan", *("--policy", str(LIBRARY / "rego")), "--workers", "1"]
-    assert main([*arguments, "-i", str(fleet_file), "--rego-engine", "embedded", "--save", str(saved),
+    assert main([*arguments, "-i", str(fleet_file), "--rego-engine", "regopy", "--save", str(saved),
                  "-o", str(out)]) == 0
     fingerprint, operations = rego_plan(out)
     assert {definition for _, _, definition in operations} >= {"rego:arcpolicy.flux_auto_upgrade",

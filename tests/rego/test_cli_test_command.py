@@ -33,4 +33,4 @@ def test_failing_test_is_reported_and_exits_1(tmp_path: Path, capsys: pytest.Cap
 def test_syntax_error_in_a_test_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "broken_test.rego").write_text("package broken_test\n\ntest_x if {\n  y = \n}\n")
     assert main(["test", str(tmp_path)]) == 2
-    assert "broken_test.rego: line 4:" in capsys.readouterr().err
+    assert "broken_test.rego: line 4 column 5: expecting `}` while parsing set" in capsys.readouterr().err

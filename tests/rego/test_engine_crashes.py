@@ -1,5 +1,6 @@
-"""regopy 1.5 crashes (SIGSEGV, abort) never take arcpolicy down: they are diagnostics, Error records
-or ERROR test results, and everything else still runs. Every crash here is a real one of regopy."""
+"""regopy 1.5 crashes (SIGSEGV, abort) never take arcpolicy down (engine "regopy"): they are diagnostics, Error
+records or ERROR test results, and everything else still runs. Every crash here is a real one of regopy; the
+default engine, regorus, runs the same programs correctly."""
 
 from __future__ import annotations
 
@@ -40,12 +41,23 @@ def test_a_test_that_crashes_regopy_is_an_error_and_the_other_tests_still_run(
     (tmp_path / "demo.rego").write_text(POLICY)
     (tmp_path / "demo_test.rego").write_text(CRASHING_TESTS)
     (tmp_path / "other_test.rego").write_text(OTHER_TESTS)
-    assert main(["test", str(tmp_path)]) == 1
+    assert main(["test", str(tmp_path), "--rego-engine", "regopy"]) == 1
     out = capsys.readouterr().out
     assert "demo_test.test_whole_input: ERROR (the Rego engine crashed: signal 11 (SIGSEGV))" in out
     assert "demo_test.test_part: PASS" in out  # same file, run alone after the crash
     assert "other_test.test_nothing_without_extensions: PASS" in out
     assert "PASS: 2/3" in out and "FAIL: 1/3" in out
+
+
+def test_the_tests_that_crash_regopy_pass_on_the_default_engine(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "demo.rego").write_text(POLICY)
+    (tmp_path / "demo_test.rego").write_text(CRASHING_TESTS)
+    (tmp_path / "other_test.rego").write_text(OTHER_TESTS)
+    assert main(["test", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "demo_test.test_whole_input: PASS" in out and "demo_test.test_part: PASS" in out
+    assert "PASS: 3/3" in out
 
 
 def test_a_missing_import_in_the_test_command_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,12 +102,21 @@ def test_a_policy_that_crashes_the_compiler_is_skipped_and_the_scan_goes_on(
     (tmp_path / "policies" / "always.rego").write_text(ALWAYS)
     fleet = write_json(tmp_path / "fleet.json", [cluster("a1")])
     out = tmp_path / "states.json"
-    assert main(["scan", "-i", str(fleet), "-p", str(tmp_path / "policies"), "--format", "json", "-o", str(out)]) == 1
+    assert main(["scan", "-i", str(fleet), "-p", str(tmp_path / "policies"), "--format", "json", "-o", str(out),
+                 "--rego-engine", "regopy"]) == 1
     err = capsys.readouterr().err
     assert f"skipped: {tmp_path / 'policies' / 'whole_input.rego'}:1: the Rego engine crashed compiling this file: signal" in err
     assert "terminate called" not in err
     [record] = json.loads(out.read_text())["value"]
     assert record["policyDefinitionName"] == "probe.always"
+
+
+def test_the_policy_that_crashes_regopy_is_evaluated_by_the_default_engine(tmp_path: Path) -> None:
+    (tmp_path / "whole_input.rego").write_text(CRASHING_POLICY)
+    library = RegoLibrary.load([tmp_path])
+    assert library.diagnostics == []
+    verdict = library.evaluate(ClusterInventory(resource=cluster("a1")))["probe.whole_input"]
+    assert [violation.msg for violation in verdict.violations] == ["x"]  # the `with`-replaced input's extension
 
 
 def test_a_crash_while_evaluating_makes_error_verdicts_and_the_engine_answers_again(write_policy) -> None:
@@ -116,11 +137,14 @@ def test_a_crash_while_evaluating_makes_error_verdicts_and_the_engine_answers_ag
             "probe.always": "the Rego engine crashed: signal 11 (SIGSEGV)"}
 
 
-def test_rego_v0_rule_bodies_are_compile_diagnostics(write_policy) -> None:
-    """regopy accepts `allow {` without `if`; OPA 1.x does not, so arcpolicy does not either."""
+@pytest.mark.parametrize(("engine", "message"), [
+    ("regorus", "`if` keyword is required before rule body"),
+    ("regopy", "rule violation: Rego v1 needs `if` before a rule body")])
+def test_rego_v0_rule_bodies_are_compile_diagnostics(write_policy, engine: str, message: str) -> None:
+    """regopy accepts `allow {` without `if`; OPA 1.x does not, so arcpolicy does not either (on any engine)."""
     directory = write_policy("v0.rego", 'package probe.v0\n\nviolation[msg] {\n\tmsg := "x"\n}\n')
-    library = RegoLibrary.load([directory])
+    library = RegoLibrary.load([directory], engine=engine)
     assert library.policies == []
     [problem] = library.diagnostics
     assert (Path(problem.file).name, problem.line) == ("v0.rego", 3)
-    assert problem.message.startswith("rule violation: Rego v1 needs `if` before a rule body")
+    assert problem.message.startswith(message)

@@ -1,5 +1,5 @@
-"""In the Rego child process only the engine's own errors become Error verdicts; an exception raised by
-arcpolicy's code there is a bug and reaches the caller (the CLI's internal error, exit 3)."""
+"""regopy's child process (engine "regopy"): only the engine's own errors become Error verdicts; an exception
+raised by arcpolicy's code there is a bug and reaches the caller (the CLI's internal error, exit 3)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ALWAYS = 'package probe.always\n\nviolation contains {"msg": "always"} if true\n
 
 
 def test_a_runtime_error_of_the_engine_is_a_rego_runtime_error_and_an_error_verdict(write_policy) -> None:
-    library = RegoLibrary.load([write_policy("conflict.rego", CONFLICT)])
+    library = RegoLibrary.load([write_policy("conflict.rego", CONFLICT)], engine="regopy")
     assert isinstance(library.engine, IsolatedEngine)
     with pytest.raises(RegoRuntimeError, match="multiple outputs"):
         library.engine.results(policy_input(cluster()), shared=True)
@@ -25,7 +25,7 @@ def test_a_runtime_error_of_the_engine_is_a_rego_runtime_error_and_an_error_verd
 
 
 def test_an_exception_of_arcpolicy_code_in_the_child_is_not_an_error_verdict(write_policy) -> None:
-    library = RegoLibrary.load([write_policy("always.rego", ALWAYS)])
+    library = RegoLibrary.load([write_policy("always.rego", ALWAYS)], engine="regopy")
     engine = library.engine
     good = policy_input(cluster())
     bad = {**good, "parameters": {"ratio": 1j}}  # not a JSON value: the child's input builder raises ValueError

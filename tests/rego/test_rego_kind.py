@@ -94,4 +94,4 @@ def test_runtime_error_becomes_an_error_verdict(tmp_path) -> None:
     [verdict] = kind.compile(library, [assignment("c", "rego:probe.conflict")]).evaluate(cluster(), in_scope,
                                                                                            NOW).verdicts
     assert verdict.compliant is None and verdict.action == "error"
-    assert verdict.error == "complete rules must not produce multiple outputs"
+    assert verdict.error == f"{tmp_path / 'conflict.rego'}:4:1: rule conflicts with rule at {tmp_path / 'conflict.rego'}:3:1"

@@ -1,0 +1,259 @@
+"""regorus (Microsoft's Rego interpreter in Rust, packaged on PyPI as ``gordon-to-regorus``), in process.
+
+Two regorus evaluators share the work. The compiled VM (``Program.compile_from_modules`` +
+``Rvm``) is the fast one, about four times the interpreter's speed, and answers the query asked
+for most clusters (every package once, with ``input.parameters``: see :mod:`engine.rego.bundle`).
+It does not cover all of Rego, so the interpreter (``regorus.Engine``) answers everything else:
+
+- packages the VM cannot compile (``with``, ``print``, built-ins it lacks) are asked through the
+  interpreter, package by package, next to the VM's answer for the others;
+- queries under ``with`` (several parameter sets of one package) and single-package queries;
+- any VM answer holding ``"<undefined>"``: the VM turns runtime errors (division by zero,
+  conflicting rule values) into that marker where the interpreter raises the error, so such an
+  input is asked again through the interpreter, which gives the ``Error`` the author expects;
+- packages that use a rule which could have several values for one input (OPA's "multiple
+  outputs" error): the VM silently keeps one of them, so :func:`conflict_prone_packages` finds
+  such rules in the AST (a rule with a value defined twice, or whose body or value iterates
+  outside a comprehension) and those packages are not given to the VM.
+
+The differential test (tests/rego/test_differential.py) runs the shipped library, the example
+policy repository, the Rego test files and thousands of generated clusters through regopy, the
+interpreter and the VM, and fails on any difference in verdicts.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import regorus
+
+from engine.rego.bundle import ENTRY_FILE, VM_ENTRY_FILE, ScanBundle
+from engine.rego.engines import BundleRejected, Diagnostic, PackageVerdicts, RegoRuntimeError, one_at_a_time
+from engine.rego.modules import RegoModule
+from engine.rego.references import References
+
+_PLACE = re.compile(r"--> (.+?):(\d+):(\d+)")
+_MESSAGE = re.compile(r"^error: (.*)$", re.MULTILINE)
+_VM_UNDEFINED = b'"<undefined>"'  # the VM's stand-in for a value that errored or was undefined
+
+
+def _engine_failure(error: BaseException) -> bool:
+    """regorus's own failures: errors it raises (RuntimeError) and Rust panics (pyo3's PanicException)."""
+    return isinstance(error, RuntimeError) or type(error).__name__ == "PanicException"
+
+
+def error_message(error: BaseException) -> str:
+    """regorus's message without the source excerpt and backtrace: ``file:line:column: what``."""
+    text = str(error)
+    message = _MESSAGE.search(text)
+    what = message.group(1).strip() if message else next(
+        (line.strip() for line in text.splitlines() if line.strip()), "evaluation failed")
+    place = _PLACE.search(text)
+    return f"{place.group(1)}:{place.group(2)}:{place.group(3)}: {what}" if place else what
+
+
+def diagnostic(error: BaseException, fallback_file: str) -> Diagnostic:
+    """A compile error as a Diagnostic with file, line and column from regorus."""
+    text = str(error)
+    message = _MESSAGE.search(text)
+    what = message.group(1).strip() if message else error_message(error)
+    place = _PLACE.search(text)
+    if place is None:
+        return Diagnostic(fallback_file, 1, what)
+    return Diagnostic(place.group(1), int(place.group(2)), what, int(place.group(3)))
+
+
+def new_interpreter(modules: Sequence[tuple[str, str]]) -> regorus.Engine:
+    """A regorus interpreter holding ``(file, source)`` modules (Rego v1, as OPA 1.x)."""
+    interpreter = regorus.Engine()
+    for name, source in modules:
+        interpreter.add_policy(name, source)
+    return interpreter
+
+
+_BUILTIN_PROBE = regorus.Engine()
+
+
+@functools.cache
+def regorus_builtin(name: str) -> bool:
+    """Whether regorus has a built-in ``name`` (it has no list: a call with no arguments tells unknown from arity)."""
+    try:
+        _BUILTIN_PROBE.eval_query(f"{name}()")
+    except RuntimeError as error:
+        return "could not find function" not in str(error)
+    return True
+
+
+def check_modules(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], list[Diagnostic]]:
+    """Keep the modules that parse; the others are diagnostics with file:line:column."""
+    accepted: list[RegoModule] = []
+    diagnostics: list[Diagnostic] = []
+    for module in modules:
+        try:
+            regorus.Engine().add_policy(module.name, module.source)
+        except RuntimeError as error:
+            diagnostics.append(diagnostic(error, module.name))
+            continue
+        accepted.append(module)
+    return accepted, diagnostics
+
+
+_COMPREHENSIONS = frozenset({"ArrayCompr", "SetCompr", "ObjectCompr"})
+_ITERATING_LITERALS = frozenset({"SomeIn", "SomeVars"})
+
+
+def _iterates(node: Any) -> bool:
+    """Whether an AST node binds several values outside comprehensions (``some``, ``x[_]``, ``x[var]``)."""
+    if isinstance(node, list):
+        return any(_iterates(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    for key, value in node.items():
+        if key in _COMPREHENSIONS:
+            continue
+        if key in _ITERATING_LITERALS or (key == "RefBrack" and "Var" in (value.get("index") or {})):
+            return True
+        if _iterates(value):
+            return True
+    return False
+
+
+def _rule_name(reference: dict[str, Any]) -> str:
+    """The rule a head defines (``o`` for ``o[k] := v``, ``a.b`` for ``a.b := v``)."""
+    kind, value = next(iter(reference.items()))
+    if kind == "Var":
+        return str(value["value"])
+    if kind == "RefDot":
+        return f"{_rule_name(value['refr'])}.{value['field']}"
+    return _rule_name(value["refr"])
+
+
+def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:
+    """Packages (by file -> package) with a rule that may give one input several values (see module doc)."""
+    prone: set[str] = set()
+    for entry in orjson.loads(interpreter.get_ast_as_json()):
+        package = packages.get(entry["source"]["file"])
+        valued: dict[str, int] = {}
+        for rule in entry["ast"]["rules"]:
+            spec = rule.get("Spec")
+            if spec is None:
+                continue  # default rules have one value
+            [(kind, head)] = spec["head"].items()
+            if kind not in ("Compr", "Func") or head.get("assign") is None:
+                continue  # partial sets and boolean rules cannot conflict
+            name = _rule_name(head["refr"])
+            valued[name] = valued.get(name, 0) + 1
+            if _iterates(head["assign"]) or _iterates([body["query"] for body in spec["bodies"]]):
+                valued[name] += 1
+        if package is not None and any(count > 1 for count in valued.values()):
+            prone.add(package)
+    return prone
+
+
+def _rule(path: str) -> str:
+    """A slash-separated bundle path as the interpreter's rule path (``data.a.b.rule``)."""
+    return "data." + path.replace("/", ".")
+
+
+class RegorusEngine:
+    """The scan bundle in regorus: the VM for the packages it compiles, the interpreter for the rest."""
+
+    def __init__(self, bundle: ScanBundle):
+        self.bundle = bundle
+        sources = [(module.name, module.source) for module in bundle.modules]
+        try:
+            self._interpreter = new_interpreter([*sources, (ENTRY_FILE, bundle.entry_source)])
+        except RuntimeError as error:
+            raise BundleRejected([diagnostic(error, ENTRY_FILE)]) from None
+        prone = conflict_prone_packages(self._interpreter, {module.name: module.package for module in bundle.modules})
+        uses = _uses(bundle.modules)
+        candidates = [index for index, package in enumerate(bundle.packages) if not uses(package) & prone]
+        program = _try_compile_vm(bundle, sources, candidates)
+        if program is None:  # `with`, print() or a built-in the VM lacks somewhere: find the packages it compiles
+            candidates = [index for index in candidates if _try_compile_vm(bundle, sources, [index]) is not None]
+            program = _try_compile_vm(bundle, sources, candidates)
+        self.vm_packages = candidates if program is not None else []
+        self._vm: regorus.Rvm | None = None
+        if program is not None:
+            self._vm = regorus.Rvm()
+            self._vm.load_program(program)
+        self._interpreted = [index for index in range(len(bundle.packages)) if index not in self.vm_packages]
+
+    # ---- the interpreter ------------------------------------------------------------------
+    def _evaluate(self, text: str, path: str) -> Any:
+        try:
+            self._interpreter.set_input_json(text)
+            answer = self._interpreter.eval_rule_as_json(_rule(path))
+        except BaseException as error:
+            if _engine_failure(error):
+                raise RegoRuntimeError(error_message(error)) from None
+            raise
+        return orjson.loads(answer)
+
+    # ---- the VM ---------------------------------------------------------------------------
+    def _vm_results(self, text: str) -> PackageVerdicts | None:
+        """The VM's answer for its packages, or None when it must be asked of the interpreter."""
+        assert self._vm is not None
+        try:
+            self._vm.set_input_json(text)
+            answer = self._vm.execute().encode()
+        except BaseException as error:
+            if _engine_failure(error):
+                return None  # the interpreter gives the error its proper message
+            raise
+        if _VM_UNDEFINED in answer:
+            return None
+        return orjson.loads(answer)
+
+    # ---- RegoEngine -----------------------------------------------------------------------
+    def results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
+        text = orjson.dumps(document).decode()
+        if not shared or self._vm is None:
+            return self._evaluate(text, self.bundle.combined_path(shared)) or {}
+        answer = self._vm_results(text)
+        if answer is None:
+            return self._evaluate(text, self.bundle.shared_results_path) or {}
+        for index in self._interpreted:
+            answer[self.bundle.packages[index]] = self._evaluate(text, self.bundle.package_path(index)) or []
+        return answer
+
+    def package_results(self, document: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        return self._evaluate(orjson.dumps(document).decode(), self.bundle.package_path(index)) or []
+
+    def results_many(self, documents: Sequence[dict[str, Any]],
+                     shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:
+        return one_at_a_time(self, documents, shared)
+
+
+def _uses(modules: Sequence[RegoModule]) -> Callable[[str], set[str]]:
+    """``uses(package)``: that package and every loaded package it uses, directly or through others."""
+    references = References(modules)
+    direct: dict[str, set[str]] = {}
+    for module in modules:
+        direct.setdefault(module.package, set()).update(references.packages_used(module))
+
+    def uses(package: str) -> set[str]:
+        found, pending = {package}, [package]
+        while pending:
+            for used in direct.get(pending.pop(), set()) - found:
+                found.add(used)
+                pending.append(used)
+        return found
+
+    return uses
+
+
+def _try_compile_vm(bundle: ScanBundle, sources: list[tuple[str, str]], indices: list[int]) -> regorus.Program | None:
+    """A VM program answering the packages at ``indices`` with ``input.parameters``, or None if it does not compile."""
+    if not indices:
+        return None
+    entry = (VM_ENTRY_FILE, bundle.vm_entry_source(indices))
+    try:
+        return regorus.Program.compile_from_modules("{}", [*sources, (ENTRY_FILE, bundle.entry_source), entry],
+                                                    [_rule(bundle.vm_results_path)])
+    except RuntimeError:
+        return None

@@ -1,0 +1,71 @@
+"""regorus, the default engine: the VM answers where it is conformant, the interpreter everywhere else."""
+
+from __future__ import annotations
+
+import pytest
+from rego_fixtures import cluster, extension
+
+from engine.rego import RegoLibrary
+from engine.rego.regorus_engine import RegorusEngine
+from policies import LIBRARY
+
+ALWAYS = 'package probe.always\n\nviolation contains {"msg": "always"} if true\n'
+# the VM answers "<undefined>" for the failed division; the interpreter raises "divide by zero"
+DIVISION = ('package probe.division\n\nviolation contains {"msg": format_int(per, 10)} if {\n'
+            '\tper := 10 / count(input.extensions)\n}\n')
+# a complete rule with two values for one input: the VM keeps one, the interpreter raises OPA's error
+MULTIPLE = ('package probe.multiple\n\nmode := name if {\n\tsome name in ["a", "b"]\n}\n\n'
+            'violation contains {"msg": mode} if true\n')
+WITH_IN_POLICY = ('package probe.replaced\n\nviolation contains {"msg": name} if {\n'
+                  '\tname := input.resource.name with input.resource.name as "other"\n}\n')
+
+
+def test_the_shipped_library_is_answered_by_the_vm_for_every_policy() -> None:
+    library = RegoLibrary.load([LIBRARY / "rego"])
+    engine = library.engine
+    assert isinstance(engine, RegorusEngine)
+    assert engine.vm_packages == list(range(len(library.bundle.packages))) and len(engine.vm_packages) == 6
+
+
+def test_a_runtime_error_the_vm_hides_is_an_error_from_the_interpreter(write_policy) -> None:
+    write_policy("always.rego", ALWAYS)
+    directory = write_policy("division.rego", DIVISION)
+    library = RegoLibrary.load([directory])
+    assert isinstance(library.engine, RegorusEngine) and len(library.engine.vm_packages) == 2
+    verdicts = library.evaluate(cluster())
+    assert verdicts["probe.division"].error == f"{directory / 'division.rego'}:4:15: divide by zero"
+    assert [violation.msg for violation in verdicts["probe.always"].violations] == ["always"]
+    answered = library.evaluate(cluster(extension("a", "x"), extension("b", "y")))["probe.division"]
+    assert answered.error is None and [violation.msg for violation in answered.violations] == ["5"]
+
+
+def test_a_rule_with_several_values_is_kept_from_the_vm_and_is_an_error(write_policy) -> None:
+    write_policy("always.rego", ALWAYS)
+    directory = write_policy("multiple.rego", MULTIPLE)
+    library = RegoLibrary.load([directory])
+    assert isinstance(library.engine, RegorusEngine)
+    assert library.engine.vm_packages == [library.bundle.packages.index("probe.always")]
+    verdicts = library.evaluate(cluster())
+    assert verdicts["probe.multiple"].error == f"{directory / 'multiple.rego'}:3:1: rules must not produce multiple " \
+                                               "outputs"
+    assert [violation.msg for violation in verdicts["probe.always"].violations] == ["always"]
+
+
+def test_a_package_the_vm_cannot_compile_is_answered_by_the_interpreter(write_policy) -> None:
+    write_policy("always.rego", ALWAYS)
+    library = RegoLibrary.load([write_policy("replaced.rego", WITH_IN_POLICY)])
+    assert isinstance(library.engine, RegorusEngine)
+    assert library.engine.vm_packages == [library.bundle.packages.index("probe.always")]
+    verdicts = library.evaluate(cluster())
+    assert [violation.msg for violation in verdicts["probe.replaced"].violations] == ["other"]
+    assert [violation.msg for violation in verdicts["probe.always"].violations] == ["always"]
+
+
+@pytest.mark.parametrize("engine", ["regorus", "regopy"])
+def test_parameter_sets_under_with_give_the_same_verdicts_on_both_embedded_engines(engine: str) -> None:
+    library = RegoLibrary.load([LIBRARY / "rego"], engine=engine)
+    osm = cluster(extension("osm", "microsoft.openservicemesh"), extension("dapr", "microsoft.dapr"))
+    sets = {"arcpolicy.retired_extensions_absent": [{}, {"retiredExtensionTypes": ["microsoft.dapr"]}]}
+    [default, dapr_only] = library.evaluate_sets(osm, sets)["arcpolicy.retired_extensions_absent"]
+    assert [violation.remediation.name for violation in default.violations if violation.remediation] == ["osm"]
+    assert [violation.remediation.name for violation in dapr_only.violations if violation.remediation] == ["dapr"]
