@@ -15,7 +15,7 @@ Feature: Scanning with Microsoft's built-in Azure Policy definitions
     When the fleet is scanned with the policy "../shared/azure-policy-builtins/ArcPolicyExtension_Audit.json"
     Then "store-1" is compliant with "Azure Policy extension installed"
     And "store-2" is non-compliant with "6b2122c1-8120-4ff5-801b-17625a355590" because "no related Microsoft.KubernetesConfiguration/extensions satisfies the existence condition"
-    And "store-3" is non-compliant with "6b2122c1-8120-4ff5-801b-17625a355590" because "provisioningState is not equals 'Succeeded' (actual 'Failed')"
+    And "store-3" is non-compliant with "6b2122c1-8120-4ff5-801b-17625a355590" because "provisioningState does not equal 'Succeeded' (actual 'Failed')"
     And "hci-1" is not evaluated by "6b2122c1-8120-4ff5-801b-17625a355590"
     And arcpolicy exits with status 1
 
@@ -61,4 +61,4 @@ Feature: Scanning with Microsoft's built-in Azure Policy definitions
     When the fleet is scanned with the policy "../shared/azure-policy-builtins/Deploy-GitOps-Flux2-to-Kubernetes-cluster-SSH_DINE.json"
     Then arcpolicy exits with status 0
     And the scan has 0 non-compliant records
-    And the error output contains "not evaluated: parameter 'configurationName', 'repositoryUrl', 'keyVaultSecretName', 'keyVaultName' has no default; assign it with --assignment"
+    And the error output contains "not evaluated: parameters 'configurationName', 'repositoryUrl', 'keyVaultSecretName' and 'keyVaultName' have no default; assign them with --assignment"

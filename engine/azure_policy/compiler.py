@@ -250,13 +250,12 @@ class Condition(Node):
         """This condition's reason for ``outcome`` on ``context``'s resource."""
         actual = self.operand(context)
         expected = self.expected(context)
-        verb = "is" if outcome else "is not"
         shown_actual = "<missing>" if actual is MISSING else actual
         shown_expected = _short(expected) if self.shown_expected is None else self.shown_expected
         if self.secret:
             shown_actual = expected = MASK
             shown_expected = repr(MASK)
-        return reason(f"{self.subject} {verb} {self.operator.name} {shown_expected} (actual {_short(shown_actual)})",
+        return reason(f"{self.subject} {self.operator.describe(outcome)} {shown_expected} (actual {_short(shown_actual)})",
                       self.path, self.subject, self.operator.name, expected, None if actual is MISSING else shown_actual)
 
     def reason_count(self, context: RuleContext, outcome: bool) -> int:

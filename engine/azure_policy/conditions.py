@@ -31,9 +31,23 @@ class Operator:
     name: str
     prepare: Callable[[Any], Any]
     test: Callable[[Any, Any], bool]
+    phrases: tuple[str, str] = ("satisfies", "does not satisfy")  # when it holds, when it does not
+
+    def describe(self, outcome: bool) -> str:
+        """How a reason says the condition held (``equals``) or not (``does not equal``)."""
+        return self.phrases[0] if outcome else self.phrases[1]
 
 
 OPERATORS: dict[str, Operator] = {}
+# How reasons read each operator (a negation reads its operator's phrases swapped): "releaseTrain does not equal".
+PHRASES = {"equals": ("equals", "does not equal"), "in": ("is in", "is not in"),
+           "contains": ("contains", "does not contain"), "containsKey": ("has the key", "does not have the key"),
+           "exists": ("satisfies exists", "does not satisfy exists"), "like": ("is like", "is not like"),
+           "match": ("matches", "does not match"),
+           "matchInsensitively": ("matches (ignoring case)", "does not match (ignoring case)"),
+           "less": ("is less than", "is not less than"), "lessOrEquals": ("is at most", "is more than"),
+           "greater": ("is greater than", "is not greater than"),
+           "greaterOrEquals": ("is at least", "is less than")}
 
 
 def operator(name: str, prepare: Callable[[Any], Any] = lambda expected: expected,
@@ -41,10 +55,12 @@ def operator(name: str, prepare: Callable[[Any], Any] = lambda expected: expecte
     """Register ``test`` under ``name`` (and its negation under ``negation``)."""
 
     def register(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-        OPERATORS[name.lower()] = Operator(name, prepare, test)
+        holds, fails = PHRASES[name]
+        OPERATORS[name.lower()] = Operator(name, prepare, test, (holds, fails))
         if negation is not None:
             OPERATORS[negation.lower()] = Operator(negation, prepare, lambda actual, prepared: not test(actual,
-                                                                                                         prepared))
+                                                                                                         prepared),
+                                                   (fails, holds))
         return test
 
     return register

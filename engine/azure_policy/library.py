@@ -131,9 +131,9 @@ class AzurePolicyLibrary:
         for target in (*self.definitions, *self.set_definitions):
             missing = [name for name, declared in target.parameters.items() if not declared.has_default]
             if missing:
-                skipped.append(f"{target.origin}: '{target.display_name or target.name}' not evaluated: parameter "
-                               f"{', '.join(repr(name) for name in missing)} has no default; assign it with "
-                               "--assignment")
+                skipped.append(f"{target.origin}: '{target.display_name or target.name}' not evaluated: "
+                               f"{_parameters_without_default(missing)}; assign "
+                               f"{'it' if len(missing) == 1 else 'them'} with --assignment")
                 continue
             assignments.append(PolicyAssignment(
                 id=f"{DEFAULT_ID_PREFIX[ASSIGNMENT_TYPE]}{target.name}", name=target.name,
@@ -141,3 +141,10 @@ class AzurePolicyLibrary:
                 source=target.source, place=target.place))
         return assignments, skipped
 
+
+def _parameters_without_default(names: list[str]) -> str:
+    """``parameter 'a' has no default`` / ``parameters 'a', 'b' and 'c' have no default``."""
+    quoted = [repr(name) for name in names]
+    if len(quoted) == 1:
+        return f"parameter {quoted[0]} has no default"
+    return f"parameters {', '.join(quoted[:-1])} and {quoted[-1]} have no default"

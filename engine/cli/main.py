@@ -27,7 +27,7 @@ from engine.cli import (
     spec_commands,  # noqa: F401  (registers its commands)
     whatif_commands,  # noqa: F401  (registers its commands)
 )
-from engine.cli.app import app
+from engine.cli.app import app, with_named_metavars
 from engine.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
     forget_all()  # each command masks the secrets it meets (engine.secret_values)
     try:
-        result = app(args=argv, prog_name="arcpolicy", standalone_mode=False)
+        command = with_named_metavars(typer.main.get_command(app))
+        result = command.main(args=argv, prog_name="arcpolicy", standalone_mode=False)
     except InputError as error:
         _say(f"error: {error.one_line()}")
         return EXIT_BAD_INPUT

@@ -38,8 +38,8 @@ def plan_command(
     policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy definition file or folder (repeatable).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
     source: FleetSource,
-    assignment: Annotated[list[Path] | None, typer.Option("--assignment", help="Assignment file (repeatable).")] = None,
-    exemption: Annotated[list[Path] | None, typer.Option("--exemption", help="Exemption file (repeatable).")] = None,
+    assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,
+    exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file (repeatable).")] = None,
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
     include_disconnected: Annotated[bool, typer.Option(
         "--include-disconnected", help="Plan protected settings for disconnected clusters too (kept 48 h).")] = False,

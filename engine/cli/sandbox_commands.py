@@ -46,7 +46,9 @@ def serve_command(
         raise InputError("sandbox serve", error.errors()[0]["msg"]) from None
     server = SandboxServer(options)
     endpoint = server.bind()
-    console.print(f"sandbox: serving {endpoint.url} (CA {endpoint.ca_bundle}); state in {state_dir}")
+    # soft_wrap: a log keeps each line whole, so the hint can be copied as one command
+    console.print(f"sandbox: serving {endpoint.url} (CA {endpoint.ca_bundle}); state in {state_dir}",
+                  soft_wrap=True, markup=False)
     console.print(f"sandbox: try  arcpolicy inventory --resource-graph --arm-endpoint {endpoint.url} "
-                  f"--ca-bundle {endpoint.ca_bundle} --credential sandbox")
+                  f"--ca-bundle {endpoint.ca_bundle} --credential sandbox", soft_wrap=True, markup=False)
     server.serve_forever()

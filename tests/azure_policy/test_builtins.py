@@ -76,7 +76,7 @@ def test_every_builtin_loads_and_those_without_required_parameters_are_assigned(
     assert assigned == {POLICY_EXTENSION_AUDIT, POLICY_EXTENSION_DINE, DEFENDER_AUDIT, DEFENDER_DINE, BACKUP_AUDIT,
                         FLUX_EXTENSION_DINE}
     assert len(default_scan.skipped) == 2
-    assert all("has no default" in message and "repositoryUrl" in message for message in default_scan.skipped)
+    assert all("have no default" in message and "repositoryUrl" in message for message in default_scan.skipped)
 
 
 @pytest.mark.parametrize("definition", [POLICY_EXTENSION_AUDIT, POLICY_EXTENSION_DINE])

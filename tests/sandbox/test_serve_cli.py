@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,20 @@ def test_bad_serve_options_exit_2_with_one_line(tmp_path: Path, capsys):
     assert "--throttle" in capsys.readouterr().err
     assert main(["sandbox", "serve", "--state-dir", str(tmp_path / "empty"), "--port", "0"]) == 2
     assert "--fleet" in capsys.readouterr().err
+
+
+def test_the_printed_hint_is_one_whole_command_in_a_log(sandbox_fleet_file: Path, tmp_path: Path, capsys):
+    state_dir = tmp_path / ("a-long-state-directory-name-" * 3) / "state"  # a hint past 140 columns
+    server = subprocess.Popen([sys.executable, "-m", "engine", "sandbox", "serve", "--fleet", str(sandbox_fleet_file),
+                               "--state-dir", str(state_dir), "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        serving, hint = server.stderr.readline(), server.stderr.readline()
+        assert serving.startswith("sandbox: serving ") and serving.rstrip().endswith(str(state_dir))
+        assert hint.startswith("sandbox: try  arcpolicy ") and hint.rstrip().endswith("--credential sandbox")
+        assert len(hint) > 140
+        status = main(shlex.split(hint.split("try  arcpolicy ", 1)[1]) + ["--format", "json"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert status == 0 and json.loads(capsys.readouterr().out)["clusters"] > 0

@@ -1,0 +1,49 @@
+"""``--help`` of every command: values named (no Python types as metavars), the same short options for the
+same things; and the wording of reasons and skipped-definition messages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer
+
+from engine.azure_policy.conditions import OPERATORS
+from engine.cli.app import app
+from engine.cli.main import main
+
+
+def command_paths() -> list[list[str]]:
+    group = typer.main.get_command(app)
+    paths = []
+    for name, command in group.commands.items():
+        subcommands = getattr(command, "commands", None)
+        paths += [[name, sub] for sub in subcommands] if subcommands else [[name]]
+    return paths
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_help_names_values_instead_of_python_types(path: list[str], capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([*path, "--help"]) == 0
+    text = capsys.readouterr().out
+    python_types = re.findall(r"<(?:list\[\w+\]|int|float|str|path|Path|int range|float range)>", text)
+    assert python_types == [], text
+
+
+@pytest.mark.parametrize("command", ["scan", "plan"])
+def test_scan_and_plan_share_the_assignment_and_exemption_short_options(command: str, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "-a, --assignment" in text and "-e, --exemption" in text and "-p, --policy" in text
+
+
+@pytest.mark.parametrize(("operator", "holds", "fails"), [
+    ("equals", "equals", "does not equal"), ("notEquals", "does not equal", "equals"),
+    ("in", "is in", "is not in"), ("notIn", "is not in", "is in"), ("like", "is like", "is not like"),
+    ("greaterOrEquals", "is at least", "is less than"), ("containsKey", "has the key", "does not have the key"),
+])
+def test_reasons_read_as_english(operator: str, holds: str, fails: str):
+    assert (OPERATORS[operator.lower()].describe(True), OPERATORS[operator.lower()].describe(False)) == (holds, fails)
+    assert all(" is not " + name.lower() not in OPERATORS[name].describe(False).lower() for name in OPERATORS)
