@@ -47,7 +47,7 @@ def test_the_printed_hint_is_one_whole_command_in_a_log(sandbox_fleet_file: Path
         assert serving.startswith("sandbox: serving ") and serving.rstrip().endswith(str(state_dir))
         assert hint.startswith("sandbox: try  arcpolicy ") and hint.rstrip().endswith("--credential sandbox")
         assert len(hint) > 140
-        status = main(shlex.split(hint.split("try  arcpolicy ", 1)[1]) + ["--format", "json"])
+        status = main([*shlex.split(hint.split("try  arcpolicy ", 1)[1]), "--format", "json"])
     finally:
         server.terminate()
         server.wait(timeout=10)

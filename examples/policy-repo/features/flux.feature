@@ -12,7 +12,7 @@ Feature: Every store runs Flux from the Stable train
   Scenario: Stores without Flux on the Stable train are non-compliant
     When the fleet is scanned with the policy "policies/flux-stable.json"
     Then "store-1" is compliant with "contoso-flux-stable"
-    And "store-2" is non-compliant with "contoso-flux-stable" because "releaseTrain is not equals 'Stable' (actual 'Preview')"
+    And "store-2" is non-compliant with "contoso-flux-stable" because "releaseTrain does not equal 'Stable' (actual 'Preview')"
     And "store-3" is non-compliant with "contoso-flux-stable" because "no related Microsoft.KubernetesConfiguration/extensions"
 
   Scenario: A store being rebuilt is exempt for now
