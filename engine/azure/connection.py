@@ -8,6 +8,8 @@ keyword arguments every Azure SDK client is constructed with, so clients stay co
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -15,8 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
 from pydantic import BaseModel, ConfigDict, Field
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from engine.errors import InputError
 
@@ -59,14 +68,85 @@ CREDENTIAL_FACTORIES: dict[CredentialKind, Callable[[], TokenCredential]] = {
 }
 
 
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
+class EndpointError(ValueError):
+    """An endpoint URL that could be read two ways, or is not a plain https://host[:port][/path]."""
+
+
+def endpoint_host(url: str) -> str:
+    """The host an HTTP client connects to for ``url``, once the URL is known to mean one thing only.
+
+    ``urlsplit`` and urllib3 (what requests and azure-core use) disagree on some URLs:
+    ``https://192.0.2.2:18777\\@127.0.0.1:18600`` is host 127.0.0.1 to the first and 192.0.2.2 to the
+    second. So user info, backslashes, whitespace and control characters are refused, and both
+    parsers must agree on scheme, host and port.
+    """
+    if "\\" in url or any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in url):
+        raise EndpointError("must not contain backslashes, whitespace or control characters")
+    try:
+        split, parsed = urlsplit(url), parse_url(url)
+        split_port = split.port
+    except (ValueError, LocationParseError) as error:
+        raise EndpointError(f"is not a valid URL ({error})") from None
+    if split.scheme != "https" or not split.hostname:
+        raise EndpointError("must be an https:// URL")
+    if "@" in split.netloc or parsed.auth:
+        raise EndpointError("must not carry user info (user@host)")
+    if (parsed.scheme, (parsed.host or "").strip("[]").lower(), parsed.port) != (split.scheme, split.hostname,
+                                                                                split_port):
+        raise EndpointError("is read differently by URL parsers; write it as https://host[:port][/path]")
+    return split.hostname
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(url: str) -> bool:
+    try:
+        return is_loopback_host(endpoint_host(url))
+    except EndpointError:
+        return False
+
+
+class _LoopbackPeerConnection(HTTPSConnection):
+    """An HTTPS connection that connects only to loopback addresses: every address the host resolves
+    to is checked before connecting, and the connected peer again before a byte is sent."""
+
+    def _new_conn(self) -> socket.socket:
+        resolved = {str(info[4][0]) for info in socket.getaddrinfo(self._dns_host, self.port, type=socket.SOCK_STREAM)}
+        _require_loopback(self._dns_host, sorted(resolved))
+        sock = super()._new_conn()
+        try:
+            _require_loopback(self._dns_host, [str(sock.getpeername()[0])])
+        except InputError:
+            sock.close()
+            raise
+        return sock
+
+
+def _require_loopback(host: str, addresses: list[str]) -> None:
+    outside = [address for address in addresses if not is_loopback_host(address)]
+    if outside:
+        raise InputError("--arm-endpoint", f"{host} resolves to {', '.join(outside)}, not a loopback address: "
+                         "the sandbox credential is accepted only for a loopback endpoint")
+
+
+class _LoopbackPeerPool(HTTPSConnectionPool):
+    ConnectionCls = _LoopbackPeerConnection
+
+
+class LoopbackOnlyAdapter(HTTPAdapter):
+    """A requests adapter whose HTTPS connections refuse any peer that is not a loopback address."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme,
+                                                   "https": _LoopbackPeerPool}
 
 
 class ArmConnection(BaseModel):
@@ -82,10 +162,12 @@ class ArmConnection(BaseModel):
 
     def validated(self) -> ArmConnection:
         """Raise InputError for options that cannot work together; returns self for chaining."""
-        parts = urlsplit(self.arm_endpoint)
-        if parts.scheme != "https" or not parts.hostname:
-            raise InputError("--arm-endpoint", "must be an https:// URL", value=self.arm_endpoint)
-        if self.credential is CredentialKind.sandbox and not is_loopback(self.arm_endpoint):
+        try:
+            host = endpoint_host(self.arm_endpoint)
+        except EndpointError as error:
+            shown = re.sub(r"//[^/@]*@", "//***@", self.arm_endpoint)  # user info may hold a password
+            raise InputError("--arm-endpoint", str(error), value=shown) from None
+        if self.credential is CredentialKind.sandbox and not is_loopback_host(host):
             raise InputError("--credential", "the sandbox credential is accepted only for a loopback "
                              "endpoint (127.0.0.1, ::1 or localhost)", value=self.arm_endpoint)
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
@@ -110,4 +192,15 @@ class ArmConnection(BaseModel):
                                   "retry_total": 0}
         if self.ca_bundle is not None:
             kwargs["connection_verify"] = str(self.ca_bundle)
+        if self.credential is CredentialKind.sandbox:
+            kwargs["transport"] = RequestsTransport(session=self.session(), session_owner=True,
+                                                    connection_verify=kwargs.get("connection_verify", True))
         return kwargs
+
+    def session(self, pool_size: int = 10) -> requests.Session:
+        """A requests session for this endpoint; with the sandbox credential, one that connects only to
+        loopback addresses (:class:`LoopbackOnlyAdapter`)."""
+        session = requests.Session()
+        adapter_type = LoopbackOnlyAdapter if self.credential is CredentialKind.sandbox else HTTPAdapter
+        session.mount("https://", adapter_type(pool_connections=4, pool_maxsize=pool_size))
+        return session

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceResponseError
 from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.transport import RequestsTransport
@@ -118,9 +117,7 @@ class ArmGateway:
         self._retry = retry or RetryPolicy()
         self._sleep = pacer.sleep
         self._clock = pacer.clock
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
-        session.mount("https://", adapter)
+        session = self._connection.session(pool_size)
         verify = self._connection.client_kwargs().get("connection_verify", True)
         self._transport = RequestsTransport(session=session, session_owner=False, connection_verify=verify)
         self._session = session
