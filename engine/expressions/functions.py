@@ -22,6 +22,7 @@ from engine.expressions.registry import (
     SCALAR,
     SEQUENCE,
     TEXT,
+    TEXT_OR_NULL,
     EvaluationError,
     kind_of,
 )
@@ -174,8 +175,11 @@ def _digits(spec: str, default: int) -> int:
     return digits
 
 
-F.function("toLower", 1, 1, takes=(TEXT,))(lambda value: _text(value, "toLower").lower())
-F.function("toUpper", 1, 1, takes=(TEXT,))(lambda value: _text(value, "toUpper").upper())
+# null is "" to toLower/toUpper, as in Azure Policy's engine (Microsoft's port of it:
+# ExpressionBuiltInFunctions.GetSingleStringParameter accepts a string or null): DINE built-ins
+# lower-case aliases a resource may lack (toLower(field('Microsoft.Compute/imagePublisher'))).
+F.function("toLower", 1, 1, takes=(TEXT_OR_NULL,))(lambda value: "" if value is None else value.lower())
+F.function("toUpper", 1, 1, takes=(TEXT_OR_NULL,))(lambda value: "" if value is None else value.upper())
 F.function("trim", 1, 1, takes=(TEXT,))(lambda value: _text(value, "trim").strip())
 
 

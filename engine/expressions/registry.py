@@ -32,6 +32,7 @@ class Kind:
 
 ANY = Kind("any value", (object,))
 TEXT = Kind("a string", (str,))
+TEXT_OR_NULL = Kind("a string or null", (str, type(None)))
 INTEGER = Kind("an integer", (int,))
 NUMBER = Kind("a number", (int, float))
 SEQUENCE = Kind("an array or a string", (list, str))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.azure_policy.fields import MISSING, FieldError, compile_field
 from engine.expressions import EvaluationError
 from engine.expressions.arm_hashes import unique_string
 from engine.ids import normalize, parse_resource_id
@@ -25,7 +24,7 @@ from remediation.template.expand import (
     compile_deployment_parameters,
     expand_template,
 )
-from remediation.template.functions import DEPLOYMENT_PARAMETER_FUNCTIONS
+from remediation.template.functions import DEPLOYMENT_PARAMETER_FUNCTIONS, resource_field
 from remediation.template.scope import DeploymentScope
 from remediation.template.values import TracedText
 
@@ -72,18 +71,6 @@ class PolicyParameters:
 
     def with_copy_index(self, loop: str | None, index: int) -> PolicyParameters:
         raise EvaluationError("copy is not available in a policy's deployment parameters")
-
-
-def resource_field(resource: dict[str, Any], path: str) -> Any:
-    """Azure Policy's ``field()`` on an ARM resource, read as the policy conditions read it
-    (:func:`engine.azure_policy.fields.compile_field`): envelope fields, tags, ``fullName`` and
-    aliases; a missing property is ``None``."""
-    try:
-        reference = compile_field(path)
-    except FieldError as error:
-        raise EvaluationError(f"field('{path}'): {error}") from None
-    value = reference.get(resource, {})
-    return None if value is MISSING else value
 
 
 @dataclass(slots=True)
@@ -158,7 +145,7 @@ class DineDeployment:
             scope = DeploymentScope(parsed.subscription_id, None, str(location) if location else None)
         values = {name: compiled(context) for name, compiled in self.parameters.items()}
         return expand_template(self.template, values, scope, deployment_name, template_values=template_values,
-                               now=now)
+                               now=now, evaluated_resource=resource)
 
     def template_secrets(self, resource: dict[str, Any], assignment_parameters: dict[str, Any] | None,
                          assignment_id: str | None, target_id: str,

@@ -29,7 +29,7 @@ from remediation.template.compile import (
     copy_count,
     plan_time,
 )
-from remediation.template.functions import PARAMETER_DEFAULT_FUNCTIONS, TEMPLATE_FUNCTIONS
+from remediation.template.functions import PARAMETER_DEFAULT_FUNCTIONS, TEMPLATE_FUNCTIONS, resource_field
 from remediation.template.generated import GeneratedValues
 from remediation.template.scope import (
     DEPLOYMENT_TYPE,
@@ -223,13 +223,15 @@ class Deployment:
     """
 
     def __init__(self, template: CompiledTemplate, scope: DeploymentScope, deployment_name: str,
-                 parameters: dict[str, Any], template_source: SecretSource, generated: GeneratedValues):
+                 parameters: dict[str, Any], template_source: SecretSource, generated: GeneratedValues,
+                 evaluated_resource: dict[str, Any] | None = None):
         self.template = template
         self.scope = scope
         self.target = scope
         self.deployment_name = deployment_name
         self.template_source = template_source
         self.generated = generated
+        self.evaluated_resource = evaluated_resource
         self.copy_indexes: dict[str | None, int] = {}
         self.names: dict[str, str] = {}  # resource name -> id, for reference('name') and dependsOn
         self._supplied = {name.lower(): value for name, value in parameters.items()}
@@ -304,6 +306,12 @@ class Deployment:
             self._evaluating.discard(key)
         return value
 
+    def field(self, path: str) -> Any:
+        if self.evaluated_resource is None:
+            raise EvaluationError("field() reads the resource a policy evaluates: only in a deployIfNotExists "
+                                  "deployment")
+        return resource_field(self.evaluated_resource, path)
+
     def reference_target(self, name_or_id: str) -> str:
         if name_or_id.startswith("/"):
             return name_or_id
@@ -332,17 +340,19 @@ TemplateValues = dict[str, dict[str, Any]]  # resource id (normalized) -> {path:
 def expand_template(template: CompiledTemplate, parameters: dict[str, Any], scope: DeploymentScope,
                     deployment_name: str, template_source: SecretSource | None = None, *,
                     template_values: TemplateValues | None = None,
-                    now: datetime | None = None) -> list[ExpandedResource]:
+                    now: datetime | None = None,
+                    evaluated_resource: dict[str, Any] | None = None) -> list[ExpandedResource]:
     """Every resource the deployment writes, leaves only (nested deployments flattened).
 
     ``template_values``, when given, receives the secrets written in the template itself (the
     ``template`` secret sources) in clear, by resource id and path: what apply re-derives them from.
     ``now`` is the time ``utcNow()`` reads (default: the current time); whatever the deployment
-    generated is recorded on each resource it writes (``generated_values``).
+    generated is recorded on each resource it writes (``generated_values``). ``evaluated_resource`` is
+    what ``field()`` reads (a deployIfNotExists deployment's evaluated resource).
     """
     source = template_source or SecretSource(path="", kind="template")
     generated = GeneratedValues(now or datetime.now(UTC), deployment_name)
-    context = Deployment(template, scope, deployment_name, parameters, source, generated)
+    context = Deployment(template, scope, deployment_name, parameters, source, generated, evaluated_resource)
     expanded = _expand(context, inherited=(), deployments=(deployment_name,), template_values=template_values)
     if not generated.values:
         return expanded
@@ -518,7 +528,8 @@ def _expand_nested(instance: _Instance, depends: tuple[str, ...], deployments: t
     target = DeploymentScope(target.subscription_id, target.resource_group, parent.target.location, target.tenant_id)
     if nested.inner:
         values = {name: compiled(parent) for name, compiled in nested.parameters.items()}
-        child = Deployment(nested.template, target, instance.name, values, parent.template_source, parent.generated)
+        child = Deployment(nested.template, target, instance.name, values, parent.template_source, parent.generated,
+                           parent.evaluated_resource)
     else:
         child = parent.outer_nested(target, nested.template.resources)
     return _expand(child, depends, (*deployments, instance.name), template_values)

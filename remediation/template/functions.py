@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from engine.azure_policy.fields import MISSING, FieldError, compile_field
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError
 from engine.expressions.registry import SCALAR, TEXT
 from remediation.template.generated import GeneratedValues
@@ -34,6 +35,8 @@ class TemplateContext(Protocol):
 
     def reference_target(self, name_or_id: str) -> str: ...
 
+    def field(self, path: str) -> Any: ...
+
 
 class GeneratingContext(TemplateContext, Protocol):
     """A deployment binding its parameters' default values records what they generate."""
@@ -42,9 +45,7 @@ class GeneratingContext(TemplateContext, Protocol):
 
 
 class PolicyDeploymentContext(TemplateContext, Protocol):
-    """A DINE's deployment parameter values also read the evaluated resource and the assignment."""
-
-    def field(self, path: str) -> Any: ...
+    """A DINE's deployment parameter values also read the assignment."""
 
     def policy(self) -> dict[str, str]: ...
 
@@ -163,12 +164,27 @@ def _list(function: str, context: TemplateContext, target: Any, api_version: Any
                             *([] if body is None else [body]))
 
 
-DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
+def resource_field(resource: dict[str, Any], path: str) -> Any:
+    """Azure Policy's ``field()`` on an ARM resource, read as the policy conditions read it
+    (:func:`engine.azure_policy.fields.compile_field`): envelope fields, tags, ``fullName`` and
+    aliases; a missing property is ``None``."""
+    try:
+        reference = compile_field(path)
+    except FieldError as error:
+        raise EvaluationError(f"field('{path}'): {error}") from None
+    value = reference.get(resource, {})
+    return None if value is MISSING else value
 
 
-@DEPLOYMENT_PARAMETER_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))
-def _field(context: PolicyDeploymentContext, path: str) -> Any:
+@T.function("field", 1, 1, uses_context=True, takes=(TEXT,))
+def _field(context: TemplateContext, path: str) -> Any:
+    """Azure Policy resolves ``field()`` in the whole deployment it hands to ARM, template included
+    (built-ins read it in template variables and nested deployment names, e.g. the centralized
+    flow-log definition): the resource the policy evaluated."""
     return context.field(path)
+
+
+DEPLOYMENT_PARAMETER_FUNCTIONS = TEMPLATE_FUNCTIONS.extend()
 
 
 @DEPLOYMENT_PARAMETER_FUNCTIONS.function("policy", 0, 0, uses_context=True)

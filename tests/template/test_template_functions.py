@@ -149,3 +149,31 @@ def test_plan_records_the_generated_values(tmp_path: Any) -> None:
     assert generated["function"] == "newGuid" and generated["parameter"] == "suffix"
     assert operation["resourceId"].endswith("/extensions/ext-" + generated["value"][:8])
     assert operation["resourceType"] == "Microsoft.KubernetesConfiguration/extensions"
+
+
+def test_field_in_the_template_reads_the_evaluated_resource() -> None:
+    deployment = DineDeployment.from_details({"type": "Microsoft.Network/networkWatchers", "deployment": {
+        "properties": {"mode": "incremental", "parameters": {}, "template": {
+            "variables": {"account": "[toLower(concat('nwtasa', uniqueString(field('location'))))]"},
+            "resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                           "name": "[variables('account')]"}]}}}},
+        "/providers/Microsoft.Authorization/policyDefinitions/d2", "d2.json")
+    network = {"id": f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Network/virtualNetworks/v",
+               "name": "v", "type": "Microsoft.Network/virtualNetworks", "location": "westeurope"}
+    (written,) = deployment.expand(network, {}, "/assignments/a1")
+    assert written.resource_id.endswith("/storageAccounts/nwtasa" + unique_string("westeurope"))
+
+
+def test_field_outside_a_policy_deployment_is_an_input_error() -> None:
+    with pytest.raises(TemplateError, match="field\\(\\) reads the resource a policy evaluates"):
+        expand({"resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                               "name": "[field('name')]"}]})
+
+
+def test_to_lower_of_a_missing_alias_is_empty_as_in_azure_policy() -> None:
+    deployment = _dine({"publisher": {"value": "[toLower(field('Microsoft.Compute/imagePublisher'))]"}},
+                       {"publisher": {"type": "string"}}, "[concat('st', parameters('publisher'))]")
+    machine = {"id": f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.HybridCompute/machines/m",
+               "name": "m", "type": "Microsoft.HybridCompute/machines", "location": "westeurope", "properties": {}}
+    (written,) = deployment.expand(machine, {}, "/assignments/a1")
+    assert written.resource_id.endswith("/storageAccounts/st")
