@@ -11,12 +11,13 @@ import typer
 from engine.cli.app import app
 from engine.cli.connection_options import OpaUrlOption, RegoEngineName, RegoEngineOption, rego_options
 from engine.cli.output import console, write_text
+from engine.cli.scan_commands import given
 from engine.errors import EXIT_FINDINGS, EXIT_OK
 from engine.evaluate import load_management_groups, prepare_scan
 from engine.history import HistoryStore
 from engine.history.recording import policy_set_fingerprint
 from engine.history.whatif import what_if
-from engine.history.whatif_formats import headline, render_whatif
+from engine.history.whatif_formats import headline, output_format_of, render_whatif
 
 
 class WhatIfFormat(StrEnum):
@@ -27,6 +28,7 @@ class WhatIfFormat(StrEnum):
 
 @app.command("whatif")
 def whatif_command(
+    ctx: typer.Context,
     store: Annotated[str, typer.Option("--store", envvar="ARCPOLICY_STORE",
                                        help="History store holding the baseline scan (SQLite file or URL).")],
     policy: Annotated[list[Path], typer.Option("--policy", "-p", help="The changed policy set: file or folder "
@@ -40,20 +42,31 @@ def whatif_command(
                                                            "[managementGroup, ...]}.")] = None,
     baseline: Annotated[str, typer.Option("--baseline", help="Stored scan to compare with: id, unique prefix, "
                                                              "latest or latest~N.")] = "latest",
-    output_format: Annotated[WhatIfFormat, typer.Option("--format", "-f")] = WhatIfFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
+    output_format: Annotated[WhatIfFormat, typer.Option("--format", "-f", help="On stdout, or of a single -o "
+                                                        "FILE.")] = WhatIfFormat.table,
+    output: Annotated[list[str] | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout "
+                                                     "(repeatable: one evaluation, several files), the format "
+                                                     "from its suffix (.json .md .txt) or FORMAT:FILE.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
 ) -> int:
     """Evaluate the policy set over a stored scan's inventory and compare with its verdicts; exit 1 when
     something becomes non-compliant."""
+    outputs = [output_format_of(text, output_format.value) for text in output or []]
+    if len(outputs) == 1 and given(ctx, "output_format") and ":" not in (output or [""])[0]:
+        outputs = [(output_format.value, outputs[0][1])]  # -o FILE --format F: that file in that format
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
                            kind_options={"rego": rego_options(rego_engine, opa_url)})
     with HistoryStore(store, create=False) as history:
         report = what_if(history, baseline, request, policy_set_fingerprint(policy, request), workers)
-    write_text(render_whatif(output_format.value, report), output)
-    if output is not None:
-        console.print(headline(report), markup=False, highlight=False, soft_wrap=True)
+    if not outputs:
+        write_text(render_whatif(output_format.value, report), None)
+    rendered = [(path, render_whatif(name, report)) for name, path in outputs]
+    for path, text in rendered:
+        write_text(text, path)
+    if outputs:
+        console.print(f"{headline(report)} -> {', '.join(str(path) for path, _ in rendered)}", markup=False,
+                      highlight=False, soft_wrap=True)
     return EXIT_FINDINGS if report.newly_non_compliant else EXIT_OK

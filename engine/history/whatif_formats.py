@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +32,17 @@ def whatif_format(name: str) -> Callable[[Renderer], Renderer]:
         return render
 
     return register
+
+
+SUFFIXES = {".json": "json", ".md": "markdown", ".txt": "table"}
+
+
+def output_format_of(text: str, fallback: str) -> tuple[str, Path]:
+    """``-o FORMAT:FILE``, or ``-o FILE`` in the format its suffix names (.json, .md, .txt), else ``fallback``."""
+    prefix, separator, rest = text.partition(":")
+    if separator and prefix.lower() in WHATIF_FORMATS and rest:
+        return prefix.lower(), Path(rest)
+    return SUFFIXES.get(Path(text).suffix.lower(), fallback), Path(text)
 
 
 def render_whatif(name: str, report: WhatIf) -> str:

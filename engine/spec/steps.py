@@ -14,7 +14,7 @@ import signal
 import pytest
 from pytest_bdd import given, then, when
 
-from engine.spec import compliance, expect, history, remediation
+from engine.spec import compliance, expect, history, remediation, whatif
 from engine.spec.fleet import ClusterSpec, ExtensionSpec, default_extension_name
 from engine.spec.sentence import Sentence
 from engine.spec.world import SpecWorld
@@ -371,6 +371,38 @@ def chart_trend(arcpolicy_world: SpecWorld) -> None:
                                           "--svg", "trend.svg"]))
 
 
+@given(Sentence('the assignment "{name}" is changed to the parameters:'))
+def change_assignment_parameters(arcpolicy_world: SpecWorld, name: str, datatable: list[list[str]]) -> None:
+    """The policy change under review: the assignment's parameters become these (a two-column table, as
+    when assigning); later scans and previews use them."""
+    assignment = arcpolicy_world.assignment(name)
+    assignment.parameters = {key: compliance.parameter_value(value) for key, value in datatable}
+
+
+@when(_with_policies("the change is previewed with"))
+def preview_change(arcpolicy_world: SpecWorld, policies: str) -> None:
+    """``arcpolicy whatif`` of these policies (and the scenario's assignments) against the latest stored scan's
+    inventory and verdicts; its JSON and Markdown (whatif.md) are kept."""
+    arcpolicy_world.whatif(quoted(policies))
+
+
+@when(Sentence('the stored fleet of scan "{scan}" is scanned with the policy "{path}" (or: the policies '
+               '"a", "b" and "c")',
+               rf'the stored fleet of scan "(?P<scan>[^"]*)" is scanned with the polic(?:y|ies) '
+               rf"(?P<policies>{QUOTED_LIST})"))
+def scan_stored_fleet(arcpolicy_world: SpecWorld, scan: str, policies: str) -> None:
+    """A past scan reproduced: ``arcpolicy scan --from-store`` reads the inventory that scan evaluated (``latest``,
+    ``latest~N`` or an id) instead of the fleet as it is now."""
+    arcpolicy_world.scan(quoted(policies), source=["--from-store", arcpolicy_world.store_url(), "--scan", scan])
+
+
+@when(Sentence('the stored fleet of scan "{scan}" is saved to "{path}"'))
+def save_stored_fleet(arcpolicy_world: SpecWorld, scan: str, path: str) -> None:
+    """``arcpolicy inventory --from-store STORE --scan SCAN --save PATH``."""
+    expect.succeeded(arcpolicy_world.run(["inventory", "--from-store", arcpolicy_world.store_url(), "--scan", scan,
+                                          "--save", path]))
+
+
 @when(Sentence("the last two scans are compared"))
 def compare_scans(arcpolicy_world: SpecWorld) -> None:
     """``arcpolicy diff latest~1 latest`` on the history store."""
@@ -596,6 +628,41 @@ def cluster_changed(arcpolicy_world: SpecWorld, cluster: str, change: str, polic
     """After ``the last two scans are compared``: what ``arcpolicy diff`` says changed."""
     compliance.expect_change(arcpolicy_world.output("diff"), change, cluster, arcpolicy_world.cluster_id(cluster),
                              policy)
+
+
+@then(Sentence('"{cluster}" becomes non-compliant with "{policy}" because "{because}"'))
+def becomes_non_compliant(arcpolicy_world: SpecWorld, cluster: str, policy: str, because: str) -> None:
+    """After ``the change is previewed``: the cluster (or one of its extensions) is newly non-compliant with
+    the policy (assignment name, title or definition name), a reason mentioning ``because``."""
+    whatif.expect_change(arcpolicy_world.output("whatif"), "non-compliant", cluster,
+                         arcpolicy_world.cluster_id(cluster), policy, because)
+
+
+@then(Sentence('"{cluster}" becomes compliant with "{policy}"'))
+def becomes_compliant(arcpolicy_world: SpecWorld, cluster: str, policy: str) -> None:
+    """After ``the change is previewed``: the cluster was non-compliant in the stored scan and is no more."""
+    whatif.expect_change(arcpolicy_world.output("whatif"), "compliant", cluster,
+                         arcpolicy_world.cluster_id(cluster), policy)
+
+
+@then(Sentence("the preview counts {count:d} newly non-compliant records"))
+def preview_counts(arcpolicy_world: SpecWorld, count: int) -> None:
+    """After ``the change is previewed``: how many records become non-compliant, over every assignment."""
+    expect.equal("the number of newly non-compliant records", whatif.newly_non_compliant(
+        arcpolicy_world.output("whatif")), count)
+
+
+@then(Sentence('the preview names the definition "{definition}" as {change}'))
+def preview_names_definition(arcpolicy_world: SpecWorld, definition: str, change: str) -> None:
+    """After ``the change is previewed``: a definition (its id, or the last part: ``monitoring_required``) the
+    change ``added`` to or ``removed`` from the evaluated set."""
+    whatif.expect_definition(arcpolicy_world.output("whatif"), definition, change)
+
+
+@then(Sentence("the preview's Markdown fits a pull-request comment"))
+def preview_markdown_fits(arcpolicy_world: SpecWorld) -> None:
+    """whatif.md opens with the summary and has at most GitHub's 65,536 characters."""
+    whatif.expect_comment(arcpolicy_world.workdir / "whatif.md")
 
 
 @then(Sentence("the history holds at least {count:d} scans"))

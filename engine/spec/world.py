@@ -223,6 +223,21 @@ class SpecWorld:
             raise SpecFailure(result.describe())
         return self.stdout_json()
 
+    def store_url(self) -> str:
+        if self.store is None:
+            raise SpecFailure("no history store: say 'Given scans are recorded in the history store \"...\"'")
+        return self.store
+
+    def whatif(self, policies: list[str]) -> CommandResult:
+        """``arcpolicy whatif`` of the policies (and the scenario's assignments) against the latest stored scan:
+        whatif.md for a pull-request comment and whatif.json, kept as "whatif"."""
+        self.outputs.pop("whatif", None)
+        result = self.run(["whatif", "--store", self.store_url(), *self.scan_arguments(policies, source=[]),
+                           "--workers", "1", "-o", "whatif.md", "-o", "whatif.json"])
+        if result.status in (0, 1):
+            self.read_output("whatif", "whatif.json")
+        return result
+
     def plan(self, policies: list[str]) -> CommandResult:
         """``arcpolicy plan`` with both dry-run reports; the plan is kept as "plan"."""
         self.outputs.pop("plan", None)

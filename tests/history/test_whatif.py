@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +84,8 @@ def test_tightened_allowed_versions_equal_a_full_scan_of_the_new_set_minus_the_o
     main(["scan", "-i", str(snapshot), *policies, "-a", str(old), "--store", store_url, "-o", str(old_states)])
     main(["scan", "-i", str(snapshot), *policies, "-a", str(new), "-o", str(new_states)])
     report_file, markdown_file = tmp_path / "whatif.json", tmp_path / "whatif.md"
-    assert main(["whatif", "--store", store_url, *policies, "-a", str(new), "--format", "json",
-                 "-o", str(report_file)]) == 1
     assert main(["whatif", "--store", store_url, *policies, "-a", str(new), "--baseline", "latest",
-                 "--format", "markdown", "-o", str(markdown_file)]) == 1
+                 "-o", str(report_file), "-o", str(markdown_file)]) == 1  # one evaluation, both files
     report = json.loads(report_file.read_text())
 
     # The right clusters: exactly those pinning microsoft.flux at the version the change drops.
@@ -134,7 +133,8 @@ def test_a_definition_added_and_one_removed_are_named(tmp_path, fleet, capsys):
     old_states, new_states = tmp_path / "old.json", tmp_path / "new.json"
     main(["scan", "-i", str(snapshot), *before, "--store", store, "-o", str(old_states)])
     main(["scan", "-i", str(snapshot), *after, "-o", str(new_states)])
-    assert main(["whatif", "--store", store, *after, "--format", "json", "-o", str(tmp_path / "w.json")]) == 1
+    assert main(["whatif", "--store", store, *after, "-o", str(tmp_path / "w.json"), "-o",
+                 f"markdown:{tmp_path / 'w.txt'}"]) == 1
     report = json.loads((tmp_path / "w.json").read_text())
     assert [item["definitionId"] for item in report["definitionsAdded"]] == ["rego:arcpolicy.retired_extensions_absent"]
     assert [item["definitionId"] for item in report["definitionsRemoved"]] == ["rego:arcpolicy.no_preview_in_production"]
@@ -150,8 +150,7 @@ def test_a_definition_added_and_one_removed_are_named(tmp_path, fleet, capsys):
     assert len(added["newRecords"]) == len(records["arcpolicy.retired_extensions_absent"]) > 0
     assert len(added["newlyNonCompliant"]) == sum(state["complianceState"] == "NonCompliant"
                                                   for state in records["arcpolicy.retired_extensions_absent"])
-    assert main(["whatif", "--store", store, *after, "--format", "markdown", "-o", str(tmp_path / "w.md")]) == 1
-    text = (tmp_path / "w.md").read_text()
+    text = (tmp_path / "w.txt").read_text()
     assert "Definitions added: `rego:arcpolicy.retired_extensions_absent (Retired extensions are absent)`." in text
     assert "Definitions removed: `rego:arcpolicy.no_preview_in_production (" in text
     summary, sections = parse_markdown(text)
@@ -161,13 +160,21 @@ def test_a_definition_added_and_one_removed_are_named(tmp_path, fleet, capsys):
     capsys.readouterr()
 
 
-def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, fleet, capsys):
-    snapshot, _ = fleet
-    store = str(tmp_path / "history.db")
-    policies = policy_paths("monitoring_required.rego")
-    main(["scan", "-i", str(snapshot), *policies, "--store", store, "-o", str(tmp_path / "s.json")])
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding one scan of the generated fleet with the monitoring policy (made once: the tests copy it)."""
+    directory = tmp_path_factory.mktemp("monitored")
+    write_snapshot(directory / "fleet.json", generate_fleet(60, seed=11))
+    assert main(["scan", "-i", str(directory / "fleet.json"), *policy_paths("monitoring_required.rego"), "--store",
+                 str(directory / "history.db"), "-o", str(directory / "s.json")]) == 1
+    return directory / "history.db"
+
+
+def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, monitored, capsys):
+    store = tmp_path / "history.db"
+    shutil.copy(monitored, store)
     capsys.readouterr()
-    assert main(["whatif", "--store", store, *policies]) == 0
+    assert main(["whatif", "--store", str(store), *policy_paths("monitoring_required.rego")]) == 0
     table = capsys.readouterr().out
     assert "0 records become non-compliant, 0 become compliant on 60 clusters" in table
     assert "newly non-compliant" in table and "definitions added" not in table
@@ -180,16 +187,14 @@ def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, fleet, capsys
     (["-p", "missing-policies"], "missing-policies: no such file or folder"),
     (["--format", "yaml"], "yaml"),
 ])
-def test_bad_whatif_input_is_one_line_exit_2_and_writes_nothing(tmp_path, fleet, monkeypatch, capsys, arguments,
+def test_bad_whatif_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monitored, monkeypatch, capsys, arguments,
                                                                 message):
-    snapshot, _ = fleet
+    shutil.copy(monitored, tmp_path / "history.db")
     monkeypatch.chdir(tmp_path)
-    policies = policy_paths("monitoring_required.rego")
-    main(["scan", "-i", str(snapshot), *policies, "--store", "history.db", "-o", "s.json"])
     capsys.readouterr()
     store = [] if "--store" in arguments else ["--store", "history.db"]
-    given_policies = [] if "-p" in arguments else policies
-    assert main(["whatif", *store, *given_policies, *arguments, "-o", "w.md"]) == 2
+    policies = [] if "-p" in arguments else policy_paths("monitoring_required.rego")
+    assert main(["whatif", *store, *policies, *arguments, "-o", "w.md"]) == 2
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "w.md").exists()
