@@ -24,6 +24,7 @@ from engine.errors import InputError
 from engine.history.schema import inventory_blobs, scan_inventories
 from engine.inventory import Fleet
 from engine.output.redact import blank_secrets
+from engine.secret_values import scrub_data
 
 DIGEST_BYTES = 32
 BATCH = 500  # groups looked up, inserted or read per statement (well under every driver's parameter limit)
@@ -38,8 +39,9 @@ def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def canonical_group(group: list[dict[str, Any]]) -> bytes:
-    """A group as the store keeps it: secrets masked, keys sorted, compact JSON."""
-    return orjson.dumps(blank_secrets(group), option=orjson.OPT_SORT_KEYS)
+    """A group as the store keeps it: secrets masked (under secret keys, and values secret by their origin
+    wherever they sit), keys sorted, compact JSON."""
+    return orjson.dumps(scrub_data(blank_secrets(group)), option=orjson.OPT_SORT_KEYS)
 
 
 def _insert_new_blobs(connection: Connection) -> Insert:
