@@ -132,10 +132,40 @@ def _exists(actual: Any, expected: bool) -> bool:
 
 
 # ---- patterns ------------------------------------------------------------------------------------
-def _like_pattern(expected: Any) -> re.Pattern[str]:
-    """``like``: ``*`` is any run of characters; everything else is literal; case-insensitive."""
-    text = comparison_key(expected)
-    return re.compile(".*".join(re.escape(part) for part in str(text).split("*")), re.IGNORECASE | re.DOTALL)
+@dataclass(frozen=True, slots=True)
+class LikePattern:
+    """A ``like`` pattern: ``*`` is any run of characters, everything else literal, case-insensitive.
+
+    Matched without backtracking (a regex of ``.*`` runs backtracks exponentially on ``*a*a*a*b``):
+    the first piece is a prefix, the last a suffix, and each piece between is found leftmost after
+    the previous one, which is a match whenever one exists. Linear in the value for a fixed pattern.
+    """
+
+    pieces: tuple[str, ...]  # lower-cased; one piece when the pattern has no '*'
+
+    def matches(self, text: str) -> bool:
+        text = text.lower()
+        first, *middle, last = self.pieces if len(self.pieces) > 1 else (*self.pieces, None)
+        if last is None:
+            return text == first
+        if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for piece in middle:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+
+def _like_pattern(expected: Any) -> LikePattern:
+    return LikePattern(tuple(str(comparison_key(expected)).split("*")))
+
+
+def _like(actual: Any, pattern: LikePattern) -> bool:
+    text = _text(actual)
+    return text is not None and pattern.matches(text)
 
 
 def _match_pattern(flags: int) -> Callable[[Any], re.Pattern[str]]:
@@ -155,7 +185,7 @@ def _full_match(actual: Any, pattern: re.Pattern[str]) -> bool:
     return text is not None and pattern.fullmatch(text) is not None
 
 
-operator("like", _like_pattern, negation="notLike")(_full_match)
+operator("like", _like_pattern, negation="notLike")(_like)
 operator("match", _match_pattern(0), negation="notMatch")(_full_match)
 operator("matchInsensitively", _match_pattern(re.IGNORECASE), negation="notMatchInsensitively")(_full_match)
 

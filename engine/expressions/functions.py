@@ -25,6 +25,7 @@ from engine.expressions.registry import (
     TEXT_OR_NULL,
     EvaluationError,
     kind_of,
+    within_size,
 )
 from engine.expressions.registry import COMMON_FUNCTIONS as F
 from engine.limits import MAX_RANGE_COUNT, MAX_VALUE_SIZE
@@ -47,7 +48,7 @@ def to_string(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(within_size(value, "string()"), separators=(",", ":"))
     return str(value)
 
 

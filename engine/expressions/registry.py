@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.limits import MAX_INTEGER, MAX_VALUE_SIZE, MIN_INTEGER
+from engine.limits import MAX_INTEGER, MAX_JSON_DEPTH, MAX_VALUE_SIZE, MIN_INTEGER
 
 
 class EvaluationError(ValueError):
@@ -53,8 +53,7 @@ _KIND_NAMES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (flo
 
 # What a function may fail with on arguments of the right kinds but bad values (an empty array's max,
 # bad base64, an unparsable number ...): the call's error, not arcpolicy's.
-_VALUE_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError,
-                   RecursionError)
+_VALUE_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError)
 
 
 def bounded(value: Any, function: str) -> Any:
@@ -65,6 +64,36 @@ def bounded(value: Any, function: str) -> Any:
                                   f"the {MAX_VALUE_SIZE:,} limit of a template")
     elif isinstance(value, int) and not isinstance(value, bool) and not MIN_INTEGER <= value <= MAX_INTEGER:
         raise EvaluationError(f"{function}() overflows ARM's 64-bit integers")
+    return value
+
+
+def within_size(value: Any, what: str) -> Any:
+    """``value`` if its JSON text stays within a template's 4 MB and its nesting within 64 levels.
+
+    Parts shared by reference (a variable used twice in another) count each time they appear, as
+    in the JSON they become, but are walked once: the walk stops as soon as the limit is passed.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(item: Any, depth: int) -> int:
+        if isinstance(item, str):
+            return len(item) + 2
+        if not isinstance(item, dict | list):
+            return 8
+        known = sizes.get(id(item))
+        if known is not None:
+            return known
+        if depth > MAX_JSON_DEPTH:
+            raise EvaluationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+        total = 2
+        for part in (item if isinstance(item, list) else (piece for pair in item.items() for piece in pair)):
+            total += size(part, depth + 1) + 1
+            if total > MAX_VALUE_SIZE:
+                raise EvaluationError(f"{what} is over the {MAX_VALUE_SIZE:,}-character limit of a template")
+        sizes[id(item)] = total
+        return total
+
+    size(value, 1)
     return value
 
 
@@ -92,6 +121,9 @@ def guarded(name: str, implementation: Callable[..., Any], takes: tuple[Kind, ..
             result = implementation(*arguments)
         except EvaluationError:
             raise
+        except RecursionError:
+            raise EvaluationError(f"{name}(): nested too deeply to evaluate (values in values, or variables "
+                                  "reading variables)") from None
         except _VALUE_FAILURES:
             shown = ", ".join(kind_of(value) for value in arguments[skip:])
             raise EvaluationError(f"{name}() cannot be evaluated on ({shown})") from None

@@ -19,6 +19,7 @@ import networkx as nx
 
 from engine import ids
 from engine.expressions import EvaluationError, FunctionRegistry
+from engine.expressions.registry import within_size
 from engine.limits import MAX_TEMPLATE_RESOURCES
 from remediation.plan.models import DeferredValue, GeneratedValue, SecretSource
 from remediation.template.compile import (
@@ -288,7 +289,7 @@ class Deployment:
             # object's members, and anything else, are re-derived by re-expanding the template.
             source = value.source if isinstance(value, TracedText) else self.template_source
             value = mark_secret(value, source)
-        return value
+        return within_size(value, f"parameter '{name}'")
 
     def variable(self, name: str) -> Any:
         key = name.lower()
@@ -301,7 +302,7 @@ class Deployment:
             raise EvaluationError(f"variable '{name}' refers to itself")
         self._evaluating.add(key)
         try:
-            value = self._variables[key] = compiled(self)
+            value = self._variables[key] = within_size(compiled(self), f"variable '{name}'")
         finally:
             self._evaluating.discard(key)
         return value

@@ -133,3 +133,17 @@ def test_expected_value_from_a_parameter_is_prepared_per_assignment() -> None:
 def test_constant_value_condition(condition: dict, expected: bool) -> None:
     """Regression: a compile-time constant operand crashed with "cannot create weak reference"."""
     assert matches(condition, CLUSTER, mode="Strict") is expected
+
+
+@pytest.mark.parametrize(("pattern", "name", "expected"), [
+    ("*a*a*a*a*a*a*b", "a" * 256, False),  # a backtracking regex ran > 60 s on this
+    ("*a*a*a*a*a*a*b", "a" * 256 + "B", True),
+    ("a*b*a", "aba", True),
+    ("ab*ba", "aba", False),  # prefix and suffix may not overlap
+    ("a**b", "ab", True),
+    ("*", "", True),
+    ("x*y*z", "x-z-y", False),
+])
+def test_like_matches_without_backtracking(pattern: str, name: str, expected: bool) -> None:
+    assert matches({"field": "name", "like": pattern}, cluster(name)) is expected
+    assert matches({"field": "name", "notLike": pattern}, cluster(name)) is not expected

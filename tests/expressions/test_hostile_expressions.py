@@ -131,3 +131,28 @@ def test_limits_are_arms_and_exactly_at_them_works() -> None:
     assert len(compile_expression(longest, COMMON_FUNCTIONS)(None)) == MAX_EXPRESSION_LENGTH - len("[concat('')]")
     assert compile_expression("[length(range(2147473647, 10000))]", COMMON_FUNCTIONS)(None) == 10000
     assert compile_expression("[mul(4611686018427387903, 2)]", COMMON_FUNCTIONS)(None) == 2**63 - 2
+
+
+def _doubling(function: str, levels: int) -> dict[str, str]:
+    variables = {"v0": "[padLeft('x', 1000, 'x')]"}
+    for level in range(1, levels + 1):
+        variables[f"v{level}"] = f"[{function}(variables('v{level - 1}'), variables('v{level - 1}'))]"
+    return variables
+
+
+@pytest.mark.parametrize(("variables", "used"), [
+    (_doubling("createArray", 40), "[variables('v40')]"),  # 2^40 KB of JSON from shared arrays
+    (_doubling("createArray", 40), "[length(string(variables('v40')))]"),
+    (_doubling("concat", 40), "[variables('v40')]"),  # 2^40 KB of string
+    ({f"v{level}": f"[variables('v{level - 1}')]" if level else "x" for level in range(400)}, "[variables('v399')]"),
+], ids=["shared-arrays", "shared-arrays-as-string", "doubled-strings", "400-deep-chain"])
+def test_template_variables_cannot_build_unbounded_values(tmp_path: Path, capsys, variables: dict[str, str],
+                                                          used: str) -> None:
+    definition = _dine_with(release_train=used)
+    template = definition["properties"]["policyRule"]["then"]["details"]["deployment"]["properties"]["template"]
+    template["variables"] = variables
+    status, policy, out = _plan(tmp_path, definition)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(error) == 1 and f"{policy}: " in error[0] and len(error[0]) < 1000
+    assert not out.exists()
