@@ -19,9 +19,27 @@ def _umask() -> int:
     return current
 
 
+PRIVATE_MODE = 0o600  # state files that may hold secrets: readable and writable by their owner only
+
+
+def private_file(path: str | Path, tighten: bool = False) -> Path:
+    """Create ``path`` (empty) with :data:`PRIVATE_MODE` unless it exists; ``tighten`` also sets that mode
+    on an existing file. For SQLite databases: SQLite gives their -wal and -shm files the same mode."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return path  # nothing to create there: the caller's own open reports it
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    except FileExistsError:
+        if tighten and path.is_file():
+            os.chmod(path, PRIVATE_MODE)
+    return path
+
+
 @contextmanager
-def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_writer(path: str | Path, binary: bool = False, mode: int | None = None) -> Iterator[IO[Any]]:
     """Open a temp file for writing; on success it replaces ``path``, on error it is removed.
+    ``mode`` (e.g. :data:`PRIVATE_MODE`) is the file's mode from the start; by default the umask's.
 
     Devices and pipes (``/dev/null``, ``/dev/stdout``, a FIFO) are written in place: renaming a
     file over them would replace the device itself.
@@ -34,7 +52,7 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~_umask() if mode is None else mode)
         with os.fdopen(descriptor, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
             yield out
             out.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, case, create_engine, delete, func, insert, null, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from engine.atomic import private_file
 from engine.errors import InputError, ServiceError
 from engine.history.inventory import batched, load_inventory, prune_blobs, store_inventory
 from engine.history.schema import (
@@ -136,6 +137,8 @@ class HistoryStore:
             if not create and sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
                 raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
                                  value=self.shown_url)
+            if create and sqlite_file and sqlite_file != ":memory:":
+                private_file(sqlite_file)  # a new store is its owner's only (records may name sensitive settings)
             self.engine: Engine = create_engine(self.url)
             with self.engine.begin() as connection:
                 self.schema_version = migrate(connection)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from engine import ids
+from engine.atomic import private_file
 
 DATABASE_FILE = "sandbox.db"
 KUBERNETES_CONFIGURATION_TABLE = "kubernetesconfigurationresources"
@@ -54,7 +55,9 @@ class Store:
     def __init__(self, state_dir: Path):
         state_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self._db = sqlite3.connect(state_dir / DATABASE_FILE, check_same_thread=False, isolation_level=None)
+        # it holds vault secrets and protected-setting digests: the owner's only, also when made by an older version
+        database = private_file(state_dir / DATABASE_FILE, tighten=True)
+        self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from engine.atomic import atomic_writer
+from engine.atomic import PRIVATE_MODE, atomic_writer
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -26,10 +26,9 @@ VALIDITY = datetime.timedelta(days=825)
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    with atomic_writer(path, binary=True) as out:
+    with atomic_writer(path, binary=True, mode=PRIVATE_MODE) as out:
         out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()))
-    path.chmod(0o600)
 
 
 def _write_cert(path: Path, certificate: x509.Certificate) -> None:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic import private_file
 from engine.secret_values import scrub
 from remediation.apply.models import OpState
 
@@ -38,6 +39,7 @@ class Journal:
 
     def __init__(self, path: Path, plan_fingerprint: str):
         path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path, tighten=True)  # the journal's messages name targets and errors: the owner's only
         self.path = path
         self.plan = plan_fingerprint
         self._lock = threading.Lock()
