@@ -13,10 +13,12 @@ from rich.table import Table
 
 from engine.atomic import atomic_writer
 from engine.cli.app import app
-from engine.cli.output import console, write_renderable, write_text
+from engine.cli.output import console, id_column, write_renderable, write_text
 from engine.config import parse_duration
 from engine.errors import EXIT_FINDINGS
 from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html
+from engine.history.diff import ScanDiff
+from engine.output.summary import short_resource_name
 
 StoreOption = Annotated[str, typer.Option("--store", help="History store: SQLite file or SQLAlchemy URL.",
                                           envvar="ARCPOLICY_STORE")]
@@ -48,9 +50,10 @@ def history_command(
                               indent=2), output)
         return
     table = Table(title=f"{len(scans)} scans in {history.shown_url}")
-    for column in ("scan", "started", "duration", "compliance", "non-compliant", "error", "total", "policy set",
+    id_column(table, "scan", (scan.scan_id for scan in scans))  # diff needs it whole
+    for column in ("started", "duration", "compliance", "non-compliant", "error", "total", "policy set",
                    "inventory"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for scan in scans:
         table.add_row(scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
                       f"{scan.compliance_percentage}%", str(scan.non_compliant), str(scan.error), str(scan.total),
@@ -71,20 +74,29 @@ def diff_command(
         diff = diff_scans(history, before, after)
     if output_format is ListFormat.json:
         write_text(json.dumps(diff.to_json(), indent=2), output)
+    elif diff.is_empty:
+        write_text(f"no changes between {diff.before_scan_id} and {diff.after_scan_id}", output)
     else:
-        table = Table(title=f"{diff.before_scan_id} -> {diff.after_scan_id}")
-        for column in ("change", "policy", "resource", "detail"):
-            table.add_column(column)
-        for change in diff.newly_non_compliant:
-            table.add_row("newly non-compliant", change.policy, change.resource_id, "; ".join(change.reasons))
-        for change in diff.fixed:
-            table.add_row("fixed", change.policy, change.resource_id, change.after.value)
-        for resource in diff.new_resources:
-            table.add_row("new resource", "", resource, "")
-        for resource in diff.gone_resources:
-            table.add_row("gone resource", "", resource, "")
-        write_renderable(table, output)
+        write_renderable(diff_table(diff), output)
     return EXIT_FINDINGS if diff.newly_non_compliant else 0
+
+
+def diff_table(diff: ScanDiff) -> Table:
+    """The changes with short resource names (cluster, cluster/extension); ``--format json`` has the full ids."""
+    rows = [("newly non-compliant", change.policy, change.resource_id, "; ".join(change.reasons))
+            for change in diff.newly_non_compliant]
+    rows += [("fixed", change.policy, change.resource_id, change.after.value) for change in diff.fixed]
+    rows += [("new resource", "", resource, "") for resource in diff.new_resources]
+    rows += [("gone resource", "", resource, "") for resource in diff.gone_resources]
+    table = Table(title=f"{diff.before_scan_id} -> {diff.after_scan_id}",
+                  caption="resources by name; full resource ids: --format json")
+    table.add_column("change", no_wrap=True)
+    table.add_column("policy", overflow="fold")
+    id_column(table, "resource", (short_resource_name(row[2]) for row in rows))
+    table.add_column("detail", overflow="fold")
+    for change, policy, resource_id, detail in rows:
+        table.add_row(change, policy, short_resource_name(resource_id), detail)
+    return table
 
 
 @app.command("trend")

@@ -36,6 +36,10 @@ class ScanDiff(BaseModel):
     new_resources: list[str]
     gone_resources: list[str]
 
+    @property
+    def is_empty(self) -> bool:
+        return not (self.newly_non_compliant or self.fixed or self.new_resources or self.gone_resources)
+
     def to_json(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
 

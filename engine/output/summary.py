@@ -71,6 +71,13 @@ def resource_name(resource_id: str) -> str:
         return resource_id
 
 
+def short_resource_name(resource_id: str) -> str:
+    """How tables name a resource: its cluster's name, then the child's (``store-1/flux``)."""
+    cluster = owning_cluster_id(resource_id)
+    name = resource_name(resource_id)
+    return f"{resource_name(cluster)}/{name}" if cluster else name
+
+
 def needs_attention(state: PolicyState) -> bool:
     return state.compliance_state in (ComplianceState.NON_COMPLIANT, ComplianceState.ERROR)
 
