@@ -14,7 +14,7 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
-from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
+from engine.azure_policy.fields import MISSING, FieldError, FieldReference, UnknownAliasError, compile_field
 from engine.azure_policy.functions import RuleContext, field_value
 from engine.azure_policy.reasons import reason
 from engine.azure_policy.secure import referenced_parameters, touches_protected_settings
@@ -275,6 +275,10 @@ def _short(value: Any) -> str:
 LOGICAL_KEYS = ("allof", "anyof", "not")
 
 
+class InvalidAliasError(InputError):
+    """A rule names an alias arcpolicy neither knows nor infers (Azure's "invalid alias")."""
+
+
 @dataclass(frozen=True)
 class RuleCompiler:
     """Compiles condition JSON with one function registry (the assignment's parameters folded in).
@@ -292,6 +296,8 @@ class RuleCompiler:
     def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
         try:
             reference = compile_field(name, counted, self.infer_aliases)
+        except UnknownAliasError as error:
+            raise InvalidAliasError(self.source, str(error), location=path, value=name) from None
         except FieldError as error:
             raise self.error(path, str(error), name) from None
         if reference.inferred and reference.alias is not None:

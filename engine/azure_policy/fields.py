@@ -40,6 +40,10 @@ class FieldError(ValueError):
     """A field reference that names neither an envelope property nor a known alias."""
 
 
+class UnknownAliasError(FieldError):
+    """A field shaped like an alias that is neither in the table nor inferred (Azure: an invalid alias)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FieldReference:
     """A compiled field: its name as written, and a getter ``(resource, current) -> value``.
@@ -110,7 +114,7 @@ def _find_alias(name: str, infer: bool) -> tuple[Alias, bool]:
     if alias is None:
         strict = " (--strict-aliases: aliases outside arcpolicy's table are not inferred)" if (
             not infer and infer_alias(name) is not None) else ""
-        raise FieldError(f"unknown field or alias '{name}'{strict}")
+        raise UnknownAliasError(f"unknown field or alias '{name}'{strict}")
     return alias, True
 
 

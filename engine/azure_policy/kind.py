@@ -13,7 +13,7 @@ from engine.azure_policy.documents import PolicyAssignment, load_documents
 from engine.azure_policy.library import AzurePolicyLibrary, CompiledAssignment
 from engine.azure_policy.policy import CompiledPolicy, ExistenceOutcomes
 from engine.errors import InputError
-from engine.evaluate.kinds import ClusterVerdicts, InScope, PolicyKey, Verdict, register_kind
+from engine.evaluate.kinds import ClusterVerdicts, InScope, NotEvaluated, PolicyKey, Verdict, register_kind
 from engine.expressions import EvaluationError
 from engine.inventory import ClusterInventory
 
@@ -45,7 +45,11 @@ class AzurePolicyEvaluator:
     def __init__(self, assignments: list[CompiledAssignment]):
         self.assignments = [assignment for assignment in assignments if assignment.policies]
         self._plans: dict[str, list[_AssignmentPlan]] = {}
-        self.warnings = _inferred_alias_warnings(assignments)
+        self.warnings = _compile_warnings(assignments)
+        self.not_evaluated = [
+            NotEvaluated(PolicyKey(compiled.assignment.id, compiled.assignment.name, member.definition.name,
+                                   member.reference_id, member.definition.display_name), member.reason)
+            for compiled in assignments for member in compiled.not_evaluated]
 
     def _plan(self, type_key: str) -> list[_AssignmentPlan]:
         plans = []
@@ -110,7 +114,7 @@ class AzurePolicyEvaluator:
                                                effect.action, outcome.compliant, outcome.reasons))
 
 
-def _inferred_alias_warnings(assignments: list[CompiledAssignment]) -> list[str]:
+def _compile_warnings(assignments: list[CompiledAssignment]) -> list[str]:
     """One warning per alias read by Azure's default convention, naming the first definition using it."""
     first: dict[str, str] = {}
     for compiled in assignments:

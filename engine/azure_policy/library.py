@@ -7,11 +7,12 @@ parameters are validated, initiative parameters flow into each member through th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from engine import ids
+from engine.azure_policy.compiler import InvalidAliasError
 from engine.azure_policy.documents import (
     ASSIGNMENT_TYPE,
     DEFAULT_ID_PREFIX,
@@ -23,7 +24,7 @@ from engine.azure_policy.documents import (
 )
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.parameters import resolve_parameters
-from engine.azure_policy.policy import CompiledPolicy, compile_policy
+from engine.azure_policy.policy import CompiledPolicy, NotEvaluable, compile_policy
 from engine.azure_policy.secure import secure_parameters, secure_set_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
@@ -33,12 +34,23 @@ from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_v
 class CompiledAssignment:
     """An assignment ready to evaluate: one compiled policy per evaluated definition (reference).
 
-    ``policies`` leaves out members whose effect is Disabled.
+    ``policies`` leaves out members whose effect is Disabled, and those arcpolicy cannot evaluate
+    offline, which ``not_evaluated`` lists with their reasons.
     """
 
     assignment: PolicyAssignment
     set_definition: PolicySetDefinition | None
     policies: list[CompiledPolicy]
+    not_evaluated: list[UnevaluatedMember] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UnevaluatedMember:
+    """An assigned definition (or initiative member) left out of the evaluation, and why (one line)."""
+
+    definition: PolicyDefinition
+    reference_id: str | None
+    reason: str
 
 
 class AzurePolicyLibrary:
@@ -77,15 +89,23 @@ class AzurePolicyLibrary:
         info = {"assignmentId": assignment.id, "definitionId": target.id, "setDefinitionId": "",
                 "definitionReferenceId": ""}
         if isinstance(target, PolicyDefinition):
-            compiled = compile_policy(target, values, info, infer_aliases=not self.strict_aliases)
+            try:
+                compiled = compile_policy(target, values, info, infer_aliases=not self.strict_aliases)
+            except NotEvaluable as refused:
+                return CompiledAssignment(assignment, None, [], [UnevaluatedMember(target, None, refused.reason)])
             return CompiledAssignment(assignment, None, [compiled] if compiled else [])
-        members = (self._compile_member(assignment, target, index, values)
-                   for index in range(len(target.policy_definitions)))
-        policies = [policy for policy in members if policy is not None]
-        return CompiledAssignment(assignment, target, policies)
+        result = CompiledAssignment(assignment, target, [])
+        for index in range(len(target.policy_definitions)):
+            member = self._compile_member(assignment, target, index, values)
+            if isinstance(member, UnevaluatedMember):
+                result.not_evaluated.append(member)
+            elif member is not None:
+                result.policies.append(member)
+        return result
 
     def _compile_member(self, assignment: PolicyAssignment, initiative: PolicySetDefinition, index: int,
-                        set_values: dict[str, Any]) -> CompiledPolicy | None:
+                        set_values: dict[str, Any]) -> CompiledPolicy | UnevaluatedMember | None:
+        """A member compiled; or, when arcpolicy cannot evaluate it, why (the other members still run)."""
         reference = initiative.policy_definitions[index]
         location = f"policyDefinitions[{index}]"
         definition = self.find(reference.policy_definition_id)
@@ -111,7 +131,16 @@ class AzurePolicyLibrary:
                                     secure_parameters(definition.policy_rule))
         info = {"assignmentId": assignment.id, "definitionId": definition.id, "setDefinitionId": initiative.id,
                 "definitionReferenceId": reference_id}
-        return compile_policy(definition, values, info, reference_id, infer_aliases=not self.strict_aliases)
+        try:
+            return compile_policy(definition, values, info, reference_id, infer_aliases=not self.strict_aliases)
+        except NotEvaluable as refused:
+            return UnevaluatedMember(definition, reference_id, refused.reason)
+        except InvalidAliasError as invalid:
+            if self.strict_aliases:
+                raise
+            # the docs' applicability table: "any invalid alias in the if conditions: the policy isn't applicable"
+            return UnevaluatedMember(definition, reference_id, f"{invalid.one_line()}: an invalid alias makes the "
+                                                               "policy not applicable to any resource")
 
     def secure_parameters(self, target: PolicyDefinition | PolicySetDefinition) -> frozenset[str]:
         """The (lower-case) names of the secret parameters of a definition or initiative."""

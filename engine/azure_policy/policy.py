@@ -8,11 +8,13 @@ up in the effect registry. :meth:`CompiledPolicy.evaluate` then decides one reso
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from typing import Any
 
 from engine import ids
+from engine.azure_policy.applicability import SUBSCRIPTION_TYPE, applicability_test, mentions_location
 from engine.azure_policy.compiler import Node, RuleCompiler
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.effects import Effect, Outcome, find_effect
@@ -31,6 +33,19 @@ RelatedResources = Mapping[str, list[dict[str, Any]]]  # type key -> related res
 # :attr:`CompiledPolicy.existence_key`): an Audit and a DINE policy checking the same related resources
 # with the same existence condition (the built-ins come in such pairs) decide it once per resource.
 ExistenceOutcomes = dict[Hashable, Outcome]
+
+# Resource Provider modes (docs "Azure Policy definition structure basics": Microsoft.Kubernetes.Data,
+# Microsoft.KeyVault.Data, Microsoft.Network.Data ...): evaluated by the provider, never on ARM resources.
+RESOURCE_PROVIDER_MODE = re.compile(r"Microsoft\.[A-Za-z0-9.]+\.Data", re.IGNORECASE)
+
+
+class NotEvaluable(Exception):
+    """A well-formed definition arcpolicy cannot evaluate offline; ``reason`` says why, in one line."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
 
 class CompiledPolicy:
     """One definition bound to one assignment's parameters, ready to evaluate resources.
@@ -60,9 +75,14 @@ class CompiledPolicy:
         # details.name value: equal keys decide (and explain) identically.
         self.existence_key = existence_key
         self.excluded_types = MODES[definition.mode.lower()]
+        if mentions_location(definition.policy_rule):  # the docs: "not applicable to subscriptions"
+            self.excluded_types = self.excluded_types | {SUBSCRIPTION_TYPE}
         # The types the ``if`` can match (most built-ins start with ``field type equals ...``): the
         # evaluator skips other resources without evaluating the rule. None when any type may match.
+        # Applicability (see :mod:`engine.azure_policy.applicability`) keeps every type condition, so
+        # these types bound it too.
         self.if_types = condition.type_keys()
+        self.applicability = applicability_test(condition)  # effects other than *IfNotExists
         self.inferred_aliases: dict[str, str] = {}  # aliases read by Azure's default convention -> path
 
     def applies_to(self, type_key: str) -> bool:
@@ -75,20 +95,28 @@ class CompiledPolicy:
 
     def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
                  explain: bool = True, decided: ExistenceOutcomes | None = None) -> tuple[Effect, Outcome] | None:
-        """The effect and outcome for ``resource``, or None when the ``if`` does not match it.
+        """The effect and outcome for ``resource``, or None when the policy is not applicable to it.
 
+        AuditIfNotExists/DeployIfNotExists apply where the whole ``if`` holds; other effects where the
+        ``type``/``name``/``kind`` conditions do (:mod:`engine.azure_policy.applicability`), and an
+        applicable resource whose ``if`` is false is compliant, its reasons the conditions that failed.
         ``decided`` (one dict per evaluated resource and its related resources) shares existence
         outcomes between policies with the same :attr:`existence_key`; the outcome object is then
         shared too. Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
         """
         context = RuleContext(resource, timestamp, self.policy_info)
-        if not self.condition.test(context):
-            return None
         effect = self.effect or self._runtime_effect(context)
         if effect.evaluate is None:
             return None
         if not effect.checks_existence:
+            applicable = self.applicability
+            if applicable is not True and (applicable is False or not applicable(context)):
+                return None
+            if not self.condition.test(context):
+                return effect, Outcome(True, self.condition.explain(context, False) if explain else [])
             return effect, effect.evaluate(self, context, [], explain)
+        if not self.condition.test(context):
+            return None
         candidates = related.get(self.related_type_key, [])
         name = None
         if self.related_name is not None:
@@ -125,6 +153,9 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     if "if" not in keys or "then" not in keys or not isinstance(rule[keys["then"]], dict):
         raise InputError(source, "policyRule needs 'if' and 'then'", location="policyRule", value=sorted(rule))
     if definition.mode.lower() not in MODES:
+        if RESOURCE_PROVIDER_MODE.fullmatch(definition.mode):
+            raise NotEvaluable(f"mode {definition.mode} is a resource-provider mode: Azure evaluates it on the "
+                               "provider's own data (in the cluster, the vault ...), not on ARM resources")
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
     compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases,

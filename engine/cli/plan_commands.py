@@ -20,7 +20,7 @@ from engine.cli.connection_options import (
     rego_options,
 )
 from engine.cli.output import console
-from engine.cli.scan_commands import print_notes
+from engine.cli.scan_commands import not_evaluated_notes, print_notes
 from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
 from engine.evaluate import prepare_scan, run_scan
@@ -69,7 +69,7 @@ def plan_command(
     with StageDisplay(console) as progress:
         progress("scan", 0, len(fleet))
         result = run_scan(fleet, request, workers, lambda done, total: progress("scan", done, total))
-        print_notes(result.skipped, result.warnings)
+        print_notes(result.skipped, result.warnings, not_evaluated_notes(result))
         plan = plan_from_scan(fleet, request, result, options, inventory_source=source.inventory_source,
                               progress=progress)
         html = render_html(plan) if report else None

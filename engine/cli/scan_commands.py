@@ -144,7 +144,7 @@ def scan_command(
         result = run_scan(fleet, request, workers, lambda done, total: progress.update(task, completed=done))
     metadata.duration_seconds = round(time.perf_counter() - started, 3)
     metadata.scan_id, metadata.policy_fingerprint = scan_id, policy_set_fingerprint(policy, request)
-    print_notes(result.skipped, result.warnings)
+    print_notes(result.skipped, result.warnings, not_evaluated_notes(result))
     console.print(summary_table(result))
     for line in applicability_notes(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -158,17 +158,23 @@ def scan_command(
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
 
 
-def print_notes(skipped: list[str], warnings: list[str]) -> None:
+def print_notes(skipped: list[str], warnings: list[str], not_evaluated: list[str]) -> None:
     """What the scan did not evaluate, and what compiling found worth saying, one line each (stderr)."""
-    for prefix, messages in (("skipped", skipped), ("warning", warnings)):
+    for prefix, messages in (("skipped", skipped), ("warning", warnings), ("not evaluated", not_evaluated)):
         for message in messages:
             console.print(f"{prefix}: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def not_evaluated_notes(result: ScanResult) -> list[str]:
+    """Each assigned definition (initiative member) arcpolicy left out, with its assignment and reason."""
+    return [f"'{row.title}' (assignment {row.policy_assignment_name}): {row.not_evaluated}"
+            for row in result.summary if row.not_evaluated]
 
 
 def applicability_notes(result: ScanResult) -> list[str]:
     """Policies that applied to no resource at all: a policy author's first hint that ``if`` (or Rego's
     ``applicable``) is wrong, which a "100% compliant" would hide."""
-    idle = [row for row in result.summary if not row.applicable]
+    idle = [row for row in result.summary if not row.applicable and not row.not_evaluated]
     if result.summary and len(idle) == len(result.summary):
         return [f"nothing was applicable: no resource of the {result.clusters} clusters matched any policy's "
                 "'if' (or a Rego policy's 'applicable'), so nothing was evaluated for compliance"]
@@ -186,5 +192,6 @@ def summary_table(result: ScanResult) -> Table:
         table.add_column(column, justify="right")
     for row in result.summary:
         counts = [row.compliant, row.non_compliant, row.exempt, row.error] if row.applicable else ["-"] * 4
-        table.add_row(row.title, row.policy_assignment_name, *map(str, counts), str(row.not_applicable))
+        table.add_row(row.title, row.policy_assignment_name, *map(str, counts),
+                      "not evaluated" if row.not_evaluated else str(row.not_applicable))
     return table

@@ -30,6 +30,13 @@ class PolicyKey(NamedTuple):
     display_name: str | None = None  # the definition's, so a policy that applied to nothing is still named
 
 
+class NotEvaluated(NamedTuple):
+    """An assigned definition (or initiative member) the kind cannot evaluate, and why (one line)."""
+
+    key: PolicyKey
+    reason: str
+
+
 @dataclass(slots=True)
 class Verdict:
     """A kind's decision on one (resource, assignment, definition reference) whose ``if`` matched.
@@ -72,6 +79,7 @@ InScope = Callable[[PolicyAssignment, str, str], bool]
 
 class ClusterEvaluator(Protocol):
     warnings: list[str]  # what compiling found worth saying (e.g. aliases inferred), reported by the scan
+    not_evaluated: list[NotEvaluated]  # assigned definitions (members) left out, each with its reason
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
         """Decide every resource of ``cluster`` for every in-scope assignment (pure)."""

@@ -27,7 +27,7 @@ from engine.azure_policy.documents import (
     policy_files,
 )
 from engine.errors import InputError
-from engine.evaluate.kinds import KINDS, ClusterEvaluator, PolicyKey, Verdict
+from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Exemptions, ManagementGroups
 from engine.evaluate.summary import PolicySummary, summarize
@@ -50,6 +50,7 @@ class ScanRequest:
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
     skipped: list[str] = field(default_factory=list)  # definitions not evaluated, and why
     warnings: list[str] = field(default_factory=list)  # what compiling found worth saying (inferred aliases)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)  # assigned definitions (members) left out
 
     def all_assignments(self) -> list[PolicyAssignment]:
         return [assignment for assignments in self.assignments.values() for assignment in assignments]
@@ -98,6 +99,7 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
                           management_groups or {}, timestamp or datetime.now(UTC), skipped)
     engine = ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
+    request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
     return request
 
 
@@ -204,6 +206,7 @@ class ScanResult:
     skipped: list[str]
     timestamp: datetime
     warnings: list[str] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
 
     def has_state(self, *states: ComplianceState) -> bool:
         return any(record.compliance_state in states for record in self.records)
@@ -258,8 +261,10 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
                 for future in as_completed(futures):
                     take(future.result())
         records = collected.sorted()
-    return ScanResult(records, summarize(request.all_assignments(), records, merged.not_applicable),
-                      merged.clusters, merged.evaluations, request.skipped, request.timestamp, request.warnings)
+    return ScanResult(records, summarize(request.all_assignments(), records, merged.not_applicable,
+                                         request.not_evaluated),
+                      merged.clusters, merged.evaluations, request.skipped, request.timestamp, request.warnings,
+                      request.not_evaluated)
 
 
 def scan(fleet: Fleet, policies: Sequence[Path], assignment_files: Sequence[Path] = (),

@@ -1,6 +1,8 @@
 """Per-policy summary of a scan: compliant, non-compliant, exempt, error and not applicable.
 
-Not applicable counts in-scope resources whose ``if`` did not match (they have no record).
+Not applicable counts in-scope resources the policy does not apply to (they have no record; see
+:mod:`engine.azure_policy.applicability`); a definition (member) arcpolicy cannot evaluate has its
+reason in ``not_evaluated``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from engine.azure_policy.documents import PolicyAssignment
-from engine.evaluate.kinds import PolicyKey
+from engine.evaluate.kinds import NotEvaluated, PolicyKey
 from engine.models.results import ComplianceState, PolicyState
 
 
@@ -29,6 +31,7 @@ class PolicySummary(BaseModel):
     exempt: int = 0
     error: int = 0
     not_applicable: int = 0
+    not_evaluated: str | None = None  # why arcpolicy left this definition (member) out, when it did
 
     @property
     def applicable(self) -> int:
@@ -48,7 +51,7 @@ STATE_FIELDS = {ComplianceState.COMPLIANT: "compliant", ComplianceState.NON_COMP
 
 
 def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyState],
-              not_applicable: Counter[PolicyKey]) -> list[PolicySummary]:
+              not_applicable: Counter[PolicyKey], not_evaluated: Sequence[NotEvaluated] = ()) -> list[PolicySummary]:
     """One row per (assignment, definition reference), in assignment order."""
     rows: dict[PolicyKey, PolicySummary] = {}
 
@@ -72,6 +75,8 @@ def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyS
         setattr(summary, attribute, getattr(summary, attribute) + count)
     for key, count in not_applicable.items():
         row(key).not_applicable += count
+    for key, reason in not_evaluated:
+        row(key).not_evaluated = reason
     order = {assignment.id: position for position, assignment in enumerate(assignments)}
     return sorted(rows.values(), key=lambda summary: (order.get(summary.policy_assignment_id, len(order)),
                                                       summary.policy_definition_reference_id or ""))

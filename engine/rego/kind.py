@@ -15,7 +15,7 @@ from typing import Any
 from engine import ids
 from engine.azure_policy.documents import ASSIGNMENT_TYPE, DEFAULT_ID_PREFIX, TENANT_SCOPE, PolicyAssignment
 from engine.azure_policy.kind import subscription_key
-from engine.evaluate.kinds import ClusterVerdicts, InScope, PolicyKey, Verdict, register_kind
+from engine.evaluate.kinds import ClusterVerdicts, InScope, NotEvaluated, PolicyKey, Verdict, register_kind
 from engine.inventory import ClusterInventory
 from engine.models.results import Reason
 from engine.rego.library import DEFINITION_ID_PREFIX, RegoLibrary, RegoPolicy, RegoVerdict
@@ -35,6 +35,7 @@ class RegoEvaluator:
         self.library = library
         self.assignments = [(assignment, library.policy(_package(assignment) or "")) for assignment in assignments]
         self.warnings: list[str] = []
+        self.not_evaluated: list[NotEvaluated] = []
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:
         result = ClusterVerdicts()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.azure_policy.documents import PolicyDefinition
+from engine.azure_policy.functions import RuleContext
 from engine.azure_policy.policy import compile_policy
 from engine.inventory import ClusterInventory
 
@@ -82,7 +83,7 @@ def _type_of(value: Any) -> str:
 
 def matches(condition: dict[str, Any], resource: dict[str, Any], **parameters: Any) -> bool:
     """Whether ``condition`` (a policy rule's ``if``) matches ``resource``."""
-    return audit_rule(condition, parameters).evaluate(resource, {}, NOW, explain=False) is not None
+    return audit_rule(condition, parameters).condition.test(RuleContext(resource, NOW, {}))
 
 
 def assignment(name: str, definition_id: str, scope: str = "", parameters: dict[str, Any] | None = None,

@@ -44,12 +44,15 @@ def test_non_compliant_exits_1_unless_fail_on_never(tmp_path: Path, capsys) -> N
 
 
 @pytest.mark.parametrize(("policy", "message"), [
-    ({"policyRule": {"if": {"field": "Microsoft.Kubernetes/connectedClusters/nope", "equals": 1},
-                     "then": {"effect": "audit"}}}, "policyRule.if.field: unknown field or alias"),
+    ({"policyRule": {"if": {"field": "type", "equals": "Microsoft.Kubernetes/connectedClusters"},
+                     "then": {"effect": "auditIfNotExists", "details": {
+                         "type": "Microsoft.KubernetesConfiguration/extensions",
+                         "existenceCondition": {"field": "Microsoft.Kubernetes/connectedClusters/nope", "equals": 1}}}}},
+     "policyRule.then.details.existenceCondition.field: unknown field or alias"),
     ({"policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "explode"}}},
      "policyRule.then.effect: unknown effect"),
     ({"policyRule": {"if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}},
-      "mode": "Microsoft.Kubernetes.Data"}, "mode: unsupported mode"),
+      "mode": "Everything"}, "mode: unsupported mode"),
 ])
 def test_bad_policy_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, healthy_fleet: Path, capsys,
                                                              policy: dict, message: str) -> None:

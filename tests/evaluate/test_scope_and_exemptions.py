@@ -101,8 +101,10 @@ def test_scope_and_not_scopes(policies: Path, tmp_path: Path, scope: str, not_sc
     groups = {SUBSCRIPTION: frozenset({"contoso", "root"}), OTHER_SUBSCRIPTION: frozenset({"root"})}
     states = scan_states(policies, tmp_path, [assignment("k3s", DEFINITION_ID, scope, not_scopes=not_scopes)],
                          groups=groups)
-    assert {name for name, _ in states} == expected
-    assert set(states.values()) == {"NonCompliant"}
+    assert {name for (name, _), state in states.items() if state == "NonCompliant"} == expected
+    # applicable (a connected cluster) but its distribution is not k3s: Compliant, when in scope
+    assert {name for (name, _), state in states.items() if state != "NonCompliant"} <= {"e1"}
+    assert set(states.values()) <= {"NonCompliant", "Compliant"}
 
 
 @pytest.mark.parametrize(("expires", "references", "exempt"), [
@@ -130,8 +132,12 @@ def test_initiative_maps_parameters_into_each_member(policies: Path, tmp_path: P
                             f"/subscriptions/{SUBSCRIPTION}", parameters={"forbidden": "eks"})
     states = scan_states(policies, tmp_path, [initiative])
     # forbidden=eks flows into no-k3s; no-eks has eks literally; the failed flux extension is audited
-    assert states == {("e1", "no-k3s"): "NonCompliant", ("e1", "no-eks"): "NonCompliant",
-                      ("flux", "failed-extensions"): "NonCompliant"}
+    assert {key: state for key, state in states.items() if state == "NonCompliant"} == {
+        ("e1", "no-k3s"): "NonCompliant", ("e1", "no-eks"): "NonCompliant", ("flux", "failed-extensions"): "NonCompliant"}
+    # every other in-scope cluster is applicable (type condition) and Compliant; the failed-extensions rule
+    # has no type condition, so it applies to the clusters too (docs: other conditions count as true)
+    assert states[("a1", "no-k3s")] == states[("a1", "failed-extensions")] == "Compliant"
+    assert len(states) == 4 * 3 + 1  # a1 a2 b1 e1 x 3 members, and the flux extension for failed-extensions
 
 
 def test_disabled_effect_is_not_evaluated(policies: Path, tmp_path: Path) -> None:
@@ -154,8 +160,10 @@ def test_mode_indexed_skips_extension_resources(tmp_path: Path) -> None:
     folder.mkdir()
     write_json(folder / "indexed.json", {**AUDIT_FAILED_EXTENSIONS, "mode": "Indexed"})
     result = run_scan(Fleet(FLEET), prepare_scan([folder], timestamp=NOW), workers=1)
-    assert result.records == []
-    assert result.summary[0].not_applicable == 5  # the five clusters; the extension is not evaluated
+    # no type condition: every resource the mode evaluates is applicable, and the clusters are compliant
+    assert {record.resource_type for record in result.records} == {"Microsoft.Kubernetes/connectedClusters"}
+    assert {record.compliance_state.value for record in result.records} == {"Compliant"}
+    assert result.summary[0].compliant == 5 and result.summary[0].not_applicable == 0
 
 
 @pytest.mark.parametrize(("assigned", "message"), [
