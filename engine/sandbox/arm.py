@@ -42,6 +42,27 @@ def _deterministic_uuid(*parts: str) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256("/".join(parts).encode()).digest()[:16], version=4))
 
 
+JSON_KINDS: tuple[tuple[type, str], ...] = ((dict, "an object"), (list, "an array"), (str, "a string"),
+                                           (bool, "a boolean"), (int, "a number"), (float, "a number"))
+# The envelope members ARM deserializes into objects; a body with another JSON kind there is a 400.
+ENVELOPE_OBJECTS = {"properties": dict, "identity": dict, "tags": dict, "sku": dict, "plan": dict,
+                    "extendedLocation": dict, "zones": list}
+
+
+def _json_kind(value: Any) -> str:
+    return next((name for kind, name in JSON_KINDS if isinstance(value, kind)), "null")
+
+
+def _invalid_members(members: dict[str, Any], expected: dict[str, type], prefix: str = "") -> Response | None:
+    """A 400 naming the first member whose JSON kind is not the expected one (absent and null are fine)."""
+    for name, kind in expected.items():
+        value = members.get(name)
+        if value is not None and (not isinstance(value, kind) or (kind is str and isinstance(value, bool))):
+            return arm_error(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                             f"deserialized: '{prefix}{name}' must be {_json_kind(kind())}, not {_json_kind(value)}.")
+    return None
+
+
 def _body_object(request: Request) -> dict[str, Any] | Response:
     try:
         body = request.json()
@@ -49,7 +70,7 @@ def _body_object(request: Request) -> dict[str, Any] | Response:
         return arm_error(400, "InvalidRequestContent", "The request content is not valid JSON.")
     if not isinstance(body, dict):
         return arm_error(400, "InvalidRequestContent", "The request content must be a JSON object.")
-    return body
+    return _invalid_members(body, ENVELOPE_OBJECTS) or body
 
 
 # ---- long-running operations ----------------------------------------------------------------
@@ -101,6 +122,7 @@ class LifecycleKind:
 
     canonical_type: str
     validate: Callable[[Sandbox, dict[str, Any], dict[str, Any], str], Response | None]
+    typed_properties: dict[str, type]  # properties whose JSON kind ARM's schema fixes
 
     def put(self, sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
         body = _body_object(request)
@@ -114,6 +136,9 @@ class LifecycleKind:
         if previous is not None and _busy(previous):
             return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress "
                              f"({previous['properties']['provisioningState']}); retry when it completes.")
+        refused = _invalid_members(body.get("properties") or {}, self.typed_properties, "properties.")
+        if refused is not None:
+            return refused
         properties = copy.deepcopy((previous or {}).get("properties") or {})
         properties.update(body.get("properties") or {})
         refused = self.validate(sandbox, cluster, properties, resource_id.raw)
@@ -140,6 +165,9 @@ class LifecycleKind:
             return arm_error(404, "ResourceNotFound", f"{resource_id} was not found.")
         if _busy(previous):
             return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress.")
+        refused = _invalid_members(body.get("properties") or {}, self.typed_properties, "properties.")
+        if refused is not None:
+            return refused
         cluster = sandbox.store.get(resource_id.parent.raw)  # type: ignore[union-attr]
         resource = copy.deepcopy(previous)
         for name, value in (body.get("properties") or {}).items():
@@ -241,10 +269,18 @@ def _validate_flux(sandbox: Sandbox, cluster: dict[str, Any], properties: dict[s
     return None
 
 
+# The JSON kinds of the properties the sandbox reads (Microsoft.KubernetesConfiguration 2023-05-01 schema).
+EXTENSION_PROPERTIES = {"extensionType": str, "releaseTrain": str, "version": str, "scope": dict,
+                        "configurationSettings": dict, "configurationProtectedSettings": dict,
+                        "autoUpgradeMinorVersion": bool, "aksAssignedIdentity": dict, "plan": dict}
+FLUX_PROPERTIES = {"scope": str, "namespace": str, "sourceKind": str, "suspend": bool, "gitRepository": dict,
+                   "bucket": dict, "azureBlob": dict, "ociRepository": dict, "kustomizations": dict,
+                   "configurationProtectedSettings": dict}
 LIFECYCLE_KINDS = {
-    ids.EXTENSION_TYPE: LifecycleKind("Microsoft.KubernetesConfiguration/extensions", _validate_extension),
+    ids.EXTENSION_TYPE: LifecycleKind("Microsoft.KubernetesConfiguration/extensions", _validate_extension,
+                                      EXTENSION_PROPERTIES),
     ids.FLUX_CONFIGURATION_TYPE: LifecycleKind("Microsoft.KubernetesConfiguration/fluxConfigurations",
-                                               _validate_flux),
+                                               _validate_flux, FLUX_PROPERTIES),
 }
 
 

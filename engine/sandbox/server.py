@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from engine.errors import InputError
 from engine.inventory.snapshot import iter_snapshot
 from engine.sandbox import app
-from engine.sandbox.core import Request, Sandbox, SandboxOptions
+from engine.sandbox.core import Request, Sandbox, SandboxOptions, arm_error
 from engine.sandbox.tls import ensure_certificates, server_context
 
 THREAD_POLL_SECONDS = 0.05  # how fast stop() takes effect on a background sandbox
@@ -32,7 +32,11 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, unquote(parts.path), dict(parse_qsl(parts.query)),
                           {name.lower(): value for name, value in self.headers.items()}, body,
                           self.server.base_url)
-        response = app.handle(self.server.sandbox, request)
+        try:
+            response = app.handle(self.server.sandbox, request)
+        except Exception as error:  # a sandbox bug: answer as ARM does (a 500 with its error shape), never hang up
+            response = arm_error(500, "InternalServerError", f"The sandbox failed to process the request: "
+                                 f"{type(error).__name__}.")
         if response.drop:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,93 @@
+"""Bodies of the wrong shape get ARM's 400 with its error shape ({"error": {"code", "message"}}),
+never a dropped connection: through the real SDK client and raw HTTPS."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.resource.resources import ResourceManagementClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.inventory import load_snapshot
+
+API = "api-version=2023-05-01"
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children,
+                                                                                        max_size=3),
+                    max_leaves=8)
+
+SESSION = requests.Session()  # one connection for the many fuzzed requests
+
+
+def _cluster_id(running) -> str:
+    return next(cluster.id for cluster in load_snapshot(running.fleet_file).clusters()
+                if "connectedClusters" in cluster.id)
+
+
+def _send(running, method: str, path: str, body: object, session: requests.Session | None = None) -> requests.Response:
+    return (session or requests).request(method, f"{running.url}{path}?{API}", json=body, timeout=10,
+                                         headers={"Authorization": "Bearer test"},
+                                         verify=str(running.endpoint.ca_bundle))
+
+
+def _assert_arm_400(response: requests.Response, naming: str) -> None:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "InvalidRequestContent" and naming in error["message"], error
+
+
+@pytest.mark.parametrize(("body", "naming"), [
+    ({"properties": [1, 2]}, "'properties' must be an object, not an array"),
+    ({"properties": "x"}, "'properties' must be an object, not a string"),
+    ({"properties": 7}, "'properties' must be an object, not a number"),
+    ({"identity": "SystemAssigned", "properties": {"extensionType": "contoso.agent"}}, "'identity'"),
+    ({"properties": {"extensionType": ["contoso.agent"]}}, "'properties.extensionType' must be a string"),
+    ({"properties": {"extensionType": "contoso.agent", "configurationProtectedSettings": ["k"]}},
+     "'properties.configurationProtectedSettings' must be an object"),
+    ({"properties": {"extensionType": "contoso.agent", "scope": "cluster"}}, "'properties.scope'"),
+])
+def test_extension_put_and_patch_of_the_wrong_shape_get_a_400_in_arm_error_shape(sandbox, body, naming):
+    extension = f"{_cluster_id(sandbox)}/providers/Microsoft.KubernetesConfiguration/extensions/probe"
+    _assert_arm_400(_send(sandbox, "PUT", extension, body), naming)
+    existing = f"{_cluster_id(sandbox)}/providers/Microsoft.KubernetesConfiguration/extensions/probe-ok"
+    assert _send(sandbox, "PUT", existing, {"properties": {"extensionType": "contoso.agent"}}).status_code == 201
+    sandbox.control.advance_clock(600)
+    _assert_arm_400(_send(sandbox, "PATCH", existing, body), naming)
+
+
+def test_flux_and_generic_resources_of_the_wrong_shape_get_a_400(sandbox):
+    cluster = _cluster_id(sandbox)
+    flux = f"{cluster}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/probe"
+    _assert_arm_400(_send(sandbox, "PUT", flux, {"properties": {"gitRepository": "https://x"}}),
+                    "'properties.gitRepository' must be an object")
+    group = "/".join(cluster.split("/")[:5])
+    _assert_arm_400(_send(sandbox, "PUT", f"{group}/providers/Microsoft.OperationalInsights/workspaces/w",
+                          {"location": "eastus", "properties": [1, 2]}), "'properties' must be an object")
+
+
+def test_the_sdk_client_gets_the_400_with_its_code(sandbox):
+    kwargs = sandbox.client_kwargs()
+    extension = f"{_cluster_id(sandbox)}/providers/Microsoft.KubernetesConfiguration/extensions/probe"
+    subscription = extension.split("/")[2]
+    with ResourceManagementClient(kwargs.pop("credential"), subscription, **kwargs) as client, \
+            pytest.raises(HttpResponseError) as raised:
+        client.resources.begin_create_or_update_by_id(extension, api_version="2023-05-01",
+                                                      parameters=io.BytesIO(b'{"properties": [1, 2]}')).result()
+    assert raised.value.status_code == 400 and raised.value.error.code == "InvalidRequestContent"
+
+
+@given(properties=JSON, envelope=st.dictionaries(st.sampled_from(["identity", "tags", "sku", "plan", "zones"]),
+                                                 JSON, max_size=2))
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_json_body_is_answered_never_dropped(sandbox, properties, envelope):
+    extension = f"{_cluster_id(sandbox)}/providers/Microsoft.KubernetesConfiguration/extensions/fuzzed"
+    for method in ("PUT", "PATCH"):
+        response = _send(sandbox, method, extension, {**envelope, "properties": properties}, SESSION)
+        assert response.status_code in (200, 201, 202, 400, 404, 409), response.text
+        if response.status_code >= 400:
+            error = response.json()["error"]
+            assert isinstance(error["code"], str) and isinstance(error["message"], str)
