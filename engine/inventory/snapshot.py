@@ -3,21 +3,31 @@
 Accepted shapes: a JSON list of resources, an ARM list page ``{"value": [...]}``, a Resource
 Graph response ``{"data": [...]}``, or NDJSON (one resource per line). Files are streamed with
 ijson, so a 600,000-resource snapshot is never parsed into one giant document.
+
+Snapshots are bounded (:mod:`engine.limits`): nesting at most 64 levels, numbers at most 64
+characters. ijson's fast C parser cannot be trusted past those (a 4,301-digit integer crashes the
+process; deep nesting costs memory quadratically), so its input passes through
+:class:`_BoundsWatch`, a cheap byte-level check that errs on the safe side (it counts brackets and
+digits inside strings too); when it trips, the file is read again by the exact, pure-Python parser
+(:func:`_exact_items`), which refuses what really is over a bound and skips the resources already read.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import ijson
 import orjson
+from ijson.backends import python as exact_parser
 
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
+from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH
 
 WRAPPER_KEYS = ("value", "data")
 
@@ -42,7 +52,7 @@ def iter_snapshot(path: str | Path) -> Iterator[dict[str, Any]]:
             raise InputError(str(path), "empty file, expected a JSON list, an object with 'value' or 'data', "
                                         "or NDJSON")
         if first == b"[":
-            items = _stream_items(path, handle, "item")
+            items = _stream_items(path, handle, ())
             labels = _resource_labels()
         elif first == b"{":
             shape = _object_shape(path, handle)
@@ -50,7 +60,7 @@ def iter_snapshot(path: str | Path) -> Iterator[dict[str, Any]]:
                 items = _ndjson_items(path, handle)
                 labels = _line_labels()
             else:
-                items = _stream_items(path, handle, f"{shape}.item")
+                items = _stream_items(path, handle, (shape,))
                 labels = _resource_labels()
         else:
             raise InputError(str(path), "line 1: expected a JSON list, an object with 'value' or 'data', or NDJSON",
@@ -89,28 +99,141 @@ def _object_shape(path: Path, handle: IO[bytes]) -> str:
             return "ndjson"
         raise InputError(str(path), "object is neither a resource (no 'id') nor a list of resources "
                                     "(no 'value' or 'data')", location="line 1")
-    # A pretty-printed object: find its top-level list key without reading the whole file.
+    # A pretty-printed object: find its top-level list key without reading the whole file (exactly:
+    # only the start of the file is read, and the fast parser cannot be trusted on unchecked input).
+    depth = 0
     try:
-        for prefix, event, value in ijson.parse(handle):
-            if prefix == "" and event == "map_key" and value in WRAPPER_KEYS:
+        for event, value in exact_parser.basic_parse(handle, use_float=True):
+            if depth == 1 and event == "map_key" and value in WRAPPER_KEYS:
                 handle.seek(start)
                 return value
-            if prefix == "" and event == "end_map":
+            depth += _DEPTH_CHANGE.get(event, 0)
+            if depth > MAX_JSON_DEPTH:
+                raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep")
+            if depth == 0:
                 break
-    except ijson.JSONError:
-        _raise_json_error(path)
+    except (ijson.JSONError, ValueError):
+        _raise_json_error(path, "line 1")
     raise InputError(str(path), "top-level object has no 'value' or 'data' list of resources")
 
 
-def _stream_items(path: Path, handle: IO[bytes], prefix: str) -> Iterator[Any]:
+_DEPTH_CHANGE = {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}
+
+
+class _OverBounds(Exception):
+    """The byte-level watch saw what may be over a bound: read the file again exactly."""
+
+
+class _BoundsWatch:
+    """A file wrapper for ijson's C parser refusing, cheaply and conservatively, input it cannot take:
+    nesting deeper than the bound or a digit run longer than a number may be (strings included)."""
+
+    _DIGITS_AS_ZEROS = bytes.maketrans(bytes(range(256)), bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256)))
+    _TOO_MANY_DIGITS = b"0" * (MAX_NUMBER_LENGTH + 1)
+
+    def __init__(self, handle: IO[bytes]):
+        self.handle = handle
+        self.depth = 0
+        self.tail = b""  # the end of the previous chunk, so that a digit run across chunks is seen whole
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        digits = (self.tail + chunk).translate(self._DIGITS_AS_ZEROS)
+        if self._TOO_MANY_DIGITS in digits:
+            raise _OverBounds
+        self.tail = (self.tail + chunk)[-MAX_NUMBER_LENGTH:]
+        deepest, self.depth = _bracket_depths(chunk, self.depth)
+        if deepest > MAX_JSON_DEPTH + 2:  # + 2: the list and the wrapper around the resources
+            raise _OverBounds
+        return chunk
+
+
+_ONLY_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def _bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
+    """An upper bound of the deepest nesting within ``chunk`` from ``depth``, and the depth after it;
+    brackets in strings count too. At C speed: matched ``[]`` pairs are removed innermost first, one
+    level per pass, until only unmatched closers then openers remain."""
+    brackets = chunk.translate(_ONLY_BRACKETS, _NOT_BRACKETS)
+    passes = 0
+    while b"[]" in brackets:
+        passes += 1
+        if passes > MAX_JSON_DEPTH + 2:
+            return depth + passes, depth
+        brackets = brackets.replace(b"[]", b"")
+    openers = brackets.count(b"[")
+    closers = len(brackets) - openers
+    return depth + max(0, openers - closers) + passes, depth + openers - closers
+
+
+def _nesting(value: Any) -> int:
+    """The real nesting depth of a parsed value (walked only when the byte-level bound trips)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _stream_items(path: Path, handle: IO[bytes], keys: tuple[str, ...]) -> Iterator[Any]:
+    """The resources of a list (``keys`` ``()``) or of a wrapper's list (``("value",)``)."""
+    start = handle.tell()
+    count = 0
     try:
-        yield from ijson.items(handle, prefix, use_float=True)
+        for item in ijson.items(_BoundsWatch(handle), ".".join((*keys, "item")), use_float=True):
+            count += 1
+            yield item
     except ijson.JSONError:
         _raise_json_error(path)
+    except _OverBounds:
+        handle.seek(start)
+        yield from _exact_items(path, handle, keys, skip=count)
 
 
-def _raise_json_error(path: Path) -> None:
-    """Re-read a file ijson rejected with the stdlib parser, which knows line and column."""
+def _exact_items(path: Path, handle: IO[bytes], keys: tuple[str, ...], skip: int) -> Iterator[Any]:
+    """The resources after the first ``skip``, parsed exactly, refusing what is over a bound (the
+    depth is checked on every event, before any prefix or value can grow with it)."""
+
+    def bounded_events() -> Iterator[tuple[str, str, Any]]:
+        depth = 0
+        for prefix, event, value in exact_parser.parse(handle, buf_size=_EXACT_CHUNK, use_float=True):
+            depth += _DEPTH_CHANGE.get(event, 0)
+            if depth > MAX_JSON_DEPTH + len(keys) + 1:
+                raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep",
+                                 location=f"resource {position + 1}")
+            if event == "number" and not _finite_and_short(value):
+                raise InputError(str(path), f"a number longer than {MAX_NUMBER_LENGTH} characters",
+                                 location=f"resource {position + 1}")
+            yield prefix, event, value
+
+    position = 0
+    try:
+        for item in exact_parser.items(bounded_events(), ".".join((*keys, "item"))):
+            position += 1
+            if position > skip:
+                yield item
+    except ijson.JSONError:
+        _raise_json_error(path, f"resource {position + 1}")
+
+
+# The exact parser turns a whole chunk into events before any is checked: small chunks keep what
+# a too-deep document can build before it is refused small.
+_EXACT_CHUNK = 1024
+
+
+def _finite_and_short(number: int | float) -> bool:
+    if isinstance(number, float):
+        return math.isfinite(number)
+    return -(10**MAX_NUMBER_LENGTH) < number < 10**MAX_NUMBER_LENGTH
+
+
+def _raise_json_error(path: Path, location: str | None = None) -> None:
+    """Re-read a file ijson rejected with the stdlib parser, which knows line and column (else the
+    error is placed at ``location``)."""
     try:
         with path.open("rb") as handle:
             json.load(handle)
@@ -119,7 +242,12 @@ def _raise_json_error(path: Path) -> None:
                          location=f"line {error.lineno} column {error.colno}") from None
     except UnicodeDecodeError as error:
         raise InputError(str(path), "not UTF-8 text", location=f"byte {error.start}") from None
-    raise InputError(str(path), "malformed JSON")
+    except RecursionError:
+        raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError:  # an integer of thousands of digits
+        pass
+    raise InputError(str(path), f"malformed JSON or a number over {MAX_NUMBER_LENGTH} characters or out of range",
+                     location=location)
 
 
 def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
@@ -127,11 +255,14 @@ def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
+            item = orjson.loads(line)
         except orjson.JSONDecodeError as error:
             column = getattr(error, "colno", None)
             raise InputError(str(path), f"malformed JSON: {str(error).split(':')[0]}",
                              location=f"line {number}" + (f" column {column}" if column else "")) from None
+        if _bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and _nesting(item) > MAX_JSON_DEPTH:
+            raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
+        yield number, item
 
 
 def _resource_labels() -> Iterator[str]:
@@ -162,7 +293,18 @@ def _validated(path: Path, label: str | None, item: Any) -> dict[str, Any]:
         ids.parse_resource_id(resource_id)
     except ids.ResourceIdError:
         raise InputError(str(path), "malformed resource id", location=label, value=resource_id) from None
+    for key, (shape, kind) in RESOURCE_SHAPE.items():
+        if item.get(key) is not None and not isinstance(item[key], shape):
+            raise InputError(str(path), f"resource {resource_id}: '{key}' must be {kind}", location=label)
     return item
+
+
+# The ARM resource members arcpolicy reads, and what each must be when present (null is absent).
+RESOURCE_SHAPE: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"), "location": (str, "a string"), "kind": (str, "a string"),
+    "properties": (dict, "an object"), "tags": (dict, "an object"), "identity": (dict, "an object"),
+    "sku": (dict, "an object"), "systemData": (dict, "an object"), "extendedLocation": (dict, "an object"),
+}
 
 
 def write_snapshot(path: str | Path, resources: Iterable[dict[str, Any]]) -> int:

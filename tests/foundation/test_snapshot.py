@@ -136,3 +136,53 @@ def test_writing_to_a_device_or_pipe_writes_in_place(tmp_path):
     reader.join(timeout=10)
     assert fifo.exists() and not fifo.is_file()  # still a pipe, not replaced by a regular file
     assert json.loads(received[0]) == RESOURCES[:2]
+
+
+BIG_NUMBER = "1" * 4301  # ijson's C parser crashed the process on it (segfault), the stdlib exited 3
+BIG = '{"id": ' + json.dumps(RESOURCES[0]["id"]) + ', "type": "t", "n": ' + BIG_NUMBER + "}"  # a resource holding it
+DEEP = "[" * 20_000 + "]" * 20_000  # 20 KB that cost ijson 1 GB (quadratic prefixes)
+NESTED_70 = json.loads("[" * 70 + "]" * 70)
+
+
+@pytest.mark.parametrize(("content", "place"), [
+    (BIG + "\n", "line 1"),
+    (json.dumps(RESOURCES[0]) + "\n" + BIG + "\n", "line 2"),
+    ('{\n "value": [\n  ' + BIG + "\n ]\n}\n", "resource 1"),
+    ("[" + json.dumps(RESOURCES[0]) + ", " + BIG + "]", "resource 2"),
+    ('{"value": [' + DEEP + "]}", "resource 1"),
+    ("[" + DEEP + "]", "resource 1"),
+    (json.dumps([*RESOURCES[:2], {**RESOURCES[2], "properties": {"deep": NESTED_70}}]), "resource 3"),
+    (json.dumps(RESOURCES[0]) + "\n" + json.dumps({**RESOURCES[1], "x": NESTED_70}), "line 2"),
+    (json.dumps([RESOURCES[0], {**RESOURCES[1], "properties": "oops"}]), "resource 2"),
+    (json.dumps([{**RESOURCES[0], "tags": ["a"]}]), "resource 1"),
+], ids=["ndjson-number", "ndjson-number-line-2", "pretty-value-number", "list-number", "deep-value", "deep-list",
+        "deep-resource", "deep-ndjson", "properties-string", "tags-list"])
+def test_snapshots_over_bounds_or_out_of_shape_are_refused(tmp_path, content, place):
+    path = _write(tmp_path / "fleet.json", content)
+    with pytest.raises(InputError) as raised:
+        list(iter_snapshot(path))
+    assert raised.value.one_line().startswith(f"{path}: {place}")
+    assert len(raised.value.one_line()) < 400
+
+
+def test_brackets_and_digits_in_strings_are_read_exactly_and_nothing_twice(tmp_path):
+    """The byte-level watch also counts brackets and digits inside strings; what it mistakes for too
+    deep or too long is read again exactly, without yielding a resource twice."""
+    tricky = [{**resource, "tags": {"note": "[" * 300, "serial": "7" * 200}} if index == 6 else resource
+              for index, resource in enumerate(RESOURCES)]
+    for document in (json.dumps(tricky), json.dumps({"value": tricky}, indent=1)):
+        path = _write(tmp_path / "fleet.json", document)
+        assert list(iter_snapshot(path)) == tricky
+
+
+def test_scan_of_a_crashing_snapshot_exits_2_and_writes_nothing(tmp_path, capsys):
+    from engine.cli.main import main
+
+    path = _write(tmp_path / "fleet.json", '{\n "value": [' + BIG + "]\n}\n")
+    out = tmp_path / "states.json"
+    policy = _write(tmp_path / "policy.json", json.dumps({"properties": {"policyRule": {
+        "if": {"field": "type", "equals": "x"}, "then": {"effect": "audit"}}}}))
+    assert main(["scan", "-i", str(path), "-p", str(policy), "-o", str(out)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "fleet.json: resource 1: " in error[0]
+    assert not out.exists()
