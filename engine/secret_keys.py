@@ -6,6 +6,7 @@ SSH private keys ...) are recognised by their key names, case-insensitively.
 
 from __future__ import annotations
 
+import functools
 import re
 
 SECRET_KEY_NAMES = (r"protectedsettings|password|passwd|secret|token|apikey|api_key|connectionstring|"
@@ -18,4 +19,10 @@ SECRET_ASSIGNMENT = re.compile(r"(?i)([\"']?[\w.-]*(?:" + SECRET_KEY_NAMES.repla
 
 
 def is_secret_key(name: object) -> bool:
-    return bool(SECRET_KEY.search(str(name)))
+    return _is_secret_key_text(str(name))
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_secret_key_text(name: str) -> bool:
+    """Cached: masking a fleet or a scan asks about the same few hundred key names millions of times."""
+    return bool(SECRET_KEY.search(name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shlex
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +33,21 @@ from remediation.plan.io import read_plan
 FLEET_FILE = "fleet.json"
 SANDBOX_DIR = "sandbox"  # the sandbox's state, in the work directory
 _PLACEHOLDER = re.compile(r"\{([\w.-]+)\}")
+
+
+STORE_VARIABLE = "ARCPOLICY_STORE"
+
+
+@contextlib.contextmanager
+def _without_store_variable() -> Iterator[None]:
+    """A scenario records scans only in the store it names: never in the ``ARCPOLICY_STORE`` of the shell or
+    CI job running the specs (a policy repository's CI sets it for ``arcpolicy whatif``)."""
+    saved = os.environ.pop(STORE_VARIABLE, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[STORE_VARIABLE] = saved
 
 
 @dataclass(frozen=True)
@@ -365,7 +381,8 @@ class SpecWorld:
         from engine.cli.main import main  # the CLI imports every command; only load it when a step runs
 
         stdout, stderr = io.StringIO(), io.StringIO()
-        with contextlib.chdir(self.workdir), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with contextlib.chdir(self.workdir), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                _without_store_variable():
             status = main(list(argv))
         self.result = CommandResult(tuple(argv), status, stdout.getvalue(), stderr.getvalue())
         self.runs.append(self.result)
@@ -380,7 +397,9 @@ class SpecWorld:
         stdout, stderr = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed in _finish
         self.background_output = (stdout, stderr)
         self.background = subprocess.Popen([sys.executable, "-c", "from engine.cli.main import run; run()", *argv],
-                                           cwd=self.workdir, stdout=stdout, stderr=stderr)
+                                           cwd=self.workdir, stdout=stdout, stderr=stderr,
+                                           env={key: value for key, value in os.environ.items()
+                                                if key != STORE_VARIABLE})
         self.background_argv = tuple(argv)
 
     def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
