@@ -18,9 +18,8 @@ from engine.errors import InputError
 from engine.history.diff import Change
 from engine.history.store import AssignedDefinition
 from engine.history.whatif import AssignmentImpact, RecordRef, WhatIf
-from engine.ids import normalize, owning_cluster_id
 from engine.output.markdown_cap import cap_markdown
-from engine.output.summary import resource_name
+from engine.output.summary import short_resource_name
 
 Renderer = Callable[[WhatIf], str]
 WHATIF_FORMATS: dict[str, Renderer] = {}
@@ -54,14 +53,6 @@ def render_whatif(name: str, report: WhatIf) -> str:
     return render(report)
 
 
-def short_resource(resource_id: str) -> str:
-    """A record's resource as people name it: the cluster, or ``cluster/child`` for its extensions."""
-    owner = owning_cluster_id(resource_id)
-    if owner is None or normalize(owner) == normalize(resource_id):
-        return resource_name(resource_id)
-    return f"{resource_name(owner)}/{resource_name(resource_id)}"
-
-
 def headline(report: WhatIf) -> str:
     return (f"{report.newly_non_compliant} records become non-compliant, {report.newly_compliant} become compliant "
             f"on {report.clusters} clusters of scan {report.baseline_scan_id} "
@@ -90,10 +81,10 @@ def render_table(report: WhatIf) -> str:
         details.add_column(column)
     for impact in report.assignments:
         for change in impact.newly_non_compliant:
-            details.add_row("newly non-compliant", impact.assignment_name, short_resource(change.resource_id),
+            details.add_row("newly non-compliant", impact.assignment_name, short_resource_name(change.resource_id),
                             change.policy, "; ".join(change.reasons))
         for change in impact.newly_compliant:
-            details.add_row("newly compliant", impact.assignment_name, short_resource(change.resource_id),
+            details.add_row("newly compliant", impact.assignment_name, short_resource_name(change.resource_id),
                             change.policy, change.after.value)
     out = io.StringIO()
     console = Console(file=out, width=160, color_system=None, highlight=False)
@@ -155,12 +146,12 @@ def _change_lines(changes: list[Change], reasons: bool) -> Iterator[str]:
     for change in changes:
         detail = "; ".join(change.reasons) if reasons else f"{change.before.value if change.before else 'new'} -> " \
                                                            f"{change.after.value}"
-        yield f"- {code(short_resource(change.resource_id))} {cell(change.policy)}: {cell(detail)}"
+        yield f"- {code(short_resource_name(change.resource_id))} {cell(change.policy)}: {cell(detail)}"
 
 
 def _record_lines(records: list[RecordRef]) -> Iterator[str]:
     for record in records:
-        yield f"- {code(short_resource(record.resource_id))} {cell(record.policy)}: {record.state.value}"
+        yield f"- {code(short_resource_name(record.resource_id))} {cell(record.policy)}: {record.state.value}"
 
 
 def _markdown_details(report: WhatIf) -> Iterator[str]:
