@@ -56,6 +56,7 @@ def policy_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_workflow_runs_the_unit_tests_the_specs_and_the_whatif(policy_repo: Path, capsys) -> None:
     lines = arcpolicy_lines()
     assert list(lines) == ["Rego unit tests", "Specs", "What-if against the latest stored scan"]
+    assert lines["What-if against the latest stored scan"] in (EXAMPLE / "README.md").read_text()  # as documented
     for name, line in lines.items():
         assert main(shlex.split(line)[1:]) == 0, f"{name}: {line}"
     comment = (policy_repo / "whatif.md").read_text()
