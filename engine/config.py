@@ -26,6 +26,7 @@ from engine.azure.connection import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.cron import CronSchedule
 from engine.errors import InputError
 from engine.history.store import safe_url
+from engine.limits import MAX_JSON_DEPTH, nesting
 from engine.output import FORMATS
 
 DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
@@ -169,8 +170,14 @@ def load_config(path: str | Path) -> ArcPolicyConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise InputError(str(path), f"cannot read the config file: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), "not UTF-8 text (TOML files are UTF-8)", location=f"byte {error.start}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(str(path), f"not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise InputError(str(path), f"arrays or tables nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if nesting(document) > MAX_JSON_DEPTH:
+        raise InputError(str(path), f"arrays or tables nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         return ArcPolicyConfig.model_validate(document, context={"base": path.resolve().parent})
     except ValidationError as error:

@@ -16,6 +16,8 @@ the bound is arcpolicy's own, far above anything a real resource, policy or plan
 
 from __future__ import annotations
 
+from typing import Any
+
 MAX_EXPRESSION_LENGTH = 24_576  # characters in one [expression], ARM's limit
 MAX_EXPRESSION_DEPTH = 64  # nested calls, member reads and indexes in one expression (ours)
 MAX_COPY_COUNT = 800  # a copy loop's count, ARM's limit
@@ -25,3 +27,14 @@ MAX_VALUE_SIZE = 4 * 1024 * 1024  # characters of a string, items of an array or
 MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1  # ARM's 64-bit integers
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
 MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
+
+
+def nesting(value: Any) -> int:
+    """How deeply objects and arrays nest in a parsed JSON (or TOML) value, walked without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

@@ -27,7 +27,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
-from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH
+from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, nesting
 
 WRAPPER_KEYS = ("value", "data")
 
@@ -168,17 +168,6 @@ def _bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
     return depth + max(0, openers - closers) + passes, depth + openers - closers
 
 
-def _nesting(value: Any) -> int:
-    """The real nesting depth of a parsed value (walked only when the byte-level bound trips)."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
 def _stream_items(path: Path, handle: IO[bytes], keys: tuple[str, ...]) -> Iterator[Any]:
     """The resources of a list (``keys`` ``()``) or of a wrapper's list (``("value",)``)."""
     start = handle.tell()
@@ -260,7 +249,7 @@ def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
             column = getattr(error, "colno", None)
             raise InputError(str(path), f"malformed JSON: {str(error).split(':')[0]}",
                              location=f"line {number}" + (f" column {column}" if column else "")) from None
-        if _bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and _nesting(item) > MAX_JSON_DEPTH:
+        if _bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and nesting(item) > MAX_JSON_DEPTH:
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
         yield number, item
 

@@ -155,10 +155,15 @@ def test_json_logs_carry_the_scan_id_on_every_line(fleet: Path, tmp_path: Path, 
     ("[store]\nkeep = 'forever'\n", "store.keep"),
     ("[scan\n", "not valid TOML"),
     ("[scan]\ninventory = 'fleet.json'\n", "--policy"),
-])
+    ("[scan]\ninventory = 'fleet\xe9.json'\n", "arcpolicy.toml: byte 25: not UTF-8 text"),  # Latin-1: exit 3 before
+    ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "arcpolicy.toml: arrays or tables nested more than 64"),
+    ("x = " + "[" * 65 + "]" * 65 + "\n", "arcpolicy.toml: arrays or tables nested more than 64"),
+], ids=["unknown-key", "unknown-format", "bad-duration", "bad-toml", "no-policy", "latin-1", "100000-deep",
+        "65-deep"])
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(fleet: Path, tmp_path: Path, capsys, body: str,
                                                              message: str):
-    config = write_config(tmp_path, body)
+    config = tmp_path / "arcpolicy.toml"
+    config.write_bytes(body.encode("latin-1" if "\xe9" in body else "utf-8"))
     assert main(["scan", "--config", str(config)]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and len(captured.err.strip().splitlines()) == 1 and captured.out == ""
