@@ -21,6 +21,7 @@ import typer
 
 from engine.azure import ArmConnection, CredentialKind
 from engine.azure.connection import AZURE_RESOURCE_MANAGER
+from engine.cli.output import console
 from engine.errors import InputError
 from engine.history.store import HistoryStore, safe_url
 from engine.inventory import Fleet, load_snapshot, write_snapshot
@@ -103,11 +104,15 @@ class FleetSource:
                        credential=settings.credential)
 
     def load(self) -> Fleet:
-        """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot."""
+        """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot. What reading
+        it found worth saying (a resource id read twice) is printed, one line each (stderr)."""
         connection = arm_connection(self.subscription, self.management_group, self.arm_endpoint, self.ca_bundle,
                                     self.credential) if self.resource_graph else None
-        return load_fleet(self.inventory, self.resource_graph, connection, self.save, self.from_store,
-                          self.store_scan)
+        fleet = load_fleet(self.inventory, self.resource_graph, connection, self.save, self.from_store,
+                           self.store_scan)
+        for warning in fleet.warnings:
+            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        return fleet
 
 
 # FleetSource field -> (Typer annotation, default): the options :func:`fleet_source_options` declares.

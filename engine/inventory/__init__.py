@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.inventory.fleet import ClusterInventory, Fleet, FleetShard, FleetSummary
-from engine.inventory.snapshot import iter_snapshot, write_snapshot
+from engine.inventory.snapshot import iter_placed, iter_snapshot, write_snapshot
 
 
 def load_snapshot(path: str | Path) -> Fleet:
-    """Read a snapshot file (any supported shape) into a Fleet; raises InputError on bad input."""
-    return Fleet(iter_snapshot(path))
+    """Read a snapshot file (any supported shape) into a Fleet; raises InputError on bad input.
+
+    A resource id the file holds twice keeps the later resource; ``Fleet.warnings`` names both places.
+    """
+    fleet = Fleet()
+    for place, resource in iter_placed(path):
+        fleet.add(resource, f"{path}: {place}")
+    return fleet
 
 
 __all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetSummary", "iter_snapshot", "load_snapshot",

@@ -82,7 +82,8 @@ class Fleet:
     """Clusters indexed by (case-insensitive) id, with their extensions and flux configurations.
 
     Resources may arrive in any order (Resource Graph returns clusters and extensions from
-    different tables); an extension whose cluster never arrives is reported as orphaned.
+    different tables); an extension whose cluster never arrives is reported as orphaned. A resource
+    id seen twice keeps the later resource, counted once, and says so in ``warnings``.
     """
 
     def __init__(self, resources: Iterable[dict[str, Any]] = ()):
@@ -92,6 +93,8 @@ class Fleet:
             name: Counter() for name in ("clusterType", "distribution", "connectivity", "extensionType",
                                           "extensionState", "subscription")
         }
+        self._places: dict[str, str] = {}  # normalized id -> where it was read
+        self.warnings: list[str] = []
         self.add_all(resources)
 
     # ---- building -------------------------------------------------------------------------
@@ -99,14 +102,21 @@ class Fleet:
         for resource in resources:
             self.add(resource)
 
-    def add(self, resource: dict[str, Any]) -> None:
-        """Index one ARM resource (cluster, extension, flux configuration or anything else)."""
+    def add(self, resource: dict[str, Any], place: str | None = None) -> None:
+        """Index one ARM resource (cluster, extension, flux configuration or anything else); ``place``
+        says where it was read (``fleet.json: resource 3``), for the warning about a repeated id."""
+        key = ids.normalize(resource["id"])
+        here = place or f"resource {len(self._places) + 1}"
+        earlier = self._places.get(key)
+        if earlier is not None:
+            self.warnings.append(f"{resource['id']} appears twice ({earlier} and {here}); the later one is kept")
+            self._forget(key, resource)
+        self._places[key] = here
         type_key = ids.normalize(resource["type"])
         encoded = _compact(resource)
         if type_key in ids.CLUSTER_TYPES:
             entry = self._entry(resource["id"])
-            if entry.resource is None:
-                self._count_cluster(type_key, resource)
+            self._count_cluster(type_key, resource)
             entry.resource = encoded
             return
         owner = ids.owning_cluster_id(resource["id"])
@@ -115,9 +125,7 @@ class Fleet:
             remember(properties["configurationProtectedSettings"])  # secret by origin: masked in every output
         if owner is not None and type_key == ids.EXTENSION_TYPE:
             self._entry(owner).extensions.append(encoded)
-            properties = resource.get("properties") or {}
-            self._counts["extensionType"][str(properties.get("extensionType") or "unknown").lower()] += 1
-            self._counts["extensionState"][str(properties.get("provisioningState") or "unknown")] += 1
+            self._count_extension(resource)
         elif owner is not None and type_key == ids.FLUX_CONFIGURATION_TYPE:
             self._entry(owner).flux_configurations.append(encoded)
         else:
@@ -130,13 +138,46 @@ class Fleet:
             entry = self._entries[key] = _ClusterEntry()
         return entry
 
-    def _count_cluster(self, type_key: str, resource: dict[str, Any]) -> None:
+    def _forget(self, key: str, resource: dict[str, Any]) -> None:
+        """Drop the resource stored under ``key`` (and its counts): a later one with that id replaces it."""
+        entry = self._entries.get(key)
+        if entry is not None and entry.resource is not None:
+            earlier = orjson.loads(entry.resource)
+            self._count_cluster(ids.normalize(earlier["type"]), earlier, -1)
+            entry.resource = None
+            return
+        owner = ids.owning_cluster_id(resource["id"])
+        parent = self._entries.get(ids.normalize(owner)) if owner is not None else None
+        lists = [parent.extensions, parent.flux_configurations] if parent is not None else []
+        for stored in [*lists, self._other]:
+            for position, encoded in enumerate(stored):
+                earlier = orjson.loads(encoded)
+                if ids.normalize(earlier["id"]) == key:
+                    del stored[position]
+                    if stored is not self._other and parent is not None and stored is parent.extensions:
+                        self._count_extension(earlier, -1)
+                    return
+
+    def _count_cluster(self, type_key: str, resource: dict[str, Any], step: int = 1) -> None:
         properties = resource.get("properties") or {}
         managed = type_key == ids.MANAGED_CLUSTER_TYPE
-        self._counts["clusterType"][CLUSTER_TYPE_NAMES[type_key]] += 1
-        self._counts["distribution"]["aks (managed)" if managed else str(properties.get("distribution") or "unknown")] += 1
-        self._counts["connectivity"][NOT_APPLICABLE if managed else str(properties.get("connectivityStatus") or "unknown")] += 1
-        self._counts["subscription"][ids.parse_resource_id(resource["id"]).subscription_id or ""] += 1
+        self._tally("clusterType", CLUSTER_TYPE_NAMES[type_key], step)
+        self._tally("distribution", "aks (managed)" if managed else str(properties.get("distribution") or "unknown"),
+                    step)
+        self._tally("connectivity",
+                    NOT_APPLICABLE if managed else str(properties.get("connectivityStatus") or "unknown"), step)
+        self._tally("subscription", ids.parse_resource_id(resource["id"]).subscription_id or "", step)
+
+    def _count_extension(self, resource: dict[str, Any], step: int = 1) -> None:
+        properties = resource.get("properties") or {}
+        self._tally("extensionType", str(properties.get("extensionType") or "unknown").lower(), step)
+        self._tally("extensionState", str(properties.get("provisioningState") or "unknown"), step)
+
+    def _tally(self, name: str, value: str, step: int) -> None:
+        counter = self._counts[name]
+        counter[value] += step
+        if counter[value] <= 0:
+            del counter[value]
 
     # ---- reading --------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -37,6 +37,12 @@ def iter_snapshot(path: str | Path) -> Iterator[dict[str, Any]]:
 
     Raises :class:`InputError` naming the file and the position or resource on bad input.
     """
+    for _, resource in iter_placed(path):
+        yield resource
+
+
+def iter_placed(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """:func:`iter_snapshot` with each resource's place in the file (``resource 3``, ``line 7``)."""
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -266,7 +272,7 @@ def _line_labels() -> Iterator[None]:
         yield None
 
 
-def _validated(path: Path, label: str | None, item: Any) -> dict[str, Any]:
+def _validated(path: Path, label: str | None, item: Any) -> tuple[str, dict[str, Any]]:
     if label is None:  # NDJSON items come with their line number
         number, item = item
         label = f"line {number}"
@@ -285,7 +291,7 @@ def _validated(path: Path, label: str | None, item: Any) -> dict[str, Any]:
     for key, (shape, kind) in RESOURCE_SHAPE.items():
         if item.get(key) is not None and not isinstance(item[key], shape):
             raise InputError(str(path), f"resource {resource_id}: '{key}' must be {kind}", location=label)
-    return item
+    return label, item
 
 
 # The ARM resource members arcpolicy reads, and what each must be when present (null is absent).

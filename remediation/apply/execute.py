@@ -59,9 +59,11 @@ def is_cluster_scoped(extension: dict[str, Any]) -> bool:
 
 
 def _connected(cluster: dict[str, Any]) -> bool:
+    """Not known to be disconnected: an Arc cluster without connectivityStatus is unknown, not offline."""
     if ids.normalize(cluster.get("type", "")) != ids.CONNECTED_CLUSTER_TYPE:
         return True
-    return str((cluster.get("properties") or {}).get("connectivityStatus") or "").lower() == CONNECTED
+    status = str((cluster.get("properties") or {}).get("connectivityStatus") or "").lower()
+    return not status or status == CONNECTED
 
 
 class OperationExecutor:

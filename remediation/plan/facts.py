@@ -2,7 +2,9 @@
 
 Node architectures come from the facts file (``{cluster id: {"nodeArchitectures": [...]}}``) or
 the cluster tag ``arcpolicy.io/node-architectures`` (comma-separated); unknown means amd64 is
-assumed and the operation is flagged.
+assumed and the operation is flagged. Connectivity is the Arc cluster's ``connectivityStatus``;
+a cluster without one (the GetCluster example of the 2024-01-01 API has none) is unknown, not
+disconnected.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class ExistingExtension:
 @dataclass(slots=True)
 class ClusterFacts:
     cluster_id: str
-    connected: bool
+    connected: bool | None  # None: unknown (an Arc cluster without connectivityStatus)
     node_architectures: tuple[str, ...] | None  # None: unknown
     extensions: list[ExistingExtension] = field(default_factory=list)
 
@@ -58,7 +60,8 @@ def cluster_facts(cluster: ClusterInventory, facts: dict[str, tuple[str, ...]]) 
     resource = cluster.resource
     properties = resource.get("properties") or {}
     managed = ids.normalize(resource["type"]) == ids.MANAGED_CLUSTER_TYPE
-    connected = managed or str(properties.get("connectivityStatus") or "").lower() == "connected"
+    status = str(properties.get("connectivityStatus") or "").lower()
+    connected = True if managed else (status == "connected" if status else None)
     architectures = facts.get(ids.normalize(resource["id"]))
     tag = (resource.get("tags") or {}).get(NODE_ARCHITECTURES_TAG)
     if architectures is None and tag:

@@ -25,6 +25,7 @@ from remediation.plan.models import Action, Conflict, OperationStatus
 FLAG_ARCHITECTURE_UNKNOWN = "node-architecture-unknown"
 FLAG_RETARGETED = "retargeted-to-existing-instance"
 FLAG_PROTECTED_SETTINGS_EXPIRE = "protected-settings-expire-after-48h"
+FLAG_CONNECTIVITY_UNKNOWN = "connectivity-unknown"
 
 
 @dataclass(slots=True)
@@ -133,7 +134,12 @@ def prerequisite_extensions(node: PlanNode, facts: ClusterFacts, context: RuleCo
 
 @plan_rule("disconnected-cluster")
 def disconnected_cluster(node: PlanNode, facts: ClusterFacts, context: RuleContext) -> None:
-    """Protected settings are kept 48 hours: defer them for disconnected clusters; wait for the rest."""
+    """Protected settings are kept 48 hours: defer them for disconnected clusters; wait for the rest.
+
+    A cluster whose connectivity is unknown is planned as connected, flagged."""
+    if facts.connected is None:
+        node.flag(FLAG_CONNECTIVITY_UNKNOWN)
+        return
     if facts.connected:
         return
     has_protected = any(".configurationprotectedsettings." in f".{source.path.lower()}" for source in node.secret_sources)

@@ -257,3 +257,14 @@ def test_progress_prints_plain_lines_with_counts_rate_and_eta_off_a_terminal():
     lines = stream.getvalue().splitlines()
     assert lines[0] == "apply: 2/4 done (failed 1, succeeded 1) 0.3/s ETA 6s"
     assert lines[-1].startswith("apply: 2/4 done")
+
+
+@pytest.mark.parametrize(("properties", "connected"), [
+    ({"connectivityStatus": "Connected"}, True), ({"connectivityStatus": "Offline"}, False),
+    ({"connectivityStatus": "Expired"}, False), ({}, True), ({"connectivityStatus": None}, True)])
+def test_a_cluster_is_stale_only_when_known_to_be_disconnected(properties, connected) -> None:
+    from remediation.apply.execute import _connected
+
+    cluster = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c",
+               "type": "Microsoft.Kubernetes/connectedClusters", "properties": properties}
+    assert _connected(cluster) is connected

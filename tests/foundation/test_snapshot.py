@@ -186,3 +186,42 @@ def test_scan_of_a_crashing_snapshot_exits_2_and_writes_nothing(tmp_path, capsys
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "fleet.json: resource 1: " in error[0]
     assert not out.exists()
+
+
+def test_a_resource_id_read_twice_is_kept_once_the_later_one_with_a_warning_naming_both(tmp_path):
+    cluster_id = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c1"
+    extension_id = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/flux"
+
+    def cluster(status, id_=cluster_id):
+        return {"id": id_, "name": "c1", "type": "Microsoft.Kubernetes/connectedClusters",
+                "properties": {"distribution": "k3s", "connectivityStatus": status}}
+
+    def flux(state):
+        return {"id": extension_id, "name": "flux", "type": "Microsoft.KubernetesConfiguration/extensions",
+                "properties": {"extensionType": "microsoft.flux", "provisioningState": state}}
+
+    path = tmp_path / "fleet.json"
+    path.write_text(json.dumps([cluster("Offline"), flux("Failed"), cluster("Connected", cluster_id.upper()),
+                                flux("Succeeded")]))
+    fleet = load_snapshot(path)
+    summary = fleet.summary()
+    assert (summary.clusters, summary.extensions) == (1, 1)
+    assert summary.by_connectivity == {"Connected": 1} and summary.by_extension_state == {"Succeeded": 1}
+    assert [extension["properties"]["provisioningState"] for extension in fleet.cluster(cluster_id).extensions] == [
+        "Succeeded"]
+    assert fleet.warnings == [
+        f"{cluster_id.upper()} appears twice ({path}: resource 1 and {path}: resource 3); the later one is kept",
+        f"{extension_id} appears twice ({path}: resource 2 and {path}: resource 4); the later one is kept"]
+
+
+def test_inventory_prints_the_duplicate_warning(tmp_path, capsys):
+    from engine.cli.main import main
+
+    resource = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/app", "name": "app",
+                "type": "Microsoft.Web/sites"}
+    path = tmp_path / "fleet.ndjson"
+    path.write_text(json.dumps(resource) + "\n\n" + json.dumps(resource) + "\n")
+    assert main(["inventory", "--inventory", str(path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["otherResources"] == 1
+    assert f"({path}: line 1 and {path}: line 3)" in captured.err

@@ -300,3 +300,23 @@ def test_read_plan_reports_missing_malformed_and_directory_inputs_in_one_line(tm
             path.write_text("{")
         with pytest.raises(InputError, match=message):
             read_plan(path)
+
+
+def test_cluster_without_connectivity_status_is_planned_flagged_not_waiting() -> None:
+    # The 200 body of GetClusterExample.json, Microsoft.Kubernetes stable/2024-01-01 (azure-rest-api-specs),
+    # moved to this test's subscription: a real GET answer with no connectivityStatus at all.
+    example = {"id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/akkeshar/providers/Microsoft.Kubernetes/"
+                     "connectedClusters/connectedCluster1",
+               "name": "connectedCluster1", "type": "Microsoft.Kubernetes/connectedClusters", "location": "East US",
+               "tags": {}, "identity": {"principalId": "d8cd1fd9-154f-4da7-b348-595f283c13a3",
+                                        "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47", "type": "SystemAssigned"},
+               "properties": {"kubernetesVersion": "1.17.0", "totalNodeCount": 2, "agentVersion": "0.1.0",
+                              "privateLinkState": "Disabled", "provisioningState": "Succeeded",
+                              "azureHybridBenefit": "NotApplicable", "distribution": "AKS", "distributionVersion": "1.0",
+                              "miscellaneousProperties": {"createCorrelationId": "8e42616e-74dc-4117-9aaa-71ad5d0180d8",
+                                                          "infrastructureVersion": "1.1"}}}
+    (operation,) = build_plan(wanted(example, AZURE_POLICY), fleet(example)).operations
+    assert operation.status is OperationStatus.PLANNED and "connectivity-unknown" in operation.flags
+    offline = cluster("c1", connectivity="Offline")
+    (waiting,) = build_plan(wanted(offline, AZURE_POLICY), fleet(offline)).operations
+    assert waiting.status is OperationStatus.WAITING and "connectivity-unknown" not in waiting.flags
