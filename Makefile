@@ -2,18 +2,25 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# arcpolicy alone (what `pip install arcpolicy` gives): all the demo needs.
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+# arcpolicy with its test extra (pytest, pytest-bdd, xdist, hypothesis, ruff): tests, lint, benchmarks.
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/python -m examples.demo
 
 test: $(STAMP)

@@ -28,6 +28,7 @@ from engine.errors import InputError
 from engine.history.store import safe_url
 from engine.limits import MAX_JSON_DEPTH, nesting
 from engine.output import FORMATS
+from policies import BUILTIN_PREFIX
 
 DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -65,6 +66,8 @@ def _duration(value: str | int | float | timedelta) -> timedelta:
 
 def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
     base = (info.context or {}).get("base")
+    if str(value).startswith(BUILTIN_PREFIX):  # the shipped library, wherever arcpolicy is installed
+        return value
     return value if value.is_absolute() or base is None else base / value
 
 

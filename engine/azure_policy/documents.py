@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 from engine import ids
 from engine.errors import InputError
 from engine.jsonfiles import read_json
+from policies import resolve_builtin
 
 DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
@@ -142,13 +143,14 @@ class PolicyDocuments(BaseModel):
 def policy_files(paths: Iterable[Path], suffixes: tuple[str, ...] = (".json",)) -> list[Path]:
     """Files given directly, plus every file with one of ``suffixes`` under given folders (sorted)."""
     found: list[Path] = []
-    for path in paths:
+    for given in paths:
+        path = resolve_builtin(given)
         if path.is_dir():
             found.extend(sorted(item for item in path.rglob("*") if item.is_file() and item.suffix.lower() in suffixes))
         elif path.exists():
             found.append(path)
         else:
-            raise InputError(str(path), "no such file or folder")
+            raise InputError(str(given), "no such file or folder")
     return found
 
 

@@ -20,6 +20,7 @@ from engine.cli import (
     history_commands,  # noqa: F401  (registers its commands)
     inventory_commands,  # noqa: F401  (registers its commands)
     plan_commands,  # noqa: F401  (registers its commands)
+    policies_commands,  # noqa: F401  (registers its commands)
     rego_commands,  # noqa: F401  (registers its commands)
     sandbox_commands,  # noqa: F401  (registers its commands)
     scan_commands,  # noqa: F401  (registers its commands)

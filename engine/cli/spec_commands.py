@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.spec.runner import run_specs
+from engine.spec.runner import require_spec_dependencies, run_specs
 
 
 @app.command("spec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -25,6 +25,7 @@ def spec_command(
     Extra arguments after -- go to pytest (e.g. -- -x --tb=long).
     """
     if list_steps:
+        require_spec_dependencies()
         from engine.spec.steps import catalog
 
         for kind, sentence, doc in catalog():

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from engine.errors import InputError
+from policies import resolve_builtin
 
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s*$", re.MULTILINE)
 _ANY_PACKAGE = re.compile(r"^package\s+(\S.*)$", re.MULTILINE)
@@ -54,7 +55,7 @@ def discover(paths: Iterable[str | Path], include_tests: bool = False) -> list[P
     """Every ``.rego`` file under ``paths`` (files or directories), sorted for a stable order."""
     found: list[Path] = []
     for given in paths:
-        path = Path(given)
+        path = resolve_builtin(given)
         if path.is_dir():
             found.extend(sorted(path.rglob("*.rego")))
         elif path.is_file() and path.suffix == ".rego":

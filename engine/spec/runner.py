@@ -47,10 +47,17 @@ def pytest_command(target: Path, workdir: Path, pytest_args: list[str]) -> list[
             "-p", "engine.spec.report", "-p", "no:cacheprovider", "-q", "--no-header", "-rN", *pytest_args]
 
 
+def require_spec_dependencies() -> None:
+    """``arcpolicy spec`` runs on pytest and pytest-bdd, the ``spec`` extra: bad input (exit 2) without them."""
+    missing = [name for name in ("pytest", "pytest_bdd") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError("arcpolicy spec", f"needs {' and '.join(name.replace('_', '-') for name in missing)}, "
+                                           "the spec extra: pip install 'arcpolicy[spec]'")
+
+
 def run_specs(target: Path, pytest_args: list[str] | None = None) -> tuple[int, str]:
     """Run every scenario under ``target``; returns (arcpolicy exit status, pytest's report)."""
-    if importlib.util.find_spec("pytest") is None or importlib.util.find_spec("pytest_bdd") is None:
-        raise InputError("arcpolicy spec", "needs pytest and pytest-bdd: pip install 'arcpolicy[test]'")
+    require_spec_dependencies()
     feature_files(target)
     with tempfile.TemporaryDirectory(prefix="arcpolicy-spec-") as scratch:
         command = pytest_command(target, Path(scratch), list(pytest_args or ()))
