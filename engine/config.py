@@ -23,12 +23,12 @@ from pydantic import (
 )
 
 from engine.azure.connection import AZURE_RESOURCE_MANAGER, CredentialKind
+from engine.builtin_policies import BUILTIN_PREFIX
 from engine.cron import CronSchedule
 from engine.errors import InputError
 from engine.history.store import safe_url
 from engine.limits import MAX_JSON_DEPTH, nesting
 from engine.output import FORMATS
-from policies import BUILTIN_PREFIX
 
 DURATION = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

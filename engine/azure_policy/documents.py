@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from engine import ids
+from engine.builtin_policies import resolve_builtin
 from engine.errors import InputError
 from engine.jsonfiles import read_json
-from policies import resolve_builtin
 
 DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"

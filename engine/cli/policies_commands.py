@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from engine.builtin_policies import LIBRARY
 from engine.cli.app import app
-from policies import LIBRARY
 
 policies_app = typer.Typer(help="The policy library shipped with arcpolicy (--policy builtin:, builtin:azure, "
                                 "builtin:rego).", no_args_is_help=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from engine.builtin_policies import resolve_builtin
 from engine.errors import InputError
-from policies import resolve_builtin
 
 _PACKAGE = re.compile(r"^package\s+([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s*$", re.MULTILINE)
 _ANY_PACKAGE = re.compile(r"^package\s+(\S.*)$", re.MULTILINE)
