@@ -1,7 +1,8 @@
 """Microsoft's deployIfNotExists-capable built-ins, with a synthetic resource and placeholder
 parameters to expand each against (shared by the corpus tests of template expansion and planning).
 
-Placeholders, where a parameter has no ``defaultValue``: a Boolean is false; a value from
+Placeholders, where a parameter has no ``defaultValue``: the smallest value its JSON ``schema``
+accepts when it has one; a Boolean is false; a value from
 ``allowedValues`` when there are some; ``metadata.strongType`` ``location`` is the resource's
 location, a resource-group type a group name, a resource type (or ``omsWorkspace``) an id of that
 type; a String named ``...Id`` an id; otherwise ``placeholder``, ``[]``, ``{}`` or 1. The
@@ -76,9 +77,23 @@ def _placeholder_id(resource_type: str, name: str) -> str:
     return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-placeholder/providers/{namespace}/{names}"
 
 
+def from_schema(schema: dict[str, Any]) -> Any:
+    """The smallest value a parameter's JSON ``schema`` accepts: required members only."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = str(schema.get("type", "string")).lower()
+    if kind == "object":
+        members = schema.get("properties") or {}
+        return {name: from_schema(members.get(name) or {}) for name in schema.get("required") or []}
+    return {"array": [], "integer": schema.get("minimum", 1), "number": schema.get("minimum", 1),
+            "boolean": False}.get(kind, "placeholder")
+
+
 def placeholder(name: str, declared: dict[str, Any], location: str) -> Any:
     if "defaultValue" in declared:
         return declared["defaultValue"]
+    if isinstance(declared.get("schema"), dict):
+        return from_schema(declared["schema"])
     kind = str(declared.get("type", "String")).lower()
     if kind == "boolean":
         return False
