@@ -73,3 +73,15 @@ def sandbox_factory(tmp_path: Path, sandbox_fleet_file: Path) -> Iterator[Callab
 def sandbox(sandbox_factory: Callable[..., RunningSandbox]) -> RunningSandbox:
     """A sandbox with the default limits (15 queries / 5 s, 200 writes / 10 per s) on the small fleet."""
     return sandbox_factory()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures tests record with ``record_property("figure", text)`` (corpus counts), shown on every run,
+    workers included (pytest-xdist carries user properties back with the reports)."""
+    reports = [report for outcome in ("passed", "failed") for report in terminalreporter.stats.get(outcome, [])]
+    figures = [str(value) for report in reports for name, value in getattr(report, "user_properties", ())
+               if name == "figure"]
+    if figures:
+        terminalreporter.section("figures")
+        for figure in figures:
+            terminalreporter.write_line(figure)

@@ -5,12 +5,13 @@ clear TemplateError naming the expression, never an internal error."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from remediation.template import DineDeployment, TemplateError
 from template.corpus import ASSIGNMENT_ID, CORPUS, dine_definitions, parameters_of, synthetic_resource
 
 
-def test_dine_builtins_expand_offline() -> None:
+def test_dine_builtins_expand_offline(record_property: Callable[[str, object], None]) -> None:
     definitions = dine_definitions()
     assert len(definitions) == 1049  # release 3.2026.0417.1 of the corpus
     failures: Counter[str] = Counter()
@@ -28,7 +29,7 @@ def test_dine_builtins_expand_offline() -> None:
             continue
         assert all(item.resource_id.startswith("/") and item.api_version for item in written), path
         expanded += 1
-    print(f"\n{expanded} of {len(definitions)} deployIfNotExists built-ins expand offline")
+    record_property("figure", f"{expanded} of {len(definitions)} deployIfNotExists-capable built-ins expand offline")
     for failure in sorted(failures):
         print("  not expanded:", failure)
     assert expanded >= 0.99 * len(definitions)
