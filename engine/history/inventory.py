@@ -96,7 +96,10 @@ def _read_groups(connection: Connection, digests: Sequence[bytes], scan_id: str,
     contents = {row.digest: bytes(row.content) for row in rows}
     for digest in digests:
         content = contents.get(digest.hex())
-        encoded = zlib.decompress(content) if content is not None else b""
+        try:
+            encoded = zlib.decompress(content) if content is not None else b""
+        except zlib.error:
+            encoded = b""
         if hashlib.sha256(encoded).digest() != digest:
             problem = "is missing" if content is None else "does not match its digest"
             raise InputError(shown_url, f"the inventory of scan {scan_id} is damaged: blob {digest.hex()} {problem}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from output.records import fleet_states
 from sqlalchemy import create_engine, func, insert, select
 
@@ -111,6 +113,15 @@ def test_damaged_inventory_is_named(tmp_path: Path):
                                .values(content=zlib.compress(b"[]")))
         with pytest.raises(InputError, match=f"inventory of scan a is damaged: blob {digest} does not match"):
             store.inventory("a")
+        with store.engine.begin() as connection:  # not even zlib data
+            connection.execute(inventory_blobs.update().where(inventory_blobs.c.digest == digest)
+                               .values(content=b"\x00garbage"))
+        with pytest.raises(InputError, match=f"blob {digest} does not match its digest"):
+            store.inventory("a")
+        with store.engine.begin() as connection:
+            connection.execute(inventory_blobs.delete().where(inventory_blobs.c.digest == digest))
+        with pytest.raises(InputError, match=f"blob {digest} is missing"):
+            store.inventory("a")
 
 
 def test_old_store_migrates_and_keeps_its_scans(store_url, capsys):
@@ -193,3 +204,17 @@ def test_bad_from_store_is_one_line_and_writes_nothing(tmp_path: Path, monkeypat
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(content=st.binary(max_size=200) | st.builds(zlib.compress, st.binary(max_size=200)))
+def test_any_stored_blob_reads_back_or_is_named_damaged(content: bytes):
+    """Whatever bytes a blob holds, reading the inventory gives the fleet or one InputError, never a crash."""
+    with HistoryStore("sqlite://") as store:
+        record(store, "a", 0, generated(clusters=1))
+        with store.engine.begin() as connection:
+            digest = connection.scalars(select(inventory_blobs.c.digest)).first()
+            connection.execute(inventory_blobs.update().where(inventory_blobs.c.digest == digest)
+                               .values(content=content))
+        with pytest.raises(InputError, match="is damaged"):
+            store.inventory("a")
