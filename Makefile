@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 # arcpolicy alone (what `pip install arcpolicy` gives): all the demo needs.
 $(RUNTIME_STAMP): pyproject.toml
@@ -36,6 +36,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The fuzzers with a larger budget than the default suite's (the figures print at the end).
+fuzz: $(STAMP)
+	ARCPOLICY_FUZZ_EXAMPLES=$${ARCPOLICY_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -n 0 -q tests/rego/test_fuzz_inputs.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info out

@@ -76,7 +76,7 @@ def _breakdown(library: RegoLibrary, clusters: list[ClusterInventory], sets: dic
         text = orjson.dumps(document).decode()
         encoding += time.thread_time() - started
         started = time.thread_time()
-        engine._vm_results(text)
+        engine.vm_results(text)
         vm += time.thread_time() - started
     scale = 1000 / len(clusters)
     return {"whole evaluation": round(whole * scale, 3), "input as JSON (orjson)": round(encoding * scale, 3),

@@ -7,6 +7,7 @@ diagnostics with file:line) and treats every package with a ``violation`` rule a
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -255,12 +256,19 @@ def _most_shared(sets: Mapping[str, list[dict[str, Any]]]) -> tuple[dict[str, An
     It goes in ``input.parameters``, so those packages are evaluated without a ``with`` clause
     (``{}`` and 0 when no package has a single set).
     """
-    counts: Counter[bytes] = Counter(orjson.dumps(chosen[0], option=orjson.OPT_SORT_KEYS)
-                                     for chosen in sets.values() if len(chosen) == 1)
+    counts: Counter[str] = Counter(_canonical_json(chosen[0]) for chosen in sets.values() if len(chosen) == 1)
     if not counts:
         return {}, 0
     [(encoded, sharing)] = counts.most_common(1)
-    return orjson.loads(encoded), sharing
+    return json.loads(encoded), sharing
+
+
+def _canonical_json(value: Any) -> str:
+    """Sorted-key JSON of parameters; integers beyond 64 bits (valid JSON, orjson refuses them) too."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _verdict(cluster: ClusterInventory, raw: dict[str, Any] | str) -> RegoVerdict:

@@ -7,7 +7,7 @@ It does not cover all of Rego, so the interpreter (``regorus.Engine``) answers e
 
 - packages the VM cannot compile (``with``, ``print``, built-ins it lacks) are asked through the
   interpreter, package by package, next to the VM's answer for the others;
-- queries under ``with`` (several parameter sets of one package) and single-package queries;
+- single-package queries (asked to isolate a runtime error);
 - any VM answer holding ``"<undefined>"``: the VM turns runtime errors (division by zero,
   conflicting rule values) into that marker where the interpreter raises the error, so such an
   input is asked again through the interpreter, which gives the ``Error`` the author expects;
@@ -24,6 +24,7 @@ interpreter and the VM, and fails on any difference in verdicts.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 import orjson
 import regorus
 
-from engine.rego.bundle import ENTRY_FILE, VM_ENTRY_FILE, ScanBundle
+from engine.rego.bundle import ENTRY_FILE, PARAMETER_SETS_KEY, VM_ENTRY_FILE, ScanBundle
 from engine.rego.engines import BundleRejected, Diagnostic, PackageVerdicts, RegoRuntimeError, one_at_a_time
 from engine.rego.modules import RegoModule
 from engine.rego.references import References
@@ -154,6 +155,14 @@ def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str
     return prone
 
 
+def json_text(document: Any) -> str:
+    """``document`` as JSON text for regorus; integers beyond 64 bits (valid JSON, orjson refuses them) too."""
+    try:
+        return orjson.dumps(document).decode()
+    except TypeError:
+        return json.dumps(document, ensure_ascii=False)
+
+
 def _rule(path: str) -> str:
     """A slash-separated bundle path as the interpreter's rule path (``data.a.b.rule``)."""
     return "data." + path.replace("/", ".")
@@ -195,7 +204,7 @@ class RegorusEngine:
         return orjson.loads(answer)
 
     # ---- the VM ---------------------------------------------------------------------------
-    def _vm_results(self, text: str) -> PackageVerdicts | None:
+    def vm_results(self, text: str) -> PackageVerdicts | None:
         """The VM's answer for its packages, or None when it must be asked of the interpreter."""
         assert self._vm is not None
         try:
@@ -210,19 +219,52 @@ class RegorusEngine:
         return orjson.loads(answer)
 
     # ---- RegoEngine -----------------------------------------------------------------------
+    def interpreter_results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
+        """:meth:`results` from the interpreter alone."""
+        return self._evaluate(json_text(document), self.bundle.combined_path(shared)) or {}
+
     def results(self, document: dict[str, Any], shared: bool = False) -> PackageVerdicts:
-        text = orjson.dumps(document).decode()
-        if not shared or self._vm is None:
-            return self._evaluate(text, self.bundle.combined_path(shared)) or {}
-        answer = self._vm_results(text)
+        if self._vm is None:
+            return self.interpreter_results(document, shared)
+        if not shared:
+            return self._results_per_parameter_set(document)
+        text = json_text(document)
+        answer = self.vm_results(text)
         if answer is None:
             return self._evaluate(text, self.bundle.shared_results_path) or {}
         for index in self._interpreted:
             answer[self.bundle.packages[index]] = self._evaluate(text, self.bundle.package_path(index)) or []
         return answer
 
+    def _results_per_parameter_set(self, document: dict[str, Any]) -> PackageVerdicts:
+        """Several parameter sets: the VM once per distinct set, given as plain ``input.parameters``.
+
+        The VM compiles no ``with``; asking it per set keeps these packages on the VM, whose
+        built-in errors make an expression undefined as OPA's do by default (regorus's interpreter
+        raises them), so an assignment's own parameters do not change the semantics.
+        """
+        sets: dict[str, list[dict[str, Any]]] = document[PARAMETER_SETS_KEY]
+        on_vm = {self.bundle.packages[index] for index in self.vm_packages}
+        answers: dict[str, PackageVerdicts] = {}
+        answer: PackageVerdicts = {}
+        for package, chosen in sets.items():
+            if package not in on_vm:
+                index = self.bundle.packages.index(package)
+                answer[package] = self._evaluate(json_text(document), self.bundle.package_path(index)) or []
+                continue
+            answer[package] = []
+            for parameters in chosen:
+                key = json_text(parameters)
+                if key not in answers:
+                    found = self.vm_results(json_text({**document, "parameters": parameters}))
+                    if found is None:  # a runtime error: the interpreter names it
+                        return self.interpreter_results(document, shared=False)
+                    answers[key] = found
+                answer[package].extend(answers[key][package])
+        return answer
+
     def package_results(self, document: dict[str, Any], index: int) -> list[dict[str, Any]]:
-        return self._evaluate(orjson.dumps(document).decode(), self.bundle.package_path(index)) or []
+        return self._evaluate(json_text(document), self.bundle.package_path(index)) or []
 
     def results_many(self, documents: Sequence[dict[str, Any]],
                      shared: bool = False) -> list[PackageVerdicts | RegoRuntimeError]:

@@ -69,3 +69,29 @@ def test_parameter_sets_under_with_give_the_same_verdicts_on_both_embedded_engin
     [default, dapr_only] = library.evaluate_sets(osm, sets)["arcpolicy.retired_extensions_absent"]
     assert [violation.remediation.name for violation in default.violations if violation.remediation] == ["osm"]
     assert [violation.remediation.name for violation in dapr_only.violations if violation.remediation] == ["dapr"]
+
+
+def test_integers_beyond_64_bits_in_parameters_are_evaluated_not_a_crash(write_policy) -> None:
+    """Found by the fuzzer: orjson refuses such integers, and the scan died with a TypeError (exit 3)."""
+    library = RegoLibrary.load([write_policy("big.rego", 'package probe.big\n\nviolation contains {"msg": "big"} if '
+                                                         '{\n\tinput.parameters.limit > 1000000000000000000000\n}\n')])
+    for sets in ({"probe.big": [{"limit": 2**80}]}, {"probe.big": [{"limit": 2**80}, {"limit": 1}]}):
+        [first, *_] = library.evaluate_sets(cluster(), sets)["probe.big"]
+        assert first.error is None and [violation.msg for violation in first.violations] == ["big"]
+
+
+TYPED = ('package probe.typed\n\nviolation contains {"msg": e.name} if {\n\tsome e in input.extensions\n'
+         '\tlower(e.properties.extensionType) == input.parameters.type\n}\n')
+
+
+@pytest.mark.parametrize("sets", [[{"type": "microsoft.flux"}], [{"type": "microsoft.flux"}, {"type": "x"}]],
+                         ids=["one parameter set", "two parameter sets"])
+def test_a_built_in_error_makes_the_expression_undefined_as_in_opa_and_regopy(write_policy, sets) -> None:
+    """OPA (without --strict-builtin-errors) and regopy: lower(5) is undefined, the other extension still counts."""
+    directory = write_policy("typed.rego", TYPED)
+    odd = cluster(extension("odd", "x"), extension("flux", "Microsoft.Flux"))
+    odd.extensions[0]["properties"]["extensionType"] = 5
+    answers = {engine: [[violation.msg for violation in verdict.violations] for verdict in
+                        RegoLibrary.load([directory], engine=engine).evaluate_sets(odd, {"probe.typed": sets})[
+                            "probe.typed"]] for engine in ("regorus", "regopy")}
+    assert answers["regorus"] == answers["regopy"] == [["flux"], []][:len(sets)]
