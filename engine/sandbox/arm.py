@@ -15,7 +15,6 @@ import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -189,7 +188,7 @@ class LifecycleKind:
     def _start(self, sandbox: Sandbox, request: Request, resource: dict[str, Any], cluster: dict[str, Any],
                phase: str, status: int) -> Response:
         now = sandbox.now()
-        created = _created(resource, now)
+        created = lifecycle.created_at(resource, now)
         outcome = lifecycle.settle(resource, phase, cluster, sandbox.architectures(cluster), now, created, now,
                                    sandbox.options.provisioning_seconds)
         key = ids.normalize(resource["id"])
@@ -204,14 +203,6 @@ class LifecycleKind:
 
 def _busy(resource: dict[str, Any]) -> bool:
     return resource.get("properties", {}).get("provisioningState") in ("Creating", "Updating", "Deleting")
-
-
-def _created(resource: dict[str, Any], now: float) -> float:
-    stamp = (resource.get("systemData") or {}).get("createdAt")
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if stamp else now
-    except ValueError:
-        return now
 
 
 def _digest_protected_settings(sandbox: Sandbox, resource_id: str, body: dict[str, Any]) -> None:

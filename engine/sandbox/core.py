@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,30 @@ class Sandbox:
         self._settle_due = 0.0
 
     # ---- lifecycles -------------------------------------------------------------------------
+    def load_fleet(self, resources: Iterable[dict[str, Any]]) -> int:
+        """Load a fleet into the empty store. What it holds mid-operation (an extension Creating or
+        Updating, Pending on a disconnected cluster) moves on the simulated clock from now on, like
+        the sandbox's own writes, instead of staying in that state for ever."""
+        in_flight: list[tuple[dict[str, Any], str]] = []
+
+        def noting_in_flight() -> Iterator[dict[str, Any]]:
+            for resource in resources:
+                phase = lifecycle.loaded_phase(resource)
+                if phase is not None:
+                    in_flight.append((resource, phase))
+                yield resource
+
+        count = self.store.load(noting_in_flight())
+        now = self.now()
+        with self.store.lock:
+            for resource, phase in in_flight:
+                cluster_id = ids.owning_cluster_id(resource["id"])
+                if cluster_id is not None:
+                    self.store.start(ids.normalize(resource["id"]), ids.normalize(cluster_id), phase, now,
+                                     lifecycle.created_at(resource, now))
+            self._settle_due = 0.0
+        return count
+
     def settle(self) -> None:
         """Move every in-flight extension or flux configuration to its state at the current time."""
         now = self.now()

@@ -6,6 +6,8 @@
 - On a disconnected cluster: Pending; with configurationProtectedSettings it turns Failed once
   the cluster has stayed disconnected 48 hours after the extension was created (Azure keeps
   protected settings only that long).
+- What the fleet file holds mid-operation (Creating, Updating, Deleting, or Pending) moves on the
+  same clock from the moment the sandbox loads it, as if that operation had just been started.
 - A cluster-scoped extension type may be installed once per cluster (a second instance is a
   409 Conflict); namespace-scoped types may have several instances.
 """
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine import ids
@@ -25,6 +28,9 @@ NAMESPACE_SCOPED_TYPES = frozenset({kind.extension_type for kind in EXTENSION_KI
                                    | {"microsoft.eventgrid"})
 CONNECTED = "Connected"
 IN_PROGRESS_STATES = {"create": "Creating", "update": "Updating", "delete": "Deleting"}
+# A loaded resource in one of these states is in flight: the phase it settles as.
+LOADED_PHASES = {"creating": "create", "updating": "update", "deleting": "delete", "pending": "create"}
+LIFECYCLE_TYPES = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,23 @@ class Settled:
     state: str
     final: bool
     error: dict[str, str] | None = None
+
+
+def created_at(resource: dict[str, Any], now: float) -> float:
+    """When the resource was created (``systemData.createdAt``), or ``now`` when it does not say."""
+    stamp = (resource.get("systemData") or {}).get("createdAt")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() if isinstance(stamp, str) else now
+    except ValueError:
+        return now
+
+
+def loaded_phase(resource: dict[str, Any]) -> str | None:
+    """The phase a resource loaded from a fleet file is in the middle of, or None when it is settled."""
+    if ids.normalize(str(resource.get("type") or "")) not in LIFECYCLE_TYPES:
+        return None
+    state = (resource.get("properties") or {}).get("provisioningState")
+    return LOADED_PHASES.get(state.lower()) if isinstance(state, str) else None
 
 
 def is_connected(cluster: dict[str, Any]) -> bool:

@@ -90,7 +90,7 @@ class SandboxServer:
         if sandbox.store.is_empty():
             if self.options.fleet is None:
                 raise InputError("--fleet", "the state directory is empty; give the fleet to serve")
-            sandbox.store.load(iter_snapshot(self.options.fleet))
+            sandbox.load_fleet(iter_snapshot(self.options.fleet))
         server = _Server((self.options.host, self.options.port), _Handler)
         context = server_context(state_dir)
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)

@@ -7,6 +7,7 @@ so both are matched that way. Only what the plan sets is compared; read-only pro
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 READ_ONLY_KEYS = frozenset({"provisioningstate", "statuses", "currentversion", "systemdata", "errorinfo",
@@ -123,3 +124,47 @@ def contains_text(data: Any, text: str) -> bool:
     if isinstance(data, list):
         return any(contains_text(value, text) for value in data)
     return isinstance(data, str) and text in data
+
+
+EXPIRED_PROTECTED_SETTINGS = "protectedsettingsexpired"
+WRITABLE_IDENTITY_KEYS = frozenset({"type", "userassignedidentities"})
+
+
+def protected_settings_expired(live: dict[str, Any] | None) -> bool:
+    """An extension Failed because its cluster stayed disconnected 48 hours after it was created:
+    Azure no longer has its protected settings, and the extension has to be re-created."""
+    if (provisioning_state(live) or "").lower() not in FAILED_STATES:
+        return False
+    error = _lookup((live or {}).get("properties") or {}, "errorInfo")[1]
+    return isinstance(error, dict) and str(error.get("code") or "").lower() == EXPIRED_PROTECTED_SETTINGS
+
+
+def protected_setting_names(resource: dict[str, Any] | None) -> list[str]:
+    settings = _lookup((resource or {}).get("properties") or {}, "configurationProtectedSettings")[1]
+    return [name.lower() for name in settings] if isinstance(settings, dict) else []
+
+
+def recreation_body(live: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    """The body that re-creates ``live`` as the plan wants it: its writable properties (ARM's
+    read-only ones and the protected settings it never returns left out), the plan's on top."""
+    body: dict[str, Any] = {}
+    for key, value in live.items():
+        if key.lower() in READ_ONLY_KEYS:
+            continue
+        if key.lower() == "identity" and isinstance(value, dict):
+            value = {name: item for name, item in value.items() if name.lower() in WRITABLE_IDENTITY_KEYS}
+        if key.lower() == "properties" and isinstance(value, dict):
+            value = {name: item for name, item in value.items()
+                     if name.lower() not in READ_ONLY_KEYS and name.lower() not in SECRET_KEYS}
+        body[key] = copy.deepcopy(value)
+    return _overlay(body, desired)
+
+
+def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    for key, value in top.items():
+        existing = _existing_key(base, key)
+        if isinstance(value, dict) and isinstance(base.get(existing), dict):
+            _overlay(base[existing], value)
+        else:
+            base[existing] = value
+    return base

@@ -21,7 +21,10 @@ from remediation.apply.compare import (
            TERMINAL_STATES,
            contains_text,
            get_path,
+           protected_setting_names,
+           protected_settings_expired,
            provisioning_state,
+           recreation_body,
            satisfies,
            set_path,
 )
@@ -66,6 +69,13 @@ def _connected(cluster: dict[str, Any]) -> bool:
     return not status or status == CONNECTED
 
 
+def _found_busy_text(live: dict[str, Any] | None) -> str | None:
+    state = provisioning_state(live)
+    if (state or "").lower() in BUSY_STATES:
+        return f"found {state}: an operation this apply did not start; not waited for"
+    return None
+
+
 class OperationExecutor:
     """Runs operations against ARM; thread-safe, one call per operation."""
 
@@ -84,7 +94,7 @@ class OperationExecutor:
         still_running: str | None = None  # the polling URL of an operation that outlasted --timeout
         try:
             state, live = self._run(operation, previous, attempt)
-            message = self._failure_text(live) if state is OpState.FAILED else None
+            message = self._failure_text(live) if state is OpState.FAILED else _found_busy_text(live)
         except NotApplicable as outcome:
             state, message, live = outcome.state, outcome.message, None
         except WriteFailed as error:
@@ -115,13 +125,18 @@ class OperationExecutor:
             return self._finish(operation, previous.polling_url)
         body = self._prepared_body(operation)
         live = self._arm.read(operation.resource_id, operation.api_version)
+        resumed = previous is not None and previous.state is OpState.STARTED
         if self._in_effect(operation, live, body):
-            resumed = previous is not None and previous.state is OpState.STARTED
-            return self._settle(operation, live, OpState.SUCCEEDED if resumed else OpState.SATISFIED)
-        self._check_not_stale(operation, live)
+            if resumed:  # this apply wrote it before it was interrupted: follow it like its own write
+                return self._settle(operation, live, OpState.SUCCEEDED)
+            return self._found_in_effect(operation, live)
         if (provisioning_state(live) or "").lower() in BUSY_STATES:
-            raise NotApplicable(OpState.FAILED, f"the target has an operation in progress "
-                                                f"({provisioning_state(live)}); apply again once it completes")
+            live = self._after_foreign_operation(operation, live)
+            if self._in_effect(operation, live, body):
+                return self._found_in_effect(operation, live)
+        if protected_settings_expired(live) and operation.action is not Action.DELETE:
+            return self._recreate(operation, live, body, attempt)
+        self._check_not_stale(operation, live)
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
         receipt = self._arm.write(operation.action, operation.resource_id, operation.resource_type,
                                   operation.api_version, body,
@@ -132,6 +147,60 @@ class OperationExecutor:
         self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=receipt.polling_url,
                              writes=attempt.writes)
         return self._finish(operation, receipt.polling_url)
+
+    def _found_in_effect(self, operation: Operation, live: dict[str, Any] | None) -> tuple[OpState, dict[str, Any] | None]:
+        """A target already as the plan wants it, not written by this apply: reported as its live
+        state says, never waited for (an operation someone else started is not this apply's to follow)."""
+        state = (provisioning_state(live) or "").lower()
+        if state in BUSY_STATES or state == "pending" or operation.status is OperationStatus.WAITING:
+            return OpState.WAITING, live
+        return OpState.SATISFIED, live
+
+    def _after_foreign_operation(self, operation: Operation, live: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The target is mid-operation (ARM would answer a write 409). With ``--wait`` that operation
+        is followed to its end and the target re-read; without it the operation is left ``waiting``."""
+        state = provisioning_state(live)
+        if not self._options.wait:
+            raise NotApplicable(OpState.WAITING, f"not written: the target is {state} (an operation this apply "
+                                                 "did not start); apply again once it completes")
+        settled = self._arm.wait_provisioned(operation.resource_id, operation.api_version, self._options.timeout)
+        if (provisioning_state(settled) or "").lower() in BUSY_STATES:
+            raise NotApplicable(OpState.WAITING, f"not written: the target is still {provisioning_state(settled)} "
+                                                 f"after {self._options.timeout:g}s (an operation this apply did "
+                                                 "not start); apply again once it completes")
+        return settled
+
+    def _recreate(self, operation: Operation, live: dict[str, Any] | None, body: dict[str, Any] | None,
+                  attempt: _Attempt) -> tuple[OpState, dict[str, Any] | None]:
+        """An extension whose protected settings expired while its cluster was offline is re-created
+        (deleted, then created with the settings again) once the cluster is connected; while it is
+        not, writing would only fail the same way, so nothing is written and it stays ``waiting``."""
+        cluster = self._arm.read_cluster(operation.cluster_id) if operation.cluster_id else None
+        if cluster is None or not _connected(cluster):
+            raise NotApplicable(OpState.WAITING, "not written: the extension failed because its protected "
+                                                 "settings expired while the cluster was disconnected; apply "
+                                                 "re-creates it once the cluster is connected again")
+        recreated = recreation_body(live or {}, body or {})
+        missing = sorted(set(protected_setting_names(live)) - set(protected_setting_names(recreated)))
+        if missing:
+            raise NotApplicable(OpState.FAILED, "the extension failed because its protected settings expired, "
+                                                f"and the plan does not carry {', '.join(missing)}: re-create it "
+                                                "with them")
+        self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
+        for action, written in ((Action.DELETE, None), (Action.CREATE, recreated)):
+            receipt = self._arm.write(action, operation.resource_id, operation.resource_type, operation.api_version,
+                                      written, landed=lambda action=action: self._landed(operation, action, recreated))
+            attempt.writes += receipt.sent
+            if receipt.polling_url is not None:
+                try:
+                    self._arm.poll(receipt.polling_url, operation.resource_id, self._options.timeout)
+                except OperationFailed as error:
+                    raise NotApplicable(OpState.FAILED, f"re-creating the extension: {error}") from None
+        return self._settled_after_write(operation)
+
+    def _landed(self, operation: Operation, action: Action, body: dict[str, Any]) -> bool:
+        live = self._read(operation)
+        return live is None if action is Action.DELETE else satisfies(live, body)
 
     def _read(self, operation: Operation) -> dict[str, Any] | None:
         return self._arm.read(operation.resource_id, operation.api_version)

@@ -1,6 +1,8 @@
 """Progress of an apply: a live rich display on a terminal, plain periodic lines otherwise.
 
 Both show the count per state, the rate of finished operations and the time left at that rate.
+Off a terminal a line is written at least every ``interval`` seconds (5), also while nothing
+finishes (``--wait`` following extensions, a long poll): a log never goes silent.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ PLAIN_INTERVAL_SECONDS = 5.0
 class ApplyProgress:
     """Receives each finished operation (from worker threads) and shows where the apply stands."""
 
-    def __init__(self, total: int, stream: TextIO, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, total: int, stream: TextIO, clock: Callable[[], float] = time.monotonic,
+                 interval: float = PLAIN_INTERVAL_SECONDS):
         self._total = total
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._ticker: threading.Thread | None = None
         self._stream = stream
         self._clock = clock
         self._started = clock()
@@ -41,9 +47,21 @@ class ApplyProgress:
                                       TimeRemainingColumn(), console=Console(file=self._stream), transient=False)
             self._progress.start()
             self._task = self._progress.add_task("apply", total=self._total, states="", rate="")
+        else:
+            self._ticker = threading.Thread(target=self._tick, name="apply-progress", daemon=True)
+            self._ticker.start()
         return self
 
+    def _tick(self) -> None:
+        """Off a terminal: a line whenever ``interval`` seconds passed without one."""
+        while not self._stopped.wait(self._interval / 5):
+            with self._lock:
+                self._line_if_due()
+
     def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        self._stopped.set()
+        if self._ticker is not None:
+            self._ticker.join()
         if self._progress is not None:
             self._progress.stop()
         elif error_type is None:  # an apply refused (bad input) says only why
@@ -69,8 +87,11 @@ class ApplyProgress:
                 rate = done / max(1e-9, self._clock() - self._started)
                 self._progress.update(self._task, completed=done, states=self._states(), rate=f"{rate:.1f}/s")
                 return
-            now = self._clock()
-            if now - self._last_line >= PLAIN_INTERVAL_SECONDS:
-                self._last_line = now
-                self._stream.write(self.line() + "\n")
-                self._stream.flush()
+            self._line_if_due()
+
+    def _line_if_due(self) -> None:
+        now = self._clock()
+        if now - self._last_line >= self._interval:
+            self._last_line = now
+            self._stream.write(self.line() + "\n")
+            self._stream.flush()

@@ -6,6 +6,7 @@ Against the sandbox, through the real Azure SDK clients.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -90,17 +91,36 @@ def test_plan_or_secrets_that_are_directories_are_bad_input(sandbox_factory, tmp
     assert running.control.stats()["writes"] == 0
 
 
-def test_wait_deadline_with_the_extension_still_creating_is_not_success(sandbox_factory, tmp_path):
+def test_a_target_found_creating_as_planned_is_waiting_neither_waited_for_nor_failed(sandbox_factory, tmp_path):
     running = sandbox_factory(**SLOW)
     plan = _one_operation(running)
     operation = plan.operations[0]
-    _put(running, operation)  # written already (a previous run), still provisioning
-    result = apply_plan(plan, running.connection(), ApplyOptions(wait=True, timeout=0.2),
+    _put(running, operation)  # written by someone else (or an earlier run), still provisioning
+    started = time.monotonic()
+    result = apply_plan(plan, running.connection(), ApplyOptions(wait=True, timeout=30),
                         journal_path=tmp_path / "journal.sqlite")
     outcome, = result.operations
-    assert outcome.state is OpState.FAILED and outcome.provisioning_state == "Creating"
-    assert outcome.message == "provisioningState still Creating after 0.2s of --wait; apply again to keep waiting"
-    assert result.exit_status == 1 and result.writes == 0
+    assert outcome.state is OpState.WAITING and outcome.provisioning_state == "Creating"
+    assert outcome.message == "found Creating: an operation this apply did not start; not waited for"
+    assert result.exit_status == 0 and result.writes == 0
+    assert time.monotonic() - started < 25  # not waited for (--timeout is 30 s)
+
+
+def test_a_target_busy_with_other_properties_waits_for_that_operation_then_is_judged_again(sandbox_factory,
+                                                                                            tmp_path):
+    running = sandbox_factory(provisioning_seconds=1)
+    plan = _one_operation(running)
+    operation = plan.operations[0]
+    other = {**operation.body, "properties": {**operation.body["properties"], "releaseTrain": "Preview"}}
+    _put(running, operation.model_copy(update={"body": other}))  # someone else's create, still provisioning
+    unwaited = apply_plan(plan, running.connection(), ApplyOptions(), journal_path=tmp_path / "journal.sqlite")
+    assert [(op.state, op.writes) for op in unwaited.operations] == [(OpState.WAITING, 0)]
+    assert "not written: the target is Creating" in unwaited.operations[0].message
+    waited = apply_plan(plan, running.connection(), ApplyOptions(wait=True, timeout=30),
+                        journal_path=tmp_path / "journal.sqlite")
+    # once that create is done the target exists with other properties: stale, never a 409 or a failure
+    assert [(op.state, op.writes) for op in waited.operations] == [(OpState.STALE, 0)]
+    assert waited.operations[0].message == "the target was created with other properties since the plan"
 
 
 def test_a_poll_timeout_is_journaled_as_accepted_so_resume_keeps_polling(sandbox_factory, tmp_path):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -346,19 +350,18 @@ def test_plan_then_apply_end_to_end_with_compliance_before_and_after(sandbox_fac
     result = json.loads((tmp_path / "result.json").read_text())
     states = {op["id"]: op["state"] for op in result["operations"]}
     assert all(states[op["id"]] in ("succeeded", "waiting") for op in planned), result["counts"]
-    messages = {op["id"]: op.get("message", "") for op in result["operations"]}
-    # a target stuck mid-operation is not written (ARM would answer 409), unless it already is what the plan wants
-    assert all(states[op["id"]] == "satisfied" or (states[op["id"]] == "failed" and "in progress" in messages[op["id"]])
-               for op in busy)
-    assert "failed" in states.values()
-    assert code == 1
-    assert running.control.stats()["writes"] == len(planned)
+    # targets the fleet file holds mid-operation move on on the sandbox's clock: none fails or blocks the rollout
+    assert all(states[op["id"]] in ("succeeded", "satisfied", "waiting") for op in busy), result["counts"]
+    assert "failed" not in states.values() and "not-attempted" not in states.values()
+    assert code == 0
+    written = [op for op in result["operations"] if op["writes"]]
+    assert running.control.stats()["writes"] == len(written) >= len(planned)
     rows = result["verification"]["policies"]
     assert rows and sum(row["beforeNonCompliant"] for row in rows) > sum(row["afterNonCompliant"] for row in rows)
 
     assert _cli(running, plan_file, "-o", str(tmp_path / "again.json")) == code
     assert json.loads((tmp_path / "again.json").read_text())["writes"] == 0
-    assert running.control.stats()["writes"] == len(planned)
+    assert running.control.stats()["writes"] == len(written)
 
 
 def test_resume_re_polls_an_in_flight_lro_instead_of_writing_again(sandbox_factory, tmp_path):
@@ -386,3 +389,34 @@ def test_resume_re_polls_an_in_flight_lro_instead_of_writing_again(sandbox_facto
     assert result.operations[0].state is OpState.SUCCEEDED and result.operations[0].writes == 1
     assert result.writes == 0 and running.control.stats()["writes"] == 1
     assert live(running, operation.resource_id)["properties"]["provisioningState"] == "Succeeded"
+
+
+class _TimedStream(io.StringIO):
+    """A captured stderr that is not a terminal and notes when each progress line was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[float, str]] = []
+
+    def write(self, text: str) -> int:
+        self.lines.extend((time.monotonic(), line) for line in text.splitlines() if line.startswith("apply: "))
+        return super().write(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_apply_wait_prints_a_progress_line_at_least_every_5_s_off_a_terminal(sandbox_factory, tmp_path, monkeypatch):
+    running = sandbox_factory(provisioning_seconds=12)
+    _, plan = _one_cluster_plan(running, _connected_amd64_without_policy)
+    plan.operations = plan.operations[:1]
+    plan_file = _save(plan, tmp_path)
+    stream = _TimedStream()
+    monkeypatch.setattr(sys, "stderr", stream)
+    started = time.monotonic()
+    assert _cli(running, plan_file, "--wait", "-o", str(tmp_path / "result.json")) == 0
+    ended = time.monotonic()
+    moments = [started, *(moment for moment, _ in stream.lines)]
+    assert ended - started >= 10 and len(stream.lines) >= 2, stream.getvalue()
+    assert max(later - earlier for earlier, later in itertools.pairwise(moments)) < 6.5, stream.lines
+    assert stream.lines[0][1].startswith("apply: 0/1 done")

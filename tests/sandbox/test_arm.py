@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -251,3 +253,37 @@ def test_state_survives_a_restart(sandbox_factory):
     assert second.endpoint.ca_bundle.read_bytes() == ca
     with extensions_client(second, cluster_id) as client:
         assert client.extensions.get(*cluster_args(cluster_id), "kept").provisioning_state == "Succeeded"
+
+
+def _fleet_with_extensions_mid_operation(path) -> tuple[str, str]:
+    """A connected and an offline cluster whose extensions the fleet file holds mid-operation."""
+    group = "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/rg"
+    resources = []
+    for name, connectivity in (("online", "Connected"), ("offline", "Offline")):
+        cluster_id = f"{group}/providers/Microsoft.Kubernetes/connectedClusters/{name}"
+        resources.append({"id": cluster_id, "name": name, "type": "Microsoft.Kubernetes/connectedClusters",
+                          "location": "eastus", "properties": {"connectivityStatus": connectivity}})
+        for extension_name, state in (("creating", "Creating"), ("updating", "Updating"), ("pending", "Pending")):
+            resources.append({"id": f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/"
+                                    f"{extension_name}", "name": extension_name,
+                              "type": "Microsoft.KubernetesConfiguration/extensions",
+                              "properties": {"extensionType": f"contoso.{extension_name}", "provisioningState": state}})
+    path.write_text(json.dumps(resources))
+    return f"{group}/providers/Microsoft.Kubernetes/connectedClusters/online", \
+        f"{group}/providers/Microsoft.Kubernetes/connectedClusters/offline"
+
+
+def test_states_the_fleet_file_holds_mid_operation_move_on_the_clock_like_the_sandboxs_own(sandbox_factory, tmp_path):
+    online, offline = _fleet_with_extensions_mid_operation(tmp_path / "fleet.json")
+    running = sandbox_factory(fleet=tmp_path / "fleet.json", provisioning_seconds=30)
+
+    def states(cluster_id: str) -> dict[str, str]:
+        with extensions_client(running, cluster_id) as client:
+            return {item.name: item.provisioning_state for item in client.extensions.list(*cluster_args(cluster_id))}
+
+    assert states(online) == {"creating": "Creating", "updating": "Updating", "pending": "Creating"}
+    running.control.advance_clock(31)
+    assert states(online) == dict.fromkeys(("creating", "updating", "pending"), "Succeeded")
+    assert states(offline) == dict.fromkeys(("creating", "updating", "pending"), "Pending")
+    running.control.set_connectivity(offline, "Connected")
+    assert set(states(offline).values()) == {"Succeeded"}  # loaded more than 30 simulated seconds ago
