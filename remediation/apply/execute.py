@@ -52,6 +52,7 @@ class _Attempt:
     """One run of an operation: the write requests sent for it so far (earlier runs included)."""
 
     writes: int
+    note: str | None = None  # what the result should say about a successful run (a re-creation)
 
 
 def is_cluster_scoped(extension: dict[str, Any]) -> bool:
@@ -94,7 +95,7 @@ class OperationExecutor:
         still_running: str | None = None  # the polling URL of an operation that outlasted --timeout
         try:
             state, live = self._run(operation, previous, attempt)
-            message = self._failure_text(live) if state is OpState.FAILED else _found_busy_text(live)
+            message = self._failure_text(live) if state is OpState.FAILED else attempt.note or _found_busy_text(live)
         except NotApplicable as outcome:
             state, message, live = outcome.state, outcome.message, None
         except WriteFailed as error:
@@ -181,11 +182,10 @@ class OperationExecutor:
                                                  "settings expired while the cluster was disconnected; apply "
                                                  "re-creates it once the cluster is connected again")
         recreated = recreation_body(live or {}, body or {})
-        missing = sorted(set(protected_setting_names(live)) - set(protected_setting_names(recreated)))
-        if missing:
-            raise NotApplicable(OpState.FAILED, "the extension failed because its protected settings expired, "
-                                                f"and the plan does not carry {', '.join(missing)}: re-create it "
-                                                "with them")
+        lost = sorted(set(protected_setting_names(live)) - set(protected_setting_names(recreated)))
+        attempt.note = "re-created (deleted, then created): its protected settings had expired while the " \
+                       "cluster was disconnected" + (f"; {', '.join(lost)} (not in the plan) must be set again"
+                                                     if lost else "")
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
         for action, written in ((Action.DELETE, None), (Action.CREATE, recreated)):
             receipt = self._arm.write(action, operation.resource_id, operation.resource_type, operation.api_version,
@@ -238,8 +238,8 @@ class OperationExecutor:
         state = (provisioning_state(live) or "").lower()
         if state in FAILED_STATES:
             return OpState.FAILED, live
-        if state == "pending" or operation.status is OperationStatus.WAITING:
-            return OpState.WAITING, live
+        if state == "pending" or (operation.status is OperationStatus.WAITING and state != "succeeded"):
+            return OpState.WAITING, live  # a cluster back since the plan says so itself: Succeeded
         if waited and state and state not in TERMINAL_STATES:
             return OpState.FAILED, live
         return done, live

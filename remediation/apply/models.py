@@ -22,7 +22,7 @@ class OpState(StrEnum):
     LRO_STARTED = "lro-started"  # ARM accepted the write; the polling URL is journaled
     SUCCEEDED = "succeeded"  # written (or re-read and found written) and settled
     SATISFIED = "satisfied"  # the live resource already matched the plan: nothing written
-    WAITING = "waiting"  # written; takes effect when the disconnected cluster reconnects
+    WAITING = "waiting"  # takes effect later: its cluster reconnects, or an operation in progress settles
     FAILED = "failed"
     BLOCKED = "blocked"  # a prerequisite did not succeed: not attempted
     STALE = "stale"  # the cluster changed since the plan in a way that matters: not written

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine import ids
 from engine.cli.main import main
 from engine.inventory import load_snapshot
+from engine.inventory.generator import write_generated_fleet
 from remediation.apply import ApplyOptions, OpState, apply_plan
 from remediation.plan.models import Action, DeferredValue, Operation, SecretSource
 
@@ -420,3 +421,41 @@ def test_apply_wait_prints_a_progress_line_at_least_every_5_s_off_a_terminal(san
     assert ended - started >= 10 and len(stream.lines) >= 2, stream.getvalue()
     assert max(later - earlier for earlier, later in itertools.pairwise(moments)) < 6.5, stream.lines
     assert stream.lines[0][1].startswith("apply: 0/1 done")
+
+
+def test_a_second_apply_writes_nothing_and_expired_extensions_are_re_created_once_back(sandbox_factory, tmp_path):
+    """README: a second apply writes nothing. Generated 200-cluster fleet, the shipped library, the
+    real SDK clients: waiting operations on disconnected clusters and extensions whose protected
+    settings expired while their cluster was away are not rewritten on every run; an expired one is
+    re-created (deleted, created) once its cluster is connected again, and then left alone."""
+    from policies import LIBRARY
+
+    fleet_file = tmp_path / "fleet.json"
+    write_generated_fleet(fleet_file, 200, seed=1)
+    running = sandbox_factory(fleet=fleet_file, **FAST)
+    plan_file = tmp_path / "plan.json"
+    assert main(["plan", "-i", str(fleet_file), "-p", str(LIBRARY / "azure"), "-p", str(LIBRARY / "rego"),
+                 "--workers", "1", "-o", str(plan_file)]) == 0
+
+    def apply(name: str) -> dict:
+        assert _cli(running, plan_file, "--wait", "-o", str(tmp_path / name)) == 0
+        return json.loads((tmp_path / name).read_text())
+
+    first = apply("first.json")
+    assert first["writes"] == running.control.stats()["writes"] > 200
+    expired = [op for op in first["operations"] if op["state"] == "waiting" and "expired" in (op.get("message") or "")]
+    assert expired and all(op["writes"] == 0 for op in expired)  # the cluster is away: writing would fail again
+    second = apply("second.json")
+    assert second["writes"] == 0 and running.control.stats()["writes"] == first["writes"]
+    assert not {"succeeded", "failed"} & set(second["counts"])
+
+    back = expired[0]
+    running.control.set_connectivity(ids.owning_cluster_id(back["resourceId"]), "Connected")
+    third = apply("third.json")
+    (recreated,) = [op for op in third["operations"] if op["writes"]]
+    assert (recreated["id"], recreated["state"], recreated["writes"]) == (back["id"], "succeeded", 2)  # delete, create
+    assert recreated["message"].startswith("re-created (deleted, then created)")
+    with running.server.sandbox.store.lock:
+        live = running.server.sandbox.store.get(back["resourceId"])
+    assert live["properties"]["provisioningState"] == "Succeeded" and not live["properties"].get("errorInfo")
+    assert apply("fourth.json")["writes"] == 0
