@@ -100,6 +100,7 @@ class ScanSettings(Section):
     policies: list[ConfigPath] = Field(default_factory=list)
     assignments: ConfigPaths = Field(default_factory=list)
     exemptions: ConfigPaths = Field(default_factory=list)
+    attestations: ConfigPaths = Field(default_factory=list)  # Manual policies' states (--attestation)
     management_group_map: ConfigPath | None = None  # {subscriptionId: [group, parent, ...]} (--management-groups)
     facts: ConfigPath | None = None  # node architectures for remediation plans
     fail_on: Literal["non-compliant", "error", "never"] = "non-compliant"

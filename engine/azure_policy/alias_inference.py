@@ -45,12 +45,24 @@ def _split_type(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _legacy(name: str) -> Alias | None:
+    """A legacy two-segment alias ``<Namespace>/<type>.<path>`` (``Microsoft.Sql/auditingSettings.state``)
+    reads ``properties.<path>`` of the resource of that type."""
+    namespace, _, rest = name.partition("/")
+    _, dot, path = rest.partition(".")
+    if "." not in namespace or "/" in rest or not dot or not path:
+        return None
+    segments = split_path(path)
+    return Alias(name, ("properties", *segments)) if segments and all(segments) else None
+
+
 def infer_alias(name: str) -> Alias | None:
     """The alias ``name`` read by the default convention, or None when it cannot be (not of the
-    ``<Namespace>/<type>/<path>`` form, or of a type whose explicit table does not list it)."""
+    ``<Namespace>/<type>/<path>`` (or legacy ``<Namespace>/<type>.<path>``) form, or of a type whose
+    explicit table does not list it)."""
     split = _split_type(name)
     if split is None:
-        return None
+        return _legacy(name)
     resource_type, path = split
     if resource_type.lower() in _tabled_types():
         return None

@@ -101,15 +101,30 @@ class AllOf(Node):
         self.test = _all_of(tuple(child.test for child in children))
 
     def explain(self, context: RuleContext, outcome: bool) -> list[Reason]:
-        return [reason for child in self.children if child.test(context) == outcome
+        return [reason for child in self._children_with(context, outcome)
                 for reason in child.explain(context, outcome)]
 
     def reason_count(self, context: RuleContext, outcome: bool) -> int:
-        return sum(child.reason_count(context, outcome) for child in self.children if child.test(context) == outcome)
+        return sum(child.reason_count(context, outcome) for child in self._children_with(context, outcome))
 
     def deciding(self, context: RuleContext, outcome: bool) -> list[tuple[Condition, bool]]:
-        return [leaf for child in self.children if child.test(context) == outcome
-                for leaf in child.deciding(context, outcome)]
+        return [leaf for child in self._children_with(context, outcome) for leaf in child.deciding(context, outcome)]
+
+    def _children_with(self, context: RuleContext, outcome: bool) -> list[Node]:
+        """The children whose test gives ``outcome``. Past a false child, allOf's evaluation stopped: a
+        later child that cannot be evaluated (``requestContext().identity.idtyp`` after ``contains(...)``
+        failed) ends the list instead of failing the explanation."""
+        found: list[Node] = []
+        for child in self.children:
+            try:
+                result = child.test(context)
+            except (EvaluationError, ConditionError):
+                if found and not outcome:
+                    break
+                raise
+            if result == outcome:
+                found.append(child)
+        return found
 
     def type_keys(self) -> frozenset[str] | None:
         known = [keys for keys in (child.type_keys() for child in self.children) if keys is not None]

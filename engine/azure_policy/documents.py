@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -25,6 +25,8 @@ DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
 ASSIGNMENT_TYPE = "microsoft.authorization/policyassignments"
 EXEMPTION_TYPE = "microsoft.authorization/policyexemptions"
+ATTESTATION_TYPE = "microsoft.policyinsights/attestations"
+ATTESTATION_MARKER = "/providers/microsoft.policyinsights/attestations/"
 EXEMPTION_MARKER = "/providers/microsoft.authorization/policyexemptions/"
 TENANT_SCOPE = "/"
 
@@ -125,6 +127,31 @@ class PolicyExemption(Document):
         return expires > at
 
 
+class PolicyAttestation(Document):
+    """``Microsoft.PolicyInsights/attestations`` (docs "Azure Policy attestation structure"): the compliance
+    state of one resource for a Manual policy of an assignment (and reference id in an initiative)."""
+
+    id: str
+    name: str
+    policy_assignment_id: str
+    policy_definition_reference_id: str | None = None
+    compliance_state: Literal["Compliant", "NonCompliant", "Unknown"] = "Unknown"
+    expires_on: datetime | None = None
+    comments: str | None = None
+
+    @property
+    def resource_id(self) -> str:
+        """The attested resource: the attestation's id before ``/providers/Microsoft.PolicyInsights/attestations/``."""
+        position = self.id.lower().find(ATTESTATION_MARKER)
+        return self.id[:position] if position > 0 else ""
+
+    def is_active(self, at: datetime) -> bool:
+        if self.expires_on is None:
+            return True
+        expires = self.expires_on if self.expires_on.tzinfo else self.expires_on.replace(tzinfo=UTC)
+        return expires > at
+
+
 class PolicyDocuments(BaseModel):
     """Everything loaded from ``--policy``/``--assignment``/``--exemption`` files."""
 
@@ -132,12 +159,14 @@ class PolicyDocuments(BaseModel):
     set_definitions: list[PolicySetDefinition] = Field(default_factory=list)
     assignments: list[PolicyAssignment] = Field(default_factory=list)
     exemptions: list[PolicyExemption] = Field(default_factory=list)
+    attestations: list[PolicyAttestation] = Field(default_factory=list)
 
     def extend(self, other: PolicyDocuments) -> None:
         self.definitions += other.definitions
         self.set_definitions += other.set_definitions
         self.assignments += other.assignments
         self.exemptions += other.exemptions
+        self.attestations += other.attestations
 
 
 def policy_files(paths: Iterable[Path], suffixes: tuple[str, ...] = (".json",)) -> list[Path]:
@@ -172,11 +201,12 @@ def read_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _kind(item: dict[str, Any]) -> str | None:
     type_key = ids.normalize(str(item.get("type") or ""))
-    if type_key in (DEFINITION_TYPE, SET_DEFINITION_TYPE, ASSIGNMENT_TYPE, EXEMPTION_TYPE):
+    if type_key in (DEFINITION_TYPE, SET_DEFINITION_TYPE, ASSIGNMENT_TYPE, EXEMPTION_TYPE, ATTESTATION_TYPE):
         return type_key
     body = item.get("properties") if isinstance(item.get("properties"), dict) else item
     for key, kind in (("policyRule", DEFINITION_TYPE), ("policyDefinitions", SET_DEFINITION_TYPE),
-                      ("policyAssignmentId", EXEMPTION_TYPE), ("policyDefinitionId", ASSIGNMENT_TYPE)):
+                      ("complianceState", ATTESTATION_TYPE), ("policyAssignmentId", EXEMPTION_TYPE),
+                      ("policyDefinitionId", ASSIGNMENT_TYPE)):
         if key in body:
             return kind
     return None
@@ -195,7 +225,7 @@ def _flatten(item: dict[str, Any], path: Path, place: str, index: int) -> dict[s
 
 MODELS: dict[str, type[Document]] = {
     DEFINITION_TYPE: PolicyDefinition, SET_DEFINITION_TYPE: PolicySetDefinition,
-    ASSIGNMENT_TYPE: PolicyAssignment, EXEMPTION_TYPE: PolicyExemption,
+    ASSIGNMENT_TYPE: PolicyAssignment, EXEMPTION_TYPE: PolicyExemption, ATTESTATION_TYPE: PolicyAttestation,
 }
 DEFAULT_ID_PREFIX = {
     DEFINITION_TYPE: "/providers/Microsoft.Authorization/policyDefinitions/",
@@ -208,7 +238,8 @@ def load_documents(paths: Iterable[Path], expect: str | None = None) -> PolicyDo
     """Load every document of ``paths``; ``expect`` (a kind) rejects documents of other kinds."""
     documents = PolicyDocuments()
     lists = {DEFINITION_TYPE: documents.definitions, SET_DEFINITION_TYPE: documents.set_definitions,
-             ASSIGNMENT_TYPE: documents.assignments, EXEMPTION_TYPE: documents.exemptions}
+             ASSIGNMENT_TYPE: documents.assignments, EXEMPTION_TYPE: documents.exemptions,
+             ATTESTATION_TYPE: documents.attestations}
     for path in paths:
         for index, (place, item) in enumerate(read_objects(path)):
             kind = _kind(item)

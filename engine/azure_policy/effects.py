@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from engine.azure_policy.compiler import explain_deciding
 from engine.azure_policy.functions import RuleContext
 from engine.azure_policy.reasons import reason
-from engine.models.results import Reason
+from engine.expressions import EvaluationError
+from engine.models.results import ComplianceState, Reason
 
 if TYPE_CHECKING:
     from engine.azure_policy.policy import CompiledPolicy
@@ -26,6 +27,7 @@ class Outcome:
 
     compliant: bool
     reasons: list[Reason] = field(default_factory=list)
+    state: ComplianceState | None = None  # the state itself when the effect decides more than yes/no (Manual)
 
 
 EffectEvaluator = Callable[["CompiledPolicy", RuleContext, list[dict[str, Any]], bool], Outcome]
@@ -42,6 +44,7 @@ class Effect:
     name: str
     evaluate: EffectEvaluator | None
     checks_existence: bool = False
+    offline_refusal: str | None = None  # why an effect that acts only on requests or in a cluster is not evaluated
     action: str = field(init=False)  # ``policyDefinitionAction``: the name in lower case, as Azure shows it
 
     def __post_init__(self) -> None:
@@ -71,6 +74,34 @@ def _matched(policy: CompiledPolicy, context: RuleContext, related: list[dict[st
 for _name in ("Audit", "Deny", "Modify", "Append", "DenyAction"):
     effect(_name)(_matched)
 
+
+MANUAL_STATES = {state.value.lower(): state for state in
+                 (ComplianceState.COMPLIANT, ComplianceState.NON_COMPLIANT, ComplianceState.UNKNOWN)}
+
+
+@effect("Manual")
+def _manual(policy: CompiledPolicy, context: RuleContext, related: list[dict[str, Any]], explain: bool) -> Outcome:
+    """Docs "Azure Policy definitions manual effect": a matched resource takes ``details.defaultState``
+    (Unknown when absent) until an attestation (``--attestation``) sets its state."""
+    value = policy.default_state(context) if policy.default_state is not None else "Unknown"
+    state = MANUAL_STATES.get(str(value).lower())
+    if state is None:
+        raise EvaluationError(f"then.details.defaultState must be Compliant, NonCompliant or Unknown, got {value!r}")
+    reasons = [reason(f"manual policy: {state.value} until attested (details.defaultState)",
+                      "policyRule.then.details.defaultState", expected=state.value)] if explain else []
+    return Outcome(state is ComplianceState.COMPLIANT, reasons, state)
+
+
+# Effects that act on requests or inside a cluster, with nothing to decide on an existing ARM resource
+# offline (docs "Azure Policy definitions effect basics"): each definition using one is listed as not
+# evaluated with this reason, and the scan goes on.
+for _name, _why in (
+        ("AuditAction", "audits DELETE requests as they are made (denyAction's audit mode); existing resources "
+                        "have no state to evaluate offline"),
+        ("AddToNetworkGroup", "adds matching virtual networks to an Azure Virtual Network Manager group as Azure "
+                              "evaluates them; there is no compliance state to evaluate offline"),
+        ("Mutate", "changes Kubernetes requests inside the cluster (Azure Policy add-on for Kubernetes)")):
+    EFFECTS[_name.lower()] = Effect(_name, None, offline_refusal=_why)
 
 EFFECTS["disabled"] = Effect("Disabled", None)  # never evaluated: compiling drops Disabled policies
 

@@ -33,6 +33,7 @@ WILDCARD = "[*]"
 ENVELOPE_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
     "id": ("id",), "identity.type": ("identity", "type"), "tags": ("tags",),
+    "identity.userassignedidentities": ("identity", "userAssignedIdentities"),  # docs: policy rule "fields"
 }
 
 

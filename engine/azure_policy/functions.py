@@ -81,14 +81,14 @@ def _resource_group(context: RuleContext) -> dict[str, Any]:
         raise EvaluationError("resourceGroup(): the resource is not in a resource group")
     return {"id": f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}",
             "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
-            "location": context.resource.get("location")}
+            "location": context.resource.get("location"), "tags": {}}  # offline the group's tags are unknown
 
 
 @POLICY_FUNCTIONS.function("subscription", 0, 0, uses_context=True)
 def _subscription(context: RuleContext) -> dict[str, Any]:
     subscription_id = parse_resource_id(context.resource["id"]).subscription_id
     return {"id": f"/subscriptions/{subscription_id}", "subscriptionId": subscription_id,
-            "displayName": subscription_id}
+            "displayName": subscription_id, "tags": {}}  # offline the subscription's tags are unknown
 
 
 @POLICY_FUNCTIONS.function("policy", 0, 0, uses_context=True)
@@ -98,8 +98,9 @@ def _policy(context: RuleContext) -> dict[str, str]:
 
 @POLICY_FUNCTIONS.function("requestContext", 0, 0, uses_context=True)
 def _request_context(context: RuleContext) -> dict[str, str]:
-    """Offline evaluation has no ARM request; compliance scans see an empty apiVersion, as Azure's do."""
-    return {"apiVersion": ""}
+    """Offline evaluation has no ARM request; compliance scans see an empty apiVersion, as Azure's do, and
+    no caller identity (no claims: the MFA built-ins' ``requestContext().identity`` conditions do not hold)."""
+    return {"apiVersion": "", "identity": {}}
 
 
 @POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True, takes=(TEXT,))

@@ -111,7 +111,8 @@ class AzurePolicyEvaluator:
                 effect, outcome = decided
                 result.verdicts.append(Verdict(resource, assignment, definition.id, definition.name,
                                                definition.display_name, set_id, policy.reference_id,
-                                               effect.action, outcome.compliant, outcome.reasons))
+                                               effect.action, outcome.compliant, outcome.reasons,
+                                               state=outcome.state))
 
 
 def _compile_warnings(assignments: list[CompiledAssignment]) -> list[str]:
@@ -136,9 +137,9 @@ class AzurePolicyKind:
         if options:
             raise InputError("--policy", "Azure Policy definitions take no such loading options", value=sorted(options))
         documents = load_documents(files)
-        for stray in (*documents.assignments, *documents.exemptions):
-            raise InputError(stray.origin, "an assignment or exemption among policy definitions; pass it with "
-                                           "--assignment or --exemption")
+        for stray in (*documents.assignments, *documents.exemptions, *documents.attestations):
+            raise InputError(stray.origin, "an assignment, exemption or attestation among policy definitions; pass "
+                                           "it with --assignment, --exemption or --attestation")
         return AzurePolicyLibrary(documents, strict_aliases)
 
     def problems(self, library: AzurePolicyLibrary) -> list[str]:

@@ -71,7 +71,7 @@ def check_parameter(name: str, declaration: ParameterDefinition, value: Any, own
     if not type_check(value):
         raise InputError(source, f"{owner}: parameter '{name}' must be of type {declaration.type}",
                          location=f"parameters.{name}", value=MASK if secret else value)
-    if declaration.allowed_values is not None:
+    if declaration.allowed_values:  # an empty list restricts nothing (built-ins ship "allowedValues": [])
         allowed = {comparison_key(item) for item in declaration.allowed_values}
         items = value if isinstance(value, list) and not any(isinstance(item, list)
                                                               for item in declaration.allowed_values) else [value]

@@ -84,6 +84,7 @@ class CompiledPolicy:
         self.if_types = condition.type_keys()
         self.applicability = applicability_test(condition)  # effects other than *IfNotExists
         self.inferred_aliases: dict[str, str] = {}  # aliases read by Azure's default convention -> path
+        self.default_state: Callable[[RuleContext], Any] | None = None  # Manual's details.defaultState
 
     def applies_to(self, type_key: str) -> bool:
         """Whether the policy's mode evaluates resources of this (lower-case) type."""
@@ -137,6 +138,8 @@ class CompiledPolicy:
         found = find_effect(value)
         if found is None:
             raise EvaluationError(f"then.effect evaluated to unknown effect {value!r}")
+        if found.offline_refusal:
+            raise EvaluationError(f"effect {found.name} {found.offline_refusal}")
         return found
 
 
@@ -171,6 +174,8 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
         effect = find_effect(effect_name)
         if effect is None:
             raise InputError(source, "unknown effect", location="policyRule.then.effect", value=effect_name)
+        if effect.offline_refusal:
+            raise NotEvaluable(f"effect {effect.name} {effect.offline_refusal}")
         if effect.evaluate is None:
             return None
     details = then.get(then_keys.get("details", "details")) or {}
@@ -191,6 +196,9 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     compiled = CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
                               details, existence_condition, related_name, existence_key)
     compiled.inferred_aliases = compiler.inferred
+    if "defaultstate" in detail_keys:
+        compiled.default_state = compiler.expression(details[detail_keys["defaultstate"]],
+                                                     "policyRule.then.details.defaultState")
     return compiled
 
 

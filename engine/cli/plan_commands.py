@@ -40,6 +40,8 @@ def plan_command(
     source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file (repeatable).")] = None,
+    attestation: Annotated[list[Path] | None, typer.Option("--attestation", help="Attestation file: the states of "
+                                                           "Manual policies' resources (repeatable).")] = None,
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
     include_disconnected: Annotated[bool, typer.Option(
         "--include-disconnected", help="Plan protected settings for disconnected clusters too (kept 48 h).")] = False,
@@ -63,7 +65,8 @@ def plan_command(
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
     request = prepare_scan(policy, assignment or [], exemption or [],
                            kind_options={"rego": rego_options(rego_engine, opa_url),
-                                         "azure-policy": azure_policy_options(strict_aliases)})
+                                         "azure-policy": azure_policy_options(strict_aliases)},
+                           attestation_files=attestation or [])
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     with StageDisplay(console) as progress:

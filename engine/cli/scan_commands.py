@@ -53,6 +53,7 @@ CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscription
                "management_group": "scan.management_groups", "arm_endpoint": "scan.arm_endpoint",
                "ca_bundle": "scan.ca_bundle", "credential": "scan.credential", "policy": "scan.policies",
                "assignment": "scan.assignments", "exemption": "scan.exemptions",
+               "attestation": "scan.attestations",
                "management_groups": "scan.management_group_map", "fail_on": "scan.fail_on", "workers": "scan.workers",
                "strict_aliases": "scan.strict_aliases", "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
                "store": "store.url", "keep": "store.keep", "log_format": "logging.format"}
@@ -89,6 +90,9 @@ def scan_command(
                           "Without any, every definition is assigned at tenant scope with its defaults.")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
+    attestation: Annotated[list[Path] | None, typer.Option("--attestation", help="Attestation file "
+                           "(Microsoft.PolicyInsights/attestations): the states of Manual policies' resources "
+                           "(repeatable).")] = None,
     management_groups: Annotated[Path | None, typer.Option(
         "--management-groups", help="JSON map {subscriptionId: [managementGroup, ...]} for management-group "
                                     "scopes.")] = None,
@@ -135,7 +139,8 @@ def scan_command(
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
                            kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
-                                         "azure-policy": azure_policy_options(settings.strict_aliases)})
+                                         "azure-policy": azure_policy_options(settings.strict_aliases)},
+                           attestation_files=settings.attestations)
     fleet = source.load()
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,

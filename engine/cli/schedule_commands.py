@@ -58,7 +58,8 @@ class ScanJob:
         groups = load_management_groups(settings.management_group_map) if settings.management_group_map else None
         return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups,
                             kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
-                                          "azure-policy": azure_policy_options(settings.strict_aliases)})
+                                          "azure-policy": azure_policy_options(settings.strict_aliases)},
+                            attestation_files=settings.attestations)
 
     def __call__(self, scan_id: str) -> ScanResult:
         started = time.perf_counter()

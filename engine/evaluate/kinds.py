@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from engine.azure_policy.documents import PolicyAssignment
 from engine.inventory import ClusterInventory
-from engine.models.results import Reason
+from engine.models.results import ComplianceState, Reason
 
 
 class PolicyKey(NamedTuple):
@@ -57,6 +57,7 @@ class Verdict:
     error: str | None = None
     details: list[dict[str, Any]] | None = None
     remediation: list[dict[str, Any]] | None = None
+    state: ComplianceState | None = None  # a state the effect decides itself (Manual: its defaultState)
 
     @property
     def key(self) -> PolicyKey:

@@ -20,16 +20,19 @@ from typing import Any
 from engine.azure_policy import kind as _azure_policy_kind  # noqa: F401  (registers the Azure Policy kind)
 from engine.azure_policy.documents import (
     ASSIGNMENT_TYPE,
+    ATTESTATION_TYPE,
     EXEMPTION_TYPE,
     PolicyAssignment,
+    PolicyAttestation,
     PolicyExemption,
     load_documents,
     policy_files,
 )
+from engine.azure_policy.reasons import reason
 from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
-from engine.evaluate.scope import AssignmentScope, Exemptions, ManagementGroups
+from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups
 from engine.evaluate.summary import PolicySummary, summarize
 from engine.ids import normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
@@ -51,6 +54,7 @@ class ScanRequest:
     skipped: list[str] = field(default_factory=list)  # definitions not evaluated, and why
     warnings: list[str] = field(default_factory=list)  # what compiling found worth saying (inferred aliases)
     not_evaluated: list[NotEvaluated] = field(default_factory=list)  # assigned definitions (members) left out
+    attestations: list[PolicyAttestation] = field(default_factory=list)  # states of Manual policies' resources
 
     def all_assignments(self) -> list[PolicyAssignment]:
         return [assignment for assignments in self.assignments.values() for assignment in assignments]
@@ -59,8 +63,9 @@ class ScanRequest:
 def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = (),
                  exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
                  timestamp: datetime | None = None,
-                 kind_options: Mapping[str, Mapping[str, Any]] | None = None) -> ScanRequest:
-    """Load and validate policies, assignments and exemptions; compile once to surface errors.
+                 kind_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 attestation_files: Sequence[Path] = ()) -> ScanRequest:
+    """Load and validate policies, assignments, exemptions and attestations; compile once to surface errors.
 
     With no assignment files, every definition is assigned at tenant scope with its defaults.
     ``kind_options`` maps a kind's name to its loading options, e.g.
@@ -97,6 +102,7 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     _check_unique_ids([assignment for group in assignments.values() for assignment in group])
     request = ScanRequest(libraries, assignments, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
                           management_groups or {}, timestamp or datetime.now(UTC), skipped)
+    request.attestations = load_documents(attestation_files, expect=ATTESTATION_TYPE).attestations
     engine = ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
     request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
@@ -124,6 +130,7 @@ class ScanEngine:
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
         self._any_exemption = bool(self.exemptions)
+        self.attestations = Attestations(request.attestations, request.timestamp)
         self._policy_parts: dict[tuple[str, str, str | None, str], PolicyPart] = {}
 
     def in_scope(self, assignment: PolicyAssignment, resource_key: str, subscription_key: str) -> bool:
@@ -144,7 +151,8 @@ class ScanEngine:
         return result
 
     def row(self, verdict: Verdict) -> Row:
-        """The record of a verdict as plain values, Exempt when an active exemption covers it."""
+        """The record of a verdict as plain values: Exempt when an active exemption covers it, the attested
+        state when an active attestation covers a Manual one."""
         resource = verdict.resource
         resource_id = resource["id"]
         parsed = parse_resource_id(resource_id)
@@ -154,11 +162,21 @@ class ScanEngine:
             state = ComplianceState.EXEMPT
         elif verdict.compliant is None:
             state = ComplianceState.ERROR
+        elif verdict.state is not None:
+            state = verdict.state
         else:
             state = ComplianceState.COMPLIANT if verdict.compliant else ComplianceState.NON_COMPLIANT
+        reasons = verdict.reasons
+        if verdict.action == "manual" and exemption is None and self.attestations:
+            attestation = self.attestations.find(verdict.assignment.id, verdict.reference_id, normalize(resource_id))
+            if attestation is not None:
+                state = ComplianceState(attestation.compliance_state)
+                reasons = [reason(f"attested {attestation.compliance_state}" + (
+                    f": {attestation.comments}" if attestation.comments else ""), "attestation",
+                    actual=attestation.id)]
         return (resource_id, resource["type"], resource.get("location"), parsed.resource_group,
                 parsed.subscription_id, self._policy_part(verdict), state,
-                tuple(map(reason_rows_of, verdict.reasons)),
+                tuple(map(reason_rows_of, reasons)),
                 exemption.id if exemption else None, exemption.exemption_category if exemption else None,
                 verdict.details, verdict.remediation, verdict.error)
 

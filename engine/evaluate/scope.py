@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine import ids
-from engine.azure_policy.documents import PolicyAssignment, PolicyExemption
+from engine.azure_policy.documents import PolicyAssignment, PolicyAttestation, PolicyExemption
 from engine.errors import InputError
 from engine.jsonfiles import read_json
 
@@ -72,6 +72,25 @@ class AssignmentScope:
             return True
         return self.included.contains(resource_key, subscription_key, self.groups) and not any(
             scope.contains(resource_key, subscription_key, self.groups) for scope in self.excluded)
+
+
+class Attestations:
+    """The attestations active at one moment (docs "Azure Policy attestation structure"): the state of one
+    resource for a Manual policy of one assignment (and reference id inside an initiative)."""
+
+    def __init__(self, attestations: Iterable[PolicyAttestation], at: datetime):
+        self._by_key: dict[tuple[str, str, str], PolicyAttestation] = {}
+        for attestation in attestations:
+            if attestation.is_active(at):
+                self._by_key[(ids.normalize(attestation.policy_assignment_id),
+                              (attestation.policy_definition_reference_id or "").lower(),
+                              ids.normalize(attestation.resource_id))] = attestation
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key)
+
+    def find(self, assignment_id: str, reference_id: str | None, resource_key: str) -> PolicyAttestation | None:
+        return self._by_key.get((ids.normalize(assignment_id), (reference_id or "").lower(), resource_key))
 
 
 class Exemptions:

@@ -30,13 +30,14 @@ class PolicySummary(BaseModel):
     non_compliant: int = 0
     exempt: int = 0
     error: int = 0
+    unknown: int = 0  # Manual policies not attested
     not_applicable: int = 0
     not_evaluated: str | None = None  # why arcpolicy left this definition (member) out, when it did
 
     @property
     def applicable(self) -> int:
         """Records whose resource the policy applied to (``if`` matched, or Rego's ``applicable`` held)."""
-        return self.compliant + self.non_compliant + self.exempt + self.error
+        return self.compliant + self.non_compliant + self.exempt + self.error + self.unknown
 
     @property
     def title(self) -> str:
@@ -47,7 +48,7 @@ class PolicySummary(BaseModel):
 
 
 STATE_FIELDS = {ComplianceState.COMPLIANT: "compliant", ComplianceState.NON_COMPLIANT: "non_compliant",
-                ComplianceState.EXEMPT: "exempt", ComplianceState.ERROR: "error"}
+                ComplianceState.EXEMPT: "exempt", ComplianceState.ERROR: "error", ComplianceState.UNKNOWN: "unknown"}
 
 
 def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyState],

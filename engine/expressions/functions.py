@@ -124,6 +124,20 @@ def _coalesce(*values: Any) -> Any:
     return next((value for value in values if value is not None), None)
 
 
+@F.function("tryGet", 2, None)
+def _try_get(item: Any, *keys: Any) -> Any:
+    """ARM ``tryGet(itemToTest, keyOrIndex, ...)``: the value at each key (object, case-insensitive) or
+    index (array) in turn, null as soon as one is missing instead of an error."""
+    for key in keys:
+        if isinstance(item, dict) and isinstance(key, str):
+            item = next((value for name, value in item.items() if name.lower() == key.lower()), None)
+        elif isinstance(item, list) and isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(item):
+            item = item[key]
+        else:
+            return None
+    return item
+
+
 # ---- strings -----------------------------------------------------------------------------
 @F.function("concat", 1, None)
 def _concat(*values: Any) -> Any:

@@ -37,7 +37,8 @@ from engine.output.redact import redact_state
 from engine.output.summary import StateCounts, policy_key
 
 INSERT_BATCH = 5000
-COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value)
+# compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
+COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value, ComplianceState.UNKNOWN.value)
 RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 
 

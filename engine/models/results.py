@@ -21,6 +21,7 @@ class ComplianceState(StrEnum):
     NON_COMPLIANT = "NonCompliant"
     EXEMPT = "Exempt"
     ERROR = "Error"
+    UNKNOWN = "Unknown"  # Manual policies without an attestation (their default state)
 
 
 

@@ -25,6 +25,7 @@ RESULT = {
     ComplianceState.NON_COMPLIANT: "fail",
     ComplianceState.ERROR: "error",
     ComplianceState.EXEMPT: "skip",
+    ComplianceState.UNKNOWN: "warn",  # a Manual policy nobody attested yet
 }
 
 

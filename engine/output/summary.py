@@ -12,26 +12,29 @@ from engine.models.results import ComplianceState, PolicyState
 
 
 class StateCounts(BaseModel):
-    """Records by compliance state. Compliance % counts exempt records as compliant, like Azure."""
+    """Records by compliance state. Compliance % counts exempt and unknown (Manual, not attested) records
+    with the compliant ones, like Azure ("get compliance data": compliant, exempt and unknown over total)."""
 
     compliant: int = 0
     non_compliant: int = 0
     exempt: int = 0
     error: int = 0
+    unknown: int = 0
 
     @property
     def total(self) -> int:
-        return self.compliant + self.non_compliant + self.exempt + self.error
+        return self.compliant + self.non_compliant + self.exempt + self.error + self.unknown
 
     @property
     def percentage(self) -> float:
-        return 100.0 if not self.total else round(100.0 * (self.compliant + self.exempt) / self.total, 1)
+        return 100.0 if not self.total else round(100.0 * (self.compliant + self.exempt + self.unknown) / self.total, 1)
 
     @classmethod
     def of(cls, states: Iterable[ComplianceState]) -> StateCounts:
         counts = Counter(states)
         return cls(compliant=counts[ComplianceState.COMPLIANT], non_compliant=counts[ComplianceState.NON_COMPLIANT],
-                   exempt=counts[ComplianceState.EXEMPT], error=counts[ComplianceState.ERROR])
+                   exempt=counts[ComplianceState.EXEMPT], error=counts[ComplianceState.ERROR],
+                   unknown=counts[ComplianceState.UNKNOWN])
 
 
 class GroupSummary(BaseModel):
