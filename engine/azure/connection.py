@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from enum import StrEnum
@@ -149,6 +150,17 @@ class LoopbackOnlyAdapter(HTTPAdapter):
                                                    "https": _LoopbackPeerPool}
 
 
+def check_ca_bundle(path: Path) -> None:
+    """``--ca-bundle`` is a readable PEM file of CA certificates: checked before anything connects or
+    is written, so a wrong file is one line now rather than TLS failures after every retry."""
+    if not path.is_file():
+        raise InputError(str(path), "CA bundle not found (--ca-bundle)")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, UnicodeDecodeError) as error:
+        raise InputError(str(path), f"not a PEM file of CA certificates (--ca-bundle): {error}") from None
+
+
 class ArmConnection(BaseModel):
     """The endpoint, trust, identity and scope of an Azure-facing command."""
 
@@ -170,8 +182,8 @@ class ArmConnection(BaseModel):
         if self.credential is CredentialKind.sandbox and not is_loopback_host(host):
             raise InputError("--credential", "the sandbox credential is accepted only for a loopback "
                              "endpoint (127.0.0.1, ::1 or localhost)", value=self.arm_endpoint)
-        if self.ca_bundle is not None and not self.ca_bundle.is_file():
-            raise InputError(str(self.ca_bundle), "CA bundle not found (--ca-bundle)")
+        if self.ca_bundle is not None:
+            check_ca_bundle(self.ca_bundle)
         if self.subscriptions and self.management_groups:
             raise InputError("--management-group", "give subscriptions or management groups, not both")
         return self

@@ -60,17 +60,29 @@ def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
             for assignment in request.all_assignments()]
 
 
-def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata, fleet: Fleet,
-                 request: ScanRequest) -> Published:
-    """Write the configured outputs, then record the scan (with the fleet it evaluated and its assignments) in
-    the store and prune past ``store.keep``."""
-    specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
+def check_store(url: str | None) -> None:
+    """Open (create, migrate) the store before a scan runs: a bad ``--store`` is refused before the scan's
+    work and before any output is written."""
+    if url is not None:
+        HistoryStore(url).close()
+
+
+def _write(specs: list[OutputSpec], states: Sequence[PolicyState], metadata: ScanMetadata) -> None:
     write_outputs(specs, states, metadata)
     for spec in specs:
         log.info("wrote %s", spec.path, extra={"format": spec.format})
+
+
+def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadata: ScanMetadata, fleet: Fleet,
+                 request: ScanRequest) -> Published:
+    """Open the store, write the configured outputs, then record the scan (with the fleet it evaluated and its assignments) in
+    the store and prune past ``store.keep``."""
+    specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
     if config.store.url is None:
+        _write(specs, states, metadata)
         return Published(metadata.scan_id, specs)
-    with HistoryStore(config.store.url) as store:
+    with HistoryStore(config.store.url) as store:  # opened first: a bad store is refused before any output
+        _write(specs, states, metadata)
         store.record_scan(metadata, states, fleet, assigned_definitions(request))
         log.info("recorded the scan in %s", store.shown_url, extra={"records": len(states)})
         if config.store.keep is not None:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
 from sqlalchemy import Engine, case, create_engine, delete, func, insert, null, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from engine.atomic import private_file
 from engine.errors import InputError, ServiceError
@@ -53,7 +53,7 @@ def safe_url(text: str) -> str:
     """The URL with its password masked, fit for logs and messages."""
     try:
         return make_url(database_url(text)).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # not a URL, or one whose port is not a number
         return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", text)
 
 
@@ -139,6 +139,7 @@ class HistoryStore:
                 raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
                                  value=self.shown_url)
             if create and sqlite_file and sqlite_file != ":memory:":
+                Path(sqlite_file).parent.mkdir(parents=True, exist_ok=True)  # as outputs' folders are
                 private_file(sqlite_file)  # a new store is its owner's only (records may name sensitive settings)
             self.engine: Engine = create_engine(self.url)
             with self.engine.begin() as connection:
@@ -152,6 +153,9 @@ class HistoryStore:
             if sqlite_file:
                 raise InputError("--store", message) from None
             raise ServiceError(message) from None  # a database server that is down is not bad input
+        except DatabaseError as error:  # a file that is not a SQLite database, a server that is not PostgreSQL ...
+            reason = str(error.orig or error).splitlines()[0]
+            raise InputError("--store", f"not a history store: {reason}", value=self.shown_url) from None
 
     def close(self) -> None:
         self.engine.dispose()
