@@ -37,8 +37,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The fuzzers with a larger budget than the default suite's (the figures print at the end).
+# The fuzzers with their long budget: the input readers and evaluators (tests/fuzz: inputs, crashes and
+# inputs over 2 s per target), then the Rego inputs (their figures print at the end).
 fuzz: $(STAMP)
+	cd tests && ../$(BIN)/python -m fuzz $(FUZZ_ARGS)
 	ARCPOLICY_FUZZ_EXAMPLES=$${ARCPOLICY_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -n 0 -q tests/rego/test_fuzz_inputs.py
 
 clean:

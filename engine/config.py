@@ -42,6 +42,8 @@ def parse_duration(text: str | int | float | timedelta, source: str = "duration"
         return _bounded(text.total_seconds(), source, text)
     if isinstance(text, int | float):
         return _bounded(text, source, text)
+    if not isinstance(text, str):
+        raise InputError(source, "not a duration; write e.g. 90d, 12h, 30m or 1h30m")
     parts = DURATION.findall(text)
     if not parts or DURATION.sub("", text).strip():
         raise InputError(source, "not a duration; write e.g. 90d, 12h, 30m or 1h30m", value=text)

@@ -182,8 +182,8 @@ def _stream_items(path: Path, handle: IO[bytes], keys: tuple[str, ...]) -> Itera
         for item in ijson.items(_BoundsWatch(handle), ".".join((*keys, "item")), use_float=True):
             count += 1
             yield item
-    except ijson.JSONError:
-        _raise_json_error(path)
+    except (ijson.JSONError, ValueError):  # ValueError: a string that is not UTF-8 (a lone surrogate)
+        _raise_json_error(path, f"resource {count + 1}")
     except _OverBounds:
         handle.seek(start)
         yield from _exact_items(path, handle, keys, skip=count)
@@ -211,7 +211,7 @@ def _exact_items(path: Path, handle: IO[bytes], keys: tuple[str, ...], skip: int
             position += 1
             if position > skip:
                 yield item
-    except ijson.JSONError:
+    except (ijson.JSONError, ValueError):  # the pure-Python parser's string errors are json's ValueErrors
         _raise_json_error(path, f"resource {position + 1}")
 
 

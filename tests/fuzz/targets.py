@@ -1,0 +1,293 @@
+"""Fuzz targets: each a Hypothesis strategy of hostile inputs and the one way its reader may refuse them.
+
+A reader may answer an input, or refuse it with its user error (``InputError`` and the errors the
+evaluators turn into Error records); anything else is a crash (exit 3 in the CLI), and an input
+taking more than :data:`SLOW_SECONDS` is slow. :func:`run` feeds a target ``examples`` inputs and
+counts both; the default suite runs every target with a fixed seed and budget
+(``test_fuzz.py``), ``make fuzz`` runs them long (``python -m fuzz``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from engine.azure_policy.conditions import OPERATORS, ConditionError
+from engine.azure_policy.documents import PolicyDefinition
+from engine.azure_policy.functions import POLICY_FUNCTIONS, RuleContext, registry_with_parameters
+from engine.azure_policy.policy import compile_policy
+from engine.config import load_config
+from engine.errors import InputError
+from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_expression
+from engine.inventory import iter_snapshot
+from remediation.template import TEMPLATE_FUNCTIONS, CompiledTemplate, DeploymentScope, expand_template
+
+SLOW_SECONDS = 2.0
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+CLUSTER_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-a/providers/Microsoft.Kubernetes/connectedClusters/c1"
+EXTENSION_TYPE = "Microsoft.KubernetesConfiguration/extensions"
+
+# ---- values -------------------------------------------------------------------------------------------
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
+JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                      st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                    max_leaves=10)
+
+
+def _cluster(properties: dict[str, Any], tags: Any) -> dict[str, Any]:
+    return {"id": CLUSTER_ID, "name": "c1", "type": "Microsoft.Kubernetes/connectedClusters", "location": "westeurope",
+            "tags": tags, "properties": properties}
+
+
+RESOURCES = st.builds(_cluster, st.dictionaries(st.sampled_from(
+    ["distribution", "totalNodeCount", "kubernetesVersion", "agentVersion", "connectivityStatus", "provisioningState",
+     "privateLinkState", "infrastructure"]), JSON, max_size=5), st.dictionaries(st.text(max_size=6), st.text(max_size=6),
+                                                                               max_size=3))
+
+# ---- expressions ----------------------------------------------------------------------------------------
+FUNCTION_NAMES = sorted(POLICY_FUNCTIONS.names() | TEMPLATE_FUNCTIONS.names() | {"nope", "listKeys"})
+PROPERTY_NAMES = st.sampled_from(["id", "name", "properties", "a", "value", "length", "x y"])
+ATOMS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.text(max_size=10).map(lambda text: "'" + text.replace("'", "''") + "'"),
+    st.sampled_from(["true()", "false()", "null()", "createArray()", "createObject()", "json('[1,{\"a\":2}]')",
+                     "field('name')", "field('tags')", "field('Microsoft.Kubernetes/connectedClusters/totalNodeCount')",
+                     "parameters('p')", "parameters('list')", "variables('v')", "range(0, 3)", "'*a*b'", "''",
+                     "utcNow()", "resourceGroup()", "subscription()", "copyIndex()", "current()"]),
+)
+
+
+def _call(name: str, arguments: list[str]) -> str:
+    return f"{name}({', '.join(arguments)})"
+
+
+EXPRESSIONS = st.recursive(ATOMS, lambda inner: st.one_of(
+    st.builds(_call, st.sampled_from(FUNCTION_NAMES), st.lists(inner, max_size=4)),
+    st.builds(lambda target, name: f"{target}.{name}", inner, PROPERTY_NAMES),
+    st.builds(lambda target, index: f"{target}[{index}]", inner, inner),
+), max_leaves=14)
+EDITS = st.lists(st.tuples(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=4),
+                           st.text(alphabet="()[],.' 0a9-*{}\\\"", max_size=4)), max_size=3)
+
+
+def _edited(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with a few characters deleted and inserted: mutated, not only well-formed, input."""
+    for position, deleted, inserted in edits:
+        at = position % (len(text) + 1)
+        text = text[:at] + inserted + text[at + deleted:]
+    return text
+
+
+MUTATED_EXPRESSIONS = st.builds(_edited, EXPRESSIONS, EDITS).map(lambda text: f"[{text}]")
+POLICY_PARAMETERS = {"p": "x", "list": [1, "a", None], "obj": {"a": {"b": 1}}}
+
+
+def check_policy_expression(case: tuple[str, dict[str, Any]]) -> None:
+    """A policy-rule expression compiles and evaluates on a resource, or is refused."""
+    text, resource = case
+    try:
+        compiled = compile_expression(text, registry_with_parameters(POLICY_PARAMETERS))
+        compiled(RuleContext(resource, NOW, {"assignmentId": "/a"}))
+    except (ExpressionSyntaxError, EvaluationError):
+        pass
+
+
+TEMPLATE_SCOPE = DeploymentScope(SUBSCRIPTION, "rg-a", "westeurope")
+
+
+def check_template_expression(text: str) -> None:
+    """A template expression in a resource's property expands, or the template is refused."""
+    template = {"parameters": {"p": {"type": "string", "defaultValue": "x"},
+                               "list": {"type": "array", "defaultValue": [1, "a"]}},
+                "variables": {"v": [1, {"a": 2}]},
+                "resources": [{"type": EXTENSION_TYPE, "apiVersion": "2022-11-01", "name": "e",
+                               "scope": "Microsoft.Kubernetes/connectedClusters/c1",
+                               "properties": {"x": text}}]}
+    with contextlib.suppress(InputError):
+        expand_template(CompiledTemplate.compile(template, "fuzz.json"), {}, TEMPLATE_SCOPE, "fuzz", now=NOW)
+
+
+# ---- policy rules ------------------------------------------------------------------------------------------
+FIELDS = st.sampled_from([
+    "type", "name", "location", "id", "tags", "tags['a']", "tags.a", "Microsoft.Kubernetes/connectedClusters/distribution",
+    "Microsoft.Kubernetes/connectedClusters/totalNodeCount", "Microsoft.Kubernetes/connectedClusters/nope",
+    "Microsoft.KubernetesConfiguration/extensions/extensionType", "[concat('na', 'me')]", "", "[field('name')]",
+    "Microsoft.KubernetesConfiguration/extensions/configurationSettings", "tags[*]",
+])
+OPERATOR_NAMES = st.sampled_from([*sorted(OPERATORS), "Equals", "LIKE", "nope"])
+EXPECTED = st.one_of(JSON, MUTATED_EXPRESSIONS, st.sampled_from(["*", "a*b*", "##-??", "[parameters('list')]"]))
+
+
+def _condition(subject: str, subject_value: Any, operator: str, expected: Any) -> dict[str, Any]:
+    return {subject: subject_value, operator: expected}
+
+
+CONDITIONS = st.one_of(
+    st.builds(_condition, st.just("field"), FIELDS, OPERATOR_NAMES, EXPECTED),
+    st.builds(_condition, st.just("value"), st.one_of(JSON, MUTATED_EXPRESSIONS), OPERATOR_NAMES, EXPECTED),
+    st.builds(_condition, st.just("count"), st.fixed_dictionaries(
+        {"field": st.sampled_from(["tags[*]", "Microsoft.Kubernetes/connectedClusters/nope[*]", "name"])},
+        optional={"where": st.builds(_condition, st.just("field"), FIELDS, OPERATOR_NAMES, EXPECTED)}),
+              OPERATOR_NAMES, st.integers(min_value=-2, max_value=3)),
+    st.builds(_condition, st.just("count"), st.fixed_dictionaries(
+        {"value": st.one_of(JSON, MUTATED_EXPRESSIONS)}, optional={"name": st.text(max_size=4), "where": st.builds(
+            _condition, st.just("value"), st.sampled_from(["[current()]", "[current('x')]", "[first(current())]"]),
+            OPERATOR_NAMES, EXPECTED)}), OPERATOR_NAMES, st.integers(min_value=-2, max_value=3)),
+    JSON,  # not a condition at all
+)
+RULES = st.recursive(CONDITIONS, lambda inner: st.one_of(
+    st.builds(lambda children: {"allOf": children}, st.lists(inner, max_size=3)),
+    st.builds(lambda children: {"anyOf": children}, st.lists(inner, max_size=3)),
+    st.builds(lambda child: {"not": child}, inner),
+), max_leaves=6)
+EFFECTS = st.one_of(st.sampled_from(["audit", "deny", "AuditIfNotExists", "disabled", "[parameters('p')]", "nope"]),
+                    MUTATED_EXPRESSIONS)
+
+
+def check_policy_rule(case: tuple[Any, Any, dict[str, Any]]) -> None:
+    """A rule compiles and decides (and explains) a resource, or is refused, or that record is an Error."""
+    condition, effect, resource = case
+    document = {"id": "/providers/Microsoft.Authorization/policyDefinitions/fuzz", "name": "fuzz", "mode": "All",
+                "parameters": {"p": {"type": "String"}, "list": {"type": "Array"}, "obj": {"type": "Object"}},
+                "policyRule": {"if": condition, "then": {"effect": effect, "details": {
+                    "type": EXTENSION_TYPE, "existenceCondition": condition}}}, "source": "fuzz.json"}
+    try:
+        definition = PolicyDefinition.model_validate(document)
+        policy = compile_policy(definition, POLICY_PARAMETERS, {"assignmentId": "/a", "definitionId": "/d"})
+    except (InputError, ValidationError):
+        return
+    if policy is None:
+        return
+    related = {EXTENSION_TYPE.lower(): [{"id": f"{CLUSTER_ID}/providers/{EXTENSION_TYPE}/e", "name": "e",
+                                         "type": EXTENSION_TYPE, "properties": resource["properties"]}]}
+    with contextlib.suppress(EvaluationError, ConditionError):
+        policy.evaluate(resource, related, NOW, explain=True)
+
+
+# ---- files -----------------------------------------------------------------------------------------------
+def _snapshot_text(resources: list[Any], shape: str, edits: list[tuple[int, int, str]]) -> bytes:
+    text = {"list": lambda: json.dumps(resources), "value": lambda: json.dumps({"value": resources}, indent=1),
+            "ndjson": lambda: "\n".join(json.dumps(resource) for resource in resources)}[shape]()
+    return _edited(text, edits).encode("utf-8", "surrogatepass")
+
+
+SNAPSHOT_EDITS = st.lists(st.tuples(st.integers(min_value=0, max_value=100_000), st.integers(min_value=0, max_value=3),
+                                    st.one_of(st.text(alphabet="[]{}\",:0123456789e-.", max_size=6),
+                                              st.sampled_from(["9" * 70, "[" * 80, "1e999", "\ufeff", "\x00"]))),
+                          max_size=3)
+SNAPSHOTS = st.builds(_snapshot_text, st.lists(st.one_of(RESOURCES, JSON), max_size=4),
+                      st.sampled_from(["list", "value", "ndjson"]), SNAPSHOT_EDITS)
+
+
+class FileTarget:
+    """Checks of readers that take a path: the input is written to one scratch file."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="arcpolicy-fuzz-"))
+
+    def write(self, name: str, content: bytes) -> Path:
+        path = self.directory / name
+        path.write_bytes(content)
+        return path
+
+
+FILES = FileTarget()
+
+
+def check_snapshot(content: bytes) -> None:
+    """Every resource of a snapshot is read, or the file is refused."""
+    try:
+        for _ in iter_snapshot(FILES.write("fleet.json", content)):
+            pass
+    except InputError:
+        pass
+
+
+TOML_VALUES = st.recursive(
+    st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text(max_size=8).map(json.dumps),
+              st.sampled_from(["true", "90d", "'never'", "1979-05-27", "inf", "'x.json'", '"https://x"'])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]"),
+                            st.dictionaries(st.sampled_from(["a", "b", "format", "path"]), inner, max_size=2).map(
+                                lambda table: "{" + ", ".join(f"{key} = {value}" for key, value in table.items()) + "}")),
+    max_leaves=6)
+TOML_KEYS = st.sampled_from(["inventory", "policies", "fail_on", "workers", "format", "path", "url", "keep", "level",
+                             "assignments", "strict_aliases", "nope"])
+TOML_SECTIONS = st.sampled_from(["[scan]", "[[outputs]]", "[store]", "[logging]", "[schedule]", "[nope]", ""])
+CONFIGS = st.builds(
+    lambda sections, edits, raw: _edited("".join(f"{header}\n" + "".join(f"{key} = {value}\n" for key, value in body)
+                                                 for header, body in sections), edits).encode("utf-8") + raw,
+    st.lists(st.tuples(TOML_SECTIONS, st.lists(st.tuples(TOML_KEYS, TOML_VALUES), max_size=3)), max_size=3),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=1000), st.integers(min_value=0, max_value=3),
+                       st.text(alphabet="[]{}=\"',\n#x1", max_size=4)), max_size=2),
+    st.sampled_from([b"", b"", b"", b"\xff\xfe", b"x = " + b"[" * 5000 + b"]" * 5000]))
+
+
+def check_config(content: bytes) -> None:
+    """A config file is read and validated, or refused."""
+    with contextlib.suppress(InputError):
+        load_config(FILES.write("arcpolicy.toml", content))
+
+
+# ---- running ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    name: str
+    strategy: st.SearchStrategy[Any]
+    check: Callable[[Any], None]
+
+
+TARGETS = [
+    Target("policy rules", st.tuples(RULES, EFFECTS, RESOURCES), check_policy_rule),
+    Target("policy expressions", st.tuples(MUTATED_EXPRESSIONS, RESOURCES), check_policy_expression),
+    Target("template expressions", MUTATED_EXPRESSIONS, check_template_expression),
+    Target("snapshots", SNAPSHOTS, check_snapshot),
+    Target("configs", CONFIGS, check_config),
+]
+
+
+@dataclass
+class Report:
+    target: str
+    inputs: int = 0
+    crashes: list[str] = field(default_factory=list)
+    slow: list[str] = field(default_factory=list)
+
+
+def run(target: Target, examples: int, seed: int | None = None) -> Report:
+    """Feed ``target`` ``examples`` inputs and count them, the crashes (each with its input) and the
+    inputs slower than :data:`SLOW_SECONDS`. Without ``seed`` the inputs are Hypothesis' fixed
+    derandomized sequence (the default suite's); with one, the sequence that seed gives."""
+    report = Report(target.name)
+
+    @settings(max_examples=examples, derandomize=seed is None, database=None, deadline=None,
+              phases=[Phase.generate], suppress_health_check=list(HealthCheck), print_blob=False)
+    @hypothesis_seed(seed)
+    @given(target.strategy)
+    def feed(case: Any) -> None:
+        report.inputs += 1
+        started = time.perf_counter()
+        try:
+            target.check(case)
+        except Exception as error:  # a crash: recorded, and the run goes on
+            report.crashes.append(f"{type(error).__name__}: {str(error)[:200]} <- {repr(case)[:300]}")
+        elapsed = time.perf_counter() - started
+        if elapsed > SLOW_SECONDS:
+            report.slow.append(f"{elapsed:.1f} s <- {repr(case)[:300]}")
+
+    feed()
+    return report
