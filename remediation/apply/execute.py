@@ -153,7 +153,7 @@ class OperationExecutor:
         """A target already as the plan wants it, not written by this apply: reported as its live
         state says, never waited for (an operation someone else started is not this apply's to follow)."""
         state = (provisioning_state(live) or "").lower()
-        if state in BUSY_STATES or state == "pending" or operation.status is OperationStatus.WAITING:
+        if state in BUSY_STATES or state == "pending":
             return OpState.WAITING, live
         return OpState.SATISFIED, live
 
