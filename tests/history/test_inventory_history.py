@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from output.records import fleet_states
 from sqlalchemy import create_engine, func, insert, select
 
+from engine.cli.connection_options import FleetSource
 from engine.cli.main import main
 from engine.errors import InputError
 from engine.history import HistoryStore, ScanMetadata
@@ -218,3 +219,8 @@ def test_any_stored_blob_reads_back_or_is_named_damaged(content: bytes):
                                .values(content=content))
         with pytest.raises(InputError, match="is damaged"):
             store.inventory("a")
+
+
+def test_a_stored_inventory_source_never_shows_the_store_password():
+    source = FleetSource(from_store="postgresql+psycopg://arcpolicy:topsecret@db.example/history", store_scan="s-1")
+    assert source.inventory_source == "store postgresql+psycopg://arcpolicy:***@db.example/history scan s-1"
