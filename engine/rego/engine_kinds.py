@@ -72,7 +72,7 @@ def _crashing_modules(modules: list[RegoModule]) -> list[Diagnostic]:
             call_isolated(_build_in_child, alone)
         except EngineCrash as crash:
             crashing.append(Diagnostic(module.name, 1, f"the Rego engine crashed compiling this file: {crash.reason}; "
-                                                       "see docs/rego.md, regopy 1.5 pitfalls"))
+                                                       "see docs/rego.md, regopy 1.5 limits"))
         except IsolatedError:
             pass  # a compile error of the smaller program; the whole bundle decides
     return crashing

@@ -126,6 +126,9 @@ _VALIDATE.restype = ctypes.c_uint32
 _VALIDATE.argtypes = [ctypes.c_void_p]
 
 
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
 def _push(handle: int, value: Any) -> None:
     """Push one JSON value depth first (object keys are strings, as in JSON).
 
@@ -147,7 +150,10 @@ def _push(handle: int, value: Any) -> None:
     elif kind is bool:
         _PUSH_BOOL(handle, value)
     elif kind is int:
-        _PUSH_INT(handle, value)
+        if _INT64_MIN <= value <= _INT64_MAX:
+            _PUSH_INT(handle, value)
+        else:  # valid JSON beyond 64 bits: a number, as regorus and OPA read it
+            _PUSH_FLOAT(handle, float(value))
     elif value is None:
         _PUSH_NULL(handle)
     elif kind is float:
@@ -161,7 +167,7 @@ def _push_other(handle: int, value: Any) -> None:
     if isinstance(value, str):
         _PUSH_STRING(handle, value.encode())
     elif isinstance(value, int):
-        _PUSH_INT(handle, int(value))
+        _push(handle, int(value))
     elif isinstance(value, float):
         _PUSH_FLOAT(handle, float(value))
     elif isinstance(value, Mapping):

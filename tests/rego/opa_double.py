@@ -1,4 +1,4 @@
-"""OpaServerTestDouble: a stand-in for ``opa run --server``, backed by the embedded regopy engine.
+"""OpaServerTestDouble: a stand-in for ``opa run --server``, backed by regopy (compiling the uploaded modules per request).
 
 The OPA binary cannot be installed here, so the OPA engine's client path is tested against this
 double. It speaks the parts of OPA's REST API that opa-python-client uses: ``GET /health``,

@@ -71,10 +71,12 @@ def test_parameter_sets_under_with_give_the_same_verdicts_on_both_embedded_engin
     assert [violation.remediation.name for violation in dapr_only.violations if violation.remediation] == ["dapr"]
 
 
-def test_integers_beyond_64_bits_in_parameters_are_evaluated_not_a_crash(write_policy) -> None:
-    """Found by the fuzzer: orjson refuses such integers, and the scan died with a TypeError (exit 3)."""
+@pytest.mark.parametrize("engine", ["regorus", "regopy"])
+def test_integers_beyond_64_bits_in_parameters_are_evaluated_not_a_crash(write_policy, engine: str) -> None:
+    """Found by the fuzzer: orjson refuses such integers (and ctypes for regopy): the scan died with exit 3."""
     library = RegoLibrary.load([write_policy("big.rego", 'package probe.big\n\nviolation contains {"msg": "big"} if '
-                                                         '{\n\tinput.parameters.limit > 1000000000000000000000\n}\n')])
+                                                         '{\n\tinput.parameters.limit > 1000000000000000000000\n}\n')],
+                               engine=engine)
     for sets in ({"probe.big": [{"limit": 2**80}]}, {"probe.big": [{"limit": 2**80}, {"limit": 1}]}):
         [first, *_] = library.evaluate_sets(cluster(), sets)["probe.big"]
         assert first.error is None and [violation.msg for violation in first.violations] == ["big"]
