@@ -53,6 +53,8 @@ class _Attempt:
 
     writes: int
     note: str | None = None  # what the result should say about a successful run (a re-creation)
+    wrote: bool = False  # a write of this operation may have reached ARM (this run or the one it resumes)
+    body: dict[str, Any] | None = None  # the body written (secrets re-derived), to recognise it on the target
 
 
 def is_cluster_scoped(extension: dict[str, Any]) -> bool:
@@ -99,12 +101,12 @@ class OperationExecutor:
         except NotApplicable as outcome:
             state, message, live = outcome.state, outcome.message, None
         except WriteFailed as error:
-            state, message, live = OpState.FAILED, str(error), None
             attempt.writes += error.sent
+            state, message, live = self._account(operation, attempt, str(error))
         except StillRunning as error:
             state, message, live, still_running = OpState.FAILED, str(error), None, error.url
         except AzureRequestError as error:
-            state, message, live = OpState.FAILED, str(error), None
+            state, message, live = self._account(operation, attempt, str(error))
         except Exception as error:  # an arcpolicy bug: this operation fails, the run goes on
             state, live = OpState.FAILED, None
             message = f"internal error ({type(error).__name__}): {error}"
@@ -123,8 +125,9 @@ class OperationExecutor:
     def _run(self, operation: Operation, previous: JournalEntry | None,
              attempt: _Attempt) -> tuple[OpState, dict[str, Any] | None]:
         if previous is not None and previous.state is OpState.LRO_STARTED and previous.polling_url:
+            attempt.wrote = True
             return self._finish(operation, previous.polling_url)
-        body = self._prepared_body(operation)
+        body = attempt.body = self._prepared_body(operation)
         live = self._arm.read(operation.resource_id, operation.api_version)
         resumed = previous is not None and previous.state is OpState.STARTED
         if self._in_effect(operation, live, body):
@@ -139,6 +142,7 @@ class OperationExecutor:
             return self._recreate(operation, live, body, attempt)
         self._check_not_stale(operation, live)
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
+        attempt.wrote = True
         receipt = self._arm.write(operation.action, operation.resource_id, operation.resource_type,
                                   operation.api_version, body,
                                   landed=lambda: self._in_effect(operation, self._read(operation), body))
@@ -148,6 +152,25 @@ class OperationExecutor:
         self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=receipt.polling_url,
                              writes=attempt.writes)
         return self._finish(operation, receipt.polling_url)
+
+    def _account(self, operation: Operation, attempt: _Attempt,
+                 failure: str) -> tuple[OpState, str | None, dict[str, Any] | None]:
+        """The last retry failed. If a write of this operation may have reached ARM (its answer, or the
+        polling of its outcome, was what kept failing), the target is read once more and the result says
+        what is true: a write that took effect is not reported ``failed``."""
+        if not attempt.wrote:
+            return OpState.FAILED, failure, None
+        try:
+            live = self._read(operation)
+            if not self._in_effect(operation, live, attempt.body if attempt.body is not None else operation.body):
+                return OpState.FAILED, failure, live
+            state, live = self._settle(operation, live, OpState.SUCCEEDED)
+        except (AzureRequestError, StillRunning) as error:
+            return OpState.FAILED, f"{failure}; re-reading the target after the last retry failed too: {error}", None
+        if state is OpState.FAILED:
+            return state, self._failure_text(live), live
+        return state, f"the write took effect (the target, re-read after the last retry, is as planned); the " \
+                      f"last retry had failed: {failure}", live
 
     def _found_in_effect(self, operation: Operation, live: dict[str, Any] | None) -> tuple[OpState, dict[str, Any] | None]:
         """A target already as the plan wants it, not written by this apply: reported as its live
@@ -187,6 +210,7 @@ class OperationExecutor:
                        "cluster was disconnected" + (f"; {', '.join(lost)} (not in the plan) must be set again"
                                                      if lost else "")
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
+        attempt.wrote, attempt.body = True, recreated
         for action, written in ((Action.DELETE, None), (Action.CREATE, recreated)):
             receipt = self._arm.write(action, operation.resource_id, operation.resource_type, operation.api_version,
                                       written, landed=lambda action=action: self._landed(operation, action, recreated))
