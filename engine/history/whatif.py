@@ -14,6 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from engine import __version__
 from engine.evaluate import ScanRequest, run_scan
 from engine.history.diff import Change, diff_states
 from engine.history.recording import assigned_definitions
@@ -67,6 +68,8 @@ class WhatIf(BaseModel):
     baseline_started_at: datetime
     baseline_policy_fingerprint: str
     policy_fingerprint: str
+    baseline_tool_version: str  # the arcpolicy that recorded the baseline's verdicts
+    tool_version: str = __version__
     clusters: int
     definitions_added: list[AssignedDefinition]
     definitions_removed: list[AssignedDefinition]
@@ -147,5 +150,6 @@ def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policy_fin
                                                   assigned_definitions(request))
     return WhatIf(baseline_scan_id=scan.scan_id, baseline_started_at=scan.started_at,
                   baseline_policy_fingerprint=scan.policy_fingerprint, policy_fingerprint=policy_fingerprint,
+                  baseline_tool_version=scan.tool_version,
                   clusters=result.clusters, definitions_added=added, definitions_removed=removed,
                   assignments=impacts, skipped=list(result.skipped))

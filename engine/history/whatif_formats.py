@@ -137,6 +137,10 @@ def _markdown_summary(report: WhatIf) -> Iterator[str]:
         if definitions:
             yield ""
             yield f"{label}: " + ", ".join(code(_definition(definition)) for definition in definitions) + "."
+    if report.baseline_tool_version != report.tool_version:
+        yield ""
+        yield (f"The baseline's verdicts were recorded by arcpolicy {cell(report.baseline_tool_version)}, this preview "
+               f"ran arcpolicy {cell(report.tool_version)}: some changes may come from the engine, not the policies.")
     if report.skipped:
         yield ""
         yield "Not evaluated: " + "; ".join(cell(message) for message in report.skipped)

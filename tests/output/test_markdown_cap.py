@@ -81,6 +81,7 @@ def test_whatif_markdown_of_10000_newly_non_compliant_clusters_fits_a_comment():
                                 removed_records=[])]
     report = WhatIf(baseline_scan_id="20261130T060000Z-abc123", baseline_started_at=datetime(2026, 11, 30, 6, tzinfo=UTC),
                     baseline_policy_fingerprint="sha256:" + "a" * 64, policy_fingerprint="sha256:" + "b" * 64,
+                    baseline_tool_version="0.0.9",
                     clusters=CLUSTERS, definitions_added=[AssignedDefinition(
                         assignment_id="x", assignment_name="x", definition_id="rego:contoso.new")],
                     definitions_removed=[], assignments=impacts)
@@ -91,6 +92,7 @@ def test_whatif_markdown_of_10000_newly_non_compliant_clusters_fits_a_comment():
     assert "**10000 records become non-compliant**, 500 become compliant" in text
     assert "| `monitoring` | Azure Monitor on the Stable train | 700 | 10200 | 10000 | 500 | 0 | 0 |" in lines
     assert "1 assignments unchanged." in lines and "Definitions added: `rego:contoso.new`." in lines
+    assert any(line.startswith("The baseline's verdicts were recorded by arcpolicy 0.0.9") for line in lines)
     listed = [line for line in lines if line.startswith("- `arc-site-")]
     assert 0 < len(listed) < CLUSTERS
     match = CLOSING.match(lines[-1])
