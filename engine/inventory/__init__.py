@@ -13,10 +13,13 @@ def load_snapshot(path: str | Path) -> Fleet:
 
     A resource id the file holds twice keeps the later resource; ``Fleet.warnings`` names both places.
     """
-    fleet = Fleet()
+    fleet: Fleet | None = None
     for place, resource in iter_placed(path):
-        fleet.add(resource, f"{path}: {place}")
-    return fleet
+        kind, number = place.rsplit(" ", 1)  # "resource 3" or "line 7"
+        if fleet is None:
+            fleet = Fleet(places=f"{path}: {kind} {{}}")
+        fleet.add(resource, int(number))
+    return Fleet() if fleet is None else fleet
 
 
 __all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetSummary", "iter_snapshot", "load_snapshot",

@@ -83,17 +83,20 @@ class Fleet:
 
     Resources may arrive in any order (Resource Graph returns clusters and extensions from
     different tables); an extension whose cluster never arrives is reported as orphaned. A resource
-    id seen twice keeps the later resource, counted once, and says so in ``warnings``.
+    id seen twice keeps the later resource, counted once, and says so in ``warnings``, naming both
+    places with ``places`` (``fleet.json: line {}``; the resources' positions by default).
     """
 
-    def __init__(self, resources: Iterable[dict[str, Any]] = ()):
+    def __init__(self, resources: Iterable[dict[str, Any]] = (), places: str = "resource {}"):
         self._entries: dict[str, _ClusterEntry] = {}
         self._other: list[bytes] = []
         self._counts: dict[str, Counter[str]] = {
             name: Counter() for name in ("clusterType", "distribution", "connectivity", "extensionType",
                                           "extensionState", "subscription")
         }
-        self._places: dict[str, str] = {}  # normalized id -> where it was read
+        self._places = places
+        self._positions: dict[int, int] = {}  # hash of the normalized id -> position: ints stay small at 600k
+        self._added = 0
         self.warnings: list[str] = []
         self.add_all(resources)
 
@@ -102,16 +105,17 @@ class Fleet:
         for resource in resources:
             self.add(resource)
 
-    def add(self, resource: dict[str, Any], place: str | None = None) -> None:
-        """Index one ARM resource (cluster, extension, flux configuration or anything else); ``place``
-        says where it was read (``fleet.json: resource 3``), for the warning about a repeated id."""
+    def add(self, resource: dict[str, Any], position: int | None = None) -> None:
+        """Index one ARM resource (cluster, extension, flux configuration or anything else); ``position``
+        says where it was read (a line number), for the warning about a repeated id."""
         key = ids.normalize(resource["id"])
-        here = place or f"resource {len(self._places) + 1}"
-        earlier = self._places.get(key)
-        if earlier is not None:
-            self.warnings.append(f"{resource['id']} appears twice ({earlier} and {here}); the later one is kept")
-            self._forget(key, resource)
-        self._places[key] = here
+        self._added += 1
+        here = position if position is not None else self._added
+        earlier = self._positions.get(hash(key))
+        if earlier is not None and self._forget(key, resource):  # a hash match is confirmed by the id
+            self.warnings.append(f"{resource['id']} appears twice ({self._places.format(earlier)} and "
+                                 f"{self._places.format(here)}); the later one is kept")
+        self._positions[hash(key)] = here
         type_key = ids.normalize(resource["type"])
         encoded = _compact(resource)
         if type_key in ids.CLUSTER_TYPES:
@@ -138,25 +142,24 @@ class Fleet:
             entry = self._entries[key] = _ClusterEntry()
         return entry
 
-    def _forget(self, key: str, resource: dict[str, Any]) -> None:
-        """Drop the resource stored under ``key`` (and its counts): a later one with that id replaces it."""
+    def _forget(self, key: str, resource: dict[str, Any]) -> bool:
+        """Drop the resource stored under ``key`` (and its counts), which a later one with that id
+        replaces; False when there is none."""
         entry = self._entries.get(key)
         if entry is not None and entry.resource is not None:
             earlier = orjson.loads(entry.resource)
             self._count_cluster(ids.normalize(earlier["type"]), earlier, -1)
             entry.resource = None
-            return
+            return True
         owner = ids.owning_cluster_id(resource["id"])
         parent = self._entries.get(ids.normalize(owner)) if owner is not None else None
-        lists = [parent.extensions, parent.flux_configurations] if parent is not None else []
-        for stored in [*lists, self._other]:
-            for position, encoded in enumerate(stored):
-                earlier = orjson.loads(encoded)
-                if ids.normalize(earlier["id"]) == key:
-                    del stored[position]
-                    if stored is not self._other and parent is not None and stored is parent.extensions:
-                        self._count_extension(earlier, -1)
-                    return
+        if parent is not None:
+            if (earlier := _drop(parent.extensions, key)) is not None:
+                self._count_extension(earlier, -1)
+                return True
+            if _drop(parent.flux_configurations, key) is not None:
+                return True
+        return _drop(self._other, key) is not None
 
     def _count_cluster(self, type_key: str, resource: dict[str, Any], step: int = 1) -> None:
         properties = resource.get("properties") or {}
@@ -289,6 +292,16 @@ class FleetShard:
     def clusters(self) -> Iterator[ClusterInventory]:
         for entry in self.entries:
             yield _inventory(entry)
+
+
+def _drop(stored: list[bytes], key: str) -> dict[str, Any] | None:
+    """Remove the resource whose normalized id is ``key`` from ``stored``; the removed resource, or None."""
+    for position, encoded in enumerate(stored):
+        resource = orjson.loads(encoded)
+        if ids.normalize(resource["id"]) == key:
+            del stored[position]
+            return resource
+    return None
 
 
 def _compact(resource: dict[str, Any]) -> bytes:

@@ -5,10 +5,9 @@ two-segment aliases, ``fullName``, and every alias Microsoft's corpus uses for t
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
+from template.corpus import CORPUS, fields_read
 
 from engine.azure_policy.aliases import resolve_alias
 from engine.azure_policy.documents import PolicyDefinition
@@ -17,27 +16,11 @@ from engine.azure_policy.policy import compile_policy
 
 from .builders import cluster, flux_configuration, matches
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "azure-policy-corpus" / "policyDefinitions"
 ARC_AKS_TYPES = ("Microsoft.Kubernetes/", "Microsoft.KubernetesConfiguration/", "Microsoft.ContainerService/")
-FIELD_CALL = re.compile(r"field\('([^']+)'\)")
 
 
 def _read(name: str, resource: dict) -> object:
     return compile_field(name).get(resource, {})
-
-
-def _fields(node: object):
-    """Every field name a rule reads: ``field``/``count.field`` conditions and ``field('...')`` calls."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key.lower() == "field" and isinstance(value, str):
-                yield value
-            yield from _fields(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _fields(value)
-    elif isinstance(node, str):
-        yield from FIELD_CALL.findall(node)
 
 
 def _corpus_arc_aks_aliases() -> dict[str, str]:
@@ -48,7 +31,7 @@ def _corpus_arc_aks_aliases() -> dict[str, str]:
         if not any(prefix in text for prefix in ARC_AKS_TYPES):
             continue
         rule = json.loads(text).get("properties", {}).get("policyRule", {})
-        for name in _fields(rule):
+        for name in fields_read(rule):
             if name.startswith(ARC_AKS_TYPES):
                 found.setdefault(name, path.name)
     return found

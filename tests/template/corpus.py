@@ -118,13 +118,16 @@ def parameters_of(properties: dict[str, Any], location: str) -> dict[str, Any]:
             for name, declared in (properties.get("parameters") or {}).items()}
 
 
-def _fields_read(node: Any) -> Iterator[str]:
+def fields_read(node: Any) -> Iterator[str]:
+    """Every field a rule or deployment reads: ``"field": "..."`` conditions and ``field('...')`` calls."""
     if isinstance(node, dict):
-        for value in node.values():
-            yield from _fields_read(value)
+        for key, value in node.items():
+            if key.lower() == "field" and isinstance(value, str):
+                yield value
+            yield from fields_read(value)
     elif isinstance(node, list):
         for value in node:
-            yield from _fields_read(value)
+            yield from fields_read(value)
     elif isinstance(node, str):
         yield from FIELD_CALL.findall(node)
 
@@ -157,7 +160,7 @@ def synthetic_resource(path: Path, properties: dict[str, Any]) -> dict[str, Any]
               + "/".join(f"{kind}/{name}" for kind, name in zip(kinds, names, strict=True)),
         "name": names[-1], "type": resource_type, "location": location, "tags": {}, "properties": {}}
     deployment = ((rule.get("then") or {}).get("details") or {}).get("deployment") or {}
-    read = set(_fields_read((deployment.get("properties") or {}).get("parameters")))
+    read = set(fields_read((deployment.get("properties") or {}).get("parameters")))
     arrays = {name.split("[*]", 1)[0].lower() for name in read if "[*]" in name}
     for name in read:
         if name.split("[*]", 1)[0].lower() in arrays:
