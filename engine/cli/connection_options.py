@@ -41,11 +41,13 @@ SubscriptionOption = Annotated[
 ManagementGroupOption = Annotated[
     list[str] | None, typer.Option("--management-group", help="Management group to read (repeatable).")]
 ArmEndpointOption = Annotated[
-    str, typer.Option("--arm-endpoint", help="ARM endpoint URL (a sandbox's URL to use the sandbox).")]
+    str, typer.Option("--arm-endpoint", envvar="ARCPOLICY_ARM_ENDPOINT",
+                      help="ARM endpoint URL (a sandbox's URL to use the sandbox).")]
 CaBundleOption = Annotated[
-    Path | None, typer.Option("--ca-bundle", help="PEM file of CA certificates to trust (a sandbox's ca.pem).")]
+    Path | None, typer.Option("--ca-bundle", envvar="ARCPOLICY_CA_BUNDLE",
+                              help="PEM file of CA certificates to trust (a sandbox's ca.pem).")]
 CredentialOption = Annotated[
-    CredentialKind, typer.Option("--credential", help="default (DefaultAzureCredential), cli (Azure CLI login) "
+    CredentialKind, typer.Option("--credential", envvar="ARCPOLICY_CREDENTIAL", help="default (DefaultAzureCredential), cli (Azure CLI login) "
                                  "or sandbox (static token, loopback endpoints only).")]
 FromStoreOption = Annotated[
     str | None, typer.Option("--from-store", help="Read the inventory a stored scan evaluated from this history "
