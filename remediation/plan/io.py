@@ -7,6 +7,7 @@ resource ids), so a hand-edited plan is refused with one line naming the place.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -17,7 +18,7 @@ from engine.atomic import atomic_writer
 from engine.errors import InputError
 from engine.jsonfiles import read_json
 from remediation.plan.fileformat import encode_plan, expand_document
-from remediation.plan.models import Plan
+from remediation.plan.models import Action, Operation, Plan, RequestBody
 
 
 def plan_json(plan: Plan) -> str:
@@ -45,20 +46,74 @@ def read_plan(path: str | Path) -> Plan:
 
 
 def check_plan(plan: Plan, source: str = "plan") -> None:
-    """What apply relies on beyond the schema; ``source`` names the plan in the InputError."""
+    """What apply relies on beyond the schema, every cross-reference included, before any write:
+    unique operation ids; ids that are ARM resource ids of the stated ``resourceType``; a request
+    body of ARM's shape for every create and update; ``dependsOn``, ``waves`` and conflicts naming
+    operations of the plan; each operation in at most one wave, the one its ``wave`` says; no
+    dependency cycle. ``source`` names the plan in the InputError."""
     index_of: dict[str, int] = {}
     for index, operation in enumerate(plan.operations):
         if operation.id in index_of:
             raise InputError(source, "duplicate operation id", location=f"operations[{index}].id", value=operation.id)
         index_of[operation.id] = index
-        for field, value in (("resourceId", operation.resource_id), ("clusterId", operation.cluster_id)):
-            if value is None:
-                continue
-            try:
-                ids.parse_resource_id(value)
-            except ids.ResourceIdError:
-                raise InputError(source, "not an ARM resource id", location=f"operations[{index}].{field}",
-                                 value=value) from None
+        _check_operation(operation, f"operations[{index}]", source)
+    _check_waves(plan, index_of, source)
+    for index, conflict in enumerate(plan.conflicts):
+        for position, name in enumerate(conflict.operations):
+            if name not in index_of:
+                raise InputError(source, "names no operation of the plan",
+                                 location=f"conflicts[{index}].operations[{position}]", value=name)
+    _check_dependencies(plan, index_of, source)
+
+
+def _check_operation(operation: Operation, place: str, source: str) -> None:
+    for field, value in (("resourceId", operation.resource_id), ("clusterId", operation.cluster_id)):
+        if value is None:
+            continue
+        try:
+            parsed = ids.parse_resource_id(value)
+        except ids.ResourceIdError:
+            raise InputError(source, "not an ARM resource id", location=f"{place}.{field}", value=value) from None
+        if field == "resourceId" and not ids.same(parsed.type, operation.resource_type):
+            raise InputError(source, f"resourceType is not the type of resourceId ({parsed.type})",
+                             location=f"{place}.resourceType", value=operation.resource_type)
+    if not API_VERSION.fullmatch(operation.api_version):
+        raise InputError(source, "not an ARM api-version (YYYY-MM-DD, optionally -preview)",
+                         location=f"{place}.apiVersion", value=operation.api_version)
+    if operation.action == Action.DELETE:
+        if operation.body is not None:
+            raise InputError(source, "a delete sends no body", location=f"{place}.body")
+        return
+    if operation.body is None:
+        raise InputError(source, f"a {operation.action.value} needs the body it sends", location=place)
+    try:
+        RequestBody.model_validate(operation.body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        inner = ".".join(str(part) for part in first["loc"])
+        raise InputError(source, f"not an ARM request body: {first['msg']}", location=f"{place}.body.{inner}") from None
+
+
+# ARM api-versions: a date, optionally with a stage (2022-11-01, 2024-04-01-preview).
+API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(-[A-Za-z]+)?")
+
+
+def _check_waves(plan: Plan, index_of: dict[str, int], source: str) -> None:
+    wave_of: dict[str, int] = {}
+    for index, wave in enumerate(plan.waves):
+        for position, name in enumerate(wave.operations):
+            place = f"waves[{index}].operations[{position}]"
+            if name not in index_of:
+                raise InputError(source, "names no operation of the plan", location=place, value=name)
+            if name in wave_of:
+                raise InputError(source, f"operation already in wave {wave_of[name]}", location=place, value=name)
+            stated = plan.operations[index_of[name]].wave
+            if stated is not None and stated != wave.number:
+                raise InputError(source, f"the operation says it is in wave {stated}", location=place, value=name)
+            wave_of[name] = wave.number
+
+
+def _check_dependencies(plan: Plan, index_of: dict[str, int], source: str) -> None:
     graph = nx.DiGraph()
     graph.add_nodes_from(index_of)
     for index, operation in enumerate(plan.operations):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, computed_field
 
 from engine.models.contract import ContractModel
+from engine.models.resource import ArmModel
 
 # The model is the expanded layout (plan.json's version 1, every reason spelled out in every operation);
 # plan.json itself is written in the compact version 2 (remediation.plan.fileformat) and read back into it.
@@ -92,6 +93,20 @@ class GeneratedValue(ContractModel):
     value: str
     deployment: str  # the (nested) deployment's name
     parameter: str | None = None  # the template parameter whose defaultValue called it
+
+
+class RequestBody(ArmModel):
+    """The shape of the body an operation PUTs, as ARM takes it: the envelope's members typed, the
+    rest (``properties`` above all) free-form. Checked when a plan is read (:mod:`remediation.plan.io`)."""
+
+    location: str | None = None
+    tags: dict[str, str] | None = None
+    kind: str | None = None
+    identity: dict[str, Any] | None = None
+    sku: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    zones: list[str] | None = None
+    properties: dict[str, Any] | None = None
 
 
 class Operation(ContractModel):

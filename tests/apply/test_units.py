@@ -235,7 +235,7 @@ def test_load_plan_reports_the_file_and_place(tmp_path):
         load_plan(bad)
     assert "plan.json: operations.0" in error.value.one_line()
     duplicate = {"createdAt": "2026-11-01T00:00:00Z", "inventoryFingerprint": "f",
-                 "operations": [_operation("a").to_json(), _operation("a").to_json()]}
+                 "operations": [{**_operation("a").to_json(), "body": {"properties": {}}}] * 2}
     bad.write_text(json.dumps(duplicate))
     with pytest.raises(InputError, match="duplicate operation id"):
         load_plan(bad)

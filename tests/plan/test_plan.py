@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine import ids
+from engine.cli.main import main
 from engine.errors import InputError
 from remediation.plan.builder import PlanOptions, build_plan
 from remediation.plan.graph import PlanCycleError
@@ -273,7 +274,7 @@ def _plan_document(*operations: dict) -> dict:
 def _operation_document(op_id: str, *depends_on: str, resource_id: str | None = None) -> dict:
     cluster_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1"
     return {"id": op_id, "action": "create", "apiVersion": "2023-05-01", "dependsOn": list(depends_on),
-            "resourceType": "Microsoft.KubernetesConfiguration/extensions",
+            "resourceType": "Microsoft.KubernetesConfiguration/extensions", "body": {"properties": {}},
             "resourceId": resource_id or f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{op_id}"}
 
 
@@ -291,6 +292,46 @@ def test_read_plan_refuses_what_apply_could_not_run_naming_the_place(tmp_path, o
     with pytest.raises(InputError) as error:
         read_plan(path)
     assert error.value.one_line().startswith(f"{path}: {place}: {message}")
+
+
+def _changed(document: dict, change) -> dict:
+    change(document)
+    return document
+
+
+@pytest.mark.parametrize(("change", "place", "message"), [
+    (lambda plan: plan.update(formatVersion=99), "formatVersion", "plan formatVersion 99 is not one this arcpolicy"),
+    (lambda plan: plan["operations"][0]["body"].update(properties=[1, 2]), "operations[0].body.properties",
+     "not an ARM request body"),
+    (lambda plan: plan["operations"][0]["body"].update(tags=["a"]), "operations[0].body.tags", "not an ARM request body"),
+    (lambda plan: plan["operations"][0].pop("body"), "operations[0]", "a create needs the body it sends"),
+    (lambda plan: plan["operations"][0].update(action="delete"), "operations[0].body", "a delete sends no body"),
+    (lambda plan: plan.update(waves=[{"number": 0, "name": "canary", "operations": ["a", "ghost"]}]),
+     "waves[0].operations[1]", "names no operation of the plan"),
+    (lambda plan: plan.update(waves=[{"number": 0, "name": "canary", "operations": ["a"]},
+                                     {"number": 1, "name": "wave-1", "operations": ["a"]}]),
+     "waves[1].operations[0]", "operation already in wave 0"),
+    (lambda plan: plan["operations"][0].update(wave=3) or plan.update(
+        waves=[{"number": 0, "name": "canary", "operations": ["a"]}]), "waves[0].operations[0]",
+     "the operation says it is in wave 3"),
+    (lambda plan: plan["operations"][0].update(resourceType="Microsoft.Kubernetes/connectedClusters"),
+     "operations[0].resourceType", "resourceType is not the type of resourceId"),
+    (lambda plan: plan["operations"][0].update(apiVersion="latest"), "operations[0].apiVersion",
+     "not an ARM api-version"),
+    (lambda plan: plan.update(conflicts=[{"resourceId": "/x", "message": "m", "operations": ["nope"]}]),
+     "conflicts[0].operations[0]", "names no operation of the plan"),
+], ids=["format-99", "properties-list", "tags-list", "create-without-body", "delete-with-body", "wave-ghost",
+        "two-waves", "wave-mismatch", "wrong-type", "api-version", "conflict-ghost"])
+def test_read_plan_validates_fully_before_apply_writes_anything(tmp_path, capsys, change, place, message) -> None:
+    """Issue 16: formatVersion 99 was applied (32 writes), a list as body.properties sent 8 times."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(_changed(_plan_document(_operation_document("a")), change)))
+    with pytest.raises(InputError) as error:
+        read_plan(path)
+    assert error.value.one_line().startswith(f"{path}: {place}: {message}")
+    status = main(["apply", str(path), "--arm-endpoint", "https://127.0.0.1:9", "--credential", "sandbox"])
+    assert status == 2 and f"{place}: {message}" in capsys.readouterr().err
+    assert [child.name for child in tmp_path.iterdir()] == ["plan.json"]  # no journal, no result
 
 
 def test_read_plan_reports_missing_malformed_and_directory_inputs_in_one_line(tmp_path) -> None:
