@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.cli.main import main
 from engine.config import parse_duration
@@ -128,3 +130,31 @@ def test_the_start_line_says_when_the_next_run_is(caplog):
     caplog.set_level(logging.INFO, logger="engine.scheduler")
     Scheduler(lambda scan_id: None, "*/30 * * * * *", clock=StoppedClock(), max_runs=0).run()
     assert "scheduler started (cron '*/30 * * * * *'); next run at 2026-11-30T10:07:30+00:00" in caplog.messages[0]
+
+
+CRON_FIELD = st.one_of(st.sampled_from(["*", "*/30", "0", "59", "60", "31", "30", "2", "1-5", "MON", "L", "?", "H",
+                                        "*/0", "0-0", "5-1", "#", "1#2", "-1", "99999999999999999999", ""]),
+                       st.text(alphabet="0123456789*/,-#LWH?", max_size=8))
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.one_of(st.lists(CRON_FIELD, min_size=1, max_size=8).map(" ".join), st.text(max_size=40)))
+def test_any_cron_text_parses_or_is_refused_with_a_message(expression: str):
+    try:
+        schedule = CronSchedule.parse(expression, START)
+    except ValueError as error:
+        assert str(error)
+        return
+    assert schedule.next_after(START) > START
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.one_of(st.text(alphabet="0123456789smhdwSMHDW x.-", max_size=30), st.text(max_size=20),
+                 st.integers(min_value=-10**30, max_value=10**30), st.floats(allow_nan=True)))
+def test_any_duration_parses_within_bounds_or_is_bad_input(text: str | int | float):
+    try:
+        duration = parse_duration(text, "--keep")
+    except InputError as error:
+        assert error.one_line()
+        return
+    assert timedelta(0) <= duration <= timedelta(days=36500)
