@@ -32,6 +32,7 @@ from engine.config import load_config
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_expression
 from engine.inventory import iter_snapshot
+from remediation.plan.io import read_plan
 from remediation.template import TEMPLATE_FUNCTIONS, CompiledTemplate, DeploymentScope, expand_template
 
 SLOW_SECONDS = 2.0
@@ -243,6 +244,58 @@ def check_config(content: bytes) -> None:
         load_config(FILES.write("arcpolicy.toml", content))
 
 
+def _plan_documents() -> list[Any]:
+    """A real plan (a canary wave, dependencies, shared bodies) in plan.json's layout and the expanded one."""
+    from apply.plans import fleet_plan
+
+    from engine.inventory import Fleet
+    from engine.inventory.generator import generate_fleet
+    from remediation.plan.io import plan_json
+
+    plan = fleet_plan(Fleet(generate_fleet(3, seed=3)), canary=2)
+    return [json.loads(plan_json(plan)), plan.to_json()]
+
+
+PLAN_DOCUMENTS = _plan_documents()
+DELETE = object()
+
+
+def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [path, *(place for key, child in children for place in _places(child, (*path, key)))]
+
+
+def _mutated_plan(base: int, changes: list[tuple[int, Any]], edits: list[tuple[int, int, str]]) -> bytes:
+    """A real plan with a few values replaced or deleted anywhere, then a few characters edited."""
+    document = json.loads(json.dumps(PLAN_DOCUMENTS[base]))
+    for choice, replacement in changes:
+        places = _places(document)[1:]
+        if not places:
+            break
+        *parents, key = places[choice % len(places)]
+        container = document
+        for parent in parents:
+            container = container[parent]
+        if replacement is DELETE:
+            del container[key]
+        else:
+            container[key] = replacement
+    return _edited(json.dumps(document), edits).encode("utf-8", "surrogatepass")
+
+
+PLANS = st.builds(_mutated_plan, st.integers(min_value=0, max_value=len(PLAN_DOCUMENTS) - 1),
+                  st.lists(st.tuples(st.integers(min_value=0, max_value=10**6), st.one_of(JSON, st.just(DELETE))),
+                           min_size=1, max_size=3),
+                  st.lists(st.tuples(st.integers(min_value=0, max_value=100_000), st.integers(min_value=0, max_value=2),
+                                     st.text(alphabet="[]{}\",:0-9", max_size=3)), max_size=1))
+
+
+def check_plan(content: bytes) -> None:
+    """A plan file is read and checked in full, or refused."""
+    with contextlib.suppress(InputError):
+        read_plan(FILES.write("plan.json", content))
+
+
 # ---- running ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
@@ -257,6 +310,7 @@ TARGETS = [
     Target("template expressions", MUTATED_EXPRESSIONS, check_template_expression),
     Target("snapshots", SNAPSHOTS, check_snapshot),
     Target("configs", CONFIGS, check_config),
+    Target("plans", PLANS, check_plan),
 ]
 
 
@@ -268,12 +322,21 @@ class Report:
     slow: list[str] = field(default_factory=list)
 
 
+BATCH = 5_000  # inputs per Hypothesis run: its record of the inputs tried grows with them
+
+
 def run(target: Target, examples: int, seed: int | None = None) -> Report:
     """Feed ``target`` ``examples`` inputs and count them, the crashes (each with its input) and the
     inputs slower than :data:`SLOW_SECONDS`. Without ``seed`` the inputs are Hypothesis' fixed
-    derandomized sequence (the default suite's); with one, the sequence that seed gives."""
+    derandomized sequence (the default suite's); with one, batches of :data:`BATCH` from the seeds
+    ``seed``, ``seed + 1`` ..."""
     report = Report(target.name)
+    for batch, start in enumerate(range(0, examples, BATCH)):
+        _feed(target, min(BATCH, examples - start), None if seed is None else seed + batch, report)
+    return report
 
+
+def _feed(target: Target, examples: int, seed: int | None, report: Report) -> None:
     @settings(max_examples=examples, derandomize=seed is None, database=None, deadline=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck), print_blob=False)
     @hypothesis_seed(seed)
@@ -290,4 +353,3 @@ def run(target: Target, examples: int, seed: int | None = None) -> Report:
             report.slow.append(f"{elapsed:.1f} s <- {repr(case)[:300]}")
 
     feed()
-    return report
