@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -100,10 +101,18 @@ def test_spec_without_pytest_exits_2_naming_the_extra(arguments: list[str], caps
     assert "needs pytest and pytest-bdd" in line and "pip install 'arcpolicy[spec]'" in line
 
 
+def dry_run_of_make(target: str) -> str:
+    """What ``make TARGET`` would run, as a fresh shell would see it (not the nested make of ``make test``,
+    whose MAKEFLAGS/MAKELEVEL add "Entering/Leaving directory" lines)."""
+    environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-n", "-B", target], cwd=REPO, env=environment,
+                          capture_output=True, text=True, check=True).stdout
+
+
 def test_make_demo_installs_arcpolicy_without_the_test_extra():
-    demo = subprocess.run(["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    demo = dry_run_of_make("demo")
     installs = [line for line in demo.splitlines() if "pip install" in line and "--upgrade pip" not in line]
     assert installs == [".venv/bin/python -m pip install --quiet -e ."], demo
     assert demo.splitlines()[-1] == ".venv/bin/python -m examples.demo"
-    tests = subprocess.run(["make", "-n", "-B", "test"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tests = dry_run_of_make("test")
     assert '.venv/bin/python -m pip install --quiet -e ".[test]"' in tests
