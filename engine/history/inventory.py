@@ -44,7 +44,7 @@ def canonical_group(group: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(scrub_data(blank_secrets(group)), option=orjson.OPT_SORT_KEYS)
 
 
-def _insert_new_blobs(connection: Connection) -> Insert:
+def insert_new_blobs(connection: Connection) -> Insert:
     """An INSERT that leaves a blob another scan stored meanwhile alone (same digest, same content)."""
     dialects: dict[str, Callable[[], Insert]] = {
         "postgresql": lambda: postgresql.insert(inventory_blobs).on_conflict_do_nothing(index_elements=["digest"]),
@@ -57,7 +57,7 @@ def store_inventory(connection: Connection, scan_id: str, fleet: Fleet) -> int:
     """Store the fleet as the inventory of ``scan_id``; returns the number of blobs new to the store."""
     digests: list[bytes] = []
     added = 0
-    statement = _insert_new_blobs(connection)
+    statement = insert_new_blobs(connection)
     for batch in batched(fleet.groups(), BATCH):
         canonical = {hashlib.sha256(encoded).digest(): encoded for encoded in map(canonical_group, batch)}
         digests.extend(canonical)

@@ -20,6 +20,7 @@ from engine.cli.connection_options import FleetSource
 from engine.cli.main import main
 from engine.errors import InputError
 from engine.history import HistoryStore, ScanMetadata
+from engine.history.inventory import insert_new_blobs
 from engine.history.schema import MIGRATIONS, inventory_blobs, migrate, policy_states, scan_inventories, scans
 from engine.history.store import database_url
 from engine.inventory import Fleet, write_snapshot
@@ -224,3 +225,16 @@ def test_any_stored_blob_reads_back_or_is_named_damaged(content: bytes):
 def test_a_stored_inventory_source_never_shows_the_store_password():
     source = FleetSource(from_store="postgresql+psycopg://arcpolicy:topsecret@db.example/history", store_scan="s-1")
     assert source.inventory_source == "store postgresql+psycopg://arcpolicy:***@db.example/history scan s-1"
+
+
+def test_a_blob_another_writer_stored_meanwhile_is_left_alone(store_url):
+    """Two scans recording at once may both find a blob missing and both insert it: the second insert is a
+    no-op (ON CONFLICT DO NOTHING on SQLite and PostgreSQL), not an integrity error that loses the scan."""
+    with HistoryStore(store_url) as store:
+        record(store, "a", 0, generated(clusters=2))
+        with store.engine.begin() as connection:
+            row = connection.execute(select(inventory_blobs)).mappings().first()
+            connection.execute(insert_new_blobs(connection), [{**row, "content": b"late"}])
+            assert connection.scalar(select(inventory_blobs.c.content).where(
+                inventory_blobs.c.digest == row["digest"])) == row["content"]
+        assert len(store.inventory("a")) == 2
