@@ -14,6 +14,10 @@ FLUX_CONFIGURATION_TYPE = "microsoft.kubernetesconfiguration/fluxconfigurations"
 CONNECTED_CLUSTER_TYPE = "microsoft.kubernetes/connectedclusters"
 MANAGED_CLUSTER_TYPE = "microsoft.containerservice/managedclusters"
 CLUSTER_TYPES = frozenset({CONNECTED_CLUSTER_TYPE, MANAGED_CLUSTER_TYPE})
+SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+RESOURCE_GROUP_TYPE = "microsoft.resources/subscriptions/resourcegroups"  # as Resource Graph and Azure Policy name it
+# Resource containers (Resource Graph's ``resourcecontainers`` table): Azure Policy evaluates them too.
+CONTAINER_TYPES = frozenset({SUBSCRIPTION_TYPE, RESOURCE_GROUP_TYPE, "microsoft.resources/resourcegroups"})
 
 
 def normalize(value: str) -> str:

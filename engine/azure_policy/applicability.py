@@ -29,11 +29,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine import ids
 from engine.azure_policy.compiler import AllOf, AnyOf, Condition, Node, Not
 from engine.azure_policy.functions import RuleContext
 
 APPLICABILITY_FIELDS = frozenset({"type", "name", "kind"})
-SUBSCRIPTION_TYPE = "microsoft.resources/subscriptions"
+SUBSCRIPTION_TYPE = ids.SUBSCRIPTION_TYPE
 _LOCATION_FIELD = re.compile(r"""("field"\s*:\s*"location")|(field\(\s*'location'\s*\))""", re.IGNORECASE)
 
 Test = Callable[[RuleContext], bool]

@@ -46,6 +46,7 @@ class AzurePolicyEvaluator:
         self.assignments = [assignment for assignment in assignments if assignment.policies]
         self._plans: dict[str, list[_AssignmentPlan]] = {}
         self.warnings = _compile_warnings(assignments)
+        self.evaluates_containers = True  # subscriptions and resource groups are resources too
         self.not_evaluated = [
             NotEvaluated(PolicyKey(compiled.assignment.id, compiled.assignment.name, member.definition.name,
                                    member.reference_id, member.definition.display_name), member.reason)

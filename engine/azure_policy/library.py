@@ -24,7 +24,7 @@ from engine.azure_policy.documents import (
 )
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.parameters import resolve_parameters
-from engine.azure_policy.policy import CompiledPolicy, NotEvaluable, compile_policy
+from engine.azure_policy.policy import CompiledPolicy, NotEvaluable, compile_policy, refuse_provider_mode
 from engine.azure_policy.secure import secure_parameters, secure_set_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
@@ -114,6 +114,10 @@ class AzurePolicyLibrary:
                                                 "this policyDefinitionId",
                              location=f"{location}.policyDefinitionId", value=reference.policy_definition_id)
         reference_id = reference.policy_definition_reference_id or definition.name
+        try:
+            refuse_provider_mode(definition)
+        except NotEvaluable as refused:
+            return UnevaluatedMember(definition, reference_id, refused.reason)
         registry = registry_with_parameters(set_values)
         member_values: dict[str, Any] = {}
         for name, wrapped in reference.parameters.items():

@@ -24,8 +24,9 @@ from engine.errors import InputError
 from engine.expressions import EvaluationError
 from engine.expressions.compiler import constant_value
 
-# Mode Indexed evaluates only types that support tags and location: not extension resources.
-NOT_INDEXED_TYPES = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
+# Mode Indexed evaluates only types that support tags and location: not extension resources, and not the
+# resource containers (docs "definition structure basics": mode all evaluates resource groups and subscriptions).
+NOT_INDEXED_TYPES = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE, *ids.CONTAINER_TYPES})
 MODES: dict[str, frozenset[str]] = {"all": frozenset(), "indexed": NOT_INDEXED_TYPES}
 
 RelatedResources = Mapping[str, list[dict[str, Any]]]  # type key -> related resources of the evaluated one
@@ -143,6 +144,14 @@ class CompiledPolicy:
         return found
 
 
+def refuse_provider_mode(definition: PolicyDefinition) -> None:
+    """Raise :class:`NotEvaluable` for a definition in a resource-provider mode (before its parameters
+    are even resolved: an initiative may pass it parameters only the provider's version declares)."""
+    if RESOURCE_PROVIDER_MODE.fullmatch(definition.mode):
+        raise NotEvaluable(f"mode {definition.mode} is a resource-provider mode: Azure evaluates it on the "
+                           "provider's own data (in the cluster, the vault ...), not on ARM resources")
+
+
 def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
                    reference_id: str | None = None, infer_aliases: bool = True) -> CompiledPolicy | None:
     """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled.
@@ -156,9 +165,7 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     if "if" not in keys or "then" not in keys or not isinstance(rule[keys["then"]], dict):
         raise InputError(source, "policyRule needs 'if' and 'then'", location="policyRule", value=sorted(rule))
     if definition.mode.lower() not in MODES:
-        if RESOURCE_PROVIDER_MODE.fullmatch(definition.mode):
-            raise NotEvaluable(f"mode {definition.mode} is a resource-provider mode: Azure evaluates it on the "
-                               "provider's own data (in the cluster, the vault ...), not on ARM resources")
+        refuse_provider_mode(definition)
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
     compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases,

@@ -80,6 +80,7 @@ InScope = Callable[[PolicyAssignment, str, str], bool]
 
 class ClusterEvaluator(Protocol):
     warnings: list[str]  # what compiling found worth saying (e.g. aliases inferred), reported by the scan
+    evaluates_containers: bool  # whether subscriptions and resource groups are resources to it (Azure Policy)
     not_evaluated: list[NotEvaluated]  # assigned definitions (members) left out, each with its reason
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:

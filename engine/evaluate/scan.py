@@ -34,7 +34,7 @@ from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyK
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups
 from engine.evaluate.summary import PolicySummary, summarize
-from engine.ids import normalize, parse_resource_id
+from engine.ids import CONTAINER_TYPES, normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.models.results import ComplianceState, PolicyState
 from engine.rego import kind as _rego_kind  # noqa: F401  (registers the Rego kind)
@@ -148,6 +148,21 @@ class ScanEngine:
                     result.evaluations += verdicts.evaluations
                     result.not_applicable.update(verdicts.not_applicable)
                     rows.extend(self.row(verdict) for verdict in verdicts.verdicts)
+        return result
+
+    def evaluate_containers(self, containers: Iterable[dict[str, Any]]) -> ShardResult:
+        """Decide the resource containers (subscriptions, resource groups) for the kinds that evaluate them;
+        each is a resource without children. They count as evaluated resources, not clusters."""
+        result = ShardResult()
+        with gc_paused():
+            for container in containers:
+                unit = ClusterInventory.model_construct(resource=container, extensions=[], flux_configurations=[])
+                for evaluator in self.evaluators:
+                    if evaluator.evaluates_containers:
+                        verdicts = evaluator.evaluate(unit, self.in_scope, self.request.timestamp)
+                        result.evaluations += verdicts.evaluations
+                        result.not_applicable.update(verdicts.not_applicable)
+                        result.rows.extend(self.row(verdict) for verdict in verdicts.verdicts)
         return result
 
     def row(self, verdict: Verdict) -> Row:
@@ -266,12 +281,18 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
         if progress:
             progress(merged.clusters, total)
 
+    containers = [resource for resource in fleet.other_resources()
+                  if normalize(resource.get("type") or "") in CONTAINER_TYPES]
     with gc_paused():
         if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
             engine = ScanEngine(request)
             for shard in fleet.shards(max(1, min(32, total // 100))):
                 take(engine.evaluate(shard.clusters()))
+            if containers:
+                take(engine.evaluate_containers(containers))
         else:
+            if containers:  # few (subscriptions, resource groups): decided here while the workers start
+                take(ScanEngine(request).evaluate_containers(containers))
             shard_count = len(fleet.shards(workers * 4))
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
                                      initargs=(request, fleet, workers * 4)) as pool:

@@ -48,6 +48,7 @@ class InventoryQuery:
 INVENTORY_QUERIES = (
     InventoryQuery("resources", tuple(sorted(ids.CLUSTER_TYPES))),
     InventoryQuery("kubernetesconfigurationresources", (ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE)),
+    InventoryQuery("resourcecontainers", (ids.SUBSCRIPTION_TYPE, ids.RESOURCE_GROUP_TYPE)),  # policies on them
 )
 
 
