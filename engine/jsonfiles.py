@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from engine.errors import InputError
+from engine.limits import MAX_JSON_DEPTH, bracket_depths, nesting
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
@@ -22,7 +23,10 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     except OSError as error:
         raise InputError(str(path), f"cannot read the {what}: {error.strerror}") from None
     try:
-        return orjson.loads(content)
+        document = orjson.loads(content)
     except orjson.JSONDecodeError as error:
         raise InputError(str(path), f"malformed JSON: {error.msg}",
                          location=f"line {error.lineno} column {error.colno}") from None
+    if bracket_depths(content, 0)[0] > MAX_JSON_DEPTH and nesting(document) > MAX_JSON_DEPTH:
+        raise InputError(str(path), f"objects and arrays nested more than {MAX_JSON_DEPTH} levels deep")
+    return document

@@ -38,3 +38,23 @@ def nesting(value: Any) -> int:
             deepest = max(deepest, depth)
             pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return deepest
+
+
+_ONLY_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+
+
+def bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
+    """An upper bound of the deepest nesting within ``chunk`` from ``depth``, and the depth after it;
+    brackets in strings count too. At C speed: matched ``[]`` pairs are removed innermost first, one
+    level per pass, until only unmatched closers then openers remain."""
+    brackets = chunk.translate(_ONLY_BRACKETS, _NOT_BRACKETS)
+    passes = 0
+    while b"[]" in brackets:
+        passes += 1
+        if passes > MAX_JSON_DEPTH + 2:
+            return depth + passes, depth
+        brackets = brackets.replace(b"[]", b"")
+    openers = brackets.count(b"[")
+    closers = len(brackets) - openers
+    return depth + max(0, openers - closers) + passes, depth + openers - closers

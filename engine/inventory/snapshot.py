@@ -27,7 +27,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
-from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, nesting
+from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, nesting
 
 WRAPPER_KEYS = ("value", "data")
 
@@ -148,30 +148,10 @@ class _BoundsWatch:
         if self._TOO_MANY_DIGITS in digits:
             raise _OverBounds
         self.tail = (self.tail + chunk)[-MAX_NUMBER_LENGTH:]
-        deepest, self.depth = _bracket_depths(chunk, self.depth)
+        deepest, self.depth = bracket_depths(chunk, self.depth)
         if deepest > MAX_JSON_DEPTH + 2:  # + 2: the list and the wrapper around the resources
             raise _OverBounds
         return chunk
-
-
-_ONLY_BRACKETS = bytes.maketrans(b"{}", b"[]")
-_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-
-
-def _bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
-    """An upper bound of the deepest nesting within ``chunk`` from ``depth``, and the depth after it;
-    brackets in strings count too. At C speed: matched ``[]`` pairs are removed innermost first, one
-    level per pass, until only unmatched closers then openers remain."""
-    brackets = chunk.translate(_ONLY_BRACKETS, _NOT_BRACKETS)
-    passes = 0
-    while b"[]" in brackets:
-        passes += 1
-        if passes > MAX_JSON_DEPTH + 2:
-            return depth + passes, depth
-        brackets = brackets.replace(b"[]", b"")
-    openers = brackets.count(b"[")
-    closers = len(brackets) - openers
-    return depth + max(0, openers - closers) + passes, depth + openers - closers
 
 
 def _stream_items(path: Path, handle: IO[bytes], keys: tuple[str, ...]) -> Iterator[Any]:
@@ -255,7 +235,7 @@ def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
             column = getattr(error, "colno", None)
             raise InputError(str(path), f"malformed JSON: {str(error).split(':')[0]}",
                              location=f"line {number}" + (f" column {column}" if column else "")) from None
-        if _bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and nesting(item) > MAX_JSON_DEPTH:
+        if bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and nesting(item) > MAX_JSON_DEPTH:
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
         yield number, item
 

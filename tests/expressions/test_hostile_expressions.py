@@ -162,3 +162,19 @@ def test_template_variables_cannot_build_unbounded_values(tmp_path: Path, capsys
     assert status == 2
     assert len(error) == 1 and f"{policy}: " in error[0] and len(error[0]) < 1000
     assert not out.exists()
+
+
+@pytest.mark.parametrize("rule", [
+    '{"if": ' + '{"not": ' * 1015 + '{"field": "type", "equals": "x"}' + "}" * 1015 + ', "then": {"effect": "audit"}}',
+    '{"if": {"value": ' + "[" * 1015 + "]" * 1015 + ', "equals": 1}, "then": {"effect": "audit"}}',
+], ids=["1015-nots", "1015-deep-value"])
+def test_deeply_nested_policy_files_are_refused(tmp_path: Path, capsys, rule: str) -> None:
+    """orjson reads 1,024 levels; the compiler and encoders recursed out of stack (exit 3) before."""
+    policy = tmp_path / "deep.json"
+    policy.write_text('{"properties": {"mode": "All", "policyRule": ' + rule + "}}")
+    inventory = write_json(tmp_path / "fleet.json", [cluster("c1")])
+    out = tmp_path / "states.json"
+    assert main(["scan", "-i", str(inventory), "-p", str(policy), "-o", str(out)]) == 2
+    error = _error_lines(capsys.readouterr().err)
+    assert error == [f"arcpolicy: error: {policy}: objects and arrays nested more than 64 levels deep"]
+    assert not out.exists()
