@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plan.builders import SUBSCRIPTION
 
 from engine.cli.main import main
@@ -177,3 +179,21 @@ def test_to_lower_of_a_missing_alias_is_empty_as_in_azure_policy() -> None:
                "name": "m", "type": "Microsoft.HybridCompute/machines", "location": "westeurope", "properties": {}}
     (written,) = deployment.expand(machine, {}, "/assignments/a1")
     assert written.resource_id.endswith("/storageAccounts/st")
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(text=st.text(max_size=40), number=st.integers(min_value=-(2 ** 70), max_value=2 ** 70))
+def test_date_hash_and_generated_functions_never_crash(text: str, number: int) -> None:
+    """Whatever they are given, these functions answer or raise an input error naming the expression."""
+    quoted = json.dumps(text).replace("'", "''")[1:-1]
+    for expression in (f"[utcNow('{quoted}')]", f"[dateTimeToEpoch('{quoted}')]", f"[dateTimeFromEpoch({number})]",
+                       f"[concat(uniqueString('{quoted}'), guid('{quoted}'))]"):
+        template = {"parameters": {"value": {"type": "string", "defaultValue": expression}},
+                    "resources": [{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01",
+                                   "name": "st", "properties": {"value": "[parameters('value')]"}}]}
+        try:
+            (written,) = expand(template)
+        except TemplateError as error:
+            assert "\n" not in error.one_line() and "defaultValue" in error.one_line()
+            continue
+        assert written.body["properties"]["value"] is not None
