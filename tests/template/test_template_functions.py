@@ -172,6 +172,16 @@ def test_field_outside_a_policy_deployment_is_an_input_error() -> None:
                                "name": "[field('name')]"}]})
 
 
+def test_legacy_two_segment_alias_in_deployment_parameters_reads_the_type_path() -> None:
+    deployment = _dine({"publisher": {"value": "[toLower(field('Microsoft.Compute/imagePublisher'))]"}},
+                       {"publisher": {"type": "string"}}, "[concat('st', parameters('publisher'))]")
+    vm = {"id": f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/vm1",
+          "name": "vm1", "type": "Microsoft.Compute/virtualMachines", "location": "westeurope",
+          "properties": {"storageProfile": {"imageReference": {"publisher": "Canonical"}}}}
+    (written,) = deployment.expand(vm, {}, "/assignments/a1")
+    assert written.resource_id.endswith("/storageAccounts/stcanonical")
+
+
 def test_to_lower_of_a_missing_alias_is_empty_as_in_azure_policy() -> None:
     deployment = _dine({"publisher": {"value": "[toLower(field('Microsoft.Compute/imagePublisher'))]"}},
                        {"publisher": {"type": "string"}}, "[concat('st', parameters('publisher'))]")
