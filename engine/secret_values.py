@@ -27,17 +27,21 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import orjson
+
 MASK = "***"
 # Shorter values are not masked: replacing every "ab" or "1" would mangle the text and, by showing
 # where it occurs, tell more about the value than the text itself does.
 MIN_LENGTH = 4
+PENDING = 16  # forms compiled again whenever one is added
+MERGED = 4096  # frozen patterns are merged up to this many forms
 
 
 def encoded_forms(text: str) -> set[str]:
     """``text`` as it may appear once encoded: plain, JSON- and HTML-escaped, URL-encoded, base64
     (standard and URL-safe, with and without padding) and hex (both cases)."""
     raw = text.encode()
-    forms = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], html.escape(text),
+    forms = {text, text.lower(), text.upper(), json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], html.escape(text),
              html.escape(text, quote=False), quote(text, safe=""), quote(text), quote_plus(text),
              binascii.hexlify(raw).decode(), binascii.hexlify(raw).decode().upper()}
     for encoder in (base64.b64encode, base64.urlsafe_b64encode):
@@ -61,35 +65,68 @@ def secret_texts(value: Any) -> Iterator[str]:
 
 
 class SecretValues:
-    """The secret values met so far and one compiled pattern of all their encoded forms."""
+    """The encoded forms of the secret values met so far, matched by compiled patterns.
+
+    Each pattern is a trie-shaped regex (a scan costs about the same however many forms it holds).
+    Patterns compile when text is next scrubbed. New forms wait in a small pending pattern; full ones
+    are frozen and merged like a binary counter (two frozen patterns of one size become one of twice
+    the size), so remembering thousands of distinct secrets costs a few compilations per form and a
+    scan tries a few dozen patterns at most.
+    """
 
     def __init__(self) -> None:
-        self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._known: set[str] = set()
+        self._frozen: list[tuple[list[str], re.Pattern[str]]] = []
+        self._pending: list[str] = []
+        self._patterns: list[re.Pattern[str]] = []
+        self._stale = False
         self._lock = threading.Lock()
 
     def remember(self, value: Any) -> None:
         """Mask ``value`` (a string, number, or every string and number inside an object or list) from now on."""
         forms = {form for text in secret_texts(value) if len(text) >= MIN_LENGTH for form in encoded_forms(text)}
-        if forms - self._forms:
-            with self._lock:
-                self._forms |= forms
-                ordered = sorted(self._forms, key=len, reverse=True)  # the longest form wins an overlap
-                self._pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
+        if forms <= self._known:
+            return
+        with self._lock:
+            fresh = sorted(forms - self._known)
+            self._known.update(fresh)
+            self._pending.extend(fresh)
+            self._stale = True
 
     def forget_all(self) -> None:
         with self._lock:
-            self._forms, self._pattern = set(), None
+            self._known, self._frozen, self._pending, self._patterns, self._stale = set(), [], [], [], False
+
+    def _compiled(self) -> list[re.Pattern[str]]:
+        """The patterns, compiled when text is scrubbed: many values remembered at once (an inventory's)
+        compile once, in patterns of :data:`MERGED` forms; a few at a time go through the binary counter."""
+        if self._stale:
+            with self._lock:
+                while len(self._pending) >= PENDING:
+                    size = MERGED if len(self._pending) >= MERGED else PENDING
+                    self._freeze(self._pending[:size])
+                    self._pending = self._pending[size:]
+                pending = [_pattern(self._pending)] if self._pending else []
+                self._patterns = [pattern for _, pattern in self._frozen] + pending
+                self._stale = False
+        return self._patterns
+
+    def _freeze(self, forms: list[str]) -> None:
+        while self._frozen and len(self._frozen[-1][0]) == len(forms) and len(forms) < MERGED:
+            forms = self._frozen.pop()[0] + forms
+        self._frozen.append((forms, _pattern(forms)))
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret, in any encoded form, replaced by ``***``."""
-        pattern = self._pattern
-        return text if pattern is None else pattern.sub(MASK, text)
+        for pattern in self._compiled():
+            text = pattern.sub(MASK, text)
+        return text
 
     def scrub_data(self, value: Any) -> Any:
         """A JSON-like value with every string (keys included) scrubbed; the same object when nothing changed."""
-        if self._pattern is None:
-            return value
+        patterns = self._compiled()
+        if not patterns or not any(pattern.search(_text_of(value)) for pattern in patterns):
+            return value  # one search over the whole value: most records hold no secret
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
@@ -97,9 +134,43 @@ class SecretValues:
                     for key, item in value.items()}
         if isinstance(value, list):
             return [self.scrub_data(item) for item in value]
-        if isinstance(value, int | float) and not isinstance(value, bool) and self.scrub(str(value)) != str(value):
-            return MASK
-        return value
+        return MASK if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _text_of(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+def _pattern(forms: list[str]) -> re.Pattern[str]:
+    """One regex matching any of ``forms``, longest first, shaped as their trie."""
+    try:
+        return re.compile(_trie_regex(forms))
+    except (RecursionError, re.error):  # nesting too deep for the regex compiler: a flat alternation
+        return re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
+
+
+def _trie_regex(forms: list[str]) -> str:
+    root: dict[str, Any] = {}
+    for form in forms:
+        node = root
+        for character in form:
+            node = node.setdefault(character, {})
+        node[""] = {}  # a form ends here
+
+    def render(node: dict[str, Any]) -> str:
+        branches = []
+        for character in sorted(key for key in node if key):
+            literal, child = re.escape(character), node[character]
+            while len(child) == 1 and "" not in child:  # a chain of single characters: one literal
+                (following, child), = child.items()
+                literal += re.escape(following)
+            branches.append(literal + render(child))
+        if not branches:
+            return ""
+        group = branches[0] if len(branches) == 1 and "" not in node else f"(?:{'|'.join(branches)})"
+        return group + "?" if "" in node else group  # greedy: the longest form matching here wins
+
+    return render(root)
 
 
 SECRET_VALUES = SecretValues()

@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import logging
+import random
+import string
 from urllib.parse import quote
 
 import pytest
@@ -114,3 +116,20 @@ def test_log_lines_mask_remembered_values_in_text_json_and_without_a_handler(mon
         assert stderr.getvalue() == f"no handler configured: {MASK}\n"
     finally:
         secret_values.forget_all()
+
+
+def test_many_values_remembered_at_once_or_one_by_one_are_all_masked_longest_first():
+    generator = random.Random(7)
+    values = ["".join(generator.choices(string.ascii_letters + string.digits + "+/=-", k=generator.randint(4, 40)))
+              for _ in range(300)]
+    values += ["abcd", "abcde", "abcdef", "a" * 400]  # sharing prefixes; a chain deeper than the regex nests
+    text = " | ".join(values)
+    at_once, one_by_one = SecretValues(), SecretValues()
+    for value in values:
+        at_once.remember(value)
+    for value in values[:60]:  # crosses the pending pattern's size several times: frozen, then merged
+        one_by_one.remember(value)
+        assert one_by_one.scrub(f"<{value}>") == f"<{MASK}>"
+    masked = at_once.scrub(text)
+    assert masked == " | ".join([MASK] * len(values))  # each value whole, the longest form winning
+    assert one_by_one.scrub(" | ".join(values[:60])) == " | ".join([MASK] * 60)
