@@ -1,8 +1,11 @@
 """Effects, each one registered unit: what a matched resource's compliance is under that effect.
 
-Evaluating existing resources offline, Audit, Deny, Modify, Append and DenyAction all make a
-matched resource NonCompliant (Azure's compliance scan reports them so); AuditIfNotExists and
-DeployIfNotExists look at the related resources; Disabled is never evaluated.
+Evaluating existing resources offline (docs "Azure Policy compliance states": for existing resources
+Deny, Audit, Append and Modify are NonCompliant when the rule is true, Compliant when false), Audit,
+Deny, Modify, Append and DenyAction make a matched resource NonCompliant (an applicable one whose
+``if`` is false is Compliant, see :mod:`engine.azure_policy.applicability`); AuditIfNotExists and
+DeployIfNotExists look at the related resources; Manual reports its default state until attested;
+Disabled is never evaluated; effects with no state offline are refused per definition.
 """
 
 from __future__ import annotations

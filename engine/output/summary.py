@@ -13,7 +13,8 @@ from engine.models.results import ComplianceState, PolicyState
 
 class StateCounts(BaseModel):
     """Records by compliance state. Compliance % counts exempt and unknown (Manual, not attested) records
-    with the compliant ones, like Azure ("get compliance data": compliant, exempt and unknown over total)."""
+    with the compliant ones, like Azure (docs "Azure Policy compliance states": compliant, exempt and unknown
+    over the total)."""
 
     compliant: int = 0
     non_compliant: int = 0
