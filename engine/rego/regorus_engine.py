@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from engine.rego.references import References
 
 _PLACE = re.compile(r"--> (.+?):(\d+):(\d+)")
 _MESSAGE = re.compile(r"^error: (.*)$", re.MULTILINE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _VM_UNDEFINED = b'"<undefined>"'  # the VM's stand-in for a value that errored or was undefined
 
 
@@ -156,11 +158,29 @@ def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str
 
 
 def json_text(document: Any) -> str:
-    """``document`` as JSON text for regorus; integers beyond 64 bits (valid JSON, orjson refuses them) too."""
+    """``document`` as JSON text for regorus, whatever Python's json module read from the user's files.
+
+    orjson refuses integers beyond 64 bits (valid JSON) and lone surrogates (``"\\ud800"``, which
+    Python's json module reads): those documents go through :func:`_encodable` and the json module.
+    """
     try:
         return orjson.dumps(document).decode()
     except TypeError:
-        return json.dumps(document, ensure_ascii=False)
+        return json.dumps(_encodable(document), ensure_ascii=False, allow_nan=False)
+
+
+def _encodable(value: Any) -> Any:
+    """What orjson would write: non-finite floats as null, strings as valid UTF-8 (lone surrogates as U+FFFD)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {_encodable(key) if isinstance(key, str) else key: _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
 
 
 def _rule(path: str) -> str:

@@ -6,7 +6,10 @@ input before evaluating it, so a crash (SIGSEGV, abort) is counted and the input
 shown instead of killing the test session. Inputs are shaped like the author contract, with wrong
 types and odd values everywhere (numbers for names, objects for lists, deep nesting, unicode), and
 parameter sets that force the ``with`` path. An answer is a verdict or a RegoRuntimeError (the
-engine refusing); any other exception, or a dead child, fails the test.
+engine refusing); any other exception, or a dead child, fails the test. Every input also goes to
+regopy: a verdict that differs from regopy's while neither engine reports an error fails the test
+(regorus's interpreter raises built-in errors that OPA and regopy turn into undefined, so regorus
+may give an Error where regopy answers; those are counted).
 
 The default suite runs a fixed, derandomised budget; ``make fuzz`` (ARCPOLICY_FUZZ_EXAMPLES) runs more.
 """
@@ -14,15 +17,17 @@ The default suite runs a fixed, derandomised budget; ``make fuzz`` (ARCPOLICY_FU
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_differential import canonical
 
 from engine.rego import RegoLibrary
 from engine.rego.bundle import PARAMETER_SETS_KEY
-from engine.rego.engines import RegoRuntimeError
+from engine.rego.engines import IsolatedEngine, RegoEngine, RegoRuntimeError
 from engine.rego.isolation import EngineCrash, call_isolated
 from engine.rego.regorus_engine import json_text
 from policies import LIBRARY
@@ -65,43 +70,84 @@ DOCUMENTS = st.fixed_dictionaries({
 }, optional={"extra": JSON})
 
 
-def fuzz_in_child(journal: str, examples: int) -> dict[str, int]:
-    """In the child: evaluate ``examples`` generated inputs on every policy set; the counts of what came back."""
+def per_package(engine: RegoEngine, document: dict[str, Any], shared: bool) -> dict[str, Any]:
+    """Each package's verdicts (``violation`` as a set), or ``"error"``: as the library asks, package by package
+    after a failed combined query."""
+    packages = engine.bundle.packages
+    try:
+        answer = engine.results(document, shared)
+        return {package: canonical(answer.get(package)) for package in packages}
+    except RegoRuntimeError:
+        found = {}
+        for index, package in enumerate(packages):
+            try:
+                found[package] = canonical(engine.package_results(document, index))
+            except RegoRuntimeError:
+                found[package] = "error"
+        return found
+
+
+Answer = tuple[int, dict[str, Any], bool, dict[str, Any]]  # policy set, input, shared, regorus's answer
+
+
+def fuzz_in_child(journal: str, examples: int) -> list[Answer]:
+    """In the child: evaluate ``examples`` generated inputs on every policy set; regorus's answers."""
     libraries = [RegoLibrary.load([path]) for path in POLICIES]
-    counts = {"inputs": 0, "verdicts": 0, "runtime errors": 0}
+    answers: list[Answer] = []
 
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(document=DOCUMENTS, second=PARAMETERS)
     def evaluate(document: dict[str, Any], second: Any) -> None:
-        for library in libraries:
+        for number, library in enumerate(libraries):
             packages = library.bundle.packages
             for shared, sets in ((True, {package: [document["parameters"]] for package in packages}),
                                  (False, {package: [document["parameters"], second] for package in packages})):
                 full = {**document, PARAMETER_SETS_KEY: sets}
                 with open(journal, "w") as out:  # the parent reads it after a crash
                     out.write(json_text(full))
-                counts["inputs"] += 1
-                try:
-                    library.engine.results(full, shared)
-                    counts["verdicts"] += 1
-                except RegoRuntimeError:
-                    counts["runtime errors"] += 1
+                answers.append((number, full, shared, per_package(library.engine, full, shared)))
 
     evaluate()
+    return answers
+
+
+def compare_with_regopy(answers: list[Answer]) -> Counter[str]:
+    """Ask regopy the same; a verdict that differs while neither engine reports an error fails with the input."""
+    counts: Counter[str] = Counter()
+    twins = [IsolatedEngine(RegoLibrary.load([path]).bundle) for path in POLICIES]
+    try:
+        for number, document, shared, ours in answers:
+            theirs = per_package(twins[number], document, shared)
+            for package, verdicts in ours.items():
+                counts["Error records" if verdicts == "error" else "verdicts"] += 1
+                if verdicts == theirs[package]:
+                    counts["same as regopy"] += 1
+                elif "error" in (verdicts, theirs[package]):
+                    counts["regorus Error" if verdicts == "error" else "regopy Error"] += 1
+                else:
+                    raise AssertionError(f"{package}: regorus {verdicts} but regopy {theirs[package]} for the input "
+                                         f"{json_text(document)[:2000]}")
+    finally:
+        for twin in twins:
+            twin.close()
     return counts
 
 
-def test_no_input_crashes_regorus_in_process(tmp_path: Path, record_property) -> None:
+def test_fuzzed_inputs_neither_crash_regorus_nor_silently_differ_from_regopy(tmp_path: Path, record_property) -> None:
     journal = tmp_path / "current-input.json"
     try:
-        counts = call_isolated(fuzz_in_child, str(journal), EXAMPLES)
+        answers = call_isolated(fuzz_in_child, str(journal), EXAMPLES)
     except EngineCrash as crash:
         record_property("figure", f"rego fuzzer: regorus crashed: {crash.reason}")
         raise AssertionError(f"regorus crashed ({crash.reason}) on the input {journal.read_text()[:2000]}") from None
-    assert counts["inputs"] >= EXAMPLES * 2 * len(POLICIES)
-    assert counts["verdicts"] > 0
-    record_property("figure", f"rego fuzzer: {counts['inputs']} fuzzed inputs ({EXAMPLES} Hypothesis examples x "
+    assert len(answers) >= EXAMPLES * 2 * len(POLICIES)
+    counts = compare_with_regopy(answers)
+    assert counts["verdicts"] > 0 and counts["same as regopy"] > counts["verdicts"] // 2
+    record_property("figure", f"rego fuzzer: {len(answers)} fuzzed inputs ({EXAMPLES} Hypothesis examples x "
                               f"{len(POLICIES)} policy sets x default and `with` parameter paths) on regorus in "
-                              f"process: 0 crashes, {counts['verdicts']} verdicts, {counts['runtime errors']} "
-                              "runtime errors (Error records)")
+                              f"process: 0 crashes; per policy {counts['verdicts']} verdicts, "
+                              f"{counts['Error records']} Error records; against regopy: {counts['same as regopy']} "
+                              f"same, 0 silent divergences, {counts['regorus Error']} Error on regorus where regopy "
+                              f"answers (regorus's interpreter raises built-in errors), {counts['regopy Error']} "
+                              "Error on regopy where regorus answers")

@@ -97,3 +97,15 @@ def test_a_built_in_error_makes_the_expression_undefined_as_in_opa_and_regopy(wr
                         RegoLibrary.load([directory], engine=engine).evaluate_sets(odd, {"probe.typed": sets})[
                             "probe.typed"]] for engine in ("regorus", "regopy")}
     assert answers["regorus"] == answers["regopy"] == [["flux"], []][:len(sets)]
+
+
+ECHO = 'package probe.echo\n\nviolation contains {"msg": input.parameters.name} if true\n'
+
+
+def test_lone_surrogates_and_infinities_from_python_json_are_evaluated(write_policy) -> None:
+    """Found by fuzzing: Python's json module reads "\\ud800" and Infinity, orjson refuses the first; regorus got
+    JSON text it could not parse and the record was an Error ("expected value at line 1 column ...")."""
+    library = RegoLibrary.load([write_policy("echo.rego", ECHO)])
+    parameters = {"name": "a\ud800b", "ratio": float("inf")}
+    [verdict] = library.evaluate_sets(cluster(), {"probe.echo": [parameters]})["probe.echo"]
+    assert verdict.error is None and [violation.msg for violation in verdict.violations] == ["a\ufffdb"]
