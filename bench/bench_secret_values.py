@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import string
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.secret_values import SecretValues
@@ -31,28 +32,25 @@ def _values(count: int) -> list[str]:
 REPEATS = 2_000
 
 
+def _seconds(step: Callable[[Any], object], items: Iterable[Any]) -> float:
+    started = time.perf_counter()
+    for item in items:
+        step(item)
+    return time.perf_counter() - started
+
+
+def _remember_and_scrub(values: SecretValues, value: str) -> None:
+    values.remember(value)
+    values.scrub("x")
+
+
 def _figures(count: int) -> dict[str, float]:
     values = _values(count)
-    started = time.perf_counter()
-    interleaved = SecretValues()
-    for value in values:
-        interleaved.remember(value)
-        interleaved.scrub("x")
-    remembered_interleaved = time.perf_counter() - started
-    started = time.perf_counter()
-    bulk = SecretValues()
-    for value in values:
-        bulk.remember(value)
-    bulk.scrub("x")
-    remembered_bulk = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(REPEATS):
-        bulk.scrub(TEXT)
-    text_us = (time.perf_counter() - started) / REPEATS * 1e6
-    started = time.perf_counter()
-    for _ in range(REPEATS):
-        bulk.scrub_data(RECORD)
-    record_us = (time.perf_counter() - started) / REPEATS * 1e6
+    interleaved, bulk = SecretValues(), SecretValues()
+    remembered_interleaved = _seconds(lambda value: _remember_and_scrub(interleaved, value), values)
+    remembered_bulk = _seconds(bulk.remember, values) + _seconds(bulk.scrub, ["x"])
+    text_us = _seconds(bulk.scrub, [TEXT] * REPEATS) / REPEATS * 1e6
+    record_us = _seconds(bulk.scrub_data, [RECORD] * REPEATS) / REPEATS * 1e6
     return {f"remember {count:,}, a scrub after each (s)": round(remembered_interleaved, 2),
             f"remember {count:,} at once, then one scrub (s)": round(remembered_bulk, 2),
             f"scrub a 500-character text, {count:,} values (us)": round(text_us, 1),
