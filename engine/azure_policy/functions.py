@@ -9,16 +9,44 @@ references fold into constants at compile time.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
-from engine.expressions.registry import INTEGER, TEXT
+from engine.expressions.registry import INTEGER, TEXT, FunctionSpec
 from engine.ids import parse_resource_id
 
-POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend()
+
+class ContainerTags(dict):  # type: ignore[type-arg]
+    """The tags of ``resourceGroup()`` / ``subscription()``: a tag the container lacks reads as null.
+    Azure's "Inherit a tag from the resource group" built-ins rely on it (``"value":
+    "[resourceGroup().tags[parameters('tagName')]]", "notEquals": ""`` on groups without the tag)."""
+
+
+class PolicyValues:
+    """The policy registry's :class:`~engine.expressions.registry.Interceptor`: calls run as registered,
+    member access and indexing as everywhere, except a missing key of :class:`ContainerTags` is null."""
+
+    def wrap(self, spec: FunctionSpec) -> Callable[..., Any]:
+        return spec.implementation
+
+    def member(self, value: Any, name: str, plain: Callable[[Any, str], Any]) -> Any:
+        return _tag(value, name) if isinstance(value, ContainerTags) else plain(value, name)
+
+    def index(self, value: Any, position: Any, plain: Callable[[Any, Any], Any]) -> Any:
+        if isinstance(value, ContainerTags) and isinstance(position, str):
+            return _tag(value, position)
+        return plain(value, position)
+
+
+def _tag(tags: ContainerTags, name: str) -> Any:
+    return next((value for key, value in tags.items() if key.lower() == name.lower()), None)
+
+
+POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend(interceptor=PolicyValues())
 
 
 class RuleContext:
@@ -81,14 +109,14 @@ def _resource_group(context: RuleContext) -> dict[str, Any]:
         raise EvaluationError("resourceGroup(): the resource is not in a resource group")
     return {"id": f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}",
             "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
-            "location": context.resource.get("location"), "tags": {}}  # offline the group's tags are unknown
+            "location": context.resource.get("location"), "tags": ContainerTags()}  # unknown offline: none
 
 
 @POLICY_FUNCTIONS.function("subscription", 0, 0, uses_context=True)
 def _subscription(context: RuleContext) -> dict[str, Any]:
     subscription_id = parse_resource_id(context.resource["id"]).subscription_id
     return {"id": f"/subscriptions/{subscription_id}", "subscriptionId": subscription_id,
-            "displayName": subscription_id, "tags": {}}  # offline the subscription's tags are unknown
+            "displayName": subscription_id, "tags": ContainerTags()}  # unknown offline: none
 
 
 @POLICY_FUNCTIONS.function("policy", 0, 0, uses_context=True)

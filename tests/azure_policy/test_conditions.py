@@ -147,3 +147,12 @@ def test_constant_value_condition(condition: dict, expected: bool) -> None:
 def test_like_matches_without_backtracking(pattern: str, name: str, expected: bool) -> None:
     assert matches({"field": "name", "like": pattern}, cluster(name)) is expected
     assert matches({"field": "name", "notLike": pattern}, cluster(name)) is not expected
+
+
+def test_a_tag_the_resource_group_lacks_reads_as_null() -> None:
+    """The "Inherit a tag from the resource group" built-ins compare resourceGroup().tags[name] with ''."""
+    inherit = {"allOf": [{"field": "[concat('tags[', parameters('tagName'), ']')]", "exists": "false"},
+                         {"value": "[resourceGroup().tags[parameters('tagName')]]", "notEquals": ""}]}
+    assert matches(inherit, CLUSTER, tagName="owner") is False
+    assert matches({"value": "[resourceGroup().tags['owner']]", "equals": ""}, CLUSTER) is True
+    assert matches({"value": "[subscription().tags.owner]", "exists": False}, CLUSTER) is True

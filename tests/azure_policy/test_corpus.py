@@ -108,11 +108,6 @@ def corpus() -> dict[str, CloudScan]:
     return scans
 
 
-# Offline the tags of resource groups and subscriptions are unknown: "inherit a tag from the resource
-# group / subscription" rules reading a tag they lack end in an Error record naming the tag.
-UNKNOWN_CONTAINER_TAG = re.compile(r"property 'placeholder' does not exist; available: none")
-
-
 def test_every_arm_mode_definition_evaluates_and_only_resource_provider_modes_are_refused(
         corpus: dict[str, CloudScan]) -> None:
     assert sum(len(scan.definitions) for scan in corpus.values()) == len(list(DEFINITIONS.rglob("*.json")))
@@ -130,12 +125,8 @@ def test_every_arm_mode_definition_evaluates_and_only_resource_provider_modes_ar
         print(f"\ncorpus ({cloud}): {len(definitions)} definitions, {len(evaluated)} evaluated (All/Indexed), "
               f"{len(refused)} not evaluated (resource-provider modes: "
               f"{dict(Counter(by_name[name].mode for name in refused))}), 0 crashes; {result.clusters} clusters, "
-              f"{result.evaluations} evaluations, records {dict(states)} ({len(errors)} errors: container tags "
-              f"unknown offline); {len(request.warnings)} aliases inferred")
-        for record in errors:
-            rule = json.dumps(by_name[record.policy_definition_name].policy_rule)
-            assert UNKNOWN_CONTAINER_TAG.fullmatch(record.error or ""), record.error
-            assert "resourceGroup().tags" in rule or "subscription().tags" in rule
+              f"{result.evaluations} evaluations, records {dict(states)}; {len(request.warnings)} aliases inferred")
+        assert not errors, [f"{record.policy_definition_name}: {record.error}" for record in errors[:5]]
 
 
 def test_every_kubernetes_configuration_definition_loads_and_evaluates(corpus: dict[str, CloudScan]) -> None:
