@@ -150,7 +150,8 @@ def scan_command(
         result = run_scan(fleet, request, workers, lambda done, total: progress.update(task, completed=done))
     metadata.duration_seconds = round(time.perf_counter() - started, 3)
     metadata.scan_id, metadata.policy_fingerprint = scan_id, policy_set_fingerprint(policy, request)
-    print_notes(result.skipped, result.warnings, not_evaluated_notes(result))
+    metadata.not_evaluated = not_evaluated_notes(result)
+    print_notes(result.skipped, result.warnings, metadata.not_evaluated)
     console.print(summary_table(result))
     for line in applicability_notes(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -28,3 +28,4 @@ class ScanMetadata(BaseModel):
     inventory_source: str = ""
     policy_fingerprint: str = ""
     tool_version: str = __version__
+    not_evaluated: list[str] = Field(default_factory=list)  # assigned definitions (members) left out, and why

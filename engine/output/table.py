@@ -29,6 +29,8 @@ def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
     out = io.StringIO()
     if table.row_count:
         Console(file=out, width=160, color_system=None, highlight=False).print(table)
+    unknown = f"unknown {counts.unknown}  " if counts.unknown else ""
     totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
-              f"exempt {counts.exempt}  error {counts.error}  total {counts.total}\n")
-    return f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + totals
+              f"exempt {counts.exempt}  error {counts.error}  {unknown}total {counts.total}\n")
+    not_evaluated = "".join(f"not evaluated: {line}\n" for line in metadata.not_evaluated)
+    return f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + totals + not_evaluated

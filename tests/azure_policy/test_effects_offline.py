@@ -68,8 +68,12 @@ def test_scan_takes_attestation_files_and_counts_unknown_as_azure_does(tmp_path:
     attested = write_json(tmp_path / "att.json", attestation(C1, "NonCompliant"))
     assigned = write_json(tmp_path / "a.json", assignment("attest", "attest-backup"))
     out = tmp_path / "states.json"
+    table = tmp_path / "table.txt"
     assert main(["scan", "-i", str(fleet), "-p", str(folder), "-a", str(assigned), "--attestation", str(attested),
-                 "-o", str(out)]) == 1
+                 "-o", str(out), "-o", str(table)]) == 1
+    # one NonCompliant (attested), one Unknown: Azure counts Unknown with the compliant ones (50%)
+    assert table.read_text().startswith("Scan ") and "50.0% compliant" in table.read_text()
+    assert "unknown 1  total 2" in table.read_text()
     text = out.read_text()
     assert '"complianceState": "NonCompliant"' in text and '"complianceState": "Unknown"' in text
     assert "attested NonCompliant: runbook reviewed" in text

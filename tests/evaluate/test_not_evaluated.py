@@ -58,3 +58,16 @@ def test_scan_output_names_each_member_not_evaluated(tmp_path: Path, capsys) -> 
         "the cluster, the vault ...), not on ARM resources"]
     table_rows = [line for line in err.splitlines() if "No privileged" in line and not line.startswith("not evaluated")]
     assert table_rows and all("not evaluated" in line for line in table_rows)  # the summary table's cell
+
+
+def test_report_files_list_what_was_not_evaluated(tmp_path: Path) -> None:
+    fleet = write_json(tmp_path / "fleet.json", [cluster("c1"), cluster("c2", distribution="eks")])
+    outputs = [tmp_path / "report.md", tmp_path / "report.html", tmp_path / "table.txt"]
+    status = main(["scan", "-i", str(fleet), "-p", str(_policies(tmp_path)),
+                   "-a", str(write_json(tmp_path / "a.json", assignment("baseline", "baseline"))),
+                   *(option for path in outputs for option in ("-o", str(path)))])
+    assert status == 1
+    markdown, html, table = (path.read_text() for path in outputs)
+    assert "## Not evaluated" in markdown and "No privileged containers [privileged]" in markdown
+    assert "<h2>Not evaluated</h2>" in html and "resource-provider mode" in html
+    assert "not evaluated: 'No privileged containers [privileged]' (assignment baseline): mode " in table
