@@ -41,7 +41,7 @@ bench: $(STAMP)
 # inputs over 2 s per target), then the Rego inputs (their figures print at the end).
 fuzz: $(STAMP)
 	cd tests && ../$(BIN)/python -m fuzz $(FUZZ_ARGS)
-	ARCPOLICY_FUZZ_EXAMPLES=$${ARCPOLICY_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -n 0 -q tests/rego/test_fuzz_inputs.py
+	ARCPOLICY_FUZZ_EXAMPLES=$${ARCPOLICY_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -n 0 -q tests/rego/test_fuzz_inputs.py tests/azure_policy/test_applicability_fuzz.py
 
 # Microsoft's whole built-in corpus, all 257 initiatives included (the default suite scans a sample of them).
 corpus: $(STAMP)
