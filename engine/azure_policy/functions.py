@@ -9,11 +9,12 @@ references fold into constants at compile time.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from engine import ids
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
 from engine.expressions.registry import INTEGER, TEXT, FunctionSpec
@@ -47,6 +48,8 @@ def _tag(tags: ContainerTags, name: str) -> Any:
 
 
 POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend(interceptor=PolicyValues())
+Containers = Mapping[str, dict[str, Any]]  # normalized id -> subscription or resource group resource
+NO_CONTAINERS: Containers = {}
 
 
 class RuleContext:
@@ -56,18 +59,20 @@ class RuleContext:
     counted; ``counted`` lists the field-count array aliases, innermost last.
     """
 
-    __slots__ = ("counted", "current", "policy", "resource", "timestamp")
+    __slots__ = ("containers", "counted", "current", "policy", "resource", "timestamp")
 
-    def __init__(self, resource: dict[str, Any], timestamp: datetime, policy: dict[str, str]):
+    def __init__(self, resource: dict[str, Any], timestamp: datetime, policy: dict[str, str],
+                 containers: Containers | None = None):
         self.resource = resource
         self.timestamp = timestamp
         self.policy = policy
+        self.containers = containers if containers is not None else NO_CONTAINERS
         self.current: dict[str, Any] = {}
         self.counted: tuple[str, ...] = ()
 
     def for_resource(self, resource: dict[str, Any]) -> RuleContext:
         """The same context over another resource (a related resource of an existence check)."""
-        return RuleContext(resource, self.timestamp, self.policy)
+        return RuleContext(resource, self.timestamp, self.policy, self.containers)
 
 
 @lru_cache(maxsize=4096)
@@ -104,19 +109,27 @@ def _current(context: RuleContext, name: str | None = None) -> Any:
 
 @POLICY_FUNCTIONS.function("resourceGroup", 0, 0, uses_context=True)
 def _resource_group(context: RuleContext) -> dict[str, Any]:
+    """The resource's group: its location and tags from the inventory when it holds the group (Resource
+    Graph's ``resourcecontainers``, a snapshot), else the resource's location and no tags."""
     parsed = parse_resource_id(context.resource["id"])
     if parsed.resource_group is None:
         raise EvaluationError("resourceGroup(): the resource is not in a resource group")
-    return {"id": f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}",
-            "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
-            "location": context.resource.get("location"), "tags": ContainerTags()}  # unknown offline: none
+    group_id = f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}"
+    known = context.containers.get(ids.normalize(group_id), {})
+    return {"id": group_id, "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
+            "location": known.get("location") or context.resource.get("location"),
+            "tags": ContainerTags(known.get("tags") or {})}
 
 
 @POLICY_FUNCTIONS.function("subscription", 0, 0, uses_context=True)
 def _subscription(context: RuleContext) -> dict[str, Any]:
+    """The resource's subscription: its display name and tags from the inventory when it holds it."""
     subscription_id = parse_resource_id(context.resource["id"]).subscription_id
+    known = context.containers.get(ids.normalize(f"/subscriptions/{subscription_id}"), {})
+    properties = known.get("properties") if isinstance(known.get("properties"), dict) else {}
     return {"id": f"/subscriptions/{subscription_id}", "subscriptionId": subscription_id,
-            "displayName": subscription_id, "tags": ContainerTags()}  # unknown offline: none
+            "displayName": properties.get("displayName") or known.get("name") or subscription_id,
+            "tags": ContainerTags(known.get("tags") or {})}
 
 
 @POLICY_FUNCTIONS.function("policy", 0, 0, uses_context=True)

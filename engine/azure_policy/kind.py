@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from engine import ids
 from engine.azure_policy.conditions import ConditionError
 from engine.azure_policy.documents import PolicyAssignment, load_documents
+from engine.azure_policy.functions import NO_CONTAINERS, Containers
 from engine.azure_policy.library import AzurePolicyLibrary, CompiledAssignment
 from engine.azure_policy.policy import CompiledPolicy, ExistenceOutcomes
 from engine.errors import InputError
@@ -47,6 +48,7 @@ class AzurePolicyEvaluator:
         self._plans: dict[str, list[_AssignmentPlan]] = {}
         self.warnings = _compile_warnings(assignments)
         self.evaluates_containers = True  # subscriptions and resource groups are resources too
+        self.containers: Containers = NO_CONTAINERS  # by id, for resourceGroup() and subscription()
         self.not_evaluated = [
             NotEvaluated(PolicyKey(compiled.assignment.id, compiled.assignment.name, member.definition.name,
                                    member.reference_id, member.definition.display_name), member.reason)
@@ -100,7 +102,8 @@ class AzurePolicyEvaluator:
             for policy, key, set_id in evaluated:
                 definition = policy.definition
                 try:
-                    decided = policy.evaluate(resource, related, timestamp, decided=existence)
+                    decided = policy.evaluate(resource, related, timestamp, decided=existence,
+                                              containers=self.containers)
                 except (EvaluationError, ConditionError) as error:
                     result.verdicts.append(Verdict(resource, assignment, definition.id, definition.name,
                                                    definition.display_name, set_id, policy.reference_id,

@@ -18,7 +18,7 @@ from engine.azure_policy.applicability import SUBSCRIPTION_TYPE, applicability_t
 from engine.azure_policy.compiler import Node, RuleCompiler
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.effects import Effect, Outcome, find_effect
-from engine.azure_policy.functions import RuleContext, registry_with_parameters
+from engine.azure_policy.functions import Containers, RuleContext, registry_with_parameters
 from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError
@@ -96,7 +96,8 @@ class CompiledPolicy:
         return self.if_types is None or type_key in self.if_types
 
     def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
-                 explain: bool = True, decided: ExistenceOutcomes | None = None) -> tuple[Effect, Outcome] | None:
+                 explain: bool = True, decided: ExistenceOutcomes | None = None,
+                 containers: Containers | None = None) -> tuple[Effect, Outcome] | None:
         """The effect and outcome for ``resource``, or None when the policy is not applicable to it.
 
         AuditIfNotExists/DeployIfNotExists apply where the whole ``if`` holds; other effects where the
@@ -106,7 +107,7 @@ class CompiledPolicy:
         outcomes between policies with the same :attr:`existence_key`; the outcome object is then
         shared too. Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
         """
-        context = RuleContext(resource, timestamp, self.policy_info)
+        context = RuleContext(resource, timestamp, self.policy_info, containers)
         effect = self.effect or self._runtime_effect(context)
         if effect.evaluate is None:
             return None

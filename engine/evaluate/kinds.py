@@ -9,7 +9,7 @@ applies scope, notScopes and exemptions identically to every kind's verdicts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,6 +81,7 @@ InScope = Callable[[PolicyAssignment, str, str], bool]
 class ClusterEvaluator(Protocol):
     warnings: list[str]  # what compiling found worth saying (e.g. aliases inferred), reported by the scan
     evaluates_containers: bool  # whether subscriptions and resource groups are resources to it (Azure Policy)
+    containers: Mapping[str, dict[str, Any]]  # the fleet's containers by normalized id (set by the scan)
     not_evaluated: list[NotEvaluated]  # assigned definitions (members) left out, each with its reason
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:

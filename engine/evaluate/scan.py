@@ -121,11 +121,17 @@ def _check_unique_ids(assignments: list[PolicyAssignment]) -> None:
 class ScanEngine:
     """A request compiled in one process: an evaluator per kind, scopes and active exemptions."""
 
-    def __init__(self, request: ScanRequest):
+    def __init__(self, request: ScanRequest, containers: Sequence[dict[str, Any]] = ()):
+        """``containers``: the fleet's subscriptions and resource groups, which the rules' ``resourceGroup()``
+        and ``subscription()`` read (tags, location)."""
         self.request = request
         self.evaluators: list[ClusterEvaluator] = [
             KINDS[name].compile(library, request.assignments.get(name, []))
             for name, library in request.libraries.items()]
+        by_id = {normalize(container["id"]): container for container in containers}
+        for evaluator in self.evaluators:
+            if evaluator.evaluates_containers:
+                evaluator.containers = by_id
         groups = request.management_groups
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
@@ -245,6 +251,12 @@ class ScanResult:
         return any(record.compliance_state in states for record in self.records)
 
 
+def fleet_containers(fleet: Fleet) -> list[dict[str, Any]]:
+    """The fleet's resource containers (subscriptions, resource groups)."""
+    return [resource for resource in fleet.other_resources()
+            if normalize(resource.get("type") or "") in CONTAINER_TYPES]
+
+
 _WORKER_ENGINE: ScanEngine | None = None
 _WORKER_SHARDS: list[FleetShard] = []
 
@@ -253,7 +265,7 @@ def _start_worker(request: ScanRequest, fleet: Fleet, shard_count: int) -> None:
     """Compile the request and split the fleet as the parent did. Under fork both arrive with the
     process's memory, not through the pool's pipe (a 10,000-cluster fleet is ~65 MB of JSON)."""
     global _WORKER_ENGINE, _WORKER_SHARDS
-    _WORKER_ENGINE = ScanEngine(request)
+    _WORKER_ENGINE = ScanEngine(request, fleet_containers(fleet))
     _WORKER_SHARDS = fleet.shards(shard_count)
 
 
@@ -281,18 +293,17 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
         if progress:
             progress(merged.clusters, total)
 
-    containers = [resource for resource in fleet.other_resources()
-                  if normalize(resource.get("type") or "") in CONTAINER_TYPES]
+    containers = fleet_containers(fleet)
     with gc_paused():
         if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
-            engine = ScanEngine(request)
+            engine = ScanEngine(request, containers)
             for shard in fleet.shards(max(1, min(32, total // 100))):
                 take(engine.evaluate(shard.clusters()))
             if containers:
                 take(engine.evaluate_containers(containers))
         else:
             if containers:  # few (subscriptions, resource groups): decided here while the workers start
-                take(ScanEngine(request).evaluate_containers(containers))
+                take(ScanEngine(request, containers).evaluate_containers(containers))
             shard_count = len(fleet.shards(workers * 4))
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
                                      initargs=(request, fleet, workers * 4)) as pool:

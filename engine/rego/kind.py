@@ -36,6 +36,7 @@ class RegoEvaluator:
         self.assignments = [(assignment, library.policy(_package(assignment) or "")) for assignment in assignments]
         self.warnings: list[str] = []
         self.evaluates_containers = False  # Rego policies decide clusters
+        self.containers: dict[str, dict[str, Any]] = {}
         self.not_evaluated: list[NotEvaluated] = []
 
     def evaluate(self, cluster: ClusterInventory, in_scope: InScope, timestamp: datetime) -> ClusterVerdicts:

@@ -4,9 +4,11 @@ targeting ``Microsoft.Resources/subscriptions`` (the regulatory initiatives' man
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from azure_policy.builders import SUBSCRIPTION, cluster, write_json
+import pytest
+from azure_policy.builders import SUBSCRIPTION, assignment, cluster, write_json
 
 from engine.evaluate import prepare_scan, run_scan
 from engine.inventory import Fleet
@@ -58,3 +60,23 @@ def test_containers_come_from_resource_graph(sandbox_factory, tmp_path: Path) ->
     assert {resource["name"] for resource in fleet.other_resources()} == {SUBSCRIPTION, "rg-a"}
     states = _states(tmp_path, fleet)
     assert states[(SUBSCRIPTION, "cma")] == "Unknown" and states[("rg-a", "rg-owner")] == "NonCompliant"
+
+
+CORPUS_TAGS = Path(__file__).resolve().parents[2] / ".." / "shared" / "azure-policy-corpus" / "policyDefinitions" / "Tags"
+
+
+@pytest.mark.parametrize(("definition", "tag", "expected"), [
+    ("InheritTag_Add_Modify.json", "costCenter", "NonCompliant"),  # the group has it, the cluster lacks it
+    ("InheritTag_Add_Modify.json", "absent", "Compliant"),  # the group lacks it too
+    ("InheritTag_Add_FromSubscription.json", "owner", "NonCompliant"),
+    ("InheritTag_Add_FromSubscription.json", "costCenter", "Compliant"),
+])
+def test_rules_read_the_tags_of_the_inventory_containers(tmp_path: Path, definition: str, tag: str,
+                                                         expected: str) -> None:
+    group = {**GROUP, "tags": {"CostCenter": "42"}}
+    document = json.loads((CORPUS_TAGS / definition).read_text())
+    assigned = write_json(tmp_path / "a.json", assignment("inherit", document["id"], parameters={"tagName": tag}))
+    request = prepare_scan([CORPUS_TAGS / definition], [assigned])
+    result = run_scan(Fleet([SUB, group, cluster("c1", tags={})]), request, workers=1)
+    states = {record.resource_id.rsplit("/", 1)[-1]: record.compliance_state.value for record in result.records}
+    assert states["c1"] == expected
