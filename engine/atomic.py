@@ -12,11 +12,35 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from engine.errors import InputError
+
 
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def check_writable(path: str | Path, option: str) -> None:
+    """Before any work or output: ``path`` can be written (InputError naming it and ``option`` if not).
+
+    It must not be a folder, and its nearest existing folder must be a folder we may write in (a
+    missing folder below it is created when writing); an existing device or pipe must be writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(str(path), f"is a folder, not a file to write ({option})")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise InputError(str(path), f"cannot be written: permission denied ({option})")
+        return
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(str(path), f"cannot be written: {folder} is not a folder ({option})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(str(path), f"cannot be written: permission denied in {folder} ({option})")
 
 
 PRIVATE_MODE = 0o600  # state files that may hold secrets: readable and writable by their owner only
@@ -49,8 +73,11 @@ def atomic_writer(path: str | Path, binary: bool = False, mode: int | None = Non
         with path.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
             yield out
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:  # a file where a folder should be, no permission ...: the user's path
+        raise InputError(str(path), f"cannot be written: {error.strerror or error}") from None
     try:
         os.chmod(temporary, 0o666 & ~_umask() if mode is None else mode)
         with os.fdopen(descriptor, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from engine.atomic import check_writable
 from engine.azure import CredentialKind
 from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.app import app
@@ -74,6 +75,9 @@ def apply_command(
     options = ApplyOptions(parallel=parallel, failure_threshold=failure_threshold, wave=wave, wait=wait,
                            resume=resume, write_burst=burst, write_rate=rate, timeout=timeout).validated()
     loaded = load_plan(plan)
+    for path, option in ((output, "-o"), (journal or default_journal_path(plan), "--journal")):
+        if path is not None:
+            check_writable(path, option)  # before the journal or any request
     connection = arm_connection(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, credential=credential)
     secret_files = [*(secrets or []), *(assignment or [])]
     secret_values = Secrets.load(secret_files)

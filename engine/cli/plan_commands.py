@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from engine.atomic import check_writable
 from engine.cli.app import app
 from engine.cli.connection_options import (
     FleetSource,
@@ -60,6 +61,9 @@ def plan_command(
     """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
     if output in (report, markdown):
         raise InputError("--output", "plan.json and the reports must be different files", value=str(output))
+    for path, option in ((output, "--output"), (report, "--report"), (markdown, "--markdown")):
+        if path is not None:
+            check_writable(path, option)  # before any work: no plan is computed for nowhere to go
     options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))

@@ -27,7 +27,7 @@ from engine.cli.output import console, write_text
 from engine.config import resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanResult, load_management_groups, prepare_scan, run_scan
-from engine.history.recording import check_store, policy_set_fingerprint, publish_scan
+from engine.history.recording import check_destinations, policy_set_fingerprint, publish_scan
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
 from engine.output.registry import get_format
@@ -142,7 +142,7 @@ def scan_command(
                                          "azure-policy": azure_policy_options(settings.strict_aliases)},
                            attestation_files=settings.attestations)
     fleet = source.load()
-    check_store(config.store.url)
+    check_destinations(config)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True, disable=not console.is_terminal) as progress:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic import check_writable
 from engine.azure_policy.documents import policy_files
 from engine.config import ArcPolicyConfig
 from engine.evaluate import ScanRequest
@@ -60,11 +61,13 @@ def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
             for assignment in request.all_assignments()]
 
 
-def check_store(url: str | None) -> None:
-    """Open (create, migrate) the store before a scan runs: a bad ``--store`` is refused before the scan's
-    work and before any output is written."""
-    if url is not None:
-        HistoryStore(url).close()
+def check_destinations(config: ArcPolicyConfig) -> None:
+    """Before a scan runs: every output can be written, and the store opens (created, migrated), so a
+    bad ``-o`` or ``--store`` is refused before the scan's work and before any output is written."""
+    for output in config.outputs:
+        check_writable(output.path, "-o")
+    if config.store.url is not None:
+        HistoryStore(config.store.url).close()
 
 
 def _write(specs: list[OutputSpec], states: Sequence[PolicyState], metadata: ScanMetadata) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.atomic import atomic_writer
+from engine.atomic import atomic_writer, check_writable
 from engine.errors import InputError
 from engine.models.results import PolicyState
 from engine.output import csv_format, json_format, junit, policyreport, report, table  # noqa: F401  (register)
@@ -47,7 +47,10 @@ def parse_output_spec(text: str) -> OutputSpec:
 
 
 def write_outputs(specs: Sequence[OutputSpec], states: Sequence[PolicyState], metadata: ScanMetadata) -> None:
-    """Render every requested output first, then write each atomically: bad input writes nothing."""
+    """Check every destination and render every requested output first, then write each atomically:
+    bad input writes nothing."""
+    for spec in specs:
+        check_writable(spec.path, "-o")
     safe = [redact_state(state) for state in states]
     rendered = [(spec.path, get_format(spec.format, "-o").render(safe, metadata)) for spec in specs]
     for path, text in rendered:

@@ -66,3 +66,35 @@ def test_a_ca_bundle_that_is_not_pem_certificates_is_refused_before_the_journal_
     _one_error_line(capsys, str(bundle))
     assert not (tmp_path / "pulled.json").exists()
     assert running.control.stats()["requests"] == requests_before + 1  # only this stats request reached it
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work_or_other_output(sandbox_fleet_file, tmp_path,
+                                                                                    capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    inputs = ["-i", str(sandbox_fleet_file), "-p", "policies/azure", "--workers", "1"]
+    capsys.readouterr()
+    assert main(["scan", *inputs, "-o", str(tmp_path / "states.json"), "-o", str(tmp_path / "a-file/x.html")]) == 2
+    _one_error_line(capsys, "a-file/x.html", "a-file is not a folder (-o)")
+    assert main(["scan", *inputs, "-o", str(tmp_path / "states.json"), "-o", f"json:{tmp_path / 'a-folder'}"]) == 2
+    _one_error_line(capsys, "a-folder", "is a folder, not a file to write (-o)")
+    assert main(["plan", *inputs, "-o", str(tmp_path / "plan.json"), "--markdown", str(tmp_path / "a-file/p.md")]) == 2
+    _one_error_line(capsys, "a-file/p.md", "(--markdown)")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "a-folder"]
+
+
+def test_apply_refuses_a_journal_or_result_it_cannot_write_before_any_request(sandbox_factory, tmp_path, capsys):
+    running = sandbox_factory(provisioning_seconds=0)
+    _, plan = _one_cluster_plan(running, _connected_amd64_without_policy)
+    plan_file = _save(plan, tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    connection = ["--arm-endpoint", running.url, "--ca-bundle", str(running.endpoint.ca_bundle),
+                  "--credential", "sandbox"]
+    requests_before = running.control.stats()["requests"]
+    capsys.readouterr()
+    assert main(["apply", str(plan_file), *connection, "--journal", str(tmp_path / "a-file/journal.sqlite")]) == 2
+    _one_error_line(capsys, "a-file/journal.sqlite", "(--journal)")
+    assert main(["apply", str(plan_file), *connection, "-o", str(tmp_path / "a-file/result.json")]) == 2
+    _one_error_line(capsys, "a-file/result.json", "(-o)")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "plan.json", "state-0"]  # state-0: the sandbox
+    assert running.control.stats()["requests"] == requests_before + 1  # only this stats request reached it
