@@ -12,8 +12,18 @@ import pytest
 from engine.azure import ArmConnection, CredentialKind
 from engine.inventory.generator import write_generated_fleet
 from engine.sandbox import SandboxControl, SandboxEndpoint, SandboxOptions, SandboxServer
+from engine.secret_values import forget_all
 
 SANDBOX_FLEET_CLUSTERS = 30
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_secrets() -> Iterator[None]:
+    """Each test starts with no secret values remembered (engine.secret_values is process-wide, as the CLI
+    forgets them per command): a value one test remembers never masks another test's output."""
+    forget_all()
+    yield
+    forget_all()
 
 
 @dataclass
