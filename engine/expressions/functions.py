@@ -305,9 +305,13 @@ def _union(*values: Any) -> Any:
             merged.update(value)
         return merged
     if all(isinstance(value, list) for value in values):
+        seen: set[str] = set()
         out: list[Any] = []
-        for value in values:
-            out.extend(item for item in value if item not in out)
+        for item in (item for value in values for item in value):
+            identity = _identity(item)
+            if identity not in seen:
+                seen.add(identity)
+                out.append(item)
         return out
     raise EvaluationError("union() takes all arrays or all objects")
 
@@ -316,7 +320,14 @@ def _union(*values: Any) -> Any:
 def _intersection(first: Any, *others: Any) -> Any:
     if isinstance(first, dict):
         return {key: item for key, item in first.items() if all(other.get(key) == item for other in others)}
-    return [item for item in first if all(item in other for other in others)]
+    members = [{_identity(item) for item in other} for other in others]
+    return [item for item in first if all(_identity(item) in member for member in members)]
+
+
+def _identity(item: Any) -> str:
+    """An array item's value as one hashable key: union and intersection in linear time (10,000-item
+    arrays compared item by item took seconds)."""
+    return json.dumps(item, sort_keys=True, default=repr)
 
 
 @F.function("contains", 2, 2)

@@ -178,3 +178,12 @@ def test_deeply_nested_policy_files_are_refused(tmp_path: Path, capsys, rule: st
     error = _error_lines(capsys.readouterr().err)
     assert error == [f"arcpolicy: error: {policy}: objects and arrays nested more than 64 levels deep"]
     assert not out.exists()
+
+
+def test_union_and_intersection_of_arms_largest_arrays_are_linear() -> None:
+    """Item-by-item comparison made these quadratic: 50,000 items ran for minutes."""
+    ranges = ", ".join(f"range({start}, 10000)" for start in range(0, 5000, 1000))
+    assert compile_expression(f"[length(union({ranges}))]", COMMON_FUNCTIONS)(None) == 14000
+    assert compile_expression(f"[length(intersection({ranges}))]", COMMON_FUNCTIONS)(None) == 6000
+    assert compile_expression("[union(createArray(1, createArray(1)), createArray(createArray(1), 2))]",
+                              COMMON_FUNCTIONS)(None) == [1, [1], 2]
