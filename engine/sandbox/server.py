@@ -23,6 +23,9 @@ STATUS_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content"}
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out as two writes: without TCP_NODELAY the body waits ~40 ms for the client's
+    # delayed ACK (Nagle), on every response of a kept-alive connection
+    disable_nagle_algorithm = True
     server: _Server
 
     def _serve(self) -> None:

@@ -82,7 +82,7 @@ def test_the_sdk_client_gets_the_400_with_its_code(sandbox):
 
 @given(properties=JSON, envelope=st.dictionaries(st.sampled_from(["identity", "tags", "sku", "plan", "zones"]),
                                                  JSON, max_size=2))
-@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_json_body_is_answered_never_dropped(sandbox, properties, envelope):
     extension = f"{_cluster_id(sandbox)}/providers/Microsoft.KubernetesConfiguration/extensions/fuzzed"
     for method in ("PUT", "PATCH"):
