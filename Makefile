@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: demo test lint bench fuzz corpus clean
+.PHONY: demo test lint bench fuzz clean
 
 # arcpolicy alone (what `pip install arcpolicy` gives): all the demo needs.
 $(RUNTIME_STAMP): pyproject.toml
@@ -42,10 +42,6 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	cd tests && ../$(BIN)/python -m fuzz $(FUZZ_ARGS)
 	ARCPOLICY_FUZZ_EXAMPLES=$${ARCPOLICY_FUZZ_EXAMPLES:-5000} $(BIN)/python -m pytest -n 0 -q tests/rego/test_fuzz_inputs.py tests/azure_policy/test_applicability_fuzz.py
-
-# Microsoft's whole built-in corpus, all 257 initiatives included (the default suite scans a sample of them).
-corpus: $(STAMP)
-	ARCPOLICY_CORPUS_INITIATIVES=all $(BIN)/python -m pytest -n 0 -q -s tests/azure_policy/test_corpus.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info out
