@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.azure_policy.fields import MISSING
+from engine.expressions.registry import kind_of
 
 
 class ConditionError(ValueError):
@@ -192,8 +193,8 @@ operator("matchInsensitively", _match_pattern(re.IGNORECASE), negation="notMatch
 
 # ---- ordering --------------------------------------------------------------------------------------
 def _ordering_key(value: Any) -> Any:
-    if isinstance(value, bool | dict | list):
-        raise ConditionError(f"cannot order {json.dumps(value)}: less/greater compare numbers, dates or strings")
+    if value is None or value is MISSING or isinstance(value, bool | dict | list):
+        raise ConditionError(f"cannot order {kind_of(value)}: less/greater compare numbers, dates or strings")
     return value.lower() if isinstance(value, str) else value
 
 

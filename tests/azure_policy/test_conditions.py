@@ -156,3 +156,12 @@ def test_a_tag_the_resource_group_lacks_reads_as_null() -> None:
     assert matches(inherit, CLUSTER, tagName="owner") is False
     assert matches({"value": "[resourceGroup().tags['owner']]", "equals": ""}, CLUSTER) is True
     assert matches({"value": "[subscription().tags.owner]", "exists": False}, CLUSTER) is True
+
+
+@pytest.mark.parametrize("expected", [None, True, [1], {"a": 1}])
+def test_ordering_against_a_value_that_has_no_order_is_refused_when_compiled(expected) -> None:
+    """``{"value": 0, "greaterOrEquals": null}`` compared 0 with None (a TypeError, exit 3; found by make fuzz)."""
+    from engine.errors import InputError
+
+    with pytest.raises(InputError, match="cannot order"):
+        matches({"value": 0, "greaterOrEquals": expected}, CLUSTER)
