@@ -208,9 +208,19 @@ StrictAliasesOption = Annotated[
                        "instead of reading them by Azure's default convention (<type>/<path> -> properties.<path>).")]
 
 
+AttestationOption = Annotated[
+    list[Path] | None, typer.Option("--attestation", help="Attestation file (Microsoft.PolicyInsights/attestations): "
+                                    "the states of Manual policies' resources (repeatable).")]
+
+
 def azure_policy_options(strict_aliases: bool) -> dict[str, bool]:
     """The Azure Policy library's loading options (``AzurePolicyKind.load(files, strict_aliases=...)``)."""
     return {"strict_aliases": strict_aliases}
+
+
+def policy_kind_options(rego_engine: str, opa_url: str | None, strict_aliases: bool) -> dict[str, dict]:
+    """Every policy library's loading options (``prepare_scan(kind_options=...)``), the same for each command."""
+    return {"rego": rego_options(rego_engine, opa_url), "azure-policy": azure_policy_options(strict_aliases)}
 
 
 def rego_options(engine: str, opa_url: str | None) -> dict[str, str]:

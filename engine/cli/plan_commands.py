@@ -11,14 +11,14 @@ import typer
 from engine.atomic import check_writable
 from engine.cli.app import app
 from engine.cli.connection_options import (
+    AttestationOption,
     FleetSource,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
     StrictAliasesOption,
-    azure_policy_options,
     fleet_source_options,
-    rego_options,
+    policy_kind_options,
 )
 from engine.cli.output import console
 from engine.cli.scan_commands import not_evaluated_notes, print_notes
@@ -41,8 +41,7 @@ def plan_command(
     source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file (repeatable).")] = None,
-    attestation: Annotated[list[Path] | None, typer.Option("--attestation", help="Attestation file: the states of "
-                                                           "Manual policies' resources (repeatable).")] = None,
+    attestation: AttestationOption = None,
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
     include_disconnected: Annotated[bool, typer.Option(
         "--include-disconnected", help="Plan protected settings for disconnected clusters too (kept 48 h).")] = False,
@@ -68,8 +67,7 @@ def plan_command(
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
     request = prepare_scan(policy, assignment or [], exemption or [],
-                           kind_options={"rego": rego_options(rego_engine, opa_url),
-                                         "azure-policy": azure_policy_options(strict_aliases)},
+                           kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
                            attestation_files=attestation or [])
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything

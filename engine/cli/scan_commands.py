@@ -14,14 +14,14 @@ from rich.table import Table
 
 from engine.cli.app import app
 from engine.cli.connection_options import (
+    AttestationOption,
     FleetSource,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
     StrictAliasesOption,
-    azure_policy_options,
     fleet_source_options,
-    rego_options,
+    policy_kind_options,
 )
 from engine.cli.output import console, write_text
 from engine.config import resolve_config
@@ -90,9 +90,7 @@ def scan_command(
                           "Without any, every definition is assigned at tenant scope with its defaults.")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
-    attestation: Annotated[list[Path] | None, typer.Option("--attestation", help="Attestation file "
-                           "(Microsoft.PolicyInsights/attestations): the states of Manual policies' resources "
-                           "(repeatable).")] = None,
+    attestation: AttestationOption = None,
     management_groups: Annotated[Path | None, typer.Option(
         "--management-groups", help="JSON map {subscriptionId: [managementGroup, ...]} for management-group "
                                     "scopes.")] = None,
@@ -138,8 +136,8 @@ def scan_command(
     log.info("scan started", extra={"inventory": source.inventory_source})
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
-                                         "azure-policy": azure_policy_options(settings.strict_aliases)},
+                           kind_options=policy_kind_options(settings.rego_engine, settings.opa_url,
+                                                                    settings.strict_aliases),
                            attestation_files=settings.attestations)
     fleet = source.load()
     check_destinations(config)

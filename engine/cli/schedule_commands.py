@@ -20,9 +20,8 @@ from engine.cli.connection_options import (
     OpaUrlOption,
     RegoEngineName,
     arm_connection,
-    azure_policy_options,
     load_fleet,
-    rego_options,
+    policy_kind_options,
 )
 from engine.cli.output import console
 from engine.cli.scan_commands import FAILING_STATES, FailOn, command_line_overrides
@@ -57,8 +56,8 @@ class ScanJob:
             raise InputError("--config", "the config file names no policies", location="scan.policies")
         groups = load_management_groups(settings.management_group_map) if settings.management_group_map else None
         return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups,
-                            kind_options={"rego": rego_options(settings.rego_engine, settings.opa_url),
-                                          "azure-policy": azure_policy_options(settings.strict_aliases)},
+                            kind_options=policy_kind_options(settings.rego_engine, settings.opa_url,
+                                                                     settings.strict_aliases),
                             attestation_files=settings.attestations)
 
     def __call__(self, scan_id: str) -> ScanResult:

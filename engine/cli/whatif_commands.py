@@ -9,9 +9,16 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
-from engine.cli.connection_options import OpaUrlOption, RegoEngineName, RegoEngineOption, rego_options
+from engine.cli.connection_options import (
+    AttestationOption,
+    OpaUrlOption,
+    RegoEngineName,
+    RegoEngineOption,
+    StrictAliasesOption,
+    policy_kind_options,
+)
 from engine.cli.output import console, write_text
-from engine.cli.scan_commands import given
+from engine.cli.scan_commands import given, print_notes
 from engine.errors import EXIT_FINDINGS, EXIT_OK
 from engine.evaluate import load_management_groups, prepare_scan
 from engine.history import HistoryStore
@@ -38,6 +45,7 @@ def whatif_command(
                                                           "assigned at tenant scope.")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
+    attestation: AttestationOption = None,
     management_groups: Annotated[Path | None, typer.Option("--management-groups", help="JSON map {subscriptionId: "
                                                            "[managementGroup, ...]}.")] = None,
     baseline: Annotated[str, typer.Option("--baseline", help="Stored scan to compare with: id, unique prefix, "
@@ -50,6 +58,7 @@ def whatif_command(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
+    strict_aliases: StrictAliasesOption = False,
 ) -> int:
     """Evaluate the policy set over a stored scan's inventory and compare with its verdicts; exit 1 when
     something becomes non-compliant."""
@@ -58,7 +67,9 @@ def whatif_command(
         outputs = [(output_format.value, outputs[0][1])]  # -o FILE --format F: that file in that format
     groups = load_management_groups(management_groups) if management_groups else None
     request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options={"rego": rego_options(rego_engine, opa_url)})
+                           kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
+                           attestation_files=attestation or [])
+    print_notes([], request.warnings, [])  # e.g. aliases read by Azure's convention, as scan and plan say
     with HistoryStore(store, create=False) as history:
         report = what_if(history, baseline, request, policy_set_fingerprint(policy, request), workers)
     if not outputs:
