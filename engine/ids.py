@@ -25,6 +25,17 @@ def normalize(value: str) -> str:
     return value.rstrip("/").lower()
 
 
+def location_name(location: str) -> str:
+    """A location as ARM stores and returns it: its programmatic name ("East US 2" -> "eastus2").
+
+    ARM accepts a location's display name in a request and answers with its name (the ``name`` and
+    ``displayName`` pairs of ``GET /subscriptions/{id}/locations``), so a resource read back always carries the
+    name; examples such as the 2024-01-01 GetCluster one ("East US") show the display form. Templates map the
+    name (the Defender DINE built-in's ``locationLongNameToShortMap`` has ``eastus``, not ``East US``).
+    """
+    return "".join(location.split()).lower()
+
+
 def same(left: str | None, right: str | None) -> bool:
     """Whether two ids or types name the same thing, ARM-style (case-insensitive)."""
     if left is None or right is None:

@@ -109,6 +109,9 @@ class Fleet:
         """Index one ARM resource (cluster, extension, flux configuration or anything else); ``position``
         says where it was read (a line number), for the warning about a repeated id."""
         key = ids.normalize(resource["id"])
+        location = resource.get("location")
+        if isinstance(location, str) and location != (name := ids.location_name(location)):
+            resource = {**resource, "location": name}  # what ARM holds and rules, templates and writes see
         self._added += 1
         here = position if position is not None else self._added
         earlier = self._positions.get(hash(key))
