@@ -55,6 +55,7 @@ class _Attempt:
     note: str | None = None  # what the result should say about a successful run (a re-creation)
     wrote: bool = False  # a write of this operation may have reached ARM (this run or the one it resumes)
     body: dict[str, Any] | None = None  # the body written (secrets re-derived), to recognise it on the target
+    recreating: dict[str, Any] | None = None  # a re-creation's journaled body (no secrets) until it is done
 
 
 def is_cluster_scoped(extension: dict[str, Any]) -> bool:
@@ -93,7 +94,8 @@ class OperationExecutor:
 
     def run(self, operation: Operation, previous: JournalEntry | None = None) -> OperationResult:
         """The operation's final state; any failure inside it, however unexpected, is its own only."""
-        attempt = _Attempt(previous.writes if previous else 0)
+        attempt = _Attempt(previous.writes if previous else 0,
+                           recreating=previous.body if previous and previous.state is OpState.RECREATING else None)
         still_running: str | None = None  # the polling URL of an operation that outlasted --timeout
         try:
             state, live = self._run(operation, previous, attempt)
@@ -113,7 +115,12 @@ class OperationExecutor:
             log.error("operation %s: %s", operation.id, self._secrets.scrub(message))
         message = self._secrets.scrub(message) if message else None
         writes = attempt.writes
-        if still_running is not None:  # journaled as accepted, so --resume polls it again
+        if attempt.recreating is not None and state not in (OpState.SUCCEEDED, OpState.SATISFIED):
+            # an unfinished re-creation stays one, with its body: --resume re-reads the target and completes it
+            # (a delete still running is waited for or left waiting, a target gone is created)
+            self._journal.record(operation.id, OpState.RECREATING, message=message, writes=writes,
+                                 body=attempt.recreating)
+        elif still_running is not None:  # journaled as accepted, so --resume polls it again
             self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=still_running, message=message,
                                  writes=writes)
         else:
@@ -129,7 +136,7 @@ class OperationExecutor:
             return self._finish(operation, previous.polling_url)
         body = attempt.body = self._prepared_body(operation)
         live = self._arm.read(operation.resource_id, operation.api_version)
-        resumed = previous is not None and previous.state is OpState.STARTED
+        resumed = previous is not None and previous.state in (OpState.STARTED, OpState.RECREATING)
         if self._in_effect(operation, live, body):
             if resumed:  # this apply wrote it before it was interrupted: follow it like its own write
                 return self._settle(operation, live, OpState.SUCCEEDED)
@@ -138,7 +145,8 @@ class OperationExecutor:
             live = self._after_foreign_operation(operation, live)
             if self._in_effect(operation, live, body):
                 return self._found_in_effect(operation, live)
-        if protected_settings_expired(live) and operation.action is not Action.DELETE:
+        if operation.action is not Action.DELETE and (protected_settings_expired(live) or (
+                live is None and attempt.recreating is not None)):  # deleted, not yet created again when interrupted
             return self._recreate(operation, live, body, attempt)
         self._check_not_stale(operation, live)
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
@@ -198,20 +206,26 @@ class OperationExecutor:
                   attempt: _Attempt) -> tuple[OpState, dict[str, Any] | None]:
         """An extension whose protected settings expired while its cluster was offline is re-created
         (deleted, then created with the settings again) once the cluster is connected; while it is
-        not, writing would only fail the same way, so nothing is written and it stays ``waiting``."""
+        not, writing would only fail the same way, so nothing is written and it stays ``waiting``.
+
+        The body to create, without its secrets, is journaled (``recreating``) before the delete: an
+        apply interrupted after the delete finds the target gone and ``--resume`` creates it from
+        that journaled body and the plan's (its secrets derived again), instead of updating nothing."""
         cluster = self._arm.read_cluster(operation.cluster_id) if operation.cluster_id else None
         if cluster is None or not _connected(cluster):
             raise NotApplicable(OpState.WAITING, "not written: the extension failed because its protected "
                                                  "settings expired while the cluster was disconnected; apply "
                                                  "re-creates it once the cluster is connected again")
-        recreated = recreation_body(live or {}, body or {})
+        recreated = recreation_body(live if live is not None else attempt.recreating or {}, body or {})
         lost = sorted(set(protected_setting_names(live)) - set(protected_setting_names(recreated)))
         attempt.note = "re-created (deleted, then created): its protected settings had expired while the " \
                        "cluster was disconnected" + (f"; {', '.join(lost)} (not in the plan) must be set again"
                                                      if lost else "")
-        self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
+        attempt.recreating = recreation_body(recreated, {})  # recreation_body leaves protected settings out
+        self._journal.record(operation.id, OpState.RECREATING, writes=attempt.writes, body=attempt.recreating)
         attempt.wrote, attempt.body = True, recreated
-        for action, written in ((Action.DELETE, None), (Action.CREATE, recreated)):
+        steps = ((Action.DELETE, None),) if live is not None else ()
+        for action, written in (*steps, (Action.CREATE, recreated)):
             receipt = self._arm.write(action, operation.resource_id, operation.resource_type, operation.api_version,
                                       written, landed=lambda action=action: self._landed(operation, action, recreated))
             attempt.writes += receipt.sent

@@ -8,11 +8,13 @@ Rows are keyed by the plan's fingerprint and the operation id; values of secrets
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.atomic import private_file
 from engine.secret_values import scrub
@@ -21,7 +23,7 @@ from remediation.apply.models import OpState
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
     plan TEXT NOT NULL, operation TEXT NOT NULL, state TEXT NOT NULL, polling_url TEXT,
-    message TEXT, writes INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
+    message TEXT, writes INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL, body TEXT,
     PRIMARY KEY (plan, operation));
 """
 
@@ -32,6 +34,7 @@ class JournalEntry:
     polling_url: str | None
     message: str | None
     writes: int
+    body: dict[str, Any] | None = None  # a re-creation's body without its secrets (``recreating``)
 
 
 class Journal:
@@ -47,6 +50,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
+        if "body" not in columns:  # a journal an earlier arcpolicy wrote
+            self._db.execute("ALTER TABLE operations ADD COLUMN body TEXT")
 
     @classmethod
     def read(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
@@ -62,10 +68,10 @@ class Journal:
     def entries(self) -> dict[str, JournalEntry]:
         """What a previous run of this plan recorded, by operation id."""
         with self._lock:
-            rows = self._db.execute("SELECT operation, state, polling_url, message, writes FROM operations "
+            rows = self._db.execute("SELECT operation, state, polling_url, message, writes, body FROM operations "
                                     "WHERE plan = ?", (self.plan,)).fetchall()
-        return {operation: JournalEntry(OpState(state), url, message, writes)
-                for operation, state, url, message, writes in rows}
+        return {operation: JournalEntry(OpState(state), url, message, writes, json.loads(body) if body else None)
+                for operation, state, url, message, writes, body in rows}
 
     def reset(self) -> None:
         """Forget earlier runs of this plan (a fresh apply re-reads ARM instead)."""
@@ -73,15 +79,17 @@ class Journal:
             self._db.execute("DELETE FROM operations WHERE plan = ?", (self.plan,))
 
     def record(self, operation: str, state: OpState, *, polling_url: str | None = None,
-               message: str | None = None, writes: int = 0) -> None:
+               message: str | None = None, writes: int = 0, body: dict[str, Any] | None = None) -> None:
+        """``body`` must hold no secret (the caller leaves protected settings out); it is scrubbed too."""
+        text = None if body is None else scrub(json.dumps(body, sort_keys=True))
         with self._lock:
             self._db.execute(
-                "INSERT INTO operations (plan, operation, state, polling_url, message, writes, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plan, operation) DO UPDATE SET state = excluded.state, "
-                "polling_url = excluded.polling_url, "
-                "message = excluded.message, writes = excluded.writes, updated = excluded.updated",
+                "INSERT INTO operations (plan, operation, state, polling_url, message, writes, updated, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plan, operation) DO UPDATE SET state = "
+                "excluded.state, polling_url = excluded.polling_url, message = excluded.message, "
+                "writes = excluded.writes, updated = excluded.updated, body = excluded.body",
                 (self.plan, operation, state.value, polling_url, None if message is None else scrub(message), writes,
-                 time.time()))
+                 time.time(), text))
 
     def close(self) -> None:
         with self._lock:

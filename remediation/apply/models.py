@@ -20,6 +20,7 @@ class OpState(StrEnum):
     PENDING = "pending"
     STARTED = "started"  # the write may have reached ARM: re-read before writing again
     LRO_STARTED = "lro-started"  # ARM accepted the write; the polling URL is journaled
+    RECREATING = "recreating"  # an extension's re-creation began (delete, then create); its body is journaled
     SUCCEEDED = "succeeded"  # written (or re-read and found written) and settled
     SATISFIED = "satisfied"  # the live resource already matched the plan: nothing written
     WAITING = "waiting"  # takes effect later: its cluster reconnects, or an operation in progress settles
@@ -45,7 +46,8 @@ ATTEMPTED_STATES = frozenset({OpState.SUCCEEDED, OpState.SATISFIED, OpState.WAIT
 
 # States that make the exit status 1: the plan is not fully in effect.
 UNFINISHED_STATES = frozenset({OpState.FAILED, OpState.BLOCKED, OpState.STALE, OpState.DEFERRED,
-                               OpState.NOT_ATTEMPTED, OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED})
+                               OpState.NOT_ATTEMPTED, OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED,
+                               OpState.RECREATING})
 
 
 
