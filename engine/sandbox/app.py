@@ -13,7 +13,7 @@ from collections.abc import Callable
 from engine import ids
 from engine.sandbox import arm, control, graph, keyvault
 from engine.sandbox.core import Request, Response, Sandbox, arm_error
-from engine.sandbox.limits import FaultTarget
+from engine.sandbox.limits import FaultRule, FaultTarget
 
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 CONTROL_PREFIX = "/sandbox/"
@@ -38,16 +38,39 @@ def handle(sandbox: Sandbox, request: Request) -> Response:
     if path.startswith(CONTROL_PREFIX):
         return control.handle(sandbox, request, path[len(CONTROL_PREFIX):])
     is_graph = path.lower() == GRAPH_PATH
-    fault = sandbox.faults.draw(FaultTarget.graph if is_graph else FaultTarget.arm)
-    if fault is not None:
-        sandbox.count("faultsInjected")
-        time.sleep(fault.delay_seconds)
-        if fault.drop:
-            return Response(0, drop=True)
-        if fault.status is not None:
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            return arm_error(fault.status, "SandboxInjectedFault", f"Injected fault: HTTP {fault.status}.",
-                             **headers)
+    fault = sandbox.faults.draw(_fault_targets(request, is_graph))
+    if fault is not None and not fault.after_processing:
+        injected = _injected(sandbox, fault)
+        if injected is not None:
+            return injected
+    response = _answer(sandbox, request, path, is_graph)
+    if fault is not None and fault.after_processing:  # carried out; its answer is what gets lost
+        return _injected(sandbox, fault) or response
+    return response
+
+
+def _fault_targets(request: Request, is_graph: bool) -> frozenset[FaultTarget]:
+    if is_graph:
+        return frozenset({FaultTarget.all, FaultTarget.graph})
+    if request.method in WRITE_METHODS:
+        return frozenset({FaultTarget.all, FaultTarget.arm, FaultTarget.write})
+    return frozenset({FaultTarget.all, FaultTarget.arm})
+
+
+def _injected(sandbox: Sandbox, fault: FaultRule) -> Response | None:
+    """The fault's answer (None: a delay only, the request is answered as usual)."""
+    sandbox.count("faultsInjected")
+    time.sleep(fault.delay_seconds)
+    if fault.drop:
+        return Response(0, drop=True)
+    if fault.status is not None:
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        return arm_error(fault.status, "SandboxInjectedFault", f"Injected fault: HTTP {fault.status}.", **headers)
+    return None
+
+
+def _answer(sandbox: Sandbox, request: Request, path: str, is_graph: bool) -> Response:
+    """The route's answer: Resource Graph, or ARM within the write limits."""
     if is_graph:
         if request.method != "POST":
             return arm_error(405, "MethodNotAllowed", "Resource Graph queries are POST requests.")

@@ -93,10 +93,14 @@ class FaultTarget(StrEnum):
     all = "all"
     graph = "graph"
     arm = "arm"
+    write = "write"  # ARM writes only (PUT, PATCH, DELETE, POST)
 
 
 class FaultRule(BaseModel):
-    """One injected failure: an error status, a delay, or a dropped connection."""
+    """One injected failure: an error status, a delay, or a dropped connection.
+
+    With ``afterProcessing`` the request is carried out first and only its answer is lost (replaced by the
+    status, or the connection dropped): a write that landed although its client saw it fail."""
 
     status: int | None = Field(None, ge=400, le=599)
     retry_after: int | None = Field(None, alias="retryAfter", ge=0)
@@ -105,6 +109,7 @@ class FaultRule(BaseModel):
     probability: float = Field(1.0, ge=0, le=1)
     count: int | None = Field(None, ge=1, description="Fire this many times, then retire; None = forever.")
     target: FaultTarget = FaultTarget.all
+    after_processing: bool = Field(False, alias="afterProcessing")
 
     model_config = {"populate_by_name": True}
 
@@ -125,10 +130,11 @@ class Faults:
         with self._lock:
             self._rules.clear()
 
-    def draw(self, target: FaultTarget) -> FaultRule | None:
+    def draw(self, targets: frozenset[FaultTarget]) -> FaultRule | None:
+        """The rule this request meets, if any (``targets``: what the request is, ``all`` included)."""
         with self._lock:
             for rule in self._rules:
-                if rule.target not in (FaultTarget.all, target) or self._random.random() >= rule.probability:
+                if rule.target not in targets or self._random.random() >= rule.probability:
                     continue
                 if rule.count is not None:
                     rule.count -= 1

@@ -4,6 +4,7 @@ real Azure SDK clients."""
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from engine.azure.connection import SANDBOX_TOKEN
@@ -60,3 +61,22 @@ def test_a_write_that_did_not_take_effect_stays_failed_with_the_error_that_ended
     outcome, = resumed.operations
     assert outcome.state is OpState.FAILED and outcome.message.startswith("HTTP 503"), outcome
     assert resumed.exit_status == 1
+
+
+@pytest.mark.parametrize("lost", [
+    {"target": "write", "status": 500, "count": 1},  # the write landed; its answer was a 500
+    {"target": "write", "drop": True, "count": 1},  # the write landed; the connection dropped before its answer
+], ids=["500", "dropped"])
+def test_a_write_that_landed_but_whose_answer_was_lost_is_re_read_not_sent_again(sandbox_factory, tmp_path, lost):
+    running = sandbox_factory(provisioning_seconds=0)
+    plan = _one_operation(running)
+    operation, = plan.operations
+    running.control.inject_fault(afterProcessing=True, **lost)
+
+    result = apply_plan(plan, running.connection(), ApplyOptions(), journal_path=tmp_path / "journal.sqlite")
+    outcome, = result.operations
+    stats = running.control.stats()
+    assert stats["faultsInjected"] == lost["count"] and stats["writes"] == 1  # it landed, once
+    assert outcome.state is OpState.SUCCEEDED and outcome.writes == 1, outcome  # re-read, never sent twice
+    assert result.exit_status == 0 and result.writes == 1
+    assert live(running, operation.resource_id)["properties"]["provisioningState"] == "Succeeded"
