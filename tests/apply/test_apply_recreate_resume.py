@@ -3,6 +3,7 @@ completes it from the journal. Real processes (kill -9), the real SDK clients, t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -16,7 +17,8 @@ from pathlib import Path
 from engine import ids
 from engine.cli.main import main
 from engine.inventory import Fleet, write_snapshot
-from remediation.plan.models import Action, Operation, OperationStatus, Plan, Reason
+from engine.sandbox.arm import protected_setting_digests
+from remediation.plan.models import Action, Operation, OperationStatus, Plan, Reason, SecretSource
 
 from .plans import API, POLICY_ASSIGNMENT
 
@@ -24,6 +26,7 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
 CLUSTER = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-r/providers/Microsoft.Kubernetes/connectedClusters/c1"
 EXTENSION = f"{CLUSTER}/providers/Microsoft.KubernetesConfiguration/extensions/monitor"
 EXTENSION_TYPE = "Microsoft.KubernetesConfiguration/extensions"
+PROXY_PASSWORD = "hunter2-recreated"  # an assignment's secure parameter: written to ARM, never journaled
 
 
 def expired_fleet() -> list[dict]:
@@ -40,10 +43,13 @@ def expired_fleet() -> list[dict]:
 
 
 def update_plan(fleet: Fleet) -> Plan:
-    body = {"properties": {"configurationSettings": {"amalogs.useAADAuth": "true"}}}
+    body = {"properties": {"configurationSettings": {"amalogs.useAADAuth": "true"},
+                           "configurationProtectedSettings": {"proxy.password": "<redacted>"}}}
+    password = SecretSource(path="properties.configurationProtectedSettings.proxy.password", kind="parameter",
+                            parameter="proxyPassword", policy_assignment_id=POLICY_ASSIGNMENT)
     operation = Operation(id="op-00001", action=Action.UPDATE, resource_id=EXTENSION, resource_type=EXTENSION_TYPE,
                           api_version=API, body=body, status=OperationStatus.PLANNED, cluster_id=CLUSTER,
-                          subscription_id=SUBSCRIPTION,
+                          subscription_id=SUBSCRIPTION, secret_sources=[password],
                           reasons=[Reason(policy_assignment_id=POLICY_ASSIGNMENT, evaluated_resource_id=CLUSTER)])
     return Plan(created_at=datetime(2026, 11, 2, tzinfo=UTC), inventory_fingerprint=fleet.fingerprint(),
                 operations=[operation], waves=[])
@@ -62,8 +68,11 @@ def test_resume_creates_an_extension_whose_re_creation_was_killed_after_its_dele
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(update_plan(Fleet(expired_fleet())).to_json()))
     journal = tmp_path / "journal.sqlite"
+    secrets = tmp_path / "assignment.json"
+    secrets.write_text(json.dumps({"id": POLICY_ASSIGNMENT, "properties": {
+        "parameters": {"proxyPassword": {"value": PROXY_PASSWORD}}}}))
     connection = ["--arm-endpoint", running.url, "--ca-bundle", str(running.endpoint.ca_bundle),
-                  "--credential", "sandbox", "--journal", str(journal)]
+                  "--credential", "sandbox", "--journal", str(journal), "--secrets", str(secrets)]
     process = subprocess.Popen([sys.executable, "-m", "engine", "apply", str(plan_file), *connection, "-o",
                                 str(tmp_path / "first.json")], cwd=Path(__file__).resolve().parents[2],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,6 +89,7 @@ def test_resume_creates_an_extension_whose_re_creation_was_killed_after_its_dele
     with sqlite3.connect(journal) as db:
         (state, body), = db.execute("SELECT state, body FROM operations").fetchall()
     assert state == "recreating" and "configurationProtectedSettings" not in body
+    assert json.loads(body)["properties"]["extensionType"] == "microsoft.azuremonitor.containers"
 
     # resumed while ARM still deletes it: nothing written, and the re-creation stays journaled
     assert main(["apply", str(plan_file), *connection, "--resume", "-o", str(tmp_path / "second.json")]) == 0
@@ -98,4 +108,9 @@ def test_resume_creates_an_extension_whose_re_creation_was_killed_after_its_dele
     assert properties["extensionType"] == "microsoft.azuremonitor.containers"
     assert properties["configurationSettings"] == {"logsEnabled": "true", "amalogs.useAADAuth": "true"}
     assert properties["provisioningState"] == "Succeeded" and not properties.get("errorInfo")
+    with running.server.sandbox.store.lock:
+        digests = protected_setting_digests(running.server.sandbox, EXTENSION)
+    assert digests == {"proxy.password": hashlib.sha256(PROXY_PASSWORD.encode()).hexdigest()}  # derived again
     assert ids.same(stored(running)["id"], EXTENSION)
+    for path in tmp_path.glob("journal.sqlite*"):  # the journal and its write-ahead log
+        assert PROXY_PASSWORD.encode() not in path.read_bytes()
