@@ -13,11 +13,12 @@ from rich.table import Table
 
 from engine.atomic import atomic_writer
 from engine.cli.app import app
-from engine.cli.output import console, id_column, write_renderable, write_text
+from engine.cli.output import console, write_renderable, write_text
 from engine.config import parse_duration
 from engine.errors import EXIT_FINDINGS
 from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html
 from engine.history.diff import ScanDiff
+from engine.output.plain_text import id_column
 from engine.output.summary import short_resource_name
 
 StoreOption = Annotated[str, typer.Option("--store", help="History store: SQLite file or SQLAlchemy URL.",

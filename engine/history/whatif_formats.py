@@ -6,19 +6,20 @@ assignment, and is capped to GitHub's comment limit (:func:`engine.output.markdo
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from engine.errors import InputError
 from engine.history.diff import Change
 from engine.history.store import AssignedDefinition
 from engine.history.whatif import AssignmentImpact, RecordRef, WhatIf
 from engine.output.markdown_cap import cap_markdown
+from engine.output.plain_text import id_column, plain_width, render_text
 from engine.output.summary import short_resource_name
 
 Renderer = Callable[[WhatIf], str]
@@ -70,32 +71,32 @@ def render_json(report: WhatIf) -> str:
 
 @whatif_format("table")
 def render_table(report: WhatIf) -> str:
+    """The summary per assignment, the definitions added or removed, then each changed record; assignment
+    names and clusters whole (users copy them), at ``COLUMNS`` or 160 characters."""
     summary = Table(title=headline(report))
-    for column in ("assignment", "policy", "non-compliant before", "after", "newly non-compliant",
-                   "newly compliant", "new records", "removed records"):
+    id_column(summary, "assignment", (impact.assignment_name for impact in report.assignments))
+    for column in ("policy", "non-compliant before", "after", "newly non-compliant", "newly compliant",
+                   "new records", "removed records"):
         summary.add_column(column)
     for impact in report.assignments:
         summary.add_row(impact.assignment_name, impact.title, *map(str, _counts(impact)))
+    rows = [("newly non-compliant", impact.assignment_name, short_resource_name(change.resource_id), change.policy,
+             "; ".join(change.reasons)) for impact in report.assignments for change in impact.newly_non_compliant]
+    rows += [("newly compliant", impact.assignment_name, short_resource_name(change.resource_id), change.policy,
+              change.after.value) for impact in report.assignments for change in impact.newly_compliant]
     details = Table()
-    for column in ("change", "assignment", "resource", "policy", "reasons"):
+    details.add_column("change", no_wrap=True)
+    id_column(details, "assignment", (row[1] for row in rows))
+    id_column(details, "resource", (row[2] for row in rows))
+    for column in ("policy", "reasons"):
         details.add_column(column)
-    for impact in report.assignments:
-        for change in impact.newly_non_compliant:
-            details.add_row("newly non-compliant", impact.assignment_name, short_resource_name(change.resource_id),
-                            change.policy, "; ".join(change.reasons))
-        for change in impact.newly_compliant:
-            details.add_row("newly compliant", impact.assignment_name, short_resource_name(change.resource_id),
-                            change.policy, change.after.value)
-    out = io.StringIO()
-    console = Console(file=out, width=160, color_system=None, highlight=False)
-    console.print(summary)
-    for label, definitions in (("definitions added", report.definitions_added),
-                               ("definitions removed", report.definitions_removed)):
-        for definition in definitions:
-            console.print(f"{label}: {_definition(definition)}", soft_wrap=True)
-    if details.row_count:
-        console.print(details)
-    return out.getvalue()
+    for row in rows:
+        details.add_row(*row)
+    lines = [Text(f"{label}: {_definition(definition)}")
+             for label, definitions in (("definitions added", report.definitions_added),
+                                        ("definitions removed", report.definitions_removed))
+             for definition in definitions]
+    return render_text(Group(summary, *lines, *([details] if rows else [])), plain_width() or 160)
 
 
 def _counts(impact: AssignmentImpact) -> tuple[int, ...]:
