@@ -74,7 +74,8 @@ class ApplyProgress:
         rate = done / elapsed
         left = (self._total - done) / rate if rate > 0 else None
         eta = f"ETA {left:.0f}s" if left is not None and done < self._total else ""
-        return f"apply: {done}/{self._total} done ({self._states()}) {rate:.1f}/s {eta}".rstrip()
+        states = f" ({self._states()})" if self._counts else ""  # none finished yet: no empty "()"
+        return f"apply: {done}/{self._total} done{states} {rate:.1f}/s {eta}".rstrip()
 
     def _states(self) -> str:
         return ", ".join(f"{state} {count}" for state, count in sorted(self._counts.items()))

@@ -259,6 +259,19 @@ def test_progress_prints_plain_lines_with_counts_rate_and_eta_off_a_terminal():
     assert lines[-1].startswith("apply: 2/4 done")
 
 
+def test_a_progress_line_before_anything_finished_has_no_empty_state_list() -> None:
+    import io
+
+    from remediation.apply.progress import ApplyProgress
+
+    clock = FakeClock()
+    stream = io.StringIO()
+    with ApplyProgress(4, stream, clock, interval=5.0) as progress:
+        clock.now = 6.0
+        progress._line_if_due()  # what the ticker does while nothing finishes (--wait, long polls)
+    assert stream.getvalue().splitlines()[0] == "apply: 0/4 done 0.0/s"
+
+
 @pytest.mark.parametrize(("properties", "connected"), [
     ({"connectivityStatus": "Connected"}, True), ({"connectivityStatus": "Offline"}, False),
     ({"connectivityStatus": "Expired"}, False), ({}, True), ({"connectivityStatus": None}, True)])

@@ -30,6 +30,15 @@ def test_help_names_values_instead_of_python_types(path: list[str], capsys, monk
     metavars = re.findall(r"-[\w-]+ <([^>]*)>", text)  # an option's value shown in angle brackets
     assert all("|" in metavar for metavar in metavars), text  # only choices (<table|json>)
     assert "<list[" not in text and "range>" not in text, text
+    assert not re.search(r"-[\w-]+ TEXT ", text), text  # every value named: URL, SCAN, FORMAT ...
+
+
+def test_help_lists_the_commands_in_pipeline_order(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["--help"]) == 0
+    listed = re.findall(r"^  (\w+) ", capsys.readouterr().out.split("Commands:")[1], re.MULTILINE)
+    assert listed[:4] == ["inventory", "scan", "plan", "apply"], listed
+    assert sorted(listed) == sorted({path[0] for path in command_paths()}), listed
 
 
 @pytest.mark.parametrize("command", ["scan", "plan"])
