@@ -19,7 +19,7 @@ from engine.history.diff import Change
 from engine.history.store import AssignedDefinition
 from engine.history.whatif import AssignmentImpact, RecordRef, WhatIf
 from engine.output.markdown_cap import cap_markdown
-from engine.output.plain_text import id_column, plain_width, render_text
+from engine.output.plain_text import id_column, render_text
 from engine.output.summary import short_resource_name
 
 Renderer = Callable[[WhatIf], str]
@@ -72,7 +72,7 @@ def render_json(report: WhatIf) -> str:
 @whatif_format("table")
 def render_table(report: WhatIf) -> str:
     """The summary per assignment, the definitions added or removed, then each changed record; assignment
-    names and clusters whole (users copy them), at ``COLUMNS`` or 160 characters."""
+    names and clusters whole (users copy them), other cells folded to 160 characters."""
     summary = Table(title=headline(report))
     id_column(summary, "assignment", (impact.assignment_name for impact in report.assignments))
     for column in ("policy", "non-compliant before", "after", "newly non-compliant", "newly compliant",
@@ -96,7 +96,7 @@ def render_table(report: WhatIf) -> str:
              for label, definitions in (("definitions added", report.definitions_added),
                                         ("definitions removed", report.definitions_removed))
              for definition in definitions]
-    return render_text(Group(summary, *lines, *([details] if rows else [])), plain_width() or 160)
+    return render_text(Group(summary, *lines, *([details] if rows else [])), 160)
 
 
 def _counts(impact: AssignmentImpact) -> tuple[int, ...]:
