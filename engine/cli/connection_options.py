@@ -182,7 +182,8 @@ def load_fleet(inventory: Path | None, resource_graph: bool = False, connection:
         raise typer.BadParameter("give --inventory FILE, --resource-graph or --from-store URL",
                                  param_hint="--inventory")
     if save is not None:
-        write_snapshot(save, fleet.resources())
+        count = write_snapshot(save, fleet.resources())
+        console.print(f"saved the fleet ({count} resources) to {save}", markup=False, soft_wrap=True)
     return fleet
 
 

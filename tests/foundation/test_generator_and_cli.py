@@ -63,6 +63,15 @@ def test_inventory_table_to_file(tmp_path):
     assert "Fleet: 12 clusters" in text and "distribution" in text
 
 
+def test_inventory_save_says_what_it_wrote(tmp_path, capsys):
+    fleet_file, saved = tmp_path / "fleet.json", tmp_path / "pulled.json"
+    assert main(["sandbox", "generate", "-n", "5", "-o", str(fleet_file)]) == 0
+    capsys.readouterr()
+    assert main(["inventory", "-i", str(fleet_file), "--save", str(saved)]) == 0
+    count = len(json.loads(saved.read_text()))
+    assert f"saved the fleet ({count} resources) to {saved}" in capsys.readouterr().err
+
+
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('[{"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c"}]')
