@@ -116,3 +116,9 @@ def test_make_demo_installs_arcpolicy_without_the_test_extra():
     assert demo.splitlines()[-1] == ".venv/bin/python -m examples.demo"
     tests = dry_run_of_make("test")
     assert '.venv/bin/python -m pip install --quiet -e ".[test]"' in tests
+
+
+def test_the_license_is_an_spdx_expression_so_installs_print_no_deprecation_warning():
+    """setuptools >= 77 warns on every install (three times in ``make demo``) about a ``{text = ...}`` table."""
+    assert PYPROJECT["project"]["license"] == "MIT"
+    assert any(requirement.startswith("setuptools>=77") for requirement in PYPROJECT["build-system"]["requires"])
