@@ -19,7 +19,7 @@ from typing import Any
 from engine.azure_policy.reasons import reasons as trusted_reasons
 from engine.azure_policy.reasons import trusted
 from engine.ids import normalize
-from engine.models.results import ComplianceState, PolicyState, Reason
+from engine.models.results import ComplianceState, PolicyState
 
 # (assignment id, assignment name, assignment scope, definition id, definition name, display name,
 #  initiative id, reference id, action)
@@ -35,11 +35,8 @@ COMPLIANT_STATES = frozenset({ComplianceState.COMPLIANT, ComplianceState.EXEMPT}
 _STATE_FIELDS = set(PolicyState.model_fields)
 
 
-def reason_row(reason: Reason) -> ReasonRow:
-    return reason.message, reason.path, reason.field, reason.operator, reason.expected, reason.actual
-
-
-reason_rows_of = attrgetter("message", "path", "field", "operator", "expected", "actual")  # reason_row, in C
+# A reason as a ReasonRow, in C.
+reason_rows_of = attrgetter("message", "path", "field", "operator", "expected", "actual")
 
 
 def row_order(row: Row) -> tuple[str, str, str]:
