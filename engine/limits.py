@@ -9,6 +9,12 @@ refused here too, with exit status 2, instead of costing unbounded time or memor
   expanded with its variables and parameters, which bounds every string and array a function builds.
 * ``range(startIndex, count)``: ``count`` is at most 10,000 (templates/template-functions-array#range).
 * ARM integers are 64-bit: arithmetic leaving that range is an error, as in ARM.
+* Azure Policy rule limits (policy/concepts/definition-structure-policy-rule, "Policy rule limits"): at
+  most 10 ``value count`` expressions per policy rule, and at most 100 iterations of one, checked when
+  the definition is written, so on an array written in the rule. Built-ins count over parameters with
+  more (MANAExistingVMNVASupport_Modify's default ``allowedOffers`` has 115 items), so the iterations
+  of value counts over computed arrays, nested ones multiplied by their parents', are bounded by
+  arcpolicy's own 10,000 (range()'s count).
 
 Where Azure documents none (the nesting of JSON documents, the length of a number in a snapshot),
 the bound is arcpolicy's own, far above anything a real resource, policy or plan holds.
@@ -25,6 +31,9 @@ MAX_TEMPLATE_RESOURCES = 800  # resources in one template, copies included, ARM'
 MAX_RANGE_COUNT = 10_000  # range()'s count, ARM's limit
 MAX_VALUE_SIZE = 4 * 1024 * 1024  # characters of a string, items of an array or object a function builds (4 MB)
 MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1  # ARM's 64-bit integers
+MAX_VALUE_COUNTS_PER_RULE = 10  # value count expressions in one policy rule, Azure Policy's limit
+MAX_VALUE_COUNT_ITERATIONS = 100  # items of an array written in a value count, Azure Policy's authoring limit
+MAX_VALUE_COUNT_EVALUATIONS = 10_000  # iterations of nested value counts over computed arrays, together (ours)
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
 MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
 

@@ -21,6 +21,7 @@ from engine.azure_policy.secure import referenced_parameters, touches_protected_
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
 from engine.expressions.compiler import constant_value
+from engine.limits import MAX_VALUE_COUNT_EVALUATIONS, MAX_VALUE_COUNT_ITERATIONS, MAX_VALUE_COUNTS_PER_RULE
 from engine.models.results import Reason
 from engine.secret_values import MASK
 
@@ -307,6 +308,7 @@ class RuleCompiler:
     infer_aliases: bool = True
     inferred: dict[str, str] = dataclass_field(default_factory=dict)
     secure: frozenset[str] = frozenset()  # the (lower-case) names of the secret parameters
+    value_counts: list[str] = dataclass_field(default_factory=list)  # the places of the rule's value counts
 
     def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
         try:
@@ -425,7 +427,16 @@ class RuleCompiler:
 
     def value_count(self, count: dict[str, Any], keys: dict[str, str], path: str,
                     counted: tuple[str, ...]) -> tuple[str, Operand, bool]:
-        values = self.expression(count[keys["value"]], f"{path}.{keys['value']}")
+        self.value_counts.append(path)
+        if len(self.value_counts) > MAX_VALUE_COUNTS_PER_RULE:
+            raise self.error(path, f"a policy rule holds at most {MAX_VALUE_COUNTS_PER_RULE} value count "
+                             "expressions (Azure Policy's limit)")
+        written = count[keys["value"]]
+        if isinstance(written, list) and len(written) > MAX_VALUE_COUNT_ITERATIONS:
+            raise self.error(f"{path}.{keys['value']}", f"a value count iterates at most "
+                             f"{MAX_VALUE_COUNT_ITERATIONS} times (Azure Policy's limit), this array has "
+                             f"{len(written)} items")
+        values = self.expression(written, f"{path}.{keys['value']}")
         name = count.get(keys.get("name", "name"), "")
         if not isinstance(name, str):
             raise self.error(f"{path}.name", "a count name must be a string", name)
@@ -435,10 +446,19 @@ class RuleCompiler:
         def count_values(context: RuleContext) -> int:
             items = values(context)
             if not isinstance(items, list):
-                raise EvaluationError(f"a value count needs an array, got {items!r}")
+                raise EvaluationError(f"a value count needs an array, got {type(items).__name__}")
             if where is None:
                 return len(items)
-            return _count_where(context, items, key, where, None)
+            enclosing = context.value_count_iterations
+            iterations = enclosing * len(items)
+            if iterations > MAX_VALUE_COUNT_EVALUATIONS:
+                raise EvaluationError(f"a value count iterates {iterations} times, its enclosing value counts' "
+                                      f"iterations included; arcpolicy allows {MAX_VALUE_COUNT_EVALUATIONS}")
+            context.value_count_iterations = iterations
+            try:
+                return _count_where(context, items, key, where, None)
+            finally:
+                context.value_count_iterations = enclosing
 
         return f"count of {name or 'value'}", count_values, False
 

@@ -56,10 +56,12 @@ class RuleContext:
     """What a policy rule sees while evaluating one resource.
 
     ``current`` maps the (lower-case) name of each enclosing ``count`` to the element being
-    counted; ``counted`` lists the field-count array aliases, innermost last.
+    counted; ``counted`` lists the field-count array aliases, innermost last;
+    ``value_count_iterations`` is how many times the enclosing value counts iterate together
+    (nested value counts are bounded by their iterations together).
     """
 
-    __slots__ = ("containers", "counted", "current", "policy", "resource", "timestamp")
+    __slots__ = ("containers", "counted", "current", "policy", "resource", "timestamp", "value_count_iterations")
 
     def __init__(self, resource: dict[str, Any], timestamp: datetime, policy: dict[str, str],
                  containers: Containers | None = None):
@@ -69,6 +71,7 @@ class RuleContext:
         self.containers = containers if containers is not None else NO_CONTAINERS
         self.current: dict[str, Any] = {}
         self.counted: tuple[str, ...] = ()
+        self.value_count_iterations = 1
 
     def for_resource(self, resource: dict[str, Any]) -> RuleContext:
         """The same context over another resource (a related resource of an existence check)."""

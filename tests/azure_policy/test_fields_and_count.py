@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import InputError
+from engine.expressions import EvaluationError
 
 from .builders import audit_rule, cluster, extension, matches
 
@@ -118,3 +119,42 @@ def test_bad_rules_are_load_time_errors_naming_the_place(condition: dict, locati
     assert raised.value.location == location
     assert message in raised.value.one_line()
     assert raised.value.source == "test.json"
+
+
+# Azure Policy's rule limits (definition-structure-policy-rule, "Policy rule limits"): at most 10 value
+# count expressions per rule, at most 100 items in an array written in one; computed arrays (a built-in's
+# parameter default has 115) are bounded by arcpolicy's 10,000 iterations, nested counts multiplied.
+def _value_count(items: object, where: dict | None = None) -> dict:
+    return {"count": {"value": items, "name": "item", **({"where": where} if where else {})}, "greater": -1}
+
+
+def test_a_rule_holds_at_most_ten_value_counts() -> None:
+    assert matches({"allOf": [_value_count([1]) for _ in range(10)]}, OWNER) is True
+    with pytest.raises(InputError) as raised:
+        audit_rule({"allOf": [_value_count([1]) for _ in range(11)]})
+    assert raised.value.location == "policyRule.if.allOf[10].count"
+    assert "at most 10 value count expressions" in raised.value.one_line()
+
+
+def test_an_array_written_in_a_value_count_holds_at_most_100_items() -> None:
+    equals_itself = {"value": "[current('item')]", "equals": "[current('item')]"}
+    assert matches(_value_count(list(range(100)), equals_itself), OWNER) is True
+    with pytest.raises(InputError) as raised:
+        audit_rule(_value_count(list(range(101)), equals_itself))
+    assert raised.value.location == "policyRule.if.count.value"
+    assert "at most 100 times" in raised.value.one_line() and "101 items" in raised.value.one_line()
+    # a parameter's array may hold more, as Microsoft's built-ins' defaults do
+    assert matches(_value_count("[parameters('offers')]", equals_itself), OWNER, offers=list(range(115))) is True
+
+
+@pytest.mark.parametrize(("outer", "inner", "bounded"), [(100, 100, True), (101, 100, False), (2, 5001, False)])
+def test_nested_value_counts_over_computed_arrays_are_bounded_together(outer: int, inner: int,
+                                                                       bounded: bool) -> None:
+    nested = {"count": {"value": f"[range(0, {inner})]", "name": "inner",
+                        "where": {"value": "[current('inner')]", "equals": "[current('outer')]"}}, "greater": -1}
+    condition = {"count": {"value": f"[range(0, {outer})]", "name": "outer", "where": nested}, "equals": outer}
+    if bounded:
+        assert matches(condition, OWNER) is True
+    else:
+        with pytest.raises(EvaluationError, match=f"iterates {outer * inner} times.*allows 10000"):
+            matches(condition, OWNER)
