@@ -183,9 +183,10 @@ def policy_files(paths: Iterable[Path], suffixes: tuple[str, ...] = (".json",)) 
     return found
 
 
-def read_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(place, object) for each object of a JSON file holding one object, a list or ``{"value": [...]}``."""
-    data = read_json(path, "policy file")
+def read_objects(path: Path, what: str = "policy file") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(place, object) for each object of a JSON file holding one object, a list or ``{"value": [...]}``;
+    ``what`` names the file in messages."""
+    data = read_json(path, what)
     if isinstance(data, dict) and isinstance(data.get("value"), list) and "properties" not in data:
         data = data["value"]
     if isinstance(data, dict):
@@ -241,7 +242,8 @@ def load_documents(paths: Iterable[Path], expect: str | None = None) -> PolicyDo
              ASSIGNMENT_TYPE: documents.assignments, EXEMPTION_TYPE: documents.exemptions,
              ATTESTATION_TYPE: documents.attestations}
     for path in paths:
-        for index, (place, item) in enumerate(read_objects(path)):
+        what = f"{expect.split('/')[-1].removeprefix('policy')[:-1]} file" if expect else "policy file"
+        for index, (place, item) in enumerate(read_objects(path, what)):
             kind = _kind(item)
             if kind is None or (expect is not None and kind != expect):
                 wanted = (expect or "a policy definition, initiative, assignment or exemption").split("/")[-1]

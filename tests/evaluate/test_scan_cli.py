@@ -74,6 +74,14 @@ def test_bad_assignment_file_exits_2(tmp_path: Path, healthy_fleet: Path, capsys
     assert "assignment 'x': parameter 'effect' is not one of the allowedValues" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("option", "what"), [("-a", "assignment file"), ("-e", "exemption file"),
+                                              ("--attestation", "attestation file")])
+def test_a_missing_assignment_exemption_or_attestation_file_is_named_for_what_it_is(healthy_fleet: Path, capsys,
+                                                                                    option: str, what: str) -> None:
+    assert main(["scan", "-i", str(healthy_fleet), "-p", str(POLICY_EXTENSION_AUDIT), option, "nope.json"]) == 2
+    assert capsys.readouterr().err.strip() == f"arcpolicy: error: nope.json: {what} not found"
+
+
 def test_missing_policy_path_exits_2(healthy_fleet: Path, capsys) -> None:
     assert main(["scan", "-i", str(healthy_fleet), "-p", "no/such/folder"]) == 2
     assert "no/such/folder: no such file or folder" in capsys.readouterr().err
