@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 sandbox_app = typer.Typer(help="The local ARM + Resource Graph sandbox and its fleet generator.",
                           no_args_is_help=True)
-app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(sandbox_app, name="sandbox", short_help="The local ARM + Resource Graph sandbox and its fleet generator.")
 
 # Typer shows an option's Python type as its metavar (<list[Path]>, <int range>); help names values instead.
 TYPE_METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER",

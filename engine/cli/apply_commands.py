@@ -38,7 +38,7 @@ def parse_write_limit(text: str) -> tuple[int, float]:
         raise InputError("--write-limit", "expected BURST/RATE, e.g. 200/10", value=text) from None
 
 
-@app.command("apply")
+@app.command("apply", short_help="Apply a reviewed plan: paced, retried, journaled, verified.")
 def apply_command(
     plan: Annotated[Path, typer.Argument(help="The plan file (plan.json) written by 'arcpolicy plan'.")],
     arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,

@@ -31,7 +31,7 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-@app.command("history")
+@app.command("history", short_help="List stored scans, newest first.")
 def history_command(
     store: StoreOption,
     output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
@@ -62,7 +62,7 @@ def history_command(
     write_renderable(table, output)
 
 
-@app.command("diff")
+@app.command("diff", short_help="What changed between two stored scans.")
 def diff_command(
     before: Annotated[str, typer.Argument(help="Earlier scan: id, unique prefix, latest or latest~N.")],
     after: Annotated[str, typer.Argument(help="Later scan.")],
@@ -100,7 +100,7 @@ def diff_table(diff: ScanDiff) -> Table:
     return table
 
 
-@app.command("trend")
+@app.command("trend", short_help="Chart compliance over time (HTML, SVG).")
 def trend_command(
     store: StoreOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("trend.html"),

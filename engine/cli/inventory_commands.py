@@ -21,7 +21,7 @@ class SummaryFormat(StrEnum):
     json = "json"
 
 
-@app.command("inventory")
+@app.command("inventory", short_help="Read the fleet and summarise it.")
 @fleet_source_options
 def inventory_command(
     source: FleetSource,
@@ -50,7 +50,7 @@ def inventory_command(
     write_renderable(table, output)
 
 
-@sandbox_app.command("generate")
+@sandbox_app.command("generate", short_help="Write a realistic, deterministic fleet.")
 def generate_command(
     clusters: Annotated[int, typer.Option("--clusters", "-n", min=1, help="Number of clusters.")] = 100,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed; same seed, same fleet.")] = 0,

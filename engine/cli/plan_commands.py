@@ -33,10 +33,12 @@ from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown, write_report
 
 
-@app.command("plan")
+@app.command("plan", short_help="Plan the ARM writes that remediate the fleet (dry run).")
 @fleet_source_options
 def plan_command(
-    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy definition file or folder (repeatable).")],
+    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
+                                                                    "builtin: for the shipped library; "
+                                                                    "repeatable; folders are read recursively).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
     source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,

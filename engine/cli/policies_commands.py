@@ -9,10 +9,10 @@ from engine.cli.app import app
 
 policies_app = typer.Typer(help="The policy library shipped with arcpolicy (--policy builtin:, builtin:azure, "
                                 "builtin:rego).", no_args_is_help=True)
-app.add_typer(policies_app, name="policies")
+app.add_typer(policies_app, name="policies", short_help="The shipped policy library (--policy builtin:).")
 
 
-@policies_app.command("path")
+@policies_app.command("path", short_help="Print the folder of the shipped library.")
 def path_command() -> None:
     """Print the folder of the shipped library (azure/ and rego/), e.g. to copy it or point a config at it."""
     print(LIBRARY)

@@ -29,7 +29,7 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-@app.command("test")
+@app.command("test", short_help="Run Rego unit tests, as opa test does.")
 def test_command(
     paths: Annotated[list[Path], typer.Argument(help="Rego files or directories (test_* rules in *_test.rego).")],
     coverage: Annotated[bool, typer.Option("--coverage", help="Also report which lines of each file the tests "

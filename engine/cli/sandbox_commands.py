@@ -23,7 +23,7 @@ def _ratio(option: str, text: str) -> str:
     return text
 
 
-@sandbox_app.command("serve")
+@sandbox_app.command("serve", short_help="Serve a simulated fleet as ARM + Resource Graph over HTTPS.")
 def serve_command(
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Where state, ca.pem and keys persist.")],
     fleet: Annotated[Path | None, typer.Option("--fleet", help="Fleet snapshot to serve (first start).")] = None,

@@ -77,12 +77,13 @@ def output_specs(ctx: typer.Context, outputs: list[str]) -> list[OutputSpec]:
     return [parse_output_spec(text) for text in outputs]
 
 
-@app.command("scan")
+@app.command("scan", short_help="Evaluate policies over the fleet.")
 @fleet_source_options
 def scan_command(
     ctx: typer.Context,
     *,
     policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
+                                                                             "builtin: for the shipped library; "
                                                                              "repeatable; folders are read "
                                                                              "recursively).")] = None,
     source: FleetSource,

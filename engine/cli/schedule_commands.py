@@ -109,7 +109,7 @@ class ScanJob:
             log.warning("remediation left operations unfinished; see %s", directory / "apply.json")
 
 
-@app.command("schedule")
+@app.command("schedule", short_help="Scan on a cron schedule in one process.")
 def schedule_command(
     ctx: typer.Context,
     config_file: Annotated[Path, typer.Option("--config", help="arcpolicy.toml: the scan, outputs, store, "

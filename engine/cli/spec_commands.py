@@ -12,7 +12,8 @@ from engine.cli.app import app
 from engine.spec.runner import require_spec_dependencies, run_specs
 
 
-@app.command("spec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command("spec", short_help="Run Gherkin specs with the step library.",
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def spec_command(
     context: typer.Context,
     directory: Annotated[Path | None, typer.Argument(

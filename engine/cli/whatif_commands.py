@@ -33,7 +33,7 @@ class WhatIfFormat(StrEnum):
     markdown = "markdown"
 
 
-@app.command("whatif")
+@app.command("whatif", short_help="What a changed policy set does to a stored scan's fleet.")
 def whatif_command(
     ctx: typer.Context,
     store: Annotated[str, typer.Option("--store", envvar="ARCPOLICY_STORE",

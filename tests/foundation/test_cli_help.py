@@ -41,6 +41,14 @@ def test_help_lists_the_commands_in_pipeline_order(capsys, monkeypatch):
     assert sorted(listed) == sorted({path[0] for path in command_paths()}), listed
 
 
+@pytest.mark.parametrize("group", [[], ["sandbox"], ["policies"]], ids=["arcpolicy", "sandbox", "policies"])
+def test_command_lists_say_each_command_in_full_at_80_columns(group: list[str], capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([*group, "--help"]) == 0
+    listing = capsys.readouterr().out.split("Commands:")[1]
+    assert "..." not in listing and all(len(line) <= 80 for line in listing.splitlines()), listing
+
+
 @pytest.mark.parametrize("command", ["scan", "plan"])
 def test_scan_and_plan_share_the_assignment_and_exemption_short_options(command: str, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
