@@ -87,14 +87,22 @@ class SandboxServer:
     def bind(self) -> SandboxEndpoint:
         """Prepare state, certificates and the listening socket (loading the fleet on first start)."""
         state_dir = self.options.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
-        ca_bundle = ensure_certificates(state_dir)
-        sandbox = Sandbox(self.options)
-        if sandbox.store.is_empty():
-            if self.options.fleet is None:
-                raise InputError("--fleet", "the state directory is empty; give the fleet to serve")
-            sandbox.load_fleet(iter_snapshot(self.options.fleet))
-        server = _Server((self.options.host, self.options.port), _Handler)
+        try:  # listen first: a port in use is the user's to fix, before any state is written
+            server = _Server((self.options.host, self.options.port), _Handler)
+        except OSError as error:
+            raise InputError("--port", f"cannot listen on {self.options.host}:{self.options.port}: "
+                                       f"{error.strerror or error}") from None
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            ca_bundle = ensure_certificates(state_dir)
+            sandbox = Sandbox(self.options)
+            if sandbox.store.is_empty():
+                if self.options.fleet is None:
+                    raise InputError("--fleet", "the state directory is empty; give the fleet to serve")
+                sandbox.load_fleet(iter_snapshot(self.options.fleet))
+        except BaseException:
+            server.server_close()
+            raise
         context = server_context(state_dir)
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         server.sandbox = sandbox

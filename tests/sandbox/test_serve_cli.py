@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,18 @@ def test_bad_serve_options_exit_2_with_one_line(tmp_path: Path, capsys):
     assert "--throttle" in capsys.readouterr().err
     assert main(["sandbox", "serve", "--state-dir", str(tmp_path / "empty"), "--port", "0"]) == 2
     assert "--fleet" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_line_exit_2_and_loads_nothing(sandbox_fleet_file: Path, tmp_path: Path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["sandbox", "serve", "--fleet", str(sandbox_fleet_file), "--state-dir", str(tmp_path / "s"),
+                     "--port", str(port)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"arcpolicy: error: --port: cannot listen on 127.0.0.1:{port}") and "\n" not in error
+    assert not (tmp_path / "s" / "sandbox.db").exists()  # the fleet is not loaded for a server that cannot run
 
 
 def test_the_printed_hint_is_one_whole_command_in_a_log(sandbox_fleet_file: Path, tmp_path: Path, capsys):
