@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +12,7 @@ from engine.errors import InputError
 from remediation.apply import OpState, Secrets, load_plan
 from remediation.apply.compare import get_path, matches, satisfies, set_path
 from remediation.apply.journal import Journal
-from remediation.apply.models import OperationResult
+from remediation.apply.models import ApplyResult, OperationResult
 from remediation.apply.pacing import TokenBucket, WritePacer
 from remediation.apply.scheduler import Schedule, Scheduler
 from remediation.plan.models import Action, Operation, OperationStatus
@@ -281,3 +282,15 @@ def test_a_cluster_is_stale_only_when_known_to_be_disconnected(properties, conne
     cluster = {"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c",
                "type": "Microsoft.Kubernetes/connectedClusters", "properties": properties}
     assert _connected(cluster) is connected
+
+
+@pytest.mark.parametrize(("states", "status"), [
+    ((OpState.SUCCEEDED, OpState.SATISFIED, OpState.WAITING, OpState.SKIPPED), 0),  # waiting takes effect by itself
+    ((OpState.SUCCEEDED, OpState.DEFERRED), 1), ((OpState.SUCCEEDED, OpState.STALE), 1),
+    ((OpState.WAITING, OpState.NOT_ATTEMPTED), 1)])
+def test_the_exit_status_is_what_the_readme_says(states: tuple[OpState, ...], status: int) -> None:
+    now = datetime.now(UTC)
+    result = ApplyResult(plan_fingerprint="sha256:x", started_at=now, finished_at=now, counts={}, writes=0,
+                         throttled=0, operations=[_result(_operation(str(index)), state)
+                                                  for index, state in enumerate(states)])
+    assert result.exit_status == status
