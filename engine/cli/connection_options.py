@@ -209,6 +209,10 @@ StrictAliasesOption = Annotated[
                        "instead of reading them by Azure's default convention (<type>/<path> -> properties.<path>).")]
 
 
+ManagementGroupsOption = Annotated[
+    Path | None, typer.Option("--management-groups", help="JSON map {subscriptionId: [managementGroup, ...]} for "
+                                                          "management-group scopes.")]
+
 AttestationOption = Annotated[
     list[Path] | None, typer.Option("--attestation", help="Attestation file (Microsoft.PolicyInsights/attestations): "
                                     "the states of Manual policies' resources (repeatable).")]

@@ -13,6 +13,7 @@ from engine.cli.app import app
 from engine.cli.connection_options import (
     AttestationOption,
     FleetSource,
+    ManagementGroupsOption,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
@@ -24,7 +25,7 @@ from engine.cli.output import console
 from engine.cli.scan_commands import not_evaluated_notes, print_notes
 from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
-from engine.evaluate import prepare_scan, run_scan
+from engine.evaluate import load_management_groups, prepare_scan, run_scan
 from remediation.plan.builder import PlanOptions
 from remediation.plan.facts import load_facts
 from remediation.plan.from_scan import plan_from_scan
@@ -44,6 +45,7 @@ def plan_command(
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file (repeatable).")] = None,
     attestation: AttestationOption = None,
+    management_groups: ManagementGroupsOption = None,
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON: cluster id -> {\"nodeArchitectures\": [...]}.")] = None,
     include_disconnected: Annotated[bool, typer.Option(
         "--include-disconnected", help="Plan protected settings for disconnected clusters too (kept 48 h).")] = False,
@@ -68,7 +70,8 @@ def plan_command(
     options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
-    request = prepare_scan(policy, assignment or [], exemption or [],
+    groups = load_management_groups(management_groups) if management_groups else None
+    request = prepare_scan(policy, assignment or [], exemption or [], groups,
                            kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
                            attestation_files=attestation or [])
     source = source.resolved()

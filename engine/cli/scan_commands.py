@@ -16,6 +16,7 @@ from engine.cli.app import app
 from engine.cli.connection_options import (
     AttestationOption,
     FleetSource,
+    ManagementGroupsOption,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
@@ -92,9 +93,7 @@ def scan_command(
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
     attestation: AttestationOption = None,
-    management_groups: Annotated[Path | None, typer.Option(
-        "--management-groups", help="JSON map {subscriptionId: [managementGroup, ...]} for management-group "
-                                    "scopes.")] = None,
+    management_groups: ManagementGroupsOption = None,
     output_format: Annotated[str, typer.Option("--format", "-f", help="Format of the records on stdout (when no "
                                                                       "-o is given): json, table, csv, junit, "
                                                                       "policyreport, markdown, html.")] = "table",

@@ -11,6 +11,7 @@ import typer
 from engine.cli.app import app
 from engine.cli.connection_options import (
     AttestationOption,
+    ManagementGroupsOption,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
@@ -46,8 +47,7 @@ def whatif_command(
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
     attestation: AttestationOption = None,
-    management_groups: Annotated[Path | None, typer.Option("--management-groups", help="JSON map {subscriptionId: "
-                                                           "[managementGroup, ...]}.")] = None,
+    management_groups: ManagementGroupsOption = None,
     baseline: Annotated[str, typer.Option("--baseline", help="Stored scan to compare with: id, unique prefix, "
                                                              "latest or latest~N.")] = "latest",
     output_format: Annotated[WhatIfFormat, typer.Option("--format", "-f", help="On stdout, or of a single -o "

@@ -163,3 +163,24 @@ def test_a_long_stage_reports_every_few_seconds_off_a_terminal_and_live_on_one()
     with StageDisplay(live) as progress:
         progress("graph", 5, 10)
     assert "graph" in live.file.getvalue()
+
+
+def test_plan_takes_management_group_scopes_like_scan(fleet_file: Path, tmp_path: Path, capsys) -> None:
+    """An assignment at a management group plans the same writes as at tenant scope once --management-groups
+    places the fleet's subscriptions in that group."""
+    definition = json.loads((BUILTINS / AZURE_POLICY).read_text())
+    subscriptions = {resource["id"].split("/")[2] for resource in json.loads(fleet_file.read_text())}
+    groups = tmp_path / "groups.json"
+    groups.write_text(json.dumps({subscription: ["mg-retail"] for subscription in subscriptions}))
+    plans = {}
+    for name, scope in (("tenant", "/"), ("group", "/providers/Microsoft.Management/managementGroups/mg-retail")):
+        assignment = tmp_path / f"{name}.json"
+        assignment.write_text(json.dumps({
+            "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/policyAssignments/monitoring",
+            "name": "monitoring", "type": "Microsoft.Authorization/policyAssignments",
+            "properties": {"policyDefinitionId": definition["id"], "scope": scope}}))
+        out = tmp_path / f"{name}-plan.json"
+        assert main(["plan", "-i", str(fleet_file), "-p", str(BUILTINS / AZURE_POLICY), "-a", str(assignment),
+                     "--management-groups", str(groups), "-o", str(out)]) == 0, capsys.readouterr().err
+        plans[name] = {operation["resourceId"] for operation in plan_document(out)["operations"]}
+    assert plans["group"] == plans["tenant"] and plans["group"]
