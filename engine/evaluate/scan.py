@@ -32,7 +32,7 @@ from engine.azure_policy.reasons import reason
 from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
-from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups
+from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups, Scope
 from engine.evaluate.summary import PolicySummary, summarize
 from engine.ids import CONTAINER_TYPES, normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
@@ -105,8 +105,22 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     request.attestations = load_documents(attestation_files, expect=ATTESTATION_TYPE).attestations
     engine = ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
+    request.warnings += _empty_management_groups(request)
     request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
     return request
+
+
+def _empty_management_groups(request: ScanRequest) -> list[str]:
+    """A warning per assignment at a management group no subscription of the map belongs to: it would
+    silently evaluate nothing (the map is how arcpolicy knows the hierarchy)."""
+    known = {group for groups in request.management_groups.values() for group in groups}
+    warnings = []
+    for assignment in request.all_assignments():
+        group = Scope(assignment.scope).management_group
+        if group is not None and group not in known:
+            warnings.append(f"assignment '{assignment.name}' is at management group '{group}', which no "
+                            "subscription belongs to in the --management-groups map: it evaluates nothing")
+    return warnings
 
 
 def _check_unique_ids(assignments: list[PolicyAssignment]) -> None:

@@ -120,3 +120,21 @@ def test_a_bad_format_is_refused_before_anything_is_written_or_stored(tmp_path, 
     assert status == 2
     assert "bogus" in capsys.readouterr().err
     assert not output.exists() and not store.exists()
+
+
+def test_an_assignment_at_a_management_group_no_subscription_is_in_is_a_warning(healthy_fleet: Path, tmp_path: Path,
+                                                                                capsys) -> None:
+    definition = json.loads(POLICY_EXTENSION_AUDIT.read_text())
+    assigned = write_json(tmp_path / "assignment.json", {
+        "id": "/providers/Microsoft.Management/managementGroups/mg-retail/providers/Microsoft.Authorization/"
+              "policyAssignments/audit", "name": "audit", "type": "Microsoft.Authorization/policyAssignments",
+        "properties": {"policyDefinitionId": definition["id"],
+                       "scope": "/providers/Microsoft.Management/managementGroups/mg-retail"}})
+    assert main(["scan", "-i", str(healthy_fleet), "-p", str(POLICY_EXTENSION_AUDIT), "-a", str(assigned),
+                 "--format", "json"]) == 0
+    assert ("warning: assignment 'audit' is at management group 'mg-retail', which no subscription belongs to in "
+            "the --management-groups map: it evaluates nothing") in capsys.readouterr().err
+    groups = write_json(tmp_path / "groups.json", {"00000000-0000-0000-0000-000000000000": ["mg-retail"]})
+    main(["scan", "-i", str(healthy_fleet), "-p", str(POLICY_EXTENSION_AUDIT), "-a", str(assigned),
+          "--management-groups", str(groups), "--format", "json"])
+    assert "management group" not in capsys.readouterr().err
