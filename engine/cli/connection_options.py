@@ -23,6 +23,7 @@ from engine.azure import ArmConnection, CredentialKind
 from engine.azure.connection import AZURE_RESOURCE_MANAGER
 from engine.cli.output import console
 from engine.errors import InputError
+from engine.evaluate import ScanRequest, load_management_groups, prepare_scan
 from engine.history.store import HistoryStore, safe_url
 from engine.inventory import Fleet, load_snapshot, write_snapshot
 from engine.inventory.resource_graph import load_resource_graph
@@ -221,6 +222,17 @@ AttestationOption = Annotated[
 def azure_policy_options(strict_aliases: bool) -> dict[str, bool]:
     """The Azure Policy library's loading options (``AzurePolicyKind.load(files, strict_aliases=...)``)."""
     return {"strict_aliases": strict_aliases}
+
+
+def prepare_policies(policies: list[Path], assignments: list[Path] | None, exemptions: list[Path] | None,
+                     attestations: list[Path] | None, management_groups: Path | None, rego_engine: str,
+                     opa_url: str | None, strict_aliases: bool) -> ScanRequest:
+    """The policy set of ``scan``, ``plan`` and ``whatif``, compiled with its assignments, exemptions,
+    attestations and management-group map (InputError on any bad input, before the fleet is read)."""
+    groups = load_management_groups(management_groups) if management_groups else None
+    return prepare_scan(policies, assignments or [], exemptions or [], groups,
+                        kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
+                        attestation_files=attestations or [])
 
 
 def policy_kind_options(rego_engine: str, opa_url: str | None, strict_aliases: bool) -> dict[str, dict]:

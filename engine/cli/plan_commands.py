@@ -19,13 +19,13 @@ from engine.cli.connection_options import (
     RegoEngineOption,
     StrictAliasesOption,
     fleet_source_options,
-    policy_kind_options,
+    prepare_policies,
 )
 from engine.cli.output import console
 from engine.cli.scan_commands import not_evaluated_notes, print_notes
 from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
-from engine.evaluate import load_management_groups, prepare_scan, run_scan
+from engine.evaluate import run_scan
 from remediation.plan.builder import PlanOptions
 from remediation.plan.facts import load_facts
 from remediation.plan.from_scan import plan_from_scan
@@ -70,10 +70,8 @@ def plan_command(
     options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
-    groups = load_management_groups(management_groups) if management_groups else None
-    request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
-                           attestation_files=attestation or [])
+    request = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
+                               strict_aliases)
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     with StageDisplay(console) as progress:

@@ -22,12 +22,12 @@ from engine.cli.connection_options import (
     RegoEngineOption,
     StrictAliasesOption,
     fleet_source_options,
-    policy_kind_options,
+    prepare_policies,
 )
 from engine.cli.output import console, write_text
 from engine.config import resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
-from engine.evaluate import ScanResult, load_management_groups, prepare_scan, run_scan
+from engine.evaluate import ScanResult, run_scan
 from engine.history.recording import check_destinations, policy_set_fingerprint, publish_scan
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
@@ -134,11 +134,8 @@ def scan_command(
     if config_file is not None or log_format is not None:
         ctx.with_resource(logging_configured(config.logging.format, config.logging.level))
     log.info("scan started", extra={"inventory": source.inventory_source})
-    groups = load_management_groups(management_groups) if management_groups else None
-    request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options=policy_kind_options(settings.rego_engine, settings.opa_url,
-                                                                    settings.strict_aliases),
-                           attestation_files=settings.attestations)
+    request = prepare_policies(policy, assignment, exemption, settings.attestations, management_groups,
+                               settings.rego_engine, settings.opa_url, settings.strict_aliases)
     fleet = source.load()
     check_destinations(config)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)

@@ -16,12 +16,11 @@ from engine.cli.connection_options import (
     RegoEngineName,
     RegoEngineOption,
     StrictAliasesOption,
-    policy_kind_options,
+    prepare_policies,
 )
 from engine.cli.output import console, write_text
 from engine.cli.scan_commands import given, print_notes
 from engine.errors import EXIT_FINDINGS, EXIT_OK
-from engine.evaluate import load_management_groups, prepare_scan
 from engine.history import HistoryStore
 from engine.history.recording import policy_set_fingerprint
 from engine.history.whatif import what_if
@@ -65,10 +64,8 @@ def whatif_command(
     outputs = [output_format_of(text, output_format.value) for text in output or []]
     if len(outputs) == 1 and given(ctx, "output_format") and ":" not in (output or [""])[0]:
         outputs = [(output_format.value, outputs[0][1])]  # -o FILE --format F: that file in that format
-    groups = load_management_groups(management_groups) if management_groups else None
-    request = prepare_scan(policy, assignment or [], exemption or [], groups,
-                           kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
-                           attestation_files=attestation or [])
+    request = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
+                               strict_aliases)
     print_notes([], request.warnings, [])  # e.g. aliases read by Azure's convention, as scan and plan say
     with HistoryStore(store, create=False) as history:
         report = what_if(history, baseline, request, policy_set_fingerprint(policy, request), workers)
