@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.app import app
+from engine.cli.output import console
 from engine.errors import EXIT_FINDINGS
 from engine.rego.coverage import coverage_json, coverage_text
 from engine.rego.testing import TestRun, run_tests
@@ -47,6 +48,8 @@ def test_command(
         typer.echo(json.dumps(_json_report(run), indent=2))
     else:
         _print_text(run, failed)
+    if not run.results:  # exit 1 as for a failure: a CI job that runs no test should not pass unnoticed
+        console.print("no tests found: a test is a test_* rule in a *_test.rego file", markup=False)
     if failed or not run.results:
         raise typer.Exit(EXIT_FINDINGS)
 

@@ -34,3 +34,9 @@ def test_syntax_error_in_a_test_file_is_bad_input(tmp_path: Path, capsys: pytest
     (tmp_path / "broken_test.rego").write_text("package broken_test\n\ntest_x if {\n  y = \n}\n")
     assert main(["test", str(tmp_path)]) == 2
     assert "broken_test.rego: line 4 column 5: expecting `}` while parsing set" in capsys.readouterr().err
+
+
+def test_a_folder_without_tests_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "p.rego").write_text('package demo\n\nviolation contains {"msg": "x"} if input.bad\n')
+    assert main(["test", str(tmp_path)]) == 1
+    assert "no tests found: a test is a test_* rule in a *_test.rego file" in capsys.readouterr().err
