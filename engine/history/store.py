@@ -245,7 +245,9 @@ class HistoryStore:
             back = int(relative.group(1) or 0)
             found = self.scans(limit=back + 1)
             if len(found) <= back:
-                raise InputError(self.shown_url, f"the store holds only {len(found)} scans", value=reference)
+                held = {0: "no scans yet (record one with 'arcpolicy scan --store')", 1: "only 1 scan"}.get(
+                    len(found), f"only {len(found)} scans")
+                raise InputError(self.shown_url, f"the store holds {held}", value=reference)
             return found[back]
         query = select(scans).where(scans.c.scan_id.startswith(reference, autoescape=True)).limit(2)
         with self.engine.connect() as connection:

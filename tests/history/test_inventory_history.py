@@ -194,7 +194,7 @@ def test_plan_reads_a_stored_inventory(tmp_path: Path, capsys):
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--inventory", "fleet.json", "--from-store", "history.db"], "not --inventory FILE and --from-store URL"),
     (["--from-store", "missing.db"], "no history store there"),
-    (["--from-store", "history.db", "--scan", "latest~5"], "the store holds only 1 scans"),
+    (["--from-store", "history.db", "--scan", "latest~5"], "the store holds only 1 scan "),
     (["--from-store", "history.db", "--scan", "nope"], "no scan with this id"),
 ])
 def test_bad_from_store_is_one_line_and_writes_nothing(tmp_path: Path, monkeypatch, capsys, arguments, message):

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from engine.cli.main import main
+from engine.history import HistoryStore
 from engine.ids import normalize
 from engine.inventory import write_snapshot
 from engine.inventory.generator import generate_fleet
@@ -183,7 +184,9 @@ def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, monitored, ca
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--baseline", "nope"], "no scan with this id"),
-    (["--baseline", "latest~3"], "the store holds only 1 scans"),
+    (["--baseline", "latest~3"], "the store holds only 1 scan "),
+    (["--baseline", "latest~0", "--store", "empty.db"], "the store holds no scans yet (record one with 'arcpolicy "
+                                                         "scan --store')"),
     (["--store", "missing.db"], "no history store there"),
     (["-p", "missing-policies"], "missing-policies: no such file or folder"),
     (["--format", "yaml"], "yaml"),
@@ -191,6 +194,8 @@ def test_the_same_policy_set_changes_nothing_and_exits_0(tmp_path, monitored, ca
 def test_bad_whatif_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monitored, monkeypatch, capsys, arguments,
                                                                 message):
     shutil.copy(monitored, tmp_path / "history.db")
+    with HistoryStore(str(tmp_path / "empty.db")):
+        pass  # a store with no scan yet
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     store = [] if "--store" in arguments else ["--store", "history.db"]
