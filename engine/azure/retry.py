@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 
 from engine.errors import ServiceError
 
@@ -54,6 +59,10 @@ def retry_after(error: HttpResponseError) -> float | None:
 
 def describe(error: Exception) -> str:
     """A one-line description of an Azure failure (status, ARM error code and message)."""
+    if isinstance(error, ClientAuthenticationError) and error.status_code is None:  # no token, no request
+        first = str(error.message or error).splitlines()[0]
+        return (f"cannot get an Azure access token: {first} (--credential cli uses an Azure CLI login, "
+                "sandbox a local sandbox)")
     if isinstance(error, HttpResponseError):
         code = getattr(error.error, "code", None) if error.error else None
         message = getattr(error.error, "message", None) if error.error else None
@@ -76,6 +85,9 @@ def with_retries(operation: Callable[[], T], policy: RetryPolicy = DEFAULT_RETRY
             hinted = retry_after(error)
             delay = policy.backoff(attempt) if hinted is None else hinted
         except (ServiceRequestError, ServiceResponseError) as error:
+            if "CERTIFICATE_VERIFY_FAILED" in str(error):  # not transient: retrying only delays the answer
+                raise AzureRequestError("the server's TLS certificate is not trusted (for a sandbox, give its "
+                                        "ca.pem as --ca-bundle): " + describe(error)) from None
             if last:
                 raise AzureRequestError(describe(error)) from None
             failure, delay = error, policy.backoff(attempt)
