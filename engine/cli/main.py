@@ -7,6 +7,7 @@ operations), 2 bad input or usage, 3 internal error, 4 Azure refused or kept fai
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -62,6 +63,8 @@ def _say(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
     forget_all()  # each command masks the secrets it meets (engine.secret_values)
+    # azure.identity warns in many lines when a credential gets no token; the error line says it once.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
         command = with_named_metavars(typer.main.get_command(app))
         result = command.main(args=argv, prog_name="arcpolicy", standalone_mode=False)

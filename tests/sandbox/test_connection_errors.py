@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
@@ -36,3 +40,14 @@ def test_the_sandbox_without_its_ca_bundle_fails_at_once_naming_the_option(sandb
     assert main(["inventory", "--resource-graph", "--arm-endpoint", sandbox.url, "--credential", "sandbox"]) == 4
     error = capsys.readouterr().err.strip()
     assert error.startswith("arcpolicy: error: ") and "--ca-bundle" in error and len(error.splitlines()) == 1
+
+
+def test_a_credential_without_a_token_is_one_line(sandbox, tmp_path):
+    """As a user sees it (a process of its own: pytest's log capture would hide azure.identity's warnings)."""
+    completed = subprocess.run([sys.executable, "-m", "engine", "inventory", "--resource-graph", "--arm-endpoint",
+                                sandbox.url, "--ca-bundle", str(sandbox.endpoint.ca_bundle), "--credential", "cli"],
+                               capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "PATH": str(tmp_path)})  # no Azure CLI to log in with
+    assert completed.returncode == 4
+    error = completed.stderr.strip()
+    assert error.startswith("arcpolicy: error: cannot get an Azure access token") and len(error.splitlines()) == 1, error
