@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from engine.errors import InputError
-from engine.limits import MAX_JSON_DEPTH, bracket_depths, nesting
+from engine.limits import MAX_JSON_DEPTH, too_deep
 
 
 def read_json(path: str | Path, what: str = "file") -> Any:
@@ -27,6 +27,6 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     except orjson.JSONDecodeError as error:
         raise InputError(str(path), f"malformed JSON: {error.msg}",
                          location=f"line {error.lineno} column {error.colno}") from None
-    if bracket_depths(content, 0)[0] > MAX_JSON_DEPTH and nesting(document) > MAX_JSON_DEPTH:
+    if too_deep(content, document):
         raise InputError(str(path), f"objects and arrays nested more than {MAX_JSON_DEPTH} levels deep")
     return document

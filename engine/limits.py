@@ -49,6 +49,13 @@ def nesting(value: Any) -> int:
     return deepest
 
 
+def too_deep(raw: bytes | str, document: Any) -> bool:
+    """Whether a parsed JSON ``document`` nests past :data:`MAX_JSON_DEPTH`: its raw text is checked
+    first at C speed (brackets in strings count too), the parsed value only when that is inconclusive."""
+    return bracket_depths(raw if isinstance(raw, bytes) else raw.encode(), 0)[0] > MAX_JSON_DEPTH \
+        and nesting(document) > MAX_JSON_DEPTH
+
+
 _ONLY_BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
 

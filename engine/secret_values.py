@@ -125,7 +125,10 @@ class SecretValues:
     def scrub_data(self, value: Any) -> Any:
         """A JSON-like value with every string (keys included) scrubbed; the same object when nothing changed."""
         patterns = self._compiled()
-        if not patterns or not any(pattern.search(_text_of(value)) for pattern in patterns):
+        if not patterns:
+            return value
+        text = _text_of(value)
+        if not any(pattern.search(text) for pattern in patterns):
             return value  # one search over the whole value: most records hold no secret
         if isinstance(value, str):
             return self.scrub(value)

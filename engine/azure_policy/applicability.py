@@ -101,8 +101,8 @@ def applicability_test(condition: Node) -> Test | bool:
 
 def mentions_location(policy_rule: dict[str, Any]) -> bool:
     """Whether the ``if`` or the deployment's parameters hold a ``location`` condition (or ``field('location')``)."""
-    if_part = {key.lower(): value for key, value in policy_rule.items()}.get("if")
-    then = {key.lower(): value for key, value in policy_rule.items()}.get("then")
+    parts = {key.lower(): value for key, value in policy_rule.items()}
+    if_part, then = parts.get("if"), parts.get("then")
     details = then.get("details") if isinstance(then, dict) else None
     deployment = details.get("deployment") if isinstance(details, dict) else None
     properties = deployment.get("properties") if isinstance(deployment, dict) else None

@@ -79,14 +79,15 @@ class RuleContext:
 
 
 @lru_cache(maxsize=4096)
-def _field_reference(name: str, counted: tuple[str, ...]) -> FieldReference:
+def field_reference(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
+    """A compiled field, cached: rules and templates read the same few fields over every resource."""
     return compile_field(name, counted)
 
 
 def field_value(context: RuleContext, name: str) -> Any:
     """``field(name)``: the value of a field or alias of the evaluated resource (None when absent)."""
     try:
-        reference = _field_reference(name, context.counted)
+        reference = field_reference(name, context.counted)
     except FieldError as error:
         raise EvaluationError(str(error)) from None
     value = reference.get(context.resource, context.current)

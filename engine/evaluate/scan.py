@@ -316,12 +316,12 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
             if containers:
                 take(engine.evaluate_containers(containers))
         else:
-            if containers:  # few (subscriptions, resource groups): decided here while the workers start
-                take(ScanEngine(request, containers).evaluate_containers(containers))
             shard_count = len(fleet.shards(workers * 4))
             with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
                                      initargs=(request, fleet, workers * 4)) as pool:
                 futures = [pool.submit(_evaluate_in_worker, index) for index in range(shard_count)]
+                if containers:  # few (subscriptions, resource groups): decided here while the workers work
+                    take(ScanEngine(request, containers).evaluate_containers(containers))
                 for future in as_completed(futures):
                     take(future.result())
         records = collected.sorted()

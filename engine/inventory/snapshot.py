@@ -27,7 +27,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
-from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, nesting
+from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, too_deep
 
 WRAPPER_KEYS = ("value", "data")
 
@@ -235,7 +235,7 @@ def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
             column = getattr(error, "colno", None)
             raise InputError(str(path), f"malformed JSON: {str(error).split(':')[0]}",
                              location=f"line {number}" + (f" column {column}" if column else "")) from None
-        if bracket_depths(line, 0)[0] > MAX_JSON_DEPTH and nesting(item) > MAX_JSON_DEPTH:
+        if too_deep(line, item):
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
         yield number, item
 

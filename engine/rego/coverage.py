@@ -25,8 +25,7 @@ class FileCoverage(BaseModel):
 
     @property
     def percent(self) -> float:
-        total = len(self.covered) + len(self.not_covered)
-        return round(100 * len(self.covered) / total, 2) if total else 100.0
+        return _percent(len(self.covered), len(self.not_covered))
 
 
 def file_coverage(report: dict[str, Any]) -> list[FileCoverage]:

@@ -210,7 +210,10 @@ class RegorusEngine:
         if program is not None:
             self._vm = regorus.Rvm()
             self._vm.load_program(program)
-        self._interpreted = [index for index in range(len(bundle.packages)) if index not in self.vm_packages]
+        on_vm = set(self.vm_packages)
+        self._interpreted = [index for index in range(len(bundle.packages)) if index not in on_vm]
+        self._package_index = {package: index for index, package in enumerate(bundle.packages)}
+        self._on_vm = frozenset(bundle.packages[index] for index in self.vm_packages)
 
     # ---- the interpreter ------------------------------------------------------------------
     def _evaluate(self, text: str, path: str) -> Any:
@@ -264,13 +267,13 @@ class RegorusEngine:
         raises them), so an assignment's own parameters do not change the semantics.
         """
         sets: dict[str, list[dict[str, Any]]] = document[PARAMETER_SETS_KEY]
-        on_vm = {self.bundle.packages[index] for index in self.vm_packages}
         answers: dict[str, PackageVerdicts] = {}
         answer: PackageVerdicts = {}
+        text: str | None = None  # the whole document, for the interpreter's packages
         for package, chosen in sets.items():
-            if package not in on_vm:
-                index = self.bundle.packages.index(package)
-                answer[package] = self._evaluate(json_text(document), self.bundle.package_path(index)) or []
+            if package not in self._on_vm:
+                text = json_text(document) if text is None else text
+                answer[package] = self._evaluate(text, self.bundle.package_path(self._package_index[package])) or []
                 continue
             answer[package] = []
             for parameters in chosen:

@@ -22,8 +22,6 @@ DATABASE_FILE = "sandbox.db"
 KUBERNETES_CONFIGURATION_TABLE = "kubernetesconfigurationresources"
 RESOURCE_CONTAINERS_TABLE = "resourcecontainers"
 RESOURCES_TABLE = "resources"
-CONTAINER_TYPES = frozenset({"microsoft.resources/subscriptions", "microsoft.resources/resourcegroups",
-                             "microsoft.resources/subscriptions/resourcegroups"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -44,7 +42,7 @@ def graph_table(type_key: str) -> str:
     """The Resource Graph table a resource type lives in."""
     if type_key.startswith("microsoft.kubernetesconfiguration/"):
         return KUBERNETES_CONFIGURATION_TABLE
-    if type_key in CONTAINER_TYPES:
+    if type_key in ids.CONTAINER_TYPES:
         return RESOURCE_CONTAINERS_TABLE
     return RESOURCES_TABLE
 

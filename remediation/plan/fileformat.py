@@ -83,10 +83,6 @@ class _SharedValues:
         return found
 
 
-def _derived_cluster(resource_id: str) -> str | None:
-    return ids.owning_cluster_id(resource_id)
-
-
 def _derived_subscription(resource_id: str) -> str | None:
     try:
         return ids.parse_resource_id(resource_id).subscription_id
@@ -104,7 +100,7 @@ def _operation_document(operation: Operation, table: _ReasonTable, bodies: _Shar
     document["reasons"] = [table.index(reason) for reason in operation.reasons]
     if whys:
         document["why"] = "; ".join(whys)
-    if operation.cluster_id != _derived_cluster(operation.resource_id):
+    if operation.cluster_id != ids.owning_cluster_id(operation.resource_id):
         document["clusterId"] = operation.cluster_id
     if operation.subscription_id != _derived_subscription(operation.resource_id):
         document["subscriptionId"] = operation.subscription_id
@@ -254,7 +250,7 @@ def _expand_operation(operation: Any, index: int, reasons: list[dict[str, Any]],
     resource_id = operation.get("resourceId")
     if isinstance(resource_id, str):
         if "clusterId" not in expanded:
-            expanded["clusterId"] = _derived_cluster(resource_id)
+            expanded["clusterId"] = ids.owning_cluster_id(resource_id)
         if "subscriptionId" not in expanded:
             expanded["subscriptionId"] = _derived_subscription(resource_id)
     deferred_values = expanded.get("deferredValues")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from engine.azure_policy.fields import MISSING, FieldError, compile_field
+from engine.azure_policy.fields import MISSING, FieldError
+from engine.azure_policy.functions import field_reference
 from engine.expressions import COMMON_FUNCTIONS, EvaluationError
 from engine.expressions.registry import SCALAR, TEXT
 from remediation.template.generated import GeneratedValues
@@ -169,7 +170,7 @@ def resource_field(resource: dict[str, Any], path: str) -> Any:
     (:func:`engine.azure_policy.fields.compile_field`): envelope fields, tags, ``fullName`` and
     aliases; a missing property is ``None``."""
     try:
-        reference = compile_field(path)
+        reference = field_reference(path)
     except FieldError as error:
         raise EvaluationError(f"field('{path}'): {error}") from None
     value = reference.get(resource, {})
