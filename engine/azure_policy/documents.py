@@ -106,7 +106,19 @@ class PolicyAssignment(Document):
         return values
 
 
-class PolicyExemption(Document):
+class Expiring:
+    """An exemption or attestation (each declares ``expires_on``): in force until then; a time without
+    zone is UTC."""
+
+    def is_active(self, at: datetime) -> bool:
+        expires_on: datetime | None = getattr(self, "expires_on")  # noqa: B009 (a field of the model it mixes into)
+        if expires_on is None:
+            return True
+        expires = expires_on if expires_on.tzinfo else expires_on.replace(tzinfo=UTC)
+        return expires > at
+
+
+class PolicyExemption(Document, Expiring):
     id: str
     name: str
     policy_assignment_id: str
@@ -120,14 +132,8 @@ class PolicyExemption(Document):
         position = self.id.lower().find(EXEMPTION_MARKER)
         return self.id[:position] or TENANT_SCOPE
 
-    def is_active(self, at: datetime) -> bool:
-        if self.expires_on is None:
-            return True
-        expires = self.expires_on if self.expires_on.tzinfo else self.expires_on.replace(tzinfo=UTC)
-        return expires > at
 
-
-class PolicyAttestation(Document):
+class PolicyAttestation(Document, Expiring):
     """``Microsoft.PolicyInsights/attestations`` (docs "Azure Policy attestation structure"): the compliance
     state of one resource for a Manual policy of an assignment (and reference id in an initiative)."""
 
@@ -144,12 +150,6 @@ class PolicyAttestation(Document):
         """The attested resource: the attestation's id before ``/providers/Microsoft.PolicyInsights/attestations/``."""
         position = self.id.lower().find(ATTESTATION_MARKER)
         return self.id[:position] if position > 0 else ""
-
-    def is_active(self, at: datetime) -> bool:
-        if self.expires_on is None:
-            return True
-        expires = self.expires_on if self.expires_on.tzinfo else self.expires_on.replace(tzinfo=UTC)
-        return expires > at
 
 
 class PolicyDocuments(BaseModel):
