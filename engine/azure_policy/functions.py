@@ -8,16 +8,16 @@ references fold into constants at compile time.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from engine import ids
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
-from engine.expressions import COMMON_FUNCTIONS, EvaluationError, FunctionRegistry
-from engine.expressions.registry import INTEGER, TEXT, FunctionSpec
+from engine.expressions import EvaluationError, FunctionRegistry
+from engine.expressions.functions.policy import POLICY_RULE_FUNCTIONS
+from engine.expressions.registry import TEXT, FunctionSpec
 from engine.ids import parse_resource_id
 
 
@@ -47,7 +47,7 @@ def _tag(tags: ContainerTags, name: str) -> Any:
     return next((value for key, value in tags.items() if key.lower() == name.lower()), None)
 
 
-POLICY_FUNCTIONS = COMMON_FUNCTIONS.extend(interceptor=PolicyValues())
+POLICY_FUNCTIONS = POLICY_RULE_FUNCTIONS.extend(interceptor=PolicyValues())
 Containers = Mapping[str, dict[str, Any]]  # normalized id -> subscription or resource group resource
 NO_CONTAINERS: Containers = {}
 
@@ -157,31 +157,6 @@ def _utc_now(context: RuleContext, format_: str | None = None) -> str:
     if format_ == "d":
         return moment.strftime("%m/%d/%Y")
     return moment.isoformat()
-
-
-@POLICY_FUNCTIONS.function("addDays", 2, 2, takes=(TEXT, INTEGER))
-def _add_days(date_time: str, days: int) -> str:
-    """``addDays(dateTime, numberOfDays)``: an ISO 8601 date plus (or minus) whole days."""
-    try:
-        moment = datetime.fromisoformat(str(date_time).replace("Z", "+00:00"))
-    except ValueError:
-        raise EvaluationError(f"addDays(): not an ISO 8601 date: {date_time!r}") from None
-    shifted = moment + timedelta(days=int(days))
-    text = shifted.isoformat()
-    return text.replace("+00:00", "Z") if str(date_time).endswith("Z") else text
-
-
-@POLICY_FUNCTIONS.function("ipRangeContains", 2, 2, takes=(TEXT,))
-def _ip_range_contains(range_: str, target: str) -> bool:
-    try:
-        network = ipaddress.ip_network(range_, strict=False)
-        if "/" in target or "-" in target:
-            inner = ipaddress.ip_network(target, strict=False)
-            return network.version == inner.version and inner.subnet_of(network)  # type: ignore[arg-type]
-        address = ipaddress.ip_address(target)
-    except ValueError as error:
-        raise EvaluationError(f"ipRangeContains(): {error}") from None
-    return address.version == network.version and address in network
 
 
 def registry_with_parameters(values: dict[str, Any]) -> FunctionRegistry:

@@ -1,0 +1,36 @@
+"""Numeric functions (templates/template-functions-numeric); ``min`` and ``max`` also take arrays and
+are in :mod:`.arrays`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.expressions.registry import COMMON_FUNCTIONS as F
+from engine.expressions.registry import NUMBER, EvaluationError, kind_of
+
+
+@F.function("int", 1, 1)
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"int() cannot convert {kind_of(value)} to an integer") from None
+
+
+F.function("add", 2, 2, takes=(NUMBER,))(lambda left, right: left + right)
+F.function("sub", 2, 2, takes=(NUMBER,))(lambda left, right: left - right)
+F.function("mul", 2, 2, takes=(NUMBER,))(lambda left, right: left * right)
+
+
+@F.function("div", 2, 2, takes=(NUMBER,))
+def _div(left: int, right: int) -> int:
+    if right == 0:
+        raise EvaluationError("div() by zero")
+    return int(left / right)
+
+
+@F.function("mod", 2, 2, takes=(NUMBER,))
+def _mod(left: int, right: int) -> int:
+    if right == 0:
+        raise EvaluationError("mod() by zero")
+    return left - right * int(left / right)
