@@ -22,11 +22,11 @@ from pydantic import (
     ValidationInfo,
 )
 
-from engine.azure.connection import AZURE_RESOURCE_MANAGER, CredentialKind
+from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.builtin_policies import BUILTIN_PREFIX
 from engine.cron import CronSchedule
 from engine.errors import InputError
-from engine.history.store import safe_url
+from engine.history.urls import safe_url
 from engine.limits import MAX_JSON_DEPTH, nesting
 from engine.output import FORMATS
 

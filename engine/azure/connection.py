@@ -13,7 +13,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,16 +27,8 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from engine.azure.options import AZURE_RESOURCE_MANAGER, SANDBOX_TOKEN, CredentialKind
 from engine.errors import InputError
-
-AZURE_RESOURCE_MANAGER = "https://management.azure.com"
-SANDBOX_TOKEN = "arcpolicy-sandbox-token"
-
-
-class CredentialKind(StrEnum):
-    default = "default"
-    cli = "cli"
-    sandbox = "sandbox"
 
 
 class SandboxCredential:

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from engine.atomic import check_writable
-from engine.azure import CredentialKind
-from engine.azure.connection import AZURE_RESOURCE_MANAGER
-from engine.cli.app import app
+from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
+from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     ArmEndpointOption,
     CaBundleOption,
@@ -38,7 +37,7 @@ def parse_write_limit(text: str) -> tuple[int, float]:
         raise InputError("--write-limit", "expected BURST/RATE, e.g. 200/10", value=text) from None
 
 
-@app.command("apply", short_help="Apply a reviewed plan: paced, retried, journaled, verified.")
+@app.command("apply", short_help=short_help("apply"))
 def apply_command(
     plan: Annotated[Path, typer.Argument(help="The plan file (plan.json) written by 'arcpolicy plan'.")],
     arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,

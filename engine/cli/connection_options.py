@@ -19,16 +19,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from engine.azure import ArmConnection, CredentialKind
-from engine.azure.connection import AZURE_RESOURCE_MANAGER
+from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.cli.output import console
 from engine.errors import InputError
 from engine.evaluate import ScanRequest, load_management_groups, prepare_scan
-from engine.history.store import HistoryStore, safe_url
+from engine.history.urls import safe_url
 from engine.inventory import Fleet, load_snapshot, write_snapshot
-from engine.inventory.resource_graph import load_resource_graph
 
 if TYPE_CHECKING:
+    from engine.azure.connection import ArmConnection
     from engine.config import ScanSettings
 
 InventoryFile = Annotated[
@@ -64,6 +63,8 @@ def arm_connection(subscription: list[str] | None = None, management_group: list
                    arm_endpoint: str = AZURE_RESOURCE_MANAGER, ca_bundle: Path | None = None,
                    credential: CredentialKind = CredentialKind.default) -> ArmConnection:
     """The connection described by the shared options, validated (InputError on bad combinations)."""
+    from engine.azure.connection import ArmConnection
+
     return ArmConnection(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, credential=credential,
                          subscriptions=subscription or [], management_groups=management_group or []).validated()
 
@@ -96,6 +97,8 @@ class FleetSource:
         what a scan or plan records names the exact inventory it read."""
         if self.from_store is None:
             return self
+        from engine.history.store import HistoryStore
+
         with HistoryStore(self.from_store, create=False) as store:
             return replace(self, store_scan=store.resolve(self.store_scan).scan_id)
 
@@ -173,10 +176,14 @@ def load_fleet(inventory: Path | None, resource_graph: bool = False, connection:
         raise InputError("--inventory", f"give one of --inventory FILE, --resource-graph or --from-store URL, "
                                         f"not {' and '.join(given)}")
     if resource_graph:
+        from engine.inventory.resource_graph import load_resource_graph
+
         fleet = load_resource_graph(connection or arm_connection())
     elif inventory is not None:
         fleet = load_snapshot(inventory)
     elif from_store is not None:
+        from engine.history.store import HistoryStore
+
         with HistoryStore(from_store, create=False) as store:
             fleet = store.inventory(store.resolve(store_scan).scan_id)
     else:

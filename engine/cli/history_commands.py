@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from engine.atomic import atomic_writer
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.output import console, write_renderable, write_text
 from engine.config import parse_duration
 from engine.errors import EXIT_FINDINGS
@@ -31,7 +31,7 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-@app.command("history", short_help="List stored scans, newest first.")
+@app.command("history", short_help=short_help("history"))
 def history_command(
     store: StoreOption,
     output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
@@ -62,7 +62,7 @@ def history_command(
     write_renderable(table, output)
 
 
-@app.command("diff", short_help="What changed between two stored scans.")
+@app.command("diff", short_help=short_help("diff"))
 def diff_command(
     before: Annotated[str, typer.Argument(help="Earlier scan: id, unique prefix, latest or latest~N.")],
     after: Annotated[str, typer.Argument(help="Later scan.")],
@@ -100,7 +100,7 @@ def diff_table(diff: ScanDiff) -> Table:
     return table
 
 
-@app.command("trend", short_help="Chart compliance over time (HTML, SVG).")
+@app.command("trend", short_help=short_help("trend"))
 def trend_command(
     store: StoreOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("trend.html"),

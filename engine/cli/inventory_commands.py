@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.cli.app import app, sandbox_app
+from engine.cli.app import app, sandbox_app, short_help
 from engine.cli.connection_options import FleetSource, fleet_source_options
 from engine.cli.output import console, write_renderable, write_text
 from engine.inventory.generator import write_generated_fleet
@@ -21,7 +21,7 @@ class SummaryFormat(StrEnum):
     json = "json"
 
 
-@app.command("inventory", short_help="Read the fleet and summarise it.")
+@app.command("inventory", short_help=short_help("inventory"))
 @fleet_source_options
 def inventory_command(
     source: FleetSource,

@@ -16,20 +16,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from engine import __version__
-from engine.cli import (
-    apply_commands,  # noqa: F401  (registers its commands)
-    history_commands,  # noqa: F401  (registers its commands)
-    inventory_commands,  # noqa: F401  (registers its commands)
-    plan_commands,  # noqa: F401  (registers its commands)
-    policies_commands,  # noqa: F401  (registers its commands)
-    rego_commands,  # noqa: F401  (registers its commands)
-    sandbox_commands,  # noqa: F401  (registers its commands)
-    scan_commands,  # noqa: F401  (registers its commands)
-    schedule_commands,  # noqa: F401  (registers its commands)
-    spec_commands,  # noqa: F401  (registers its commands)
-    whatif_commands,  # noqa: F401  (registers its commands)
-)
-from engine.cli.app import app, with_named_metavars
+from engine.cli.app import app, import_command, with_named_metavars
 from engine.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -66,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     # azure.identity warns in many lines when a credential gets no token; the error line says it once.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
+        import_command(sys.argv[1:] if argv is None else argv)
         command = with_named_metavars(typer.main.get_command(app))
         result = command.main(args=argv, prog_name="arcpolicy", standalone_mode=False)
     except InputError as error:

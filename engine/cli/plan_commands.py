@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from engine.atomic import check_writable
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
     FleetSource,
@@ -34,7 +34,7 @@ from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown, write_report
 
 
-@app.command("plan", short_help="Plan the ARM writes that remediate the fleet (dry run).")
+@app.command("plan", short_help=short_help("plan"))
 @fleet_source_options
 def plan_command(
     policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.output import console
 from engine.errors import EXIT_FINDINGS
 from engine.rego.coverage import coverage_json, coverage_text
@@ -30,7 +30,7 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-@app.command("test", short_help="Run Rego unit tests, as opa test does.")
+@app.command("test", short_help=short_help("test"))
 def test_command(
     paths: Annotated[list[Path], typer.Argument(help="Rego files or directories (test_* rules in *_test.rego).")],
     coverage: Annotated[bool, typer.Option("--coverage", help="Also report which lines of each file the tests "

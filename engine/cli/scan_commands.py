@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
     FleetSource,
@@ -78,7 +78,7 @@ def output_specs(ctx: typer.Context, outputs: list[str]) -> list[OutputSpec]:
     return [parse_output_spec(text) for text in outputs]
 
 
-@app.command("scan", short_help="Evaluate policies over the fleet.")
+@app.command("scan", short_help=short_help("scan"))
 @fleet_source_options
 def scan_command(
     ctx: typer.Context,

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from engine.atomic import atomic_writer
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     OpaUrlOption,
     RegoEngineName,
@@ -109,7 +109,7 @@ class ScanJob:
             log.warning("remediation left operations unfinished; see %s", directory / "apply.json")
 
 
-@app.command("schedule", short_help="Scan on a cron schedule in one process.")
+@app.command("schedule", short_help=short_help("schedule"))
 def schedule_command(
     ctx: typer.Context,
     config_file: Annotated[Path, typer.Option("--config", help="arcpolicy.toml: the scan, outputs, store, "

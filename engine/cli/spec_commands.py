@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.spec.runner import require_spec_dependencies, run_specs
 
 
-@app.command("spec", short_help="Run Gherkin specs with the step library.",
+@app.command("spec", short_help=short_help("spec"),
              context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def spec_command(
     context: typer.Context,

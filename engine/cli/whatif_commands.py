@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.app import app
+from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
     ManagementGroupsOption,
@@ -33,7 +33,7 @@ class WhatIfFormat(StrEnum):
     markdown = "markdown"
 
 
-@app.command("whatif", short_help="What a changed policy set does to a stored scan's fleet.")
+@app.command("whatif", short_help=short_help("whatif"))
 def whatif_command(
     ctx: typer.Context,
     store: Annotated[str, typer.Option("--store", envvar="ARCPOLICY_STORE",

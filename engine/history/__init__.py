@@ -1,18 +1,35 @@
-"""Scan history: the store (SQLite or PostgreSQL), diff between scans and compliance trends."""
+"""Scan history: the store (SQLite or PostgreSQL), diff between scans and compliance trends.
+
+The names below are imported on first use: the store brings SQLAlchemy, which a scan without ``--store``
+never needs.
+"""
 
 from __future__ import annotations
 
-from engine.history.diff import ScanDiff, diff_states
-from engine.history.store import HistoryStore, ScanRecord, safe_url
-from engine.history.trend import Trend, build_trend, overall_svg, render_trend_html
-from engine.output.context import ScanMetadata
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.history.diff import ScanDiff
+    from engine.history.store import HistoryStore
+
+_HOMES = {"ScanMetadata": "store", "ScanDiff": "diff", "diff_states": "diff", "HistoryStore": "store", "ScanRecord": "store",
+          "safe_url": "urls", "Trend": "trend", "build_trend": "trend", "overall_svg": "trend",
+          "render_trend_html": "trend"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'engine.history' has no attribute {name!r}")
+    return getattr(import_module(f"engine.history.{_HOMES[name]}"), name)
 
 
 def diff_scans(store: HistoryStore, before: str, after: str) -> ScanDiff:
     """Diff two stored scans, each named by id, unique prefix or ``latest[~N]``."""
+    from engine.history.diff import diff_states
+
     old, new = store.resolve(before), store.resolve(after)
     return diff_states(old.scan_id, store.states(old.scan_id), new.scan_id, store.states(new.scan_id))
 
 
-__all__ = ["HistoryStore", "ScanDiff", "ScanMetadata", "ScanRecord", "Trend", "build_trend", "diff_scans",
-           "diff_states", "overall_svg", "render_trend_html", "safe_url"]
+__all__ = [*sorted(_HOMES), "diff_scans"]

@@ -11,17 +11,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.atomic import check_writable
 from engine.azure_policy.documents import policy_files
 from engine.config import ArcPolicyConfig
 from engine.evaluate import ScanRequest
 from engine.evaluate.kinds import KINDS
-from engine.history.store import AssignedDefinition, HistoryStore
 from engine.ids import normalize
 from engine.inventory import Fleet
 from engine.models.results import PolicyState
 from engine.output import OutputSpec, ScanMetadata, write_outputs
+
+if TYPE_CHECKING:
+    from engine.history.store import AssignedDefinition
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Published:
 
 def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
     """The assignments a scan evaluates, each with the definition or initiative it assigns."""
+    from engine.history.store import AssignedDefinition
+
     return [AssignedDefinition(assignment_id=assignment.id, assignment_name=assignment.name,
                                definition_id=assignment.policy_definition_id, display_name=assignment.display_name)
             for assignment in request.all_assignments()]
@@ -67,6 +72,8 @@ def check_destinations(config: ArcPolicyConfig) -> None:
     for output in config.outputs:
         check_writable(output.path, "-o")
     if config.store.url is not None:
+        from engine.history.store import HistoryStore
+
         HistoryStore(config.store.url).close()
 
 
@@ -84,6 +91,8 @@ def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadat
     if config.store.url is None:
         _write(specs, states, metadata)
         return Published(metadata.scan_id, specs)
+    from engine.history.store import HistoryStore
+
     with HistoryStore(config.store.url) as store:  # opened first: a bad store is refused before any output
         _write(specs, states, metadata)
         store.record_scan(metadata, states, fleet, assigned_definitions(request))

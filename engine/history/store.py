@@ -29,6 +29,7 @@ from engine.history.schema import (
     scans,
     series_values,
 )
+from engine.history.urls import database_url, safe_url
 from engine.ids import normalize
 from engine.inventory import Fleet
 from engine.models.results import ComplianceState, PolicyState
@@ -40,21 +41,6 @@ INSERT_BATCH = 5000
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
 COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value, ComplianceState.UNKNOWN.value)
 RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
-
-
-def database_url(text: str) -> str:
-    """A SQLAlchemy URL from ``--store``: URLs pass through, a file path becomes a SQLite URL."""
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
-
-
-def safe_url(text: str) -> str:
-    """The URL with its password masked, fit for logs and messages."""
-    try:
-        return make_url(database_url(text)).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # not a URL, or one whose port is not a number
-        return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", text)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -12,12 +12,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 import regopy
-import requests
 from regopy import Interpreter, LogLevel
 from regopy.rego_shared import (
     rego,
@@ -37,6 +36,9 @@ from engine.errors import InputError, ServiceError
 from engine.rego.bundle import ENTRY_FILE, ScanBundle
 from engine.rego.isolation import EngineCrash, EngineHost, IsolatedError
 from engine.rego.modules import RegoModule
+
+if TYPE_CHECKING:
+    import requests
 
 PackageVerdicts = dict[str, list[dict[str, Any]]]
 
@@ -379,6 +381,8 @@ class OpaServerEngine:
 
     def _request(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
         """One client call: OPA's runtime errors are RegoRuntimeError, transport and refusals ServiceError."""
+        import requests
+
         try:
             return call(*args, **options)
         except requests.HTTPError as error:

@@ -4,16 +4,20 @@ same things; and the wording of reasons and skipped-definition messages."""
 from __future__ import annotations
 
 import re
+from importlib import import_module
 
 import pytest
 import typer
 
 from engine.azure_policy.conditions import OPERATORS
-from engine.cli.app import app
+from engine.cli.app import COMMANDS, app
 from engine.cli.main import main
 
 
 def command_paths() -> list[list[str]]:
+    for entry in COMMANDS.values():  # each command's module registers it when imported (engine.cli.app)
+        for module in entry.modules:
+            import_module(module)
     group = typer.main.get_command(app)
     paths = []
     for name, command in group.commands.items():

@@ -1,0 +1,48 @@
+"""A command imports what it uses: ``--help`` none of the heavy libraries, a scan of a snapshot file neither the
+Azure SDK, SQLAlchemy nor networkx (which modules are imported, checked in a fresh interpreter; never a time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = ("azure", "sqlalchemy", "networkx", "remediation")
+
+
+def imported_after(arguments: list[str]) -> set[str]:
+    """The modules imported by ``arcpolicy ARGUMENTS`` in a new process."""
+    program = ("import contextlib, io, json, sys\n"
+               "from engine.cli.main import main\n"
+               "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+               f"    main({arguments!r})\n"
+               "print(json.dumps(sorted(sys.modules)))\n")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, check=True)
+    return set(json.loads(completed.stdout.splitlines()[-1]))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted({name for name in modules if name.split(".")[0] in HEAVY})
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--version"], ["scan", "--help"]], ids=" ".join)
+def test_help_imports_no_azure_sdk_sqlalchemy_or_networkx(arguments: list[str]) -> None:
+    imported = imported_after(arguments)
+    assert not heavy(imported), heavy(imported)
+    if arguments != ["scan", "--help"]:  # no command module at all
+        assert not {"engine.evaluate", "engine.cli.scan_commands", "pydantic"} & imported
+
+
+def test_a_scan_of_a_snapshot_file_imports_no_azure_sdk_sqlalchemy_or_networkx(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.ndjson"
+    fleet.write_text(json.dumps({"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/"
+                                       "connectedClusters/c1", "type": "Microsoft.Kubernetes/connectedClusters",
+                                 "name": "c1", "location": "westeurope", "properties": {}}) + "\n")
+    imported = imported_after(["scan", "-i", str(fleet), "-p", str(REPO / "policies"), "-o",
+                               str(tmp_path / "out.json")])
+    assert (tmp_path / "out.json").exists()
+    assert not heavy(imported), heavy(imported)
