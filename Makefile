@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
+OPA_REQUIREMENTS := tests/requirements-opa.txt
 PYTEST_WORKERS ?= auto
 
 .PHONY: demo test lint bench fuzz clean
@@ -16,8 +17,11 @@ $(RUNTIME_STAMP): pyproject.toml
 	touch $(RUNTIME_STAMP)
 
 # arcpolicy with its test extra (pytest, pytest-bdd, xdist, hypothesis, ruff): tests, lint, benchmarks.
-$(STAMP): $(RUNTIME_STAMP)
+# Then the real OPA, the tests' judge of Rego verdicts, pinned by hash: its wheel declares Python >= 3.14 but runs
+# on 3.11 and has no dependencies (see $(OPA_REQUIREMENTS)).
+$(STAMP): $(RUNTIME_STAMP) $(OPA_REQUIREMENTS)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python --require-hashes -r $(OPA_REQUIREMENTS)
 	touch $(STAMP)
 
 demo: $(RUNTIME_STAMP)

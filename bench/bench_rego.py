@@ -10,9 +10,9 @@ engine is measured in this process on the same clusters:
   query (the raw query, to show what the VM gains);
 - regopy: its engine run in this process for the figure (a scan runs it in a child process for
   crash isolation, which adds a pipe round trip per cluster);
-- opa: the OPA-server path against OpaServerTestDouble (tests/rego/opa_double.py: HTTP + regopy
-  compiling the modules for every request, not a real OPA), wall time, so its figure is the
-  client path's overhead, not OPA's own speed.
+- opa: the OPA-server path against OpaServerTestDouble (tests/rego/opa_double.py: an HTTP
+  stand-in for the OPA server whose answers come from the real OPA embedded in process), wall
+  time, so its figure is the client path (HTTP, an ad-hoc query per batch) over OPA's own speed.
 
 The breakdown splits a regorus cluster into encoding the input as JSON, the VM (taking the input
 and running the query) and the Python around them (input document, verdict models).

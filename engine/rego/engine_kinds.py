@@ -30,7 +30,7 @@ from engine.rego.engines import (
 )
 from engine.rego.isolation import EngineCrash, IsolatedError, call_isolated
 from engine.rego.modules import RegoModule
-from engine.rego.references import BuiltinCheck, References, regopy_builtin
+from engine.rego.references import BuiltinCheck, References, dependency_order, regopy_builtin
 from engine.rego.regorus_engine import RegorusEngine, check_modules, regorus_builtin
 
 DEFAULT_ENGINE = "regorus"
@@ -88,7 +88,7 @@ def _build_in_child(modules: list[RegoModule]) -> None:
 def _build_opa(bundle: ScanBundle, url: str, **options: Any) -> RegoEngine:
     """regorus checks the bundle (file:line:column diagnostics) before it goes to the OPA server."""
     RegorusEngine(bundle)
-    return OpaServerEngine(bundle, url, **options)
+    return OpaServerEngine(bundle, url, upload_order=dependency_order(bundle.modules), **options)
 
 
 ENGINES: dict[str, EngineKind] = {

@@ -349,14 +349,15 @@ class IsolatedEngine:
 class OpaServerEngine:
     """An OPA server (``opa run --server``) through opa-python-client: upload once, query per cluster.
 
-    Modules are uploaded as policies ``arcpolicy/<n>`` (the entry module last); a batch of
+    Modules are uploaded as policies ``arcpolicy/<n>``, each after the packages it uses (OPA compiles
+    a module with those it has: ``upload_order``), the entry module last; a batch of
     inputs goes in one ad-hoc query (``bulk_query_rule``), falling back to one request per
     input when OPA answers the batch with a runtime error, so one failing cluster does not fail
     its neighbours. OPA's runtime errors (HTTP 500) are :class:`RegoRuntimeError`; an OPA server
     that cannot be reached or refuses a request is a :class:`ServiceError`.
     """
 
-    def __init__(self, bundle: ScanBundle, url: str, timeout: float = 10.0):
+    def __init__(self, bundle: ScanBundle, url: str, upload_order: Sequence[RegoModule] = (), timeout: float = 10.0):
         from opa_client import OpaClient
 
         parts = urlsplit(url)
@@ -364,6 +365,7 @@ class OpaServerEngine:
             raise InputError("--opa-url", "expected http(s)://host:port of an OPA server", value=url)
         self.bundle = bundle
         self.url = url
+        self.upload_order = list(upload_order) or list(bundle.modules)
         self.client = OpaClient(host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8181),
                                 ssl=parts.scheme == "https", retries=0, timeout=timeout)
         self._upload()
@@ -371,13 +373,13 @@ class OpaServerEngine:
     def _upload(self) -> None:
         from opa_client.errors import RegoParseError
 
-        sources = [*(module.source for module in self.bundle.modules), self.bundle.entry_source]
-        for number, source in enumerate(sources):
+        sources = [*((module.name, module.source) for module in self.upload_order), (ENTRY_FILE, self.bundle.entry_source)]
+        for number, (name, source) in enumerate(sources):
             try:
                 self._request(self.client.update_policy_from_string, source, f"arcpolicy/{number}",
                               rego_compat=False)
             except RegoParseError as error:
-                raise InputError("--opa-url", f"OPA rejected policy module {number}: {error}") from None
+                raise InputError("--opa-url", f"OPA rejected {name} (policy arcpolicy/{number}): {error}") from None
 
     def _request(self, call: Callable[..., Any], *args: Any, **options: Any) -> Any:
         """One client call: OPA's runtime errors are RegoRuntimeError, transport and refusals ServiceError."""

@@ -107,6 +107,34 @@ class References:
         return self.is_builtin(name)
 
 
+def dependency_order(modules: Sequence[RegoModule]) -> list[RegoModule]:
+    """``modules`` with every module after the loaded packages it uses (in the given order otherwise).
+
+    An OPA server compiles each uploaded module with those it already has, and refuses one that
+    calls a function of a package not uploaded yet. Packages that use each other (a cycle) keep
+    their given order.
+    """
+    references = References(modules)
+    by_package: dict[str, list[RegoModule]] = {}
+    for module in modules:
+        by_package.setdefault(module.package, []).append(module)
+    ordered: dict[str, RegoModule] = {}
+    visiting: set[str] = set()
+
+    def place(module: RegoModule) -> None:
+        if module.name in ordered or module.name in visiting:
+            return
+        visiting.add(module.name)
+        for package in sorted(references.packages_used(module) - {module.package}):
+            for used in by_package.get(package, []):
+                place(used)
+        ordered[module.name] = module
+
+    for module in modules:
+        place(module)
+    return list(ordered.values())
+
+
 def regopy_builtin(name: str) -> bool:
     return bool(_REGOPY.is_builtin(name))
 

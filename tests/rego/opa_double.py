@@ -1,23 +1,26 @@
-"""OpaServerTestDouble: a stand-in for ``opa run --server``, backed by regopy (compiling the uploaded modules per request).
+"""OpaServerTestDouble: a stand-in for the OPA REST server (``opa run --server``), backed by the real OPA.
 
-The OPA binary cannot be installed here, so the OPA engine's client path is tested against this
-double. It speaks the parts of OPA's REST API that opa-python-client uses: ``GET /health``,
-``PUT /v1/policies/{id}`` (text/plain Rego), ``POST /v1/data/{path}`` with ``{"input": ...}``
-and ``POST /v1/query`` (the client's batched ``with input as`` queries).
+The OPA server cannot run here, so the OPA engine's client path (opa-python-client over HTTP) is
+tested against this double. Its answers come from OPA itself: the Go ``rego`` package of OPA
+v1.20 embedded in process (:mod:`opa_oracle`); what the double adds is the HTTP layer, for the
+parts of OPA's REST API that opa-python-client uses: ``GET /health``, ``PUT /v1/policies/{id}``
+(text/plain Rego; the modules are compiled together as OPA does, a module that does not compile
+with the others is refused with 400), ``POST /v1/data/{path}`` with ``{"input": ...}`` and
+``POST /v1/query`` (the client's batched ``with input as`` queries).
+
+One difference from a real server: the embedded OPA evaluates with ``strict-builtin-errors``
+(see :mod:`opa_oracle`), so a built-in's error is an HTTP 500 here where ``opa run`` by default
+answers without the failing expression (as ``POST /v1/data/...?strict-builtin-errors`` would).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
-import regopy
-
-from engine.rego.engines import new_interpreter, output_error
+from opa_oracle import OpaError, OpaOracle
 
 
 class OpaServerTestDouble:
@@ -27,6 +30,7 @@ class OpaServerTestDouble:
         self.policies: dict[str, str] = {}
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._opa = OpaOracle([])
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -41,21 +45,30 @@ class OpaServerTestDouble:
     def __exit__(self, *_: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._opa.close()
 
-    def _interpreter(self, document: Any) -> regopy.Interpreter:
-        interpreter = new_interpreter()
-        for policy_id, source in self.policies.items():
-            interpreter.add_module(policy_id, source)
-        interpreter.set_input_term(orjson.dumps(document).decode())
-        return interpreter
-
-    def _query(self, query: str, document: Any) -> tuple[int, dict[str, Any]]:
+    def put_policy(self, policy_id: str, source: str) -> tuple[int, dict[str, Any]]:
+        """OPA compiles the new module with every module it has; on an error nothing changes."""
         with self._lock:
-            output = self._interpreter(document).query(query)
-        if not output.ok():
-            return 500, {"code": "internal_error", "message": output_error(output._impl)}
-        text = str(output)
-        return 200, ({} if text == "undefined" else json.loads(text))
+            candidate = OpaOracle({**self.policies, policy_id: source}.items())
+            try:
+                candidate.query("true")
+            except OpaError as error:
+                candidate.close()
+                return 400, {"code": "invalid_parameter", "message": "error(s) occurred while compiling module(s)",
+                             "errors": [{"code": error.code, "message": error.message}]}
+            self._opa.close()
+            self._opa, self.policies[policy_id] = candidate, source
+        return 200, {"result": {}}
+
+    def query(self, query: str, document: Any = None) -> tuple[int, dict[str, Any]]:
+        """An ad-hoc query's result set, or OPA's error as the server answers it (HTTP 500)."""
+        with self._lock:
+            try:
+                rows = self._opa.query(query, document)
+            except OpaError as error:
+                return 500, {"code": "internal_error", "message": error.message}
+        return 200, {"result": rows}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         double = self
@@ -86,60 +99,19 @@ class OpaServerTestDouble:
 
             def do_PUT(self) -> None:
                 double.requests.append(("PUT", self.path))
-                policy_id = self.path.removeprefix("/v1/policies/")
-                source = self._body().decode()
-                try:
-                    new_interpreter().add_module(policy_id, source)
-                except regopy.RegoError as error:
-                    self._reply(400, {"code": "invalid_parameter", "message": "error(s) occurred while compiling",
-                                      "errors": [{"code": "rego_parse_error", "message": str(error)[:200]}]})
-                    return
-                with double._lock:
-                    double.policies[policy_id] = source
-                self._reply(200, {"result": {}})
+                self._reply(*double.put_policy(self.path.removeprefix("/v1/policies/"), self._body().decode()))
 
             def do_POST(self) -> None:
                 double.requests.append(("POST", self.path))
                 body = json.loads(self._body() or b"{}")
                 if self.path.startswith("/v1/query"):
-                    self._batch(body["query"])
+                    self._reply(*double.query(body["query"]))
                     return
                 path = self.path.removeprefix("/v1/data/").split("?")[0].replace("/", ".")
-                status, answer = double._query(f"x := data.{path}", body.get("input"))
-                if status != 200:
-                    self._reply(status, answer)
-                    return
-                bindings = answer.get("bindings") or {}
-                self._reply(200, {"result": bindings["x"]} if "x" in bindings else {})
-
-            def _batch(self, query: str) -> None:
-                """The client's batch form ``rN := data.p with input as {json}; ...``, one input at a time.
-
-                (regopy itself aborts on some ``with input as`` queries, so each input is set instead.)
-                """
-                row: dict[str, Any] = {}
-                position = 0
-                while position < len(query):
-                    statement = _BATCH_STATEMENT.match(query, position)
-                    if statement is None:
-                        self._reply(400, {"code": "invalid_parameter", "message": "unsupported ad-hoc query"})
-                        return
-                    document, position = _DECODER.raw_decode(query, statement.end())
-                    status, answer = double._query(f"x := {statement.group(2)}", document)
-                    if status != 200:
-                        self._reply(status, answer)
-                        return
-                    bindings = answer.get("bindings") or {}
-                    if "x" not in bindings:
-                        self._reply(200, {"result": []})
-                        return
-                    row[statement.group(1)] = bindings["x"]
-                    position = query.find("; ", position)
-                    position = len(query) if position < 0 else position + 2
-                self._reply(200, {"result": [row]})
+                status, answer = double.query(f"x := data.{path}", body.get("input"))
+                rows = answer.get("result")
+                if status == 200:
+                    answer = {"result": rows[0]["x"]} if rows else {}
+                self._reply(status, answer)
 
         return Handler
-
-
-_BATCH_STATEMENT = re.compile(r"(r\d+) := (data\.[\w.]+) with input as ")
-_DECODER = json.JSONDecoder()

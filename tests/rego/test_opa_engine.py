@@ -1,4 +1,4 @@
-"""The OPA-server engine (opa-python-client) against OpaServerTestDouble, a stand-in backed by regopy."""
+"""The OPA-server engine (opa-python-client) against OpaServerTestDouble, a stand-in for the OPA server backed by the real OPA."""
 
 from __future__ import annotations
 
