@@ -97,8 +97,8 @@ def _interpreter_rate(library: RegoLibrary, clusters: list[ClusterInventory], se
 
 
 def run() -> dict[str, object]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rego"))
-    from opa_double import OpaServerTestDouble
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from rego.opa_double import OpaServerTestDouble
 
     fleet = Fleet(generate_fleet(CLUSTERS, seed=11))
     clusters = list(fleet.clusters())

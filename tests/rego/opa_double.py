@@ -20,7 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opa_oracle import OpaError, OpaOracle
+from rego.opa_oracle import OpaError, OpaOracle
 
 
 class OpaServerTestDouble:

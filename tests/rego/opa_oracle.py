@@ -13,7 +13,7 @@ expression undefined and carries on. :class:`OpaError` says which kind of error 
 (:attr:`OpaError.builtin`), and :func:`agrees` compares accordingly: see docs/rego.md, "The real
 OPA as the judge".
 
-Use (also for ``arcpolicy test``'s tests)::
+Use (also for ``arcpolicy test``'s tests; import it as ``rego.opa_oracle`` from any test folder)::
 
     oracle = OpaOracle.from_paths([policy_dir])          # or OpaOracle([(name, source), ...])
     oracle.query("x := data.p.violation", input_doc)     # OPA's result set: [{"x": ...}, ...]

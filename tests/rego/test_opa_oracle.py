@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from opa_oracle import UNDEFINED, OpaError, OpaOracle, agrees
+from rego.opa_oracle import UNDEFINED, OpaError, OpaOracle, agrees
 
 from engine.rego.modules import read_module
 from engine.rego.references import dependency_order
