@@ -1,6 +1,6 @@
 Feature: Policy unit tests
-  Rego policies carry their own unit tests (test_* rules in *_test.rego files); arcpolicy test
-  runs them as `opa test` does, and exits 1 when one fails.
+  Rego policies carry their own unit tests (test_* rules, usually in *_test.rego files); arcpolicy test
+  runs and reports them as `opa test` does, and exits 1 when one fails.
 
   Background:
     Given a file "policies/flux.rego" containing:
@@ -40,15 +40,15 @@ Feature: Policy unit tests
       	count(flux.violation) == <expected> with input.resource as arc with input.extensions as [{"properties": {"extensionType": "microsoft.flux"}}]
       }
       """
-    When I run "arcpolicy test policies"
+    When I run "arcpolicy test -v policies"
     Then arcpolicy exits with status <status>
-    And the output contains "contoso.flux_test.test_installed_flux_is_compliant: <verdict>"
+    And the output contains "data.contoso.flux_test.test_installed_flux_is_compliant: <verdict> ("
     And the output contains "PASS: <passed>/2"
 
     Examples:
-      | expected | status | verdict         | passed |
-      | 0        | 0      | PASS            | 2      |
-      | 2        | 1      | FAIL (undefined) | 1      |
+      | expected | status | verdict | passed |
+      | 0        | 0      | PASS    | 2      |
+      | 2        | 1      | FAIL    | 1      |
 
   Scenario: The shipped policy library passes its own tests
     When I run "arcpolicy test policies/rego"

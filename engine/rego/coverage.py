@@ -1,7 +1,7 @@
 """Coverage of ``arcpolicy test --coverage``: which lines of each Rego file the tests evaluated.
 
 regorus records the lines it evaluated (``Engine.set_enable_coverage``); this module turns its
-report into per-file figures and writes them as text or as JSON shaped like
+report into per-file figures and writes them as JSON shaped like
 ``opa test --coverage``'s report (``files`` -> ``covered``/``not_covered`` row ranges,
 ``covered_lines``, ``not_covered_lines``, ``coverage`` in percent, and the same totals).
 """
@@ -68,17 +68,3 @@ def coverage_json(files: Sequence[FileCoverage]) -> dict[str, Any]:
         "coverage": _percent(covered, not_covered),
     }
 
-
-def coverage_text(files: Sequence[FileCoverage]) -> list[str]:
-    """One line per file (percent, lines, the line ranges not covered), then the total."""
-    lines = []
-    for found in files:
-        missing = ", ".join(str(first) if first == last else f"{first}-{last}"
-                            for first, last in _ranges(found.not_covered))
-        line = f"{found.path}: {found.percent:g}% ({len(found.covered)}/{len(found.covered) + len(found.not_covered)} " \
-               "lines)"
-        lines.append(f"{line}, not covered: lines {missing}" if missing else line)
-    total = coverage_json(files)
-    lines.append(f"total: {total['coverage']:g}% ({total['covered_lines']}/"
-                 f"{total['covered_lines'] + total['not_covered_lines']} lines)")
-    return lines

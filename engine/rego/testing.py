@@ -1,24 +1,36 @@
-"""``arcpolicy test``: run Rego unit tests (``test_*`` rules in ``*_test.rego``) as ``opa test`` does.
+"""``arcpolicy test``: run Rego unit tests as ``opa test`` does (OPA's tester/runner.go).
 
-Tests are discovered from the source and each one is evaluated as ``data.<package>.<test_rule>``:
-it passes when that value is ``true``. The default engine, regorus, runs every test in one
-interpreter in this process, gathers what ``print()`` calls write (shown under the test) and,
-with ``coverage=True``, which lines of each file were evaluated (:mod:`engine.rego.coverage`).
+:mod:`engine.rego.test_discovery` finds the tests (``test_*`` rules of any loaded file,
+``todo_test_*`` skipped, duplicates renamed ``#01``, table-driven tests with their cases) and
+each one is evaluated as its rule, ``data.<package>.<name>``, as OPA's runner does:
+
+- PASS when the value is ``true``; FAIL when it is undefined or anything else (a partial set
+  included); ERROR when the evaluation raises (conflicting values, a built-in the engine lacks):
+  that test only, the others run;
+- a table-driven test (a partial object) has one sub-result per case: a key whose value is not
+  ``true``, or a case that reached OPA's test-case point without producing its key, fails, and
+  the test fails when one of its cases does;
+- what ``print()`` writes is the test's output, one line per call.
+
+The default engine, regorus, runs every test in one interpreter in this process and, with
+``coverage=True``, reports the lines evaluated (:mod:`engine.rego.coverage`).
 
 With ``engine="regopy"``, regopy 1.5 can crash while compiling some tests (``with input as
-{...}`` and built-ins), and a crash takes every query of that program with it. So each test file
-runs in its own child process, compiled with the policies and the test files it uses; when that
-child crashes, each of its tests runs alone in a child (the file's other tests blanked out), and
-a test whose child crashes is an ``ERROR`` saying so while the others report as usual.
+{...}`` and built-ins), and a crash takes every query of that program with it. So each file's
+tests run in their own child process, compiled with the policies and the test files they use;
+when that child crashes, each of its tests runs alone in a child (the file's other tests blanked
+out), and a test whose child crashes is an ``ERROR`` saying so while the others report as usual.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 import regopy
@@ -32,24 +44,46 @@ from engine.rego.modules import RegoModule, discover, read_modules
 from engine.rego.references import BuiltinCheck, References, regopy_builtin, unresolved
 from engine.rego.regorus_engine import check_modules, error_message, regorus_builtin
 from engine.rego.regorus_engine import new_interpreter as new_regorus_interpreter
+from engine.rego.test_discovery import TestCase, TestPlan, plan_tests
 
-Outcome = Literal["PASS", "FAIL", "ERROR"]
+Outcome = Literal["PASS", "FAIL", "ERROR", "SKIPPED"]
 
 _TOP_LEVEL = re.compile(r"^(?:default[ \t]+)?([A-Za-z_]\w*)")
 _NOT_A_RULE = frozenset({"package", "import", "else"})  # else continues the rule above it
+_PRINT_PLACE = re.compile(r"^.*?:\d+: ", re.DOTALL)  # regorus prefixes what print() wrote with file:line
+_UNDEFINED = object()
+
+
+@dataclass(frozen=True)
+class SubResult:
+    """One case of a table-driven test (nested when its value is itself an object of cases)."""
+
+    name: str
+    fail: bool
+    sub_results: tuple[SubResult, ...] = ()
 
 
 @dataclass(frozen=True)
 class TestResult:
-    """One test rule's outcome; ``detail`` says why a test did not pass."""
+    """One test's outcome; ``output`` is what its print() calls wrote, ``error`` why it is an ERROR."""
 
     __test__ = False  # not a pytest test class
 
-    file: str
-    name: str
+    test: TestCase
     outcome: Outcome
-    detail: str = ""
-    prints: tuple[str, ...] = ()
+    duration_ns: int = 0
+    output: str = ""
+    error: str = ""
+    sub_results: tuple[SubResult, ...] = ()
+
+    @property
+    def file(self) -> str:
+        return self.test.file
+
+    @property
+    def name(self) -> str:
+        """OPA's full name: ``data.<package>.<test>``."""
+        return f"{self.test.package}.{self.test.name}"
 
 
 @dataclass(frozen=True)
@@ -67,13 +101,14 @@ class TestRunner:
     """One engine's way to check the modules and run the tests (``coverage``: whether it can report it)."""
 
     check: Callable[[Sequence[RegoModule]], tuple[list[RegoModule], list[Diagnostic]]]
-    run: Callable[[list[RegoModule], bool], TestRun]
+    run: Callable[[TestPlan, bool], TestRun]
     is_builtin: BuiltinCheck
     coverage: bool = False
 
 
-def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverage: bool = False) -> TestRun:
-    """Compile every module under ``paths`` (tests included) and run each ``test_*`` rule.
+def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverage: bool = False,
+              run: str | None = None) -> TestRun:
+    """Compile every module under ``paths`` (tests included) and run each test (``run``: a regex on the full name).
 
     A file that does not compile, or imports or calls something no loaded file defines, is bad
     input (InputError, file and line).
@@ -83,47 +118,137 @@ def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverag
         raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(TEST_RUNNERS)}", value=engine)
     if coverage and not runner.coverage:
         raise InputError("--coverage", f"coverage needs --rego-engine {DEFAULT_ENGINE}", value=engine)
+    selected = _name_filter(run)
     modules = list(read_modules(discover(paths, include_tests=True)))
-    accepted, diagnostics = runner.check(modules)
+    accepted, diagnostics = check_modules(modules)
+    if not diagnostics:
+        accepted, diagnostics = runner.check(accepted)
     accepted, reference_problems = unresolved(accepted, runner.is_builtin)
     if diagnostics or reference_problems:
         first = (diagnostics or reference_problems)[0]
         raise InputError(first.file, first.message, location=first.place)
-    return runner.run(accepted, coverage)
+    plan = plan_tests(accepted)
+    return runner.run(replace(plan, tests=[test for test in plan.tests if selected(f"{test.package}.{test.name}")]),
+                      coverage)
 
 
-def _run_with_regorus(modules: list[RegoModule], coverage: bool) -> TestRun:
+def _name_filter(pattern: str | None) -> Callable[[str], bool]:
+    """``opa test --run``: a regular expression searched in each test's full name."""
+    if pattern is None:
+        return lambda _name: True
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise InputError("--run", f"not a regular expression: {error}", value=pattern) from None
+    return lambda name: compiled.search(name) is not None
+
+
+def judge(test: TestCase, value: Any, reached: Sequence[Sequence[Any]] = ()) -> tuple[Outcome, tuple[SubResult, ...]]:
+    """A test's outcome from its rule's value (``_UNDEFINED`` when it has none), as OPA's runner decides.
+
+    ``reached``: for a table-driven test, the key paths of the cases that reached OPA's test-case point.
+    """
+    if value is _UNDEFINED:
+        return "FAIL", ()
+    if not test.table:
+        return ("PASS" if value is True else "FAIL"), ()
+    cases = _Cases()
+    if isinstance(value, dict):
+        for key, case in value.items():
+            cases.add_value(key, case)
+    for path in reached:
+        cases.reach([case_name(term) for term in path])
+    frozen = cases.freeze()
+    return ("FAIL" if any(case.fail for case in frozen) else "PASS"), frozen
+
+
+def case_name(term: Any) -> str:
+    """OPA's termToString: a string as it is, anything else as Go's JSON encoder writes it."""
+    if isinstance(term, str):
+        return term
+    text = json.dumps(term, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@dataclass
+class _Cases:
+    """OPA's SubResultMap while it is built: cases from the value, then from the test-case points reached."""
+
+    fail: bool = False
+    children: dict[str, _Cases] = field(default_factory=dict)
+
+    def add_value(self, key: str, value: Any) -> None:
+        child = self.children[key] = _Cases()
+        if isinstance(value, dict):
+            for inner_key, inner in value.items():
+                child.add_value(inner_key, inner)
+            child.fail = any(grandchild.fail for grandchild in child.children.values())
+        else:
+            child.fail = value is not True and value is not None
+
+    def reach(self, path: list[str]) -> bool:
+        """A case that reached the test-case point: a new one failed (it produced no key); returns its fail."""
+        if not path:
+            return True
+        child = self.children.get(path[0])
+        if child is None:
+            child = self.children[path[0]] = _Cases(fail=True)
+        if len(path) == 1:
+            return child.fail
+        if child.reach(path[1:]):
+            child.fail = True
+            return True
+        return False
+
+    def freeze(self) -> tuple[SubResult, ...]:
+        return tuple(SubResult(name, child.fail, child.freeze()) for name, child in sorted(self.children.items()))
+
+
+def _printed(lines: Iterable[str]) -> str:
+    """What print() wrote, as OPA's print hook writes it: each message on its own line, no place."""
+    return "".join(_PRINT_PLACE.sub("", line, count=1) + "\n" for line in lines)
+
+
+def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
     """Every test in one regorus interpreter; ``print()`` output gathered per test."""
-    interpreter = new_regorus_interpreter([(module.name, module.source) for module in modules])
+    interpreter = new_regorus_interpreter([(module.name, module.source) for module in plan.modules])
     interpreter.set_gather_prints(True)
     interpreter.set_enable_coverage(coverage)
+
+    def value_of(path: str) -> Any:
+        answer = orjson.loads(interpreter.eval_query_as_json(f"x := data.{path.removeprefix('data.')}"))
+        rows = answer.get("result", [])  # no "result" at all when undefined
+        return rows[0]["bindings"]["x"] if rows else _UNDEFINED
+
     results = []
-    for module in modules:
-        for rule in module.test_rules if module.is_test else []:
-            name = f"{module.package}.{rule}"
-            try:
-                value = orjson.loads(interpreter.eval_rule_as_json(f"data.{name}"))
-            except RuntimeError as error:
-                results.append(TestResult(module.name, name, "ERROR", error_message(error),
-                                          tuple(interpreter.take_prints())))
-                continue
-            prints = tuple(interpreter.take_prints())
-            if value is True:
-                results.append(TestResult(module.name, name, "PASS", prints=prints))
-            else:
-                detail = "undefined" if value == "<undefined>" else f"value {value!r}"
-                results.append(TestResult(module.name, name, "FAIL", detail, prints))
+    for test in plan.tests:
+        if test.skip:
+            results.append(TestResult(test, "SKIPPED"))
+            continue
+        started = time.perf_counter_ns()
+        try:
+            value = value_of(test.path)
+            output = _printed(interpreter.take_prints())
+            reached = value_of(test.cases) if test.cases else []
+            interpreter.take_prints()  # the cases' statements ran again: their prints are the test's already
+        except RuntimeError as error:
+            results.append(TestResult(test, "ERROR", time.perf_counter_ns() - started,
+                                      _printed(interpreter.take_prints()), error_message(error)))
+            continue
+        outcome, sub_results = judge(test, value, [] if reached is _UNDEFINED else reached)
+        results.append(TestResult(test, outcome, time.perf_counter_ns() - started, output, "", sub_results))
     report = file_coverage(orjson.loads(interpreter.get_coverage_report_as_json())) if coverage else None
     return TestRun(results, report)
 
 
-def _run_with_regopy(accepted: list[RegoModule], coverage: bool) -> TestRun:
-    """Each test file in its own regopy child process (see the module docstring)."""
-    references = References(accepted)
+def _run_with_regopy(plan: TestPlan, coverage: bool) -> TestRun:
+    """Each file's tests in their own regopy child process (see the module docstring)."""
+    references = References(plan.modules)
     results: list[TestResult] = []
-    for module in accepted:
-        if module.is_test and module.test_rules:
-            results.extend(_run_file(module, _program(module, accepted, references)))
+    for module in plan.modules:
+        tests = [test for test in plan.tests if test.file == module.name]
+        if tests:
+            results.extend(_run_file(module, tests, _program(module, plan.modules, references)))
     return TestRun(results)
 
 
@@ -138,20 +263,19 @@ def _program(module: RegoModule, modules: Sequence[RegoModule], references: Refe
     return [other for other in modules if not other.is_test or other.package in wanted]
 
 
-def _run_file(module: RegoModule, program: list[RegoModule]) -> list[TestResult]:
-    names = [f"{module.package}.{rule}" for rule in module.test_rules]
+def _run_file(module: RegoModule, tests: list[TestCase], program: list[RegoModule]) -> list[TestResult]:
     try:
-        return call_isolated(_run_program, program, module.name, names)
+        return call_isolated(_run_program, program, tests)
     except EngineCrash:
         pass
     results = []
-    for rule, name in zip(module.test_rules, names, strict=True):
-        alone = replace(module, source=_only_test(module.source, rule))
+    for test in tests:
+        alone = replace(module, source=_only_test(module.source, test.path.rsplit(".", 1)[-1]))
         try:
             results.extend(call_isolated(_run_program, [alone if other is module else other for other in program],
-                                         module.name, [name]))
+                                         [test]))
         except EngineCrash as crash:
-            results.append(TestResult(module.name, name, "ERROR", str(crash)))
+            results.append(TestResult(test, "ERROR", error=str(crash)))
     return results
 
 
@@ -171,29 +295,46 @@ def _only_test(source: str, keep: str) -> str:
     return "\n".join(lines)
 
 
-def _run_program(program: list[RegoModule], file: str, names: list[str]) -> list[TestResult]:
+def _run_program(program: list[RegoModule], tests: list[TestCase]) -> list[TestResult]:
     """In the child: compile ``program`` and query each test."""
     interpreter = new_interpreter()
     for module in program:
         interpreter.add_module(module.name, module.source)
-    return [_run(interpreter, file, name) for name in names]
+    return [_run(interpreter, test) for test in tests]
 
 
-def _run(interpreter: regopy.Interpreter, file: str, name: str) -> TestResult:
+def _run(interpreter: regopy.Interpreter, test: TestCase) -> TestResult:
+    if test.skip:
+        return TestResult(test, "SKIPPED")
+    started = time.perf_counter_ns()
     try:
-        output = interpreter.query(f"x := data.{name}")
+        value = _regopy_value(interpreter, test.path)
+        reached = _regopy_value(interpreter, test.cases) if test.cases else []
+    except _RegopyError as error:
+        return TestResult(test, "ERROR", time.perf_counter_ns() - started, error=str(error))
+    outcome, sub_results = judge(test, value, [] if reached is _UNDEFINED else reached)
+    return TestResult(test, outcome, time.perf_counter_ns() - started, sub_results=sub_results)
+
+
+class _RegopyError(Exception):
+    """regopy raised, or answered with an error, for a test's query."""
+
+
+def _regopy_value(interpreter: regopy.Interpreter, path: str) -> Any:
+    try:
+        output = interpreter.query(f"x := {path}")
     except (regopy.RegoError, ValueError) as error:  # ValueError: malformed output JSON
-        return TestResult(file, name, "ERROR", str(error).splitlines()[0])
+        raise _RegopyError(str(error).splitlines()[0]) from None
     if not output.ok():
-        return TestResult(file, name, "ERROR", output_error(output._impl))
+        raise _RegopyError(output_error(output._impl))
     text = str(output)
-    value = orjson.loads(text).get("bindings", {}).get("x") if text != "undefined" else None
-    if value is True:
-        return TestResult(file, name, "PASS")
-    return TestResult(file, name, "FAIL", "undefined" if value is None else f"value {value!r}")
+    if text == "undefined":
+        return _UNDEFINED
+    bindings = orjson.loads(text).get("bindings", {})
+    return bindings.get("x", _UNDEFINED)
 
 
 TEST_RUNNERS: dict[str, TestRunner] = {
-    "regorus": TestRunner(check_modules, _run_with_regorus, regorus_builtin, coverage=True),
+    "regorus": TestRunner(lambda modules: (list(modules), []), _run_with_regorus, regorus_builtin, coverage=True),
     "regopy": TestRunner(compile_modules, _run_with_regopy, regopy_builtin),
 }

@@ -70,11 +70,11 @@ violation contains {"msg": concat("", ["limit ", format_int(limit, 10)])} if {
 def test_authors_tests_with_both_idioms_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "allowed_types.rego").write_text(POLICY)
     (tmp_path / "allowed_types_test.rego").write_text(TESTS)
-    assert main(["test", str(tmp_path)]) == 0
+    assert main(["test", "-v", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for test in ("test_whole_input_replaced", "test_input_part_replaced", "test_rule_replaced_with_data",
                  "test_message"):
-        assert f"idiom.allowed_types_test.{test}: PASS" in out
+        assert f"data.idiom.allowed_types_test.{test}: PASS" in out
     assert "PASS: 4/4" in out
 
 
@@ -85,7 +85,7 @@ def test_a_wrong_expectation_under_with_fails(tmp_path: Path, capsys: pytest.Cap
         TESTS.replace('as {"microsoft.dapr"}', 'as {"microsoft.flux"}'))
     assert main(["test", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "idiom.allowed_types_test.test_rule_replaced_with_data: FAIL (undefined)" in out
+    assert "data.idiom.allowed_types_test.test_rule_replaced_with_data: FAIL (" in out
     assert "FAIL: 1/4" in out
 
 

@@ -1,5 +1,4 @@
-"""``arcpolicy test --coverage``: per-file and per-line coverage (text, and JSON shaped like opa test --coverage),
-and what print() calls gather, shown under their test."""
+"""``arcpolicy test --coverage``: per-file and per-line coverage, JSON shaped like opa test --coverage's report."""
 
 from __future__ import annotations
 
@@ -41,34 +40,26 @@ def policies(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_text_coverage_names_each_file_and_the_lines_not_covered(policies: Path, capsys) -> None:
+def test_coverage_is_a_json_report_shaped_like_opa_test_coverage(policies: Path, capsys) -> None:
     assert main(["test", str(policies), "--coverage"]) == 0
-    out = capsys.readouterr().out
-    assert "cov.demo_test.test_bad_extension: PASS\n  print: " in out
-    assert f"print: {policies / 'demo.rego'}:5: checking b1" in out
-    # regorus evaluates the package's rules when the test reads one of them: `unused` fails at its first line
-    assert f"  {policies / 'demo.rego'}: 83.33% (5/6 lines), not covered: lines 11" in out
-    assert f"  {policies / 'demo_test.rego'}: 100% (1/1 lines)" in out
-    assert "  total: 85.71% (6/7 lines)" in out
-
-
-def test_json_coverage_has_opa_test_coverage_shape(policies: Path, capsys) -> None:
-    assert main(["test", str(policies), "--coverage", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    [test] = report["tests"]
-    assert (test["name"], test["outcome"]) == ("cov.demo_test.test_bad_extension", "PASS")
-    assert test["prints"] == [f"{policies / 'demo.rego'}:5: checking b1"]
-    demo = report["coverage"]["files"][str(policies / "demo.rego")]
+    demo = report["files"][str(policies / "demo.rego")]
     assert demo["covered"] == [{"start": {"row": 3}, "end": {"row": 6}}, {"start": {"row": 10}, "end": {"row": 10}}]
     assert demo["not_covered"] == [{"start": {"row": 11}, "end": {"row": 11}}]
     assert (demo["covered_lines"], demo["not_covered_lines"], demo["coverage"]) == (5, 1, 83.33)
-    assert report["coverage"]["coverage"] == 85.71
+    assert report["coverage"] == 85.71
+
+
+def test_a_failing_test_reports_the_failure_instead_of_coverage(policies: Path, capsys) -> None:
+    (policies / "demo_test.rego").write_text(TESTS.replace("== 1", "== 2"))
+    assert main(["test", str(policies), "--coverage"]) == 1
+    assert "data.cov.demo_test.test_bad_extension: FAIL" in capsys.readouterr().out
 
 
 def test_the_shipped_library_prints_its_coverage(capsys) -> None:
     assert main(["test", str(LIBRARY / "rego"), "--coverage"]) == 0
-    out = capsys.readouterr().out
-    assert f"  {LIBRARY / 'rego' / 'monitoring_required.rego'}: " in out and "  total: " in out
+    report = json.loads(capsys.readouterr().out)
+    assert str(LIBRARY / "rego" / "monitoring_required.rego") in report["files"] and report["coverage"] > 0
 
 
 def test_coverage_needs_the_default_engine(policies: Path, capsys) -> None:

@@ -1,0 +1,151 @@
+"""Which rules ``arcpolicy test`` runs, and how, as ``opa test`` decides (OPA's tester/runner.go).
+
+- A test is a rule whose reference, read from the left up to its first varying term, has a term
+  starting with ``test_`` (``test_x``, ``test_cases[name]``) in any loaded file; ``todo_test_``
+  marks one skipped: reported ``SKIPPED``, not evaluated.
+- Two tests with one name in one package both run: OPA renames the second ``test_x#01`` (the
+  third ``#02`` ...). Here the second rule's head is renamed in the source (an identifier, so on
+  the same line and column) and reported under OPA's name.
+- A table-driven test, ``test_cases[name] if { some name, case in cases; ... }``, is a partial
+  object: each key is a case that passes when its value is ``true``. A case whose body fails
+  after its name was bound is a failing case too: OPA's compiler puts a call recording the name
+  right after the statement that binds it (``injectTestCaseFunc``). Here a companion rule made of
+  the body's statements up to that point (appended to the module, below every line of it) gives
+  the names of the cases that reached it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from engine.rego import rego_ast
+from engine.rego.modules import RegoModule
+
+TEST_PREFIX = "test_"
+SKIP_PREFIX = "todo_test_"
+_RENAMED = "__arcpolicy_duplicate_"
+_CASES = "__arcpolicy_cases_"
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test: OPA's package and name, its place, and the rule to evaluate.
+
+    ``table``: a partial object, one sub-result per case; ``cases``: the companion rule whose
+    value is the set of ``[name]`` arrays of the cases that reached OPA's test-case point.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    file: str
+    row: int
+    col: int
+    package: str
+    name: str
+    path: str
+    skip: bool = False
+    table: bool = False
+    cases: str | None = None
+
+
+@dataclass(frozen=True)
+class TestPlan:
+    """The modules to compile (duplicates renamed, companion rules appended) and the tests, in file order."""
+
+    __test__ = False
+
+    modules: list[RegoModule]
+    tests: list[TestCase]
+
+
+def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
+    """Find the tests of ``modules`` (which must parse) and prepare their sources."""
+    trees = rego_ast.parse([(module.name, module.source) for module in modules])
+    seen: Counter[str] = Counter()
+    planned: list[RegoModule] = []
+    tests: list[TestCase] = []
+    for module in sorted(modules, key=lambda found: found.name):
+        tree = trees[module.name]
+        source = module.source.encode()
+        package = rego_ast.package_path(tree)
+        renames: list[tuple[int, int, str]] = []
+        companions: list[str] = []
+        for rule in tree["rules"]:
+            tag, body = rego_ast.kind(rule)
+            terms = rego_ast.head_reference(rule)
+            named = _test_name(terms)
+            if tag == "Default" or named is None:
+                continue
+            name, length = named
+            reference = _reference_text(terms[:length])
+            if name.startswith(SKIP_PREFIX):
+                tests.append(TestCase(module.name, body["span"]["line"], body["span"]["col"], package, reference,
+                                      f"{package}.{reference}", skip=True))
+                continue
+            count = seen[f"{package}.{reference}"]
+            seen[f"{package}.{reference}"] += 1
+            path = f"{package}.{reference}"
+            if count:  # OPA's rewriteDuplicateTestNames
+                renamed = replace(terms[length - 1], name=f"{name}{_RENAMED}{count:02d}")
+                renames.append((renamed.start, renamed.end, renamed.name or ""))
+                reference = _reference_text([*terms[:length - 1], replace(renamed, name=f"{name}#{count:02d}")])
+                path = f"{package}.{_reference_text([*terms[:length - 1], renamed])}"
+            table = tag == "Spec" and "Compr" in body["head"] and len(terms) == 2 and length == 1 \
+                and terms[1].name is None
+            cases = None
+            if table:
+                cases = f"{_CASES}{len(companions)}"
+                companions.append(_companion(cases, source, terms[1], body["bodies"][0]["query"]))
+            tests.append(TestCase(module.name, body["span"]["line"], body["span"]["col"], package, reference, path,
+                                  table=table, cases=f"{package}.{cases}" if cases else None))
+        if renames or companions:
+            for start, end, text in sorted(renames, reverse=True):
+                source = source[:start] + text.encode() + source[end:]
+            text = source.decode() + "".join(f"\n\n{companion}" for companion in companions) + "\n"
+            module = replace(module, source=text)
+        planned.append(module)
+    return TestPlan(planned, tests)
+
+
+def _test_name(terms: list[rego_ast.RefTerm]) -> tuple[str, int] | None:
+    """OPA's ruleName: the first ground term named ``test_*`` or ``todo_test_*``, and how many terms lead to it."""
+    for position, term in enumerate(terms):
+        if term.name is None:
+            return None
+        if term.name.startswith((TEST_PREFIX, SKIP_PREFIX)):
+            return term.name, position + 1
+    return None
+
+
+def _reference_text(terms: Sequence[rego_ast.RefTerm]) -> str:
+    """A ground reference as OPA prints it: ``test_x``, ``p.q.test_x``, ``p["a b"].test_x``."""
+    text = ""
+    for term in terms:
+        name = term.name or ""
+        text += name if not text else f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
+    return text
+
+
+def _companion(name: str, source: bytes, key: rego_ast.RefTerm, query: rego_ast.Node) -> str:
+    """The rule whose value holds ``[key]`` for each case that reached OPA's test-case point.
+
+    OPA puts that point right after the first statement mentioning the key's variable (for a key
+    expression, after the statement where the last of its variables first appears; a key with no
+    variable is recorded before the body). ``some x`` declarations bind nothing there.
+    """
+    statements = rego_ast.statements(query)
+    key_text = source[key.start:key.end].decode()
+    key_variables = set(rego_ast.variables(key.node))
+    first: dict[str, int] = {}
+    for index, statement in enumerate(statements):
+        if "SomeVars" not in statement["literal"]:
+            for variable in rego_ast.variables(statement["literal"]):
+                first.setdefault(variable, index)
+    reach = max((first[variable] + 1 for variable in key_variables if variable in first), default=0)
+    body = "\n".join(source[statement["span"]["start"]:statement["span"]["end"]].decode()
+                     for statement in statements[:reach])
+    return f"{name} contains [{key_text}] if {{\n{body or 'true'}\n}}"
+
