@@ -96,3 +96,81 @@ def variables(node: Any) -> Iterator[str]:
                 yield value["value"]
             else:
                 yield from variables(value)
+
+
+def var_nodes(node: Any) -> Iterator[Node]:
+    """Every variable node under ``node`` (comprehensions and ``every`` included)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from var_nodes(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Var":
+                yield value
+            else:
+                yield from var_nodes(value)
+
+
+def extent(node: Node, source: bytes) -> tuple[int, int]:
+    """A node's bytes in ``source``, from the spans under it.
+
+    regorus's spans leave the quotes out of a string and, for an object, its braces, so a string
+    gets its quotes back and a collection its brackets (found around its items in the source).
+    """
+    found = _extent(node, source)
+    if found is None:
+        raise ValueError("an AST node without a span")
+    return found
+
+
+_BRACKETS = {"Object": (b"{", b"}"), "Set": (b"{", b"}"), "Array": (b"[", b"]"), "ObjectCompr": (b"{", b"}"),
+             "SetCompr": (b"{", b"}"), "ArrayCompr": (b"[", b"]")}
+
+
+def _extent(node: object, source: bytes) -> tuple[int, int] | None:
+    found: tuple[int, int] | None = None
+    if isinstance(node, list):
+        for item in node:
+            found = _widest(found, _extent(item, source))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "span":
+                found = _widest(found, (value["start"], value["end"]))
+            elif key in ("String", "RawString"):
+                start, end = value["span"]["start"], value["span"]["end"]
+                quoted = source[start - 1:start] in (b'"', b"`") and source[end:end + 1] in (b'"', b"`")
+                found = _widest(found, (start - 1, end + 1) if quoted else (start, end))
+            elif key in _BRACKETS:
+                found = _widest(found, _bracketed(_extent(value, source), source, *_BRACKETS[key]))
+            else:
+                found = _widest(found, _extent(value, source))
+    return found
+
+
+def _widest(one: tuple[int, int] | None, other: tuple[int, int] | None) -> tuple[int, int] | None:
+    if one is None or other is None:
+        return one or other
+    return min(one[0], other[0]), max(one[1], other[1])
+
+
+def _bracketed(inner: tuple[int, int] | None, source: bytes, opening: bytes, closing: bytes) -> tuple[int, int] | None:
+    """``inner`` widened to the brackets around it (skipping blanks, commas and comments)."""
+    if inner is None:
+        return None
+    start, end = inner
+    before = start
+    while before > 0 and source[before - 1:before].isspace():
+        before -= 1
+    if source[before - 1:before] == opening and source[start:start + 1] != opening:
+        start = before - 1
+    after = end
+    while after < len(source):
+        if source[after:after + 1] == b"#":
+            after = source.find(b"\n", after) % (len(source) + 1)
+        elif source[after:after + 1].isspace() or source[after:after + 1] == b",":
+            after += 1
+        else:
+            break
+    if source[after:after + 1] == closing and source[end - 1:end] != closing:
+        end = after + 1
+    return start, end

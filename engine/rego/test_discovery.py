@@ -12,6 +12,11 @@
   right after the statement that binds it (``injectTestCaseFunc``). Here a companion rule made of
   the body's statements up to that point (appended to the module, below every line of it) gives
   the names of the cases that reached it.
+
+One more rewrite keeps regorus to what OPA evaluates: a reference through an import
+(``import data.lib`` then ``lib.tags``) is written out in full (``data.lib.tags``): through the
+alias, regorus evaluates every rule of the imported package, which OPA does not (their prints,
+errors and coverage would show in tests that never ask for them).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from engine.rego.modules import RegoModule
 TEST_PREFIX = "test_"
 SKIP_PREFIX = "todo_test_"
 _RENAMED = "__arcpolicy_duplicate_"
-_CASES = "__arcpolicy_cases_"
+CASES_PREFIX = "__arcpolicy_cases_"  # companion rules: not tests, not covered
 
 
 @dataclass(frozen=True)
@@ -71,8 +76,8 @@ def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
         tree = trees[module.name]
         source = module.source.encode()
         package = rego_ast.package_path(tree)
-        renames: list[tuple[int, int, str]] = []
-        companions: list[str] = []
+        edits = _imports_written_out(tree, source)
+        companions: list[tuple[str, str, list[tuple[int, int]]]] = []
         for rule in tree["rules"]:
             tag, body = rego_ast.kind(rule)
             terms = rego_ast.head_reference(rule)
@@ -90,24 +95,47 @@ def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
             path = f"{package}.{reference}"
             if count:  # OPA's rewriteDuplicateTestNames
                 renamed = replace(terms[length - 1], name=f"{name}{_RENAMED}{count:02d}")
-                renames.append((renamed.start, renamed.end, renamed.name or ""))
+                edits.append((renamed.start, renamed.end, renamed.name or ""))
                 reference = _reference_text([*terms[:length - 1], replace(renamed, name=f"{name}#{count:02d}")])
                 path = f"{package}.{_reference_text([*terms[:length - 1], renamed])}"
             table = tag == "Spec" and "Compr" in body["head"] and len(terms) == 2 and length == 1 \
                 and terms[1].name is None
             cases = None
             if table:
-                cases = f"{_CASES}{len(companions)}"
-                companions.append(_companion(cases, source, terms[1], body["bodies"][0]["query"]))
+                cases = f"{CASES_PREFIX}{len(companions)}"
+                companions.append((cases, source[terms[1].start:terms[1].end].decode(),
+                                   _reached_statements(source, terms[1], body["bodies"][0]["query"])))
             tests.append(TestCase(module.name, body["span"]["line"], body["span"]["col"], package, reference, path,
                                   table=table, cases=f"{package}.{cases}" if cases else None))
-        if renames or companions:
-            for start, end, text in sorted(renames, reverse=True):
-                source = source[:start] + text.encode() + source[end:]
-            text = source.decode() + "".join(f"\n\n{companion}" for companion in companions) + "\n"
-            module = replace(module, source=text)
+        if edits or companions:
+            edited = _edited(source, edits)
+            rules = [f"{name} contains [{key}] if {{\n" + "\n".join(
+                edited[_moved(start, edits):_moved(end, edits)].decode() for start, end in statements) + "\ntrue\n}"
+                for name, key, statements in companions]
+            module = replace(module, source=edited.decode() + "".join(f"\n\n{rule}" for rule in rules) + "\n")
         planned.append(module)
     return TestPlan(planned, tests)
+
+
+def _imports_written_out(tree: rego_ast.Node, source: bytes) -> list[tuple[int, int, str]]:
+    """Replacements of each use of an import's alias (in rule bodies and values) by the imported path."""
+    aliases: dict[str, str] = {}
+    for imported in tree["imports"]:
+        terms = rego_ast.reference(imported["refr"])
+        if terms[0].name in ("data", "input") and all(term.name is not None for term in terms):
+            alias = imported.get("as")
+            name = source[alias["start"]:alias["end"]].decode() if alias else terms[-1].name or ""
+            aliases[name] = _reference_text(terms)
+    if not aliases:
+        return []
+    uses = []
+    for rule in tree["rules"]:
+        tag, body = rego_ast.kind(rule)
+        head = rego_ast.kind(body["head"])[1] if tag == "Spec" else {}
+        for node in rego_ast.var_nodes([body.get("bodies"), head.get("assign"), head.get("key"), body.get("value")]):
+            if node["value"] in aliases:
+                uses.append((node["span"]["start"], node["span"]["end"], aliases[node["value"]]))
+    return uses
 
 
 def _test_name(terms: list[rego_ast.RefTerm]) -> tuple[str, int] | None:
@@ -129,15 +157,14 @@ def _reference_text(terms: Sequence[rego_ast.RefTerm]) -> str:
     return text
 
 
-def _companion(name: str, source: bytes, key: rego_ast.RefTerm, query: rego_ast.Node) -> str:
-    """The rule whose value holds ``[key]`` for each case that reached OPA's test-case point.
+def _reached_statements(source: bytes, key: rego_ast.RefTerm, query: rego_ast.Node) -> list[tuple[int, int]]:
+    """The bytes of the statements a case runs before OPA's test-case point records it.
 
     OPA puts that point right after the first statement mentioning the key's variable (for a key
     expression, after the statement where the last of its variables first appears; a key with no
     variable is recorded before the body). ``some x`` declarations bind nothing there.
     """
     statements = rego_ast.statements(query)
-    key_text = source[key.start:key.end].decode()
     key_variables = set(rego_ast.variables(key.node))
     first: dict[str, int] = {}
     for index, statement in enumerate(statements):
@@ -145,7 +172,15 @@ def _companion(name: str, source: bytes, key: rego_ast.RefTerm, query: rego_ast.
             for variable in rego_ast.variables(statement["literal"]):
                 first.setdefault(variable, index)
     reach = max((first[variable] + 1 for variable in key_variables if variable in first), default=0)
-    body = "\n".join(source[statement["span"]["start"]:statement["span"]["end"]].decode()
-                     for statement in statements[:reach])
-    return f"{name} contains [{key_text}] if {{\n{body or 'true'}\n}}"
+    return [rego_ast.extent(statement, source) for statement in statements[:reach]]
 
+
+def _edited(source: bytes, edits: list[tuple[int, int, str]]) -> bytes:
+    for start, end, text in sorted(edits, reverse=True):
+        source = source[:start] + text.encode() + source[end:]
+    return source
+
+
+def _moved(offset: int, edits: list[tuple[int, int, str]]) -> int:
+    """Where ``offset`` of the source is once ``edits`` (which never straddle it) are made."""
+    return offset + sum(len(text.encode()) - (end - start) for start, end, text in edits if end <= offset)

@@ -24,6 +24,7 @@ out), and a test whose child crashes is an ``ERROR`` saying so while the others 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -36,7 +37,8 @@ import orjson
 import regopy
 
 from engine.errors import InputError
-from engine.rego.coverage import FileCoverage, file_coverage
+from engine.rego.coverage import FileCoverage, Range, file_coverage
+from engine.rego.coverage_probes import instrument
 from engine.rego.engine_kinds import DEFAULT_ENGINE
 from engine.rego.engines import Diagnostic, compile_modules, new_interpreter, output_error
 from engine.rego.isolation import EngineCrash, call_isolated
@@ -213,7 +215,6 @@ def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
     """Every test in one regorus interpreter; ``print()`` output gathered per test."""
     interpreter = new_regorus_interpreter([(module.name, module.source) for module in plan.modules])
     interpreter.set_gather_prints(True)
-    interpreter.set_enable_coverage(coverage)
 
     def value_of(path: str) -> Any:
         answer = orjson.loads(interpreter.eval_query_as_json(f"x := data.{path.removeprefix('data.')}"))
@@ -237,8 +238,23 @@ def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
             continue
         outcome, sub_results = judge(test, value, [] if reached is _UNDEFINED else reached)
         results.append(TestResult(test, outcome, time.perf_counter_ns() - started, output, "", sub_results))
-    report = file_coverage(orjson.loads(interpreter.get_coverage_report_as_json())) if coverage else None
-    return TestRun(results, report)
+    return TestRun(results, _coverage_with_regorus(plan) if coverage else None)
+
+
+def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
+    """The tests again, on probed copies of the modules (:mod:`engine.rego.coverage_probes`): what they reached."""
+    instrumented = instrument(plan.modules)
+    interpreter = new_regorus_interpreter(instrumented.modules)
+    interpreter.set_gather_prints(True)
+    hits: dict[str, set[Range]] = {}
+    for test in plan.tests:
+        if test.skip:
+            continue
+        with contextlib.suppress(RuntimeError):  # an error ends the test; what it reached before counts
+            interpreter.eval_query(f"x := data.{test.path.removeprefix('data.')}")
+        for file, reached in instrumented.reached(interpreter.take_prints()).items():
+            hits.setdefault(file, set()).update(reached)
+    return [file_coverage(file, coverable, hits.get(file, ())) for file, coverable in instrumented.coverable.items()]
 
 
 def _run_with_regopy(plan: TestPlan, coverage: bool) -> TestRun:

@@ -1,4 +1,9 @@
-"""``arcpolicy test --coverage``: per-file and per-line coverage, JSON shaped like opa test --coverage's report."""
+"""``arcpolicy test --coverage``: counted as ``opa test --coverage`` counts it (OPA v1.20's cover package).
+
+The figures below are OPA's for these files (checked by hand against OPA's algorithm, and against
+the real OPA): rule heads count when their rule produced a
+value, expressions when evaluation reached them (a range from their first to their last row), a failed
+test's unreached lines and head stay uncovered, and a body OPA's rule index skips is not reached."""
 
 from __future__ import annotations
 
@@ -8,19 +13,36 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.rego.testing import run_tests
 from policies import LIBRARY
 
 POLICY = '''package cov.demo
 
-violation contains {"msg": e.name} if {
+default allowed := false
+
+allowed if {
+	input.method == "GET"
+	input.user == "admin"
+}
+
+names := {name |
+	some extension in input.extensions
+	name := extension.name
+}
+
+violation contains {
+	"msg": sprintf("%s is bad", [e.name]),
+} if {
 	some e in input.extensions
-	print("checking", e.name)
 	e.properties.extensionType == "bad"
 }
 
+tier := "gold" if {
+	input.premium
+} else := "basic"
+
 unused if {
 	input.resource.name == "x"
-	input.resource.location == "y"
 }
 '''
 TESTS = '''package cov.demo_test
@@ -28,7 +50,22 @@ TESTS = '''package cov.demo_test
 import data.cov.demo
 
 test_bad_extension if {
-	count(demo.violation) == 1 with input.extensions as [{"name": "b1", "properties": {"extensionType": "bad"}}]
+	count(demo.violation) == 1 with input.extensions as [
+		{"name": "b1", "properties": {"extensionType": "bad"}},
+	]
+}
+
+test_nobody_is_allowed_without_a_method if {
+	not demo.allowed with input as {}
+}
+
+test_tier if {
+	demo.tier == "basic" with input as {}
+}
+
+test_wrong if {
+	demo.names == {"a"} with input.extensions as [{"name": "b"}]
+	true
 }
 '''
 
@@ -36,24 +73,50 @@ test_bad_extension if {
 @pytest.fixture
 def policies(tmp_path: Path) -> Path:
     (tmp_path / "demo.rego").write_text(POLICY)
-    (tmp_path / "demo_test.rego").write_text(TESTS)
+    (tmp_path / "demo_test.rego").write_text(TESTS.replace("test_wrong", "todo_test_wrong"))
     return tmp_path
 
 
-def test_coverage_is_a_json_report_shaped_like_opa_test_coverage(policies: Path, capsys) -> None:
-    assert main(["test", str(policies), "--coverage"]) == 0
+def rows(ranges: list[dict]) -> list[int]:
+    return sorted({row for found in ranges for row in range(found["start"]["row"], found["end"]["row"] + 1)})
+
+
+def test_coverage_counts_rows_as_opa_does(policies: Path, capsys) -> None:
+    assert main(["test", "-z", str(policies), "--coverage"]) == 0
     report = json.loads(capsys.readouterr().out)
     demo = report["files"][str(policies / "demo.rego")]
-    assert demo["covered"] == [{"start": {"row": 3}, "end": {"row": 6}}, {"start": {"row": 10}, "end": {"row": 10}}]
-    assert demo["not_covered"] == [{"start": {"row": 11}, "end": {"row": 11}}]
-    assert (demo["covered_lines"], demo["not_covered_lines"], demo["coverage"]) == (5, 1, 83.33)
-    assert report["coverage"] == 85.71
+    # 3: the default (asked with no method: allowed's body is skipped by OPA's index, so 5-7 stay uncovered);
+    # 15-17: the multi-line head of violation, 18-19 its body; 24: `else` (22-23: input.premium undefined);
+    # 10-13 (names, whose head and value span four rows) and 26-27: never asked (test_wrong is skipped)
+    assert rows(demo["covered"]) == [3, 15, 16, 17, 18, 19, 24]
+    assert rows(demo["not_covered"]) == [5, 6, 7, 10, 11, 12, 13, 22, 23, 26, 27]
+    assert (demo["covered_lines"], demo["not_covered_lines"]) == (7, 11)
+    assert demo["coverage"] == pytest.approx(100 * 7 / 18)
+    assert demo["covered"][0] == {"start": {"row": 3, "col": 1}, "end": {"row": 3, "col": 8}}  # `default`
+    tests = report["files"][str(policies / "demo_test.rego")]
+    assert rows(tests["covered"]) == [5, 6, 7, 8, 11, 12, 15, 16]  # a skipped test is not evaluated
+    assert rows(tests["not_covered"]) == [19, 20, 21]
+    assert report["covered_lines"] == 15 and report["not_covered_lines"] == 14
+    assert report["coverage"] == pytest.approx(100 * 15 / 29)
+
+
+def test_a_failed_test_leaves_its_head_and_unreached_lines_uncovered(policies: Path) -> None:
+    (policies / "demo_test.rego").write_text(TESTS)
+    demo, tests = sorted(run_tests([policies], coverage=True).coverage or [], key=lambda found: found.path)
+    # test_wrong asks for names: 10-13 covered, 11 (`some ... in`) evaluated but never counted as not covered
+    assert [(found.start_row, found.end_row) for found in demo.not_covered] == [(5, 5), (6, 6), (7, 7), (22, 22),
+                                                                                  (23, 23), (26, 26), (27, 27)]
+    assert (demo.covered_lines, demo.not_covered_lines) == (11, 7)
+    # test_wrong: its first expression (20) is reached and fails, its head (19) and `true` (21) are not
+    assert {row for found in tests.covered for row in found.rows()} >= {20}
+    assert [(found.start_row, found.end_row) for found in tests.not_covered] == [(19, 19), (21, 21)]
+    assert (tests.covered_lines, tests.not_covered_lines) == (9, 2)
 
 
 def test_a_failing_test_reports_the_failure_instead_of_coverage(policies: Path, capsys) -> None:
-    (policies / "demo_test.rego").write_text(TESTS.replace("== 1", "== 2"))
+    (policies / "demo_test.rego").write_text(TESTS)
     assert main(["test", str(policies), "--coverage"]) == 1
-    assert "data.cov.demo_test.test_bad_extension: FAIL" in capsys.readouterr().out
+    assert "data.cov.demo_test.test_wrong: FAIL" in capsys.readouterr().out
 
 
 def test_the_shipped_library_prints_its_coverage(capsys) -> None:
