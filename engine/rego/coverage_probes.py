@@ -290,17 +290,7 @@ def _scalar(node: rego_ast.Node) -> bool:
 
 def _constant(node: rego_ast.Node) -> bool:
     """A literal without variables, references or calls."""
-    return not any(key in ("Var", "Call") or key.startswith("Ref") for key in _tags(node))
-
-
-def _tags(node: object) -> Iterator[str]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _tags(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            yield key
-            yield from _tags(value)
+    return not any(key in ("Var", "Call") or key.startswith("Ref") for key, _ in rego_ast.pairs(node))
 
 
 def _query(current: _Module, query: rego_ast.Node) -> None:

@@ -47,10 +47,6 @@ def kind(node: Node) -> tuple[str, Node]:
     return tag, body
 
 
-def span(node: Node) -> dict[str, int]:
-    return kind(node)[1]["span"]
-
-
 def package_path(module: Node) -> str:
     """``data.a.b`` for ``package a.b``."""
     return "data." + ".".join(term.name or "" for term in reference(module["package"]["refr"]))
@@ -83,32 +79,26 @@ def statements(query: Node) -> list[Node]:
     return query["stmts"]
 
 
-def variables(node: Any) -> Iterator[str]:
-    """The variable names ``node`` mentions in its own scope (not inside comprehensions or ``every``)."""
+def pairs(node: Any, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, Any]]:
+    """Every ``(key, value)`` under ``node``, depth first, not inside the keys in ``skip``."""
     if isinstance(node, list):
         for item in node:
-            yield from variables(item)
+            yield from pairs(item, skip)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key in _SCOPES:
-                continue
-            if key == "Var":
-                yield value["value"]
-            else:
-                yield from variables(value)
+            if key not in skip:
+                yield key, value
+                yield from pairs(value, skip)
+
+
+def variables(node: Any) -> Iterator[str]:
+    """The variable names ``node`` mentions in its own scope (not inside comprehensions or ``every``)."""
+    return (value["value"] for key, value in pairs(node, _SCOPES) if key == "Var")
 
 
 def var_nodes(node: Any) -> Iterator[Node]:
     """Every variable node under ``node`` (comprehensions and ``every`` included)."""
-    if isinstance(node, list):
-        for item in node:
-            yield from var_nodes(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Var":
-                yield value
-            else:
-                yield from var_nodes(value)
+    return (value for key, value in pairs(node) if key == "Var")
 
 
 def extent(node: Node, source: bytes) -> tuple[int, int]:
@@ -166,7 +156,8 @@ def _bracketed(inner: tuple[int, int] | None, source: bytes, opening: bytes, clo
     after = end
     while after < len(source):
         if source[after:after + 1] == b"#":
-            after = source.find(b"\n", after) % (len(source) + 1)
+            line_end = source.find(b"\n", after)  # a comment runs to the end of its line
+            after = len(source) if line_end < 0 else line_end
         elif source[after:after + 1].isspace() or source[after:after + 1] == b",":
             after += 1
         else:
