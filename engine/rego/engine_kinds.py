@@ -30,6 +30,7 @@ from engine.rego.engines import (
 )
 from engine.rego.isolation import EngineCrash, IsolatedError, call_isolated
 from engine.rego.modules import RegoModule
+from engine.rego.opa_builtins import NOT_PROVIDED
 from engine.rego.references import BuiltinCheck, References, dependency_order, regopy_builtin
 from engine.rego.regorus_engine import RegorusEngine, check_modules, regorus_builtin
 
@@ -91,8 +92,13 @@ def _build_opa(bundle: ScanBundle, url: str, **options: Any) -> RegoEngine:
     return OpaServerEngine(bundle, url, upload_order=dependency_order(bundle.modules), **options)
 
 
+def opa_builtin(name: str) -> bool:
+    """OPA has every built-in: regorus's, those arcpolicy adds to it and those it cannot add."""
+    return regorus_builtin(name) or name in NOT_PROVIDED
+
+
 ENGINES: dict[str, EngineKind] = {
     "regorus": EngineKind(check_modules, RegorusEngine, regorus_builtin),
     "regopy": EngineKind(compile_modules, _build_regopy, regopy_builtin),
-    "opa": EngineKind(check_modules, _build_opa, regorus_builtin),
+    "opa": EngineKind(check_modules, _build_opa, opa_builtin),
 }

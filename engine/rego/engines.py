@@ -33,7 +33,7 @@ from regopy.rego_shared import (
 )
 
 from engine.errors import InputError, ServiceError
-from engine.rego.bundle import ENTRY_FILE, ScanBundle
+from engine.rego.bundle import ScanBundle
 from engine.rego.isolation import EngineCrash, EngineHost, IsolatedError
 from engine.rego.modules import RegoModule
 
@@ -261,7 +261,8 @@ class RegopyEngine:
         self._interpreter = new_interpreter()
         for module in bundle.modules:
             self._interpreter.add_module(module.name, module.source)
-        self._interpreter.add_module(ENTRY_FILE, bundle.entry_source)
+        for name, source in bundle.entry_sources:
+            self._interpreter.add_module(name, source)
         entrypoints = [bundle.package_path(index) for index in range(len(bundle.packages))]
         self._compiled = self._interpreter.build(None, [bundle.results_path, bundle.shared_results_path,
                                                         *entrypoints])
@@ -373,7 +374,7 @@ class OpaServerEngine:
     def _upload(self) -> None:
         from opa_client.errors import RegoParseError
 
-        sources = [*((module.name, module.source) for module in self.upload_order), (ENTRY_FILE, self.bundle.entry_source)]
+        sources = [*((module.name, module.source) for module in self.upload_order), *self.bundle.entry_sources]
         for number, (name, source) in enumerate(sources):
             try:
                 self._request(self.client.update_policy_from_string, source, f"arcpolicy/{number}",

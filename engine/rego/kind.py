@@ -34,7 +34,7 @@ class RegoEvaluator:
     def __init__(self, library: RegoLibrary, assignments: Sequence[PolicyAssignment]):
         self.library = library
         self.assignments = [(assignment, library.policy(_package(assignment) or "")) for assignment in assignments]
-        self.warnings: list[str] = []
+        self.warnings = [f"{warning} (see docs/rego.md, where regorus differs from OPA)" for warning in library.warnings]
         self.evaluates_containers = False  # Rego policies decide clusters
         self.containers: dict[str, dict[str, Any]] = {}
         self.not_evaluated: list[NotEvaluated] = []

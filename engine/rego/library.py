@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.errors import InputError
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.rego.bundle import PARAMETER_SETS_KEY, ScanBundle
+from engine.rego.divergences import divergences
 from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
 from engine.rego.engines import BundleRejected, Diagnostic, RegoEngine, RegoRuntimeError
 from engine.rego.modules import RegoModule, discover, read_module
@@ -114,6 +115,7 @@ class RegoLibrary:
         self.bundle = bundle
         self.engine = engine
         self._index = {package: index for index, package in enumerate(bundle.packages)}
+        self.warnings: list[Diagnostic] = []  # constructs whose verdict may differ from OPA's (engine.rego.divergences)
         self._recipe: tuple[list[RegoModule], list[Diagnostic], str, dict[str, Any]] = (
             list(bundle.modules), diagnostics, DEFAULT_ENGINE, {})
 
@@ -146,6 +148,8 @@ class RegoLibrary:
                 modules = [module for module in modules if module.name not in skipped]
         diagnostics.extend(metadata_problems)
         library = cls(policies, diagnostics, bundle, chosen)
+        if engine == DEFAULT_ENGINE:
+            library.warnings = divergences(modules)
         library._recipe = (list(bundle.modules), diagnostics, engine, engine_options)
         return library
 

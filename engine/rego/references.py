@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from engine.rego.engines import Diagnostic, new_interpreter
 from engine.rego.modules import RegoModule
+from engine.rego.opa_builtins import NOT_PROVIDED
 
 _IMPORT = re.compile(r"^import[ \t]+([A-Za-z_][\w.]*)(?:[ \t]+as[ \t]+([A-Za-z_]\w*))?[ \t]*$", re.MULTILINE)
 _CALL = re.compile(r"(?<![\w.\]])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)[ \t]*\(")
@@ -91,9 +92,7 @@ class References:
             if (at_line_start or name in _KEYWORDS or name.partition(".")[0] in missing
                     or self._defined(name, local, aliases)):
                 continue  # a rule head defines the function; the others are calls
-            problems.append(Diagnostic(module.name, _line(code, match.start()),
-                                       f"undefined function {name} (neither a rule of a loaded package nor a "
-                                       "built-in of the Rego engine)"))
+            problems.append(Diagnostic(module.name, _line(code, match.start()), _undefined_function(name)))
         return problems
 
     def _defined(self, name: str, local: set[str], aliases: dict[str, str]) -> bool:
@@ -105,6 +104,11 @@ class References:
         if head in aliases:
             return self.resolves(f"{aliases[head]}.{rest}")
         return self.is_builtin(name)
+
+
+def called_names(module: RegoModule) -> set[str]:
+    """The names ``module`` calls as functions (built-ins and rules alike), strings and comments left out."""
+    return {match.group(1) for match in _CALL.finditer(_code(module.source))} - _KEYWORDS
 
 
 def dependency_order(modules: Sequence[RegoModule]) -> list[RegoModule]:
@@ -133,6 +137,15 @@ def dependency_order(modules: Sequence[RegoModule]) -> list[RegoModule]:
     for module in modules:
         place(module)
     return list(ordered.values())
+
+
+def _undefined_function(name: str) -> str:
+    """Why a call resolves to nothing: an OPA built-in the engine lacks (and which engines have it), or a typo."""
+    if name in NOT_PROVIDED:
+        others = "regopy and opa have it" if regopy_builtin(name) else "opa has it"
+        return (f"{name} is a built-in of OPA that this Rego engine lacks, so this policy is not evaluated "
+                f"({others}: --rego-engine)")
+    return f"undefined function {name} (neither a rule of a loaded package nor a built-in of the Rego engine)"
 
 
 def regopy_builtin(name: str) -> bool:

@@ -15,6 +15,11 @@ It does not cover all of Rego, so the interpreter (``regorus.Engine``) answers e
   outputs" error): the VM silently keeps one of them, so :func:`conflict_prone_packages` finds
   such rules in the AST (a rule with a value defined twice, or whose body or value iterates
   outside a comprehension) and those packages are not given to the VM.
+- packages that call a built-in whose regorus answer differs from OPA's (``sprintf``,
+  ``json.marshal``, ``base64.decode``) or that regorus lacks (``crypto.sha256``, ...): the
+  interpreter has OPA's versions as extensions (:mod:`engine.rego.opa_builtins`), the VM takes
+  none; packages calling ``upper``, ``lower`` or ``count``, which differ from OPA's only on
+  non-ASCII text, stay on the VM for ASCII inputs (``str.isascii`` is free) and sources.
 
 The differential test (tests/rego/test_differential.py) runs the shipped library, the example
 policy repository, the Rego test files and thousands of generated clusters through regopy, the
@@ -33,10 +38,11 @@ from typing import Any
 import orjson
 import regorus
 
+from engine.rego import opa_builtins
 from engine.rego.bundle import ENTRY_FILE, PARAMETER_SETS_KEY, VM_ENTRY_FILE, ScanBundle
 from engine.rego.engines import BundleRejected, Diagnostic, PackageVerdicts, RegoRuntimeError, one_at_a_time
 from engine.rego.modules import RegoModule
-from engine.rego.references import References
+from engine.rego.references import References, called_names
 
 _PLACE = re.compile(r"--> (.+?):(\d+):(\d+)")
 _MESSAGE = re.compile(r"^error: (.*)$", re.MULTILINE)
@@ -70,9 +76,22 @@ def diagnostic(error: BaseException, fallback_file: str) -> Diagnostic:
     return Diagnostic(place.group(1), int(place.group(2)), what, int(place.group(3)))
 
 
+def _unlimited_engine() -> regorus.Engine:
+    """A regorus interpreter with OPA's built-ins (:mod:`engine.rego.opa_builtins`) and no source limits.
+
+    regorus refuses lines over 1,024 columns, files over 20,000 lines or 1 MiB; OPA has no such
+    limits, so a policy with a long line (a long package name, an allow-list on one line) must
+    load; reading the files is bounded by the input limits already.
+    """
+    interpreter = regorus.Engine()
+    interpreter.set_policy_length_config(max_col=2**31 - 1, max_file_bytes=2**40, max_lines=2**40)
+    opa_builtins.install(interpreter)
+    return interpreter
+
+
 def new_interpreter(modules: Sequence[tuple[str, str]]) -> regorus.Engine:
     """A regorus interpreter holding ``(file, source)`` modules (Rego v1, as OPA 1.x)."""
-    interpreter = regorus.Engine()
+    interpreter = _unlimited_engine()
     for name, source in modules:
         interpreter.add_policy(name, source)
     return interpreter
@@ -83,7 +102,9 @@ _BUILTIN_PROBE = regorus.Engine()
 
 @functools.cache
 def regorus_builtin(name: str) -> bool:
-    """Whether regorus has a built-in ``name`` (it has no list: a call with no arguments tells unknown from arity)."""
+    """Whether regorus, with OPA's built-ins added, has ``name`` (a call with no arguments tells unknown from arity)."""
+    if name in opa_builtins.BUILTINS:
+        return True
     try:
         _BUILTIN_PROBE.eval_query(f"{name}()")
     except RuntimeError as error:
@@ -97,7 +118,7 @@ def check_modules(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], list
     diagnostics: list[Diagnostic] = []
     for module in modules:
         try:
-            regorus.Engine().add_policy(module.name, module.source)
+            _unlimited_engine().add_policy(module.name, module.source)
         except RuntimeError as error:
             diagnostics.append(diagnostic(error, module.name))
             continue
@@ -195,16 +216,20 @@ class RegorusEngine:
         self.bundle = bundle
         sources = [(module.name, module.source) for module in bundle.modules]
         try:
-            self._interpreter = new_interpreter([*sources, (ENTRY_FILE, bundle.entry_source)])
+            self._interpreter = new_interpreter([*sources, *bundle.entry_sources])
         except RuntimeError as error:
             raise BundleRejected([diagnostic(error, ENTRY_FILE)]) from None
         prone = conflict_prone_packages(self._interpreter, {module.name: module.package for module in bundle.modules})
         uses = _uses(bundle.modules)
-        candidates = [index for index, package in enumerate(bundle.packages) if not uses(package) & prone]
-        program = _try_compile_vm(bundle, sources, candidates)
+        calls = _calls(bundle.modules, uses)
+        unicode_sources = {module.package for module in bundle.modules if not module.source.isascii()}
+        candidates = [index for index, package in enumerate(bundle.packages)
+                      if not uses(package) & prone and not calls(package) & opa_builtins.OVERRIDDEN
+                      and not (calls(package) & opa_builtins.UNICODE_SENSITIVE and uses(package) & unicode_sources)]
+        program = _try_compile_vm(bundle, uses, candidates)
         if program is None:  # `with`, print() or a built-in the VM lacks somewhere: find the packages it compiles
-            candidates = [index for index in candidates if _try_compile_vm(bundle, sources, [index]) is not None]
-            program = _try_compile_vm(bundle, sources, candidates)
+            candidates = [index for index in candidates if _try_compile_vm(bundle, uses, [index]) is not None]
+            program = _try_compile_vm(bundle, uses, candidates)
         self.vm_packages = candidates if program is not None else []
         self._vm: regorus.Rvm | None = None
         if program is not None:
@@ -214,6 +239,9 @@ class RegorusEngine:
         self._interpreted = [index for index in range(len(bundle.packages)) if index not in on_vm]
         self._package_index = {package: index for index, package in enumerate(bundle.packages)}
         self._on_vm = frozenset(bundle.packages[index] for index in self.vm_packages)
+        # the VM answers these only for ASCII inputs: their built-ins differ from OPA's on other text
+        self._ascii_only = any(calls(bundle.packages[index]) & opa_builtins.UNICODE_SENSITIVE
+                               for index in self.vm_packages)
 
     # ---- the interpreter ------------------------------------------------------------------
     def _evaluate(self, text: str, path: str) -> Any:
@@ -252,6 +280,8 @@ class RegorusEngine:
         if not shared:
             return self._results_per_parameter_set(document)
         text = json_text(document)
+        if self._ascii_only and not text.isascii():
+            return self._evaluate(text, self.bundle.shared_results_path) or {}
         answer = self.vm_results(text)
         if answer is None:
             return self._evaluate(text, self.bundle.shared_results_path) or {}
@@ -267,6 +297,8 @@ class RegorusEngine:
         raises them), so an assignment's own parameters do not change the semantics.
         """
         sets: dict[str, list[dict[str, Any]]] = document[PARAMETER_SETS_KEY]
+        if self._ascii_only and not json_text(document).isascii():
+            return self.interpreter_results(document, shared=False)
         answers: dict[str, PackageVerdicts] = {}
         answer: PackageVerdicts = {}
         text: str | None = None  # the whole document, for the interpreter's packages
@@ -312,13 +344,34 @@ def _uses(modules: Sequence[RegoModule]) -> Callable[[str], set[str]]:
     return uses
 
 
-def _try_compile_vm(bundle: ScanBundle, sources: list[tuple[str, str]], indices: list[int]) -> regorus.Program | None:
-    """A VM program answering the packages at ``indices`` with ``input.parameters``, or None if it does not compile."""
+def _calls(modules: Sequence[RegoModule], uses: Callable[[str], set[str]]) -> Callable[[str], frozenset[str]]:
+    """``calls(package)``: the function names called by that package and every package it uses."""
+    direct: dict[str, set[str]] = {}
+    for module in modules:
+        direct.setdefault(module.package, set()).update(called_names(module))
+
+    @functools.cache
+    def calls(package: str) -> frozenset[str]:
+        return frozenset().union(*(direct.get(used, set()) for used in uses(package)))
+
+    return calls
+
+
+def _try_compile_vm(bundle: ScanBundle, uses: Callable[[str], set[str]],
+                    indices: list[int]) -> regorus.Program | None:
+    """A VM program answering the packages at ``indices`` with ``input.parameters``, or None if it does not compile.
+
+    It holds only the modules those packages use, so one module the VM cannot take (a line over
+    its 1,024 columns, ``with``) keeps only the packages using it off the VM.
+    """
     if not indices:
         return None
-    entry = (VM_ENTRY_FILE, bundle.vm_entry_source(indices))
+    used = set().union(*(uses(bundle.packages[index]) for index in indices))
+    sources = [(module.name, module.source) for module in bundle.modules if module.package in used]
     try:
-        return regorus.Program.compile_from_modules("{}", [*sources, (ENTRY_FILE, bundle.entry_source), entry],
+        return regorus.Program.compile_from_modules("{}", [*sources, (VM_ENTRY_FILE, bundle.vm_entry_source(indices))],
                                                     [_rule(bundle.vm_results_path)])
-    except RuntimeError:
-        return None
+    except BaseException as error:
+        if _engine_failure(error):  # a compile error, or a limit of the VM's compiler (a Rust panic)
+            return None
+        raise

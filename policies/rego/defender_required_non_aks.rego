@@ -19,7 +19,8 @@ distribution := input.resource.properties.distribution
 
 applicable if {
 	extensions.is_connected_cluster
-	not lower(distribution) in aks_distributions
+	distribution_name := lower(distribution) # bound first: OPA evaluates a negated call's arguments before `not`
+	not distribution_name in aks_distributions
 }
 
 defender_extensions := extensions.of_type(defender_type)
