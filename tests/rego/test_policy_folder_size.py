@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rego.opa_double import OpaServerTestDouble
+from rego.opa_oracle import OpaOracle
 from rego_fixtures import cluster, extension
 
 from engine.rego import RegoLibrary
 from engine.rego.bundle import PARAMETER_SETS_KEY
 from engine.rego.library import policy_input
 from engine.rego.regorus_engine import RegorusEngine
-from rego.opa_double import OpaServerTestDouble
-from rego.opa_oracle import OpaOracle
 
 PACKAGES = 200
 PREFIX = "arcpolicy.platform_engineering.fleet_compliance_baseline"
@@ -31,7 +31,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"violation contains {{\"msg\": concat(\" runs on \", [e.name, e.properties.releaseTrain])}} if {{\n"
             f"\tsome e in input.extensions\n\te.properties.extensionType == \"type{number % 7}\"\n"
             f"\te.properties.releaseTrain != \"Stable\"\n}}\n"
-            + (f"\napplicable if input.resource.tags.environment == \"production\"\n" if number % 2 else ""))
+            + ("\napplicable if input.resource.tags.environment == \"production\"\n" if number % 2 else ""))
     return root
 
 
