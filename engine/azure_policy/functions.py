@@ -16,8 +16,8 @@ from typing import Any
 from engine import ids
 from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import EvaluationError, FunctionRegistry
-from engine.expressions.functions.policy import POLICY_RULE_FUNCTIONS
-from engine.expressions.registry import TEXT, FunctionSpec
+from engine.expressions.dotnet import format_datetime
+from engine.expressions.registry import POLICY_RULE_FUNCTIONS, TEXT, FunctionSpec
 from engine.ids import parse_resource_id
 
 
@@ -48,6 +48,7 @@ def _tag(tags: ContainerTags, name: str) -> Any:
 
 
 POLICY_FUNCTIONS = POLICY_RULE_FUNCTIONS.extend(interceptor=PolicyValues())
+UNIVERSAL_ISO_TICKS = "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff'Z'"
 Containers = Mapping[str, dict[str, Any]]  # normalized id -> subscription or resource group resource
 NO_CONTAINERS: Containers = {}
 
@@ -150,13 +151,10 @@ def _request_context(context: RuleContext) -> dict[str, str]:
 
 @POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True, takes=(TEXT,))
 def _utc_now(context: RuleContext, format_: str | None = None) -> str:
-    """The scan's timestamp (one per scan, so every record of a scan agrees)."""
+    """The scan's timestamp (one per scan, so every record of a scan agrees): "Universal ISO 8601 DateTime
+    format yyyy-MM-ddTHH:mm:ss.fffffffZ" (definition-structure-policy-rule), or a .NET date and time format."""
     moment = context.timestamp.astimezone(UTC)
-    if format_ in (None, "u"):
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z") if format_ is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")
-    if format_ == "d":
-        return moment.strftime("%m/%d/%Y")
-    return moment.isoformat()
+    return format_datetime(moment, UNIVERSAL_ISO_TICKS if format_ is None else format_, "utcNow")
 
 
 def registry_with_parameters(values: dict[str, Any]) -> FunctionRegistry:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.expressions.lambdas import Lambda, read_variable
 from engine.expressions.parser import Call, ExpressionSyntaxError, Index, Literal, Member, Node, parse
 from engine.expressions.registry import (
+    LAMBDA,
     EvaluationError,
     FunctionRegistry,
     FunctionSpec,
@@ -93,31 +95,44 @@ def constant_value(compiled: CompiledExpression) -> tuple[bool, Any]:
     return False, None
 
 
-def _compile(node: Node, registry: FunctionRegistry, text: str) -> CompiledExpression:
+Scope = tuple[str, ...]  # the (lower-case) lambda variables declared around a node
+
+
+def _compile(node: Node, registry: FunctionRegistry, text: str, scope: Scope = (),
+             lambda_allowed: bool = False) -> CompiledExpression:
     if isinstance(node, Literal):
         return _Constant(node.value)
     if isinstance(node, Member):
-        target = _compile(node.target, registry, text)
+        target = _compile(node.target, registry, text, scope)
         return target if isinstance(target, _Failed) else _member(target, node.name, registry.interceptor)
     if isinstance(node, Index):
-        target, index = _compile(node.target, registry, text), _compile(node.index, registry, text)
+        target, index = _compile(node.target, registry, text, scope), _compile(node.index, registry, text, scope)
         failed = next((part for part in (target, index) if isinstance(part, _Failed)), None)
         return failed or _index(target, index, registry.interceptor)
-    return _call(node, registry, text)
+    return _call(node, registry, text, scope, lambda_allowed)
 
 
-def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpression:
+def _call(node: Call, registry: FunctionRegistry, text: str, scope: Scope,
+          lambda_allowed: bool) -> CompiledExpression:
     spec = registry.lookup(node.name)
+    position = max(text.find(node.name), 0)
     if spec is None:
-        raise ExpressionSyntaxError(f"unknown function '{node.name}'", text, text.find(node.name))
+        raise ExpressionSyntaxError(f"unknown function '{node.name}'", text, position)
+    if spec.refusal is not None:
+        raise ExpressionSyntaxError(f"{node.name}() is not evaluated here: {spec.refusal}", text, position)
     count = len(node.arguments)
     if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
         expected = (f"{spec.min_args}" if spec.max_args == spec.min_args
                     else f"{spec.min_args} to {spec.max_args}" if spec.max_args is not None
                     else f"at least {spec.min_args}")
         raise ExpressionSyntaxError(f"function '{spec.name}' takes {expected} arguments, got {count}", text,
-                                    text.find(node.name))
-    arguments = [_compile(argument, registry, text) for argument in node.arguments]
+                                    position)
+    if spec.form == "lambda":
+        return _lambda(node, registry, text, scope, lambda_allowed)
+    if spec.form == "lambdavariables":
+        return _lambda_variable(node, text, scope)
+    arguments = [_compile(argument, registry, text, scope, _takes_lambda(spec, index))
+                 for index, argument in enumerate(node.arguments)]
     interceptor = registry.interceptor
     implementation = spec.implementation if interceptor is None else interceptor.wrap(spec)
     if spec.lazy:
@@ -127,7 +142,6 @@ def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpressi
     failed = next((argument for argument in arguments if isinstance(argument, _Failed)), None)
     if failed is not None:
         return failed
-    position = max(text.find(node.name), 0)
     wrong = _wrong_constant_kind(spec, arguments)
     if wrong is not None:
         return _Failed(wrong, position)
@@ -139,6 +153,57 @@ def _call(node: Call, registry: FunctionRegistry, text: str) -> CompiledExpressi
     if spec.uses_context:
         return lambda context: implementation(context, *[argument(context) for argument in arguments])
     return lambda context: implementation(*[argument(context) for argument in arguments])
+
+
+def _takes_lambda(spec: FunctionSpec, position: int) -> bool:
+    """Whether argument ``position`` of ``spec`` may be a ``lambda(...)`` (ARM allows one only there)."""
+    return bool(spec.takes) and spec.takes[min(position, len(spec.takes) - 1)] is LAMBDA  # type: ignore[index]
+
+
+def _lambda(node: Call, registry: FunctionRegistry, text: str, scope: Scope,
+            allowed: bool) -> CompiledExpression:
+    """``lambda('x', ..., body)``: a :class:`~.lambdas.Lambda` over the context it is evaluated in."""
+    position = max(text.find(node.name), 0)
+    if not allowed:
+        raise ExpressionSyntaxError("lambda() is only allowed as an argument of a lambda function (filter, map, "
+                                    "reduce, sort, toObject, groupBy, mapValues)", text, position)
+    *declared, body_node = node.arguments
+    if not declared or not all(isinstance(name, Literal) and isinstance(name.value, str) and name.value
+                               for name in declared):
+        raise ExpressionSyntaxError("lambda() takes the names of its variables as strings, then its body", text,
+                                    position)
+    names = tuple(str(name.value).lower() for name in declared)  # type: ignore[union-attr]
+    if len(set(names)) != len(names):
+        raise ExpressionSyntaxError("lambda() declares a variable twice", text, position)
+    body = _compile(body_node, registry, text, (*scope, *names))
+    if isinstance(body, _Failed):
+        return body
+    steps = _size(body_node)
+    return lambda context: Lambda(names, body, steps, context)
+
+
+def _lambda_variable(node: Call, text: str, scope: Scope) -> CompiledExpression:
+    """``lambdaVariables('x')``: checked against the enclosing lambdas when compiling."""
+    position = max(text.find(node.name), 0)
+    name = node.arguments[0]
+    if not isinstance(name, Literal) or not isinstance(name.value, str):
+        raise ExpressionSyntaxError("lambdaVariables() takes the name of a lambda variable as a string", text,
+                                    position)
+    if name.value.lower() not in scope:
+        where = "no enclosing lambda declares it" if scope else "it is outside any lambda"
+        raise ExpressionSyntaxError(f"lambdaVariables('{name.value}'): {where}", text, position)
+    return read_variable(name.value)
+
+
+def _size(node: Node) -> int:
+    """How many calls, member reads, indexes and literals ``node`` holds: one evaluation's steps."""
+    if isinstance(node, Literal):
+        return 1
+    if isinstance(node, Member):
+        return 1 + _size(node.target)
+    if isinstance(node, Index):
+        return 1 + _size(node.target) + _size(node.index)
+    return 1 + sum(_size(argument) for argument in node.arguments)
 
 
 def _wrong_constant_kind(spec: FunctionSpec, arguments: list[CompiledExpression]) -> EvaluationError | None:

@@ -9,14 +9,50 @@ Names are looked up case-insensitively, as ARM does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.limits import MAX_INTEGER, MAX_JSON_DEPTH, MAX_VALUE_SIZE, MIN_INTEGER
+from engine.limits import (
+    MAX_INTEGER,
+    MAX_JSON_DEPTH,
+    MAX_LAMBDA_BUILT,
+    MAX_LAMBDA_STEPS,
+    MAX_VALUE_SIZE,
+    MIN_INTEGER,
+)
 
 
 class EvaluationError(ValueError):
     """An expression that cannot be evaluated (wrong argument type, missing property ...)."""
+
+
+class LambdaBudget:
+    """What one lambda function call (``map``, ``filter`` ... and the lambda calls nested in it) may
+    spend: expression steps evaluated by lambda bodies, and characters or items of the values its
+    functions build. ARM documents no bound; ours keep any lambda from hanging or exhausting memory
+    (:data:`~engine.limits.MAX_LAMBDA_STEPS`, :data:`~engine.limits.MAX_LAMBDA_BUILT`)."""
+
+    __slots__ = ("built", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.built = 0
+
+    def step(self, count: int, function: str) -> None:
+        self.steps += count
+        if self.steps > MAX_LAMBDA_STEPS:
+            raise EvaluationError(f"{function}(): its lambda evaluates more than {MAX_LAMBDA_STEPS:,} expression "
+                                  "steps in one call")
+
+    def build(self, size: int, function: str) -> None:
+        self.built += size
+        if self.built > MAX_LAMBDA_BUILT:
+            raise EvaluationError(f"{function}() inside a lambda: the lambda function call builds more than "
+                                  f"{MAX_LAMBDA_BUILT:,} characters or items in all")
+
+
+LAMBDA_BUDGET: ContextVar[LambdaBudget | None] = ContextVar("LAMBDA_BUDGET", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +63,11 @@ class Kind:
     types: tuple[type, ...]
 
     def admits(self, value: Any) -> bool:
-        return isinstance(value, self.types) and not (isinstance(value, bool) and bool not in self.types)
+        """Whether ``value`` is of this kind: a boolean is no integer, a lambda only a lambda."""
+        if isinstance(value, Lambda):
+            return Lambda in self.types
+        return isinstance(value, self.types) and not (
+            isinstance(value, bool) and bool not in self.types and object not in self.types)
 
 
 ANY = Kind("any value", (object,))
@@ -38,6 +78,18 @@ NUMBER = Kind("a number", (int, float))
 SEQUENCE = Kind("an array or a string", (list, str))
 COLLECTION = Kind("an array or an object", (list, dict))
 SCALAR = Kind("a string or an integer", (str, int))
+ARRAY = Kind("an array", (list,))
+OBJECT = Kind("an object", (dict,))
+
+
+class Lambda:
+    """Marker base of :class:`engine.expressions.lambdas.Lambda` values (the kind functions taking a
+    lambda declare): defined here so that kinds need not import the lambda runtime."""
+
+    __slots__ = ()
+
+
+LAMBDA = Kind("a lambda", (Lambda,))
 
 
 def kind_of(value: Any) -> str:
@@ -57,11 +109,16 @@ _VALUE_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, 
 
 
 def bounded(value: Any, function: str) -> Any:
-    """``value`` if it is within ARM's limits for what a function may build (see :mod:`engine.limits`)."""
+    """``value`` if it is within ARM's limits for what a function may build (see :mod:`engine.limits`);
+    inside a lambda function its size also counts against the lambda's budget (:mod:`.lambdas`)."""
     if isinstance(value, str | list | dict):
-        if len(value) > MAX_VALUE_SIZE:
-            raise EvaluationError(f"{function}() would build a value of {len(value):,} characters or items, over "
+        size = len(value)
+        if size > MAX_VALUE_SIZE:
+            raise EvaluationError(f"{function}() would build a value of {size:,} characters or items, over "
                                   f"the {MAX_VALUE_SIZE:,} limit of a template")
+        budget = LAMBDA_BUDGET.get()
+        if budget is not None:
+            budget.build(size, function)
     elif isinstance(value, int) and not isinstance(value, bool) and not MIN_INTEGER <= value <= MAX_INTEGER:
         raise EvaluationError(f"{function}() overflows ARM's 64-bit integers")
     return value
@@ -138,7 +195,9 @@ class FunctionSpec:
 
     ``lazy`` functions receive zero-argument thunks instead of values (``if``, ``and``, ``or``
     evaluate only what they need); ``uses_context`` functions receive the evaluation context
-    first; ``pure`` functions of constant arguments are folded at compile time.
+    first; ``pure`` functions of constant arguments are folded at compile time. A ``refusal`` is
+    the reason a documented function is not evaluated here (refused when compiling); a ``form``
+    is compiled by the compiler itself (``lambda``, ``lambdaVariables``).
     """
 
     name: str
@@ -149,6 +208,8 @@ class FunctionSpec:
     uses_context: bool = False
     pure: bool = True
     takes: tuple[Kind, ...] | None = None
+    refusal: str | None = None
+    form: str | None = None
 
 
 class Interceptor(Protocol):
@@ -212,6 +273,16 @@ class FunctionRegistry:
 
         return register
 
+    def refuse(self, name: str, reason: str, *, family: bool = False) -> None:
+        """Register a documented function this registry does not evaluate, with the reason (a family
+        refuses every name ``name<Something>``); using it fails when compiling, naming the reason."""
+        spec = FunctionSpec(name, _refused, 0, None, pure=False, refusal=reason)
+        (self._families if family else self._functions)[name.lower()] = spec
+
+    def form(self, name: str, min_args: int, max_args: int | None) -> None:
+        """Register ``name`` as a form the compiler builds itself (``lambda``, ``lambdaVariables``)."""
+        self._functions[name.lower()] = FunctionSpec(name, _refused, min_args, max_args, pure=False, form=name.lower())
+
     def lookup(self, name: str) -> FunctionSpec | None:
         lowered = name.lower()
         spec = self._functions.get(lowered)
@@ -223,14 +294,45 @@ class FunctionRegistry:
         return spec
 
     def names(self) -> set[str]:
-        inherited = self._parent.names() if self._parent is not None else set()
-        return inherited | {spec.name for spec in self._functions.values()}
+        """The names of the functions this registry evaluates (forms included, refusals not)."""
+        return {spec.name for spec in self._specs().values() if spec.refusal is None}
+
+    def refusals(self) -> dict[str, str]:
+        """Each refused name (a family's as ``prefix*``) and its reason."""
+        refused = {spec.name: spec.refusal for spec in self._specs().values() if spec.refusal is not None}
+        return refused | {f"{spec.name}*": spec.refusal for spec in self._family_specs().values()
+                          if spec.refusal is not None}
+
+    def families(self) -> set[str]:
+        """The prefixes of the function families this registry evaluates (``list`` for ``list*``)."""
+        return {spec.name for spec in self._family_specs().values() if spec.refusal is None}
+
+    def _specs(self) -> dict[str, FunctionSpec]:
+        inherited = self._parent._specs() if self._parent is not None else {}
+        return inherited | self._functions
+
+    def _family_specs(self) -> dict[str, FunctionSpec]:
+        inherited = self._parent._family_specs() if self._parent is not None else {}
+        return inherited | self._families
+
+
+def _refused(*arguments: Any) -> Any:
+    raise EvaluationError("a refused function or a form is never called")
 
 
 def _member_of(family: FunctionSpec, name: str) -> FunctionSpec:
+    if family.refusal is not None:
+        return FunctionSpec(name, _refused, 0, None, pure=False, refusal=family.refusal)
     implementation = family.implementation
     return FunctionSpec(name, lambda *arguments: implementation(name, *arguments), family.min_args,
                         family.max_args, uses_context=family.uses_context, pure=False)
 
 
 COMMON_FUNCTIONS = FunctionRegistry()
+"""The functions Azure Policy rules and ARM templates share."""
+POLICY_RULE_FUNCTIONS = COMMON_FUNCTIONS.extend()
+"""Policy rules: the common functions, those only policy rules have (the policy stage adds its context
+functions on a child), and the template functions the Azure Policy docs exclude, refused."""
+TEMPLATE_LANGUAGE_FUNCTIONS = COMMON_FUNCTIONS.extend()
+"""ARM templates: the common functions and the template-only ones that need no deployment (dates, lambdas);
+the template stage adds its deployment functions on a child."""

@@ -11,12 +11,13 @@ template parameter's ``defaultValue`` only.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Protocol
 
 from engine.azure_policy.fields import MISSING, FieldError
 from engine.azure_policy.functions import field_reference
-from engine.expressions import COMMON_FUNCTIONS, EvaluationError
-from engine.expressions.registry import SCALAR, TEXT
+from engine.expressions import EvaluationError
+from engine.expressions.registry import SCALAR, TEMPLATE_LANGUAGE_FUNCTIONS, TEXT
 from remediation.template.generated import GeneratedValues
 from remediation.template.scope import RESOURCE_GROUP_TYPE, DeploymentScope, resource_id_at
 from remediation.template.values import MARKS, Deferred
@@ -51,8 +52,40 @@ class PolicyDeploymentContext(TemplateContext, Protocol):
     def policy(self) -> dict[str, str]: ...
 
 
-TEMPLATE_FUNCTIONS = COMMON_FUNCTIONS.extend(MARKS)
+TEMPLATE_FUNCTIONS = TEMPLATE_LANGUAGE_FUNCTIONS.extend(MARKS)
 T = TEMPLATE_FUNCTIONS
+T.refuse("pickZones", "it reads which availability zones a resource type has in a region from Azure's resource "
+                      "providers, which an offline plan does not know")
+T.refuse("providers", "it is deprecated and reads Azure's resource provider registry, which an offline plan does "
+                      "not know")
+T.refuse("managementGroup", "it is only available in management group deployments; arcpolicy deploys at resource "
+                            "group and subscription scope")
+T.refuse("references", "it reads resource collections by symbolic name (languageVersion 2.0 templates), which "
+                       "arcpolicy does not expand")
+
+# environment() in global Azure, as template-functions-deployment#environment returns it there.
+AZURE_CLOUD = {
+    "name": "AzureCloud", "gallery": "https://gallery.azure.com/", "graph": "https://graph.windows.net/",
+    "portal": "https://portal.azure.com", "graphAudience": "https://graph.windows.net/",
+    "activeDirectoryDataLake": "https://datalake.azure.net/", "batch": "https://batch.core.windows.net/",
+    "media": "https://rest.media.azure.net", "sqlManagement": "https://management.core.windows.net:8443/",
+    "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/"
+                       "quickstart-templates/aliases.json",
+    "resourceManager": "https://management.azure.com/",
+    "authentication": {"loginEndpoint": "https://login.microsoftonline.com/",
+                       "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+                       "tenant": "common", "identityProvider": "AAD"},
+    "suffixes": {"acrLoginServer": ".azurecr.io", "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+                 "azureDatalakeStoreFileSystem": "azuredatalakestore.net",
+                 "azureFrontDoorEndpointSuffix": "azurefd.net", "keyvaultDns": ".vault.azure.net",
+                 "sqlServerHostname": ".database.windows.net", "storage": "core.windows.net"},
+}
+
+
+@T.function("environment", 0, 0)
+def _environment() -> dict[str, Any]:
+    """The Azure environment: global Azure (the cloud arcpolicy's fleets are projected into)."""
+    return copy.deepcopy(AZURE_CLOUD)
 
 
 @T.function("parameters", 1, 1, uses_context=True, takes=(TEXT,))
@@ -96,8 +129,13 @@ def _tenant(context: TemplateContext) -> dict[str, Any]:
 
 @T.function("deployment", 0, 0, uses_context=True)
 def _deployment(context: TemplateContext) -> dict[str, Any]:
-    return {"name": context.deployment_name, "location": context.scope.location,
-            "properties": {"provisioningState": "Accepted"}}
+    """The deployment's name, mode and state; its ``location`` when it deploys to a subscription, as ARM
+    includes it only there (template-functions-deployment#deployment)."""
+    deployment: dict[str, Any] = {"name": context.deployment_name,
+                                  "properties": {"mode": "Incremental", "provisioningState": "Accepted"}}
+    if context.scope.resource_group is None:
+        deployment["location"] = context.scope.location
+    return deployment
 
 
 def _split_type_arguments(function: str, arguments: tuple[Any, ...]) -> tuple[list[str], str, list[str]]:
@@ -140,6 +178,18 @@ def _subscription_resource_id(context: TemplateContext, *arguments: Any) -> str:
 def _tenant_resource_id(*arguments: Any) -> str:
     _, resource_type, names = _split_type_arguments("tenantResourceId", arguments)
     return _checked("tenantResourceId", "/", resource_type, names)
+
+
+@T.function("managementGroupResourceId", 2, None, takes=(TEXT,))
+def _management_group_resource_id(*arguments: Any) -> str:
+    """managementGroupResourceId([managementGroupName], type, name...): this needs the management group named,
+    arcpolicy deploying at resource group and subscription scope only."""
+    prefix, resource_type, names = _split_type_arguments("managementGroupResourceId", arguments)
+    if len(prefix) != 1:
+        raise EvaluationError("managementGroupResourceId() needs the management group's name before the type "
+                              "outside a management group deployment")
+    return _checked("managementGroupResourceId",
+                    f"/providers/Microsoft.Management/managementGroups/{prefix[0]}", resource_type, names)
 
 
 @T.function("extensionResourceId", 3, None, takes=(TEXT,))

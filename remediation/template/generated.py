@@ -10,37 +10,15 @@ secrets that way) names the same resources.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from engine.expressions import EvaluationError
 from engine.expressions.arm_hashes import ARM_NAMESPACE
+from engine.expressions.dotnet import format_datetime
 from remediation.plan.models import GeneratedValue
 
-# .NET standard formats ARM accepts for utcNow(), and the custom-format tokens, as strftime.
-STANDARD_FORMATS = {None: "%Y%m%dT%H%M%SZ", "u": "%Y-%m-%d %H:%M:%SZ", "s": "%Y-%m-%dT%H:%M:%S",
-                    "o": "%Y-%m-%dT%H:%M:%S.%f0Z", "d": "{month}/{day}/%Y"}
-CUSTOM_TOKENS = {"yyyy": "%Y", "yy": "%y", "MM": "%m", "dd": "%d", "HH": "%H", "hh": "%I", "mm": "%M",
-                 "ss": "%S", "fff": "{milliseconds}", "tt": "%p"}
-_TOKEN = re.compile("|".join(sorted(CUSTOM_TOKENS, key=len, reverse=True)) + r"|[A-Za-z]")
-
-
-def strftime_of(format_: str | None) -> str:
-    """The strftime pattern of a .NET date format ARM's utcNow() accepts; EvaluationError otherwise."""
-    if format_ in STANDARD_FORMATS:
-        return STANDARD_FORMATS[format_]
-    assert format_ is not None
-
-    def token(match: re.Match[str]) -> str:
-        if match.group(0) in CUSTOM_TOKENS:
-            return CUSTOM_TOKENS[match.group(0)]
-        if match.group(0) in "TZ":
-            return match.group(0)
-        raise EvaluationError(f"utcNow(): unsupported format '{format_}'")
-
-    return _TOKEN.sub(token, format_.replace("%", "%%"))
+UTC_NOW_DEFAULT = "yyyyMMdd'T'HHmmss'Z'"  # utcNow() without a format (template-functions-date#utcnow)
 
 
 @dataclass(slots=True)
@@ -52,10 +30,10 @@ class GeneratedValues:
     values: list[GeneratedValue] = field(default_factory=list)
 
     def utc_now(self, format_: str | None) -> str:
-        moment = self.now
-        text = moment.strftime(strftime_of(format_)).format(
-            month=moment.month, day=moment.day, milliseconds=f"{moment.microsecond // 1000:03d}")
-        return self._record("utcNow", text)
+        """The expansion's clock in UTC, written with a .NET date and time format (``'u'``, ``'M d'`` ...)."""
+        moment = self.now.astimezone(UTC)
+        return self._record("utcNow", format_datetime(moment, UTC_NOW_DEFAULT if format_ is None else format_,
+                                                      "utcNow"))
 
     def new_guid(self) -> str:
         return self._record("newGuid", str(uuid.uuid5(ARM_NAMESPACE, f"{self.deployment_name}/newGuid/"

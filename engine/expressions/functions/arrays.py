@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.expressions.functions.values import identity, to_string
-from engine.expressions.registry import COLLECTION, INTEGER, NUMBER, SEQUENCE, EvaluationError, kind_of
+from engine.expressions.functions.values import identity, json_equal, to_string
+from engine.expressions.registry import (
+    ANY,
+    ARRAY,
+    COLLECTION,
+    INTEGER,
+    NUMBER,
+    SEQUENCE,
+    EvaluationError,
+    kind_of,
+)
 from engine.expressions.registry import COMMON_FUNCTIONS as F
 from engine.limits import MAX_RANGE_COUNT
 
@@ -30,10 +39,13 @@ def _array(value: Any) -> list[Any]:
 
 @F.function("union", 1, None, takes=(COLLECTION,))
 def _union(*values: Any) -> Any:
+    """Arrays: every item once, in first-seen order. Objects: later members overwrite earlier ones, and
+    objects under the same name merge recursively, while arrays under it are replaced, not merged
+    (templates/template-functions-object#union, its deep-merge example)."""
     if all(isinstance(value, dict) for value in values):
         merged: dict[str, Any] = {}
         for value in values:
-            merged.update(value)
+            merged = deep_merge(merged, value)
         return merged
     if all(isinstance(value, list) for value in values):
         seen: set[str] = set()
@@ -45,6 +57,18 @@ def _union(*values: Any) -> Any:
                 out.append(item)
         return out
     raise EvaluationError("union() takes all arrays or all objects")
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` merged into a copy of ``base``: member names match case-insensitively (ARM's property
+    names) and keep the first spelling; objects under one name merge, anything else is replaced."""
+    merged = dict(base)
+    names = {name.lower(): name for name in merged}
+    for name, item in update.items():
+        existing = names.setdefault(name.lower(), name)
+        current = merged.get(existing)
+        merged[existing] = deep_merge(current, item) if isinstance(current, dict) and isinstance(item, dict) else item
+    return merged
 
 
 @F.function("intersection", 2, None, takes=(COLLECTION,))
@@ -61,7 +85,7 @@ def _contains(container: Any, item: Any) -> bool:
     if isinstance(container, str):
         return to_string(item) in container
     if isinstance(container, list):
-        return item in container
+        return any(json_equal(member, item) for member in container)
     if isinstance(container, dict):
         return isinstance(item, str) and item.lower() in (key.lower() for key in container)
     raise EvaluationError(f"contains() expects a string, array or object, got {kind_of(container)}")
@@ -97,6 +121,52 @@ def _skip(value: Any, count: int) -> Any:
 @F.function("take", 2, 2, takes=(SEQUENCE, INTEGER))
 def _take(value: Any, count: int) -> Any:
     return value[:max(0, count)]
+
+
+@F.function("indexOf", 2, 2, takes=(SEQUENCE, ANY))
+def _index_of(value: Any, item: Any) -> int:
+    """A string's first position of a substring, case-insensitively (template-functions-string#indexof); an
+    array's first index of an item, compared as ``equals`` compares (template-functions-array#indexof);
+    -1 when absent."""
+    if isinstance(value, str):
+        return value.lower().find(_substring_of(item, "indexOf").lower())
+    return next((index for index, member in enumerate(value) if json_equal(member, item)), -1)
+
+
+@F.function("lastIndexOf", 2, 2, takes=(SEQUENCE, ANY))
+def _last_index_of(value: Any, item: Any) -> int:
+    """As ``indexOf``, the last position."""
+    if isinstance(value, str):
+        return value.lower().rfind(_substring_of(item, "lastIndexOf").lower())
+    return next((index for index in range(len(value) - 1, -1, -1) if json_equal(value[index], item)), -1)
+
+
+def _substring_of(item: Any, function: str) -> str:
+    if not isinstance(item, str):
+        raise EvaluationError(f"{function}() on a string looks for a string, got {kind_of(item)}")
+    return item
+
+
+@F.function("flatten", 1, 1, takes=(ARRAY,))
+def _flatten(arrays: list[Any]) -> list[Any]:
+    """An array of arrays as one array, one level deep (template-functions-array#flatten)."""
+    if not all(isinstance(item, list) for item in arrays):
+        raise EvaluationError("flatten() takes an array of arrays")
+    return [item for inner in arrays for item in inner]
+
+
+@F.function("indexFromEnd", 2, 2, takes=(ARRAY, INTEGER))
+def _index_from_end(items: list[Any], position: int) -> Any:
+    """The item ``position`` places from the end (1 is the last); an error outside the array."""
+    if not 1 <= position <= len(items):
+        raise EvaluationError(f"indexFromEnd(): {position} from the end is outside an array of {len(items)} items")
+    return items[-position]
+
+
+@F.function("tryIndexFromEnd", 2, 2, takes=(ARRAY, INTEGER))
+def _try_index_from_end(items: list[Any], position: int) -> Any:
+    """As ``indexFromEnd``, null outside the array."""
+    return items[-position] if 1 <= position <= len(items) else None
 
 
 @F.function("range", 2, 2, takes=(INTEGER,))

@@ -1,37 +1,39 @@
-"""Date functions (templates/template-functions-date) that need no deployment: ``dateTimeFromEpoch``
-and ``dateTimeToEpoch`` (``utcNow`` reads the clock of the stage that evaluates)."""
+"""Date functions of ARM templates (templates/template-functions-date) that need no deployment:
+``dateTimeAdd``, ``dateTimeFromEpoch``, ``dateTimeToEpoch``. The Azure Policy docs exclude all three
+from policy rules (policy/concepts/definition-structure-policy-rule, "Policy functions"), so they are
+registered for templates only; ``utcNow`` reads the clock of the stage that evaluates."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
-from engine.expressions.functions.values import text
-from engine.expressions.registry import COMMON_FUNCTIONS as F
-from engine.expressions.registry import EvaluationError
-
-
-# ARM's date functions (template-functions-date): dateTimeFromEpoch(1683040573) is
-# '2023-05-02T15:16:13Z' and dateTimeToEpoch reverses it (whole seconds since 1970-01-01 UTC).
-@F.function("dateTimeToEpoch", 1, 1)
-def _date_time_to_epoch(value: Any) -> int:
-    moment_text = text(value, "dateTimeToEpoch")
-    try:
-        moment = datetime.fromisoformat(moment_text.replace("Z", "+00:00"))
-    except ValueError:
-        raise EvaluationError(f"dateTimeToEpoch(): not an ISO 8601 date and time: {json.dumps(moment_text)}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+from engine.expressions.dotnet import add_duration, format_datetime, parse_datetime
+from engine.expressions.registry import INTEGER, TEXT, EvaluationError
+from engine.expressions.registry import TEMPLATE_LANGUAGE_FUNCTIONS as T
 
 
-@F.function("dateTimeFromEpoch", 1, 1)
-def _date_time_from_epoch(value: Any) -> str:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise EvaluationError(f"dateTimeFromEpoch() expects an integer, got {json.dumps(value)}")
+@T.function("dateTimeAdd", 2, 3, takes=(TEXT,))
+def _date_time_add(base: str, duration: str, format_: str | None = None) -> str:
+    """``base`` plus an ISO 8601 ``duration``, written in ``format_`` (a .NET standard or custom date and
+    time format) or, without one, the way ``base`` is written."""
+    written = parse_datetime(base, "dateTimeAdd")
+    moment = add_duration(written.moment, duration, "dateTimeAdd")
+    return format_datetime(moment, written.format if format_ is None else format_, "dateTimeAdd")
+
+
+@T.function("dateTimeToEpoch", 1, 1, takes=(TEXT,))
+def _date_time_to_epoch(value: str) -> int:
+    """Whole seconds since 1970-01-01 UTC (``dateTimeToEpoch('2023-05-02T15:16:13Z')`` is 1683040573); a
+    date and time without an offset is UTC."""
+    moment = parse_datetime(value, "dateTimeToEpoch").moment
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+
+
+@T.function("dateTimeFromEpoch", 1, 1, takes=(INTEGER,))
+def _date_time_from_epoch(value: int) -> str:
+    """``dateTimeFromEpoch(1683040573)`` is ``2023-05-02T15:16:13Z``."""
     try:
         moment = datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise EvaluationError(f"dateTimeFromEpoch(): {value} is out of range") from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_datetime(moment, "yyyy'-'MM'-'dd'T'HH':'mm':'ss'Z'", "dateTimeFromEpoch")

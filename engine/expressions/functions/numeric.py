@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.expressions.registry import COMMON_FUNCTIONS as F
-from engine.expressions.registry import NUMBER, EvaluationError, kind_of
+from engine.expressions.registry import NUMBER, EvaluationError, Kind, kind_of
+
+SCALAR_NUMBER = Kind("a string or a number", (str, int, float))
 
 
 @F.function("int", 1, 1)
@@ -15,6 +17,15 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise EvaluationError(f"int() cannot convert {kind_of(value)} to an integer") from None
+
+
+@F.function("float", 1, 1, takes=(SCALAR_NUMBER,))
+def _float(value: Any) -> float:
+    """A string or integer as a floating point number (``float('3.0')``, ``float(3)``)."""
+    try:
+        return float(value)
+    except ValueError:
+        raise EvaluationError("float() cannot convert that string to a number") from None
 
 
 F.function("add", 2, 2, takes=(NUMBER,))(lambda left, right: left + right)

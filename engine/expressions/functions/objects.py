@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from engine.expressions.functions.values import text
+from engine.expressions.functions.values import parse_json, text
+from engine.expressions.registry import ARRAY, OBJECT, TEXT, EvaluationError
 from engine.expressions.registry import COMMON_FUNCTIONS as F
-from engine.expressions.registry import TEXT, EvaluationError
 
 
 @F.function("createObject", 0, None)
@@ -24,11 +23,35 @@ def _null() -> None:
 
 
 @F.function("json", 1, 1, takes=(TEXT,))
-def _json(value: Any) -> Any:
-    try:
-        return json.loads(text(value, "json"))
-    except json.JSONDecodeError as error:
-        raise EvaluationError(f"json(): {error.msg}") from None
+def _json(value: str) -> Any:
+    return parse_json(value, "json")
+
+
+@F.function("items", 1, 1, takes=(OBJECT,))
+def _items(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{"key": name, "value": member}, ...]`` in alphabetical order of the names ("The items() function
+    sorts the objects in the alphabetical order", template-functions-object#items)."""
+    return [{"key": name, "value": value[name]} for name in sorted(value, key=lambda name: (name.lower(), name))]
+
+
+@F.function("objectKeys", 1, 1, takes=(OBJECT,))
+def _object_keys(value: dict[str, Any]) -> list[str]:
+    """The object's member names (template-functions-object#objectkeys)."""
+    return list(value)
+
+
+@F.function("shallowMerge", 1, 1, takes=(ARRAY,))
+def _shallow_merge(objects: list[Any]) -> dict[str, Any]:
+    """The objects of an array merged at their top level only: a later member replaces an earlier one of the
+    same name whole, nested objects included (template-functions-object#shallowmerge)."""
+    merged: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for item in objects:
+        if not isinstance(item, dict):
+            raise EvaluationError("shallowMerge() takes an array of objects")
+        for name, member in item.items():
+            merged[names.setdefault(name.lower(), name)] = member
+    return merged
 
 
 @F.function("tryGet", 2, None)

@@ -1,39 +1,84 @@
-"""Functions of Azure Policy rules that ARM templates lack and that read no evaluation context
-(policy/concepts/definition-structure-policy-rule, "Policy functions"): ``addDays`` and
-``ipRangeContains``. :data:`POLICY_RULE_FUNCTIONS` holds them; the policy stage extends it with the
-context functions (``field``, ``current``, ``policy``, ``requestContext`` ...)."""
+"""Azure Policy's own functions that read no evaluation context, and the template functions policy
+rules do not have (policy/concepts/definition-structure-policy-rule, "Policy functions").
+
+"All Resource Manager template functions are available to use within a policy rule, except the
+following functions and user-defined functions": those are refused here with that sentence, so a
+rule using one fails when compiled, naming why. ``addDays`` and ``ipRangeContains`` are "only
+available in policy rules"; the policy stage adds the context functions (``field``, ``current``,
+``policy``, ``requestContext``, ``utcNow`` ...) on a child of :data:`POLICY_RULE_FUNCTIONS`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta
+from datetime import UTC, timedelta
 
-from engine.expressions.registry import COMMON_FUNCTIONS, INTEGER, TEXT, EvaluationError
+from engine.expressions.dotnet import format_datetime, parse_datetime
+from engine.expressions.registry import INTEGER, POLICY_RULE_FUNCTIONS, TEXT, EvaluationError
 
-POLICY_RULE_FUNCTIONS = COMMON_FUNCTIONS.extend()
 P = POLICY_RULE_FUNCTIONS
+NOT_IN_POLICY_RULES = ("the Azure Policy docs exclude it from policy rules (definition-structure-policy-rule, "
+                       "'Policy functions'); it is available in a deployIfNotExists deployment template")
+EXCLUDED_TEMPLATE_FUNCTIONS = (
+    "copyIndex", "dateTimeAdd", "dateTimeFromEpoch", "dateTimeToEpoch", "deployment", "environment",
+    "extensionResourceId", "lambda", "lambdaVariables", "listAccountSas", "listKeys", "listSecrets",
+    "managementGroup", "newGuid", "pickZones", "providers", "reference", "resourceId", "subscriptionResourceId",
+    "tenantResourceId", "tenant", "variables",
+    # the lambda functions: without lambda() they cannot be called
+    "filter", "map", "reduce", "sort", "toObject", "groupBy", "mapValues",
+)
+for _name in EXCLUDED_TEMPLATE_FUNCTIONS:
+    P.refuse(_name, NOT_IN_POLICY_RULES)
+P.refuse("list", NOT_IN_POLICY_RULES, family=True)
+# Newer than the docs' list of exclusions, and of the kind it excludes (a deliberate difference,
+# docs/expressions.md): ids for deployments like resourceId(), a deployment's own resources.
+P.refuse("managementGroupResourceId", "like resourceId() and tenantResourceId(), which the Azure Policy docs exclude "
+                                      "from policy rules, it builds resource ids for deployments")
+P.refuse("references", "it reads the resources of the deployment template it is written in; a policy rule has none")
+
+UNIVERSAL_ISO = "yyyy'-'MM'-'dd'T'HH':'mm':'ss.FFFFFFF'Z'"  # the docs' "yyyy-MM-ddTHH:mm:ss.FFFFFFFZ"
 
 
 @P.function("addDays", 2, 2, takes=(TEXT, INTEGER))
 def _add_days(date_time: str, days: int) -> str:
-    """``addDays(dateTime, numberOfDays)``: an ISO 8601 date plus (or minus) whole days."""
+    """``addDays(dateTime, numberOfDaysToAdd)``: the date and time (universal ISO 8601, ``yyyy-MM-ddTHH:mm:ss.FFFFFFFZ``)
+    that many days later (earlier when negative), in the same format."""
+    moment = parse_datetime(date_time, "addDays").moment
     try:
-        moment = datetime.fromisoformat(str(date_time).replace("Z", "+00:00"))
-    except ValueError:
-        raise EvaluationError(f"addDays(): not an ISO 8601 date: {date_time!r}") from None
-    shifted = moment + timedelta(days=int(days))
-    text = shifted.isoformat()
-    return text.replace("+00:00", "Z") if str(date_time).endswith("Z") else text
+        shifted = (moment.astimezone(UTC) if moment.tzinfo else moment) + timedelta(days=days)
+    except OverflowError:
+        raise EvaluationError("addDays(): the result is outside the dates .NET represents") from None
+    return format_datetime(shifted, UNIVERSAL_ISO, "addDays")
+
+
+IpRange = tuple[int, int, int]  # IP version, first address, last address
+
+
+def _ip_range(value: str) -> IpRange:
+    """A single address, a CIDR range or a ``first-last`` range, as the docs list the supported formats."""
+    text = value.strip()
+    try:
+        if "/" in text:
+            network = ipaddress.ip_network(text, strict=False)
+            return network.version, int(network.network_address), int(network.broadcast_address)
+        if "-" in text:
+            first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+            if first.version != last.version:
+                raise EvaluationError(f"ipRangeContains(): '{text[:80]}' mixes IPv4 and IPv6")
+            if int(first) > int(last):
+                raise EvaluationError(f"ipRangeContains(): '{text[:80]}' is an empty range")
+            return first.version, int(first), int(last)
+        address = ipaddress.ip_address(text)
+    except ValueError as error:
+        raise EvaluationError(f"ipRangeContains(): {error}") from None
+    return address.version, int(address), int(address)
 
 
 @P.function("ipRangeContains", 2, 2, takes=(TEXT,))
 def _ip_range_contains(range_: str, target: str) -> bool:
-    try:
-        network = ipaddress.ip_network(range_, strict=False)
-        if "/" in target or "-" in target:
-            inner = ipaddress.ip_network(target, strict=False)
-            return network.version == inner.version and inner.subnet_of(network)  # type: ignore[arg-type]
-        address = ipaddress.ip_address(target)
-    except ValueError as error:
-        raise EvaluationError(f"ipRangeContains(): {error}") from None
-    return address.version == network.version and address in network
+    """Whether ``target`` lies within ``range_``: "Empty ranges, or mixing between IP families isn't allowed
+    and results in evaluation failure"."""
+    outer, inner = _ip_range(range_), _ip_range(target)
+    if outer[0] != inner[0]:
+        raise EvaluationError("ipRangeContains(): mixing IPv4 and IPv6 isn't allowed")
+    return outer[1] <= inner[1] and inner[2] <= outer[2]

@@ -1,59 +1,29 @@
 """String functions (templates/template-functions-string); those that also take arrays are in
-:mod:`.arrays`."""
+:mod:`.arrays`, the base64 and URI ones in :mod:`.encoding`."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from engine.expressions.arm_hashes import arm_guid, unique_string
+from engine.expressions.dotnet import format_composite
 from engine.expressions.functions.values import refuse_oversize, text, to_string
-from engine.expressions.registry import ANY, INTEGER, NUMBER, SCALAR, TEXT, TEXT_OR_NULL, EvaluationError
+from engine.expressions.registry import ANY, ARRAY, INTEGER, SCALAR, TEXT, TEXT_OR_NULL, EvaluationError
 from engine.expressions.registry import COMMON_FUNCTIONS as F
 
 
 @F.function("format", 1, None, takes=(TEXT, ANY))
-def _format(template: Any, *values: Any) -> str:
-    """C#-style composite formatting: ``{0}``, ``{1:N2}``; ``{{`` and ``}}`` are braces."""
-    pattern, out, position = text(template, "format"), [], 0
-    while position < len(pattern):
-        char = pattern[position]
-        if char == "{" and pattern.startswith("{{", position):
-            out.append("{")
-            position += 2
-        elif char == "}" and pattern.startswith("}}", position):
-            out.append("}")
-            position += 2
-        elif char == "{":
-            end = pattern.find("}", position)
-            if end < 0:
-                raise EvaluationError(f"format(): unclosed '{{' at character {position}")
-            index_text, _, spec = pattern[position + 1:end].partition(":")
-            try:
-                value = values[int(index_text)]
-            except (ValueError, IndexError):
-                raise EvaluationError(f"format(): no argument for {{{index_text}}}") from None
-            out.append(_format_one(value, spec))
-            position = end + 1
-        else:
-            out.append(char)
-            position += 1
-    return "".join(out)
+def _format(template: str, *values: Any) -> str:
+    """.NET composite formatting with the invariant culture ("It uses the same formatting options as the
+    System.String.Format method in .NET"): ``{0}``, ``{1,8}``, ``{2:N0}``; ``{{`` and ``}}`` are braces."""
+    return format_composite(template, values, _format_text, "format")
 
 
-def _format_one(value: Any, spec: str) -> str:
-    if spec[:1] in ("N", "n") and NUMBER.admits(value):
-        return f"{value:,.{_digits(spec, 2)}f}"
-    if spec[:1] in ("D", "d") and INTEGER.admits(value):
-        return str(value).zfill(_digits(spec, 0))
+def _format_text(value: Any) -> str:
+    """A value as String.Format writes an ARM value: booleans as .NET writes them (``True``)."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
     return to_string(value)
-
-
-def _digits(spec: str, default: int) -> int:
-    """The precision of ``N2`` / ``D8``, bounded like every string a function builds."""
-    digits = int(spec[1:] or default)
-    refuse_oversize(digits, "format")
-    return digits
 
 
 # null is "" to toLower/toUpper, as in Azure Policy's engine (Microsoft's port of it:
@@ -61,53 +31,52 @@ def _digits(spec: str, default: int) -> int:
 # lower-case aliases a resource may lack (toLower(field('Microsoft.Compute/imagePublisher'))).
 F.function("toLower", 1, 1, takes=(TEXT_OR_NULL,))(lambda value: "" if value is None else value.lower())
 F.function("toUpper", 1, 1, takes=(TEXT_OR_NULL,))(lambda value: "" if value is None else value.upper())
-F.function("trim", 1, 1, takes=(TEXT,))(lambda value: text(value, "trim").strip())
+F.function("trim", 1, 1, takes=(TEXT,))(lambda value: value.strip())
 
 
 @F.function("split", 2, 2, takes=(TEXT, ANY))
-def _split(value: Any, delimiters: Any) -> list[str]:
-    whole = text(value, "split")
+def _split(value: str, delimiters: Any) -> list[str]:
     separators = delimiters if isinstance(delimiters, list) else [text(delimiters, "split")]
-    parts = [whole]
+    parts = [value]
     for separator in separators:
-        parts = [piece for part in parts for piece in part.split(separator)]
+        parts = [piece for part in parts for piece in part.split(text(separator, "split"))]
     return parts
 
 
+@F.function("join", 2, 2, takes=(ARRAY, TEXT))
+def _join(items: list[Any], delimiter: str) -> str:
+    """``join(inputArray, delimiter)``: the array's strings (numbers and booleans written as ``string()``
+    writes them) with the delimiter between them."""
+    if any(isinstance(item, list | dict) for item in items):
+        raise EvaluationError("join() joins strings, numbers and booleans, not arrays or objects")
+    return delimiter.join(to_string(item) for item in items)
+
+
 @F.function("replace", 3, 3, takes=(TEXT,))
-def _replace(value: Any, old: Any, new: Any) -> str:
+def _replace(value: str, old: str, new: str) -> str:
     occurrences = value.count(old) if old else len(value) + 1
     refuse_oversize(len(value) + occurrences * (len(new) - len(old)), "replace")
     return value.replace(old, new)
 
 
 @F.function("substring", 2, 3, takes=(TEXT, INTEGER))
-def _substring(value: Any, start: int, length: int | None = None) -> str:
-    whole = text(value, "substring")
-    if start < 0 or start > len(whole) or (length is not None and (length < 0 or start + length > len(whole))):
-        raise EvaluationError(f"substring(): start {start} and length {length} are outside a string of {len(whole)} "
-                              "characters")
-    return whole[start:] if length is None else whole[start:start + length]
+def _substring(value: str, start: int, length: int | None = None) -> str:
+    """Fails when the substring leaves the string ("The index and length parameters must refer to a location
+    within the string", template-functions-string#substring)."""
+    if start < 0 or start > len(value) or (length is not None and (length < 0 or start + length > len(value))):
+        raise EvaluationError(f"substring(): the index and length parameters must refer to a location within the "
+                              f"string: index {start}, length {length}, string of {len(value)} characters")
+    return value[start:] if length is None else value[start:start + length]
 
 
 @F.function("startsWith", 2, 2, takes=(TEXT,))
-def _starts_with(value: Any, prefix: Any) -> bool:
-    return text(value, "startsWith").lower().startswith(text(prefix, "startsWith").lower())
+def _starts_with(value: str, prefix: str) -> bool:
+    return value.lower().startswith(prefix.lower())
 
 
 @F.function("endsWith", 2, 2, takes=(TEXT,))
-def _ends_with(value: Any, suffix: Any) -> bool:
-    return text(value, "endsWith").lower().endswith(text(suffix, "endsWith").lower())
-
-
-@F.function("indexOf", 2, 2, takes=(TEXT,))
-def _index_of(value: Any, part: Any) -> int:
-    return text(value, "indexOf").lower().find(text(part, "indexOf").lower())
-
-
-@F.function("lastIndexOf", 2, 2, takes=(TEXT,))
-def _last_index_of(value: Any, part: Any) -> int:
-    return text(value, "lastIndexOf").lower().rfind(text(part, "lastIndexOf").lower())
+def _ends_with(value: str, suffix: str) -> bool:
+    return value.lower().endswith(suffix.lower())
 
 
 @F.function("padLeft", 2, 3, takes=(SCALAR, INTEGER, TEXT))
@@ -117,25 +86,15 @@ def _pad_left(value: Any, width: int, padding: str = " ") -> str:
 
 
 @F.function("uniqueString", 1, None, takes=(TEXT,))
-def _unique_string(*values: Any) -> str:
+def _unique_string(*values: str) -> str:
     """ARM's 13-character base-32 hash of the arguments (see :mod:`engine.expressions.arm_hashes`)."""
-    return unique_string(*(text(value, "uniqueString") for value in values))
+    return unique_string(*values)
 
 
 @F.function("guid", 1, None, takes=(TEXT,))
-def _guid(*values: Any) -> str:
+def _guid(*values: str) -> str:
     """ARM's name-based GUID of the arguments (see :mod:`engine.expressions.arm_hashes`)."""
-    return arm_guid(*(text(value, "guid") for value in values))
-
-
-@F.function("base64", 1, 1, takes=(TEXT,))
-def _base64(value: Any) -> str:
-    return base64.b64encode(text(value, "base64").encode()).decode()
-
-
-@F.function("base64ToString", 1, 1, takes=(TEXT,))
-def _base64_to_string(value: Any) -> str:
-    return base64.b64decode(text(value, "base64ToString")).decode()
+    return arm_guid(*values)
 
 
 F.function("string", 1, 1)(to_string)
