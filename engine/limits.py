@@ -35,8 +35,8 @@ MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1  # ARM's 64-bit integers
 MAX_VALUE_COUNTS_PER_RULE = 10  # value count expressions in one policy rule, Azure Policy's limit
 MAX_VALUE_COUNT_ITERATIONS = 100  # items of an array written in a value count, Azure Policy's authoring limit
 MAX_VALUE_COUNT_EVALUATIONS = 10_000  # iterations of nested value counts over computed arrays, together (ours)
-MAX_LAMBDA_STEPS = 1_000_000  # expression steps lambda bodies evaluate in one map/filter/... call, nested (ours)
-MAX_LAMBDA_BUILT = 16 * MAX_VALUE_SIZE  # characters or items functions build in one such call, in all (ours)
+MAX_LAMBDA_STEPS = 250_000  # lambda calls and the steps of their bodies in one map/filter/... call (ours)
+MAX_LAMBDA_BUILT = 4 * MAX_VALUE_SIZE  # characters or items its functions and lambdas build in one such call (ours)
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
 MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from engine.expressions.registry import LAMBDA_BUDGET, EvaluationError, LambdaBudget
+from engine.expressions.registry import LAMBDA_BUDGET, EvaluationError, LambdaBudget, within_size
 from engine.expressions.registry import Lambda as LambdaKind
 
 _BINDINGS: ContextVar[dict[str, Any]] = ContextVar("_BINDINGS", default={})  # noqa: B039  (never mutated)
@@ -35,15 +35,21 @@ class Lambda(LambdaKind):
         return len(self.names)
 
     def __call__(self, function: str, *values: Any) -> Any:
-        """The body's value with ``values`` bound to the lambda's variables (the first ``len(values)``)."""
+        """The body's value with ``values`` bound to the lambda's variables (the first ``len(values)``); the
+        call's steps and the size of its value (shared values count each time) spend the budget."""
         budget = LAMBDA_BUDGET.get()
         if budget is not None:
-            budget.step(self.steps, function)
-        token = _BINDINGS.set({**_BINDINGS.get(), **dict(zip(self.names, values, strict=False))})
+            budget.step(self.steps + 1, function)  # the call itself, then its body's steps
+        bindings = _BINDINGS.get().copy()
+        bindings.update(zip(self.names, values, strict=False))
+        token = _BINDINGS.set(bindings)
         try:
-            return self.body(self.context)
+            result = self.body(self.context)
         finally:
             _BINDINGS.reset(token)
+        if budget is not None and isinstance(result, str | list | dict):
+            budget.build(len(result), function)
+        return result
 
 
 def read_variable(name: str) -> Callable[[Any], Any]:
@@ -60,14 +66,16 @@ def read_variable(name: str) -> Callable[[Any], Any]:
 
 
 def spending(function: Callable[..., Any]) -> Callable[..., Any]:
-    """A lambda function that opens a budget when no enclosing lambda function has one open."""
+    """A lambda function that opens a budget when no enclosing lambda function has one open, and whose value
+    stays within a template's size as JSON (values its lambda shares count each time they appear)."""
+    name = function.__name__.strip("_")
 
     def call(*arguments: Any) -> Any:
         if LAMBDA_BUDGET.get() is not None:
-            return function(*arguments)
+            return within_size(function(*arguments), f"{name}()'s value")
         token = LAMBDA_BUDGET.set(LambdaBudget())
         try:
-            return function(*arguments)
+            return within_size(function(*arguments), f"{name}()'s value")
         finally:
             LAMBDA_BUDGET.reset(token)
 

@@ -505,6 +505,10 @@ def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str,
           template_values: TemplateValues | None) -> ExpandedResource:
     context = instance.context
     body = instance.resource.body(context)
+    try:  # ARM's 4 MB template: values shared by reference count each time they appear (in the plan they do)
+        within_size(body, "the resource's properties")
+    except EvaluationError as error:
+        raise TemplateError(context.template.source, str(error), location=instance.resource.path) from None
     values = None if template_values is None else template_values.setdefault(ids.normalize(instance.resource_id), {})
     try:
         redacted = redact(body, context.template_source, values)

@@ -19,10 +19,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from engine.expressions import EvaluationError, FunctionSpec
+from engine.expressions.lambdas import Lambda
+from engine.expressions.registry import LAMBDA
 from remediation.plan.models import REDACTED, DeferredValue, SecretSource
 
 PROTECTED_SETTINGS = "configurationprotectedsettings"
@@ -133,6 +136,9 @@ def render(value: Any) -> str:
         return f"createArray({', '.join(render(item) for item in value)})"
     if isinstance(value, dict):
         return f"createObject({', '.join(render(part) for key, item in value.items() for part in (key, item))})"
+    if isinstance(value, Lambda):
+        raise EvaluationError("a lambda function cannot be applied to a value known only at apply time (from "
+                              "reference() or a list function)")
     raise EvaluationError(f"cannot carry a {type(value).__name__} value to apply time")
 
 
@@ -213,6 +219,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({str, int, bool, float, type(None)})  # exact types that hold neither a mark nor a deferral
+
+
 def _scan(value: Any, sources: list[SecretSource]) -> bool:
     """Whether ``value`` holds a deferred value; appends the source of every secret it holds."""
     if type(value) is str or value is None or type(value) is int or type(value) is bool:
@@ -226,11 +235,56 @@ def _scan(value: Any, sources: list[SecretSource]) -> bool:
     if isinstance(value, SecretScalar):
         sources.append(value.source)
         return False
-    if isinstance(value, dict):
-        return any([_scan(item, sources) for item in value.values()])
-    if isinstance(value, list):
-        return any([_scan(item, sources) for item in value])
-    return False
+    if not isinstance(value, dict | list):
+        return False
+    cache = _SCANNED.get()
+    known = None if cache is None else cache.get(id(value))
+    if known is not None:
+        sources.extend(known[2])
+        return known[1]
+    found: list[SecretSource] = []
+    items = value.values() if isinstance(value, dict) else value
+    deferred = any([_scan(item, found) for item in items if type(item) not in _PLAIN])
+    sources.extend(found)
+    if cache is not None:
+        cache[id(value)] = (value, deferred, tuple(found))
+    return deferred
+
+
+# While a lambda function runs, the objects and arrays already scanned, by id (kept alive with what
+# their scan found): values its lambda's body shares are scanned once, not once per element.
+_SCANNED: ContextVar[dict[int, tuple[Any, bool, tuple[SecretSource, ...]]] | None] = ContextVar("_SCANNED",
+                                                                                                default=None)
+
+
+def _scanning_once(call: Callable[..., Any]) -> Callable[..., Any]:
+    """``call`` with a cache of scanned values open while it runs (see :data:`_SCANNED`)."""
+
+    def scanning(*arguments: Any) -> Any:
+        if _SCANNED.get() is not None:
+            return call(*arguments)
+        token = _SCANNED.set({})
+        try:
+            return call(*arguments)
+        finally:
+            _SCANNED.reset(token)
+
+    return scanning
+
+
+def _watched(lambda_: Lambda, sources: list[SecretSource]) -> Lambda:
+    """``lambda_`` whose values are given plain to the lambda function calling it, the secrets they hold
+    recorded in ``sources``; a value only apply can know cannot be carried through a lambda."""
+    body = lambda_.body
+
+    def watched(context: Any) -> Any:
+        result = body(context)
+        if _scan(result, sources):
+            raise EvaluationError("a lambda's value is only known at apply time (from reference() or a list "
+                                  "function): lambda functions need values known when planning")
+        return _plain(result) if sources else result
+
+    return Lambda(lambda_.names, watched, lambda_.steps, lambda_.context)
 
 
 class _Unknown(Exception):
@@ -246,6 +300,7 @@ class Marks:
     @staticmethod
     def _eager(spec: FunctionSpec) -> Callable[..., Any]:
         implementation, name, skip = spec.implementation, spec.name, 1 if spec.uses_context else 0
+        takes_lambdas = bool(spec.takes) and LAMBDA in spec.takes  # type: ignore[operator]
 
         def call(*arguments: Any) -> Any:
             sources: list[SecretSource] = []
@@ -255,15 +310,19 @@ class Marks:
                     raise EvaluationError(f"{name}() needs values known when planning, but an argument is only "
                                           "known at apply time (from reference() or a list function)")
                 return Deferred.computed(name, arguments)
+            if takes_lambdas:  # secrets a lambda's values derive from taint the whole result
+                arguments = tuple(_watched(value, sources) if isinstance(value, Lambda) else value
+                                  for value in arguments)
             if not sources:
-                return implementation(*arguments)
+                result = implementation(*arguments)
+                return mark_secret(result, derived_source(sources)) if sources else result
             try:
                 result = implementation(*arguments[:skip], *(_plain(value) for value in arguments[skip:]))
             except (EvaluationError, ValueError, TypeError, KeyError, IndexError):
                 raise EvaluationError(f"{name}() cannot be evaluated on the secret value it was given") from None
-            return mark_secret(result, derived_source(sources))
+            return mark_secret(result, derived_source(sources)) if sources else result
 
-        return call
+        return _scanning_once(call) if takes_lambdas else call
 
     @staticmethod
     def _lazy(spec: FunctionSpec) -> Callable[..., Any]:

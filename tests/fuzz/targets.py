@@ -69,7 +69,14 @@ ATOMS = st.one_of(
     st.sampled_from(["true()", "false()", "null()", "createArray()", "createObject()", "json('[1,{\"a\":2}]')",
                      "field('name')", "field('tags')", "field('Microsoft.Kubernetes/connectedClusters/totalNodeCount')",
                      "parameters('p')", "parameters('list')", "variables('v')", "range(0, 3)", "'*a*b'", "''",
-                     "utcNow()", "resourceGroup()", "subscription()", "copyIndex()", "current()"]),
+                     "utcNow()", "resourceGroup()", "subscription()", "copyIndex()", "current()",
+                     # lambdas (templates only), the largest arrays they may walk, and the formats and
+                     # ranges the date, CIDR and IP functions read
+                     "lambda('x', lambdaVariables('x'))", "lambda('a', 'b', less(lambdaVariables('a'), lambdaVariables('b')))",
+                     "lambda('x', 'i', concat(string(lambdaVariables('i')), string(lambdaVariables('x'))))",
+                     "lambdaVariables('x')", "range(0, 10000)", "'10.0.0.0/24'", "'192.168.0.1-192.168.0.9'",
+                     "'fdad:3236:5555::/48'", "'2020-04-07T14:53:14Z'", "'P1Y2M3DT4H'", "'yyyy-MM-dd HH:mm:ss.FFF'",
+                     "'{0,8:N2} {1}'"]),
 )
 
 

@@ -61,17 +61,16 @@ def _ip_range(value: str) -> IpRange:
         if "/" in text:
             network = ipaddress.ip_network(text, strict=False)
             return network.version, int(network.network_address), int(network.broadcast_address)
-        if "-" in text:
-            first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
-            if first.version != last.version:
-                raise EvaluationError(f"ipRangeContains(): '{text[:80]}' mixes IPv4 and IPv6")
-            if int(first) > int(last):
-                raise EvaluationError(f"ipRangeContains(): '{text[:80]}' is an empty range")
-            return first.version, int(first), int(last)
-        address = ipaddress.ip_address(text)
+        first, _, last = text.partition("-")
+        start = ipaddress.ip_address(first.strip())
+        end = ipaddress.ip_address(last.strip()) if last else start
     except ValueError as error:
         raise EvaluationError(f"ipRangeContains(): {error}") from None
-    return address.version, int(address), int(address)
+    if start.version != end.version:
+        raise EvaluationError(f"ipRangeContains(): '{text[:80]}' mixes IPv4 and IPv6")
+    if int(start) > int(end):
+        raise EvaluationError(f"ipRangeContains(): '{text[:80]}' is an empty range")
+    return start.version, int(start), int(end)
 
 
 @P.function("ipRangeContains", 2, 2, takes=(TEXT,))
