@@ -8,7 +8,7 @@ Grammar (as documented for ARM template expressions)::
     accessor   := '.' NAME | '[' argument ']'
 
 Strings use single quotes with ``''`` as the escaped quote; ``true``/``false``/``null`` are
-written as functions (``true()``), as ARM does.
+written as functions (``true()``), as ARM does, or bare as arguments (``string(true)``).
 """
 
 from __future__ import annotations
@@ -97,7 +97,24 @@ class _Parser:
             return Literal(self.string())
         if char and (char.isdigit() or char in "-+."):
             return Literal(self.number())
+        keyword = self.keyword()
+        if keyword is not None:
+            return keyword
         return self.expression(depth)
+
+    def keyword(self) -> Literal | None:
+        """``true``, ``false`` or ``null`` written bare as an argument (the grammar's identifiers, as Azure
+        Policy's engine reads them: Microsoft's port of it, regorus), rather than called."""
+        start = self.position
+        word = self.text[start:start + 5].lower()
+        for name, value in (("true", True), ("false", False), ("null", None)):
+            if word.startswith(name):
+                self.position = start + len(name)
+                following = self.peek()
+                if not (following.isalnum() or following in "_$(.["):
+                    return Literal(value)
+                self.position = start
+        return None
 
     def string(self) -> str:
         self.position += 1  # opening quote

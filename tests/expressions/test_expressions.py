@@ -146,6 +146,14 @@ def test_and_or_short_circuit():
     ("[max(0, 3, 2)]", 3),
     ("[base64ToString(base64('one, two'))]", "one, two"),
     ("[array('x')]", ["x"]),
+    # as Azure Policy's engine reads them (Microsoft's port of it, regorus: fn_string_from_bool,
+    # fn_bool_from_1_string, fn_int_from_float_string): bare literals, '1' and '0', truncation
+    ("[string(true)]", "true"),
+    ("[if(false, 1, null)]", None),
+    ("[bool('1')]", True),
+    ("[bool('0')]", False),
+    ("[int('3.7')]", 3),
+    ("[int('-3.7')]", -3),
 ])
 def test_common_functions(text, expected):
     assert evaluate(text) == expected

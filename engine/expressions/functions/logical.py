@@ -44,6 +44,10 @@ def _false() -> bool:
 
 @F.function("bool", 1, 1)
 def _bool(value: Any) -> bool:
+    """``bool('true')``, ``bool(1)`` (template-functions-logical#bool); the strings '1' and '0' too, as Azure
+    Policy's engine reads them (regorus's ``fn_bool_from_1_string``)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value != 0
+    if isinstance(value, str) and value.strip() in ("0", "1"):
+        return value.strip() == "1"
     return boolean(value, "bool")

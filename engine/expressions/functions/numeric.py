@@ -3,6 +3,7 @@ are in :mod:`.arrays`."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from engine.expressions.registry import COMMON_FUNCTIONS as F
@@ -13,9 +14,13 @@ SCALAR_NUMBER = Kind("a string or a number", (str, int, float))
 
 @F.function("int", 1, 1)
 def _int(value: Any) -> int:
+    """An integer, or a string or number of one, truncated toward zero (``int('3.7')`` is 3, as Azure
+    Policy's engine reads it: regorus's ``fn_int_from_float_string``)."""
     try:
+        if isinstance(value, str) and "." in value:
+            return int(Decimal(value.strip()))
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         raise EvaluationError(f"int() cannot convert {kind_of(value)} to an integer") from None
 
 
