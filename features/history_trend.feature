@@ -23,6 +23,7 @@ Feature: Compliance over time, on SQLite and PostgreSQL
     And the trend shows "policy-extension" at "50%, 100%, 100%"
     And the trend shows "defender" at "0%, 0%, 50%"
     And the trend shows "all policies" at "25%, 50%, 75%"
+    And the trend shows "overall resource compliance" at "0%, 0%, 50%"
     And the trend labels "defender" as "[Preview]: Azure Arc enabled Kubernetes clusters should have Microsoft Defender for Cloud extension installed"
     And the file "trend.html" contains "3 scans"
     And the file "trend.html" contains "Per subscription"

@@ -35,7 +35,8 @@ class ListFormat(StrEnum):
 def history_command(
     store: StoreOption,
     output_format: Annotated[ListFormat, typer.Option("--format", "-f")] = ListFormat.table,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Newest N scans.")] = None,
+    last: Annotated[int | None, typer.Option("--last", "-n", "--limit", min=1, help="Only the newest N scans "
+                                                                                 "(as trend --last).")] = None,
     keep: Annotated[str | None, typer.Option("--keep", help="First delete scans older than this (e.g. 90d).")] = None,
     output: Output = None,
 ) -> None:
@@ -45,18 +46,23 @@ def history_command(
         if keep_for is not None:
             removed = history.prune(keep_for)
             console.print(f"pruned {len(removed)} scans older than {keep}")
-        scans = history.scans(limit)
+        scans = history.scans(last)
+        stored = history.count_scans() if last is not None and len(scans) == last else len(scans)
     if output_format is ListFormat.json:
         write_text(json.dumps({"value": [scan.model_dump(by_alias=True, mode="json") for scan in scans]},
                               indent=2), output)
         return
-    table = Table(title=f"{len(scans)} scans in {history.shown_url}")
+    shown = f"{len(scans)} of {stored} scans" if stored > len(scans) else f"{len(scans)} scans"
+    table = Table(title=f"{shown} in {history.shown_url}")
     id_column(table, "scan", (scan.scan_id for scan in scans))  # diff needs it whole
-    for column in ("started", "duration", "compliance", "non-compliant", "error", "total", "policy set",
-                   "inventory"):
+    for column in ("started", "duration", "resource compliance", "non-compliant resources", "policy states "
+                   "compliant", "non-compliant", "error", "total", "policy set", "inventory"):
         table.add_column(column, overflow="fold")
     for scan in scans:
+        resources = scan.resource_counts
         table.add_row(scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
+                      f"{resources.percentage}%" if resources else "-",
+                      f"{resources.non_compliant_resources} of {resources.resources}" if resources else "-",
                       f"{scan.compliance_percentage}%", str(scan.non_compliant), str(scan.error), str(scan.total),
                       scan.policy_fingerprint[:12], scan.inventory_source)
     write_renderable(table, output)
@@ -105,7 +111,8 @@ def trend_command(
     store: StoreOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("trend.html"),
     svg: Annotated[Path | None, typer.Option("--svg", help="Also write the overall chart as SVG.")] = None,
-    last: Annotated[int | None, typer.Option("--last", min=1, help="Only the newest N scans.")] = None,
+    last: Annotated[int | None, typer.Option("--last", "-n", min=1, help="Only the newest N scans "
+                                                                      "(as history --last).")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
 ) -> None:
     """Compliance over time per policy and per subscription: HTML with charts, SVG for embedding."""

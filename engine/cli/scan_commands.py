@@ -32,6 +32,7 @@ from engine.history.recording import check_destinations, policy_set_fingerprint,
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
 from engine.output.registry import get_format
+from engine.output.summary import ResourceCounts, StateCounts, compliance_headline
 from engine.structured_logging import current_scan_id, logging_configured, scan_context
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,10 @@ def scan_command(
     metadata.not_evaluated = not_evaluated_notes(result)
     print_notes(result.skipped, result.warnings, metadata.not_evaluated)
     console.print(summary_table(result))
+    if result.records:
+        console.print(compliance_headline(StateCounts.of(record.compliance_state for record in result.records),
+                                          ResourceCounts.of(result.records)), markup=False, highlight=False,
+                      soft_wrap=True)
     for line in applicability_notes(result):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     published = publish_scan(config, result.records, metadata, fleet, request)

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
+    func,
     insert,
     inspect,
     select,
@@ -35,7 +37,9 @@ from sqlalchemy.schema import SchemaItem
 
 from engine.ids import normalize
 from engine.models.results import PolicyState
-from engine.output.summary import policy_title
+from engine.output.summary import NOT_COMPLIANT_STATES, policy_title
+
+NOT_COMPLIANT_VALUES = tuple(sorted(state.value for state in NOT_COMPLIANT_STATES))
 
 metadata = MetaData()
 
@@ -46,19 +50,27 @@ migrations_table = Table(
     Column("applied_at", DateTime(), nullable=False),
 )
 
-scans = Table(
-    "scans", metadata,
-    Column("scan_id", String(64), primary_key=True),
-    Column("started_at", DateTime(), nullable=False, index=True),
-    Column("duration_seconds", Float, nullable=False),
-    Column("inventory_source", Text, nullable=False),
-    Column("policy_fingerprint", String(128), nullable=False),
-    Column("tool_version", String(32), nullable=False),
-    Column("compliant", Integer, nullable=False),
-    Column("non_compliant", Integer, nullable=False),
-    Column("exempt", Integer, nullable=False),
-    Column("error", Integer, nullable=False),
-)
+def _scan_columns_v1() -> list[SchemaItem]:
+    """``scans`` as version 1 created it: the records' counts by compliance state."""
+    return [
+        Column("scan_id", String(64), primary_key=True),
+        Column("started_at", DateTime(), nullable=False, index=True),
+        Column("duration_seconds", Float, nullable=False),
+        Column("inventory_source", Text, nullable=False),
+        Column("policy_fingerprint", String(128), nullable=False),
+        Column("tool_version", String(32), nullable=False),
+        Column("compliant", Integer, nullable=False),
+        Column("non_compliant", Integer, nullable=False),
+        Column("exempt", Integer, nullable=False),
+        Column("error", Integer, nullable=False),
+    ]
+
+
+# Version 4: Azure's overall resource compliance of each scan (engine.output.summary.ResourceCounts): the
+# distinct resources evaluated and those non-compliant with at least one assignment.
+RESOURCE_COLUMNS = ("resources", "non_compliant_resources")
+
+scans = Table("scans", metadata, *_scan_columns_v1(), *(Column(name, Integer) for name in RESOURCE_COLUMNS))
 
 
 def _policy_state_columns_v1() -> list[SchemaItem]:
@@ -137,7 +149,7 @@ BACKFILL_BATCH = 2000
 
 def _create_v1(connection: Connection) -> None:
     version_1 = MetaData()
-    scans.to_metadata(version_1)
+    Table("scans", version_1, *_scan_columns_v1())
     Table("policy_states", version_1, *_policy_state_columns_v1())
     version_1.create_all(connection)
 
@@ -190,11 +202,34 @@ def _create_inventory_tables(connection: Connection) -> None:
     version_3.create_all(connection, tables=list(_inventory_tables_v3(version_3)))
 
 
+def _add_resource_columns(connection: Connection) -> None:
+    """Version 4: each scan's distinct and non-compliant resources, counted for the scans already stored from
+    their records' resource and state columns (no JSON read)."""
+    preparer = connection.dialect.identifier_preparer
+    for name in RESOURCE_COLUMNS:
+        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(scans)} ADD COLUMN "
+                                   f"{preparer.format_column(scans.c[name])} INTEGER")
+    states = policy_states.c
+    failing = func.max(case((states.compliance_state.in_(NOT_COMPLIANT_VALUES), 1), else_=0))
+    per_resource = (select(states.scan_id, states.resource_key, failing.label("failing"))
+                    .group_by(states.scan_id, states.resource_key).subquery())
+    totals = select(per_resource.c.scan_id, func.count().label("resources"),
+                    func.sum(per_resource.c.failing).label("non_compliant_resources")).group_by(per_resource.c.scan_id)
+    fill = (update(scans).where(scans.c.scan_id == bindparam("row_scan"))
+            .values(resources=bindparam("new_resources"), non_compliant_resources=bindparam("new_failing")))
+    rows = [{"row_scan": row.scan_id, "new_resources": int(row.resources),
+             "new_failing": int(row.non_compliant_resources or 0)} for row in connection.execute(totals)]
+    if rows:
+        connection.execute(fill, rows)
+
+
 MIGRATIONS = (
     Migration(1, "scans and policy states", _create_v1),
     Migration(2, "trend line (assignment, reference id) and title of each policy state", _add_series_columns),
     Migration(3, "inventory of each scan, content-addressed per cluster, and its assignments",
               _create_inventory_tables),
+    Migration(4, "overall resource compliance of each scan (distinct and non-compliant resources)",
+              _add_resource_columns),
 )
 
 

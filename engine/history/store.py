@@ -35,7 +35,7 @@ from engine.inventory import Fleet
 from engine.models.results import ComplianceState, PolicyState
 from engine.output.context import ScanMetadata
 from engine.output.redact import redact_state
-from engine.output.summary import StateCounts, policy_key
+from engine.output.summary import ResourceCounts, StateCounts, policy_key
 
 INSERT_BATCH = 5000
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
@@ -67,6 +67,8 @@ class ScanRecord(BaseModel):
     non_compliant: int
     exempt: int
     error: int
+    resources: int | None = None  # distinct resources evaluated (None: recorded before they were counted)
+    non_compliant_resources: int | None = None
 
     @computed_field
     @property
@@ -76,9 +78,22 @@ class ScanRecord(BaseModel):
     @computed_field
     @property
     def compliance_percentage(self) -> float:
+        """Policy states (records) compliant, exempt or unknown, over all records."""
         counts = StateCounts(compliant=self.compliant, non_compliant=self.non_compliant, exempt=self.exempt,
                              error=self.error)
         return counts.percentage
+
+    @computed_field
+    @property
+    def resource_compliance_percentage(self) -> float | None:
+        """Azure's overall resource compliance: resources compliant with every assignment, over all resources."""
+        return None if self.resource_counts is None else self.resource_counts.percentage
+
+    @property
+    def resource_counts(self) -> ResourceCounts | None:
+        if self.resources is None:
+            return None
+        return ResourceCounts(resources=self.resources, non_compliant_resources=self.non_compliant_resources or 0)
 
 
 class AssignedDefinition(BaseModel):
@@ -157,6 +172,7 @@ class HistoryStore:
         """Store one scan, all its records and (when given) the fleet it evaluated and its assignments, in
         one transaction; returns the scan id."""
         counts = StateCounts.of(state.compliance_state for state in states)
+        resources = ResourceCounts.of(states)
         if self._exists(metadata.scan_id):
             raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
         with self.engine.begin() as connection:
@@ -165,7 +181,8 @@ class HistoryStore:
                 duration_seconds=metadata.duration_seconds, inventory_source=metadata.inventory_source,
                 policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
                 compliant=counts.compliant, non_compliant=counts.non_compliant, exempt=counts.exempt,
-                error=counts.error))
+                error=counts.error, resources=resources.resources,
+                non_compliant_resources=resources.non_compliant_resources))
             for batch in batched(self._rows(metadata.scan_id, states), INSERT_BATCH):
                 connection.execute(insert(policy_states), batch)
             if fleet is not None:
@@ -223,6 +240,10 @@ class HistoryStore:
         query = select(scans).order_by(scans.c.started_at.desc(), scans.c.scan_id.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [_scan_record(row) for row in connection.execute(query).mappings()]
+
+    def count_scans(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(scans)))
 
     def resolve(self, reference: str) -> ScanRecord:
         """A scan by id, unique id prefix, ``latest`` or ``latest~N`` (N scans before the latest)."""

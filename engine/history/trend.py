@@ -21,6 +21,8 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#17becf")
 LEGEND_CHARACTERS = 44  # per legend line: long titles wrap, never cut
 LEGEND_LINE = 13  # px
+RESOURCE_LINE = "overall resource compliance"  # Azure's name: resources compliant with every assignment
+OVERALL_LINE = "all policies"  # every policy state (record) together
 TEMPLATES = Environment(loader=PackageLoader("engine.history", "templates"),
                         autoescape=select_autoescape(["html.j2", "svg.j2"]), trim_blocks=True, lstrip_blocks=True)
 
@@ -44,7 +46,8 @@ class TrendSeries(BaseModel):
 
 class Trend(BaseModel):
     scans: list[ScanRecord]  # oldest first
-    overall: TrendSeries
+    resources: TrendSeries  # Azure's overall resource compliance (scans recorded before it was kept: none)
+    overall: TrendSeries  # every policy state (record) together
     by_policy: list[TrendSeries]
     by_subscription: list[TrendSeries]
 
@@ -102,10 +105,16 @@ def _series(points: Sequence[GroupPoint], policies: bool) -> list[TrendSeries]:
 def build_trend(store: HistoryStore, last: int | None = None) -> Trend:
     """The last ``last`` scans (all by default) of the store, as series ready to chart."""
     scans = list(reversed(store.scans(limit=last)))
-    overall = TrendSeries(name="all policies", detail="every policy together", points=[
+    overall = TrendSeries(name=OVERALL_LINE, detail="every policy state (resource and assignment) together",
+                          points=[
         TrendPoint(scan_id=scan.scan_id, started_at=scan.started_at, compliant=scan.compliant + scan.exempt,
                    total=scan.total) for scan in scans])
-    return Trend(scans=scans, overall=overall, by_policy=_series(store.compliance_by("policy", last), policies=True),
+    resources = TrendSeries(name=RESOURCE_LINE, detail="resources compliant with every assignment (Azure's "
+                                                       "overall resource compliance)", points=[
+        TrendPoint(scan_id=scan.scan_id, started_at=scan.started_at, compliant=counts.compliant_resources,
+                   total=counts.resources) for scan in scans if (counts := scan.resource_counts) is not None])
+    return Trend(scans=scans, resources=resources, overall=overall,
+                 by_policy=_series(store.compliance_by("policy", last), policies=True),
                  by_subscription=_series(store.compliance_by("subscription", last), policies=False))
 
 
@@ -156,8 +165,8 @@ def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[Tre
 
 
 def overall_svg(trend: Trend) -> str:
-    """The chart to embed elsewhere: overall compliance and each policy."""
-    return line_chart_svg("Compliance over time", trend.scans, [trend.overall, *trend.by_policy])
+    """The chart to embed elsewhere: overall resource compliance, every policy state, and each policy."""
+    return line_chart_svg("Compliance over time", trend.scans, [trend.resources, trend.overall, *trend.by_policy])
 
 
 def render_trend_html(trend: Trend) -> str:

@@ -12,9 +12,9 @@ from engine.models.results import ComplianceState, PolicyState
 
 
 class StateCounts(BaseModel):
-    """Records by compliance state. Compliance % counts exempt and unknown (Manual, not attested) records
-    with the compliant ones, like Azure (docs "Azure Policy compliance states": compliant, exempt and unknown
-    over the total)."""
+    """Policy states (records: one per resource, assignment and initiative member) by compliance state.
+    Their compliance % counts exempt and unknown (Manual, not attested) records with the compliant ones, like
+    Azure (docs "Azure Policy compliance states": compliant, exempt and unknown over the total)."""
 
     compliant: int = 0
     non_compliant: int = 0
@@ -38,6 +38,46 @@ class StateCounts(BaseModel):
                    unknown=counts[ComplianceState.UNKNOWN])
 
 
+# A resource's state across every assignment that applies to it, by Azure's rollup rank (docs "Azure Policy
+# compliance states", "Compliance rollup": non-compliant, then compliant, conflict, exempted, unknown); Error,
+# which Azure's list does not rank, counts as not compliant, next to non-compliant.
+NOT_COMPLIANT_STATES = frozenset({ComplianceState.NON_COMPLIANT, ComplianceState.ERROR})
+
+
+class ResourceCounts(BaseModel):
+    """Azure's *overall resource compliance*: distinct resources compliant with every assignment that applies
+    to them (compliant, exempt or unknown once rolled up) over all distinct resources evaluated. One
+    non-compliant record makes its resource non-compliant, so this is what Azure's portal shows next to the
+    per-record figure of :class:`StateCounts`."""
+
+    resources: int = 0
+    non_compliant_resources: int = 0  # Azure's nonCompliantResources (Error records counted here too)
+
+    @property
+    def compliant_resources(self) -> int:
+        return self.resources - self.non_compliant_resources
+
+    @property
+    def percentage(self) -> float:
+        return 100.0 if not self.resources else round(100.0 * self.compliant_resources / self.resources, 1)
+
+    @classmethod
+    def of(cls, states: Iterable[PolicyState]) -> ResourceCounts:
+        worst: dict[str, bool] = {}
+        for state in states:
+            key = state.resource_id.lower()
+            worst[key] = worst.get(key, False) or state.compliance_state in NOT_COMPLIANT_STATES
+        return cls(resources=len(worst), non_compliant_resources=sum(worst.values()))
+
+
+def compliance_headline(records: StateCounts, resources: ResourceCounts) -> str:
+    """Both figures, named as Azure names them: the one its portal shows first, then the per-record one."""
+    return (f"overall resource compliance {resources.percentage}% ({resources.compliant_resources} of "
+            f"{resources.resources} resources compliant with every assignment; {resources.non_compliant_resources} "
+            f"non-compliant resources); policy states {records.percentage}% compliant ({records.non_compliant} "
+            f"non-compliant of {records.total})")
+
+
 class GroupSummary(BaseModel):
     """One policy or one cluster: its counts and the records that need attention."""
 
@@ -49,6 +89,7 @@ class GroupSummary(BaseModel):
 
 class ComplianceSummary(BaseModel):
     counts: StateCounts
+    resources: ResourceCounts
     policies: list[GroupSummary]
     clusters: list[GroupSummary]
 
@@ -101,6 +142,7 @@ def _groups(states: Sequence[PolicyState], key, title) -> list[GroupSummary]:
 def summarize(states: Sequence[PolicyState]) -> ComplianceSummary:
     return ComplianceSummary(
         counts=StateCounts.of(state.compliance_state for state in states),
+        resources=ResourceCounts.of(states),
         policies=_groups(states, policy_key, policy_title),
         clusters=_groups(states, lambda state: cluster_of(state).lower(),
                          lambda state: resource_name(cluster_of(state))),

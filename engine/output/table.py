@@ -11,14 +11,14 @@ from rich.table import Table
 from engine.models.results import PolicyState
 from engine.output.context import ScanMetadata
 from engine.output.registry import output_format
-from engine.output.summary import needs_attention, policy_key, resource_name, summarize
+from engine.output.summary import compliance_headline, needs_attention, policy_key, resource_name, summarize
 
 
 @output_format("table", ".txt", "plain-text table of non-compliant records and totals")
 def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
-    counts = summarize(states).counts
-    outcome = (f"{counts.percentage}% compliant ({counts.non_compliant} non-compliant of {counts.total})"
-               if counts.total else "nothing was applicable (no resource matched any policy)")
+    summary = summarize(states)
+    counts = summary.counts
+    outcome = (compliance_headline(counts, summary.resources) if counts.total else "nothing was applicable (no resource matched any policy)")
     table = Table()
     for column in ("state", "policy", "resource", "reason"):
         table.add_column(column)

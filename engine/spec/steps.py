@@ -676,9 +676,10 @@ def history_holds_at_least(arcpolicy_world: SpecWorld, count: int) -> None:
 @then(Sentence('the trend shows "{series}" at "{percentages}"'))
 def trend_shows(arcpolicy_world: SpecWorld, series: str, percentages: str) -> None:
     """After ``the trend is charted``: the line of a policy (named as in the other steps: its line is the
-    one labelled with that assignment's title) or ``all policies`` goes through these compliance
-    percentages, oldest scan first (``"50%, 0%, 100%"``), in the SVG chart and in the HTML report's
-    per-policy table."""
+    one labelled with that assignment's title), ``all policies`` (every policy state) or ``overall resource
+    compliance`` (resources compliant with every assignment, as Azure's portal counts them) goes through
+    these compliance percentages, oldest scan first (``"50%, 0%, 100%"``), in the SVG chart and (for a
+    policy) in the HTML report's per-policy table."""
     history.expect_trend(arcpolicy_world.workdir / "trend.svg", arcpolicy_world.workdir / "trend.html",
                          _trend_line(arcpolicy_world, series), history.parse_percentages(percentages), label=series)
 
@@ -693,7 +694,7 @@ def trend_labels(arcpolicy_world: SpecWorld, series: str, label: str) -> None:
 
 def _trend_line(arcpolicy_world: SpecWorld, series: str) -> str:
     """The chart's line for a policy named as in the other steps (the records of the last scan say which)."""
-    if series == history.OVERALL or "scan" not in arcpolicy_world.outputs:
+    if series in history.OVERALL_LINES or "scan" not in arcpolicy_world.outputs:
         return series
     return history.series_name(compliance.records_for_policy(arcpolicy_world.records(), series),
                                history.svg_series(arcpolicy_world.workdir / "trend.svg"))

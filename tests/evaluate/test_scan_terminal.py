@@ -40,6 +40,10 @@ def test_without_format_the_terminal_gets_the_per_policy_summary_not_the_records
     assert captured.out == ""  # no record table
     assert "Azure Monitor container insights on" in captured.err and "non-compliant" in captured.err
     assert "NonCompliant" not in captured.err  # records are not listed, only counted
+    # both figures, named as Azure names them
+    assert re.search(r"overall resource compliance [\d.]+% \(\d+ of \d+ resources compliant with every assignment",
+                     captured.err)
+    assert re.search(r"policy states [\d.]+% compliant", captured.err)
 
 
 def test_with_format_the_records_go_to_stdout(fleet: Path, capsys):

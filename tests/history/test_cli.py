@@ -79,3 +79,31 @@ def test_an_unreachable_database_server_is_a_service_failure(capsys):
     assert main(["history", "--store", "postgresql+psycopg://arcpolicy:pw@127.0.0.1:9/none"]) == 4
     error = capsys.readouterr().err
     assert "cannot open the history store" in error and "pw@" not in error
+
+
+def test_history_last_says_how_many_of_how_many(store, capsys, monkeypatch):
+    """``-n`` / ``--last`` (as trend's) shows the newest N and says how many the store holds."""
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["history", "--store", store, "-n", "2"]) == 0
+    assert "2 of 3 scans in" in capsys.readouterr().out
+    assert main(["history", "--store", store, "--last", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 scans in" in out and " of 3 scans" not in out
+    assert main(["history", "--store", store, "--limit", "1", "--format", "json"]) == 0
+    assert [scan["scanId"] for scan in json.loads(capsys.readouterr().out)["value"]] == ["after"]
+
+
+def test_history_and_trend_show_overall_resource_compliance(store, tmp_path: Path, capsys, monkeypatch):
+    """Each scan of the fixture: 8 resources (4 clusters and their flux extensions), edge-1's extension an Error
+    record, plus the clusters lacking Defender."""
+    assert main(["history", "--store", store, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["value"]
+    assert [(scan["resources"], scan["nonCompliantResources"], scan["resourceCompliancePercentage"])
+            for scan in listed] == [(8, 2, 75.0), (8, 2, 75.0), (8, 3, 62.5)]
+    monkeypatch.setenv("COLUMNS", "300")  # the table's headers unfolded
+    assert main(["history", "--store", store]) == 0
+    assert "resource compliance" in capsys.readouterr().out
+    html = tmp_path / "trend.html"
+    assert main(["trend", "--store", store, "-n", "2", "-o", str(html)]) == 0
+    text = html.read_text()
+    assert "overall resource compliance" in text and "62.5%" not in text and "75.0%" in text

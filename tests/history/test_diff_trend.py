@@ -59,6 +59,10 @@ def test_trend_per_policy_and_subscription_with_charts(store_url):
     defender = next(series for series in trend.by_policy if series.name == "Require defender")
     assert [point.percentage for point in defender.points] == [25.0, 75.0, 100.0]
     assert [point.percentage for point in trend.overall.points] == [66.7, 83.3, 91.7]
+    # Azure's overall resource compliance: 8 resources (4 clusters, 4 flux extensions); a cluster is non-compliant
+    # when Defender is missing, edge-1's extension always is (its record is an Error)
+    assert [(point.compliant, point.total) for point in trend.resources.points] == [(4, 8), (6, 8), (7, 8)]
+    assert [point.percentage for point in trend.resources.points] == [50.0, 75.0, 87.5]
     assert len(trend.by_subscription) == 2
     assert [scan.scan_id for scan in recent.scans] == ["s2", "s3"]
     assert all(len(series.points) == 2 for series in recent.by_policy)
@@ -66,11 +70,12 @@ def test_trend_per_policy_and_subscription_with_charts(store_url):
     svg = ET.fromstring(overall_svg(trend))
     namespace = {"svg": "http://www.w3.org/2000/svg"}
     lines = svg.findall(".//svg:polyline", namespace)
-    assert len(lines) == 1 + len(trend.by_policy)
+    assert len(lines) == 2 + len(trend.by_policy)  # overall resource compliance, every policy state, each policy
     assert all(len(line.get("points").split()) == 3 for line in lines)
     html = render_trend_html(trend)
     assert html.count("<svg") == 2 and "<script" not in html and "https://" not in html
     assert "Require defender" in html and "25.0%" in html and "100.0%" in html
+    assert "overall resource compliance" in html and "87.5%" in html
 
 
 def test_trend_of_an_empty_store_renders(store_url):

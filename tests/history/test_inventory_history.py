@@ -26,6 +26,7 @@ from engine.history.store import database_url
 from engine.inventory import Fleet, write_snapshot
 from engine.inventory.generator import generate_fleet
 from engine.output.redact import blank_secrets
+from engine.output.summary import ResourceCounts
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 DAY0 = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
@@ -138,8 +139,11 @@ def test_old_store_migrates_and_keeps_its_scans(store_url, capsys):
         connection.execute(insert(policy_states), list(HistoryStore._rows("old", fleet_states())))
     engine.dispose()
     with HistoryStore(store_url) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
         assert [scan.scan_id for scan in store.scans()] == ["old"]
+        # counted on upgrade from the records: 4 clusters and their flux extensions; edge-2 and edge-3 lack
+        # Defender, edge-1's extension is an Error record
+        assert store.scans()[0].resource_counts == ResourceCounts(resources=8, non_compliant_resources=3)
         assert store.states("old") == fleet_states()
         with pytest.raises(InputError, match="recorded without its inventory"):
             store.inventory("old")

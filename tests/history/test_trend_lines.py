@@ -71,7 +71,8 @@ def test_two_assignments_of_one_builtin_are_two_readable_lines(store_url):
 
     svg = overall_svg(trend)
     entries = legend(svg)
-    assert set(entries) == {"all policies", *lines}  # every label in full: wrapped, never cut
+    # every label in full: wrapped, never cut
+    assert set(entries) == {"overall resource compliance", "all policies", *lines}
     assert BUILTIN not in svg and "…" not in svg
     assert entries[f"{TITLE} (arc-policy-edge)"] == (
         f"{TITLE} (assignment arc-policy-edge: /subscriptions/{SUBSCRIPTIONS[0]}/providers/"
@@ -151,13 +152,16 @@ def test_a_version_1_store_upgrades_in_place_and_trends_per_assignment(store_url
     engine.dispose()
 
     with HistoryStore(store_url) as store:
-        assert store.schema_version == MIGRATIONS[-1].version == 3
+        assert store.schema_version == MIGRATIONS[-1].version == 4
         record(store, "new-1", 12, two_assignments(set(CLUSTERS)))
         trend = build_trend(store)
         diff = diff_scans(store, "old-2", "new-1")
         with store.engine.connect() as connection:
             versions = list(connection.scalars(select(migrations_table.c.version)))
-    assert versions == [1, 2, 3]
+    assert versions == [1, 2, 3, 4]
+    # the resources of scans stored before they were counted, counted from their records on upgrade: a cluster
+    # is compliant when both assignments say so
+    assert [(point.compliant, point.total) for point in trend.resources.points] == [(1, 4), (2, 4), (4, 4)]
     assert [scan.scan_id for scan in trend.scans] == ["old-1", "old-2", "new-1"]
     assert {series.name: [point.percentage for point in series.points] for series in trend.by_policy} == {
         f"{TITLE} (arc-policy-edge)": [50.0, 100.0, 100.0],
