@@ -132,10 +132,29 @@ def _imports_written_out(tree: rego_ast.Node, source: bytes) -> list[tuple[int, 
     for rule in tree["rules"]:
         tag, body = rego_ast.kind(rule)
         head = rego_ast.kind(body["head"])[1] if tag == "Spec" else {}
+        shadowed = _bound_names(rule, source)  # a local variable may take an alias's name (OPA allows it)
         for node in rego_ast.var_nodes([body.get("bodies"), head.get("assign"), head.get("key"), body.get("value")]):
-            if node["value"] in aliases:
+            if node["value"] in aliases and node["value"] not in shadowed:
                 uses.append((node["span"]["start"], node["span"]["end"], aliases[node["value"]]))
     return uses
+
+
+def _bound_names(rule: rego_ast.Node, source: bytes) -> set[str]:
+    """The variables a rule declares or assigns anywhere (arguments, ``some``, ``every``, ``:=`` and ``=``)."""
+    names: set[str] = set()
+    for key, value in rego_ast.pairs(rule):
+        if key == "Func":
+            names.update(rego_ast.variables(value["args"]))
+        elif key == "SomeVars":
+            names.update(source[found["start"]:found["end"]].decode() for found in value["vars"])
+        elif key == "SomeIn":
+            names.update(rego_ast.variables([value["key"], value["value"]]))
+        elif key == "Every":
+            names.update(source[found["start"]:found["end"]].decode() for found in (value["key"], value["value"])
+                         if found)
+        elif key == "AssignExpr":
+            names.update(rego_ast.variables(value["lhs"]))
+    return names
 
 
 def _test_name(terms: list[rego_ast.RefTerm]) -> tuple[str, int] | None:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import orjson
 import regopy
+import regorus
 
 from engine.errors import InputError
 from engine.rego.coverage import FileCoverage, Range, file_coverage
@@ -44,7 +45,7 @@ from engine.rego.engines import Diagnostic, compile_modules, new_interpreter, ou
 from engine.rego.isolation import EngineCrash, call_isolated
 from engine.rego.modules import RegoModule, discover, read_modules
 from engine.rego.references import BuiltinCheck, References, regopy_builtin, unresolved
-from engine.rego.regorus_engine import check_modules, error_message, regorus_builtin
+from engine.rego.regorus_engine import check_modules, diagnostic, error_message, regorus_builtin
 from engine.rego.regorus_engine import new_interpreter as new_regorus_interpreter
 from engine.rego.test_discovery import TestCase, TestPlan, plan_tests
 
@@ -213,7 +214,7 @@ def _printed(lines: Iterable[str]) -> str:
 
 def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
     """Every test in one regorus interpreter; ``print()`` output gathered per test."""
-    interpreter = new_regorus_interpreter([(module.name, module.source) for module in plan.modules])
+    interpreter = _compiled([(module.name, module.source) for module in plan.modules])
     interpreter.set_gather_prints(True)
 
     def value_of(path: str) -> Any:
@@ -244,7 +245,7 @@ def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
 def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
     """The tests again, on probed copies of the modules (:mod:`engine.rego.coverage_probes`): what they reached."""
     instrumented = instrument(plan.modules)
-    interpreter = new_regorus_interpreter(instrumented.modules)
+    interpreter = _compiled(instrumented.modules)
     interpreter.set_gather_prints(True)
     hits: dict[str, set[Range]] = {}
     for test in plan.tests:
@@ -255,6 +256,16 @@ def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
         for file, reached in instrumented.reached(interpreter.take_prints()).items():
             hits.setdefault(file, set()).update(reached)
     return [file_coverage(file, coverable, hits.get(file, ())) for file, coverable in instrumented.coverable.items()]
+
+
+def _compiled(modules: list[tuple[str, str]]) -> regorus.Engine:
+    """The rewritten modules (test_discovery, coverage_probes) in one interpreter; a rewrite it refuses is one line."""
+    try:
+        return new_regorus_interpreter(modules)
+    except RuntimeError as error:
+        found = diagnostic(error, modules[0][0] if modules else "arcpolicy test")
+        raise InputError(found.file, f"arcpolicy could not prepare this file for its tests ({found.message}); "
+                                     "please report it with the file", location=found.place) from None
 
 
 def _run_with_regopy(plan: TestPlan, coverage: bool) -> TestRun:

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.rego.coverage_probes import instrument
+from engine.rego.modules import discover, read_modules
+from engine.rego.regorus_engine import new_interpreter
+from engine.rego.test_discovery import plan_tests
 from engine.rego.testing import run_tests
 from policies import LIBRARY
+
+REPO = LIBRARY.parent
 
 POLICY = '''package cov.demo
 
@@ -128,3 +134,13 @@ def test_the_shipped_library_prints_its_coverage(capsys) -> None:
 def test_coverage_needs_the_default_engine(policies: Path, capsys) -> None:
     assert main(["test", str(policies), "--coverage", "--rego-engine", "regopy"]) == 2
     assert "--coverage: coverage needs --rego-engine regorus" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", [LIBRARY / "rego", REPO / "examples" / "policy-repo", REPO / "tests" / "rego" / "data"],
+                         ids=lambda folder: folder.name)
+def test_every_rego_file_of_the_repo_compiles_once_prepared_and_probed(folder: Path) -> None:
+    plan = plan_tests(list(read_modules(discover([folder], include_tests=True))))
+    new_interpreter([(module.name, module.source) for module in plan.modules])
+    probed = instrument(plan.modules)
+    new_interpreter(probed.modules)  # raises on a module the rewrites broke
+    assert len(probed.probes) > len(plan.tests) and all(probed.coverable.values())
