@@ -1,7 +1,8 @@
 """``arcpolicy test`` runs tests as ``opa test`` does (OPA's tester/runner.go and reporter.go), each rule here
 checked by hand against that source: table-driven tests with their cases, duplicate names (``#01``),
 ``todo_test_`` skipped, PASS / FAIL / SKIPPED / ERROR counted apart (a table counts once per case), an ERROR
-confined to its test, ``-v`` with what ``print()`` wrote, and ``--format json`` in OPA's ``Result`` shape."""
+confined to its test, ``-v`` with what ``print()`` wrote, and ``--format json`` in OPA's ``Result`` shape.
+tests/rego/test_opa_test_oracle.py compares outcomes and coverage with the real OPA."""
 
 from __future__ import annotations
 
