@@ -64,15 +64,19 @@ def inventory_count(summary: dict[str, Any], dimension: str, value: str, count: 
 
 
 def same_fleet(saved: Path, fleet: Path) -> None:
-    """A snapshot written by ``--save`` holds exactly the fleet's resources, each as served."""
+    """A snapshot written by ``--save`` holds exactly the fleet's resources, each as served, and the
+    subscriptions and resource groups they live in (a tenant has them; Resource Graph lists them)."""
     from engine.inventory import iter_snapshot
 
     if not saved.is_file():
         raise SpecFailure(f"expected {saved.name} to be written, but there is no such file")
     read = {ids.normalize(str(resource["id"])): resource for resource in iter_snapshot(saved)}
     served = {ids.normalize(str(resource["id"])): resource for resource in iter_snapshot(fleet)}
+    containers = {ids.normalize(scope) for key in served
+                  for scope in (f"/subscriptions/{ids.parse_resource_id(key).subscription_id}",
+                                ids.resource_group_id(key)) if scope}
     problems = [f"missing: {served[key]['id']}" for key in served.keys() - read.keys()]
-    problems += [f"not in the fleet: {read[key]['id']}" for key in read.keys() - served.keys()]
+    problems += [f"not in the fleet: {read[key]['id']}" for key in read.keys() - served.keys() - containers]
     for key in served.keys() & read.keys():
         changed = sorted(field for field in served[key] if served[key][field] != read[key].get(field))
         if changed:

@@ -24,7 +24,14 @@ from remediation.apply.derive import TemplateSecrets
 from remediation.apply.execute import ExecuteOptions, OperationExecutor
 from remediation.apply.journal import Journal, JournalEntry
 from remediation.apply.models import ApplyResult, OperationResult, OpState, Verification, count_states
-from remediation.apply.pacing import DEFAULT_BURST, DEFAULT_RATE, WritePacer
+from remediation.apply.pacing import (
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    DEFAULT_READ_BURST,
+    DEFAULT_READ_RATE,
+    REMAINING_READS_HEADER,
+    WritePacer,
+)
 from remediation.apply.scheduler import Schedule, Scheduler
 from remediation.apply.secrets import Secrets
 from remediation.apply.verify import read_fleet, touched_clusters, verify_clusters
@@ -43,6 +50,8 @@ class ApplyOptions:
     resume: bool = False
     write_burst: int = DEFAULT_BURST
     write_rate: float = DEFAULT_RATE
+    read_burst: int = DEFAULT_READ_BURST  # ARM's read bucket per subscription
+    read_rate: float = DEFAULT_READ_RATE
     timeout: float = 1800.0
     verify: bool = True
 
@@ -125,7 +134,8 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
     templates = TemplateSecrets(policies, secrets)
     _check_secrets(secrets, templates, selected)
     pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
-    gateway = ArmGateway(connection, pacer, pool_size=options.parallel)
+    read_pacer = WritePacer(options.read_burst, options.read_rate, pacer.clock, pacer.sleep, REMAINING_READS_HEADER)
+    gateway = ArmGateway(connection, pacer, read_pacer=read_pacer, pool_size=options.parallel)
     clusters = touched_clusters(selected)
     try:
         # before any write or journal change: ARM failing here (exit 4) leaves everything as it was

@@ -5,7 +5,8 @@ every other type through the generic resources client of azure-mgmt-resource; bo
 api-version the plan carries. Key Vault secrets (the values of Key Vault references) are read
 with the Key Vault SecretClient, sharing the credential and the HTTPS session. A write is sent once per attempt, after a token of its
 subscription's :class:`WritePacer`; its long-running operation is then polled by URL (the URL is
-what the journal keeps, so a resumed apply polls the same operation).
+what the journal keeps, so a resumed apply polls the same operation). Reads (GETs, polls, list pages)
+spend a token of the subscription's read pacer, as ARM meters them in their own bucket.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from engine import ids
 from engine.azure import ArmConnection, AzureRequestError, RetryPolicy, with_retries
 from engine.azure.retry import RETRYABLE_STATUS, retry_after
 from remediation.apply.compare import TERMINAL_STATES, provisioning_state
-from remediation.apply.pacing import WritePacer
+from remediation.apply.pacing import DEFAULT_READ_BURST, DEFAULT_READ_RATE, REMAINING_READS_HEADER, WritePacer
 from remediation.plan.models import Action
 
 T = TypeVar("T")
@@ -109,11 +110,13 @@ class ArmStats:
 class ArmGateway:
     """Thread-safe access to ARM for apply: one pooled HTTPS session shared by every client."""
 
-    def __init__(self, connection: ArmConnection, pacer: WritePacer, *, pool_size: int = 64,
-                 retry: RetryPolicy | None = None):
+    def __init__(self, connection: ArmConnection, pacer: WritePacer, *, read_pacer: WritePacer | None = None,
+                 pool_size: int = 64, retry: RetryPolicy | None = None):
         self._connection = connection.validated()
         self._credential = connection.token_credential()
         self._pacer = pacer
+        self._read_pacer = read_pacer or WritePacer(DEFAULT_READ_BURST, DEFAULT_READ_RATE, pacer.clock, pacer.sleep,
+                                                    REMAINING_READS_HEADER)
         self._retry = retry or RetryPolicy()
         self._sleep = pacer.sleep
         self._clock = pacer.clock
@@ -157,19 +160,37 @@ class ArmGateway:
     def _retried(self, call: Callable[[], T]) -> T:
         return with_retries(call, self._retry, sleep=self._sleep)
 
+    def _read_retried(self, resource_id: str, call: Callable[[Callable[[Mapping[str, str]], None]], T]) -> T:
+        """A read (GET) within the subscription's read bucket: each attempt spends a read token, ARM's count
+        of remaining reads and a 429's Retry-After pull our copy of the bucket down."""
+        subscription = ids.parse_resource_id(resource_id).subscription_id or ""
+
+        def attempt() -> T:
+            self._read_pacer.take(subscription)
+            return call(lambda headers: self._read_pacer.observe(subscription, headers))
+
+        def on_retry(error: Exception, delay: float) -> None:
+            if isinstance(error, HttpResponseError) and error.status_code == 429:
+                self._read_pacer.hold(subscription, retry_after(error) or delay)
+
+        return with_retries(attempt, self._retry, sleep=self._sleep, on_retry=on_retry)
+
     # ---- reads ------------------------------------------------------------------------------
     def read(self, resource_id: str, api_version: str) -> dict[str, Any] | None:
         """The resource's ARM JSON, or None when it does not exist."""
         client = self._resources(resource_id)
 
-        def get() -> dict[str, Any] | None:
+        def get(observe: Callable[[Mapping[str, str]], None]) -> dict[str, Any] | None:
+            def read_back(response: PipelineResponse, _: Any, __: Any) -> dict[str, Any]:
+                observe(response.http_response.headers)
+                return response.http_response.json()
+
             try:
-                return client.resources.get_by_id(resource_id, api_version=api_version,
-                                                  cls=lambda response, _, __: response.http_response.json())
+                return client.resources.get_by_id(resource_id, api_version=api_version, cls=read_back)
             except ResourceNotFoundError:
                 return None
 
-        return self._retried(get)
+        return self._read_retried(resource_id, get)
 
     def read_cluster(self, cluster_id: str) -> dict[str, Any] | None:
         api_version = CLUSTER_API_VERSIONS.get(ids.normalize(ids.parse_resource_id(cluster_id).type),
@@ -201,15 +222,16 @@ class ArmGateway:
         client = self._resources(cluster_id)
         url = f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/{child_type}?api-version={api_version}"
 
-        def page(link: str) -> dict[str, Any]:
+        def page(link: str, observe: Callable[[Mapping[str, str]], None]) -> dict[str, Any]:
             response = client.send_request(HttpRequest("GET", link))
+            observe(response.headers)
             response.raise_for_status()
             return response.json()
 
         children: list[dict[str, Any]] = []
         link: str | None = url
         while link:
-            document = self._retried(lambda link=link: page(link))
+            document = self._read_retried(cluster_id, lambda observe, link=link: page(link, observe))
             children.extend(document.get("value") or [])
             link = document.get("nextLink")
         return children
@@ -313,8 +335,9 @@ class ArmGateway:
         while True:
             if self._clock() > deadline:
                 raise StillRunning(f"still running after {timeout:g}s; re-run with --resume to keep polling", url)
-            def get() -> tuple[int, dict[str, Any] | None, float | None]:
+            def get(observe: Callable[[Mapping[str, str]], None]) -> tuple[int, dict[str, Any] | None, float | None]:
                 response = client.send_request(HttpRequest("GET", url))
+                observe(response.headers)
                 if response.status_code in RETRYABLE_STATUS or response.status_code >= 400:
                     response.raise_for_status()
                 try:
@@ -324,7 +347,7 @@ class ArmGateway:
                 hinted = response.headers.get("Retry-After")
                 return response.status_code, document, float(hinted) if hinted and hinted.isdigit() else None
 
-            status_code, document, delay = self._retried(get)
+            status_code, document, delay = self._read_retried(resource_id, get)
             status = str((document or {}).get("status") or "") if status_code != 202 else "InProgress"
             if status_code in (200, 201, 204) and not status:
                 return  # a Location URL answering with the final resource (or nothing)
@@ -350,7 +373,8 @@ class ArmGateway:
         """The newest stable api-version of a resource's type, from its provider's registration."""
         parsed = ids.parse_resource_id(resource_id)
         resource_type = parsed.type.split("/", 1)[1] if "/" in parsed.type else parsed.type
-        provider = self._retried(lambda: self._resources(resource_id).providers.get(parsed.namespace or ""))
+        provider = self._read_retried(resource_id,
+                                      lambda _: self._resources(resource_id).providers.get(parsed.namespace or ""))
         for registered in provider.resource_types or []:
             if ids.same(registered.resource_type, resource_type):
                 stable = [version for version in registered.api_versions or [] if "preview" not in version]

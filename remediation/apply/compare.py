@@ -1,13 +1,15 @@
 """Comparing a live ARM resource with a plan body, and addressing values inside a body.
 
 ARM property names are case-insensitive and Azure Policy compares strings without regard to case,
-so both are matched that way. Only what the plan sets is compared; read-only properties ARM adds
+so both are matched that way; a boolean or number written where the resource's schema says string
+(a configuration setting) reads back as its text. Only what the plan sets is compared; read-only properties ARM adds
 (state, statuses, versions, systemData) and secrets (which ARM never returns) are ignored.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 READ_ONLY_KEYS = frozenset({"provisioningstate", "statuses", "currentversion", "systemdata", "errorinfo",
@@ -52,6 +54,8 @@ def matches(live: Any, desired: Any) -> bool:
             matches(left, right) for left, right in zip(live, desired, strict=True))
     if isinstance(desired, str) and isinstance(live, str):
         return desired.lower() == live.lower()
+    if isinstance(live, str) and isinstance(desired, bool | int | float):
+        return live.lower() == json.dumps(desired)  # a string-typed property holds the value's text
     return bool(live == desired) and type(live) is type(desired)
 
 

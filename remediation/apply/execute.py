@@ -149,9 +149,10 @@ class OperationExecutor:
                 live is None and attempt.recreating is not None)):  # deleted, not yet created again when interrupted
             return self._recreate(operation, live, body, attempt)
         self._check_not_stale(operation, live)
+        action, body = self._write_of(operation, live, body, attempt)
         self._journal.record(operation.id, OpState.STARTED, writes=attempt.writes)
         attempt.wrote = True
-        receipt = self._arm.write(operation.action, operation.resource_id, operation.resource_type,
+        receipt = self._arm.write(action, operation.resource_id, operation.resource_type,
                                   operation.api_version, body,
                                   landed=lambda: self._in_effect(operation, self._read(operation), body))
         attempt.writes += receipt.sent
@@ -160,6 +161,22 @@ class OperationExecutor:
         self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=receipt.polling_url,
                              writes=attempt.writes)
         return self._finish(operation, receipt.polling_url)
+
+    def _write_of(self, operation: Operation, live: dict[str, Any] | None, body: dict[str, Any] | None,
+                  attempt: _Attempt) -> tuple[Action, dict[str, Any] | None]:
+        """The write that brings the target where the plan wants it. An update is a PATCH, unless the target
+        failed provisioning: a PATCH that changes nothing is a no-op (200, the target stays Failed, per the
+        published specs), so the target is written whole again (a PUT of its writable state, the plan's fields
+        on top), which runs its provisioning again."""
+        if operation.action is not Action.UPDATE or live is None \
+                or (provisioning_state(live) or "").lower() not in FAILED_STATES:
+            return operation.action, body
+        rewritten = recreation_body(live, body or {})
+        lost = sorted(set(protected_setting_names(live)) - set(protected_setting_names(rewritten)))
+        attempt.note = f"written whole again (PUT): it had failed provisioning ({provisioning_state(live)})" + (
+            f"; {', '.join(lost)} (not in the plan) must be set again" if lost else "")
+        attempt.body = rewritten
+        return Action.CREATE, rewritten
 
     def _account(self, operation: Operation, attempt: _Attempt,
                  failure: str) -> tuple[OpState, str | None, dict[str, Any] | None]:

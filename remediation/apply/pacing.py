@@ -1,22 +1,26 @@
-"""Per-subscription write pacing matched to ARM's token bucket, so that throttling stays rare.
+"""Per-subscription pacing matched to ARM's token buckets, so that throttling stays rare.
 
 ARM meters writes per subscription with a bucket of ``burst`` tokens refilled at ``rate`` per
-second and answers 429 + Retry-After once it is empty. Spending our own copy of that bucket before
-each write keeps us under the limit; the ``x-ms-ratelimit-remaining-subscription-writes`` header
-and Retry-After pull our copy down when someone else shares the subscription.
+second (200, 10/s), reads with another (250, 25/s), and answers 429 + Retry-After once one is
+empty. Spending our own copy of each bucket before each request keeps us under the limit; the
+``x-ms-ratelimit-remaining-subscription-writes`` / ``-reads`` headers and Retry-After pull our copy
+down when someone else shares the subscription.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 DEFAULT_BURST = 200
 DEFAULT_RATE = 10.0
+DEFAULT_READ_BURST = 250
+DEFAULT_READ_RATE = 25.0
 EPSILON = 1e-9  # refill arithmetic in floats must not leave a token at 0.99999...
 REMAINING_WRITES_HEADER = "x-ms-ratelimit-remaining-subscription-writes"
+REMAINING_READS_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
 
 
 @dataclass
@@ -60,12 +64,14 @@ class TokenBucket:
 
 @dataclass
 class WritePacer:
-    """One :class:`TokenBucket` per subscription, shared by every worker thread."""
+    """One :class:`TokenBucket` per subscription, shared by every worker thread; ``header`` is ARM's count of
+    what remains of the bucket (a read pacer follows ``x-ms-ratelimit-remaining-subscription-reads``)."""
 
     burst: float = DEFAULT_BURST
     rate: float = DEFAULT_RATE
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    header: str = REMAINING_WRITES_HEADER
     _buckets: dict[str, TokenBucket] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -82,13 +88,13 @@ class WritePacer:
             return self._bucket(subscription).try_take(self.clock())
 
     def take(self, subscription: str) -> None:
-        """Take a write token, sleeping until one is available."""
+        """Take a token, sleeping until one is available."""
         while (delay := self.try_take(subscription)) > 0:
             self.sleep(delay)
 
-    def observe(self, subscription: str, headers: dict[str, str]) -> None:
-        """Follow ARM's count of remaining writes when it is lower than ours."""
-        value = headers.get(REMAINING_WRITES_HEADER)
+    def observe(self, subscription: str, headers: Mapping[str, str]) -> None:
+        """Follow ARM's count of what remains when it is lower than ours."""
+        value = headers.get(self.header)
         if value is None or not value.strip().isdigit():
             return
         with self._lock:

@@ -17,7 +17,7 @@ from pathlib import Path
 from engine import ids
 from engine.cli.main import main
 from engine.inventory import Fleet, write_snapshot
-from engine.sandbox.arm import protected_setting_digests
+from engine.sandbox.protected import protected_setting_digests
 from remediation.plan.models import Action, Operation, OperationStatus, Plan, Reason, SecretSource
 
 from .plans import API, POLICY_ASSIGNMENT

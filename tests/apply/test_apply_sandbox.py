@@ -30,8 +30,8 @@ def live(running, resource_id: str) -> dict | None:
 
 def extensions_of(running, cluster_id: str) -> list[dict]:
     with running.server.sandbox.store.lock:
-        return list(running.server.sandbox.store.children(
-            f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions"))
+        return [resource for _, resource in running.server.sandbox.store.children(
+            f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions")]
 
 
 def run(running, plan, tmp_path: Path, **options) -> object:
@@ -41,7 +41,7 @@ def run(running, plan, tmp_path: Path, **options) -> object:
 
 
 def test_small_fleet_applies_then_a_second_apply_writes_nothing(sandbox_factory, tmp_path):
-    running = sandbox_factory(**FAST)
+    running = sandbox_factory(arm_page_size=2, **FAST)  # ARM lists page: apply's reads follow nextLink
     fleet = load_snapshot(running.fleet_file)
     plan = fleet_plan(fleet)
     planned = [op for op in plan.operations if op.status.value in ("planned", "waiting")]
@@ -52,6 +52,10 @@ def test_small_fleet_applies_then_a_second_apply_writes_nothing(sandbox_factory,
     for op in planned:
         assert live(running, op.resource_id) is not None
     assert result.verification is not None and result.verification.duplicate_instances == []
+    touched = {ids.normalize(op.cluster_id or "") for op in planned}
+    extensions = [extension for cluster in touched for extension in extensions_of(running, cluster)]
+    assert max(len(extensions_of(running, cluster)) for cluster in touched) > 2  # more than one page
+    assert sum(result.verification.extensions_by_state.values()) == len(extensions)  # every page was read
 
     again = run(running, plan, tmp_path)
     assert running.control.stats()["writes"] == len(planned)
@@ -65,8 +69,9 @@ def test_500_cluster_fleet_with_throttling_and_faults_ends_compliant(sandbox_fac
     from engine.inventory.generator import write_generated_fleet
 
     write_generated_fleet(fleet_file, 500, seed=3)
-    # ARM's bucket scaled down (burst 40, 150/s) so the test takes seconds; apply paces to the same limit
-    running = sandbox_factory(fleet=fleet_file, write_limit="40/150", **FAST)
+    # ARM's buckets scaled (writes: burst 40, 150/s; reads 400, 600/s) so the test takes seconds; apply paces to
+    # the same limits
+    running = sandbox_factory(fleet=fleet_file, write_limit="40/150", read_limit="400/600", **FAST)
     for rule in ({"status": 503, "probability": 0.03}, {"status": 500, "probability": 0.02},
                  {"status": 429, "retryAfter": 0, "probability": 0.02}, {"drop": True, "probability": 0.02}):
         running.control.inject_fault(target="arm", **rule)
@@ -75,7 +80,7 @@ def test_500_cluster_fleet_with_throttling_and_faults_ends_compliant(sandbox_fac
     by_status = Counter(op.status.value for op in plan.operations)
     assert by_status["skipped"] and by_status["deferred"] and by_status["waiting"]
 
-    result = run(running, plan, tmp_path, parallel=48, write_burst=40, write_rate=150)
+    result = run(running, plan, tmp_path, parallel=48, write_burst=40, write_rate=150, read_burst=400, read_rate=600)
 
     states = {op.id: op.state for op in result.operations}
     for operation in plan.operations:

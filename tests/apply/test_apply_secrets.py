@@ -17,7 +17,7 @@ from engine import ids
 from engine.cli.main import main
 from engine.errors import InputError
 from engine.inventory import load_snapshot
-from engine.sandbox.arm import protected_setting_digests
+from engine.sandbox.protected import protected_setting_digests
 from remediation.apply import Secrets
 from remediation.plan.io import read_plan
 from remediation.template import DineDeployment

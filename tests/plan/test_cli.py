@@ -134,8 +134,11 @@ def test_plan_reads_resource_graph_with_the_shared_options_and_saves_it(sandbox,
                    "--policy", str(LIBRARY / "rego"), "--workers", "1", "-o", str(out)])
     assert status == 0
     pulled = json.loads(saved.read_text())
-    assert {resource["id"].lower() for resource in pulled} == {
-        resource["id"].lower() for resource in json.loads(sandbox.fleet_file.read_text())}
+    served = [resource["id"].lower() for resource in json.loads(sandbox.fleet_file.read_text())]
+    # and, as in a real tenant, the subscriptions and resource groups the fleet lives in (resourcecontainers)
+    containers = {scope.lower() for resource_id in served
+                  for scope in ("/".join(resource_id.split("/")[:3]), "/".join(resource_id.split("/")[:5]))}
+    assert {resource["id"].lower() for resource in pulled} == {*served, *containers}
     plan = json.loads(out.read_text())
     assert plan["inventorySource"] == "resource-graph" and plan["operations"]
 
