@@ -88,7 +88,8 @@ TYPE_METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "int range": "N", "f
                  "float range": "NUMBER"}
 OPTION_METAVARS = {"--subscription": "ID", "--management-group": "ID", "--arm-endpoint": "URL", "--opa-url": "URL",
                    "--store": "URL", "--keep": "DURATION", "--jitter": "DURATION", "--cron": "EXPRESSION",
-                   "--write-limit": "B/R", "--throttle": "Q/Ws", "--timeout": "SECONDS", "--output": "FILE",
+                   "--write-limit": "B/R", "--read-limit": "B/R", "--delete-limit": "B/R", "--throttle": "Q/Ws",
+                   "--timeout": "SECONDS", "--output": "FILE",
                    "--failure-threshold": "FRACTION", "--canary-percent": "PERCENT", "-k": "EXPRESSION",
                    "--wave": "K", "--from-store": "URL", "--scan": "SCAN", "--baseline": "SCAN",
                    "--format": "FORMAT", "--log-format": "<text|json>"}

@@ -30,17 +30,25 @@ def serve_command(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any).")] = 8443,
     max_page_size: Annotated[int, typer.Option("--max-page-size", min=1, max=1000,
                                                help="Most rows per Resource Graph page.")] = 1000,
+    arm_page_size: Annotated[int, typer.Option("--arm-page-size", min=1, max=1000,
+                                               help="Most items per page of an ARM list (then nextLink).")] = 100,
     throttle: Annotated[str, typer.Option("--throttle", help="Resource Graph quota Q/Ws per caller.")] = "15/5s",
+    read_limit: Annotated[str, typer.Option("--read-limit", help="ARM read bucket B/R (size, refill per "
+                                            "second) per subscription.")] = "250/25",
     write_limit: Annotated[str, typer.Option("--write-limit", help="ARM write bucket B/R (size, refill per "
                                              "second) per subscription.")] = "200/10",
+    delete_limit: Annotated[str, typer.Option("--delete-limit", help="ARM delete bucket B/R (size, refill per "
+                                              "second) per subscription.")] = "200/10",
     provisioning_seconds: Annotated[float, typer.Option("--provisioning-seconds", min=0,
                                                         help="Simulated seconds an extension is Creating.")] = 30.0,
 ) -> None:
     """Serve ARM and Resource Graph over HTTPS on a simulated fleet until interrupted."""
     try:
         options = SandboxOptions(state_dir=state_dir, fleet=fleet, port=port, max_page_size=max_page_size,
-                                 throttle=_ratio("--throttle", throttle),
+                                 arm_page_size=arm_page_size, throttle=_ratio("--throttle", throttle),
+                                 read_limit=_ratio("--read-limit", read_limit),
                                  write_limit=_ratio("--write-limit", write_limit),
+                                 delete_limit=_ratio("--delete-limit", delete_limit),
                                  provisioning_seconds=provisioning_seconds)
     except ValidationError as error:
         raise InputError("sandbox serve", error.errors()[0]["msg"]) from None

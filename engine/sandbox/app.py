@@ -1,28 +1,22 @@
 """Request dispatch: authentication, fault injection, limits, then the route's handler.
 
-Routes are a registry: the control API under ``/sandbox/``, the Resource Graph query endpoint,
-the Key Vault secrets data plane under ``/keyvault/``, and ARM (operation status, POST actions,
-resources by type, collections).
+Routes: the control API under ``/sandbox/``, the Resource Graph query endpoint, the Key Vault
+secrets data plane under ``/keyvault/``, and ARM (:mod:`engine.sandbox.arm`) within its read, write
+and delete buckets.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from engine import ids
 from engine.sandbox import arm, control, graph, keyvault
-from engine.sandbox.core import Request, Response, Sandbox, arm_error
-from engine.sandbox.limits import FaultRule, FaultTarget
+from engine.sandbox.core import Sandbox
+from engine.sandbox.http import Request, Response, arm_error
+from engine.sandbox.limits import FaultRule, FaultTarget, RequestKind
 
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"
 CONTROL_PREFIX = "/sandbox/"
 WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE", "POST"})
-
-ResourceHandler = Callable[[Sandbox, Request, ids.ResourceId], Response]
-GENERIC_HANDLERS: dict[str, ResourceHandler] = {
-    "PUT": arm.generic_put, "PATCH": arm.generic_patch, "DELETE": arm.generic_delete,
-}
 
 
 def handle(sandbox: Sandbox, request: Request) -> Response:
@@ -70,66 +64,30 @@ def _injected(sandbox: Sandbox, fault: FaultRule) -> Response | None:
 
 
 def _answer(sandbox: Sandbox, request: Request, path: str, is_graph: bool) -> Response:
-    """The route's answer: Resource Graph, or ARM within the write limits."""
+    """The route's answer: Resource Graph, or ARM within its buckets."""
     if is_graph:
         if request.method != "POST":
             return arm_error(405, "MethodNotAllowed", "Resource Graph queries are POST requests.")
         return graph.query(sandbox, request)
-    if "api-version" not in request.query:
-        return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) "
-                         "is required for all requests.")
-    if request.method in WRITE_METHODS:
-        subscription = _subscription(path)
-        allowed, headers = sandbox.write_buckets.take(subscription)
-        if not allowed:
-            sandbox.count("throttled")
-            return arm_error(429, "SubscriptionRequestsThrottled", f"Number of write requests for subscription "
-                             f"'{subscription}' exceeded the limit. Please try again after "
-                             f"'{headers['Retry-After']}' seconds.", **headers)
-        with sandbox.store.lock:
-            response = _arm(sandbox, request, path)
-        response.headers.update(headers)
-        if response.status < 400:
-            sandbox.count("writes")
-        return response
-    sandbox.count("reads")
+    kind = RequestKind.of(request.method)
+    subscription = _subscription(path)
+    allowed, headers = sandbox.buckets.take(kind, subscription)
+    if not allowed:
+        sandbox.count("throttled")
+        scope = f"subscription '{subscription}'" if subscription else "the tenant"
+        return arm_error(429, "SubscriptionRequestsThrottled" if subscription else "TenantRequestsThrottled",
+                         f"Number of {kind.value[:-1]} requests for {scope} exceeded the limit. Please try again "
+                         f"after '{headers['Retry-After']}' seconds.", **headers)
     with sandbox.store.lock:
-        return _arm(sandbox, request, path)
+        response = arm.handle(sandbox, request, path)
+    response.headers.update(headers)
+    if request.method not in WRITE_METHODS:
+        sandbox.count("reads")
+    elif response.status < 400:
+        sandbox.count("writes")
+    return response
 
 
 def _subscription(path: str) -> str:
     parts = path.strip("/").split("/")
     return parts[1].lower() if len(parts) > 1 and parts[0].lower() == "subscriptions" else ""
-
-
-def _arm(sandbox: Sandbox, request: Request, path: str) -> Response:
-    _, marker, operation_id = path.rpartition(arm.OPERATION_MARKER)
-    if marker and request.method == "GET" and "/" not in operation_id:
-        return arm.operation_status(sandbox, request, operation_id)
-    sandbox.settle()
-    try:
-        resource_id = ids.parse_resource_id(path)
-    except ids.ResourceIdError:
-        return _collection_or_action(sandbox, request, path)
-    kind = arm.LIFECYCLE_KINDS.get(ids.normalize(resource_id.type))
-    if request.method == "GET":
-        resource = sandbox.store.get(path)
-        if resource is None:
-            return arm_error(404, "ResourceNotFound", f"The Resource '{resource_id.type}/{resource_id.name}' "
-                             "was not found.")
-        return Response(200, resource)
-    handlers: dict[str, ResourceHandler] = (
-        {"PUT": kind.put, "PATCH": kind.patch, "DELETE": kind.delete} if kind else GENERIC_HANDLERS)
-    handler = handlers.get(request.method)
-    if handler is None:
-        return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {resource_id.type}.")
-    return handler(sandbox, request, resource_id)
-
-
-def _collection_or_action(sandbox: Sandbox, request: Request, path: str) -> Response:
-    parent, _, last = path.rpartition("/")
-    if request.method == "POST":
-        return arm.action(sandbox, request, parent, last)
-    if request.method != "GET":
-        return arm_error(400, "InvalidResourceId", f"'{path}' is not a resource id.")
-    return Response(200, {"value": list(sandbox.store.children(path))})

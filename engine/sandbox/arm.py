@@ -1,32 +1,280 @@
-"""ARM resource operations: extensions and flux configurations with their lifecycle, and a
-generic store for everything else a deployIfNotExists template creates.
+"""ARM: resources, collections, POST actions and operation status, as Azure Resource Manager answers.
 
-Long-running operations follow ARM's asynchronous pattern: 201/202 with ``Azure-AsyncOperation``
-(and ``Location`` on 202) pointing at an operation whose status goes InProgress -> Succeeded or
-Failed, so the SDK's ARMPolling drives them unchanged.
+Every request names a resource type (the resource's, the listed one's, or the polled operation's);
+its :class:`~engine.sandbox.resources.ResourceType` says which api-versions are accepted and which
+kept swagger describes it. Writes follow the published semantics (:mod:`engine.sandbox.validation`): a
+PUT replaces the resource (defaults filled, read-only and unknown properties dropped, create-only ones
+fixed), a PATCH is a JSON merge patch, answered 200 without an operation when it changes nothing. Lists
+page with ``nextLink`` where the spec declares ``x-ms-pageable``. Cluster extension resources provision
+asynchronously on the simulated clock: 201/202 with ``Azure-AsyncOperation`` (and ``Location`` on
+202) pointing at an operation whose status goes InProgress -> Succeeded or Failed, so the SDK's
+ARMPolling drives them unchanged.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-import hashlib
-import hmac
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from engine import ids
-from engine.sandbox import keyvault, lifecycle
-from engine.sandbox.core import Request, Response, Sandbox, arm_error, timestamp
+from engine.sandbox import lifecycle, protected
+from engine.sandbox.core import Sandbox
+from engine.sandbox.http import Request, Response, arm_error
+from engine.sandbox.resources import REGISTRY, Parent, ResourceType, lookup
+from engine.sandbox.resources.registry import ENVELOPE_SCHEMA, well_formed_api_version
+from engine.sandbox.swagger import Schema
+from engine.sandbox.validation import Refused, cleaned, create_only_changes, merge_patch, with_defaults
+from engine.sandbox.values import SANDBOX_TENANT_ID, deterministic_uuid, timestamp
 
 OPERATION_MARKER = "/operations/"
 OPERATION_STATUS = {"Succeeded": "Succeeded", "Failed": "Failed", "Deleted": "Succeeded"}
-KEY_SECRET = "listkeys_secret"
-PROTECTED_DIGESTS = "protected-settings-sha256"
+SKIP_TOKEN = "$skiptoken"
+BUSY_STATES = ("Creating", "Updating", "Deleting")
+IDENTITY_WITH_PRINCIPAL = "systemassigned"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an ARM path names: a resource, a collection of one type under a scope, or an action."""
+
+    path: str
+    type: str  # the resource type the request is about
+    resource: ids.ResourceId | None = None  # a resource (GET/PUT/PATCH/DELETE, or the target of an action)
+    scope: str | None = None  # a collection's parent path ("" for the tenant)
+    action: str | None = None
+    provider: str | None = None  # a provider namespace (``GET /subscriptions/{id}/providers/{namespace}``)
+
+
+def _target(method: str, path: str) -> Target | None:
+    if path.lower() == "/subscriptions":
+        return Target(path, "Microsoft.Resources/subscriptions", scope="")
+    try:
+        resource = ids.parse_resource_id(path)
+    except ids.ResourceIdError:
+        resource = None
+    if resource is not None:
+        if resource.namespace is not None and not resource.segments:
+            return Target(path, "Microsoft.Resources/providers", provider=resource.namespace)
+        return Target(path, resource.type, resource=resource)
+    parent, _, last = path.rpartition("/")
+    if not parent:
+        return None
+    if method == "POST":
+        try:
+            owner = ids.parse_resource_id(parent)
+        except ids.ResourceIdError:
+            return None
+        return Target(path, owner.type, resource=owner, action=last)
+    scope, _, namespace = parent.rpartition("/")
+    if scope.lower().endswith("/providers"):
+        return Target(path, f"{namespace}/{last}", scope=scope[: -len("/providers")])
+    if last.lower() == "resourcegroups":
+        return Target(path, "Microsoft.Resources/resourceGroups", scope=parent)
+    try:
+        owner = ids.parse_resource_id(parent)
+    except ids.ResourceIdError:
+        return None
+    return Target(path, f"{owner.type}/{last}", scope=parent)  # a child resource collection
+
+
+def handle(sandbox: Sandbox, request: Request, path: str) -> Response:
+    """Answer one ARM request (after authentication and the throttling buckets)."""
+    base, marker, operation_id = path.rpartition(OPERATION_MARKER)
+    if marker and request.method == "GET" and "/" not in operation_id and _target("GET", base) is not None:
+        target = _target("GET", base)
+        assert target is not None
+        return checked_api_version(sandbox, request, target) or operation_status(sandbox, request, operation_id)
+    target = _target(request.method, path)
+    if target is None:
+        return arm_error(400, "InvalidResourceId", f"'{path}' is not a resource id or collection.")
+    refused = checked_api_version(sandbox, request, target)
+    if refused is not None:
+        return refused
+    sandbox.settle()
+    resource_type = lookup(target.type)
+    try:
+        if target.provider is not None:
+            return _provider(request, target)
+        if target.action is not None:
+            return _action(sandbox, request, target, resource_type)
+        if target.resource is None:
+            return _list(sandbox, request, target, resource_type)
+        return _resource(sandbox, request, target.resource, resource_type)
+    except Refused as refusal:
+        return arm_error(refusal.status, refusal.code, str(refusal))
+
+
+# ---- api-versions ----------------------------------------------------------------------------
+def checked_api_version(sandbox: Sandbox, request: Request, target: Target) -> Response | None:
+    """ARM's answer to a missing, malformed or unregistered api-version for the target's type."""
+    version = request.query.get("api-version")
+    if not version:
+        return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is "
+                                                            "required for all requests.")
+    resource_type = lookup(target.type)
+    supported = "', '".join(sorted(resource_type.api_versions, reverse=True)) if resource_type else ""
+    if not well_formed_api_version(version):
+        hint = f" The supported versions are '{supported}'." if supported else ""
+        return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.{hint}")
+    if resource_type is None or not resource_type.api_versions or version in resource_type.api_versions:
+        return None  # a type without a registered list: any well-formed api-version
+    if resource_type.resource_manager:
+        return arm_error(400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid. The "
+                                                            f"supported versions are '{supported}'.")
+    location = _location_of(sandbox, target)
+    return arm_error(400, "NoRegisteredProviderFound", f"No registered resource provider found for location "
+                     f"'{location}' and API version '{version}' for type '{resource_type.type.split('/', 1)[1]}'. "
+                     f"The supported api-versions are '{supported}'.")
+
+
+def _location_of(sandbox: Sandbox, target: Target) -> str:
+    """The location ARM names in NoRegisteredProviderFound: the resource's or its nearest container's."""
+    path = target.path if target.resource is not None else target.scope or ""
+    while path:
+        stored = sandbox.store.get(path)
+        if stored is not None and stored.get("location"):
+            return str(stored["location"])
+        path = path.rpartition("/")[0]
+    return "global"
+
+
+# ---- containers --------------------------------------------------------------------------------
+def _missing_container(sandbox: Sandbox, path: str, *, itself: bool = False) -> Response | None:
+    """404 in ARM's words when the subscription, resource group or parent resource of ``path`` (or the
+    scope ``path`` itself, with ``itself``) does not exist."""
+    try:
+        parsed = ids.parse_resource_id(path)
+    except ids.ResourceIdError:
+        return None
+    subscription = parsed.subscription_id
+    if subscription and sandbox.store.get(f"/subscriptions/{subscription}") is None \
+            and (itself or parsed.resource_group is not None or parsed.namespace is not None):
+        return arm_error(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+    group = ids.resource_group_id(path)
+    is_group = parsed.namespace is None and parsed.resource_group is not None
+    if group is not None and (itself or not is_group) and sandbox.store.get(group) is None:
+        return arm_error(404, "ResourceGroupNotFound", f"Resource group '{parsed.resource_group}' could not be "
+                                                        "found.")
+    parent = _parent_path(parsed)
+    if itself and parsed.segments:
+        parent = path
+    if parent is not None and sandbox.store.get(parent) is None:
+        name = parent.rstrip("/").rpartition("/")[2]
+        return arm_error(404, "ParentResourceNotFound", "Can not perform requested operation on nested resource. "
+                                                         f"Parent resource '{name}' not found.")
+    return None
+
+
+def _parent_path(parsed: ids.ResourceId) -> str | None:
+    """The resource a nested or extension resource hangs off (None for top-level resources)."""
+    if len(parsed.segments) > 1:
+        return parsed.raw.rstrip("/").rsplit("/", 2)[0]
+    if parsed.parent is not None and parsed.parent.segments:
+        return parsed.parent.raw
+    return None
+
+
+def not_found(resource_id: ids.ResourceId) -> Response:
+    """ARM's 404 for a resource that does not exist (a subscription and a group have their own codes)."""
+    if resource_id.namespace is None and resource_id.resource_group is not None:
+        return arm_error(404, "ResourceGroupNotFound", f"Resource group '{resource_id.resource_group}' could not be "
+                                                        "found.")
+    if resource_id.namespace is None:
+        return arm_error(404, "SubscriptionNotFound", f"The subscription '{resource_id.subscription_id}' could not be "
+                                                       "found.")
+    return arm_error(404, "ResourceNotFound", f"The Resource '{resource_id.type}/{resource_id.name}' under resource "
+                                              f"group '{resource_id.resource_group}' was not found.")
+
+
+# ---- reads -------------------------------------------------------------------------------------
+def _resource(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+              resource_type: ResourceType | None) -> Response:
+    if request.method in ("GET", "HEAD"):
+        missing = _missing_container(sandbox, resource_id.raw)
+        if missing is not None:
+            return Response(404) if request.method == "HEAD" else missing
+        resource = sandbox.store.get(resource_id.raw)
+        if resource is None:
+            return Response(404) if request.method == "HEAD" else not_found(resource_id)
+        return Response(204) if request.method == "HEAD" else Response(200, resource)
+    handler = {"PUT": put, "PATCH": patch, "DELETE": delete}.get(request.method)
+    if handler is None or (resource_type is not None and not resource_type.writable):
+        return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {resource_id.type}.")
+    return handler(sandbox, request, resource_id, resource_type)
+
+
+def _list(sandbox: Sandbox, request: Request, target: Target, resource_type: ResourceType | None) -> Response:
+    if request.method != "GET":
+        return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on a collection.")
+    scope = target.scope or ""
+    if scope:
+        missing = _missing_container(sandbox, scope, itself=True)
+        if missing is not None:
+            return missing
+    type_key = ids.normalize(resource_type.type if resource_type else target.type)
+    by_subscription = resource_type is not None and resource_type.parent is Parent.RESOURCE_GROUP \
+        and ids.parse_resource_id(scope).resource_group is None
+    operation = resource_type.operation("GET", target.path) if resource_type else None
+    pageable = operation.pageable if operation is not None else True
+    page_size = sandbox.options.arm_page_size if pageable else None
+    after = _position(request.query.get(SKIP_TOKEN))
+    if not scope:
+        rows = sandbox.store.of_type(None, type_key, after, page_size)
+    elif by_subscription:
+        rows = sandbox.store.of_type(ids.parse_resource_id(scope).subscription_id or "", type_key, after, page_size)
+    else:
+        rows = sandbox.store.children(target.path, after, page_size)
+    body: dict[str, Any] = {"value": [resource for _, resource in rows]}
+    if page_size is not None and len(rows) > page_size:
+        body["value"] = body["value"][:page_size]
+        body["nextLink"] = (f"{request.base_url}{target.path}?api-version={request.query['api-version']}"
+                            f"&{SKIP_TOKEN}={_token(rows[page_size - 1][0])}")
+    return Response(200, body)
+
+
+def _token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _position(token: str | None) -> str | None:
+    """The key after which the next page starts (``$skiptoken`` is opaque to clients)."""
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except ValueError:
+        raise Refused("InvalidSkipToken", f"The {SKIP_TOKEN} '{token}' is not valid.") from None
+
+
+def _provider(request: Request, target: Target) -> Response:
+    """A provider's registration: its resource types with the api-versions the sandbox accepts."""
+    if request.method != "GET":
+        return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on a provider.")
+    namespace = str(target.provider)
+    types = {resource_type.type: resource_type for resource_type in REGISTRY.values()
+             if resource_type.type.lower().startswith(namespace.lower() + "/")}
+    if not types:
+        return arm_error(404, "InvalidResourceNamespace", f"The resource namespace '{namespace}' is invalid.")
+    canonical = next(iter(types)).split("/", 1)[0]
+    return Response(200, {"id": f"{target.path.rpartition('/providers/')[0]}/providers/{canonical}",
+                          "namespace": canonical, "registrationState": "Registered",
+                          "registrationPolicy": "RegistrationRequired",
+                          "resourceTypes": [{"resourceType": name.split("/", 1)[1], "locations": [],
+                                             "apiVersions": sorted(resource_type.api_versions, reverse=True)}
+                                            for name, resource_type in types.items()]})
+
+
+# ---- writes ------------------------------------------------------------------------------------
+def _body_object(request: Request) -> dict[str, Any]:
+    try:
+        body = request.json()
+    except ValueError:
+        raise Refused("InvalidRequestContent", "The request content is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Refused("InvalidRequestContent", "The request content must be a JSON object.")
+    return body
 
 
 def _system_data(sandbox: Sandbox, previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -37,42 +285,157 @@ def _system_data(sandbox: Sandbox, previous: dict[str, Any] | None) -> dict[str,
             "lastModifiedByType": "Application", "lastModifiedAt": now}
 
 
-def _deterministic_uuid(*parts: str) -> str:
-    return str(uuid.UUID(bytes=hashlib.sha256("/".join(parts).encode()).digest()[:16], version=4))
+def _busy(resource: dict[str, Any] | None) -> bool:
+    return (resource or {}).get("properties", {}).get("provisioningState") in BUSY_STATES
 
 
-JSON_KINDS: tuple[tuple[type, str], ...] = ((dict, "an object"), (list, "an array"), (str, "a string"),
-                                           (bool, "a boolean"), (int, "a number"), (float, "a number"))
-# The envelope members ARM deserializes into objects; a body with another JSON kind there is a 400.
-ENVELOPE_OBJECTS = {"properties": dict, "identity": dict, "tags": dict, "sku": dict, "plan": dict,
-                    "extendedLocation": dict, "zones": list}
+def _writable(schema: Schema, resource: dict[str, Any]) -> dict[str, Any]:
+    """What a client can write of a stored resource: read-only and server-managed members left out."""
+    return cleaned(schema, {name: value for name, value in resource.items() if name not in ("id", "name", "type")})
 
 
-def _json_kind(value: Any) -> str:
-    return next((name for kind, name in JSON_KINDS if isinstance(value, kind)), "null")
+def _read_only_state(schema: Schema, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The read-only ``properties`` members of the stored resource: the service's, kept across writes."""
+    properties = schema.properties.get("properties")
+    if previous is None or properties is None:
+        return {}
+    return {name: value for name, value in (previous.get("properties") or {}).items()
+            if (member := properties.properties.get(name)) is not None and member.read_only}
 
 
-def _invalid_members(members: dict[str, Any], expected: dict[str, type], prefix: str = "") -> Response | None:
-    """A 400 naming the first member whose JSON kind is not the expected one (absent and null are fine)."""
-    for name, kind in expected.items():
-        value = members.get(name)
-        if value is not None and (not isinstance(value, kind) or (kind is str and isinstance(value, bool))):
-            return arm_error(400, "InvalidRequestContent", "The request content was invalid and could not be "
-                             f"deserialized: '{prefix}{name}' must be {_json_kind(kind())}, not {_json_kind(value)}.")
-    return None
+def _with_server_values(sandbox: Sandbox, resource_id: ids.ResourceId, resource_type: ResourceType | None,
+                        schema: Schema, written: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The resource as stored: the written members, ARM's envelope and the server-set values."""
+    resource: dict[str, Any] = {"id": (previous or {}).get("id", resource_id.raw), "name": resource_id.name,
+                                "type": resource_type.type if resource_type else resource_id.type, **written}
+    carried = _read_only_state(schema, previous)
+    if carried or "properties" in written:
+        resource["properties"] = {**carried, **written.get("properties", {})}
+    identity = resource.get("identity")
+    if isinstance(identity, dict) and IDENTITY_WITH_PRINCIPAL in str(identity.get("type", "")).lower():
+        identity["principalId"] = deterministic_uuid(resource_id.key, "principal")
+        identity["tenantId"] = SANDBOX_TENANT_ID
+    resource["systemData"] = _system_data(sandbox, previous)
+    if resource_type is None or not resource_type.lifecycle:
+        resource.setdefault("properties", {})["provisioningState"] = "Succeeded"
+    return resource
 
 
-def _body_object(request: Request) -> dict[str, Any] | Response:
-    try:
-        body = request.json()
-    except ValueError:
-        return arm_error(400, "InvalidRequestContent", "The request content is not valid JSON.")
-    if not isinstance(body, dict):
-        return arm_error(400, "InvalidRequestContent", "The request content must be a JSON object.")
-    return _invalid_members(body, ENVELOPE_OBJECTS) or body
+def _check_location(resource_type: ResourceType | None, resource: dict[str, Any],
+                    previous: dict[str, Any] | None) -> None:
+    if resource_type is not None and resource_type.tracked and not resource.get("location"):
+        raise Refused("LocationRequired", "The location property is required for this definition.")
+    if "location" in resource:
+        resource["location"] = ids.location_name(str(resource["location"]))
+    if previous is not None and previous.get("location") and resource.get("location") \
+            and ids.location_name(str(previous["location"])) != resource["location"]:
+        raise Refused("InvalidResourceLocation", f"The resource '{previous.get('name')}' already exists in location "
+                                                 f"'{previous['location']}'. A resource with the same name cannot "
+                                                 f"be created in location '{resource['location']}'.")
 
 
-# ---- long-running operations ----------------------------------------------------------------
+def put(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+        resource_type: ResourceType | None) -> Response:
+    """Create or replace: the body is the whole resource (what it leaves out is gone or defaulted)."""
+    body = _body_object(request)
+    missing = _missing_container(sandbox, resource_id.raw)
+    if missing is not None:
+        return missing
+    previous = sandbox.store.get(resource_id.raw)
+    if resource_type is not None and resource_type.lifecycle and _busy(previous):
+        return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress "
+                         f"({previous['properties']['provisioningState']}); retry when it completes.")  # type: ignore[index]
+    schema = resource_type.body_schema("PUT", request.path) if resource_type else ENVELOPE_SCHEMA
+    written = with_defaults(schema, cleaned(schema, body))
+    _check_location(resource_type, written, previous)
+    if previous is not None:
+        changed = [place for place in create_only_changes(schema, previous, written) if place != "location"]
+        if changed:
+            raise Refused("PropertyChangeNotAllowed", f"Changing property '{changed[0]}' is not allowed.")
+    resource = _with_server_values(sandbox, resource_id, resource_type, schema, written, previous)
+    if resource_type is not None and resource_type.prepare is not None:
+        resource_type.prepare(sandbox, request, resource, previous)
+    secrets = protected.written_settings(body.get("properties"))
+    protected.record(sandbox, resource_id.raw, secrets, replace=True)
+    resource = protected.blanked(schema, resource)
+    if resource_type is not None and resource_type.lifecycle:
+        return _start(sandbox, request, resource, "update" if previous else "create", 200 if previous else 201)
+    sandbox.store.put(resource)
+    return Response(200 if previous else 201, resource)
+
+
+def patch(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+          resource_type: ResourceType | None) -> Response:
+    """A JSON merge patch of the writable members; 200 without an operation when nothing changes."""
+    body = _body_object(request)
+    missing = _missing_container(sandbox, resource_id.raw)
+    if missing is not None:
+        return missing
+    previous = sandbox.store.get(resource_id.raw)
+    if previous is None:
+        return not_found(resource_id)
+    lifecycle_type = resource_type is not None and resource_type.lifecycle
+    if lifecycle_type and _busy(previous):
+        return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress.")
+    put_schema = resource_type.body_schema("PUT", request.path) if resource_type else ENVELOPE_SCHEMA
+    patch_schema = resource_type.body_schema("PATCH", request.path) if resource_type else ENVELOPE_SCHEMA
+    changes = cleaned(patch_schema, body, patch=True)
+    current = with_defaults(put_schema, _writable(put_schema, previous))
+    written = with_defaults(put_schema, cleaned(put_schema, merge_patch(current, changes)))
+    secrets = protected.written_settings(changes.get("properties"))
+    if protected.blanked(put_schema, written) == current and protected.unchanged(sandbox, resource_id.raw, secrets):
+        return Response(200, previous)
+    changed = [place for place in create_only_changes(put_schema, previous, written) if place != "location"]
+    if changed:
+        raise Refused("PropertyChangeNotAllowed", f"Changing property '{changed[0]}' is not allowed.")
+    resource = _with_server_values(sandbox, resource_id, resource_type, put_schema, written, previous)
+    if resource_type is not None and resource_type.prepare is not None:
+        resource_type.prepare(sandbox, request, resource, previous)
+    protected.record(sandbox, resource_id.raw, secrets, replace=False)
+    resource = protected.blanked(put_schema, resource)
+    if lifecycle_type:
+        return _start(sandbox, request, resource, "update", 202)
+    sandbox.store.put(resource)
+    return Response(200, resource)
+
+
+def delete(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+           resource_type: ResourceType | None) -> Response:
+    """Delete (with everything below it); cluster extension resources asynchronously unless ``forceDelete``."""
+    missing = _missing_container(sandbox, resource_id.raw)
+    if missing is not None:
+        return missing
+    previous = sandbox.store.get(resource_id.raw)
+    if previous is None:
+        return Response(204)
+    if resource_type is not None and resource_type.lifecycle \
+            and str(request.query.get("forceDelete", "")).lower() != "true":
+        return _start(sandbox, request, previous, "delete", 202)
+    sandbox.store.delete_under(resource_id.raw)
+    sandbox.store.finish(resource_id.key)
+    sandbox.facts_changed()
+    return Response(200)
+
+
+# ---- long-running operations -------------------------------------------------------------------
+def _start(sandbox: Sandbox, request: Request, resource: dict[str, Any], phase: str, status: int) -> Response:
+    """Start a cluster extension resource's operation on the simulated clock; answer as ARM accepts it."""
+    cluster_id = ids.owning_cluster_id(resource["id"])
+    cluster = sandbox.store.get(cluster_id) if cluster_id else None
+    if cluster is None:
+        return arm_error(404, "ParentResourceNotFound", f"Cluster {cluster_id} does not exist or is not accessible.")
+    now = sandbox.now()
+    created = lifecycle.created_at(resource, now)
+    outcome = lifecycle.settle(resource, phase, cluster, sandbox.architectures(cluster), now, created, now,
+                               sandbox.options.provisioning_seconds)
+    key = ids.normalize(resource["id"])
+    with sandbox.store.lock:
+        sandbox.store.start(key, ids.normalize(cluster["id"]), phase, now, created)
+        sandbox.apply_outcome(resource, outcome)
+        sandbox.facts_changed()
+        return _accepted(sandbox, request, resource["id"], phase, status, None if phase == "delete" else resource)
+
+
 def _accepted(sandbox: Sandbox, request: Request, resource_id: str, phase: str, status: int,
               body: Any) -> Response:
     operation_id = str(uuid.uuid4())
@@ -114,258 +477,24 @@ def _query(request: Request) -> str:
     return "&".join(f"{name}={value}" for name, value in request.query.items())
 
 
-# ---- extension and flux configuration lifecycles --------------------------------------------
-@dataclass(frozen=True)
-class LifecycleKind:
-    """A cluster child resource that provisions asynchronously (extension, flux configuration)."""
-
-    canonical_type: str
-    validate: Callable[[Sandbox, dict[str, Any], dict[str, Any], str], Response | None]
-    typed_properties: dict[str, type]  # properties whose JSON kind ARM's schema fixes
-
-    def put(self, sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-        body = _body_object(request)
-        if isinstance(body, Response):
-            return body
-        cluster = sandbox.store.get(resource_id.parent.raw) if resource_id.parent else None
-        if cluster is None:
-            return arm_error(404, "ParentResourceNotFound",
-                             f"Cluster {resource_id.parent} does not exist or is not accessible.")
-        previous = sandbox.store.get(resource_id.raw)
-        if previous is not None and _busy(previous):
-            return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress "
-                             f"({previous['properties']['provisioningState']}); retry when it completes.")
-        refused = _invalid_members(body.get("properties") or {}, self.typed_properties, "properties.")
-        if refused is not None:
-            return refused
-        properties = copy.deepcopy((previous or {}).get("properties") or {})
-        properties.update(body.get("properties") or {})
-        refused = self.validate(sandbox, cluster, properties, resource_id.raw)
-        if refused is not None:
-            return refused
-        resource = {"id": resource_id.raw, "name": resource_id.name, "type": self.canonical_type}
-        if body.get("identity") or (previous or {}).get("identity"):
-            identity = dict(body.get("identity") or previous.get("identity"))  # type: ignore[union-attr]
-            if identity.get("type") == "SystemAssigned":
-                identity.setdefault("principalId", _deterministic_uuid(resource_id.key, "principal"))
-            resource["identity"] = identity
-        resource["systemData"] = _system_data(sandbox, previous)
-        resource["properties"] = _stored_properties(properties)
-        _digest_protected_settings(sandbox, resource_id.raw, body)
-        return self._start(sandbox, request, resource, cluster, "update" if previous else "create",
-                           200 if previous else 201)
-
-    def patch(self, sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-        body = _body_object(request)
-        if isinstance(body, Response):
-            return body
-        previous = sandbox.store.get(resource_id.raw)
-        if previous is None:
-            return arm_error(404, "ResourceNotFound", f"{resource_id} was not found.")
-        if _busy(previous):
-            return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress.")
-        refused = _invalid_members(body.get("properties") or {}, self.typed_properties, "properties.")
-        if refused is not None:
-            return refused
-        cluster = sandbox.store.get(resource_id.parent.raw)  # type: ignore[union-attr]
-        resource = copy.deepcopy(previous)
-        for name, value in (body.get("properties") or {}).items():
-            current = resource["properties"].get(name)
-            merged = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
-            resource["properties"][name] = merged
-        resource["properties"] = _stored_properties(resource["properties"])
-        resource["systemData"] = _system_data(sandbox, previous)
-        _digest_protected_settings(sandbox, resource_id.raw, body)
-        return self._start(sandbox, request, resource, cluster, "update", 202)  # type: ignore[arg-type]
-
-    def delete(self, sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-        previous = sandbox.store.get(resource_id.raw)
-        if previous is None:
-            return Response(204)
-        cluster = sandbox.store.get(resource_id.parent.raw)  # type: ignore[union-attr]
-        return self._start(sandbox, request, previous, cluster, "delete", 202)  # type: ignore[arg-type]
-
-    def _start(self, sandbox: Sandbox, request: Request, resource: dict[str, Any], cluster: dict[str, Any],
-               phase: str, status: int) -> Response:
-        now = sandbox.now()
-        created = lifecycle.created_at(resource, now)
-        outcome = lifecycle.settle(resource, phase, cluster, sandbox.architectures(cluster), now, created, now,
-                                   sandbox.options.provisioning_seconds)
-        key = ids.normalize(resource["id"])
-        with sandbox.store.lock:
-            sandbox.store.start(key, ids.normalize(cluster["id"]), phase, now, created)
-            sandbox.apply_outcome(resource, outcome)
-            sandbox.facts_changed()
-            response = _accepted(sandbox, request, resource["id"], phase, status,
-                                 None if phase == "delete" else resource)
-        return response
-
-
-def _busy(resource: dict[str, Any]) -> bool:
-    return resource.get("properties", {}).get("provisioningState") in ("Creating", "Updating", "Deleting")
-
-
-def _digest_protected_settings(sandbox: Sandbox, resource_id: str, body: dict[str, Any]) -> None:
-    """Keep a SHA-256 per protected setting written (never the value), so tests can check which
-    value reached ARM; ARM itself never returns them."""
-    protected = (body.get("properties") or {}).get("configurationProtectedSettings")
-    if isinstance(protected, dict) and protected:
-        digests = {**protected_setting_digests(sandbox, resource_id),
-                   **{name: hashlib.sha256(str(value).encode()).hexdigest() for name, value in protected.items()}}
-        sandbox.store.set_fact(ids.normalize(resource_id), PROTECTED_DIGESTS, orjson.dumps(digests).decode())
-
-
-def protected_setting_digests(sandbox: Sandbox, resource_id: str) -> dict[str, str]:
-    """``{setting: sha256 hex of the value last written}`` of an extension or flux configuration."""
-    stored = sandbox.store.fact(ids.normalize(resource_id), PROTECTED_DIGESTS)
-    return orjson.loads(stored) if stored else {}
-
-
-def _stored_properties(properties: dict[str, Any]) -> dict[str, Any]:
-    """Protected settings are write-only in ARM: their names are kept, their values never returned."""
-    stored = dict(properties)
-    protected = stored.get("configurationProtectedSettings")
-    stored["configurationProtectedSettings"] = dict.fromkeys(protected, "") if isinstance(protected, dict) else {}
-    stored.setdefault("statuses", [])
-    return stored
-
-
-def _validate_extension(sandbox: Sandbox, cluster: dict[str, Any], properties: dict[str, Any],
-                        resource_id: str) -> Response | None:
-    kind = str(properties.get("extensionType") or "").lower()
-    if not kind:
-        return arm_error(400, "InvalidRequestContent", "properties.extensionType is required.")
-    properties.setdefault("autoUpgradeMinorVersion", True)
-    properties.setdefault("releaseTrain", "Stable")
-    properties.setdefault("isSystemExtension", False)
-    properties.setdefault("currentVersion", None)
-    properties.setdefault("errorInfo", None)
-    if lifecycle.is_namespace_scoped({"properties": properties}):
-        return None
-    collection = f"{cluster['id']}/providers/Microsoft.KubernetesConfiguration/extensions"
-    for sibling in sandbox.store.children(collection):
-        if not ids.same(sibling["id"], resource_id) and lifecycle.extension_type(sibling) == kind \
-                and sibling["properties"].get("provisioningState") != "Deleting":
-            return arm_error(409, "Conflict", f"Extension type {kind} is cluster-scoped and already installed "
-                             f"on this cluster as '{sibling['name']}'; only one instance is allowed.")
-    return None
-
-
-def _validate_flux(sandbox: Sandbox, cluster: dict[str, Any], properties: dict[str, Any],
-                   resource_id: str) -> Response | None:
-    properties.setdefault("scope", "cluster")
-    properties.setdefault("sourceKind", "GitRepository")
-    properties.setdefault("suspend", False)
-    properties.setdefault("complianceState", "Pending")
-    return None
-
-
-# The JSON kinds of the properties the sandbox reads (Microsoft.KubernetesConfiguration 2023-05-01 schema).
-EXTENSION_PROPERTIES = {"extensionType": str, "releaseTrain": str, "version": str, "scope": dict,
-                        "configurationSettings": dict, "configurationProtectedSettings": dict,
-                        "autoUpgradeMinorVersion": bool, "aksAssignedIdentity": dict, "plan": dict}
-FLUX_PROPERTIES = {"scope": str, "namespace": str, "sourceKind": str, "suspend": bool, "gitRepository": dict,
-                   "bucket": dict, "azureBlob": dict, "ociRepository": dict, "kustomizations": dict,
-                   "configurationProtectedSettings": dict}
-LIFECYCLE_KINDS = {
-    ids.EXTENSION_TYPE: LifecycleKind("Microsoft.KubernetesConfiguration/extensions", _validate_extension,
-                                      EXTENSION_PROPERTIES),
-    ids.FLUX_CONFIGURATION_TYPE: LifecycleKind("Microsoft.KubernetesConfiguration/fluxConfigurations",
-                                               _validate_flux, FLUX_PROPERTIES),
-}
-
-
-# ---- the generic resource store ------------------------------------------------------------
-def _workspace_defaults(sandbox: Sandbox, request: Request, resource: dict[str, Any]) -> None:
-    resource["properties"].setdefault("customerId", _deterministic_uuid(ids.normalize(resource["id"]), "customer"))
-
-
-CREATE_DEFAULTS: dict[str, Callable[[Sandbox, Request, dict[str, Any]], None]] = {
-    "microsoft.operationalinsights/workspaces": _workspace_defaults,
-    keyvault.VAULT_TYPE: keyvault.vault_defaults,
-}
-
-
-def generic_put(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-    body = _body_object(request)
-    if isinstance(body, Response):
-        return body
-    if resource_id.parent is not None and sandbox.store.get(resource_id.parent.raw) is None:
-        return arm_error(404, "ParentResourceNotFound", f"{resource_id.parent} does not exist.")
-    group = ids.resource_group_id(resource_id.raw) if resource_id.namespace else None
-    if group is not None and sandbox.store.get(group) is None:
-        return arm_error(404, "ResourceGroupNotFound", f"Resource group '{resource_id.resource_group}' could not "
-                         "be found.")
-    previous = sandbox.store.get(resource_id.raw)
-    resource: dict[str, Any] = {"id": resource_id.raw, "name": resource_id.name, "type": resource_id.type}
-    for name in ("location", "kind", "sku", "identity", "tags", "plan", "zones", "extendedLocation"):
-        if name in body:
-            resource[name] = body[name]
-    resource["systemData"] = _system_data(sandbox, previous)
-    resource["properties"] = {**(body.get("properties") or {}), "provisioningState": "Succeeded"}
-    defaults = CREATE_DEFAULTS.get(ids.normalize(resource_id.type))
-    if defaults is not None:
-        defaults(sandbox, request, resource)
-    sandbox.store.put(resource)
-    return Response(200 if previous else 201, resource)
-
-
-def generic_patch(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-    body = _body_object(request)
-    if isinstance(body, Response):
-        return body
-    resource = sandbox.store.get(resource_id.raw)
+# ---- POST actions ------------------------------------------------------------------------------
+def _action(sandbox: Sandbox, request: Request, target: Target, resource_type: ResourceType | None) -> Response:
+    owner = target.resource
+    assert owner is not None and target.action is not None
+    missing = _missing_container(sandbox, owner.raw)
+    if missing is not None:
+        return missing
+    resource = sandbox.store.get(owner.raw)
     if resource is None:
-        return arm_error(404, "ResourceNotFound", f"{resource_id} was not found.")
-    if "tags" in body:
-        resource["tags"] = body["tags"]
-    resource.setdefault("properties", {}).update(body.get("properties") or {})
-    resource["systemData"] = _system_data(sandbox, resource)
-    sandbox.store.put(resource)
-    return Response(200, resource)
-
-
-def generic_delete(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId) -> Response:
-    if sandbox.store.get(resource_id.raw) is None:
-        return Response(204)
-    sandbox.store.delete_under(resource_id.raw)
-    return Response(200)
-
-
-# ---- POST actions --------------------------------------------------------------------------
-def _secret(sandbox: Sandbox, resource: dict[str, Any], name: str) -> str:
-    """A stable key per resource, derived from a per-sandbox secret (never stored in the clear)."""
-    secret = sandbox.store.meta(KEY_SECRET)
-    if secret is None:
-        secret = uuid.uuid4().hex + uuid.uuid4().hex
-        sandbox.store.set_meta(KEY_SECRET, secret)
-    digest = hmac.new(secret.encode(), f"{ids.normalize(resource['id'])}/{name}".encode(), hashlib.sha512)
-    return base64.b64encode(digest.digest()).decode()
-
-
-def _workspace_keys(sandbox: Sandbox, resource: dict[str, Any]) -> dict[str, Any]:
-    return {"primarySharedKey": _secret(sandbox, resource, "primary"),
-            "secondarySharedKey": _secret(sandbox, resource, "secondary")}
-
-
-def _storage_keys(sandbox: Sandbox, resource: dict[str, Any]) -> dict[str, Any]:
-    return {"keys": [{"keyName": name, "value": _secret(sandbox, resource, name), "permissions": "FULL"}
-                     for name in ("key1", "key2")]}
-
-
-ACTIONS: dict[tuple[str, str], Callable[[Sandbox, dict[str, Any]], dict[str, Any]]] = {
-    ("microsoft.operationalinsights/workspaces", "listkeys"): _workspace_keys,
-    ("microsoft.operationalinsights/workspaces", "sharedkeys"): _workspace_keys,
-    ("microsoft.storage/storageaccounts", "listkeys"): _storage_keys,
-}
-
-
-def action(sandbox: Sandbox, request: Request, target: str, name: str) -> Response:
-    resource = sandbox.store.get(target)
-    if resource is None:
-        return arm_error(404, "ResourceNotFound", f"{target} was not found.")
-    handler = ACTIONS.get((ids.normalize(resource["type"]), name.lower()))
+        return not_found(owner)
+    actions = {name.lower(): handler for name, handler in (resource_type.actions if resource_type else {}).items()}
+    handler = actions.get(target.action.lower())
     if handler is None:
         return arm_error(404, "NoRegisteredProviderFound",
-                         f"Action '{name}' is not supported for type {resource['type']} by the sandbox.")
-    return Response(200, handler(sandbox, resource))
+                         f"Action '{target.action}' is not supported for type {owner.type} by the sandbox.")
+    try:
+        body = request.json()
+    except ValueError:
+        raise Refused("InvalidRequestContent", "The request content is not valid JSON.") from None
+    return Response(200, handler(sandbox, request, resource, body))
+

@@ -13,8 +13,10 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from engine import ids
-from engine.sandbox.core import NODE_ARCHITECTURES, Request, Response, Sandbox, arm_error, timestamp
+from engine.sandbox.core import NODE_ARCHITECTURES, Sandbox
+from engine.sandbox.http import Request, Response, arm_error
 from engine.sandbox.limits import FaultRule
+from engine.sandbox.values import timestamp
 
 CONNECTIVITY_STATES = ("Connected", "Offline", "Expired", "Connecting", "AgentNotInstalled")
 

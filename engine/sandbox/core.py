@@ -1,4 +1,4 @@
-"""The sandbox's shared state and request/response values, independent of HTTP.
+"""The sandbox's shared state, independent of HTTP.
 
 :class:`Sandbox` holds the store, the simulated clock, the limits, the faults and the counters;
 the Resource Graph, ARM and control handlers operate on it.
@@ -10,22 +10,20 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import ids
 from engine.sandbox import lifecycle
-from engine.sandbox.limits import Faults, QueryQuota, WriteBuckets, parse_ratio
+from engine.sandbox.limits import ArmBuckets, Faults, QueryQuota, parse_ratio
+from engine.sandbox.resources import containers
+from engine.sandbox.resources.registry import lookup
 from engine.sandbox.store import Store
 
 CLOCK_OFFSET = "clock_offset"
 NODE_ARCHITECTURES = "node-architectures"
-SANDBOX_TENANT_ID = "72f9a1b0-5e0c-4a8e-9d3c-0a7c5ad0b0b0"
 
 
 class SandboxOptions(BaseModel):
@@ -37,44 +35,15 @@ class SandboxOptions(BaseModel):
     fleet: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
-    max_page_size: int = Field(1000, ge=1, le=1000)
+    max_page_size: int = Field(1000, ge=1, le=1000, description="Most rows per Resource Graph page.")
+    arm_page_size: int = Field(100, ge=1, le=1000, description="Most items per page of an ARM list.")
     throttle: str = "15/5s"
+    read_limit: str = "250/25"
     write_limit: str = "200/10"
+    delete_limit: str = "200/10"
     provisioning_seconds: float = Field(30.0, ge=0, description="Simulated seconds an extension spends Creating.")
     poll_after_seconds: int = Field(1, ge=0, description="Retry-After sent with long-running operations.")
     fault_seed: int = 0
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-    base_url: str
-
-    def json(self) -> Any:
-        return orjson.loads(self.body) if self.body else None
-
-
-@dataclass
-class Response:
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # close the connection without answering (fault injection)
-
-    def encoded(self) -> bytes:
-        return b"" if self.body is None else orjson.dumps(self.body)
-
-
-def arm_error(status: int, code: str, message: str, **headers: str) -> Response:
-    return Response(status, {"error": {"code": code, "message": message}}, dict(headers))
-
-
-def timestamp(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Sandbox:
@@ -84,9 +53,9 @@ class Sandbox:
         self.options = options
         self.store = Store(options.state_dir)
         limit, window = parse_ratio(options.throttle)
-        bucket, refill = parse_ratio(options.write_limit)
         self.quota = QueryQuota(limit, window)
-        self.write_buckets = WriteBuckets(bucket, refill)
+        self.buckets = ArmBuckets.of(reads=parse_ratio(options.read_limit), writes=parse_ratio(options.write_limit),
+                                     deletes=parse_ratio(options.delete_limit))
         self.faults = Faults(options.fault_seed)
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
@@ -125,15 +94,18 @@ class Sandbox:
         Updating, Pending on a disconnected cluster) moves on the simulated clock from now on, like
         the sandbox's own writes, instead of staying in that state for ever."""
         in_flight: list[tuple[dict[str, Any], str]] = []
+        scopes = containers.Scopes()
 
         def noting_in_flight() -> Iterator[dict[str, Any]]:
             for resource in resources:
                 phase = lifecycle.loaded_phase(resource)
                 if phase is not None:
                     in_flight.append((resource, phase))
+                scopes.note(resource)
                 yield resource
 
         count = self.store.load(noting_in_flight())
+        self.store.load(resource for resource in scopes.implied() if self.store.get(resource["id"]) is None)
         now = self.now()
         with self.store.lock:
             for resource, phase in in_flight:
@@ -158,7 +130,10 @@ class Sandbox:
                     continue
                 outcome = lifecycle.settle(resource, phase, cluster, self.architectures(cluster), started,
                                            created, now, self.options.provisioning_seconds)
-                self.apply_outcome(resource, outcome)
+                properties = resource.get("properties") or {}
+                if outcome.final or properties.get("provisioningState") != outcome.state \
+                        or properties.get("errorInfo") != outcome.error:
+                    self.apply_outcome(resource, outcome)  # unchanged in-flight resources are not rewritten
                 if not outcome.final:
                     due = min(due, _next_change(resource, phase, cluster, started, created,
                                                 self.options.provisioning_seconds))
@@ -175,6 +150,9 @@ class Sandbox:
                 properties["errorInfo"] = outcome.error
             if outcome.state == "Succeeded" and "currentVersion" in properties:
                 properties["currentVersion"] = properties.get("version") or "1.0.0"
+            resource_type = lookup(resource["type"])
+            if resource_type is not None and resource_type.settled is not None:
+                resource_type.settled(resource, outcome.state, self.now())
             self.store.put(resource)
         if outcome.final:
             self.store.finish(key)

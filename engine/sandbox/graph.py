@@ -1,9 +1,10 @@
 """``POST /providers/Microsoft.ResourceGraph/resources``: the Resource Graph query API.
 
-Request and response follow API version 2021-03-01 as the SDK sends it: ``subscriptions``,
-``managementGroups``, ``query``, ``options`` (``$top``, ``$skip``, ``$skipToken``,
-``resultFormat``); ``totalRecords``, ``count``, ``data``, ``$skipToken``, ``resultTruncated``.
-Rows are the stored ARM JSON with a lower-case ``type`` and the columns Resource Graph adds.
+Request and response follow API version 2021-03-01 (the kept swagger checks the request): ``subscriptions``,
+``managementGroups``, ``query``, ``options`` (``$top``, ``$skip``, ``$skipToken``, ``resultFormat``
+``objectArray`` or ``table``), ``facets`` (counts per value of an expression, filtered, sorted, cut);
+``totalRecords``, ``count``, ``data``, ``facets``, ``$skipToken``, ``resultTruncated``. Rows are the stored
+ARM JSON with Resource Graph's lower-case ``type`` and the columns it adds.
 """
 
 from __future__ import annotations
@@ -15,13 +16,30 @@ from typing import Any
 import orjson
 
 from engine import ids
-from engine.sandbox import kql
-from engine.sandbox.core import SANDBOX_TENANT_ID, Request, Response, Sandbox
+from engine.sandbox import arm, kql
+from engine.sandbox.core import Sandbox
+from engine.sandbox.http import Request, Response
+from engine.sandbox.resources.registry import Parent, ResourceType, register
+from engine.sandbox.store import graph_type
+from engine.sandbox.swagger import Schema, find_operation, spec_file
+from engine.sandbox.validation import DESERIALIZATION_FAILED, Refused, cleaned, with_defaults
+from engine.sandbox.values import SANDBOX_TENANT_ID
 
 MAX_TOP = 1000
 DEFAULT_TOP = 100
+FACET_TOP = 10
 DEFAULT_ORDER = "key ASC"  # Resource Graph pages in a stable order: by id
-SUPPORTED_FORMATS = frozenset({None, "objectArray"})
+GRAPH_TYPE = "Microsoft.ResourceGraph/resources"
+GRAPH_PATH = "/providers/Microsoft.ResourceGraph/resources"
+GRAPH_SPEC = spec_file("resourcegraph", "resource-manager", "Microsoft.ResourceGraph", "stable", "2021-03-01",
+                       "resourcegraph.json")
+# The 2021-03-01 schema's options, for their defaults (resultFormat objectArray, sortOrder desc)
+QUERY_OPTIONS = Schema({"$ref": "#/definitions/QueryRequestOptions"}, GRAPH_SPEC)
+FACET_OPTIONS = Schema({"$ref": "#/definitions/FacetRequestOptions"}, GRAPH_SPEC)
+# Microsoft.ResourceGraph/resources api-versions (azure-rest-api-specs' resourcegraph folders)
+GRAPH_API_VERSIONS = ("2018-09-01-preview", "2019-04-01", "2020-04-01-preview", "2020-09-01-preview", "2021-03-01",
+                      "2021-06-01-preview", "2022-10-01", "2024-04-01")
+register(ResourceType(GRAPH_TYPE, GRAPH_API_VERSIONS, parent=Parent.TENANT, writable=False))
 
 
 def graph_error(message: str, code: str = "InvalidQuery") -> Response:
@@ -60,7 +78,7 @@ def _position_from_token(token: str, fingerprint: str) -> tuple[int, str]:
 def _row(body: bytes, columns: list[str] | None) -> dict[str, Any]:
     resource = orjson.loads(body)
     parsed = ids.parse_resource_id(resource["id"])
-    resource["type"] = resource["type"].lower()
+    resource["type"] = graph_type(resource["type"])
     resource["tenantId"] = SANDBOX_TENANT_ID
     resource["resourceGroup"] = (parsed.resource_group or "").lower()
     resource["subscriptionId"] = parsed.subscription_id or ""
@@ -70,6 +88,9 @@ def _row(body: bytes, columns: list[str] | None) -> dict[str, Any]:
 
 
 def query(sandbox: Sandbox, request: Request) -> Response:
+    refused = arm.checked_api_version(sandbox, request, arm.Target(GRAPH_PATH, GRAPH_TYPE))
+    if refused is not None:
+        return refused
     allowed, quota_headers = sandbox.quota.take(_caller(request))
     if not allowed:
         sandbox.count("throttled")
@@ -84,19 +105,29 @@ def query(sandbox: Sandbox, request: Request) -> Response:
     return response
 
 
-def _answer(sandbox: Sandbox, request: Request) -> Response:
+def _request(request: Request) -> dict[str, Any]:
+    """The QueryRequest body, checked against the 2021-03-01 schema (``query`` required, option kinds, enums)."""
     try:
         body = request.json()
     except orjson.JSONDecodeError:
-        return graph_error("request body is not JSON", "InvalidRequestContent")
-    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
-        return graph_error("request body needs a 'query' string", "InvalidRequestContent")
-    options = body.get("options") or {}
-    if options.get("resultFormat") not in SUPPORTED_FORMATS:
-        raise kql.UnsupportedQuery(f"resultFormat {options.get('resultFormat')!r} (supported: objectArray)")
+        raise kql.UnsupportedQuery("request body is not JSON") from None
+    operation = find_operation((GRAPH_SPEC,), "POST", GRAPH_PATH)
+    assert operation is not None and operation.body is not None
+    try:
+        return cleaned(operation.body, body)
+    except Refused as refusal:
+        raise kql.UnsupportedQuery(str(refusal).removeprefix(DESERIALIZATION_FAILED)) from None
+
+
+def _answer(sandbox: Sandbox, request: Request) -> Response:
+    try:
+        body = _request(request)
+    except kql.UnsupportedQuery as error:
+        return graph_error(str(error), "InvalidRequestContent")
+    options = with_defaults(QUERY_OPTIONS, body.get("options") or {})
     parsed = kql.parse(body["query"])
     clause, parameters = ["tbl = ?"], [parsed.table]
-    for condition in parsed.conditions:
+    for condition in parsed.sql:
         sql, values = condition.sql()
         clause.append(sql)
         parameters.extend(values)
@@ -107,31 +138,91 @@ def _answer(sandbox: Sandbox, request: Request) -> Response:
     where = " AND ".join(clause)
     top = options.get("$top")
     page_size = min(int(top) if top is not None else DEFAULT_TOP, MAX_TOP, sandbox.options.max_page_size)
-    if page_size < 1:
-        raise kql.UnsupportedQuery("$top must be at least 1")
     fingerprint = _fingerprint(body)
     token = options.get("$skipToken")
     offset, last_key = _position_from_token(token, fingerprint) if token else (int(options.get("$skip") or 0), "")
-    order = parsed.order or [DEFAULT_ORDER]
+    plain = parsed.plain
     with sandbox.store.lock:
         sandbox.settle()
-        total = sandbox.store.count_where(where, parameters)
-        if parsed.take is not None:
-            total = min(total, parsed.take)
-        limit = max(0, min(page_size, total - offset))
-        if last_key and order == [DEFAULT_ORDER]:
-            rows = sandbox.store.select_where(f"{where} AND key > ?", [*parameters, last_key], DEFAULT_ORDER,
-                                              limit, 0) if limit else []
+        if plain is not None and not body.get("facets"):
+            result, next_key = _plain_page(sandbox, parsed, plain, where, parameters, page_size, offset, last_key)
+            total, keyed = result["totalRecords"], plain[0] is None or "id" in plain[0]
         else:
-            rows = sandbox.store.select_where(where, parameters, ", ".join(order), limit, offset) if limit else []
-    data = [_row(stored, parsed.columns) for _, stored in rows]
+            rows = parsed.run(_row(stored, None) for _, stored in sandbox.store.select_where(
+                where, parameters, DEFAULT_ORDER, -1, 0))
+            total, keyed = len(rows), True
+            page = rows[offset: offset + page_size]
+            result = {"totalRecords": total, "count": len(page), "data": page,
+                      "facets": [_facet(rows, facet) for facet in body.get("facets") or []], "resultTruncated": "false"}
+            next_key = ""
     sandbox.count("queries")
-    sandbox.count("rows", len(data))
-    result: dict[str, Any] = {"totalRecords": total, "count": len(data), "data": data, "facets": [],
-                              "resultTruncated": "false"}
-    if offset + len(data) < total:
-        if parsed.columns is None or "id" in parsed.columns:
-            result["$skipToken"] = _skip_token(offset + len(data), rows[-1][0], fingerprint)
+    sandbox.count("rows", result["count"])
+    if offset + result["count"] < total:
+        if keyed:
+            result["$skipToken"] = _skip_token(offset + result["count"], next_key, fingerprint)
         else:  # without ids the service cannot page: it truncates, as documented
             result["resultTruncated"] = "true"
+    if options.get("resultFormat") == "table":
+        result["data"] = _table(result["data"])
     return Response(200, result)
+
+
+def _plain_page(sandbox: Sandbox, parsed: kql.Query, plain: tuple[list[str] | None, list[str], int | None],
+                where: str, parameters: list[Any], page_size: int, offset: int,
+                last_key: str) -> tuple[dict[str, Any], str]:
+    """A page of a query SQLite answers whole (keyset paging in id order): no tenant is parsed to count it."""
+    columns, order, take = plain
+    order = order or [DEFAULT_ORDER]
+    total = sandbox.store.count_where(where, parameters)
+    if take is not None:
+        total = min(total, take)
+    limit = max(0, min(page_size, total - offset))
+    if last_key and order == [DEFAULT_ORDER]:
+        rows = sandbox.store.select_where(f"{where} AND key > ?", [*parameters, last_key], DEFAULT_ORDER,
+                                          limit, 0) if limit else []
+    else:
+        rows = sandbox.store.select_where(where, parameters, ", ".join(order), limit, offset) if limit else []
+    data = [_row(stored, columns) for _, stored in rows]
+    return ({"totalRecords": total, "count": len(data), "data": data, "facets": [], "resultTruncated": "false"},
+            rows[-1][0] if rows else "")
+
+
+def _facet(rows: list[dict[str, Any]], facet: dict[str, Any]) -> dict[str, Any]:
+    """A facet of the query's result: counts per value of its expression (FacetResult), or a FacetError."""
+    expression = str(facet["expression"])
+    options = with_defaults(FACET_OPTIONS, facet.get("options") or {})
+    try:
+        column = kql.expression(expression)
+        name = column.name
+        if not rows or not all(name in row for row in rows):
+            raise kql.UnsupportedQuery(expression)
+        selected = kql.Where(kql.condition(options["filter"])).run(rows) if options.get("filter") else rows
+        counts = kql.Summarize([kql.COUNT_COLUMN], [(name, column)]).run(selected)
+        ordering = kql.expression(options["sortBy"]) if options.get("sortBy") else kql.Column((kql.COUNT_COLUMN,))
+        counts = kql.Order([(ordering, options["sortOrder"] == "desc"), (column, False)]).run(counts)
+    except kql.UnsupportedQuery:
+        return {"expression": expression, "resultType": "FacetError", "errors": [
+            {"code": "NoValidColumns", "message": "No valid columns in facet expression."},
+            {"code": "InvalidColumnNames", "message": f"Invalid column names: [{expression}]."}]}
+    data = [{name: row[name], "count": row[kql.COUNT_COLUMN]} for row in counts[: int(options.get("$top") or FACET_TOP)]]
+    return {"expression": expression, "resultType": "FacetResult", "totalRecords": len(counts), "count": len(data),
+            "data": data}
+
+
+COLUMN_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+
+
+def _table(data: list[dict[str, Any]]) -> dict[str, Any]:
+    """``resultFormat: table``: column descriptors and rows of values (the objectArray rows, column by column)."""
+    names: list[str] = []
+    for row in data:
+        names.extend(name for name in row if name not in names)
+
+    def kind(name: str) -> str:
+        values = [row.get(name) for row in data if row.get(name) is not None]
+        found = {next((kind for python, kind in COLUMN_TYPES if isinstance(value, python)), "object")
+                 for value in values}
+        return found.pop() if len(found) == 1 else "object" if found else "string"
+
+    return {"columns": [{"name": name, "type": kind(name)} for name in names],
+            "rows": [[row.get(name) for name in names] for row in data]}

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine.sandbox.core import SANDBOX_TENANT_ID, Request, Response, Sandbox
+from engine.sandbox.http import Request, Response
+from engine.sandbox.values import SANDBOX_TENANT_ID
+
+if TYPE_CHECKING:
+    from engine.sandbox.core import Sandbox
 
 PATH_PREFIX = "/keyvault/"
 VAULT_TYPE = "microsoft.keyvault/vaults"
@@ -34,9 +38,10 @@ def vault_uri(base_url: str, name: str) -> str:
     return f"{base_url}{PATH_PREFIX}{name}/"
 
 
-def vault_defaults(sandbox: Sandbox, request: Request, resource: dict[str, Any]) -> None:
+def vault_defaults(sandbox: Sandbox, request: Request, resource: dict[str, Any],
+                   previous: dict[str, Any] | None) -> None:
     """What ARM adds to a vault: its data-plane address (here: the sandbox itself)."""
-    resource["properties"]["vaultUri"] = vault_uri(request.base_url, resource["name"])
+    resource.setdefault("properties", {})["vaultUri"] = vault_uri(request.base_url, resource["name"])
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> Response:

@@ -1,8 +1,11 @@
 """ARM's and Resource Graph's limits, and the failures the control API injects.
 
 Resource Graph gives each caller Q queries per W-second window and tells it how many remain;
-ARM meters writes per subscription with a token bucket. Both answer 429 + Retry-After when
-exceeded, so clients are exercised against the same back-pressure as in a real tenant.
+ARM meters reads, writes and deletes per subscription (or per tenant, for requests outside a
+subscription) with a token bucket each, and says how many remain in
+``x-ms-ratelimit-remaining-subscription-reads`` / ``-writes`` / ``-deletes`` (request-limits-and-throttling
+in the ARM docs). Both answer 429 + Retry-After when exceeded, so clients are exercised against the
+same back-pressure as in a real tenant.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ class QueryQuota:
 
 
 @dataclass
-class WriteBuckets:
-    """ARM's per-subscription token bucket for writes: ``capacity`` tokens, refilled continuously."""
+class TokenBuckets:
+    """A token bucket per key: ``capacity`` tokens, refilled continuously at ``refill_per_second``."""
 
     capacity: int
     refill_per_second: float
@@ -75,17 +78,48 @@ class WriteBuckets:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self, subscription: str) -> tuple[bool, dict[str, str]]:
+    def take(self, key: str) -> tuple[bool, int, int]:
+        """Spend a token of ``key``'s bucket: (allowed, tokens left, seconds until one is back)."""
         with self._lock:
             now = self.clock()
-            tokens, stamp = self._buckets.get(subscription, (float(self.capacity), now))
+            tokens, stamp = self._buckets.get(key, (float(self.capacity), now))
             tokens = min(float(self.capacity), tokens + (now - stamp) * self.refill_per_second)
             allowed = tokens >= 1
             tokens -= allowed
-            self._buckets[subscription] = (tokens, now)
-        headers = {"x-ms-ratelimit-remaining-subscription-writes": str(int(tokens))}
+            self._buckets[key] = (tokens, now)
+        return allowed, int(tokens), max(1, math.ceil((1 - tokens) / self.refill_per_second))
+
+
+class RequestKind(StrEnum):
+    """ARM's buckets: GET and HEAD are reads, DELETE deletes, PUT, PATCH and POST writes."""
+
+    reads = "reads"
+    writes = "writes"
+    deletes = "deletes"
+
+    @classmethod
+    def of(cls, method: str) -> RequestKind:
+        return {"GET": cls.reads, "HEAD": cls.reads, "DELETE": cls.deletes}.get(method, cls.writes)
+
+
+@dataclass
+class ArmBuckets:
+    """ARM's read, write and delete buckets, per subscription (tenant-level requests: one more key)."""
+
+    buckets: dict[RequestKind, TokenBuckets]
+
+    @classmethod
+    def of(cls, *, reads: tuple[int, float], writes: tuple[int, float], deletes: tuple[int, float]) -> ArmBuckets:
+        return cls({RequestKind.reads: TokenBuckets(*reads), RequestKind.writes: TokenBuckets(*writes),
+                    RequestKind.deletes: TokenBuckets(*deletes)})
+
+    def take(self, kind: RequestKind, subscription: str) -> tuple[bool, dict[str, str]]:
+        """Spend one request of ``kind``: (allowed, the ``x-ms-ratelimit-remaining-*`` and Retry-After headers)."""
+        allowed, remaining, retry_after = self.buckets[kind].take(subscription)
+        scope = "subscription" if subscription else "tenant"
+        headers = {f"x-ms-ratelimit-remaining-{scope}-{kind.value}": str(remaining)}
         if not allowed:
-            headers["Retry-After"] = str(max(1, math.ceil((1 - tokens) / self.refill_per_second)))
+            headers["Retry-After"] = str(retry_after)
         return allowed, headers
 
 

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from engine.errors import InputError
 from engine.inventory.snapshot import iter_snapshot
 from engine.sandbox import app
-from engine.sandbox.core import Request, Sandbox, SandboxOptions, arm_error
+from engine.sandbox.core import Sandbox, SandboxOptions
+from engine.sandbox.http import Request, arm_error
 from engine.sandbox.tls import ensure_certificates, server_context
 
 THREAD_POLL_SECONDS = 0.05  # how fast stop() takes effect on a background sandbox
@@ -55,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST = _serve
+    do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_POST = _serve
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: request lines could carry ids users consider sensitive; stats are in /sandbox/stats."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT NOT NULL, name TEXT NOT NULL, value T
     PRIMARY KEY (key, name));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+# ARM names a resource group's type Microsoft.Resources/resourceGroups; Resource Graph (and Azure Policy) name it
+# microsoft.resources/subscriptions/resourcegroups. The store keys types the way Resource Graph queries them.
+GRAPH_TYPES = {"microsoft.resources/resourcegroups": ids.RESOURCE_GROUP_TYPE}
+
+
+def graph_type(type_name: str) -> str:
+    """A resource type as Resource Graph names it (lower case)."""
+    key = ids.normalize(type_name)
+    return GRAPH_TYPES.get(key, key)
 
 
 def graph_table(type_key: str) -> str:
@@ -112,14 +123,27 @@ class Store:
         self._db.execute("DELETE FROM resources WHERE key = ? OR (key >= ? AND key < ?)",
                          (prefix, prefix + "/", prefix + "/\uffff"))
 
-    def children(self, collection: str) -> Iterator[dict[str, Any]]:
-        """Resources directly in a collection URL (``{parent}/providers/NS/type`` or ``.../resourceGroups``)."""
+    def children(self, collection: str, after: str | None = None,
+                 limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(key, resource) directly in a collection URL (``{parent}/providers/NS/type`` or
+        ``.../resourceGroups``) in key order, after ``after``; ``limit`` + 1 rows when more remain."""
         prefix = ids.normalize(collection) + "/"
-        rows = self._db.execute("SELECT key, body FROM resources WHERE key >= ? AND key < ? ORDER BY key",
-                                (prefix, prefix + "\uffff")).fetchall()
-        for key, body in rows:
-            if "/" not in key[len(prefix):]:
-                yield orjson.loads(body)
+        rows = self._db.execute(
+            "SELECT key, body FROM resources WHERE key > ? AND key < ? AND instr(substr(key, ?), '/') = 0 "
+            "ORDER BY key LIMIT ?", (max(prefix, after or ""), prefix + "\uffff", len(prefix) + 1,
+                                     -1 if limit is None else limit + 1)).fetchall()
+        return [(key, orjson.loads(body)) for key, body in rows]
+
+    def of_type(self, subscription: str | None, type_key: str, after: str | None = None,
+                limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """(key, resource) of one type, in one subscription or all, like :meth:`children`."""
+        clause, parameters = "type_key = ? AND key > ?", [type_key, after or ""]
+        if subscription is not None:
+            clause += " AND sub = ?"
+            parameters.append(subscription.lower())
+        rows = self._db.execute(f"SELECT key, body FROM resources WHERE {clause} ORDER BY key LIMIT ?",
+                                [*parameters, -1 if limit is None else limit + 1]).fetchall()
+        return [(key, orjson.loads(body)) for key, body in rows]
 
     def count_where(self, clause: str, parameters: list[Any]) -> int:
         """Rows matching; cached until the next write, since every page of a query asks again."""
@@ -163,6 +187,6 @@ class Store:
 
 def _row(resource: dict[str, Any]) -> tuple[str, str, str, str, bytes]:
     parsed = ids.parse_resource_id(resource["id"])
-    type_key = ids.normalize(resource["type"])
+    type_key = graph_type(resource["type"])
     return (parsed.key, graph_table(type_key), type_key, (parsed.subscription_id or "").lower(),
             orjson.dumps(resource))

@@ -332,7 +332,7 @@ class SpecWorld:
     def protected_setting_digests(self, resource_id: str) -> dict[str, str]:
         """``{setting: sha256 of the value last written}`` of an extension in the sandbox (ARM never
         returns protected settings; the sandbox keeps their digests)."""
-        from engine.sandbox.arm import protected_setting_digests
+        from engine.sandbox.protected import protected_setting_digests
 
         self.sandbox_control()
         sandbox = self.sandbox.sandbox

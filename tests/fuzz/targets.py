@@ -32,6 +32,10 @@ from engine.config import load_config
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_expression
 from engine.inventory import iter_snapshot
+from engine.sandbox import kql
+from engine.sandbox.resources.clusters import CONNECTED_CLUSTERS
+from engine.sandbox.resources.kubernetes_configuration import EXTENSIONS, FLUX_CONFIGURATIONS
+from engine.sandbox.validation import Refused, cleaned, create_only_changes, merge_patch, with_defaults
 from remediation.plan.io import read_plan
 from remediation.template import TEMPLATE_FUNCTIONS, CompiledTemplate, DeploymentScope, expand_template
 
@@ -311,6 +315,42 @@ class Target:
     check: Callable[[Any], None]
 
 
+# ---- the sandbox: KQL and request bodies -----------------------------------------------------------
+KQL_QUERIES = ["resources | where type =~ 'microsoft.kubernetes/connectedclusters' and subscriptionId in ('a', 'b')",
+               "resources | project id, name, properties.a.b | order by id asc | take 3",
+               "resources | summarize count() by tostring(properties.a) | top 2 by count_",
+               "resources | extend lower = tolower(name) | where lower contains 'x' or name startswith 'y'",
+               "resourcecontainers | summarize by location | limit 1"]
+KQL = st.builds(_edited, st.sampled_from(KQL_QUERIES), EDITS)
+KQL_ROWS = [{"id": f"{CLUSTER_ID}{index}", "name": f"c{index}", "type": "microsoft.kubernetes/connectedclusters",
+             "location": "eastus", "properties": {"a": value}} for index, value in enumerate([1, "x", None, [2], {"b": 3}])]
+
+
+def check_kql(text: str) -> None:
+    with contextlib.suppress(kql.UnsupportedQuery):
+        kql.parse(text).run(KQL_ROWS)
+
+
+BODY_SCHEMAS = [(resource_type, path, method) for resource_type, path in (
+    (EXTENSIONS, f"{CLUSTER_ID}/providers/Microsoft.KubernetesConfiguration/extensions/e"),
+    (FLUX_CONFIGURATIONS, f"{CLUSTER_ID}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/f"),
+    (CONNECTED_CLUSTERS, CLUSTER_ID)) for method in ("PUT", "PATCH")]
+BODIES = st.tuples(st.sampled_from(BODY_SCHEMAS), st.one_of(
+    JSON, st.dictionaries(st.sampled_from(["properties", "identity", "location", "kind"]), st.one_of(JSON, st.dictionaries(
+        st.sampled_from(["extensionType", "scope", "configurationSettings", "kustomizations", "gitRepository",
+                         "namespace", "sourceKind", "agentPublicKeyCertificate", "suspend"]), JSON, max_size=4)),
+                       max_size=3)))
+
+
+def check_body(case: tuple[tuple[Any, str, str], Any]) -> None:
+    """What the sandbox does with a body before storing it: cleaned, defaulted, merged, compared."""
+    (resource_type, path, method), body = case
+    schema = resource_type.body_schema(method, path)
+    with contextlib.suppress(Refused):
+        written = with_defaults(schema, cleaned(schema, body, patch=method == "PATCH"))
+        create_only_changes(schema, merge_patch(written, body), written)
+
+
 TARGETS = [
     Target("policy rules", st.tuples(RULES, EFFECTS, RESOURCES), check_policy_rule),
     Target("policy expressions", st.tuples(MUTATED_EXPRESSIONS, RESOURCES), check_policy_expression),
@@ -318,6 +358,8 @@ TARGETS = [
     Target("snapshots", SNAPSHOTS, check_snapshot),
     Target("configs", CONFIGS, check_config),
     Target("plans", PLANS, check_plan),
+    Target("sandbox kql", KQL, check_kql),
+    Target("sandbox bodies", BODIES, check_body),
 ]
 
 

@@ -232,13 +232,22 @@ def test_generic_resources_and_list_keys_for_deploy_if_not_exists_templates(sand
 def test_flux_configuration_lifecycle_through_the_sdk(sandbox):
     cluster_id = connected_clusters(sandbox)[7]
     with extensions_client(sandbox, cluster_id) as client:
+        names = {item.extension_type: item.name for item in client.extensions.list(*cluster_args(cluster_id))}
+        if "microsoft.flux" not in names:
+            client.extensions.begin_create(*cluster_args(cluster_id), "flux", extension("microsoft.flux"), **POLL)
         poller = client.flux_configurations.begin_create_or_update(*cluster_args(cluster_id), "gitops", k8s.FluxConfiguration(
             scope="cluster", namespace="gitops", source_kind="GitRepository",
             git_repository=k8s.GitRepositoryDefinition(url="https://github.com/contoso/gitops",
                                                        repository_ref=k8s.RepositoryRefDefinition(branch="main")),
             kustomizations={"apps": k8s.KustomizationDefinition(path="./apps")}), **POLL)
+        creating = client.flux_configurations.get(*cluster_args(cluster_id), "gitops")
         sandbox.control.advance_clock(60)
-        assert poller.result().provisioning_state == "Succeeded"
+        created = poller.result()
+    assert (creating.provisioning_state, creating.compliance_state, creating.statuses) == ("Creating", "Pending", [])
+    assert (created.provisioning_state, created.compliance_state) == ("Succeeded", "Compliant")
+    assert [(status.kind, status.name, status.compliance_state) for status in created.statuses] == [
+        ("GitRepository", "gitops", "Compliant"), ("Kustomization", "gitops-apps", "Compliant")]
+    assert created.source_synced_commit_id.startswith("main/")
 
 
 def test_state_survives_a_restart(sandbox_factory):

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from engine.cli.main import main
 from engine.inventory.generator import write_generated_fleet
-from engine.sandbox.arm import protected_setting_digests
+from engine.sandbox.protected import protected_setting_digests
 from tests.apply.test_apply_secrets import _store_secret, _vault
 
 PARAMETER_SECRET = 'ZqSECRET-param/7c1e+9b40 d2"q'  # compared with a protected setting, fed to a secureString
