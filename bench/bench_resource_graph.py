@@ -52,7 +52,7 @@ def run() -> dict[str, object]:
         finally:
             server.terminate()
             server.wait()
-        moved, other_differences = _differences(fleet, load_snapshot(fleet_file))
+        moved, containers, other_differences = _differences(fleet, load_snapshot(fleet_file))
     minimum = source.stats.pages / QUERIES_PER_SECOND
     return {
         "clusters": CLUSTERS,
@@ -65,19 +65,28 @@ def run() -> dict[str, object]:
         "ratio_to_quota_minimum": round(wall / minimum, 3),
         "identical_to_snapshot_but_the_lifecycle": not other_differences,
         "extensions_the_sandbox_moved_pending_to_failed_after_48h_disconnected": moved,
+        "subscriptions_and_resource_groups_of_the_fleet": containers,
         "other_differences": other_differences,
     }
 
 
-def _differences(pulled: Fleet, snapshot: Fleet) -> tuple[int, int]:
+def _differences(pulled: Fleet, snapshot: Fleet) -> tuple[int, int, int]:
     """How many extensions the sandbox's lifecycle moved (Pending on a cluster disconnected for more than
-    48 h with protected settings -> Failed/ProtectedSettingsExpired, as the README says), and how many
+    48 h with protected settings -> Failed/ProtectedSettingsExpired, as the README says), how many
+    subscriptions and resource groups the pull holds besides the snapshot (a tenant has them), and how many
     resources differ otherwise between the pull and the snapshot (0: Resource Graph read all of it)."""
+    from engine import ids
+
     def by_id(fleet: Fleet) -> dict[str, dict[str, Any]]:
         return {resource["id"].lower(): resource for resource in fleet.resources()}
 
     ours, theirs = by_id(pulled), by_id(snapshot)
-    moved, other = 0, len(ours.keys() ^ theirs.keys())
+    scopes = {scope.lower() for resource_id in theirs for scope in (
+        f"/subscriptions/{ids.parse_resource_id(resource_id).subscription_id}", ids.resource_group_id(resource_id))
+        if scope}
+    containers = {resource_id for resource_id in ours.keys() - theirs.keys() if resource_id in scopes
+                  and ids.normalize(ours[resource_id]["type"]) in ids.CONTAINER_TYPES}
+    moved, other = 0, len((ours.keys() - containers) ^ theirs.keys())
     for resource_id in ours.keys() & theirs.keys():
         read, written = ours[resource_id], theirs[resource_id]
         if read == written:
@@ -90,4 +99,4 @@ def _differences(pulled: Fleet, snapshot: Fleet) -> tuple[int, int]:
                      and {**read, "properties": now} == {**written, "properties": was})
         moved += lifecycle
         other += not lifecycle
-    return moved, other
+    return moved, len(containers), other
