@@ -334,49 +334,70 @@ def _check_location(resource_type: ResourceType | None, resource: dict[str, Any]
                                                  f"be created in location '{resource['location']}'.")
 
 
-def put(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
-        resource_type: ResourceType | None) -> Response:
-    """Create or replace: the body is the whole resource (what it leaves out is gone or defaulted)."""
+def _target_of_write(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+                     resource_type: ResourceType | None) -> tuple[dict[str, Any], dict[str, Any] | None] | Response:
+    """(the request body, the stored resource or None), or ARM's refusal of the write."""
     body = _body_object(request)
     missing = _missing_container(sandbox, resource_id.raw)
     if missing is not None:
         return missing
     previous = sandbox.store.get(resource_id.raw)
-    if resource_type is not None and resource_type.lifecycle and _busy(previous):
+    if previous is not None and resource_type is not None and resource_type.lifecycle and _busy(previous):
         return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress "
-                         f"({previous['properties']['provisioningState']}); retry when it completes.")  # type: ignore[index]
-    schema = resource_type.body_schema("PUT", request.path) if resource_type else ENVELOPE_SCHEMA
-    written = with_defaults(schema, cleaned(schema, body))
-    _check_location(resource_type, written, previous)
-    if previous is not None:
-        changed = [place for place in create_only_changes(schema, previous, written) if place != "location"]
-        if changed:
-            raise Refused("PropertyChangeNotAllowed", f"Changing property '{changed[0]}' is not allowed.")
+                                          f"({previous['properties']['provisioningState']}); retry when it completes.")
+    return body, previous
+
+
+def _stored(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId, resource_type: ResourceType | None,
+            schema: Schema, written: dict[str, Any], previous: dict[str, Any] | None, secrets: dict[str, Any],
+            *, replace: bool) -> dict[str, Any]:
+    """The checked write as the resource to store: create-only members unchanged, server values set, the
+    type's checks passed, protected values recorded as digests and blanked."""
+    changed = [place for place in create_only_changes(schema, previous, written) if place != "location"] \
+        if previous is not None else []
+    if changed:
+        raise Refused("PropertyChangeNotAllowed", f"Changing property '{changed[0]}' is not allowed.")
     resource = _with_server_values(sandbox, resource_id, resource_type, schema, written, previous)
     if resource_type is not None and resource_type.prepare is not None:
         resource_type.prepare(sandbox, request, resource, previous)
-    secrets = protected.written_settings(body.get("properties"))
-    protected.record(sandbox, resource_id.raw, secrets, replace=True)
-    resource = protected.blanked(schema, resource)
+    protected.record(sandbox, resource_id.raw, secrets, replace=replace)
+    return protected.blanked(schema, resource)
+
+
+def _written(sandbox: Sandbox, request: Request, resource: dict[str, Any], resource_type: ResourceType | None,
+             phase: str, status: int) -> Response:
+    """Answer a write: a cluster extension resource starts its operation, anything else is stored at once."""
     if resource_type is not None and resource_type.lifecycle:
-        return _start(sandbox, request, resource, "update" if previous else "create", 200 if previous else 201)
+        return _start(sandbox, request, resource, phase, status)
     sandbox.store.put(resource)
-    return Response(200 if previous else 201, resource)
+    return Response(200 if status == 202 else status, resource)
+
+
+def put(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
+        resource_type: ResourceType | None) -> Response:
+    """Create or replace: the body is the whole resource (what it leaves out is gone or defaulted)."""
+    target = _target_of_write(sandbox, request, resource_id, resource_type)
+    if isinstance(target, Response):
+        return target
+    body, previous = target
+    schema = resource_type.body_schema("PUT", request.path) if resource_type else ENVELOPE_SCHEMA
+    written = with_defaults(schema, cleaned(schema, body))
+    _check_location(resource_type, written, previous)
+    resource = _stored(sandbox, request, resource_id, resource_type, schema, written, previous,
+                       protected.written_settings(body.get("properties")), replace=True)
+    return _written(sandbox, request, resource, resource_type, "update" if previous else "create",
+                    200 if previous else 201)
 
 
 def patch(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
           resource_type: ResourceType | None) -> Response:
     """A JSON merge patch of the writable members; 200 without an operation when nothing changes."""
-    body = _body_object(request)
-    missing = _missing_container(sandbox, resource_id.raw)
-    if missing is not None:
-        return missing
-    previous = sandbox.store.get(resource_id.raw)
+    target = _target_of_write(sandbox, request, resource_id, resource_type)
+    if isinstance(target, Response):
+        return target
+    body, previous = target
     if previous is None:
         return not_found(resource_id)
-    lifecycle_type = resource_type is not None and resource_type.lifecycle
-    if lifecycle_type and _busy(previous):
-        return arm_error(409, "Conflict", f"{resource_id.name} has an operation in progress.")
     put_schema = resource_type.body_schema("PUT", request.path) if resource_type else ENVELOPE_SCHEMA
     patch_schema = resource_type.body_schema("PATCH", request.path) if resource_type else ENVELOPE_SCHEMA
     changes = cleaned(patch_schema, body, patch=True)
@@ -385,18 +406,9 @@ def patch(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
     secrets = protected.written_settings(changes.get("properties"))
     if protected.blanked(put_schema, written) == current and protected.unchanged(sandbox, resource_id.raw, secrets):
         return Response(200, previous)
-    changed = [place for place in create_only_changes(put_schema, previous, written) if place != "location"]
-    if changed:
-        raise Refused("PropertyChangeNotAllowed", f"Changing property '{changed[0]}' is not allowed.")
-    resource = _with_server_values(sandbox, resource_id, resource_type, put_schema, written, previous)
-    if resource_type is not None and resource_type.prepare is not None:
-        resource_type.prepare(sandbox, request, resource, previous)
-    protected.record(sandbox, resource_id.raw, secrets, replace=False)
-    resource = protected.blanked(put_schema, resource)
-    if lifecycle_type:
-        return _start(sandbox, request, resource, "update", 202)
-    sandbox.store.put(resource)
-    return Response(200, resource)
+    resource = _stored(sandbox, request, resource_id, resource_type, put_schema, written, previous, secrets,
+                       replace=False)
+    return _written(sandbox, request, resource, resource_type, "update", 202)
 
 
 def delete(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
