@@ -37,10 +37,23 @@ def blank_secrets(value: Any, secret: bool = False) -> Any:
     return MASK if secret and value not in (None, "") else value
 
 
+REGO_OWN_FIELDS = ("details", "remediation")
+
+
 def redact_state(state: PolicyState) -> PolicyState:
-    """A copy of ``state`` safe to show or store."""
+    """A copy of ``state`` safe to show or store.
+
+    A Rego policy writes its violations' ``details`` and ``remediation`` from an input that holds no
+    secret value (protected settings arrive as ``""``, engine.rego.library.policy_input), so those
+    are masked by origin only (:func:`scrub_data`: values known secret, wherever they travel):
+    by key name, an ``enableSecretRotation`` setting or a release-train map keyed by
+    ``microsoft.azurekeyvaultsecretsprovider`` would read ``***``.
+    """
     record = state.to_json()
-    redacted = scrub_data(redact_value(record))
+    own = {field: record[field] for field in REGO_OWN_FIELDS if field in record} \
+        if str(record.get("policyDefinitionId", "")).lower().startswith("rego:") else {}
+    rest = {key: value for key, value in record.items() if key not in own}
+    redacted = scrub_data({**redact_value(rest), **own})
     for reason in redacted.get("reasons", []):
         # A reason about a protected setting shows its field name, never the value found.
         if is_secret_key(reason.get("field", "")):

@@ -76,7 +76,9 @@ def _hoisted_by_opa(module: RegoModule, expression: str) -> bool:
 
 
 def _names_rule(module: RegoModule, expression: str) -> bool:
-    return any(name in module.rules for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", expression))
+    """Whether ``expression`` names a rule of the package that may be undefined (one without ``default``)."""
+    return any(name in module.rules and not re.search(rf"^default[ \t]+{name}\b", module.source, re.MULTILINE)
+               for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", expression))
 
 
 @check

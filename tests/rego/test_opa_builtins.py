@@ -180,3 +180,24 @@ def test_where_regorus_differs_the_load_warns_with_the_place(tmp_path: Path, fil
     except RuntimeError:
         ours = "error"
     assert ours != (UNDEFINED if opa_answer == "error" else opa_answer)  # a real difference, hence the warning
+
+
+GLOBS = [("rg-*-*-[0-9][0-9]", ["-"], "rg-research-northeurope-05"), ("[0-9][0-9]", ["-"], "05"), ("*-[0-9]", ["-"], "x-5"),
+         ("a*", None, "a.b"), ("a*", [], "a.b"), ("a**", [], "a.b.c"), ("*.github.com", [], "a.b.github.com"),
+         ("{a,b}*", [], "bcd"), ("[!a]x", [], "ax"), ("?at", ["c"], "cat"), ("a\\*b", [], "a*b"), ("*:*", [":"], "a:b"),
+         ("a{b,c{d,e}}", [], "ace"), ("*", [], "")]
+
+
+def test_glob_match_answers_as_opa(tmp_path: Path) -> None:
+    """regorus's glob.match fails character classes once delimiters are given (`[0-9]`): OPA's gobwas semantics."""
+    source = "package globs\n\n" + "".join(f"g{number} := glob.match({json.dumps(pattern)}, {json.dumps(delimiters)}, "
+                                           f"{json.dumps(text)})\n"
+                                           for number, (pattern, delimiters, text) in enumerate(GLOBS))
+    (tmp_path / "globs.rego").write_text(source)
+    library = RegoLibrary.load([tmp_path])
+    engine = library.engine
+    assert isinstance(engine, RegorusEngine)
+    with OpaOracle([("globs.rego", source)]) as opa:
+        expected = [opa.document(f"globs.g{number}") for number in range(len(GLOBS))]
+    assert [engine._evaluate("{}", f"globs/g{number}") for number in range(len(GLOBS))] == expected
+    assert expected[:3] == [True, True, True] and "glob.match" in OVERRIDDEN

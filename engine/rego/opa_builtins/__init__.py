@@ -81,7 +81,7 @@ def install(interpreter: regorus.Engine) -> None:
         interpreter.add_extension(entry.name, entry.arity, entry.function)
 
 
-from engine.rego.opa_builtins import collections, crypto, encoding, strings  # noqa: E402  (they register)
+from engine.rego.opa_builtins import collections, crypto, encoding, glob, net, strings  # noqa: E402  (they register)
 
 # OPA v1.20's built-ins that regorus 0.13 lacks and arcpolicy does not provide: a policy calling one
 # is reported not evaluated (engine.rego.references), naming the engines that have it. Their OPA
@@ -96,7 +96,7 @@ NOT_PROVIDED = frozenset({
     "io.jwt.encode_sign_raw", "io.jwt.verify_eddsa", "io.jwt.verify_es256", "io.jwt.verify_es384",
     "io.jwt.verify_es512", "io.jwt.verify_hs256", "io.jwt.verify_hs384", "io.jwt.verify_hs512",
     "io.jwt.verify_ps256", "io.jwt.verify_ps384", "io.jwt.verify_ps512", "io.jwt.verify_rs256",
-    "io.jwt.verify_rs384", "io.jwt.verify_rs512", "net.cidr_contains_matches", "net.cidr_intersects",
+    "io.jwt.verify_rs384", "io.jwt.verify_rs512", "net.cidr_contains_matches",
     "net.cidr_merge", "net.lookup_ip_addr", "providers.aws.sign_req", "regex.globs_match", "rego.metadata.chain",
     "rego.metadata.rule", "rego.parse_module", "strings.render_template", "strings.split_n", "uri.is_valid",
     "uri.parse",
@@ -105,4 +105,4 @@ OVERRIDDEN = frozenset(name for name, entry in BUILTINS.items() if not entry.uni
 UNICODE_SENSITIVE = frozenset(name for name, entry in BUILTINS.items() if entry.unicode_only)
 
 __all__ = ["BUILTINS", "NOT_PROVIDED", "OVERRIDDEN", "UNICODE_SENSITIVE", "BuiltinError", "OpaBuiltin", "builtin", "collections",
-           "crypto", "encoding", "install", "operand", "strings"]
+           "crypto", "encoding", "glob", "install", "net", "operand", "strings"]
