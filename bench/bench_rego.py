@@ -10,6 +10,7 @@ engine is measured in this process on the same clusters:
   query (the raw query, to show what the VM gains);
 - regopy: its engine run in this process for the figure (a scan runs it in a child process for
   crash isolation, which adds a pipe round trip per cluster);
+- the real OPA embedded in process (the tests' judge, not an engine of arcpolicy), batched;
 - opa: the OPA-server path against OpaServerTestDouble (tests/rego/opa_double.py: an HTTP
   stand-in for the OPA server whose answers come from the real OPA embedded in process), wall
   time, so its figure is the client path (HTTP, an ad-hoc query per batch) over OPA's own speed.
@@ -99,6 +100,7 @@ def _interpreter_rate(library: RegoLibrary, clusters: list[ClusterInventory], se
 def run() -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from rego.opa_double import OpaServerTestDouble
+    from rego.opa_oracle import OpaOracle
 
     fleet = Fleet(generate_fleet(CLUSTERS, seed=11))
     clusters = list(fleet.clusters())
@@ -117,6 +119,12 @@ def run() -> dict[str, object]:
     with OpaServerTestDouble() as opa:
         remote = RegoLibrary.load([LIBRARY / "rego"], engine="opa", url=opa.url, timeout=120.0)  # busy machines
         opa_rate, _ = _rate(remote, clusters[:OPA_CLUSTERS], defaults, OPA_BATCH, time.perf_counter)
+    judged = [{**policy_input(cluster), PARAMETER_SETS_KEY: defaults} for cluster in clusters[:OPA_CLUSTERS]]
+    with OpaOracle([(module.name, module.source) for module in regorus.bundle.modules]
+                   + list(regorus.bundle.entry_sources)) as judge:
+        started = time.process_time()
+        judge.documents(regorus.bundle.shared_results_path, judged, batch=OPA_BATCH)
+        judge_rate = len(judged) / (time.process_time() - started)
     started = time.perf_counter()
     regorus.evaluate_fleet(fleet, defaults)
     pool_rate = CLUSTERS / (time.perf_counter() - started)
@@ -130,6 +138,7 @@ def run() -> dict[str, object]:
             "regorus interpreter alone, raw query without verdict models": round(interpreter_rate),
             "regopy (in process)": round(regopy_rate),
             "opa via OpaServerTestDouble, a test double (wall time, batch 50)": round(opa_rate),
+            "the real OPA embedded (the tests' judge, tests/rego/opa_oracle.py; batch 50)": round(judge_rate),
         },
         "regorus ms per cluster (all policies)": round(1000 / regorus_rate, 3),
         "regorus breakdown, ms per cluster": breakdown,
