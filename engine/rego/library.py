@@ -25,6 +25,7 @@ from engine.rego.bundle import PARAMETER_SETS_KEY, ScanBundle
 from engine.rego.divergences import divergences
 from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
 from engine.rego.engines import BundleRejected, Diagnostic, RegoEngine, RegoRuntimeError
+from engine.rego.metadata_calls import with_metadata_calls
 from engine.rego.modules import RegoModule, discover, read_module
 from engine.rego.references import unresolved
 
@@ -126,6 +127,8 @@ class RegoLibrary:
         if engine not in ENGINES:
             raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(ENGINES)}", value=engine)
         modules, diagnostics = _read_all(discover(paths))
+        if engine == DEFAULT_ENGINE:  # regorus lacks rego.metadata.*: answered from METADATA
+            modules = with_metadata_calls(modules)
         return cls._compile(modules, diagnostics, engine, engine_options)
 
     @classmethod

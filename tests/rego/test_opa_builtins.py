@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from rego.opa_oracle import UNDEFINED, OpaError, OpaOracle
-from rego_fixtures import cluster
+from rego_fixtures import cluster, extension
 
 from engine.rego import RegoLibrary
 from engine.rego.library import policy_input
@@ -201,3 +201,48 @@ def test_glob_match_answers_as_opa(tmp_path: Path) -> None:
         expected = [opa.document(f"globs.g{number}") for number in range(len(GLOBS))]
     assert [engine._evaluate("{}", f"globs/g{number}") for number in range(len(GLOBS))] == expected
     assert expected[:3] == [True, True, True] and "glob.match" in OVERRIDDEN
+
+
+METADATA_POLICY = """# METADATA
+# title: Retired types are absent
+# custom:
+#   effect: audit
+package meta.retired
+
+# METADATA
+# title: Retired type found
+# description: an extension of a retired type runs
+# custom:
+#   severity: high
+violation contains {"msg": rule.title, "severity": rule.custom.severity, "chain": rego.metadata.chain()} if {
+	rule := rego.metadata.rule()
+	some extension in input.extensions
+	extension.properties.extensionType == "microsoft.openservicemesh"
+}
+
+plain := rego.metadata.chain()
+
+bare := rego.metadata.rule()
+"""
+
+
+def test_rego_metadata_rule_and_chain_answer_as_opa(tmp_path: Path) -> None:
+    (tmp_path / "retired.rego").write_text(METADATA_POLICY)
+    library = RegoLibrary.load([tmp_path])
+    assert not library.diagnostics and [policy.title for policy in library.policies] == ["Retired types are absent"]
+    document = policy_input(cluster(extension("osm", "microsoft.openservicemesh")))
+    with OpaOracle([("retired.rego", METADATA_POLICY)]) as opa:
+        expected = {rule: opa.document(f"meta.retired.{rule}", document) for rule in ("violation", "plain", "bare")}
+    engine = library.engine
+    assert isinstance(engine, RegorusEngine)
+    ours = {rule: engine._evaluate(json.dumps(document), f"meta/retired/{rule}") for rule in ("violation", "plain", "bare")}
+    assert ours == expected
+    assert expected["violation"][0]["severity"] == "high" and expected["bare"] == {}
+
+
+def test_rego_metadata_with_annotations_opa_reshapes_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "authors.rego").write_text("package meta.authors\n\n# METADATA\n# authors:\n# - Jane <jane@example.com>\n"
+                                           "violation contains {\"msg\": \"x\", \"m\": rego.metadata.rule()} if true\n")
+    library = RegoLibrary.load([tmp_path])
+    [problem] = library.diagnostics
+    assert problem.message.startswith("rego.metadata.rule is a built-in of OPA that this Rego engine lacks")

@@ -86,7 +86,8 @@ from engine.rego.opa_builtins import collections, crypto, encoding, glob, net, s
 # OPA v1.20's built-ins that regorus 0.13 lacks and arcpolicy does not provide: a policy calling one
 # is reported not evaluated (engine.rego.references), naming the engines that have it. Their OPA
 # answers are Go-specific shapes (x509, JWT and GraphQL parsers, Go templates, AST JSON), need the
-# network (net.lookup_ip_addr) or read METADATA per call site (rego.metadata.*).
+# network (net.lookup_ip_addr). rego.metadata.rule|chain are answered from METADATA where the
+# annotations are plain (engine.rego.metadata_calls), and reported like these otherwise.
 NOT_PROVIDED = frozenset({
     "crypto.parse_private_keys", "crypto.x509.parse_and_verify_certificates",
     "crypto.x509.parse_and_verify_certificates_with_options", "crypto.x509.parse_certificate_request",
