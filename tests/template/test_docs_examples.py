@@ -23,7 +23,8 @@ import pytest
 
 from engine.expressions.arm_hashes import arm_guid, unique_string
 from engine.expressions.dotnet import format_datetime, parse_datetime
-from remediation.template import DeploymentScope, TemplateError
+from remediation.template import CompiledTemplate, DeploymentScope, TemplateError, expand_template
+from remediation.template.values import Deferred
 from template.outputs import NOW, SCOPE, SUBSCRIPTION, template_outputs
 
 EXAMPLES = Path(__file__).parent / "docs_examples"
@@ -280,7 +281,8 @@ def test_every_example_file_is_checked() -> None:
     assert {str(path.relative_to(EXAMPLES)) for path in EXAMPLES.rglob("*.json")} == checked
 
 
-OFFLINE_LIMITED = {"date/datetimeadd.json", "string/concat-string.json", "string/guid.json", "string/uniquestring.json",
+OFFLINE_LIMITED = {"resource/tenantresourceid.json", "resource/subscriptionresourceid.json",
+                   "resource/resourceid-external.json", "resource/reference.json", "date/datetimeadd.json", "string/concat-string.json", "string/guid.json", "string/uniquestring.json",
                    "string/newguid.json", "string/newguid-storageaccount.json", "deployment/deployment.json",
                    "deployment/deploymentsubscription.json", "resource/subscription.json", "scope/tenant.json",
                    "resource/pickzones.json", "scope/managementgroup.json"}
@@ -351,6 +353,44 @@ def test_functions_that_cannot_hold_offline_are_refused_naming_why(template: str
     (management group deployments only): refused when compiled, with the reason."""
     with pytest.raises(TemplateError, match=reason):
         template_outputs(load(template))
+
+
+def deploy(template: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The one resource an example deploys, as the expander writes it."""
+    (written,) = expand_template(CompiledTemplate.compile(load(template), template), parameters, SCOPE, "deployment",
+                                 now=NOW)
+    return {"id": written.resource_id, **written.body}
+
+
+def test_resource_id_functions_in_the_examples_resources() -> None:
+    """template-functions-resource#tenantresourceid, #subscriptionresourceid, #resourceid (a subnet in another
+    group): the ids their examples' resources are given, in the formats the page documents."""
+    assignment = deploy("resource/tenantresourceid.json", {})
+    assert assignment["properties"] == {
+        "scope": RG, "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/"
+                                          "0a914e76-4921-4c19-b460-a2d36003525a"}
+    assert assignment["id"].endswith(f"/policyAssignments/{arm_guid('0a914e76-4921-4c19-b460-a2d36003525a', 'examplegroup')}")
+    role = deploy("resource/subscriptionresourceid.json", {"principalId": "p1", "builtInRoleType": "Owner"})
+    assert role["properties"]["roleDefinitionId"] == (f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/"
+                                                      "roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635")
+    nic = deploy("resource/resourceid-external.json", {"location": "westus", "virtualNetworkName": "vnet",
+                                                       "virtualNetworkResourceGroup": "network", "subnet1Name": "s1",
+                                                       "nicName": "nic"})
+    assert nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] == (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/network/providers/Microsoft.Network/virtualNetworks/vnet/"
+        "subnets/s1")
+
+
+def test_reference_reads_runtime_state_so_the_plan_defers_it() -> None:
+    """template-functions-resource#reference: an existing storage account's runtime state; offline the value is
+    deferred to apply, the call and its resource id recorded."""
+    (existing,) = template_outputs(load("resource/reference.json"),
+                                   {"storageResourceGroup": "data", "storageAccountName": "examplestorage"}).values()
+    assert isinstance(existing, Deferred)
+    (call,) = existing.calls
+    assert (call.function, call.api_version) == ("reference", "2021-04-01")
+    assert call.resource_id == (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/data/providers/"
+                                "Microsoft.Storage/storageAccounts/examplestorage")
 
 
 @pytest.mark.parametrize(("expression", "expected"), [
