@@ -96,27 +96,28 @@ class ResourceIdError(ValueError):
     """An id that is not a well-formed ARM resource id."""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # ids come back close together (a resource's checks, a cluster's records)
 def parse_resource_id(resource_id: str) -> ResourceId:
     """Parse an ARM resource id (subscription, group, resource or extension resource)."""
     if not isinstance(resource_id, str) or not resource_id.startswith("/"):
         raise ResourceIdError(f"not an ARM resource id: {resource_id!r}")
-    parts = resource_id.strip("/").split("/")
+    text = resource_id.strip("/")
+    parts = text.split("/")
+    lowered = text.lower().split("/")
     subscription_id = resource_group = None
     index = 0
-    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+    if len(parts) >= 2 and lowered[0] == "subscriptions":
         subscription_id = parts[1]
         index = 2
-        if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
+        if len(parts) >= 4 and lowered[2] == "resourcegroups":
             resource_group = parts[3]
             index = 4
     # Find the last provider: everything before it is the parent of an extension resource.
-    provider_positions = [i for i in range(index, len(parts)) if parts[i].lower() == "providers"]
-    if not provider_positions:
+    last = len(parts) - 1 - lowered[::-1].index("providers") if "providers" in lowered else -1
+    if last < index:
         if index != len(parts):
             raise ResourceIdError(f"not an ARM resource id: {resource_id!r}")
         return ResourceId(resource_id, subscription_id, resource_group, None, ())
-    last = provider_positions[-1]
     parent = None
     if last > index:
         parent = parse_resource_id("/" + "/".join(parts[:last]))
@@ -127,7 +128,7 @@ def parse_resource_id(resource_id: str) -> ResourceId:
     if len(rest) % 2:
         # A type without a name is a collection URL, not a resource id.
         raise ResourceIdError(f"resource type without a name in {resource_id!r}")
-    segments = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
+    segments = tuple(zip(rest[0::2], rest[1::2], strict=True))
     return ResourceId(resource_id, subscription_id, resource_group, namespace, segments, parent)
 
 
@@ -139,9 +140,12 @@ def owning_cluster_id(resource_id: str) -> str | None:
         return None
     if parsed.parent is None:
         return None
-    if normalize(parsed.parent.type) in CLUSTER_TYPES:
-        return parsed.parent.raw
-    return None
+    return parsed.parent.raw if _is_cluster(parsed.parent.raw) else None
+
+
+@lru_cache(maxsize=8192)  # a cluster's children ask about it in a row
+def _is_cluster(resource_id: str) -> bool:
+    return normalize(parse_resource_id(resource_id).type) in CLUSTER_TYPES
 
 
 def resource_group_id(resource_id: str) -> str | None:

@@ -55,8 +55,10 @@ def nesting(value: Any) -> int:
 def too_deep(raw: bytes | str, document: Any) -> bool:
     """Whether a parsed JSON ``document`` nests past :data:`MAX_JSON_DEPTH`: its raw text is checked
     first at C speed (brackets in strings count too), the parsed value only when that is inconclusive."""
-    return bracket_depths(raw if isinstance(raw, bytes) else raw.encode(), 0)[0] > MAX_JSON_DEPTH \
-        and nesting(document) > MAX_JSON_DEPTH
+    raw = raw if isinstance(raw, bytes) else raw.encode()
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:  # too few brackets to nest that deep
+        return False
+    return bracket_depths(raw, 0)[0] > MAX_JSON_DEPTH and nesting(document) > MAX_JSON_DEPTH
 
 
 _ONLY_BRACKETS = bytes.maketrans(b"{}", b"[]")

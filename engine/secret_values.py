@@ -122,6 +122,13 @@ class SecretValues:
             text = pattern.sub(MASK, text)
         return text
 
+    def any_remembered(self) -> bool:
+        return bool(self._known)
+
+    def mentioned_in(self, text: str) -> bool:
+        """Whether ``text`` holds a secret value (in any of its forms): one search per pattern."""
+        return any(pattern.search(text) for pattern in self._compiled())
+
     def scrub_data(self, value: Any) -> Any:
         """A JSON-like value with every string (keys included) scrubbed; the same object when nothing changed."""
         patterns = self._compiled()
@@ -180,4 +187,6 @@ SECRET_VALUES = SecretValues()
 remember = SECRET_VALUES.remember
 scrub = SECRET_VALUES.scrub
 scrub_data = SECRET_VALUES.scrub_data
+mentioned_in = SECRET_VALUES.mentioned_in
+any_remembered = SECRET_VALUES.any_remembered
 forget_all = SECRET_VALUES.forget_all

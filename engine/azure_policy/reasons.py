@@ -1,4 +1,4 @@
-"""Pydantic records built from values already known valid, without re-validating them.
+"""Reasons built from values already known valid, without re-validating them (:func:`trusted`).
 
 Evaluation explains thousands of verdicts per second and the scan turns every one into a
 :class:`PolicyState`: their values come from validated documents and the evaluators, so they are
@@ -8,31 +8,13 @@ set directly, as ``model_construct`` would (every field given), at a fraction of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
-
+from engine.models.contract import _new, _set_dict, _set_extra, _set_fields, _set_private, trusted
 from engine.models.results import Reason
 
-Model = TypeVar("Model", bound=BaseModel)
-
-_new = object.__new__
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _REASON_FIELDS = set(Reason.model_fields)
 _REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
-
-
-def trusted(model: type[Model], values: dict[str, Any], fields: set[str]) -> Model:
-    """``model.model_construct(**values)`` for ``values`` naming every field (``fields``), without its overhead."""
-    instance = _new(model)
-    _set_dict(instance, values)
-    _set_fields(instance, fields)
-    _set_extra(instance, None)
-    _set_private(instance, None)
-    return instance
 
 
 def reason(message: str, path: str | None = None, field: str | None = None, operator: str | None = None,

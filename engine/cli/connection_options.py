@@ -24,7 +24,7 @@ from engine.cli.output import console
 from engine.errors import InputError
 from engine.evaluate import ScanRequest, load_management_groups, prepare_scan
 from engine.history.urls import safe_url
-from engine.inventory import Fleet, load_snapshot, write_snapshot
+from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, stream_snapshot, write_snapshot
 
 if TYPE_CHECKING:
     from engine.azure.connection import ArmConnection
@@ -109,6 +109,26 @@ class FleetSource:
                        arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
                        credential=settings.credential)
 
+    def stream(self) -> FleetStream:
+        """The fleet read once, to be given back a partition at a time (InputError on bad options or input, before
+        anything else is done); its warnings (a resource id read twice) are known once it has been read through,
+        and ``--save`` is written from its partitions (:func:`save_fleet`)."""
+        source = _one_source(self.inventory, self.resource_graph, self.from_store)
+        if source == "inventory":
+            assert self.inventory is not None
+            return stream_snapshot(self.inventory)
+        if source == "resource-graph":
+            from engine.inventory.resource_graph import ResourceGraphSource
+
+            graph = ResourceGraphSource(arm_connection(self.subscription, self.management_group, self.arm_endpoint,
+                                                       self.ca_bundle, self.credential))
+            try:
+                return FleetStream(numbered(graph.resources()))
+            finally:
+                graph.close()
+        fleet = stored_fleet(self.from_store or "", self.store_scan)
+        return FleetStream(numbered(fleet.resources()))
+
     def load(self) -> Fleet:
         """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot. What reading
         it found worth saying (a resource id read twice) is printed, one line each (stderr)."""
@@ -166,33 +186,49 @@ def fleet_source_options(command: Command) -> Command:
     return with_fleet_options  # type: ignore[return-value]
 
 
-def load_fleet(inventory: Path | None, resource_graph: bool = False, connection: ArmConnection | None = None,
-               save: Path | None = None, from_store: str | None = None, store_scan: str = "latest") -> Fleet:
-    """The fleet from ``--inventory FILE``, ``--resource-graph`` or ``--from-store URL [--scan REF]``;
-    ``--save`` writes it as a snapshot."""
+def _one_source(inventory: Path | None, resource_graph: bool, from_store: str | None) -> str:
+    """Which of ``--inventory FILE``, ``--resource-graph`` and ``--from-store URL`` was given (exactly one)."""
     given = [name for name, value in (("--inventory FILE", inventory is not None), ("--resource-graph", resource_graph),
                                       ("--from-store URL", from_store is not None)) if value]
     if len(given) > 1:
         raise InputError("--inventory", f"give one of --inventory FILE, --resource-graph or --from-store URL, "
                                         f"not {' and '.join(given)}")
-    if resource_graph:
+    if not given:
+        raise typer.BadParameter("give --inventory FILE, --resource-graph or --from-store URL",
+                                 param_hint="--inventory")
+    return given[0].split()[0].removeprefix("--")
+
+
+def load_fleet(inventory: Path | None, resource_graph: bool = False, connection: ArmConnection | None = None,
+               save: Path | None = None, from_store: str | None = None, store_scan: str = "latest") -> Fleet:
+    """The fleet from ``--inventory FILE``, ``--resource-graph`` or ``--from-store URL [--scan REF]``;
+    ``--save`` writes it as a snapshot."""
+    source = _one_source(inventory, resource_graph, from_store)
+    if source == "resource-graph":
         from engine.inventory.resource_graph import load_resource_graph
 
         fleet = load_resource_graph(connection or arm_connection())
-    elif inventory is not None:
+    elif source == "inventory":
+        assert inventory is not None
         fleet = load_snapshot(inventory)
-    elif from_store is not None:
-        from engine.history.store import HistoryStore
-
-        with HistoryStore(from_store, create=False) as store:
-            fleet = store.inventory(store.resolve(store_scan).scan_id)
     else:
-        raise typer.BadParameter("give --inventory FILE, --resource-graph or --from-store URL",
-                                 param_hint="--inventory")
+        fleet = stored_fleet(from_store or "", store_scan)
     if save is not None:
         count = write_snapshot(save, fleet.resources())
-        console.print(f"saved the fleet ({count} resources) to {save}", markup=False, soft_wrap=True)
+        saved(count, save)
     return fleet
+
+
+def stored_fleet(url: str, scan: str) -> Fleet:
+    """The inventory a stored scan evaluated (``--from-store URL --scan REF``)."""
+    from engine.history.store import HistoryStore
+
+    with HistoryStore(url, create=False) as store:
+        return store.inventory(store.resolve(scan).scan_id)
+
+
+def saved(count: int, path: Path) -> None:
+    console.print(f"saved the fleet ({count} resources) to {path}", markup=False, soft_wrap=True)
 
 
 class RegoEngineName(StrEnum):

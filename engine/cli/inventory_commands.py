@@ -7,13 +7,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.table import Table
 
 from engine.cli.app import app, sandbox_app, short_help
-from engine.cli.connection_options import FleetSource, fleet_source_options
+from engine.cli.connection_options import FleetSource, fleet_source_options, saved
 from engine.cli.output import console, write_renderable, write_text
+from engine.inventory import FleetSummary
 from engine.inventory.generator import write_generated_fleet
+from engine.inventory.snapshot import SnapshotWriter
+from engine.inventory.stream import ReadOrder
 
 
 class SummaryFormat(StrEnum):
@@ -29,7 +33,7 @@ def inventory_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")] = None,
 ) -> None:
     """Read the fleet and summarise it: clusters, extensions and counts by kind."""
-    summary = source.load().summary()
+    summary = summarize_fleet(source)
     if output_format is SummaryFormat.json:
         write_text(json.dumps(summary.model_dump(by_alias=True), indent=2), output)
         return
@@ -48,6 +52,27 @@ def inventory_command(
         for value, count in counts.items():
             table.add_row(title, value, str(count))
     write_renderable(table, output)
+
+
+def summarize_fleet(source: FleetSource) -> FleetSummary:
+    """The fleet's counts, read a partition at a time (memory holds one partition, not the fleet); ``--save``
+    writes the fleet in the order it was read. What reading found worth saying is printed (stderr)."""
+    fleet = source.stream()
+    if source.save is None:
+        for _ in fleet.partitions():
+            pass
+    else:
+        order = ReadOrder()
+        with order, SnapshotWriter(source.save) as snapshot:
+            for partition in fleet.partitions():
+                order.add(partition)
+            for members in order:
+                for member in members:
+                    snapshot.add(orjson.loads(member))  # written as read, or in orjson's compact form
+        saved(snapshot.count, source.save)
+    for warning in fleet.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    return fleet.summary()
 
 
 @sandbox_app.command("generate", short_help="Write a realistic, deterministic fleet.")

@@ -23,16 +23,18 @@ from engine.cli.connection_options import (
     StrictAliasesOption,
     fleet_source_options,
     prepare_policies,
+    saved,
 )
-from engine.cli.output import console, write_text
+from engine.cli.output import console
 from engine.config import resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
-from engine.evaluate import ScanResult, run_scan
-from engine.history.recording import check_destinations, policy_set_fingerprint, publish_scan
+from engine.evaluate import ScanResult
+from engine.evaluate.streaming import StreamedScan, stream_scan
+from engine.history.recording import ScanPublication, check_destinations, policy_set_fingerprint
 from engine.models.results import ComplianceState
-from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec, render
+from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec
 from engine.output.registry import get_format
-from engine.output.summary import ResourceCounts, StateCounts, compliance_headline
+from engine.output.summary import compliance_headline
 from engine.structured_logging import current_scan_id, logging_configured, scan_context
 
 log = logging.getLogger(__name__)
@@ -137,30 +139,35 @@ def scan_command(
     log.info("scan started", extra={"inventory": source.inventory_source})
     request = prepare_policies(policy, assignment, exemption, settings.attestations, management_groups,
                                settings.rego_engine, settings.opa_url, settings.strict_aliases)
-    fleet = source.load()
+    fleet = source.stream()
     check_destinations(config)
-    metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source)
-    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("scan", total=len(fleet))
-        result = run_scan(fleet, request, workers, lambda done, total: progress.update(task, completed=done))
-    metadata.duration_seconds = round(time.perf_counter() - started, 3)
-    metadata.scan_id, metadata.policy_fingerprint = scan_id, policy_set_fingerprint(policy, request)
-    metadata.not_evaluated = not_evaluated_notes(result)
-    print_notes(result.skipped, result.warnings, metadata.not_evaluated)
-    console.print(summary_table(result))
-    if result.records:
-        console.print(compliance_headline(StateCounts.of(record.compliance_state for record in result.records),
-                                          ResourceCounts.of(result.records)), markup=False, highlight=False,
-                      soft_wrap=True)
-    for line in applicability_notes(result):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-    published = publish_scan(config, result.records, metadata, fleet, request)
+    metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,
+                            policy_fingerprint=policy_set_fingerprint(policy, request))
+    # without --format (and -o) the summary is the answer; with it, the records go to stdout too
+    stdout_format = output_format if not config.outputs and given(ctx, "output_format") else None
+    with ScanPublication(config, metadata, request, stdout_format, source.save) as publication:
+        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True, disable=not console.is_terminal) as progress:
+            task = progress.add_task("scan", total=fleet.cluster_resources)
+            result = stream_scan(fleet, request, publication.sinks, workers,
+                                 lambda done, total: progress.update(task, completed=done),
+                                 publication.partition_seen)
+        metadata.duration_seconds = round(time.perf_counter() - started, 3)
+        metadata.not_evaluated = not_evaluated_notes(result)
+        print_notes([], fleet.warnings, [])  # a resource id read twice: known once the fleet was read through
+        print_notes(result.skipped, result.warnings, metadata.not_evaluated)
+        console.print(summary_table(result))
+        if result.records:
+            console.print(compliance_headline(result.state_counts, result.resources), markup=False,
+                          highlight=False, soft_wrap=True)
+        for line in applicability_notes(result):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        published = publication.finish()
+    if source.save is not None:
+        saved(publication.saved, source.save)
     if published.files or published.store:
         console.print(published.describe(), markup=False, highlight=False, soft_wrap=True)
-    if not config.outputs and given(ctx, "output_format"):  # without --format the summary is the answer
-        write_text(render(output_format, result.records, metadata), None)
-    log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
+    log.info("scan finished", extra={"clusters": result.clusters, "records": result.records,
                                      "durationSeconds": metadata.duration_seconds})
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
 
@@ -172,13 +179,13 @@ def print_notes(skipped: list[str], warnings: list[str], not_evaluated: list[str
             console.print(f"{prefix}: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def not_evaluated_notes(result: ScanResult) -> list[str]:
+def not_evaluated_notes(result: ScanResult | StreamedScan) -> list[str]:
     """Each assigned definition (initiative member) arcpolicy left out, with its assignment and reason."""
     return [f"'{row.title}' (assignment {row.policy_assignment_name}): {row.not_evaluated}"
             for row in result.summary if row.not_evaluated]
 
 
-def applicability_notes(result: ScanResult) -> list[str]:
+def applicability_notes(result: StreamedScan) -> list[str]:
     """Policies that applied to no resource at all: a policy author's first hint that ``if`` (or Rego's
     ``applicable``) is wrong, which a "100% compliant" would hide."""
     idle = [row for row in result.summary if not row.applicable and not row.not_evaluated]
@@ -189,16 +196,25 @@ def applicability_notes(result: ScanResult) -> list[str]:
             "matched its 'if' (or 'applicable')" for row in idle]
 
 
-def summary_table(result: ScanResult) -> Table:
-    """Per policy: compliant / non-compliant / exempt / error / not applicable."""
-    table = Table(title=f"{result.clusters} clusters, {len(result.records)} records, "
+SUMMARY_ROWS = 100  # policies the terminal table shows; the outputs have them all
+
+
+def summary_table(result: StreamedScan) -> Table:
+    """Per policy: compliant / non-compliant / exempt / error / not applicable; past :data:`SUMMARY_ROWS`
+    policies (thousands of assignments), the first ones and a row counting the rest (a table of thousands of
+    rows is no summary, and laying it out took seconds)."""
+    table = Table(title=f"{result.clusters} clusters, {result.records} records, "
                         f"{result.evaluations} evaluations")
     table.add_column("policy")
     table.add_column("assignment", style="dim")
     for column in ("compliant", "non-compliant", "exempt", "error", "not applicable"):
         table.add_column(column, justify="right")
-    for row in result.summary:
+    for row in result.summary[:SUMMARY_ROWS]:
         counts = [row.compliant, row.non_compliant, row.exempt, row.error] if row.applicable else ["-"] * 4
         table.add_row(row.title, row.policy_assignment_name, *map(str, counts),
                       "not evaluated" if row.not_evaluated else str(row.not_applicable))
+    if len(result.summary) > SUMMARY_ROWS:
+        rest = result.summary[SUMMARY_ROWS:]
+        table.add_row(f"... {len(rest)} more policies", "", *(str(sum(getattr(row, name) for row in rest)) for name in (
+            "compliant", "non_compliant", "exempt", "error", "not_applicable")))
     return table

@@ -16,9 +16,11 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from engine.azure_policy.reasons import reasons as trusted_reasons
-from engine.azure_policy.reasons import trusted
 from engine.ids import normalize
+from engine.models.contract import trusted
 from engine.models.results import ComplianceState, PolicyState
 
 # (assignment id, assignment name, assignment scope, definition id, definition name, display name,
@@ -61,6 +63,40 @@ def policy_state(row: Row, timestamp: datetime) -> PolicyState:
         "timestamp": timestamp, "reasons": trusted_reasons(reasons) if reasons else [],
         "exemption_id": exemption_id, "exemption_category": exemption_category,
         "details": details, "remediation": remediation, "error": error}, _STATE_FIELDS)
+
+
+# PolicyState's JSON keys in field order, as a row holds their values (see record_document)
+_ROW_KEYS = ("resourceId", "resourceType", "resourceLocation", "resourceGroup", "subscriptionId")
+_POLICY_KEYS = ("policyAssignmentId", "policyAssignmentName", "policyAssignmentScope", "policyDefinitionId",
+                "policyDefinitionName", "policyDefinitionDisplayName", "policySetDefinitionId",
+                "policyDefinitionReferenceId", "policyDefinitionAction")
+_REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
+
+
+def json_timestamp(timestamp: datetime) -> str:
+    """The scan's time as a record's JSON gives it (``PolicyState.to_json``: ``...Z`` for UTC)."""
+    return _TIMESTAMP.dump_python(timestamp, mode="json")
+
+
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def record_document(row: Row, timestamp: str) -> dict[str, Any]:
+    """The JSON document of a row's policy state, as ``policy_state(row, ...).to_json()`` gives it (no nulls),
+    built directly: the streamed scan serialises it once and never builds the model."""
+    state = row[6]
+    document = {key: value for key, value in zip(_ROW_KEYS, row, strict=False) if value is not None}
+    document.update((key, value) for key, value in zip(_POLICY_KEYS, row[5], strict=True) if value is not None)
+    document["complianceState"] = state.value
+    document["isCompliant"] = state in COMPLIANT_STATES
+    document["timestamp"] = timestamp
+    document["reasons"] = [{key: value for key, value in zip(_REASON_KEYS, reason, strict=True) if value is not None}
+                           for reason in row[7]]
+    for key, value in zip(("exemptionId", "exemptionCategory", "details", "remediation", "error"), row[8:],
+                          strict=True):
+        if value is not None:
+            document[key] = value
+    return document
 
 
 class RecordCollector:

@@ -33,7 +33,7 @@ from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups, Scope
-from engine.evaluate.summary import PolicySummary, summarize
+from engine.evaluate.summary import PolicySummary, summarize, tally
 from engine.ids import CONTAINER_TYPES, normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.models.results import ComplianceState, PolicyState
@@ -103,7 +103,7 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     request = ScanRequest(libraries, assignments, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
                           management_groups or {}, timestamp or datetime.now(UTC), skipped)
     request.attestations = load_documents(attestation_files, expect=ATTESTATION_TYPE).attestations
-    engine = ScanEngine(request)  # compile once here: bad rules and parameters fail before any evaluation
+    engine = compiled_engine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
     request.warnings += _empty_management_groups(request)
     request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
@@ -132,6 +132,21 @@ def _check_unique_ids(assignments: list[PolicyAssignment]) -> None:
                              location="id", value=assignment.id)
 
 
+_LAST_COMPILED: list[tuple[ScanRequest, ScanEngine]] = []  # the request prepared last and its engine
+
+
+def compiled_engine(request: ScanRequest, containers: Sequence[dict[str, Any]] = ()) -> ScanEngine:
+    """The request compiled, with ``containers``: the engine :func:`prepare_scan` compiled when it is this
+    request's (with thousands of assignments, compiling costs seconds), else a new one."""
+    if _LAST_COMPILED and _LAST_COMPILED[0][0] is request:
+        engine = _LAST_COMPILED[0][1]
+        engine.use_containers(containers)
+        return engine
+    engine = ScanEngine(request, containers)
+    _LAST_COMPILED[:] = [(request, engine)]
+    return engine
+
+
 class ScanEngine:
     """A request compiled in one process: an evaluator per kind, scopes and active exemptions."""
 
@@ -142,16 +157,20 @@ class ScanEngine:
         self.evaluators: list[ClusterEvaluator] = [
             KINDS[name].compile(library, request.assignments.get(name, []))
             for name, library in request.libraries.items()]
-        by_id = {normalize(container["id"]): container for container in containers}
-        for evaluator in self.evaluators:
-            if evaluator.evaluates_containers:
-                evaluator.containers = by_id
+        self.use_containers(containers)
         groups = request.management_groups
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
         self._any_exemption = bool(self.exemptions)
         self.attestations = Attestations(request.attestations, request.timestamp)
         self._policy_parts: dict[tuple[str, str, str | None, str], PolicyPart] = {}
+
+    def use_containers(self, containers: Sequence[dict[str, Any]]) -> None:
+        """The fleet's subscriptions and resource groups, for the kinds that read them."""
+        by_id = {normalize(container["id"]): container for container in containers}
+        for evaluator in self.evaluators:
+            if evaluator.evaluates_containers:
+                evaluator.containers = by_id
 
     def in_scope(self, assignment: PolicyAssignment, resource_key: str, subscription_key: str) -> bool:
         return self.scopes[assignment.id].applies(resource_key, subscription_key)
@@ -310,7 +329,7 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
     containers = fleet_containers(fleet)
     with gc_paused():
         if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
-            engine = ScanEngine(request, containers)
+            engine = compiled_engine(request, containers)
             for shard in fleet.shards(max(1, min(32, total // 100))):
                 take(engine.evaluate(shard.clusters()))
             if containers:
@@ -321,11 +340,11 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
                                      initargs=(request, fleet, workers * 4)) as pool:
                 futures = [pool.submit(_evaluate_in_worker, index) for index in range(shard_count)]
                 if containers:  # few (subscriptions, resource groups): decided here while the workers work
-                    take(ScanEngine(request, containers).evaluate_containers(containers))
+                    take(compiled_engine(request, containers).evaluate_containers(containers))
                 for future in as_completed(futures):
                     take(future.result())
         records = collected.sorted()
-    return ScanResult(records, summarize(request.all_assignments(), records, merged.not_applicable,
+    return ScanResult(records, summarize(request.all_assignments(), tally(records), merged.not_applicable,
                                          request.not_evaluated),
                       merged.clusters, merged.evaluations, request.skipped, request.timestamp, request.warnings,
                       request.not_evaluated)

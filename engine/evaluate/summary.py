@@ -8,7 +8,7 @@ reason in ``not_evaluated``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -51,8 +51,18 @@ STATE_FIELDS = {ComplianceState.COMPLIANT: "compliant", ComplianceState.NON_COMP
                 ComplianceState.EXEMPT: "exempt", ComplianceState.ERROR: "error", ComplianceState.UNKNOWN: "unknown"}
 
 
-def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyState],
-              not_applicable: Counter[PolicyKey], not_evaluated: Sequence[NotEvaluated] = ()) -> list[PolicySummary]:
+# How many records of each state each policy (assignment, definition reference) has.
+StateTally = Counter[tuple[PolicyKey, ComplianceState]]
+
+
+def tally(records: Iterable[PolicyState]) -> StateTally:
+    return Counter((PolicyKey(record.policy_assignment_id, record.policy_assignment_name, record.policy_definition_name,
+                              record.policy_definition_reference_id, record.policy_definition_display_name),
+                    record.compliance_state) for record in records)
+
+
+def summarize(assignments: Sequence[PolicyAssignment], states: StateTally, not_applicable: Counter[PolicyKey],
+              not_evaluated: Sequence[NotEvaluated] = ()) -> list[PolicySummary]:
     """One row per (assignment, definition reference), in assignment order."""
     rows: dict[PolicyKey, PolicySummary] = {}
 
@@ -66,11 +76,7 @@ def summarize(assignments: Sequence[PolicyAssignment], records: Sequence[PolicyS
             found.policy_definition_display_name = key.display_name
         return found
 
-    tally = Counter((PolicyKey(record.policy_assignment_id, record.policy_assignment_name,
-                               record.policy_definition_name, record.policy_definition_reference_id,
-                               record.policy_definition_display_name), record.compliance_state)
-                    for record in records)
-    for (key, state), count in tally.items():
+    for (key, state), count in states.items():
         summary = row(key)
         attribute = STATE_FIELDS[state]
         setattr(summary, attribute, getattr(summary, attribute) + count)

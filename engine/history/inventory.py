@@ -53,12 +53,13 @@ def insert_new_blobs(connection: Connection) -> Insert:
     return dialects.get(connection.dialect.name, lambda: insert(inventory_blobs))()
 
 
-def store_inventory(connection: Connection, scan_id: str, fleet: Fleet) -> int:
-    """Store the fleet as the inventory of ``scan_id``; returns the number of blobs new to the store."""
+def store_inventory(connection: Connection, scan_id: str, groups: Iterable[list[dict[str, Any]]]) -> int:
+    """Store a fleet (its :meth:`Fleet.groups`) as the inventory of ``scan_id``; returns the number of blobs new
+    to the store."""
     digests: list[bytes] = []
     added = 0
     statement = insert_new_blobs(connection)
-    for batch in batched(fleet.groups(), BATCH):
+    for batch in batched(groups, BATCH):
         canonical = {hashlib.sha256(encoded).digest(): encoded for encoded in map(canonical_group, batch)}
         digests.extend(canonical)
         known = set(connection.scalars(select(inventory_blobs.c.digest).where(

@@ -8,10 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from engine.atomic import check_writable
 from engine.azure_policy.documents import policy_files
@@ -20,11 +24,15 @@ from engine.evaluate import ScanRequest
 from engine.evaluate.kinds import KINDS
 from engine.ids import normalize
 from engine.inventory import Fleet
+from engine.inventory.snapshot import SnapshotWriter
+from engine.inventory.stream import FleetPartition, ReadOrder
 from engine.models.results import PolicyState
-from engine.output import OutputSpec, ScanMetadata, write_outputs
+from engine.output import OutputFiles, OutputSpec, ScanMetadata, write_outputs
+from engine.output.registry import RecordWriter, get_format
 
 if TYPE_CHECKING:
-    from engine.history.store import AssignedDefinition
+    from engine.evaluate.streaming import RecordSink
+    from engine.history.store import AssignedDefinition, HistoryStore, ScanRecording
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,96 @@ def check_destinations(config: ArcPolicyConfig) -> None:
         from engine.history.store import HistoryStore
 
         HistoryStore(config.store.url).close()
+
+
+class ScanPublication:
+    """Where a streamed scan's records go as they come (``with``; :attr:`sinks` to :func:`stream_scan`): the output
+    files, the records' format on stdout (``stdout_format``, when no file is named) and the history store; the
+    fleet's groups in read order for the store and ``--save`` (fed by :attr:`partition_seen`). :meth:`finish` ends
+    the files, stores the inventory and commits, then prunes; the files are renamed into place when the ``with``
+    block ends without an error (and removed otherwise, the store left as it was)."""
+
+    def __init__(self, config: ArcPolicyConfig, metadata: ScanMetadata, request: ScanRequest,
+                 stdout_format: str | None = None, save: Path | None = None):
+        self.config = config
+        self.metadata = metadata
+        self.request = request
+        self.stdout_format = stdout_format
+        self.save = save
+        self.specs = [OutputSpec(format=output.format, path=output.path) for output in config.outputs]
+        self.sinks: list[RecordSink] = []
+        self.saved = 0  # resources written to --save
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ScanPublication:
+        with ExitStack() as opening:
+            opening.enter_context(self._stack)
+            self.files = self._stack.enter_context(OutputFiles(self.specs, self.metadata))
+            self.sinks.append(self.files)
+            self.stdout: RecordWriter | None = None
+            if self.stdout_format is not None:
+                sys.stdout.flush()
+                self.stdout = get_format(self.stdout_format).writer(sys.stdout.buffer, self.metadata)
+                self.sinks.append(self.stdout)
+            self.store: HistoryStore | None = None
+            self.recording: ScanRecording | None = None
+            if self.config.store.url is not None:
+                from engine.history.store import HistoryStore
+
+                self.store = self._stack.enter_context(HistoryStore(self.config.store.url))
+                self.recording = self._stack.enter_context(
+                    self.store.recording(self.metadata, assigned_definitions(self.request)))
+                self.sinks.append(self.recording)
+            self.order = ReadOrder() if self.recording is not None or self.save is not None else None
+            if self.order is not None:
+                self._stack.callback(self.order.close)
+            opening.pop_all()
+        return self
+
+    @property
+    def partition_seen(self) -> Callable[[FleetPartition], None] | None:
+        return self.order.add if self.order is not None else None
+
+    def finish(self) -> Published:
+        """End every output, write ``--save``, record the inventory and commit, prune past ``store.keep``."""
+        self.files.finish()
+        for spec in self.specs:
+            log.info("wrote %s", spec.path, extra={"format": spec.format})
+        if self.stdout is not None:
+            self.stdout.finish()
+            sys.stdout.buffer.flush()
+        groups = self._groups()
+        if self.recording is None:
+            for _ in groups:  # --save alone
+                pass
+            return Published(self.metadata.scan_id, self.specs)
+        assert self.store is not None
+        self.recording.finish(groups)
+        log.info("recorded the scan in %s", self.store.shown_url, extra={"records": self.recording.counts.total})
+        keep = self.config.store.keep
+        if keep is not None:
+            removed = self.store.prune(keep)
+            if removed:
+                log.info("pruned %d scans older than %s", len(removed), keep)
+        return Published(self.metadata.scan_id, self.specs, self.store.shown_url)
+
+    def _groups(self) -> Iterator[list[dict[str, Any]]]:
+        """The fleet's groups in read order (for the store), each also written to ``--save`` as it passes."""
+        if self.order is None:
+            return
+        with ExitStack() as stack:
+            snapshot = stack.enter_context(SnapshotWriter(self.save)) if self.save is not None else None
+            for members in self.order:
+                group = [orjson.loads(member) for member in members]
+                if snapshot is not None:
+                    for resource in group:
+                        snapshot.add(resource)
+                yield group
+        if snapshot is not None:
+            self.saved = snapshot.count
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(*exc)
 
 
 def _write(specs: list[OutputSpec], states: Sequence[PolicyState], metadata: ScanMetadata) -> None:

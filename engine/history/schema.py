@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import (
     Column,
     Connection,
@@ -36,8 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import SchemaItem
 
 from engine.ids import normalize
-from engine.models.results import PolicyState
-from engine.output.summary import NOT_COMPLIANT_STATES, policy_title
+from engine.output.summary import NOT_COMPLIANT_STATES
 
 NOT_COMPLIANT_VALUES = tuple(sorted(state.value for state in NOT_COMPLIANT_STATES))
 
@@ -154,20 +155,16 @@ def _create_v1(connection: Connection) -> None:
     version_1.create_all(connection)
 
 
-def series_values(state: PolicyState) -> dict[str, str | None]:
-    """The version-2 columns of a record."""
+def series_values(record: dict[str, Any]) -> dict[str, str | None]:
+    """The version-2 columns of a record (its JSON document): its trend line, its assignment and, inside an
+    initiative, its reference id (case-insensitive), as Azure's compliance views group, and its title."""
+    reference_id = record.get("policyDefinitionReferenceId")
     return {
-        "series_key": series_key(state),
-        "policy_title": policy_title(state),
-        "assignment_name": state.policy_assignment_name,
-        "reference_id": state.policy_definition_reference_id,
+        "series_key": f"{normalize(record['policyAssignmentId'])}|{(reference_id or '').lower()}",
+        "policy_title": record.get("policyDefinitionDisplayName") or record["policyDefinitionName"],
+        "assignment_name": record["policyAssignmentName"],
+        "reference_id": reference_id,
     }
-
-
-def series_key(state: PolicyState) -> str:
-    """The trend line of a record: its assignment and, inside an initiative, its reference id
-    (case-insensitive), as Azure's compliance views group."""
-    return f"{normalize(state.policy_assignment_id)}|{(state.policy_definition_reference_id or '').lower()}"
 
 
 def _add_series_columns(connection: Connection) -> None:
@@ -189,7 +186,7 @@ def _add_series_columns(connection: Connection) -> None:
             return
         connection.execute(fill, [
             {"row_id": row.id, **{f"new_{name}": value for name, value in
-                                  series_values(PolicyState.model_validate_json(row.record)).items()}}
+                                  series_values(orjson.loads(row.record)).items()}}
             for row in rows])
         last_id = rows[-1].id
 

@@ -6,21 +6,34 @@ or a plain file path (a SQLite file). Passwords in URLs never appear in messages
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, computed_field
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Engine, case, create_engine, delete, func, insert, null, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Transaction,
+    case,
+    create_engine,
+    delete,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
 from engine.atomic import private_file
 from engine.errors import InputError, ServiceError
-from engine.history.inventory import batched, load_inventory, prune_blobs, store_inventory
+from engine.history.inventory import load_inventory, prune_blobs, store_inventory
 from engine.history.schema import (
     migrate,
     policy_states,
@@ -33,9 +46,9 @@ from engine.history.urls import database_url, safe_url
 from engine.ids import normalize
 from engine.inventory import Fleet
 from engine.models.results import ComplianceState, PolicyState
+from engine.output import OutputRecord, output_record
 from engine.output.context import ScanMetadata
-from engine.output.redact import redact_state
-from engine.output.summary import ResourceCounts, StateCounts, policy_key
+from engine.output.summary import ResourceCounter, ResourceCounts, StateCounts, record_policy_key
 
 INSERT_BATCH = 5000
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
@@ -171,26 +184,18 @@ class HistoryStore:
                     assignments: Sequence[AssignedDefinition] = ()) -> str:
         """Store one scan, all its records and (when given) the fleet it evaluated and its assignments, in
         one transaction; returns the scan id."""
-        counts = StateCounts.of(state.compliance_state for state in states)
-        resources = ResourceCounts.of(states)
+        with self.recording(metadata, assignments) as recording:
+            for state in states:
+                recording.add(output_record(state))
+            recording.finish(fleet.groups() if fleet is not None else None, ResourceCounts.of(states))
+        return metadata.scan_id
+
+    def recording(self, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition] = ()) -> ScanRecording:
+        """A scan to record as its records stream by (``with``: :meth:`ScanRecording.add` each, then
+        :meth:`ScanRecording.finish`); InputError when a scan with its id is already recorded."""
         if self._exists(metadata.scan_id):
             raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
-        with self.engine.begin() as connection:
-            connection.execute(insert(scans).values(
-                scan_id=metadata.scan_id, started_at=_naive_utc(metadata.started_at),
-                duration_seconds=metadata.duration_seconds, inventory_source=metadata.inventory_source,
-                policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
-                compliant=counts.compliant, non_compliant=counts.non_compliant, exempt=counts.exempt,
-                error=counts.error, resources=resources.resources,
-                non_compliant_resources=resources.non_compliant_resources))
-            for batch in batched(self._rows(metadata.scan_id, states), INSERT_BATCH):
-                connection.execute(insert(policy_states), batch)
-            if fleet is not None:
-                store_inventory(connection, metadata.scan_id, fleet)
-            if assignments:
-                connection.execute(insert(scan_assignments), [
-                    {"scan_id": metadata.scan_id, **assignment.model_dump()} for assignment in assignments])
-        return metadata.scan_id
+        return ScanRecording(self, metadata, assignments)
 
     def inventory(self, scan_id: str) -> Fleet:
         """The fleet a stored scan evaluated, secrets masked (InputError when it was recorded without one)."""
@@ -219,21 +224,6 @@ class HistoryStore:
     def _exists(self, scan_id: str) -> bool:
         with self.engine.connect() as connection:
             return connection.scalar(select(func.count()).where(scans.c.scan_id == scan_id)) > 0
-
-    @staticmethod
-    def _rows(scan_id: str, states: Sequence[PolicyState]) -> Iterator[dict[str, object]]:
-        for state in states:
-            safe = redact_state(state)
-            yield {
-                "scan_id": scan_id,
-                "record_key": record_key(safe),
-                "resource_key": normalize(safe.resource_id),
-                "subscription_id": safe.subscription_id,
-                "policy": policy_key(safe),
-                "compliance_state": safe.compliance_state.value,
-                "record": json.dumps(safe.to_json(), separators=(",", ":")),
-                **series_values(safe),
-            }
 
     def scans(self, limit: int | None = None) -> list[ScanRecord]:
         """Stored scans, newest first."""
@@ -309,8 +299,98 @@ class HistoryStore:
 
 def record_key(state: PolicyState) -> str:
     """Identity of a record across scans: resource, assignment and reference id, case-insensitive."""
-    return "|".join((normalize(state.resource_id), normalize(state.policy_assignment_id),
-                     (state.policy_definition_reference_id or "").lower()))
+    return _record_key(state.resource_id, state.policy_assignment_id, state.policy_definition_reference_id)
+
+
+def _record_key(resource_id: str, assignment_id: str, reference_id: str | None) -> str:
+    return "|".join((normalize(resource_id), normalize(assignment_id), (reference_id or "").lower()))
+
+
+def policy_state_row(scan_id: str, record: dict[str, Any]) -> dict[str, object]:
+    """The ``policy_states`` row of a record (its JSON document, secrets masked)."""
+    return {
+        "scan_id": scan_id,
+        "record_key": _record_key(record["resourceId"], record["policyAssignmentId"],
+                                  record.get("policyDefinitionReferenceId")),
+        "resource_key": normalize(record["resourceId"]),
+        "subscription_id": record.get("subscriptionId"),
+        "policy": record_policy_key(record),
+        "compliance_state": record["complianceState"],
+        "record": orjson.dumps(record).decode(),
+        **series_values(record),
+    }
+
+
+class ScanRecording:
+    """One scan being recorded in one transaction: its records (secrets masked) as they stream by, stored in
+    batches, then the inventory it evaluated, its assignments and its counts. The transaction begins with the
+    first record (a scan's evaluation holds no lock on the store) and commits in :meth:`finish`; leaving the
+    ``with`` block otherwise stores nothing."""
+
+    def __init__(self, store: HistoryStore, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition]):
+        self.store = store
+        self.metadata = metadata
+        self.assignments = assignments
+        self.counts = StateCounts()
+        self.resources = ResourceCounter()  # records come a resource at a time (the scan's order)
+        self._rows: list[dict[str, object]] = []
+        self._connection: Connection | None = None
+        self._transaction: Transaction | None = None
+
+    def __enter__(self) -> ScanRecording:
+        return self
+
+    def add(self, record: OutputRecord) -> None:
+        data = record.data
+        self.counts.add(data["complianceState"])
+        self.resources.add(data["resourceId"], data["complianceState"])
+        self._rows.append(policy_state_row(self.metadata.scan_id, data))
+        if len(self._rows) >= INSERT_BATCH:
+            self._flush()
+
+    def _begin(self) -> Connection:
+        if self._connection is None:
+            metadata = self.metadata
+            self._connection = self.store.engine.connect()
+            self._transaction = self._connection.begin()
+            self._connection.execute(insert(scans).values(
+                scan_id=metadata.scan_id, started_at=_naive_utc(metadata.started_at),
+                duration_seconds=metadata.duration_seconds, inventory_source=metadata.inventory_source,
+                policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
+                compliant=0, non_compliant=0, exempt=0, error=0, resources=0, non_compliant_resources=0))
+        return self._connection
+
+    def _flush(self) -> None:
+        connection = self._begin()
+        if self._rows:
+            connection.execute(insert(policy_states), self._rows)
+            self._rows = []
+
+    def finish(self, groups: Iterable[list[dict[str, Any]]] | None = None,
+               resources: ResourceCounts | None = None) -> None:
+        """Store the rest of the records, the inventory (``groups``: each cluster with its children, then each other
+        resource, as :meth:`Fleet.groups` gives them) and the assignments, with the scan's counts and duration, and
+        commit. ``resources``: the overall resource compliance when the records did not come in the scan's order."""
+        self._flush()
+        connection, metadata, counts = self._begin(), self.metadata, self.counts
+        rolled_up = resources if resources is not None else self.resources.counts()
+        if groups is not None:
+            store_inventory(connection, metadata.scan_id, groups)
+        if self.assignments:
+            connection.execute(insert(scan_assignments), [
+                {"scan_id": metadata.scan_id, **assignment.model_dump()} for assignment in self.assignments])
+        connection.execute(update(scans).where(scans.c.scan_id == metadata.scan_id).values(
+            duration_seconds=metadata.duration_seconds, compliant=counts.compliant,
+            non_compliant=counts.non_compliant, exempt=counts.exempt, error=counts.error,
+            resources=rolled_up.resources, non_compliant_resources=rolled_up.non_compliant_resources))
+        assert self._transaction is not None
+        self._transaction.commit()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._connection is not None:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+            self._connection.close()
 
 
 def _scan_record(row) -> ScanRecord:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.inventory.fleet import ClusterInventory, Fleet, FleetShard, FleetSummary
-from engine.inventory.snapshot import iter_placed, iter_snapshot, write_snapshot
+from engine.inventory.snapshot import iter_placed, iter_snapshot, numbered_snapshot, write_snapshot
+from engine.inventory.stream import FleetStream, numbered
 
 
 def load_snapshot(path: str | Path) -> Fleet:
@@ -22,5 +23,12 @@ def load_snapshot(path: str | Path) -> Fleet:
     return Fleet() if fleet is None else fleet
 
 
-__all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetSummary", "iter_snapshot", "load_snapshot",
-           "write_snapshot"]
+def stream_snapshot(path: str | Path, **options: int) -> FleetStream:
+    """A snapshot file read once into a :class:`FleetStream` (the fleet given back a partition at a time);
+    ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read."""
+    kind, resources = numbered_snapshot(path)
+    return FleetStream(resources, f"{path}: {kind} {{}}", **options)
+
+
+__all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetStream", "FleetSummary", "iter_snapshot",
+           "load_snapshot", "numbered", "stream_snapshot", "write_snapshot"]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import ids
 from engine.models import Extension, FluxConfiguration, Resource, typed_view
+from engine.models.contract import trusted
 from engine.secret_values import remember
 
 NOT_APPLICABLE = "NotApplicable"
@@ -51,6 +52,9 @@ class ClusterInventory(BaseModel):
         return [FluxConfiguration.model_validate(flux) for flux in self.flux_configurations]
 
 
+_INVENTORY_FIELDS = set(ClusterInventory.model_fields)
+
+
 class FleetSummary(BaseModel):
     """Counts that ``arcpolicy inventory`` prints; the JSON keys are part of the CLI contract."""
 
@@ -69,8 +73,13 @@ class FleetSummary(BaseModel):
     by_extension_state: dict[str, int] = Field(alias="byExtensionState")
 
 
+def ordered_counts(counter: Counter[str]) -> dict[str, int]:
+    """Counts as ``inventory`` shows them: most first, then by name."""
+    return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
+
+
 @dataclass(slots=True)
-class _ClusterEntry:
+class ClusterEntry:
     """Storage for one cluster; ``resource`` is None while only its children have been seen."""
 
     resource: bytes | None = None
@@ -88,7 +97,7 @@ class Fleet:
     """
 
     def __init__(self, resources: Iterable[dict[str, Any]] = (), places: str = "resource {}"):
-        self._entries: dict[str, _ClusterEntry] = {}
+        self._entries: dict[str, ClusterEntry] = {}
         self._other: list[bytes] = []
         self._counts: dict[str, Counter[str]] = {
             name: Counter() for name in ("clusterType", "distribution", "connectivity", "extensionType",
@@ -120,7 +129,7 @@ class Fleet:
                                  f"{self._places.format(here)}); the later one is kept")
         self._positions[hash(key)] = here
         type_key = ids.normalize(resource["type"])
-        encoded = _compact(resource)
+        encoded = compact_json(resource)
         if type_key in ids.CLUSTER_TYPES:
             entry = self._entry(resource["id"])
             self._count_cluster(type_key, resource)
@@ -138,11 +147,11 @@ class Fleet:
         else:
             self._other.append(encoded)
 
-    def _entry(self, cluster_id: str) -> _ClusterEntry:
+    def _entry(self, cluster_id: str) -> ClusterEntry:
         key = ids.normalize(cluster_id)
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = _ClusterEntry()
+            entry = self._entries[key] = ClusterEntry()
         return entry
 
     def _forget(self, key: str, resource: dict[str, Any]) -> bool:
@@ -238,7 +247,7 @@ class Fleet:
     def shards(self, count: int) -> list[FleetShard]:
         """Split the clusters into ``count`` near-equal shards for parallel evaluation."""
         count = max(1, count)
-        buckets: list[list[_ClusterEntry]] = [[] for _ in range(count)]
+        buckets: list[list[ClusterEntry]] = [[] for _ in range(count)]
         position = 0
         for entry in self._entries.values():
             if entry.resource is not None:
@@ -265,9 +274,6 @@ class Fleet:
         orphaned = sum(len(entry.extensions) + len(entry.flux_configurations)
                        for entry in self._entries.values() if entry.resource is None)
 
-        def ordered(counter: Counter[str]) -> dict[str, int]:
-            return dict(sorted(counter.items(), key=lambda item: (-item[1], item[0])))
-
         return FleetSummary(
             clusters=len(self),
             extensions=extensions,
@@ -275,11 +281,11 @@ class Fleet:
             other_resources=len(self._other),
             orphaned_resources=orphaned,
             subscriptions=len(self._counts["subscription"]),
-            by_cluster_type=ordered(self._counts["clusterType"]),
-            by_distribution=ordered(self._counts["distribution"]),
-            by_connectivity=ordered(self._counts["connectivity"]),
-            by_extension_type=ordered(self._counts["extensionType"]),
-            by_extension_state=ordered(self._counts["extensionState"]),
+            by_cluster_type=ordered_counts(self._counts["clusterType"]),
+            by_distribution=ordered_counts(self._counts["distribution"]),
+            by_connectivity=ordered_counts(self._counts["connectivity"]),
+            by_extension_type=ordered_counts(self._counts["extensionType"]),
+            by_extension_state=ordered_counts(self._counts["extensionState"]),
         )
 
 
@@ -287,7 +293,7 @@ class Fleet:
 class FleetShard:
     """A picklable slice of a fleet's clusters, for one worker process."""
 
-    entries: list[_ClusterEntry]
+    entries: list[ClusterEntry]
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -307,15 +313,16 @@ def _drop(stored: list[bytes], key: str) -> dict[str, Any] | None:
     return None
 
 
-def _compact(resource: dict[str, Any]) -> bytes:
-    """The resource as exact-size JSON bytes (orjson's own buffer keeps several KiB of slack)."""
+def compact_json(resource: Any) -> bytes:
+    """``resource`` as exact-size JSON bytes (orjson's own buffer keeps several KiB of slack, which a fleet or
+    a scan's records held by the thousand would multiply)."""
     return bytes(memoryview(orjson.dumps(resource)))
 
 
-def _inventory(entry: _ClusterEntry) -> ClusterInventory:
+def _inventory(entry: ClusterEntry) -> ClusterInventory:
     assert entry.resource is not None
-    return ClusterInventory.model_construct(
-        resource=orjson.loads(entry.resource),
-        extensions=[orjson.loads(extension) for extension in entry.extensions],
-        flux_configurations=[orjson.loads(flux) for flux in entry.flux_configurations],
-    )
+    return trusted(ClusterInventory, {
+        "resource": orjson.loads(entry.resource),
+        "extensions": [orjson.loads(extension) for extension in entry.extensions],
+        "flux_configurations": [orjson.loads(flux) for flux in entry.flux_configurations],
+    }, _INVENTORY_FIELDS)

@@ -43,6 +43,15 @@ def iter_snapshot(path: str | Path) -> Iterator[dict[str, Any]]:
 
 def iter_placed(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """:func:`iter_snapshot` with each resource's place in the file (``resource 3``, ``line 7``)."""
+    kind, items = numbered_snapshot(path)
+    for number, resource, _ in items:
+        yield f"{kind} {number}", resource
+
+
+def numbered_snapshot(path: str | Path) -> tuple[str, Iterator[tuple[int, dict[str, Any], bytes | None]]]:
+    """How the snapshot's places are named (``resource`` for a list, ``line`` for NDJSON), and its resources as
+    :func:`iter_snapshot` gives them, each with its place's number and, from NDJSON, its line as read (the
+    resource's JSON: no need to write it again). The file is opened and its shape told at once (InputError)."""
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -52,27 +61,40 @@ def iter_placed(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(str(path), "is a directory, expected a snapshot file") from None
     except OSError as error:
         raise InputError(str(path), f"cannot read: {error.strerror}") from None
-    with handle:
+    try:
         first = _first_significant_byte(handle)
         if first is None:
             raise InputError(str(path), "empty file, expected a JSON list, an object with 'value' or 'data', "
                                         "or NDJSON")
         if first == b"[":
-            items = _stream_items(path, handle, ())
-            labels = _resource_labels()
+            items: Iterator[tuple[int, Any, bytes | None]] = _numbered(_stream_items(path, handle, ()))
+            kind = "resource"
         elif first == b"{":
             shape = _object_shape(path, handle)
             if shape == "ndjson":
-                items = _ndjson_items(path, handle)
-                labels = _line_labels()
+                items, kind = _ndjson_items(path, handle), "line"
             else:
-                items = _stream_items(path, handle, (shape,))
-                labels = _resource_labels()
+                items, kind = _numbered(_stream_items(path, handle, (shape,))), "resource"
         else:
             raise InputError(str(path), "line 1: expected a JSON list, an object with 'value' or 'data', or NDJSON",
                              value=first.decode("latin-1"))
-        for item, label in zip(items, labels, strict=False):
-            yield _validated(path, label, item)
+    except BaseException:
+        handle.close()
+        raise
+    return kind, _validated(path, kind, items, handle)
+
+
+def _validated(path: Path, kind: str, items: Iterator[tuple[int, Any, bytes | None]],
+               handle: IO[bytes]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+    with handle:
+        for number, item, raw in items:
+            _validate(path, kind, number, item)
+            yield number, item, raw
+
+
+def _numbered(items: Iterator[Any]) -> Iterator[tuple[int, Any, None]]:
+    for number, item in enumerate(items, start=1):
+        yield number, item, None
 
 
 def _first_significant_byte(handle: IO[bytes]) -> bytes | None:
@@ -237,41 +259,30 @@ def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
                              location=f"line {number}" + (f" column {column}" if column else "")) from None
         if too_deep(line, item):
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
-        yield number, item
+        yield number, item, line
 
 
-def _resource_labels() -> Iterator[str]:
-    number = 0
-    while True:
-        number += 1
-        yield f"resource {number}"
-
-
-def _line_labels() -> Iterator[None]:
-    while True:
-        yield None
-
-
-def _validated(path: Path, label: str | None, item: Any) -> tuple[str, dict[str, Any]]:
-    if label is None:  # NDJSON items come with their line number
-        number, item = item
-        label = f"line {number}"
+def _validate(path: Path, kind: str, number: int, item: Any) -> None:
+    """Refuse a resource without a well-formed id and a type, or whose members arcpolicy reads have the wrong
+    shape (InputError naming the file and ``kind number``)."""
     if not isinstance(item, dict):
-        raise InputError(str(path), "expected a resource object", location=label, value=item)
+        raise InputError(str(path), "expected a resource object", location=f"{kind} {number}", value=item)
     resource_id = item.get("id")
     if not isinstance(resource_id, str) or not resource_id:
         name = item.get("name")
-        raise InputError(str(path), "resource has no 'id'" + (f" (name {name!r})" if name else ""), location=label)
-    if not isinstance(item.get("type"), str) or not item["type"]:
-        raise InputError(str(path), f"resource {resource_id} has no 'type'", location=label)
+        raise InputError(str(path), "resource has no 'id'" + (f" (name {name!r})" if name else ""),
+                         location=f"{kind} {number}")
+    resource_type = item.get("type")
+    if not isinstance(resource_type, str) or not resource_type:
+        raise InputError(str(path), f"resource {resource_id} has no 'type'", location=f"{kind} {number}")
     try:
         ids.parse_resource_id(resource_id)
     except ids.ResourceIdError:
-        raise InputError(str(path), "malformed resource id", location=label, value=resource_id) from None
-    for key, (shape, kind) in RESOURCE_SHAPE.items():
-        if item.get(key) is not None and not isinstance(item[key], shape):
-            raise InputError(str(path), f"resource {resource_id}: '{key}' must be {kind}", location=label)
-    return label, item
+        raise InputError(str(path), "malformed resource id", location=f"{kind} {number}", value=resource_id) from None
+    for key, (shape, what) in RESOURCE_SHAPE.items():
+        value = item.get(key)
+        if value is not None and not isinstance(value, shape):
+            raise InputError(str(path), f"resource {resource_id}: '{key}' must be {what}", location=f"{kind} {number}")
 
 
 # The ARM resource members arcpolicy reads, and what each must be when present (null is absent).
@@ -282,23 +293,43 @@ RESOURCE_SHAPE: dict[str, tuple[type, str]] = {
 }
 
 
-def write_snapshot(path: str | Path, resources: Iterable[dict[str, Any]]) -> int:
+class SnapshotWriter:
+    """A snapshot written a resource at a time (``with``: :meth:`add` each resource, as a dict or as its
+    compact JSON), atomically: a JSON list, or NDJSON for .ndjson/.jsonl. An interrupted write leaves any
+    earlier file untouched."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.ndjson = self.path.suffix.lower() in (".ndjson", ".jsonl")
+        self.count = 0
+        self._writing = atomic_writer(self.path, binary=True)
+
+    def __enter__(self) -> SnapshotWriter:
+        self._out = self._writing.__enter__()
+        if not self.ndjson:
+            self._out.write(b"[")
+        return self
+
+    def add(self, resource: dict[str, Any] | bytes) -> None:
+        encoded = resource if isinstance(resource, bytes) else orjson.dumps(resource)
+        if self.ndjson:
+            self._out.write(encoded + b"\n")
+        else:
+            self._out.write((b",\n" if self.count else b"\n") + encoded)
+        self.count += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.ndjson and exc[0] is None:
+            self._out.write(b"\n]\n")
+        self._writing.__exit__(*exc)
+
+
+def write_snapshot(path: str | Path, resources: Iterable[dict[str, Any] | bytes]) -> int:
     """Write resources atomically (temp file + rename): JSON list, or NDJSON for .ndjson/.jsonl.
 
     Returns the number written. An interrupted write leaves any earlier file untouched.
     """
-    path = Path(path)
-    ndjson = path.suffix.lower() in (".ndjson", ".jsonl")
-    count = 0
-    with atomic_writer(path, binary=True) as out:
-        if not ndjson:
-            out.write(b"[")
+    with SnapshotWriter(path) as snapshot:
         for resource in resources:
-            if ndjson:
-                out.write(orjson.dumps(resource) + b"\n")
-            else:
-                out.write((b",\n" if count else b"\n") + orjson.dumps(resource))
-            count += 1
-        if not ndjson:
-            out.write(b"\n]\n")
-    return count
+            snapshot.add(resource)
+    return snapshot.count

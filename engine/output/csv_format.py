@@ -1,27 +1,30 @@
-"""``csv``: one row per record, for spreadsheets."""
+"""``csv``: one row per record, for spreadsheets, written as they come."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from typing import IO
 
-from engine.models.results import PolicyState
 from engine.output.context import ScanMetadata
-from engine.output.registry import output_format
+from engine.output.registry import OutputRecord
 
 COLUMNS = ("complianceState", "resourceId", "resourceType", "subscriptionId", "resourceGroup",
            "policyAssignmentName", "policyDefinitionName", "policyDefinitionReferenceId",
            "policyDefinitionAction", "timestamp", "reasons")
 
 
-@output_format("csv", ".csv", "one row per policy state")
-def render_csv(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for state in states:
-        row = state.to_json()
-        row["reasons"] = "; ".join(reason.message for reason in state.reasons)
-        writer.writerow(row)
-    return out.getvalue()
+class CsvWriter:
+    def __init__(self, out: IO[bytes], metadata: ScanMetadata):
+        self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        self.rows = csv.DictWriter(self.text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        self.rows.writeheader()
+
+    def add(self, record: OutputRecord) -> None:
+        row = dict(record.data)
+        row["reasons"] = "; ".join(reason["message"] for reason in row.get("reasons", ()))
+        self.rows.writerow(row)
+
+    def finish(self) -> None:
+        self.text.flush()
+        self.text.detach()  # the file stays open: its owner closes it

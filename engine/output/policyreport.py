@@ -1,22 +1,23 @@
 """``policyreport``: Kubernetes ``wgpolicyk8s.io/v1alpha2`` ClusterPolicyReports, one per cluster.
 
 Azure resources are not namespaced, so every report is cluster-scoped; each record is one
-result whose ``properties`` keep the ARM ids that tie it back to the policy state.
+result whose ``properties`` keep the ARM ids that tie it back to the policy state. A cluster's report is
+written once its records are complete (:class:`ClusterGroups`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import IO, Any
 
 import yaml
 
 from engine.ids import parse_resource_id
-from engine.models.results import ComplianceState, PolicyState
+from engine.models.results import ComplianceState
 from engine.output.context import ScanMetadata
-from engine.output.registry import output_format
-from engine.output.summary import cluster_of, resource_name
+from engine.output.registry import OutputRecord
+from engine.output.summary import ClusterGroups, resource_name
 
 API_VERSION = "wgpolicyk8s.io/v1alpha2"
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: ~10x faster
@@ -34,36 +35,34 @@ def _object_name(text: str) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.")[:200] or "unnamed"
 
 
-def _result(state: PolicyState) -> dict[str, Any]:
-    resource_type = parse_resource_id(state.resource_id).type if state.resource_id.startswith("/") else ""
+def _result(record: dict[str, Any]) -> dict[str, Any]:
+    resource_id = record["resourceId"]
+    resource_type = parse_resource_id(resource_id).type if resource_id.startswith("/") else ""
     namespace, _, kind = resource_type.partition("/")
-    properties = {key: value for key, value in {
-        "resourceId": state.resource_id,
-        "policyAssignmentId": state.policy_assignment_id,
-        "policyDefinitionId": state.policy_definition_id,
-        "policyDefinitionReferenceId": state.policy_definition_reference_id,
-        "subscriptionId": state.subscription_id,
-        "exemptionId": state.exemption_id,
-    }.items() if value}
-    seconds = state.timestamp.timestamp()
+    properties = {key: record[key] for key in PROPERTIES if record.get(key)}
+    timestamp = datetime.fromisoformat(record["timestamp"])
     return {
         "source": "arcpolicy",
-        "policy": state.policy_definition_name,
-        "rule": state.policy_definition_reference_id or state.policy_assignment_name,
-        "category": state.policy_definition_action,
-        "result": RESULT[state.compliance_state],
+        "policy": record["policyDefinitionName"],
+        "rule": record.get("policyDefinitionReferenceId") or record["policyAssignmentName"],
+        "category": record["policyDefinitionAction"],
+        "result": RESULT[record["complianceState"]],
         "scored": True,
-        "timestamp": {"seconds": int(seconds), "nanos": state.timestamp.microsecond * 1000},
-        "message": "; ".join(reason.message for reason in state.reasons) or state.error
-        or state.compliance_state.value,
-        "resources": [{"apiVersion": namespace, "kind": kind.split("/")[-1] or state.resource_type,
-                       "name": resource_name(state.resource_id)}],
+        "timestamp": {"seconds": int(timestamp.timestamp()), "nanos": timestamp.microsecond * 1000},
+        "message": "; ".join(reason["message"] for reason in record.get("reasons", ())) or record.get("error")
+        or record["complianceState"],
+        "resources": [{"apiVersion": namespace, "kind": kind.split("/")[-1] or record["resourceType"],
+                       "name": resource_name(resource_id)}],
         "properties": properties,
     }
 
 
-def _report(cluster_id: str, states: list[PolicyState], metadata: ScanMetadata) -> dict[str, Any]:
-    results = [_result(state) for state in states]
+PROPERTIES = ("resourceId", "policyAssignmentId", "policyDefinitionId", "policyDefinitionReferenceId", "subscriptionId",
+              "exemptionId")
+
+
+def _report(cluster_id: str, records: list[dict[str, Any]], metadata: ScanMetadata) -> dict[str, Any]:
+    results = [_result(record) for record in records]
     summary = {outcome: sum(1 for result in results if result["result"] == outcome)
                for outcome in ("pass", "fail", "warn", "error", "skip")}
     return {
@@ -79,10 +78,26 @@ def _report(cluster_id: str, states: list[PolicyState], metadata: ScanMetadata) 
     }
 
 
-@output_format("policyreport", ".yaml", "wgpolicyk8s.io/v1alpha2 ClusterPolicyReport YAML, one per cluster")
-def render_policyreport(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
-    clusters: dict[str, list[PolicyState]] = {}
-    for state in states:
-        clusters.setdefault(cluster_of(state).lower(), []).append(state)
-    reports = [_report(cluster_of(members[0]), members, metadata) for members in clusters.values()]
-    return yaml.dump_all(reports, Dumper=SAFE_DUMPER, sort_keys=False, default_flow_style=False) if reports else ""
+class PolicyReportWriter:
+    """One YAML document per cluster, in the order the clusters first appear, each written once complete."""
+
+    def __init__(self, out: IO[bytes], metadata: ScanMetadata):
+        self.out = out
+        self.metadata = metadata
+        self.clusters = ClusterGroups()
+        self.written = False
+
+    def add(self, record: OutputRecord) -> None:
+        data = record.data
+        for cluster_id, records in self.clusters.add(data["resourceId"], data):
+            self._write(cluster_id, records)
+
+    def finish(self) -> None:
+        for cluster_id, records in self.clusters.finish():
+            self._write(cluster_id, records)
+
+    def _write(self, cluster_id: str, records: list[dict[str, Any]]) -> None:
+        document = yaml.dump(_report(cluster_id, records, self.metadata), Dumper=SAFE_DUMPER, sort_keys=False,
+                             default_flow_style=False)
+        self.out.write((("---\n" if self.written else "") + document).encode())
+        self.written = True

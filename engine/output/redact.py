@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.models.results import PolicyState
 from engine.secret_keys import is_secret_key
-from engine.secret_values import MASK, scrub_data
+from engine.secret_values import MASK, any_remembered, mentioned_in, scrub_data
 
 
 def redact_value(value: Any) -> Any:
@@ -40,8 +40,10 @@ def blank_secrets(value: Any, secret: bool = False) -> Any:
 REGO_OWN_FIELDS = ("details", "remediation")
 
 
-def redact_state(state: PolicyState) -> PolicyState:
-    """A copy of ``state`` safe to show or store.
+def redact_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A policy state's JSON document (:meth:`PolicyState.to_json`) safe to show or store: values under
+    secret-looking keys and values secret by origin masked, and a reason about a protected setting showing its
+    field name, never the value found. The same object when nothing needed masking.
 
     A Rego policy writes its violations' ``details`` and ``remediation`` from an input that holds no
     secret value (protected settings arrive as ``""``, engine.rego.library.policy_input), so those
@@ -49,7 +51,6 @@ def redact_state(state: PolicyState) -> PolicyState:
     by key name, an ``enableSecretRotation`` setting or a release-train map keyed by
     ``microsoft.azurekeyvaultsecretsprovider`` would read ``***``.
     """
-    record = state.to_json()
     own = {field: record[field] for field in REGO_OWN_FIELDS if field in record} \
         if str(record.get("policyDefinitionId", "")).lower().startswith("rego:") else {}
     rest = {key: value for key, value in record.items() if key not in own}
@@ -58,4 +59,42 @@ def redact_state(state: PolicyState) -> PolicyState:
         # A reason about a protected setting shows its field name, never the value found.
         if is_secret_key(reason.get("field", "")):
             reason.update({key: MASK for key in ("expected", "actual") if reason.get(key) is not None})
-    return state if redacted == record else PolicyState.model_validate(redacted)
+    if redacted == record:
+        return record
+    return {key: redacted[key] for key in record}  # the record's own order (its fields')
+
+
+def may_hold_secrets(record: dict[str, Any], text: bytes) -> bool:
+    """Whether a record's JSON document (``text`` its JSON) may need :func:`redact_record`: a key that looks
+    secret where a record has free-form values (a reason's expected and actual values, details, remediation),
+    a reason about such a field, or a value secret by origin anywhere. Most records have none, and then their
+    JSON is final as first written; the record's own keys never look secret."""
+    for reason in record.get("reasons", ()):
+        field = reason.get("field")
+        if field is not None and is_secret_key(field):
+            return True
+        for value in (reason.get("expected"), reason.get("actual")):
+            if isinstance(value, CONTAINERS) and _names_secret_key(value):
+                return True
+    if _names_secret_key(record.get("details")) or _names_secret_key(record.get("remediation")):
+        return True
+    return any_remembered() and mentioned_in(text.decode())
+
+
+CONTAINERS = (dict, list, tuple)
+
+
+def _names_secret_key(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(is_secret_key(key) or (isinstance(item, CONTAINERS) and _names_secret_key(item))
+                   for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, CONTAINERS) and _names_secret_key(item) for item in value)
+    return False
+
+
+def redact_state(state: PolicyState) -> PolicyState:
+    """A copy of ``state`` safe to show or store (:func:`redact_record`)."""
+    record = state.to_json()
+    redacted = redact_record(record)
+    return state if redacted is record else PolicyState.model_validate(redacted)

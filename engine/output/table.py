@@ -1,36 +1,60 @@
-"""``table``: the outcome, a plain-text table of the records that need attention (if any), then the totals."""
+"""``table``: the outcome, a plain-text table of the records that need attention (if any), then the totals.
+
+The table's columns are as wide as their widest cell, so its rows (the records that need attention, a
+few short strings each) are held until the end; the other records are only counted.
+"""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from typing import IO
 
 from rich.console import Console
 from rich.table import Table
 
-from engine.models.results import PolicyState
 from engine.output.context import ScanMetadata
-from engine.output.registry import output_format
-from engine.output.summary import compliance_headline, needs_attention, policy_key, resource_name, summarize
+from engine.output.registry import OutputRecord
+from engine.output.summary import (
+    ResourceCounter,
+    StateCounts,
+    compliance_headline,
+    needs_attention,
+    reason_text,
+    record_policy_key,
+    resource_name,
+)
 
 
-@output_format("table", ".txt", "plain-text table of non-compliant records and totals")
-def render_table(states: Sequence[PolicyState], metadata: ScanMetadata) -> str:
-    summary = summarize(states)
-    counts = summary.counts
-    outcome = (compliance_headline(counts, summary.resources) if counts.total else "nothing was applicable (no resource matched any policy)")
-    table = Table()
-    for column in ("state", "policy", "resource", "reason"):
-        table.add_column(column)
-    for state in states:
-        if needs_attention(state):
-            table.add_row(state.compliance_state.value, policy_key(state), resource_name(state.resource_id),
-                          "; ".join(reason.message for reason in state.reasons) or state.error or "")
-    out = io.StringIO()
-    if table.row_count:
-        Console(file=out, width=160, color_system=None, highlight=False).print(table)
-    unknown = f"unknown {counts.unknown}  " if counts.unknown else ""
-    totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
-              f"exempt {counts.exempt}  error {counts.error}  {unknown}total {counts.total}\n")
-    not_evaluated = "".join(f"not evaluated: {line}\n" for line in metadata.not_evaluated)
-    return f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + totals + not_evaluated
+class TableWriter:
+    def __init__(self, out: IO[bytes], metadata: ScanMetadata):
+        self.out = out
+        self.metadata = metadata
+        self.counts = StateCounts()
+        self.resources = ResourceCounter()
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, record: OutputRecord) -> None:
+        data = record.data
+        self.counts.add(data["complianceState"])
+        self.resources.add(data["resourceId"], data["complianceState"])
+        if needs_attention(data["complianceState"]):
+            self.rows.append((data["complianceState"], record_policy_key(data), resource_name(data["resourceId"]),
+                              reason_text(data)))
+
+    def finish(self) -> None:
+        counts, metadata = self.counts, self.metadata
+        outcome = (compliance_headline(counts, self.resources.counts()) if counts.total
+                   else "nothing was applicable (no resource matched any policy)")
+        table = Table()
+        for column in ("state", "policy", "resource", "reason"):
+            table.add_column(column)
+        for row in self.rows:
+            table.add_row(*row)
+        out = io.StringIO()
+        if table.row_count:
+            Console(file=out, width=160, color_system=None, highlight=False).print(table)
+        unknown = f"unknown {counts.unknown}  " if counts.unknown else ""
+        totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
+                  f"exempt {counts.exempt}  error {counts.error}  {unknown}total {counts.total}\n")
+        not_evaluated = "".join(f"not evaluated: {line}\n" for line in metadata.not_evaluated)
+        self.out.write((f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + totals + not_evaluated).encode())

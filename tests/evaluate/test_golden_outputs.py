@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from engine.evaluate import prepare_scan, run_scan
-from engine.inventory import load_snapshot
-from engine.output import OutputSpec, ScanMetadata, write_outputs
+from engine.evaluate.streaming import stream_scan
+from engine.inventory import load_snapshot, stream_snapshot
+from engine.output import OutputFiles, OutputSpec, ScanMetadata, write_outputs
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REPO = GOLDEN.parents[2]
@@ -43,5 +44,32 @@ def test_every_output_is_byte_identical_to_the_golden_one(tmp_path: Path, worker
     golden = json.loads((GOLDEN / "summary.json").read_text())
     assert [row.model_dump(by_alias=True) for row in result.summary] == golden["summary"]
     assert (result.clusters, result.evaluations) == (golden["clusters"], golden["evaluations"])
+    assert [warning.replace(str(GOLDEN / "fleet.ndjson"), "FLEET") for warning in fleet.warnings] == [
+        warning.replace("tests/evaluate/golden/fleet.ndjson", "FLEET") for warning in golden["warnings"]]
+
+
+@pytest.mark.parametrize(("workers", "budget"), [(1, None), (2, None), (1, 4096)])
+def test_the_streamed_scan_writes_the_golden_outputs(tmp_path: Path, workers: int, budget: int | None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if budget is not None:  # every partition and every sort run spilled to disk
+        monkeypatch.setattr("engine.external_sort.DEFAULT_BUDGET", budget)
+        monkeypatch.setattr("engine.inventory.stream.DEFAULT_BUDGET", budget)
+    monkeypatch.setattr("engine.evaluate.streaming.SERIAL_CLUSTER_LIMIT", 1)  # two workers even for 24 clusters
+    monkeypatch.setattr("engine.evaluate.streaming.BATCH_CLUSTERS", 5)
+    fleet = stream_snapshot(GOLDEN / "fleet.ndjson")
+    request = prepare_scan(POLICIES, [], [GOLDEN / "exemption.json"], None, timestamp=WHEN)
+    metadata = ScanMetadata(scan_id="20261102T093000Z-90d1e2", started_at=WHEN, duration_seconds=1.25,
+                            inventory_source="fleet.ndjson", policy_fingerprint="sha256:" + "ab" * 32)
+    with OutputFiles([OutputSpec(format=name, path=tmp_path / file) for name, file in OUTPUTS.items()],
+                     metadata) as files:
+        result = stream_scan(fleet, request, [files], workers=workers)
+        metadata.not_evaluated = [f"{row.title}: {row.not_evaluated}" for row in result.summary if row.not_evaluated]
+        files.finish()
+    for file in OUTPUTS.values():
+        assert (tmp_path / file).read_bytes() == (GOLDEN / file).read_bytes(), file
+    golden = json.loads((GOLDEN / "summary.json").read_text())
+    assert [row.model_dump(by_alias=True) for row in result.summary] == golden["summary"]
+    assert (result.clusters, result.evaluations) == (golden["clusters"], golden["evaluations"])
+    assert result.records == len(json.loads((GOLDEN / "states.json").read_text())["value"])
     assert [warning.replace(str(GOLDEN / "fleet.ndjson"), "FLEET") for warning in fleet.warnings] == [
         warning.replace("tests/evaluate/golden/fleet.ndjson", "FLEET") for warning in golden["warnings"]]

@@ -22,9 +22,10 @@ from engine.errors import InputError
 from engine.history import HistoryStore, ScanMetadata
 from engine.history.inventory import insert_new_blobs
 from engine.history.schema import MIGRATIONS, inventory_blobs, migrate, policy_states, scan_inventories, scans
-from engine.history.store import database_url
+from engine.history.store import database_url, policy_state_row
 from engine.inventory import Fleet, write_snapshot
 from engine.inventory.generator import generate_fleet
+from engine.output import output_record
 from engine.output.redact import blank_secrets
 from engine.output.summary import ResourceCounts
 
@@ -136,7 +137,8 @@ def test_old_store_migrates_and_keeps_its_scans(store_url, capsys):
         connection.execute(insert(scans).values(
             scan_id="old", started_at=DAY0.replace(tzinfo=None), duration_seconds=1.0, inventory_source="fleet.json",
             policy_fingerprint="sha256:x", tool_version="0.1", compliant=8, non_compliant=2, exempt=1, error=1))
-        connection.execute(insert(policy_states), list(HistoryStore._rows("old", fleet_states())))
+        connection.execute(insert(policy_states), [policy_state_row("old", output_record(state).data)
+                                                        for state in fleet_states()])
     engine.dispose()
     with HistoryStore(store_url) as store:
         assert store.schema_version == 4

@@ -48,3 +48,34 @@ def test_log_messages_and_json_extra_fields_are_masked():
     assert "abc123" not in stream.getvalue() and "PRIVATE" not in stream.getvalue()
     assert line["scanId"] == "scan-1" and line["settings"]["sshPrivateKey"] == MASK
     assert redact("configurationProtectedSettings: {x}") != "configurationProtectedSettings: {x}"
+
+
+def _plain_record() -> dict:
+    return {"resourceId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c",
+            "policyAssignmentId": "/providers/Microsoft.Authorization/policyAssignments/a", "complianceState": "Compliant",
+            "reasons": [{"message": "m", "field": "properties.extensionType", "expected": ["a", {"b": 1}],
+                         "actual": "x"}], "details": [{"extension": {"name": "flux", "settings": {"a": "b"}}}]}
+
+
+@pytest.mark.parametrize("change", [
+    lambda record: record["details"][0]["extension"]["settings"].update(sharedKey="v"),
+    lambda record: record["reasons"][0].update(actual={"nested": [{"password": "p"}]}),
+    lambda record: record["reasons"][0].update(field="properties.configurationProtectedSettings.k"),
+    lambda record: record.update(remediation=[{"properties": {"configurationProtectedSettings": {"k": "v"}}}]),
+    lambda record: record["reasons"][0].update(message="found remembered-secret-value here"),
+], ids=["details", "reason value", "reason field", "remediation", "value secret by origin"])
+def test_the_streamed_scans_secret_check_finds_every_record_that_needs_masking(change) -> None:
+    from engine.output.json_format import encode_record
+    from engine.output.redact import may_hold_secrets, redact_record
+    from engine.secret_values import forget_all, remember
+
+    plain = _plain_record()
+    assert not may_hold_secrets(plain, encode_record(plain)) and redact_record(plain) is plain
+    remember("remembered-secret-value")
+    try:
+        record = _plain_record()
+        change(record)
+        assert redact_record(record) is not record  # masking changes it ...
+        assert may_hold_secrets(record, encode_record(record))  # ... and the check says so
+    finally:
+        forget_all()
