@@ -20,7 +20,7 @@ from typing import IO, Any
 
 DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of payload (and keys, roughly) held before a run is spilled
 ITEM_OVERHEAD = 120  # bytes Python spends on an item's tuple, its key and its payload object
-BLOCK_ITEMS = 2048  # items pickled together: few enough to read back a block per run while merging
+BLOCK_BYTES = 256 * 1024  # payload pickled together: merging holds one block per run, so runs x this
 
 Item = tuple[Any, bytes]
 _key = itemgetter(0)
@@ -48,11 +48,15 @@ class ExternalSort:
         self._items.sort(key=_key)
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="arcpolicy-sort-")  # noqa: SIM115  (closed by close())
-        blocks = []
-        for start in range(0, len(self._items), BLOCK_ITEMS):
-            encoded = pickle.dumps(self._items[start:start + BLOCK_ITEMS], protocol=pickle.HIGHEST_PROTOCOL)
-            blocks.append((self._file.seek(0, os.SEEK_END), len(encoded)))
-            self._file.write(encoded)
+        blocks: list[tuple[int, int]] = []
+        start, size = 0, 0
+        for end, (_, payload) in enumerate(self._items, start=1):
+            size += len(payload) + ITEM_OVERHEAD
+            if size >= BLOCK_BYTES or end == len(self._items):
+                encoded = pickle.dumps(self._items[start:end], protocol=pickle.HIGHEST_PROTOCOL)
+                blocks.append((self._file.seek(0, os.SEEK_END), len(encoded)))
+                self._file.write(encoded)
+                start, size = end, 0
         self._file.flush()
         self._runs.append(blocks)
         self._items, self._held = [], 0

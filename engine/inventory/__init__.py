@@ -27,7 +27,7 @@ def stream_snapshot(path: str | Path, **options: int) -> FleetStream:
     """A snapshot file read once into a :class:`FleetStream` (the fleet given back a partition at a time);
     ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read."""
     kind, resources = numbered_snapshot(path)
-    return FleetStream(resources, f"{path}: {kind} {{}}", **options)
+    return FleetStream(resources, f"{path}: {kind} {{}}", size=Path(path).stat().st_size, **options)
 
 
 __all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetStream", "FleetSummary", "iter_snapshot",

@@ -6,11 +6,11 @@ may arrive anywhere in a snapshot (Resource Graph returns clusters, then extensi
 may appear twice (the later one wins, with a warning naming both places). :class:`FleetStream` reads the
 resources once (the first pass: validated, their protected settings remembered as secrets, resource
 containers kept) and routes each, as compact JSON with the little the second pass needs, to one of
-:data:`PARTITIONS` partitions chosen by a hash of its cluster's id; a cluster, its children and every copy of
+:data:`PARTITIONS` partitions (more for a large file: a few MB each) chosen by a hash of its cluster's id; a cluster, its children and every copy of
 an id therefore meet in one partition. Partitions stay in memory up to a budget, then go to an unnamed
 temporary file. The second pass (:meth:`FleetStream.partitions`) takes one partition at a time: it drops
 earlier copies of repeated ids, groups children under their cluster and counts what ``inventory`` shows.
-Memory holds one partition (the fleet / 128), the containers and the counts, never the fleet.
+Memory holds one partition, the containers and the counts, never the fleet.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from engine.inventory.fleet import (
 )
 from engine.secret_values import remember
 
-PARTITIONS = 128
+PARTITIONS = 128  # at least; a large file gets one per PARTITION_BYTES
+PARTITION_BYTES = 4 * 1024 * 1024  # of the input read back at once in the second pass
+MAX_PARTITIONS = 4096
 DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of resources held in memory while reading, before partitions spill
 RECORD_OVERHEAD = 200  # bytes Python spends on a routed resource besides its JSON
 
@@ -70,12 +72,14 @@ class FleetStream:
     """
 
     def __init__(self, resources: Iterable[tuple[int, dict[str, Any], bytes | None]], places: str = "resource {}",
-                 budget: int | None = None):
+                 budget: int | None = None, size: int = 0):
+        """``size``: the input's size in bytes when known (a file's), so that a partition stays a few MB."""
         self.places = places
         self._budget = DEFAULT_BUDGET if budget is None else budget
-        self._held: list[list[Routed]] = [[] for _ in range(PARTITIONS)]
+        self._width = min(MAX_PARTITIONS, max(PARTITIONS, size // PARTITION_BYTES))
+        self._held: list[list[Routed]] = [[] for _ in range(self._width)]
         self._held_bytes = 0
-        self._spilled: list[list[tuple[int, int]]] = [[] for _ in range(PARTITIONS)]  # blocks: (offset, length)
+        self._spilled: list[list[tuple[int, int]]] = [[] for _ in range(self._width)]  # blocks: (offset, length)
         self._file: IO[bytes] | None = None
         self.containers: dict[str, dict[str, Any]] = {}  # subscriptions and resource groups, by normalized id
         self.cluster_resources = 0  # cluster resources read (a repeated id counted each time)
@@ -123,7 +127,7 @@ class FleetStream:
             if type_key in ids.CONTAINER_TYPES:
                 self.containers[key] = resource
         encoded = compact_json(resource) if read is None else read.rstrip()
-        self._held[zlib.crc32(owner.encode()) % PARTITIONS].append((position, key, owner, kind, counted, encoded))
+        self._held[zlib.crc32(owner.encode()) % self._width].append((position, key, owner, kind, counted, encoded))
         self._held_bytes += len(encoded) + len(key) + len(owner) + RECORD_OVERHEAD
         if self._held_bytes > self._budget:
             self._spill()
@@ -147,7 +151,7 @@ class FleetStream:
         Read once: the counts (:meth:`summary`) and :attr:`warnings` are complete when the last one is read.
         """
         try:
-            for number in range(PARTITIONS):
+            for number in range(self._width):
                 yield self._partition(self._routed(number))
         finally:
             self.close()
