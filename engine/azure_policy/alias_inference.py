@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from engine.azure_policy.aliases import ALIASES, Alias
-from engine.azure_policy.aliases import _split_path as split_path  # the table's own path syntax
+from engine.azure_policy.aliases import ALIASES, Alias, split_path
 
 # Top-level ARM properties some aliases read directly (``Microsoft.Compute/disks/sku.name``).
 ENVELOPE_ROOTS = frozenset({"sku", "identity", "extendedlocation", "plan", "zones", "managedby", "kind", "etag"})
@@ -57,16 +56,21 @@ def _legacy(name: str) -> Alias | None:
 
 
 def infer_alias(name: str) -> Alias | None:
-    """The alias ``name`` read by the default convention, or None when it cannot be (not of the
-    ``<Namespace>/<type>/<path>`` (or legacy ``<Namespace>/<type>.<path>``) form, or of a type whose
-    explicit table does not list it)."""
+    """The alias ``name`` read by the default convention (:func:`convention_alias`), or None when it cannot be,
+    or names a type whose explicit table does not list it."""
+    split = _split_type(name)
+    if split is not None and split[0].lower() in _tabled_types():
+        return None
+    return convention_alias(name)
+
+
+def convention_alias(name: str) -> Alias | None:
+    """``<Namespace>/<type>/<path>`` read as ``properties.<path>`` (an envelope path such as ``sku.name`` as
+    itself), a legacy ``<Namespace>/<type>.<path>`` as ``properties.<path>``; None for other names."""
     split = _split_type(name)
     if split is None:
         return _legacy(name)
-    resource_type, path = split
-    if resource_type.lower() in _tabled_types():
-        return None
-    segments = split_path(path)
+    segments = split_path(split[1])
     if not segments or any(not segment for segment in segments):
         return None
     if segments[0].lower() in ENVELOPE_ROOTS:

@@ -20,8 +20,10 @@ An unknown alias is a load-time error, never a silently false condition.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Property paths (below ``properties``) per resource type; ``[*]`` marks an array alias.
 # Paths listed in MAP_PROPERTIES are free-form maps: any key below them is an alias too.
@@ -111,12 +113,15 @@ class Alias:
 
     ``path`` holds ``"[*]"`` for every array wildcard, e.g. ``("properties", "statuses", "[*]", "code")``.
     A legacy two-segment alias (``Microsoft.Compute/imageOffer``) has a path per resource type
-    (lower-case type -> path) in ``paths_by_type`` and an empty ``path``.
+    (lower-case type -> path) in ``paths_by_type`` and an empty ``path``. ``versioned`` holds the paths
+    the alias has at given API versions (docs "definition structure aliases": "Each alias maps to paths
+    in different API versions for a given resource type"); ``path`` is its default path.
     """
 
     name: str
     path: tuple[str, ...]
     paths_by_type: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    versioned: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
 
     def path_for(self, resource_type: str) -> tuple[str, ...] | None:
         """The path in a resource of ``resource_type``; None when a legacy alias does not apply to it."""
@@ -124,8 +129,17 @@ class Alias:
             return self.path
         return self.paths_by_type.get(str(resource_type).lower())
 
+    def path_at(self, api_version: Any) -> tuple[str, ...]:
+        """The path at ``api_version`` (case-insensitive); the default path when no versioned path lists it."""
+        if isinstance(api_version, str):
+            wanted = api_version.lower()
+            for versions, path in self.versioned:
+                if wanted in versions:
+                    return path
+        return self.path
 
-def _split_path(path: str) -> tuple[str, ...]:
+
+def split_path(path: str) -> tuple[str, ...]:
     segments: list[str] = []
     for part in path.split("."):
         while part.endswith("[*]"):
@@ -143,14 +157,14 @@ def _build_table() -> dict[str, Alias]:
     for resource_type, paths in PROPERTY_PATHS.items():
         for path in paths:
             name = f"{resource_type}/{path}"
-            table[name.lower()] = Alias(name, ("properties", *_split_path(path)))
+            table[name.lower()] = Alias(name, ("properties", *split_path(path)))
         for path in ENVELOPE_PATHS:
             name = f"{resource_type}/{path}"
-            table[name.lower()] = Alias(name, _split_path(path))
+            table[name.lower()] = Alias(name, split_path(path))
     published = json.loads(PUBLISHED_ALIASES.read_text())["types"]
     for resource_type, aliases in published.items():
         for name, path in aliases.items():
-            split = _split_path(API_VERSION_PATHS.get(name, path))
+            split = split_path(API_VERSION_PATHS.get(name, path))
             if name.count("/") > 1:
                 table[name.lower()] = Alias(name, split)
                 continue
@@ -160,26 +174,47 @@ def _build_table() -> dict[str, Alias]:
 
 
 ALIASES: dict[str, Alias] = _build_table()
-_MAP_PREFIXES = tuple(sorted((name.lower() for name in MAP_PROPERTIES), key=len, reverse=True))
+MAP_PREFIXES = tuple(sorted((name.lower() for name in MAP_PROPERTIES), key=len, reverse=True))
+
+
+@dataclass(frozen=True, eq=False)
+class AliasTable:
+    """The aliases a policy's fields resolve against: alias name (lower-case) -> :class:`Alias`.
+
+    ``map_prefixes`` are the (lower-case) aliases of free-form maps, below which any key is an alias too;
+    ``fallback`` reads a name the table lacks (arcpolicy's table: Azure's default convention, see
+    :mod:`engine.azure_policy.alias_inference`); without one such a name is an unknown alias. Compared by
+    identity: compiled fields are cached per table.
+    """
+
+    aliases: Mapping[str, Alias]
+    map_prefixes: tuple[str, ...] = ()
+    fallback: Callable[[str], Alias | None] | None = None
+
+    def resolve(self, name: str) -> Alias | None:
+        """The alias called ``name`` (case-insensitive), or None when the table has no such alias.
+
+        Keys under a map property resolve too: ``.../configurationSettings.logLevel`` or
+        ``.../configurationSettings['log.level']`` read one setting.
+        """
+        lowered = name.lower()
+        alias = self.aliases.get(lowered)
+        if alias is not None:
+            return alias
+        for prefix in self.map_prefixes:
+            if lowered.startswith(prefix) and len(name) > len(prefix) and name[len(prefix)] in ".[":
+                key = name[len(prefix):]
+                key = key[2:-2] if key.startswith("['") and key.endswith("']") else key[1:]
+                if not key:
+                    return None
+                base = self.aliases[prefix]
+                return Alias(name, (*base.path, key))
+        return None
 
 
 def resolve_alias(name: str) -> Alias | None:
-    """The alias called ``name`` (case-insensitive), or None when there is no such alias.
+    """The alias called ``name`` in arcpolicy's table (case-insensitive), or None when there is no such alias."""
+    return ARCPOLICY_TABLE.resolve(name)
 
-    Keys under a map property resolve too: ``.../configurationSettings.logLevel`` or
-    ``.../configurationSettings['log.level']`` read one setting.
-    """
-    lowered = name.lower()
-    alias = ALIASES.get(lowered)
-    if alias is not None:
-        return alias
-    for prefix in _MAP_PREFIXES:
-        if lowered.startswith(prefix) and len(name) > len(prefix) and name[len(prefix)] in ".[":
-            key = name[len(prefix):]
-            key = key[2:-2] if key.startswith("['") and key.endswith("']") else key[1:]
-            if not key:
-                return None
-            base = ALIASES[prefix]
-            return Alias(name, (*base.path, key))
-    return None
 
+ARCPOLICY_TABLE = AliasTable(ALIASES, MAP_PREFIXES)  # without inference: see fields.DEFAULT_ALIASES

@@ -13,9 +13,18 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
+from engine.azure_policy.aliases import AliasTable
+from engine.azure_policy.casing import value_key
 from engine.azure_policy.conditions import ConditionError, Operator, comparison_key, find_operator
-from engine.azure_policy.fields import MISSING, FieldError, FieldReference, UnknownAliasError, compile_field
-from engine.azure_policy.functions import RuleContext, field_value
+from engine.azure_policy.fields import (
+    DEFAULT_ALIASES,
+    MISSING,
+    FieldError,
+    FieldReference,
+    UnknownAliasError,
+    compile_field,
+)
+from engine.azure_policy.functions import RuleContext, runtime_reference
 from engine.azure_policy.reasons import reason
 from engine.azure_policy.secure import referenced_parameters, touches_protected_settings
 from engine.errors import InputError
@@ -192,14 +201,14 @@ def _string_test(name: str, operand: Operand, prepared: Any,
         if read is not None:  # a plain field: read the resource directly, one call less per test
             def field_equals(context: RuleContext) -> bool:
                 actual = read(context.resource, context.current)
-                key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+                key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
                 return (key == prepared) is not negate
 
             return field_equals
 
         def equals(context: RuleContext) -> bool:
             actual = operand(context)
-            key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+            key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
             return (key == prepared) is not negate
 
         return equals
@@ -208,7 +217,7 @@ def _string_test(name: str, operand: Operand, prepared: Any,
 
         def member(context: RuleContext) -> bool:
             actual = operand(context)
-            key = actual.lower() if actual.__class__ is str else comparison_key(actual)
+            key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
             return (key in prepared) is not negate
 
         return member
@@ -223,10 +232,19 @@ class Condition(Node):
 
     def __init__(self, path: str, subject: str, operand: Operand, is_array: bool, operator: Operator,
                  expected: Callable[[RuleContext], Any], expected_source: Any, read: FieldReader | None = None,
-                 secret: bool = False):
+                 secret: bool = False, normalize: Callable[[Any], Any] | None = None):
+        """``normalize`` (a location field's) applies to both sides: the field's values and the expected one."""
+        is_constant, value = constant_value(expected)
+        if normalize is not None:
+            operand, read = _normalized(operand, normalize), None
+            if is_constant:
+                value = normalize(value)
+            else:
+                expected = _normalized(expected, normalize)
         self.path, self.subject, self.operand, self.is_array, self.read = path, subject, operand, is_array, read
         self.operator, self.expected, self.expected_source = operator, expected, expected_source
-        is_constant, value = constant_value(expected)
+        if is_constant:
+            operator.check_written(value)
         self.prepared = operator.prepare(value) if is_constant else None
         self.describe = not is_constant
         self.shown_expected = _short(value) if is_constant else None  # as reasons show it
@@ -278,6 +296,10 @@ class Condition(Node):
         return 1
 
 
+def _normalized(operand: Operand, normalize: Callable[[Any], Any]) -> Operand:
+    return lambda context: normalize(operand(context))
+
+
 def _all_items(test: Callable[[Any, Any], bool], actual: Any, prepared: Any) -> bool:
     """An array field's condition: every element satisfies it (an empty or absent array does)."""
     return all(test(item, prepared) for item in (actual if isinstance(actual, list) else ()))
@@ -299,20 +321,22 @@ class InvalidAliasError(InputError):
 class RuleCompiler:
     """Compiles condition JSON with one function registry (the assignment's parameters folded in).
 
-    Aliases outside the explicit table are read by Azure's default convention unless
-    ``infer_aliases`` is False; ``inferred`` collects them (name -> the property path read).
+    Fields resolve against ``aliases``; a name the table lacks is read by its fallback (arcpolicy's
+    table: Azure's default convention) unless ``infer_aliases`` is False; ``inferred`` collects those
+    (name -> the property path read).
     """
 
     registry: FunctionRegistry
     source: str
     infer_aliases: bool = True
+    aliases: AliasTable = DEFAULT_ALIASES
     inferred: dict[str, str] = dataclass_field(default_factory=dict)
     secure: frozenset[str] = frozenset()  # the (lower-case) names of the secret parameters
     value_counts: list[str] = dataclass_field(default_factory=list)  # the places of the rule's value counts
 
     def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
         try:
-            reference = compile_field(name, counted, self.infer_aliases)
+            reference = compile_field(name, counted, self.infer_aliases, self.aliases)
         except UnknownAliasError as error:
             raise InvalidAliasError(self.source, str(error), location=path, value=name) from None
         except FieldError as error:
@@ -364,8 +388,10 @@ class RuleCompiler:
         operator_key = keys[operator.name.lower()]
         expected = self.expression(condition[operator_key], f"{path}.{operator_key}")
         read: FieldReader | None = None
+        normalize: Callable[[Any], Any] | None = None
         if subjects[0] == "field":
-            subject, operand, is_array, read = self.field_operand(condition[subject_key], subject_path, counted)
+            subject, operand, is_array, read, normalize = self.field_operand(condition[subject_key], subject_path,
+                                                                             counted)
         elif subjects[0] == "value":
             subject, operand, is_array = f"value {_short(condition[subject_key])}", self.expression(
                 condition[subject_key], subject_path), False
@@ -374,25 +400,28 @@ class RuleCompiler:
         secret = touches_protected_settings(condition) or bool(referenced_parameters(condition) & self.secure)
         try:
             return Condition(path, subject, operand, is_array, operator, expected, condition[operator_key], read,
-                             secret)
+                             secret, normalize)
         except ConditionError as error:
             raise self.error(f"{path}.{operator_key}", str(error), condition[operator_key]) from None
 
-    def field_operand(self, name: Any, path: str,
-                      counted: tuple[str, ...]) -> tuple[str, Operand, bool, FieldReader | None]:
-        """The field's subject, operand, whether it is an array, and its plain reader (constant non-array names)."""
+    def field_operand(self, name: Any, path: str, counted: tuple[str, ...]) -> tuple[
+            str, Operand, bool, FieldReader | None, Callable[[Any], Any] | None]:
+        """The field's subject, operand, whether it is an array, its plain reader (constant non-array names)
+        and how its values are normalized (``location``)."""
         compiled_name = self.expression(name, path)
         is_constant, constant_name = constant_value(compiled_name)
         if not is_constant:
-            # A field name built by an expression: resolved per resource, through the field cache.
+            # A field name built by an expression: resolved per resource, through the field cache; its values
+            # as a list (one value, or a [*] alias's selected values) that the condition holds for every one of.
             def dynamic(context: RuleContext) -> Any:
-                value = field_value(context, compiled_name(context))
-                return MISSING if value is None else value
+                reference = runtime_reference(context, compiled_name(context))
+                value = reference.get(context.resource, context.current)
+                return (value if isinstance(value, list) else []) if reference.is_array else [value]
 
-            return str(name), dynamic, False, None
+            return str(name), dynamic, True, None, None
         reference = self.compile_field(constant_name, path, counted)
         return (reference.name, _field_getter(reference), reference.is_array,
-                None if reference.is_array else reference.get)
+                None if reference.is_array else reference.get, reference.normalize)
 
     def count_operand(self, count: Any, path: str, counted: tuple[str, ...]) -> tuple[str, Operand, bool]:
         if not isinstance(count, dict):
@@ -403,6 +432,9 @@ class RuleCompiler:
             raise self.error(path, "a count needs exactly one of 'field' or 'value' (and optional 'name', 'where')",
                              sorted(count))
         if "field" in keys:
+            if "name" in keys:  # docs "policy rule", field count: its properties are count.field and count.where
+                raise self.error(f"{path}.{keys['name']}", "a field count has no 'name' (only a value count names "
+                                 "its member; current() of a field count takes the array alias)", count[keys["name"]])
             return self.field_count(count, keys, path, counted)
         return self.value_count(count, keys, path, counted)
 

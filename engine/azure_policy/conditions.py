@@ -1,7 +1,8 @@
 """Condition operators (``equals``, ``like``, ``in`` ...), each one small registered unit.
 
 Semantics follow the policy rule documentation: string comparisons are case-insensitive except
-``match``/``notMatch``; booleans compare equal to their string forms (``true`` equals
+``match``/``notMatch`` (:mod:`engine.azure_policy.casing`: values as ``InvariantCultureIgnoreCase``, key names
+as ``OrdinalIgnoreCase``); booleans compare equal to their string forms (``true`` equals
 ``"True"``); a field the resource lacks compares equal to ``""`` and null (so the built-in
 Flux policies' ``"equals": "[parameters('repositoryRefTag')]"`` with the default ``""`` holds
 when no tag is set) and fails every other positive test; each ``notX`` is exactly ``not X``.
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.azure_policy.casing import name_key, value_key
 from engine.azure_policy.fields import MISSING
 from engine.expressions.registry import kind_of
 
@@ -38,8 +40,24 @@ class Operator:
         """How a reason says the condition held (``equals``) or not (``does not equal``)."""
         return self.phrases[0] if outcome else self.phrases[1]
 
+    def check_written(self, expected: Any) -> None:
+        """Refuse an expected value written in the rule (or folded from parameters) that this operator cannot
+        take: docs "Author policies for array properties": ``equals`` of an array parameter fails with "is
+        type 'Array', expected type is 'String'"; only ``in``/``notIn`` take an array. (An array computed while
+        evaluating, e.g. ``field()`` of an array alias, just compares unequal, as that page's count example
+        shows.)"""
+        if isinstance(expected, list | dict) and self.name.lower() in SCALAR_OPERATORS:
+            text = json.dumps(expected, ensure_ascii=False)
+            raise ConditionError(f"'{self.name}' expects a string, number or boolean, got {kind_of(expected)} "
+                                 f"{text if len(text) <= 60 else text[:57] + '...'} (an array goes with 'in' or "
+                                 "'notIn')")
+
 
 OPERATORS: dict[str, Operator] = {}
+# The operators whose expected value is one string, number or boolean (the ordering ones refuse what they cannot
+# order in their own terms; in/notIn take an array; exists a boolean).
+SCALAR_OPERATORS = frozenset({"equals", "notequals", "like", "notlike", "contains", "notcontains", "containskey",
+                              "notcontainskey", "match", "notmatch", "matchinsensitively", "notmatchinsensitively"})
 # How reasons read each operator (a negation reads its operator's phrases swapped): "releaseTrain does not equal".
 PHRASES = {"equals": ("equals", "does not equal"), "in": ("is in", "is not in"),
            "contains": ("contains", "does not contain"), "containsKey": ("has the key", "does not have the key"),
@@ -81,12 +99,12 @@ def comparison_key(value: Any) -> Any:
     if value is MISSING or value is None:
         return ""
     if isinstance(value, str):
-        return value.lower()
+        return value_key(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(int(value)) if float(value).is_integer() else repr(float(value))
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).lower()
+    return value_key(json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 def _text(value: Any) -> str | None:
@@ -119,12 +137,17 @@ def _contains(actual: Any, expected: Any) -> bool:
     if isinstance(actual, list):
         return any(comparison_key(item) == expected for item in actual)
     text = _text(actual)
-    return text is not None and isinstance(expected, str) and expected in text.lower()
+    return text is not None and isinstance(expected, str) and expected in value_key(text)
 
 
-@operator("containsKey", comparison_key, negation="notContainsKey")
-def _contains_key(actual: Any, expected: Any) -> bool:
-    return isinstance(actual, dict) and any(key.lower() == expected for key in actual)
+def _name(expected: Any) -> str:
+    return name_key(expected if isinstance(expected, str) else str(comparison_key(expected)))
+
+
+@operator("containsKey", _name, negation="notContainsKey")
+def _contains_key(actual: Any, expected: str) -> bool:
+    """A key of an object, its name compared as names are (``OrdinalIgnoreCase``)."""
+    return isinstance(actual, dict) and any(name_key(key) == expected for key in actual)
 
 
 @operator("exists", lambda expected: comparison_key(expected) == "true")
@@ -145,7 +168,7 @@ class LikePattern:
     pieces: tuple[str, ...]  # lower-cased; one piece when the pattern has no '*'
 
     def matches(self, text: str) -> bool:
-        text = text.lower()
+        text = value_key(text)
         first, *middle, last = self.pieces if len(self.pieces) > 1 else (*self.pieces, None)
         if last is None:
             return text == first
@@ -195,7 +218,7 @@ operator("matchInsensitively", _match_pattern(re.IGNORECASE), negation="notMatch
 def _ordering_key(value: Any) -> Any:
     if value is None or value is MISSING or isinstance(value, bool | dict | list):
         raise ConditionError(f"cannot order {kind_of(value)}: less/greater compare numbers, dates or strings")
-    return value.lower() if isinstance(value, str) else value
+    return value_key(value) if isinstance(value, str) else value
 
 
 def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:

@@ -213,8 +213,18 @@ def _kind(item: dict[str, Any]) -> str | None:
     return None
 
 
+ENVELOPE_KEYS = frozenset({"id", "name", "type", "properties", "systemdata"})
+
+
 def _flatten(item: dict[str, Any], path: Path, place: str, index: int) -> dict[str, Any]:
-    """The document's fields: ``properties`` merged with the ARM envelope (id, name)."""
+    """The document's fields: ``properties`` merged with the ARM envelope (id, name). A field both in the
+    envelope and in ``properties`` is ambiguous: an error naming it."""
+    if isinstance(item.get("properties"), dict):
+        inner = {key.lower() for key in item["properties"]}
+        twice = sorted(key for key in item if key.lower() not in ENVELOPE_KEYS and key.lower() in inner)
+        if twice:
+            raise InputError(str(path), f"'{twice[0]}' is given both beside and inside 'properties': keep one",
+                             location=place or None, value=twice)
     body = dict(item["properties"]) if isinstance(item.get("properties"), dict) else dict(item)
     default_name = path.stem if not place else f"{path.stem}-{index}"
     body["name"] = item.get("name") or body.get("name") or default_name

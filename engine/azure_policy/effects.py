@@ -10,6 +10,7 @@ Disabled is never evaluated; effects with no state offline are refused per defin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -74,8 +75,41 @@ def _matched(policy: CompiledPolicy, context: RuleContext, related: list[dict[st
     return Outcome(False, policy.condition.explain(context, True) if explain else [])
 
 
-for _name in ("Audit", "Deny", "Modify", "Append", "DenyAction"):
+for _name in ("Audit", "Deny", "DenyAction"):
     effect(_name)(_matched)
+
+
+@effect("Modify")
+@effect("Append")
+def _alters(policy: CompiledPolicy, context: RuleContext, related: list[dict[str, Any]], explain: bool) -> Outcome:
+    """The ``if`` matched a resource Modify or Append would alter: non-compliant (docs "Azure Policy compliance
+    states": existing resources are not changed, they are marked non-compliant), the matched conditions and
+    what the effect would write saying why."""
+    outcome = _matched(policy, context, related, explain)
+    if explain:
+        outcome.reasons.extend(_alterations(policy.resolved_details(context)))
+    return outcome
+
+
+def _alterations(details: Any) -> list[Reason]:
+    """One reason per Modify operation or Append pair: what remediating the resource would write."""
+    if isinstance(details, list):  # Append: field/value pairs
+        return [reason(f"append would add {_shown(item.get('value'))} to {item.get('field')}",
+                       f"policyRule.then.details[{index}]", item.get("field"), "append", item.get("value"))
+                for index, item in enumerate(details)]
+    found = []
+    for index, operation in enumerate(details.get("operations") or () if isinstance(details, dict) else ()):
+        action, value = operation.get("operation"), operation.get("value")
+        written = f" = {_shown(value)}" if "value" in operation else ""
+        when = f" when {operation['condition']}" if "condition" in operation else ""
+        found.append(reason(f"modify would {action} {operation.get('field')}{written}{when}",
+                            f"policyRule.then.details.operations[{index}]", operation.get("field"), action, value))
+    return found
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 MANUAL_STATES = {state.value.lower(): state for state in

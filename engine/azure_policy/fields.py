@@ -3,6 +3,13 @@
 A field is an envelope property (``type``, ``name``, ``tags['x']`` ...) or an alias. Array
 aliases (``...statuses[*].code``) yield every element's value; inside a field ``count`` the
 fields under the counted array read the element being counted instead of the whole array.
+
+The docs page "Author policies for array properties" fixes two readings of a reference: a ``field``
+condition evaluates every selected value (each element of a ``[*]`` alias, one lacking the property
+included: "each element in the array is evaluated individually with logical and"), while the
+``field()`` function returns the value as is: ``""`` for a missing property, ``[]`` for a ``[*]``
+alias of a missing array, and inside a ``count.where`` an array with the single value selected from
+the member being counted.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.azure_policy.alias_inference import infer_alias
-from engine.azure_policy.aliases import Alias, resolve_alias
+from engine.azure_policy.aliases import ALIASES, MAP_PREFIXES, Alias, AliasTable
+from engine.azure_policy.casing import name_key
 
 
 class _Missing:
@@ -29,6 +37,8 @@ class _Missing:
 
 MISSING: Any = _Missing()
 WILDCARD = "[*]"
+# arcpolicy's table: the explicit and published aliases, other types' aliases read by Azure's convention
+DEFAULT_ALIASES = AliasTable(ALIASES, MAP_PREFIXES, fallback=infer_alias)
 
 ENVELOPE_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
@@ -45,60 +55,93 @@ class UnknownAliasError(FieldError):
     """A field shaped like an alias that is neither in the table nor inferred (Azure: an invalid alias)."""
 
 
+Getter = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+
+def normalized_location(value: Any) -> Any:
+    """Docs "policy rule", fields: "Location fields are normalized to support various formats. For example,
+    ``East US 2`` is considered equal to ``eastus2``": strings without whitespace, lower-cased (arrays of
+    them for ``in``/``notIn``)."""
+    if isinstance(value, str):
+        return "".join(value.split()).lower()
+    if isinstance(value, list):
+        return [normalized_location(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class FieldReference:
-    """A compiled field: its name as written, and a getter ``(resource, current) -> value``.
+    """A compiled field: its name as written, and getters ``(resource, current) -> value``.
 
-    ``is_array`` is True for ``[*]`` references whose value is the list of element values;
-    ``inferred`` when the alias is not in the table but read by Azure's default convention.
+    ``get`` reads what a ``field`` condition evaluates: for ``is_array`` references the list of selected
+    values, MISSING for an element that lacks the property. ``select`` reads what ``field()`` returns
+    (:meth:`value`). ``inferred`` when the alias is not in the table but read by its fallback;
+    ``normalize`` when conditions compare normalized values (``location``).
     """
 
     name: str
-    get: Callable[[dict[str, Any], dict[str, Any]], Any]
+    get: Getter
     is_array: bool
     alias: Alias | None = None
     inferred: bool = False
+    select: Getter | None = None  # when field() reads differently from the condition
+    returns_array: bool = False  # field() returns an array: the alias's path holds [*]
+    normalize: Callable[[Any], Any] | None = None
+
+    def value(self, resource: dict[str, Any], current: dict[str, Any]) -> Any:
+        """``field(name)``: the value as is; ``[]`` for a ``[*]`` alias of a missing array, ``""`` for
+        another missing property (docs "Author policies for array properties", the field() table)."""
+        value = (self.select or self.get)(resource, current)
+        if value is MISSING:
+            return [] if self.returns_array else ""
+        return value
 
 
 def lookup(value: Any, key: str) -> Any:
-    """``value[key]`` with ARM's case-insensitive property names; MISSING when absent."""
+    """``value[key]`` with ARM's case-insensitive property names (:func:`~engine.azure_policy.casing.name_key`);
+    MISSING when absent."""
     if not isinstance(value, dict):
         return MISSING
     found = value.get(key, MISSING)
     if found is not MISSING:
         return found
-    lowered = key.lower()
+    wanted = name_key(key)
     for name, item in value.items():
-        if name.lower() == lowered:
+        if name_key(name) == wanted:
             return item
     return MISSING
 
 
-def read_path(value: Any, path: tuple[str, ...]) -> Any:
-    """Follow ``path`` from ``value``; ``[*]`` fans out into a list of every element's value."""
+def read_path(value: Any, path: tuple[str, ...], keep_missing: bool = False) -> Any:
+    """Follow ``path`` from ``value``; ``[*]`` fans out into a list of every element's value (nested ``[*]``
+    flattened; an element lacking the property is MISSING in it when ``keep_missing``, else left out). A
+    path through a missing array selects nothing: ``[]``."""
     for position, segment in enumerate(path):
         if segment == WILDCARD:
             if not isinstance(value, list):
                 return []
             rest = path[position + 1:]
+            nested = WILDCARD in rest
             values: list[Any] = []
             for element in value:
-                item = read_path(element, rest)
-                if isinstance(item, list) and WILDCARD in rest:
+                item = read_path(element, rest, keep_missing)
+                if nested:
                     values.extend(item)
-                elif item is not MISSING:
+                elif item is not MISSING or keep_missing:
                     values.append(item)
             return values
         value = lookup(value, segment)
         if value is MISSING:
-            return MISSING
+            return [] if WILDCARD in path[position:] else MISSING
     return value
 
 
 def _tag_name(lowered: str, name: str) -> str | None:
-    """The tag key of ``tags['x']``, ``tags[x]`` or ``tags.x``; None for other fields."""
+    """The tag key of ``tags['x']``, ``tags[x]`` or ``tags.x``; None for other fields. An apostrophe in a quoted
+    tag name is written twice (docs "policy rule", fields: ``tags['''My.Apostrophe.Tag''']`` names the tag
+    ``'My.Apostrophe.Tag'``)."""
     if lowered.startswith("tags['") and lowered.endswith("']"):
-        return name[6:-2]
+        return name[6:-2].replace("''", "'")
     if lowered.startswith("tags[") and lowered.endswith("]"):
         return name[5:-1]
     if lowered.startswith("tags."):
@@ -106,23 +149,25 @@ def _tag_name(lowered: str, name: str) -> str | None:
     return None
 
 
-def _find_alias(name: str, infer: bool) -> tuple[Alias, bool]:
-    """The alias ``name`` and whether it was inferred (see :mod:`engine.azure_policy.alias_inference`)."""
-    alias = resolve_alias(name)
+def _find_alias(name: str, infer: bool, table: AliasTable) -> tuple[Alias, bool]:
+    """The alias ``name`` and whether the table's fallback read it (see :class:`AliasTable`)."""
+    alias = table.resolve(name)
     if alias is not None:
         return alias, False
-    alias = infer_alias(name) if infer else None
+    fallback = table.fallback
+    alias = fallback(name) if infer and fallback is not None else None
     if alias is None:
         strict = " (--strict-aliases: aliases outside arcpolicy's table are not inferred)" if (
-            not infer and infer_alias(name) is not None) else ""
+            not infer and fallback is not None and fallback(name) is not None) else ""
         raise UnknownAliasError(f"unknown field or alias '{name}'{strict}")
     return alias, True
 
 
-def compile_field(name: str, counted: tuple[str, ...] = (), infer: bool = True) -> FieldReference:
+def compile_field(name: str, counted: tuple[str, ...] = (), infer: bool = True,
+                  table: AliasTable = DEFAULT_ALIASES) -> FieldReference:
     """Compile a field name; ``counted`` are the array aliases of the enclosing field counts.
 
-    An alias of a type without an explicit table is read by Azure's default convention unless
+    An alias the table lacks is read by its fallback (arcpolicy's: Azure's default convention) unless
     ``infer`` is False. Raises FieldError for an unknown field or alias.
     """
     if not isinstance(name, str) or not name:
@@ -132,19 +177,38 @@ def compile_field(name: str, counted: tuple[str, ...] = (), infer: bool = True) 
     if tag is not None:
         return FieldReference(name, _path_getter(("tags", tag)), False)
     if lowered in ENVELOPE_FIELDS:
-        return FieldReference(name, _path_getter(ENVELOPE_FIELDS[lowered]), False)
+        return FieldReference(name, _path_getter(ENVELOPE_FIELDS[lowered]), False,
+                              normalize=normalized_location if lowered == "location" else None)
     if lowered == "fullname":
         return FieldReference(name, lambda resource, current: full_name(resource), False)
-    alias, inferred = _find_alias(name, infer)
+    alias, inferred = _find_alias(name, infer, table)
+    returns_array = WILDCARD in alias.path
     if alias.paths_by_type:
         return FieldReference(name, _by_type_getter(alias), any(WILDCARD in path for path in
                                                                  alias.paths_by_type.values()), alias)
     for counted_name in reversed(counted):
         prefix = counted_name.lower()
         if lowered == prefix or lowered.startswith(prefix + ".") or lowered.startswith(prefix + "["):
-            remainder = alias.path[len(_find_alias(counted_name, True)[0].path):]
-            return FieldReference(name, _current_getter(prefix, remainder), WILDCARD in remainder, alias, inferred)
-    return FieldReference(name, _path_getter(alias.path), WILDCARD in alias.path, alias, inferred)
+            return _counted_reference(name, alias, inferred, prefix, _find_alias(counted_name, True, table)[0])
+    if alias.versioned:
+        return FieldReference(name, _versioned(alias.path_at, lambda path: _path_getter(path, True)), returns_array,
+                              alias, inferred, _versioned(alias.path_at, _path_getter), returns_array)
+    if returns_array:
+        return FieldReference(name, _path_getter(alias.path, True), True, alias, inferred,
+                              _path_getter(alias.path), True)
+    return FieldReference(name, _path_getter(alias.path), False, alias, inferred)
+
+
+def _counted_reference(name: str, alias: Alias, inferred: bool, prefix: str, counted: Alias) -> FieldReference:
+    """``alias`` inside the count of ``counted`` (called ``prefix``): read from the member being counted."""
+    if alias.versioned or counted.versioned:
+        remainder_at = _versioned_remainder(alias, counted)
+        return FieldReference(name, _versioned(remainder_at, lambda path: _current_getter(prefix, path, True)),
+                              WILDCARD in alias.path[len(counted.path):], alias, inferred,
+                              _versioned(remainder_at, lambda path: _counted_selection(prefix, path)), True)
+    remainder = alias.path[len(counted.path):]
+    return FieldReference(name, _current_getter(prefix, remainder, True), WILDCARD in remainder, alias, inferred,
+                          _counted_selection(prefix, remainder), True)
 
 
 def full_name(resource: dict[str, Any]) -> Any:
@@ -176,11 +240,31 @@ def _by_type_getter(alias: Alias) -> Callable[[dict[str, Any], dict[str, Any]], 
     return get
 
 
-def _path_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+def _versioned(path_at: Callable[[Any], tuple[str, ...]], getter: Callable[[tuple[str, ...]], Getter]) -> Getter:
+    """A getter of an alias with paths per API version: reads the path at the version the resource JSON was read
+    at (its ``apiVersion``); ``path_at`` gives the path at a version (the default path for others)."""
+    getters: dict[tuple[str, ...], Getter] = {}
+
+    def get(resource: dict[str, Any], current: dict[str, Any]) -> Any:
+        path = path_at(lookup(resource, "apiVersion"))
+        found = getters.get(path)
+        if found is None:
+            found = getters[path] = getter(path)
+        return found(resource, current)
+
+    return get
+
+
+def _versioned_remainder(alias: Alias, counted: Alias) -> Callable[[Any], tuple[str, ...]]:
+    """The path of ``alias`` below the member of the counted array, at an API version."""
+    return lambda version: alias.path_at(version)[len(counted.path_at(version)):]
+
+
+def _path_getter(path: tuple[str, ...], keep_missing: bool = False) -> Getter:
     """A dedicated getter: plain property paths read with ``dict.get`` and fall back to the
     case-insensitive :func:`lookup` only when a name is not found as written."""
     if WILDCARD in path:
-        return lambda resource, current: read_path(resource, path)
+        return lambda resource, current: read_path(resource, path, keep_missing)
     if len(path) == 1:
         key = path[0]
         return lambda resource, current: lookup(resource, key)
@@ -210,5 +294,19 @@ def _path_getter(path: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, A
     return get
 
 
-def _current_getter(counted: str, remainder: tuple[str, ...]) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
-    return lambda resource, current: read_path(current[counted], remainder)
+def _current_getter(counted: str, remainder: tuple[str, ...], keep_missing: bool) -> Getter:
+    """Inside the count of ``counted``: the value selected from the member being counted."""
+    return lambda resource, current: read_path(current[counted], remainder, keep_missing)
+
+
+def _counted_selection(counted: str, remainder: tuple[str, ...]) -> Getter:
+    """``field()`` of the counted alias (or below it) inside its count: "an array with a single member",
+    the value selected from the member being counted (several when ``remainder`` holds ``[*]``)."""
+    if WILDCARD in remainder:
+        return lambda resource, current: read_path(current[counted], remainder)
+
+    def select(resource: dict[str, Any], current: dict[str, Any]) -> list[Any]:
+        value = read_path(current[counted], remainder)
+        return [] if value is MISSING else [value]
+
+    return select

@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from engine import ids
-from engine.azure_policy.fields import MISSING, FieldError, FieldReference, compile_field
+from engine.azure_policy.aliases import AliasTable
+from engine.azure_policy.fields import DEFAULT_ALIASES, MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import EvaluationError, FunctionRegistry
 from engine.expressions.dotnet import format_datetime
 from engine.expressions.registry import POLICY_RULE_FUNCTIONS, TEXT, FunctionSpec
@@ -53,46 +54,73 @@ Containers = Mapping[str, dict[str, Any]]  # normalized id -> subscription or re
 NO_CONTAINERS: Containers = {}
 
 
+# What requestContext() returns offline. Docs "policy rule", policy functions: "The latest API version is
+# always used during compliance evaluation on existing resources": offline, where the latest version of each
+# type is not at hand, an API version later than any a policy names (policies compare it with less/greaterOrEquals
+# against dates). No caller identity (no claims: the MFA built-ins' ``requestContext().identity`` conditions do
+# not hold).
+LATEST_API_VERSION = "9999-12-31"
+OFFLINE_REQUEST: Mapping[str, Any] = {"apiVersion": LATEST_API_VERSION, "identity": {}}
+
+
 class RuleContext:
     """What a policy rule sees while evaluating one resource.
 
     ``current`` maps the (lower-case) name of each enclosing ``count`` to the element being
     counted; ``counted`` lists the field-count array aliases, innermost last;
     ``value_count_iterations`` is how many times the enclosing value counts iterate together
-    (nested value counts are bounded by their iterations together).
+    (nested value counts are bounded by their iterations together). ``aliases`` is the table the
+    policy's fields resolve against (``field()`` names built at run time too); ``request`` what
+    ``requestContext()`` returns.
+
+    ``resource`` is what ``field`` conditions read: the evaluated resource, or in an existence condition the
+    related resource; ``evaluated`` stays the resource of the ``if``, which ``field()``, ``resourceGroup()``
+    and ``subscription()`` read (docs "auditIfNotExists": the existence condition "can use [field()] to check
+    equivalence with values in the if condition").
     """
 
-    __slots__ = ("containers", "counted", "current", "policy", "resource", "timestamp", "value_count_iterations")
+    __slots__ = ("aliases", "containers", "counted", "current", "evaluated", "policy", "request", "resource",
+                 "timestamp", "value_count_iterations")
 
     def __init__(self, resource: dict[str, Any], timestamp: datetime, policy: dict[str, str],
-                 containers: Containers | None = None):
-        self.resource = resource
+                 containers: Containers | None = None, aliases: AliasTable = DEFAULT_ALIASES,
+                 request: Mapping[str, Any] = OFFLINE_REQUEST):
+        self.resource = self.evaluated = resource
         self.timestamp = timestamp
         self.policy = policy
         self.containers = containers if containers is not None else NO_CONTAINERS
+        self.aliases = aliases
+        self.request = request
         self.current: dict[str, Any] = {}
         self.counted: tuple[str, ...] = ()
         self.value_count_iterations = 1
 
     def for_resource(self, resource: dict[str, Any]) -> RuleContext:
-        """The same context over another resource (a related resource of an existence check)."""
-        return RuleContext(resource, self.timestamp, self.policy, self.containers)
+        """The same context with ``field`` conditions over another resource (a related resource of an
+        existence check)."""
+        context = RuleContext(resource, self.timestamp, self.policy, self.containers, self.aliases, self.request)
+        context.evaluated = self.evaluated
+        return context
 
 
 @lru_cache(maxsize=4096)
-def field_reference(name: str, counted: tuple[str, ...] = ()) -> FieldReference:
+def field_reference(name: str, counted: tuple[str, ...] = (), table: AliasTable = DEFAULT_ALIASES) -> FieldReference:
     """A compiled field, cached: rules and templates read the same few fields over every resource."""
-    return compile_field(name, counted)
+    return compile_field(name, counted, table=table)
+
+
+def runtime_reference(context: RuleContext, name: str) -> FieldReference:
+    """The field ``name`` computed while evaluating (``field()``, a field name built by an expression)."""
+    try:
+        return field_reference(name, context.counted, context.aliases)
+    except FieldError as error:
+        raise EvaluationError(str(error)) from None
 
 
 def field_value(context: RuleContext, name: str) -> Any:
-    """``field(name)``: the value of a field or alias of the evaluated resource (None when absent)."""
-    try:
-        reference = field_reference(name, context.counted)
-    except FieldError as error:
-        raise EvaluationError(str(error)) from None
-    value = reference.get(context.resource, context.current)
-    return None if value is MISSING else value
+    """``field(name)``: the value of a field or alias of the evaluated resource, as the arrays page documents
+    it (:meth:`~engine.azure_policy.fields.FieldReference.value`: ``""`` or ``[]`` when absent)."""
+    return runtime_reference(context, name).value(context.evaluated, context.current)
 
 
 POLICY_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))(field_value)
@@ -100,15 +128,17 @@ POLICY_FUNCTIONS.function("field", 1, 1, uses_context=True, takes=(TEXT,))(field
 
 @POLICY_FUNCTIONS.function("current", 0, 1, uses_context=True, takes=(TEXT,))
 def _current(context: RuleContext, name: str | None = None) -> Any:
+    """Docs "policy rule", the current function: the member a count enumerates (by its index name, or the
+    array alias of a field count), or a property of it (``current('<array alias>[*].property')``)."""
     if not context.current:
         raise EvaluationError("current() is only available inside a count's 'where'")
     if name is None:
         return next(reversed(context.current.values()))
     if name.lower() in context.current:
         return context.current[name.lower()]
-    # current('<array alias>[*].property') reads a property of the element being counted
     if any(name.lower().startswith(counted.lower()) for counted in context.counted):
-        return field_value(context, name)
+        value = runtime_reference(context, name).get(context.resource, context.current)
+        return None if value is MISSING else value
     raise EvaluationError(f"current('{name}'): no enclosing count is named '{name}'")
 
 
@@ -116,20 +146,20 @@ def _current(context: RuleContext, name: str | None = None) -> Any:
 def _resource_group(context: RuleContext) -> dict[str, Any]:
     """The resource's group: its location and tags from the inventory when it holds the group (Resource
     Graph's ``resourcecontainers``, a snapshot), else the resource's location and no tags."""
-    parsed = parse_resource_id(context.resource["id"])
+    parsed = parse_resource_id(context.evaluated["id"])
     if parsed.resource_group is None:
         raise EvaluationError("resourceGroup(): the resource is not in a resource group")
     group_id = f"/subscriptions/{parsed.subscription_id}/resourceGroups/{parsed.resource_group}"
     known = context.containers.get(ids.normalize(group_id), {})
     return {"id": group_id, "name": parsed.resource_group, "type": "Microsoft.Resources/resourceGroups",
-            "location": known.get("location") or context.resource.get("location"),
+            "location": known.get("location") or context.evaluated.get("location"),
             "tags": ContainerTags(known.get("tags") or {})}
 
 
 @POLICY_FUNCTIONS.function("subscription", 0, 0, uses_context=True)
 def _subscription(context: RuleContext) -> dict[str, Any]:
     """The resource's subscription: its display name and tags from the inventory when it holds it."""
-    subscription_id = parse_resource_id(context.resource["id"]).subscription_id
+    subscription_id = parse_resource_id(context.evaluated["id"]).subscription_id
     known = context.containers.get(ids.normalize(f"/subscriptions/{subscription_id}"), {})
     properties = known.get("properties") if isinstance(known.get("properties"), dict) else {}
     return {"id": f"/subscriptions/{subscription_id}", "subscriptionId": subscription_id,
@@ -143,10 +173,9 @@ def _policy(context: RuleContext) -> dict[str, str]:
 
 
 @POLICY_FUNCTIONS.function("requestContext", 0, 0, uses_context=True)
-def _request_context(context: RuleContext) -> dict[str, str]:
-    """Offline evaluation has no ARM request; compliance scans see an empty apiVersion, as Azure's do, and
-    no caller identity (no claims: the MFA built-ins' ``requestContext().identity`` conditions do not hold)."""
-    return {"apiVersion": "", "identity": {}}
+def _request_context(context: RuleContext) -> Mapping[str, Any]:
+    """The request that triggered the evaluation: offline, :data:`OFFLINE_REQUEST`."""
+    return context.request
 
 
 @POLICY_FUNCTIONS.function("utcNow", 0, 1, uses_context=True, takes=(TEXT,))

@@ -8,10 +8,10 @@ of secret parameters (:mod:`engine.azure_policy.secure`) are remembered for mask
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from engine.azure_policy.conditions import comparison_key
 from engine.azure_policy.documents import ParameterDefinition
 from engine.errors import InputError
 from engine.secret_values import MASK, remember
@@ -62,6 +62,10 @@ def resolve_parameters(declared: dict[str, ParameterDefinition], given: dict[str
     return resolved
 
 
+def _exact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def check_parameter(name: str, declaration: ParameterDefinition, value: Any, owner: str, source: str,
                     secret: bool = False) -> None:
     type_check = TYPE_CHECKS.get(declaration.type.lower())
@@ -72,10 +76,12 @@ def check_parameter(name: str, declaration: ParameterDefinition, value: Any, own
         raise InputError(source, f"{owner}: parameter '{name}' must be of type {declaration.type}",
                          location=f"parameters.{name}", value=MASK if secret else value)
     if declaration.allowed_values:  # an empty list restricts nothing (built-ins ship "allowedValues": [])
-        allowed = {comparison_key(item) for item in declaration.allowed_values}
+        # docs "definition structure parameters": "Allowed value comparisons are case-sensitive when assigning a
+        # policy" (values of another kind compare as JSON: 1 is not "1", true is not 1)
+        allowed = {_exact(item) for item in declaration.allowed_values}
         items = value if isinstance(value, list) and not any(isinstance(item, list)
                                                               for item in declaration.allowed_values) else [value]
         for item in items:
-            if comparison_key(item) not in allowed:
+            if _exact(item) not in allowed:
                 raise InputError(source, f"{owner}: parameter '{name}' is not one of the allowedValues "
                                          f"{declaration.allowed_values}", location=f"parameters.{name}", value=MASK if secret else item)

@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from engine import ids
+from engine.azure_policy.aliases import AliasTable
 from engine.azure_policy.applicability import SUBSCRIPTION_TYPE, applicability_test, mentions_location
 from engine.azure_policy.compiler import Node, RuleCompiler
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.effects import Effect, Outcome, find_effect
-from engine.azure_policy.functions import Containers, RuleContext, registry_with_parameters
+from engine.azure_policy.fields import DEFAULT_ALIASES
+from engine.azure_policy.functions import OFFLINE_REQUEST, Containers, RuleContext, registry_with_parameters
 from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
-from engine.expressions import EvaluationError
+from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
 from engine.expressions.compiler import constant_value
 
 # Mode Indexed evaluates only types that support tags and location: not extension resources, and not the
@@ -86,6 +88,8 @@ class CompiledPolicy:
         self.applicability = applicability_test(condition)  # effects other than *IfNotExists
         self.inferred_aliases: dict[str, str] = {}  # aliases read by Azure's default convention -> path
         self.default_state: Callable[[RuleContext], Any] | None = None  # Manual's details.defaultState
+        self.aliases = DEFAULT_ALIASES  # the table its fields resolve against
+        self._resolve_details: Callable[[RuleContext], Any] | None = None
 
     def applies_to(self, type_key: str) -> bool:
         """Whether the policy's mode evaluates resources of this (lower-case) type."""
@@ -97,7 +101,8 @@ class CompiledPolicy:
 
     def evaluate(self, resource: dict[str, Any], related: RelatedResources, timestamp: datetime,
                  explain: bool = True, decided: ExistenceOutcomes | None = None,
-                 containers: Containers | None = None) -> tuple[Effect, Outcome] | None:
+                 containers: Containers | None = None,
+                 request: Mapping[str, Any] = OFFLINE_REQUEST) -> tuple[Effect, Outcome] | None:
         """The effect and outcome for ``resource``, or None when the policy is not applicable to it.
 
         AuditIfNotExists/DeployIfNotExists apply where the whole ``if`` holds; other effects where the
@@ -105,9 +110,10 @@ class CompiledPolicy:
         applicable resource whose ``if`` is false is compliant, its reasons the conditions that failed.
         ``decided`` (one dict per evaluated resource and its related resources) shares existence
         outcomes between policies with the same :attr:`existence_key`; the outcome object is then
-        shared too. Raises EvaluationError (or ConditionError) when the rule cannot be evaluated.
+        shared too. ``request`` is what ``requestContext()`` returns. Raises EvaluationError (or
+        ConditionError) when the rule cannot be evaluated.
         """
-        context = RuleContext(resource, timestamp, self.policy_info, containers)
+        context = self.context(resource, timestamp, containers, request)
         effect = self.effect or self._runtime_effect(context)
         if effect.evaluate is None:
             return None
@@ -135,6 +141,44 @@ class CompiledPolicy:
             outcome = decided[key] = effect.evaluate(self, context, candidates, explain)
         return effect, outcome
 
+    def resolved_details(self, context: RuleContext) -> Any:
+        """What the effect applies to ``context``'s resource (None when it applies nothing): Modify's
+        ``roleDefinitionIds`` and ``operations``, Append's ``field``/``value`` pairs, an existence check's
+        ``roleDefinitionIds`` and related ``type``. Values are evaluated; a field is kept as written (it names
+        what to write), and so is a Modify operation's ``condition`` (docs "modify effect": Azure evaluates it
+        on the request, without ``field()``)."""
+        if self._resolve_details is None:
+            self._resolve_details = self._compile_details()
+        return self._resolve_details(context)
+
+    def context(self, resource: dict[str, Any], timestamp: datetime, containers: Containers | None = None,
+                request: Mapping[str, Any] = OFFLINE_REQUEST) -> RuleContext:
+        """The rule context of ``resource`` under this policy (its alias table, the request)."""
+        return RuleContext(resource, timestamp, self.policy_info, containers, self.aliases, request)
+
+    def _compile_details(self) -> Callable[[RuleContext], Any]:
+        """The compiled form of :meth:`resolved_details` for this policy's effect."""
+        then = {key.lower(): value for key, value in self.definition.policy_rule.get("then", {}).items()}
+        details = then.get("details")
+        registry = registry_with_parameters(self.parameters)
+        kind = (self.effect.name if self.effect is not None else "").lower()
+        try:
+            if kind == "append" and isinstance(details, dict | list):
+                items = details if isinstance(details, list) else [details]
+                return _applied(registry, [_pick(item, ("field",), ("value",)) for item in items])
+            if not isinstance(details, dict):
+                return lambda context: None
+            if kind == "modify":
+                operations = [_pick(operation, ("operation", "field", "condition"), ("value",))
+                              for operation in _member(details, "operations") or ()]
+                return _applied(registry, {**_pick(details, (), ("roleDefinitionIds",)), "operations": operations})
+            if self.effect is not None and self.effect.checks_existence:
+                return _applied(registry, _pick(details, (), ("roleDefinitionIds", "type")))
+        except ExpressionSyntaxError as error:
+            raise InputError(self.definition.origin, f"bad expression: {error}",
+                             location="policyRule.then.details") from None
+        return lambda context: None
+
     def _runtime_effect(self, context: RuleContext) -> Effect:
         value = self.effect_expression(context)
         found = find_effect(value)
@@ -143,6 +187,46 @@ class CompiledPolicy:
         if found.offline_refusal:
             raise EvaluationError(f"effect {found.name} {found.offline_refusal}")
         return found
+
+
+def _member(document: Any, name: str) -> Any:
+    """``document[name]`` with the name matched case-insensitively (None when absent)."""
+    if not isinstance(document, dict):
+        return None
+    return next((value for key, value in document.items() if key.lower() == name.lower()), None)
+
+
+def _pick(document: Any, literal: tuple[str, ...], evaluated: tuple[str, ...]) -> dict[str, Any]:
+    """The members of ``document`` named in ``literal`` (kept as written: marked, see :func:`_applied`) and in
+    ``evaluated``, under their canonical names, in that order."""
+    picked: dict[str, Any] = {}
+    for name in (*literal, *evaluated):
+        value = _member(document, name)
+        if value is not None or (isinstance(document, dict) and name in document):
+            picked[name] = _Literal(value) if name in literal else value
+    return picked
+
+
+class _Literal:
+    """A details member kept as written (never evaluated as an expression)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def _applied(registry: Any, shape: Any) -> Callable[[RuleContext], Any]:
+    """``shape`` compiled: its values evaluated, its :class:`_Literal` members as written."""
+    if isinstance(shape, _Literal):
+        return lambda context: shape.value
+    if isinstance(shape, dict):
+        members = {name: _applied(registry, value) for name, value in shape.items()}
+        return lambda context: {name: member(context) for name, member in members.items()}
+    if isinstance(shape, list):
+        items = [_applied(registry, item) for item in shape]
+        return lambda context: [item(context) for item in items]
+    return compile_value(shape, registry)
 
 
 def refuse_provider_mode(definition: PolicyDefinition) -> None:
@@ -154,11 +238,13 @@ def refuse_provider_mode(definition: PolicyDefinition) -> None:
 
 
 def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
-                   reference_id: str | None = None, infer_aliases: bool = True) -> CompiledPolicy | None:
+                   reference_id: str | None = None, infer_aliases: bool = True,
+                   aliases: AliasTable = DEFAULT_ALIASES) -> CompiledPolicy | None:
     """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled.
 
-    ``infer_aliases=False`` (``--strict-aliases``) refuses aliases outside the explicit table instead
-    of reading them by Azure's default convention; the policy's ``inferred_aliases`` lists those read so.
+    Fields resolve against ``aliases`` (arcpolicy's table by default). ``infer_aliases=False``
+    (``--strict-aliases``) refuses aliases outside the explicit table instead of reading them by Azure's
+    default convention; the policy's ``inferred_aliases`` lists those read so.
     """
     source = definition.origin
     rule = definition.policy_rule
@@ -169,7 +255,7 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
         refuse_provider_mode(definition)
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
-    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases,
+    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases, aliases,
                             secure=secure_parameters(rule))
     then = rule[keys["then"]]
     then_keys = {key.lower(): key for key in then}
@@ -204,6 +290,7 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     compiled = CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
                               details, existence_condition, related_name, existence_key)
     compiled.inferred_aliases = compiler.inferred
+    compiled.aliases = aliases
     if "defaultstate" in detail_keys:
         compiled.default_state = compiler.expression(details[detail_keys["defaultstate"]],
                                                      "policyRule.then.details.defaultState")

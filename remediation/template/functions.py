@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Protocol
 
-from engine.azure_policy.fields import MISSING, FieldError
+from engine.azure_policy.fields import FieldError
 from engine.azure_policy.functions import field_reference
 from engine.expressions import EvaluationError
 from engine.expressions.registry import SCALAR, TEMPLATE_LANGUAGE_FUNCTIONS, TEXT
@@ -216,15 +216,14 @@ def _list(function: str, context: TemplateContext, target: Any, api_version: Any
 
 
 def resource_field(resource: dict[str, Any], path: str) -> Any:
-    """Azure Policy's ``field()`` on an ARM resource, read as the policy conditions read it
-    (:func:`engine.azure_policy.fields.compile_field`): envelope fields, tags, ``fullName`` and
-    aliases; a missing property is ``None``."""
+    """Azure Policy's ``field()`` on an ARM resource, as policy rules read it
+    (:meth:`engine.azure_policy.fields.FieldReference.value`): envelope fields, tags, ``fullName`` and
+    aliases; a missing property is ``""``, a ``[*]`` alias of a missing array ``[]``."""
     try:
         reference = field_reference(path)
     except FieldError as error:
         raise EvaluationError(f"field('{path}'): {error}") from None
-    value = reference.get(resource, {})
-    return None if value is MISSING else value
+    return reference.value(resource, {})
 
 
 @T.function("field", 1, 1, uses_context=True, takes=(TEXT,))

@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.azure_policy.aliases import Alias, AliasTable, split_path
 from engine.azure_policy.documents import PolicyDefinition
-from engine.azure_policy.functions import RuleContext
+from engine.azure_policy.fields import DEFAULT_ALIASES
+from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.policy import compile_policy
+from engine.expressions import compile_value
 from engine.inventory import ClusterInventory
 
 BUILTINS = Path(__file__).resolve().parents[2] / ".." / "shared" / "azure-policy-builtins"
@@ -67,23 +70,36 @@ def inventory(owner: dict[str, Any], *children: dict[str, Any]) -> ClusterInvent
 
 
 def audit_rule(condition: dict[str, Any], parameters: dict[str, Any] | None = None,
-               declared: dict[str, Any] | None = None, mode: str = "All") -> Any:
-    """A compiled Audit policy whose ``if`` is ``condition``."""
+               declared: dict[str, Any] | None = None, mode: str = "All", aliases: AliasTable = DEFAULT_ALIASES) -> Any:
+    """A compiled Audit policy whose ``if`` is ``condition`` (its fields resolved against ``aliases``)."""
     declared = declared or {name: {"type": _type_of(value)} for name, value in (parameters or {}).items()}
     definition = PolicyDefinition.model_validate({
         "id": "/providers/Microsoft.Authorization/policyDefinitions/test", "name": "test", "mode": mode,
         "parameters": declared, "policyRule": {"if": condition, "then": {"effect": "audit"}}, "source": "test.json"})
     return compile_policy(definition, parameters or {}, {"assignmentId": "/a", "definitionId": "/d",
-                                                         "setDefinitionId": "", "definitionReferenceId": ""})
+                                                         "setDefinitionId": "", "definitionReferenceId": ""},
+                          aliases=aliases)
 
 
 def _type_of(value: Any) -> str:
     return {bool: "Boolean", int: "Integer", list: "Array", dict: "Object"}.get(type(value), "String")
 
 
-def matches(condition: dict[str, Any], resource: dict[str, Any], **parameters: Any) -> bool:
+def matches(condition: dict[str, Any], resource: dict[str, Any], aliases: AliasTable = DEFAULT_ALIASES,
+            **parameters: Any) -> bool:
     """Whether ``condition`` (a policy rule's ``if``) matches ``resource``."""
-    return audit_rule(condition, parameters).condition.test(RuleContext(resource, NOW, {}))
+    return audit_rule(condition, parameters, aliases=aliases).condition.test(RuleContext(resource, NOW, {}, aliases=aliases))
+
+
+def expression_value(expression: str, resource: dict[str, Any], aliases: AliasTable = DEFAULT_ALIASES) -> Any:
+    """What a policy rule's template expression (``"[field('...')]"``) evaluates to on ``resource``."""
+    return compile_value(expression, registry_with_parameters({}))(RuleContext(resource, NOW, {}, aliases=aliases))
+
+
+def alias_table(resource_type: str, paths: dict[str, str]) -> AliasTable:
+    """The aliases ``<resource_type>/<name>`` reading ``path`` (ARM's alias paths, as Get-AzPolicyAlias lists them)."""
+    return AliasTable({f"{resource_type}/{name}".lower(): Alias(f"{resource_type}/{name}", split_path(path))
+                       for name, path in paths.items()})
 
 
 def assignment(name: str, definition_id: str, scope: str = "", parameters: dict[str, Any] | None = None,

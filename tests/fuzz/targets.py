@@ -53,15 +53,23 @@ JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4)
                     max_leaves=10)
 
 
-def _cluster(properties: dict[str, Any], tags: Any) -> dict[str, Any]:
-    return {"id": CLUSTER_ID, "name": "c1", "type": "Microsoft.Kubernetes/connectedClusters", "location": "westeurope",
+def _cluster(properties: dict[str, Any], tags: Any, location: Any) -> dict[str, Any]:
+    return {"id": CLUSTER_ID, "name": "c1", "type": "Microsoft.Kubernetes/connectedClusters", "location": location,
             "tags": tags, "properties": properties}
 
 
-RESOURCES = st.builds(_cluster, st.dictionaries(st.sampled_from(
-    ["distribution", "totalNodeCount", "kubernetesVersion", "agentVersion", "connectivityStatus", "provisioningState",
-     "privateLinkState", "infrastructure"]), JSON, max_size=5), st.dictionaries(st.text(max_size=6), st.text(max_size=6),
-                                                                               max_size=3))
+# arrays of objects whose members may lack a property or be no object at all (the [*] and count readings)
+COMPONENTS = st.lists(st.one_of(st.dictionaries(st.sampled_from(["type", "majorVersion", "currentVersion"]), JSON,
+                                                max_size=3), JSON), max_size=4)
+RESOURCES = st.builds(_cluster, st.one_of(
+    st.dictionaries(st.sampled_from(["distribution", "totalNodeCount", "kubernetesVersion", "agentVersion",
+                                     "connectivityStatus", "provisioningState", "privateLinkState", "infrastructure"]),
+                    JSON, max_size=5),
+    st.builds(lambda components, groups: {"arcAgentProfile": {"systemComponents": components},
+                                          "aadProfile": {"adminGroupObjectIDs": groups}},
+              COMPONENTS, st.one_of(JSON, st.lists(st.text(max_size=4), max_size=3)))),
+    st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=3),
+    st.one_of(st.sampled_from(["westeurope", "West Europe", " EAST us 2 ", "ΣΕΛΑΣ", "İstanbul"]), JSON))
 
 # ---- expressions ----------------------------------------------------------------------------------------
 FUNCTION_NAMES = sorted(POLICY_FUNCTIONS.names() | TEMPLATE_FUNCTIONS.names() | {"nope", "listKeys"})
@@ -135,11 +143,21 @@ def check_template_expression(text: str) -> None:
 
 
 # ---- policy rules ------------------------------------------------------------------------------------------
+COMPONENT = "Microsoft.Kubernetes/connectedClusters/arcAgentProfile.systemComponents[*]"
+GROUP_IDS = "Microsoft.Kubernetes/connectedClusters/aadProfile.adminGroupObjectIDs[*]"
 FIELDS = st.sampled_from([
     "type", "name", "location", "id", "tags", "tags['a']", "tags.a", "Microsoft.Kubernetes/connectedClusters/distribution",
     "Microsoft.Kubernetes/connectedClusters/totalNodeCount", "Microsoft.Kubernetes/connectedClusters/nope",
     "Microsoft.KubernetesConfiguration/extensions/extensionType", "[concat('na', 'me')]", "", "[field('name')]",
-    "Microsoft.KubernetesConfiguration/extensions/configurationSettings", "tags[*]",
+    "Microsoft.KubernetesConfiguration/extensions/configurationSettings", "tags[*]", "tags['''a''']",
+    COMPONENT, f"{COMPONENT}.type", f"{COMPONENT}.majorVersion", GROUP_IDS, "[concat('loca', 'tion')]",
+    f"[concat('{COMPONENT}', '.type')]", "Microsoft.Test/resourceType/missing[*].property",
+])
+# field() and current() of array aliases, inside counts and out (the arrays page's readings)
+ARRAY_VALUES = st.sampled_from([
+    f"[field('{COMPONENT}')]", f"[first(field('{COMPONENT}.type'))]", f"[length(field('{COMPONENT}.type'))]",
+    f"[current('{COMPONENT}')]", f"[current('{COMPONENT}.type')]", "[length(field('Microsoft.Test/resourceType/x[*]'))]",
+    f"[field('{GROUP_IDS}')]", "[requestContext().apiVersion]", "[empty(field('tags'))]",
 ])
 OPERATOR_NAMES = st.sampled_from([*sorted(OPERATORS), "Equals", "LIKE", "nope"])
 EXPECTED = st.one_of(JSON, MUTATED_EXPRESSIONS, st.sampled_from(["*", "a*b*", "##-??", "[parameters('list')]"]))
@@ -153,9 +171,13 @@ CONDITIONS = st.one_of(
     st.builds(_condition, st.just("field"), FIELDS, OPERATOR_NAMES, EXPECTED),
     st.builds(_condition, st.just("value"), st.one_of(JSON, MUTATED_EXPRESSIONS), OPERATOR_NAMES, EXPECTED),
     st.builds(_condition, st.just("count"), st.fixed_dictionaries(
-        {"field": st.sampled_from(["tags[*]", "Microsoft.Kubernetes/connectedClusters/nope[*]", "name"])},
-        optional={"where": st.builds(_condition, st.just("field"), FIELDS, OPERATOR_NAMES, EXPECTED)}),
+        {"field": st.sampled_from(["tags[*]", "Microsoft.Kubernetes/connectedClusters/nope[*]", "name", COMPONENT,
+                                   GROUP_IDS])},
+        optional={"where": st.one_of(st.builds(_condition, st.just("field"), FIELDS, OPERATOR_NAMES, EXPECTED),
+                                     st.builds(_condition, st.just("value"), ARRAY_VALUES, OPERATOR_NAMES, EXPECTED)),
+                  "name": st.text(max_size=3)}),
               OPERATOR_NAMES, st.integers(min_value=-2, max_value=3)),
+    st.builds(_condition, st.just("value"), ARRAY_VALUES, OPERATOR_NAMES, EXPECTED),
     st.builds(_condition, st.just("count"), st.fixed_dictionaries(
         {"value": st.one_of(JSON, MUTATED_EXPRESSIONS)}, optional={"name": st.text(max_size=4), "where": st.builds(
             _condition, st.just("value"), st.sampled_from(["[current()]", "[current('x')]", "[first(current())]"]),
