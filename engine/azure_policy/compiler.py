@@ -201,14 +201,14 @@ def _string_test(name: str, operand: Operand, prepared: Any,
         if read is not None:  # a plain field: read the resource directly, one call less per test
             def field_equals(context: RuleContext) -> bool:
                 actual = read(context.resource, context.current)
-                key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
+                key = (actual.lower() if actual.isascii() else value_key(actual)) if actual.__class__ is str else comparison_key(actual)
                 return (key == prepared) is not negate
 
             return field_equals
 
         def equals(context: RuleContext) -> bool:
             actual = operand(context)
-            key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
+            key = (actual.lower() if actual.isascii() else value_key(actual)) if actual.__class__ is str else comparison_key(actual)
             return (key == prepared) is not negate
 
         return equals
@@ -217,7 +217,7 @@ def _string_test(name: str, operand: Operand, prepared: Any,
 
         def member(context: RuleContext) -> bool:
             actual = operand(context)
-            key = value_key(actual) if actual.__class__ is str else comparison_key(actual)
+            key = (actual.lower() if actual.isascii() else value_key(actual)) if actual.__class__ is str else comparison_key(actual)
             return (key in prepared) is not negate
 
         return member
