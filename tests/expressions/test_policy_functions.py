@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure_policy.builders import NOW, cluster, matches
 
-from engine.azure_policy.functions import RuleContext, registry_with_parameters
+from engine.azure_policy.functions import LATEST_API_VERSION, RuleContext, registry_with_parameters
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_expression
 
 POLICY = {"assignmentId": "/subscriptions/s/providers/Microsoft.Authorization/policyAssignments/myAssignment",
@@ -103,7 +103,8 @@ def test_policy_function_example_name_starts_with_the_resource_group_name() -> N
     ("[utcNow('M d')]", "11 1"),
     ("[policy().definitionReferenceId]", "StorageAccountNetworkACLs"),
     ("[policy().assignmentId]", POLICY["assignmentId"]),
-    ("[requestContext().apiVersion]", ""),
+    # "The latest API version is always used during compliance evaluation on existing resources"
+    ("[requestContext().apiVersion]", LATEST_API_VERSION),
     ("[tryGet(requestContext().identity, 'idtyp')]", None),
 ])
 def test_policy_functions(expression: str, expected: Any) -> None:
