@@ -44,6 +44,7 @@ from engine.rego.engine_kinds import DEFAULT_ENGINE
 from engine.rego.engines import Diagnostic, compile_modules, new_interpreter, output_error
 from engine.rego.isolation import EngineCrash, call_isolated
 from engine.rego.modules import RegoModule, discover, read_modules
+from engine.rego.opa_builtins import NOT_PROVIDED
 from engine.rego.references import BuiltinCheck, References, regopy_builtin, unresolved
 from engine.rego.regorus_engine import check_modules, diagnostic, error_message, regorus_builtin
 from engine.rego.regorus_engine import new_interpreter as new_regorus_interpreter
@@ -55,6 +56,7 @@ _TOP_LEVEL = re.compile(r"^(?:default[ \t]+)?([A-Za-z_]\w*)")
 _NOT_A_RULE = frozenset({"package", "import", "else"})  # else continues the rule above it
 _PRINT_PLACE = re.compile(r"^.*?:\d+: ", re.DOTALL)  # regorus prefixes what print() wrote with file:line
 _UNDEFINED = object()
+_MISSING_BUILTIN = re.compile(r"could not find function ([\w.]+)")
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ def _run_with_regorus(plan: TestPlan, coverage: bool) -> TestRun:
             interpreter.take_prints()  # the cases' statements ran again: their prints are the test's already
         except RuntimeError as error:
             results.append(TestResult(test, "ERROR", time.perf_counter_ns() - started,
-                                      _printed(interpreter.take_prints()), error_message(error)))
+                                      _printed(interpreter.take_prints()), _error_text(error)))
             continue
         outcome, sub_results = judge(test, value, [] if reached is _UNDEFINED else reached)
         results.append(TestResult(test, outcome, time.perf_counter_ns() - started, output, "", sub_results))
@@ -256,6 +258,16 @@ def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
         for file, reached in instrumented.reached(interpreter.take_prints()).items():
             hits.setdefault(file, set()).update(reached)
     return [file_coverage(file, coverable, hits.get(file, ())) for file, coverable in instrumented.coverable.items()]
+
+
+def _error_text(error: BaseException) -> str:
+    """regorus's message; for a built-in it lacks, which one and where it is found."""
+    message = error_message(error)
+    missing = _MISSING_BUILTIN.search(message)
+    if missing is None or missing.group(1) not in NOT_PROVIDED:
+        return message
+    found = "regopy has it: --rego-engine regopy" if regopy_builtin(missing.group(1)) else "only OPA has it"
+    return f"{message}: a built-in of OPA that regorus lacks ({found})"
 
 
 def _compiled(modules: list[tuple[str, str]]) -> regorus.Engine:
@@ -362,6 +374,8 @@ def _regopy_value(interpreter: regopy.Interpreter, path: str) -> Any:
 
 
 TEST_RUNNERS: dict[str, TestRunner] = {
-    "regorus": TestRunner(lambda modules: (list(modules), []), _run_with_regorus, regorus_builtin, coverage=True),
+    # a call of an OPA built-in regorus lacks is an ERROR of the tests that evaluate it, not a refused run
+    "regorus": TestRunner(lambda modules: (list(modules), []), _run_with_regorus,
+                          lambda name: regorus_builtin(name) or name in NOT_PROVIDED, coverage=True),
     "regopy": TestRunner(compile_modules, _run_with_regopy, regopy_builtin),
 }

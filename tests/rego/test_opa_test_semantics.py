@@ -179,3 +179,16 @@ def test_tests_in_any_file_run_as_on_opa(tmp_path: Path) -> None:
     (tmp_path / "policy.rego").write_text("package mixed\n\nallow if input.ok\n\ntest_allow if allow with input.ok as true\n")
     assert [(result.name, result.outcome) for result in run_tests([tmp_path]).results] == [
         ("data.mixed.test_allow", "PASS")]
+
+
+def test_a_built_in_the_engine_lacks_is_an_error_of_the_tests_that_call_it(tmp_path: Path, capsys) -> None:
+    (tmp_path / "schema_test.rego").write_text(
+        'package schema_test\n\nschema := "type Query { a: Int }"\n\n'
+        'test_schema_is_valid if {\n\tgraphql.schema_is_valid(schema)\n}\n\ntest_other if {\n\tcount(schema) > 0\n}\n')
+    assert main(["test", "-v", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^data\.schema_test\.test_schema_is_valid: ERROR \(.+\)\n  .*schema_test\.rego:6:\d+: could not "
+                     r"find function graphql\.schema_is_valid: a built-in of OPA that regorus lacks \(only OPA has it\)$",
+                     out, re.MULTILINE)
+    assert re.search(r"^data\.schema_test\.test_other: PASS ", out, re.MULTILINE)
+    assert out.endswith("PASS: 1/2\nERROR: 1/2\n")
