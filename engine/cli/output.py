@@ -15,6 +15,13 @@ from engine.secret_values import scrub
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
+def terminal_text(text: str) -> str:
+    """Untrusted text (names, ids, reasons) fit for a terminal: control characters shown as ``\\xNN``, never
+    sent (an escape sequence in a resource name must not move the cursor or recolour the screen)."""
+    return "".join(character if character.isprintable() or character == "\n" else f"\\x{ord(character):02x}"
+                   for character in text)
+
+
 def write_renderable(renderable: RenderableType, destination: Path | None) -> None:
     """Show a table on the terminal (with colour), or write it as plain text to a file or pipe."""
     if destination is None and sys.stdout.isatty():

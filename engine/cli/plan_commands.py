@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,7 @@ from engine.cli.connection_options import (
     fleet_source_options,
     prepare_policies,
 )
-from engine.cli.output import console
+from engine.cli.output import console, terminal_text
 from engine.cli.scan_commands import not_evaluated_notes, print_notes
 from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
@@ -30,6 +31,7 @@ from remediation.plan.builder import PlanOptions
 from remediation.plan.facts import load_facts
 from remediation.plan.from_scan import plan_from_scan
 from remediation.plan.io import write_plan
+from remediation.plan.models import Action, Plan
 from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown, write_report
 
@@ -88,7 +90,35 @@ def plan_command(
         for done, write in enumerate(writes, 1):
             write()
             progress("writing", done, len(writes))
-    counts = {status: sum(1 for operation in plan.operations if operation.status.value == status)
-              for status in ("planned", "waiting", "deferred", "skipped")}
-    console.print(f"plan: {len(plan.operations)} operations ({', '.join(f'{n} {s}' for s, n in counts.items())}), "
-                  f"{len(plan.conflicts)} conflicts, {len(plan.waves)} waves -> {output}")
+    for line in plan_summary_lines(plan, output):
+        console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+
+
+def plan_summary_lines(plan: Plan, output: Path) -> list[str]:
+    """The terminal's summary: counts by status, then by action and resource type (deletes first, marked),
+    the fields updates change most often, and what the canary covers."""
+    summary = plan.summary
+    statuses = ", ".join(f"{count} {status}" for status, count in summary.by_status.items())
+    lines = [f"plan: {summary.operations} operations ({statuses}), {summary.conflicts} conflicts, "
+             f"{summary.waves} waves -> {output}"]
+    for kind in summary.by_kind:
+        action = "DELETE" if kind.action is Action.DELETE else kind.action.value
+        detail = ", ".join(f"{status} {count}" for status, count in kind.by_status.items())
+        lines.append(f"  {action:<7} {kind.resource_type}: {kind.operations} ({detail})")
+    changed = Counter(change.path for operation in plan.operations for change in operation.changes)
+    if changed:
+        lines.append("  updates change: " + ", ".join(f"{path} ({count})" for path, count in changed.most_common(5))
+                     + (f" and {len(changed) - 5} more fields" if len(changed) > 5 else ""))
+    if plan.canary is not None:
+        canary = plan.canary
+        kinds_in = sum(1 for kind in canary.kinds if kind.in_canary)
+        spread_in = sum(1 for value in canary.spread if value.in_canary)
+        extra = f" (+{len(canary.prerequisite_clusters)} for shared prerequisites)" if canary.prerequisite_clusters \
+            else ""
+        count = len(canary.clusters)
+        lines.append(f"canary: {count} cluster{'s' if count != 1 else ''}{extra}, {canary.operations} operations: "
+                     f"{kinds_in} of {len(canary.kinds)} kinds of write (assignment, action, resource type), "
+                     f"{spread_in} of {len(canary.spread)} spread values, {canary.shared_prerequisites} shared "
+                     "prerequisites")
+        lines.extend(f"  {note}" for note in canary.notes)
+    return lines

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import networkx as nx
 
 from engine import ids
 from engine.inventory import Fleet
+from remediation.plan.changes import field_changes
 from remediation.plan.facts import ClusterFacts, cluster_facts
 from remediation.plan.graph import PlanNode, build_graph, check_acyclic, merge_wanted, propagate_status
-from remediation.plan.models import Conflict, Operation, Plan
+from remediation.plan.models import Action, Conflict, Operation, Plan
 from remediation.plan.requests import WantedOperation
 from remediation.plan.rules import RuleContext, apply_rules
 from remediation.plan.stages import StageProgress, no_progress
@@ -51,14 +53,15 @@ def build_plan(wanted: Iterable[WantedOperation], fleet: Fleet, options: PlanOpt
     progress("waves", 0, len(nodes))
     order = [key for generation in nx.topological_generations(graph) for key in sorted(generation)]
     operation_ids = {key: f"op-{position:0{max(4, len(str(len(order))))}d}" for position, key in enumerate(order, 1)}
-    waves = assign_waves(graph, nodes, order, operation_ids, options.rollout)
+    waves, canary = assign_waves(graph, nodes, order, operation_ids, options.rollout, clusters)
     wave_of = {operation: wave.number for wave in waves for operation in wave.operations}
-    operations = [_operation(nodes[key], graph, operation_ids, wave_of) for key in order]
+    live = _live_resources(fleet, [node for node in nodes.values() if node.action is Action.UPDATE])
+    operations = [_operation(nodes[key], graph, operation_ids, wave_of, live) for key in order]
     progress("waves", len(nodes), len(nodes))
     return Plan(created_at=created_at or datetime.now(UTC), inventory_fingerprint=fleet.fingerprint(),
                 inventory_source=inventory_source, policy_fingerprint=policy_fingerprint, operations=operations,
                 conflicts=[_with_operation(conflict, operation_ids) for conflict in conflicts.values()],
-                waves=waves, pacing=options.rollout.pacing())
+                waves=waves, pacing=options.rollout.pacing(), canary=canary)
 
 
 def _cluster_facts(wanted: list[WantedOperation], fleet: Fleet, options: PlanOptions) -> dict[str, ClusterFacts]:
@@ -84,8 +87,25 @@ def _existing_ids(fleet: Fleet, clusters: dict[str, ClusterFacts]) -> set[str]:
     return existing
 
 
-def _operation(node: PlanNode, graph: nx.DiGraph, operation_ids: dict[str, str], wave_of: dict[str, int]) -> Operation:
+def _live_resources(fleet: Fleet, updates: list[PlanNode]) -> dict[str, dict[str, Any]]:
+    """The inventory's resources that updates write to, by key: what their changes are measured against."""
+    wanted = {node.key for node in updates}
+    found = {}
+    for node in updates:
+        cluster = fleet.cluster(node.cluster_id) if node.cluster_id else None
+        for child in (*cluster.extensions, *cluster.flux_configurations) if cluster is not None else ():
+            if ids.normalize(child["id"]) in wanted:
+                found[ids.normalize(child["id"])] = child
+    if len(found) < len(wanted):
+        found.update({key: resource for resource in fleet.other_resources()
+                      if (key := ids.normalize(resource["id"])) in wanted})
+    return found
+
+
+def _operation(node: PlanNode, graph: nx.DiGraph, operation_ids: dict[str, str], wave_of: dict[str, int],
+               live: dict[str, dict[str, Any]]) -> Operation:
     why = "; ".join(node.why) or None
+    changes = field_changes(live.get(node.key), node.body) if node.action is Action.UPDATE else []
     operation_id = operation_ids[node.key]
     return Operation(
         id=operation_id, action=node.action, resource_id=node.resource_id, resource_type=node.resource_type,
@@ -94,7 +114,7 @@ def _operation(node: PlanNode, graph: nx.DiGraph, operation_ids: dict[str, str],
         status=node.status, reasons=[reason.model_copy(update={"why": why}) for reason in node.reasons],
         cluster_id=node.cluster_id, subscription_id=node.subscription_id, wave=wave_of.get(operation_id),
         deferred_values=node.deferred_values, secret_sources=node.secret_sources,
-        generated_values=node.generated_values, flags=node.flags)
+        generated_values=node.generated_values, flags=node.flags, changes=changes)
 
 
 def _with_operation(conflict: Conflict, operation_ids: dict[str, str]) -> Conflict:

@@ -34,6 +34,11 @@ class ClusterFacts:
     connected: bool | None  # None: unknown (an Arc cluster without connectivityStatus)
     node_architectures: tuple[str, ...] | None  # None: unknown
     extensions: list[ExistingExtension] = field(default_factory=list)
+    # the fleet's spread a canary should cover (remediation.plan.canary)
+    kind: str = ""  # connectedClusters, managedClusters ...: the resource type's last segment
+    distribution: str = ""
+    location: str = ""
+    connectivity: str = ""  # Connected, Offline, Expired; "unknown" when the cluster does not say
 
     @property
     def arm64_only(self) -> bool:
@@ -67,7 +72,11 @@ def cluster_facts(cluster: ClusterInventory, facts: dict[str, tuple[str, ...]]) 
     if architectures is None and tag:
         architectures = tuple(part.strip().lower() for part in tag.split(",") if part.strip())
     return ClusterFacts(resource["id"], connected, architectures or None,
-                        [_existing(extension) for extension in cluster.extensions])
+                        [_existing(extension) for extension in cluster.extensions],
+                        kind=str(resource["type"]).rsplit("/", 1)[-1],
+                        distribution=str(properties.get("distribution") or ("aks" if managed else "unknown")).lower(),
+                        location=str(resource.get("location") or "unknown").lower().replace(" ", ""),
+                        connectivity="Connected" if managed else str(properties.get("connectivityStatus") or "unknown"))
 
 
 def _existing(extension: dict[str, Any]) -> ExistingExtension:

@@ -36,7 +36,7 @@ from remediation.plan.models import EXPANDED_FORMAT_VERSION, Operation, Plan, Re
 FILE_FORMAT_VERSION = 2
 READABLE_VERSIONS = (EXPANDED_FORMAT_VERSION, FILE_FORMAT_VERSION)
 POLICY_FIELDS = ("policyAssignmentId", "policyDefinitionId", "policyDefinitionReferenceId")
-LISTS_LEFT_OUT_WHEN_EMPTY = ("dependsOn", "deferredValues", "secretSources", "generatedValues", "flags")
+LISTS_LEFT_OUT_WHEN_EMPTY = ("dependsOn", "deferredValues", "secretSources", "generatedValues", "flags", "changes")
 
 
 class _ReasonTable:

@@ -36,14 +36,14 @@ class FieldClash:
     owner: Reason
 
 
-def _same_key(mapping: dict[str, Any], key: str) -> str | None:
+def same_key(mapping: dict[str, Any], key: str) -> str | None:
     if key in mapping:
         return key
     lowered = key.lower()
     return next((candidate for candidate in mapping if candidate.lower() == lowered), None)
 
 
-def _agree(left: Any, right: Any) -> bool:
+def agree(left: Any, right: Any) -> bool:
     if isinstance(left, str) and isinstance(right, str):
         return left.lower() == right.lower()
     return bool(left == right) and type(left) is type(right)
@@ -65,7 +65,7 @@ def merge_body(merged: dict[str, Any], wanted: dict[str, Any], owners: dict[str,
     clashes: list[FieldClash] = []
     for key, value in wanted.items():
         path = f"{prefix}.{key}" if prefix else key
-        existing_key = _same_key(merged, key)
+        existing_key = same_key(merged, key)
         if existing_key is None:
             merged[key] = value
             for leaf in leaf_paths(value, path):
@@ -75,7 +75,7 @@ def merge_body(merged: dict[str, Any], wanted: dict[str, Any], owners: dict[str,
         if isinstance(current, dict) and isinstance(value, dict) and current and value:
             clashes.extend(merge_body(current, value, owners, reason, f"{prefix}.{existing_key}" if prefix
                                       else existing_key))
-        elif not _agree(current, value):
+        elif not agree(current, value):
             owner = owners.get(path.lower()) or next(
                 (owners[leaf.lower()] for leaf in leaf_paths(current, path) if leaf.lower() in owners), reason)
             clashes.append(FieldClash(path, current, value, owner))

@@ -6,6 +6,7 @@ in which order; secrets are never in it, only where apply re-derives them from.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -109,6 +110,15 @@ class RequestBody(ArmModel):
     properties: dict[str, Any] | None = None
 
 
+class FieldChange(ContractModel):
+    """One field an update changes: its live value (None when the resource lacks it) and the value written;
+    protected values show ``***``."""
+
+    path: str
+    before: Any = None
+    after: Any = None
+
+
 class Operation(ContractModel):
     id: str  # stable, e.g. "op-0001"
     action: Action
@@ -126,6 +136,7 @@ class Operation(ContractModel):
     secret_sources: list[SecretSource] = Field(default_factory=list)
     generated_values: list[GeneratedValue] = Field(default_factory=list)
     flags: list[str] = Field(default_factory=list)  # e.g. "node-architecture-unknown"
+    changes: list[FieldChange] = Field(default_factory=list)  # an update's fields whose live value differs
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -160,6 +171,84 @@ class Conflict(ContractModel):
     fields: list[FieldConflict] = Field(default_factory=list)
 
 
+class CanaryKind(ContractModel):
+    """One kind of write the plan makes, (assignment, action, resource type), and how much of it the canary
+    holds; ``note`` says why it is not (fully) tried there."""
+
+    policy_assignment_id: str | None = None
+    policy_definition_id: str | None = None
+    action: Action
+    resource_type: str
+    operations: int  # planned and waiting operations of this kind
+    clusters: int  # the clusters they are on (0: shared resources only)
+    in_canary: int
+    note: str | None = None
+
+
+class CanarySpread(ContractModel):
+    """One value of the fleet's spread (cluster kind, distribution, region, connectivity) among the clusters
+    the plan writes to, and how many of those clusters the canary holds."""
+
+    dimension: str
+    value: str
+    clusters: int
+    in_canary: int
+
+
+class CanaryCoverage(ContractModel):
+    """What the canary wave covers (:mod:`remediation.plan.canary`) and what it cannot."""
+
+    requested_clusters: int  # --canary N, or what --canary-percent P came to
+    clusters: list[str]  # chosen for coverage, in the order chosen
+    prerequisite_clusters: list[str] = Field(default_factory=list)  # with a first dependant of a shared prerequisite
+    shared_prerequisites: int = 0  # shared prerequisites in the canary (all of them)
+    operations: int = 0
+    kinds: list[CanaryKind] = Field(default_factory=list)
+    spread: list[CanarySpread] = Field(default_factory=list)
+    clusters_to_cover_everything: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+ACTION_ORDER = {Action.DELETE: 0, Action.CREATE: 1, Action.UPDATE: 2}  # deletes first: they destroy
+
+
+class KindCount(ContractModel):
+    """Operations of one action on one resource type, by status."""
+
+    action: Action
+    resource_type: str
+    operations: int
+    by_status: dict[str, int]
+
+
+class PlanSummary(ContractModel):
+    """The counts every summary shows: by status, and by action and resource type, deletes first."""
+
+    operations: int
+    by_status: dict[str, int]
+    by_kind: list[KindCount]
+    conflicts: int
+    waves: int
+
+
+def summarize_operations(operations: list[Operation], conflicts: int, waves: int) -> PlanSummary:
+    kinds: dict[tuple[Action, str], Counter[str]] = {}
+    names: dict[tuple[Action, str], str] = {}
+    for operation in operations:
+        key = (operation.action, operation.resource_type.lower())
+        names.setdefault(key, operation.resource_type)
+        kinds.setdefault(key, Counter())[operation.status.value] += 1
+    by_kind = [KindCount(action=action, resource_type=names[(action, kind)], operations=sum(counts.values()),
+                         by_status={status.value: counts[status.value] for status in OperationStatus
+                                    if counts[status.value]})
+               for (action, kind), counts in sorted(kinds.items(), key=lambda item: (ACTION_ORDER[item[0][0]],
+                                                                                    item[0][1]))]
+    by_status = Counter(operation.status.value for operation in operations)
+    return PlanSummary(operations=len(operations), by_status={status.value: by_status[status.value]
+                                                              for status in OperationStatus},
+                       by_kind=by_kind, conflicts=conflicts, waves=waves)
+
+
 class Wave(ContractModel):
     number: int
     name: str  # "canary", "wave-1" ...
@@ -176,3 +265,10 @@ class Plan(ContractModel):
     conflicts: list[Conflict] = Field(default_factory=list)
     waves: list[Wave] = Field(default_factory=list)
     pacing: dict[str, Any] = Field(default_factory=dict)  # per-subscription write pacing used for the rollout
+    canary: CanaryCoverage | None = None  # what the canary wave covers (plans that have one)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> PlanSummary:
+        """Counts by status and by (action, resource type), deletes first; written to plan.json as ``summary``."""
+        return summarize_operations(self.operations, len(self.conflicts), len(self.waves))

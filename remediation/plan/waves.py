@@ -1,4 +1,5 @@
-"""Rollout: a canary wave first, then waves paced per subscription, never before a prerequisite.
+"""Rollout: a canary wave first (chosen to represent the plan and the fleet: :mod:`remediation.plan.canary`),
+then waves paced per subscription, never before a prerequisite.
 
 ARM throttles writes per subscription (a bucket of 200 writes refilled at 10 per second), so a
 wave holds at most ``max_writes_per_subscription`` writes for any one subscription. Every
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 import networkx as nx
 
 from engine import ids
+from remediation.plan.canary import ACTIVE, choose_canary
+from remediation.plan.facts import ClusterFacts
 from remediation.plan.graph import PlanNode
-from remediation.plan.models import OperationStatus, Wave
+from remediation.plan.models import CanaryCoverage, Wave
 
 ARM_WRITE_BUCKET = 200
 ARM_WRITE_REFILL_PER_SECOND = 10
@@ -32,6 +35,12 @@ class RolloutOptions:
             return min(clusters, math.ceil(clusters * self.canary_percent / 100))
         return min(clusters, self.canary_clusters)
 
+    def requested(self, clusters: int) -> str:
+        """How the canary was asked for, for the coverage's sentences."""
+        if self.canary_percent is not None:
+            return f"--canary-percent {self.canary_percent:g} ({self.canary_count(clusters)} of {clusters} clusters)"
+        return f"--canary {self.canary_clusters}"
+
     def pacing(self) -> dict[str, object]:
         return {"maxWritesPerSubscriptionPerWave": self.max_writes_per_subscription,
                 "armWriteBucketPerSubscription": ARM_WRITE_BUCKET,
@@ -39,18 +48,17 @@ class RolloutOptions:
                 "canaryClusters": self.canary_clusters, "canaryPercent": self.canary_percent}
 
 
-ACTIVE = (OperationStatus.PLANNED, OperationStatus.WAITING)
-
 
 def assign_waves(graph: nx.DiGraph, nodes: dict[str, PlanNode], order: list[str], operation_ids: dict[str, str],
-                 options: RolloutOptions) -> list[Wave]:
-    """Give each active node a wave number; ``order`` is a topological order of all node keys."""
+                 options: RolloutOptions, clusters: dict[str, ClusterFacts]) -> tuple[list[Wave], CanaryCoverage | None]:
+    """Give each active node a wave number; ``order`` is a topological order of all node keys. Returns the
+    waves and what the canary covers (None without a canary)."""
     active = [key for key in order if nodes[key].status in ACTIVE]
-    clusters = sorted({ids.normalize(nodes[key].cluster_id) for key in active if nodes[key].cluster_id})
-    canary_clusters = set(clusters[:options.canary_count(len(clusters))])
-    canary = {key for key in active if ids.normalize(nodes[key].cluster_id or "") in canary_clusters}
-    for key in list(canary):
-        canary |= {ancestor for ancestor in nx.ancestors(graph, key) if nodes[ancestor].status in ACTIVE}
+    planned_clusters = {ids.normalize(nodes[key].cluster_id) for key in active if nodes[key].cluster_id}
+    size = options.canary_count(len(planned_clusters))
+    choice = choose_canary(graph, nodes, active, clusters, size, options.requested(len(planned_clusters))) \
+        if size and active else None
+    canary = choice.keys if choice else set()
     wave_of: dict[str, int] = {}
     load: dict[tuple[int, str], int] = {}
 
@@ -74,7 +82,7 @@ def assign_waves(graph: nx.DiGraph, nodes: dict[str, PlanNode], order: list[str]
         waves.setdefault(wave_of[key], []).append(operation_ids[key])
     numbers = sorted(waves)
     return [Wave(number=position, name=_wave_name(number, last_canary, position),
-                 operations=waves[number]) for position, number in enumerate(numbers)]
+                 operations=waves[number]) for position, number in enumerate(numbers)], choice.coverage if choice else None
 
 
 def _wave_name(number: int, last_canary: int, position: int) -> str:

@@ -7,6 +7,7 @@ out. Plans hold no secrets (redacted at expansion), so reports cannot leak any.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.atomic import atomic_writer
 from engine.output.markdown_cap import cap_markdown
-from remediation.plan.models import Operation, OperationStatus, Plan
+from engine.output.report import markdown_cell
+from remediation.plan.models import Action, Operation, OperationStatus, Plan, PlanSummary
 from remediation.report.svg import plan_svg
 
 STATUSES = [status.value for status in OperationStatus]
@@ -25,6 +27,30 @@ ROW_LIMIT = 2000  # rows of the per-cluster table
 _environment = Environment(loader=PackageLoader("remediation.report", "templates"),
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False), trim_blocks=True, lstrip_blocks=True)
 _environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
+_environment.filters["value"] = lambda value: "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+_environment.filters["md"] = markdown_cell
+_environment.filters["code"] = lambda value: code_span(markdown_cell(value))
+_environment.filters["type_name"] = lambda resource_type: resource_type.rsplit("/", 1)[-1]
+_environment.filters["last_segment"] = lambda resource_id: (resource_id or "").rsplit("/", 1)[-1] or "(none)"
+CHANGE_GROUP_LIMIT = 100  # distinct (type, field, before, after) changes the Markdown lists
+
+
+def code_span(text: str) -> str:
+    """``text`` as Markdown inline code, fenced with more backticks than it holds in a row."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{padded}{fence}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeGroup:
+    """Updates that change one field of one resource type from one value to another, counted."""
+
+    resource_type: str
+    path: str
+    before: object
+    after: object
+    operations: int
 
 
 @dataclass(slots=True)
@@ -40,12 +66,12 @@ class Row:
 @dataclass(slots=True)
 class PlanView:
     plan: Plan
-    by_status: Counter[str]
-    by_action: Counter[str]
+    summary: PlanSummary
     policies: list[Row]
     clusters: list[Row]
     not_applied: list[Operation]
     shown: list[Operation]
+    changes: list[ChangeGroup]
     svg: str
 
     @property
@@ -63,10 +89,17 @@ def plan_view(plan: Plan) -> PlanView:
         cluster = operation.cluster_id or "(shared resources)"
         clusters[cluster].name = cluster
         clusters[cluster].counts[operation.status.value] += 1
+    changes: Counter[tuple[str, str, str, str]] = Counter()
+    values: dict[tuple[str, str, str, str], tuple[object, object]] = {}
+    for operation in plan.operations:
+        for change in operation.changes if operation.action is Action.UPDATE else ():
+            key = (operation.resource_type, change.path, json.dumps(change.before), json.dumps(change.after))
+            changes[key] += 1
+            values[key] = (change.before, change.after)
     return PlanView(
         plan=plan,
-        by_status=Counter(operation.status.value for operation in plan.operations),
-        by_action=Counter(operation.action.value for operation in plan.operations),
+        summary=plan.summary,
+        changes=[ChangeGroup(key[0], key[1], *values[key], count) for key, count in changes.most_common()],
         policies=sorted(policies.values(), key=lambda row: row.name),
         clusters=sorted(clusters.values(), key=lambda row: row.name)[:ROW_LIMIT],
         not_applied=[operation for operation in plan.operations
@@ -84,7 +117,8 @@ def render_html(plan: Plan) -> str:
 def render_markdown(plan: Plan) -> str:
     """The plan for a pull-request comment: capped to GitHub's comment limit (every conflict and operation
     stays in plan.json)."""
-    return cap_markdown(_environment.get_template("plan.md.j2").render(view=plan_view(plan)),
+    return cap_markdown(_environment.get_template("plan.md.j2").render(view=plan_view(plan),
+                                                                       change_limit=CHANGE_GROUP_LIMIT),
                         "plan.json (and the HTML report, --report)")
 
 

@@ -213,12 +213,15 @@ def test_waves_canary_first_prerequisites_never_later_and_subscription_pacing() 
     clusters = [cluster(f"c{index:02d}", subscription=OTHER_SUBSCRIPTION if index % 2 else SUBSCRIPTION)
                 for index in range(10)]
     plan = build_plan([item for each in clusters for item in wanted(each, DEFENDER)], fleet(*clusters),
-                      PlanOptions(rollout=RolloutOptions(canary_clusters=2, max_writes_per_subscription=3)))
+                      PlanOptions(rollout=RolloutOptions(canary_clusters=2, max_writes_per_subscription=2)))
     by_id = {operation.id: operation for operation in plan.operations}
     assert plan.waves[0].name == "canary"
     canary = [operation for wave in plan.waves if wave.name.startswith("canary") for operation in wave.operations]
     canary_clusters = {ids.normalize(by_id[operation].cluster_id) for operation in canary if by_id[operation].cluster_id}
-    assert canary_clusters == set(sorted(ids.normalize(each["id"]) for each in clusters)[:2])
+    # two clusters chosen to bring in both subscriptions' shared group and workspace (not the first two by name)
+    assert canary_clusters == {ids.normalize(cluster_id) for cluster_id in plan.canary.clusters}
+    assert {by_id[operation].subscription_id for operation in canary} == {SUBSCRIPTION, OTHER_SUBSCRIPTION}
+    assert len(canary_clusters) == 2 and plan.canary.prerequisite_clusters == []
     assert [wave.name for wave in plan.waves[:3]] == ["canary", "canary-2", "wave-1"]  # paced, then the rest
     canary_shared = {by_id[operation].resource_type for operation in canary}
     assert "Microsoft.OperationalInsights/workspaces" in canary_shared  # the canary's prerequisites come along
@@ -231,9 +234,9 @@ def test_waves_canary_first_prerequisites_never_later_and_subscription_pacing() 
         for operation_id in wave.operations:
             key = by_id[operation_id].subscription_id.lower()
             per_subscription[key] = per_subscription.get(key, 0) + 1
-        assert max(per_subscription.values()) <= 3
+        assert max(per_subscription.values()) <= 2
     assert [wave.number for wave in plan.waves] == list(range(len(plan.waves)))
-    assert plan.pacing["maxWritesPerSubscriptionPerWave"] == 3
+    assert plan.pacing["maxWritesPerSubscriptionPerWave"] == 2
 
 
 def test_canary_percent_chooses_the_share_of_clusters() -> None:
