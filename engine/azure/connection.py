@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
 from azure.core.pipeline.transport import RequestsTransport
 from pydantic import BaseModel, ConfigDict, Field
 from requests.adapters import HTTPAdapter
@@ -28,7 +29,8 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from engine.azure.options import AZURE_RESOURCE_MANAGER, SANDBOX_TOKEN, CredentialKind
-from engine.errors import InputError
+from engine.azure.retry import describe
+from engine.errors import InputError, ServiceError
 
 
 class SandboxCredential:
@@ -183,15 +185,25 @@ class ArmConnection(BaseModel):
         self.validated()
         return CREDENTIAL_FACTORIES[self.credential]()
 
+    def check_token(self) -> None:
+        """Get an access token now: a credential that yields none is one line (exit 4) before the command
+        reads or writes anything, rather than every request failing on its own."""
+        try:
+            self.token_credential().get_token(self._scope())
+        except ClientAuthenticationError as error:
+            raise ServiceError(describe(error)) from None
+
+    def _scope(self) -> str:
+        endpoint = self.arm_endpoint.rstrip("/")
+        return f"{AZURE_RESOURCE_MANAGER if self.credential is not CredentialKind.sandbox else endpoint}/.default"
+
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any azure-mgmt client: endpoint, trust, scopes; SDK retries off.
 
         Retries are ours (:func:`engine.azure.retry.with_retries`) so they honour Retry-After,
         are counted, and are never doubled up with the SDK's own.
         """
-        endpoint = self.arm_endpoint.rstrip("/")
-        scope = AZURE_RESOURCE_MANAGER if self.credential is not CredentialKind.sandbox else endpoint
-        kwargs: dict[str, Any] = {"base_url": endpoint, "credential_scopes": [f"{scope}/.default"],
+        kwargs: dict[str, Any] = {"base_url": self.arm_endpoint.rstrip("/"), "credential_scopes": [self._scope()],
                                   "retry_total": 0}
         if self.ca_bundle is not None:
             kwargs["connection_verify"] = str(self.ca_bundle)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import import_module
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+
+# The arguments of the command running (after ``arcpolicy``): apply repeats them in the --resume command it prints.
+COMMAND_LINE: ContextVar[tuple[str, ...]] = ContextVar("COMMAND_LINE", default=())
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import signal
 import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,20 +18,24 @@ import typer
 
 from engine.atomic import check_writable
 from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
-from engine.cli.app import app, short_help
+from engine.cli.app import COMMAND_LINE, app, short_help
 from engine.cli.connection_options import (
     ArmEndpointOption,
+    AttestationOption,
     CaBundleOption,
     CredentialOption,
+    ManagementGroupsOption,
     OpaUrlOption,
     RegoEngineName,
     RegoEngineOption,
     arm_connection,
-    rego_options,
+    prepare_policies,
 )
-from engine.cli.output import console, write_text
+from engine.cli.output import console, terminal_text, write_text
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
+from remediation.apply.interrupt import Interruption
+from remediation.apply.models import ApplyResult, OpState
 from remediation.apply.progress import ApplyProgress
 
 
@@ -61,8 +72,14 @@ def apply_command(
         "--policy", "-p", help="Policies to re-evaluate the touched clusters with, before and after, and to "
                                "re-derive secrets written in their templates.")] = None,
     assignment: Annotated[list[Path] | None, typer.Option(
-        "--assignment", "-a", help="Assignment file: its parameters feed protected settings and --policy.")
+        "--assignment", "-a", help="Assignment file: its parameters feed protected settings and --policy "
+                                   "(repeatable).")
     ] = None,
+    exemption: Annotated[list[Path] | None, typer.Option(
+        "--exemption", "-e", help="Exemption file for --policy's evaluation, as scan takes it (repeatable).")
+    ] = None,
+    attestation: AttestationOption = None,
+    management_groups: ManagementGroupsOption = None,
     write_limit: Annotated[str, typer.Option("--write-limit", help="Per-subscription write bucket BURST/RATE.")
                            ] = "200/10",
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds one operation may poll.")] = 1800.0,
@@ -80,16 +97,71 @@ def apply_command(
     connection = arm_connection(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, credential=credential)
     secret_files = [*(secrets or []), *(assignment or [])]
     secret_values = Secrets.load(secret_files)
-    policies = None
-    if policy:
-        from engine.evaluate import prepare_scan
-
-        policies = prepare_scan(policy, assignment or [], kind_options={"rego": rego_options(rego_engine, opa_url)})
-    with ApplyProgress(len(loaded.operations), sys.stderr) as progress:
+    if not policy and (exemption or attestation or management_groups):
+        raise InputError("--exemption", "--exemption, --attestation and --management-groups shape --policy's "
+                                        "evaluation: give --policy too")
+    policies = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
+                                False) if policy else None
+    resume_command = shlex.join(["arcpolicy", *COMMAND_LINE.get(),
+                                 *(() if "--resume" in COMMAND_LINE.get() else ("--resume",))])
+    interruption = Interruption()
+    with ApplyProgress(loaded.operations, sys.stderr, write_rate=rate, write_burst=burst) as progress, \
+            stop_on_signals(interruption, resume_command, progress):
         result = apply_plan(loaded, connection, options, journal_path=journal or default_journal_path(plan),
-                            secrets=secret_values, policies=policies, on_result=progress)
+                            secrets=secret_values, policies=policies, on_result=progress, interruption=interruption,
+                            on_start=progress.started)
     write_text(json.dumps(result.to_json(), indent=2), output)
     counts = ", ".join(f"{state} {count}" for state, count in result.counts.items())
     console.print(f"applied {len(result.operations)} operations: {counts}; {result.writes} writes, "
                   f"{result.throttled} throttled")
+    if result.interrupted is not None:
+        for line in interrupted_lines(result, resume_command, output):
+            console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_SIGNALS[result.interrupted])
     raise typer.Exit(result.exit_status)
+
+
+# Exit status after a signal, as a shell reports a process it ended: 128 + the signal's number.
+EXIT_SIGNALS = {"SIGINT": 128 + signal.SIGINT, "SIGTERM": 128 + signal.SIGTERM}
+
+
+@contextmanager
+def stop_on_signals(interruption: Interruption, resume_command: str, progress: ApplyProgress) -> Iterator[None]:
+    """SIGINT and SIGTERM ask the apply to stop (:mod:`remediation.apply.interrupt`); a second one stops the
+    process at once, the journal intact (SQLite, each state committed before and after every write)."""
+    if threading.current_thread() is not threading.main_thread():  # signals are the main thread's only
+        yield
+        return
+
+    def handle(number: int, _frame: object) -> None:
+        name = signal.Signals(number).name
+        if interruption.requested:
+            progress.say(f"apply: {name} again: stopping at once; the journal is intact. Resume with: "
+                         f"{resume_command}")
+            os._exit(EXIT_SIGNALS[name])
+        interruption.request(name)
+        progress.say(f"apply: {name}: starting no more operations; those in flight have up to "
+                     f"{interruption.grace:g}s to settle, then the result and the journal are written ({name} "
+                     "again stops at once, the journal intact)")
+
+    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def interrupted_lines(result: ApplyResult, resume_command: str, output: Path | None) -> list[str]:
+    """Where an interrupted apply stopped: what is done, what was in flight, what never started, and how
+    to go on."""
+    done = Counter(operation.state.value for operation in result.operations
+                   if operation.state not in (OpState.INTERRUPTED, OpState.NOT_ATTEMPTED))
+    in_flight = sum(operation.state is OpState.INTERRUPTED for operation in result.operations)
+    not_started = sum(operation.state is OpState.NOT_ATTEMPTED for operation in result.operations)
+    where = f"the result is in {output}, " if output is not None else ""
+    flight = " (the journal has where each was: --resume re-reads or re-polls it)" if in_flight else ""
+    return [f"apply interrupted by {result.interrupted}: {sum(done.values())} operations done ("
+            + ", ".join(f"{state} {count}" for state, count in sorted(done.items())) + f"), {in_flight} in flight"
+            f"{flight}, {not_started} not started; {where}the journal is intact",
+            f"resume with: {resume_command}"]

@@ -16,7 +16,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from engine import __version__
-from engine.cli.app import app, import_command, with_named_metavars
+from engine.cli.app import COMMAND_LINE, app, import_command, with_named_metavars
 from engine.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -50,6 +50,7 @@ def _say(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
     forget_all()  # each command masks the secrets it meets (engine.secret_values)
+    COMMAND_LINE.set(tuple(sys.argv[1:] if argv is None else argv))
     # azure.identity warns in many lines when a credential gets no token; the error line says it once.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:

@@ -22,6 +22,7 @@ from engine.inventory import Fleet
 from remediation.apply.arm import ArmGateway
 from remediation.apply.derive import TemplateSecrets
 from remediation.apply.execute import ExecuteOptions, OperationExecutor
+from remediation.apply.interrupt import Interruption
 from remediation.apply.journal import Journal, JournalEntry
 from remediation.apply.models import ApplyResult, OperationResult, OpState, Verification, count_states
 from remediation.apply.pacing import (
@@ -115,12 +116,17 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
                secrets: Secrets | None = None,
                policies: ScanRequest | None = None,
                on_result: Callable[[OperationResult], None] = lambda _: None,
-               pacer: WritePacer | None = None) -> ApplyResult:
+               pacer: WritePacer | None = None, interruption: Interruption | None = None,
+               on_start: Callable[[int], None] = lambda _: None) -> ApplyResult:
     """Apply ``plan`` against ARM; returns every operation's final state and a verification.
 
     With ``policies`` (a prepared scan), the touched clusters are evaluated before and after, and
-    secrets written in a definition's template are re-derived from its definitions.
+    secrets written in a definition's template are re-derived from its definitions. Once
+    ``interruption`` is requested (a signal), nothing more starts and the result says what was in
+    flight (:mod:`remediation.apply.interrupt`); the run is then not verified. ``on_start`` hears how many
+    operations were settled before any work (skipped by the plan, kept from the journal).
     """
+    interruption = interruption or Interruption()
     options = options.validated()
     connection = connection.validated()
     check_plan(plan)
@@ -128,12 +134,14 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
     started_at = datetime.now(UTC)
     fingerprint = plan_fingerprint(plan)
     # every input check comes before the journal is opened: bad input leaves the disk as it was
-    previous = Journal.read(journal_path, fingerprint) if options.resume else {}
+    previous = Journal.resumable(journal_path, fingerprint) if options.resume else {}
     known = known_results(plan, options, previous)
     selected = [operation for operation in plan.operations if operation.id not in known]
     templates = TemplateSecrets(policies, secrets)
     _check_secrets(secrets, templates, selected)
-    pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, time.sleep)
+    if selected:
+        connection.check_token()  # a credential that yields no token: one line, before the journal or a write
+    pacer = pacer or WritePacer(options.write_burst, options.write_rate, time.monotonic, interruption.sleep)
     read_pacer = WritePacer(options.read_burst, options.read_rate, pacer.clock, pacer.sleep, REMAINING_READS_HEADER)
     gateway = ArmGateway(connection, pacer, read_pacer=read_pacer, pool_size=options.parallel)
     clusters = touched_clusters(selected)
@@ -144,20 +152,21 @@ def apply_plan(plan: Plan, connection: ArmConnection, options: ApplyOptions, *, 
         try:
             if not options.resume:
                 journal.reset()
-            executor = OperationExecutor(gateway, journal, secrets, ExecuteOptions(options.wait, options.timeout),
-                                         templates)
+            executor = OperationExecutor(gateway, journal, secrets,
+                                         ExecuteOptions(options.wait, options.timeout, interruption), templates)
             scheduler = Scheduler(Schedule(plan.operations, known),
                                   lambda operation: executor.run(operation, previous.get(operation.id)),
                                   parallel=options.parallel, failure_threshold=options.failure_threshold,
-                                  on_result=on_result)
+                                  on_result=on_result, interruption=interruption, on_start=on_start)
             results = scheduler.run()
         finally:
             journal.close()
-        verification = _verify(gateway, clusters, before, policies, secrets) if options.verify else None
+        verify = options.verify and not interruption.requested  # an interrupted run says where it stopped instead
+        verification = _verify(gateway, clusters, before, policies, secrets) if verify else None
     finally:
         gateway.close()
     return ApplyResult(plan_fingerprint=fingerprint, started_at=started_at, finished_at=datetime.now(UTC),
-                       stopped_by_failure_threshold=scheduler.stopped,
+                       stopped_by_failure_threshold=scheduler.stopped, interrupted=interruption.reason,
                        counts=count_states([result.state for result in results]),
                        writes=gateway.stats.writes, throttled=gateway.stats.throttled,
                        operations=results, verification=verification)

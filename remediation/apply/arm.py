@@ -29,6 +29,7 @@ from engine import ids
 from engine.azure import ArmConnection, AzureRequestError, RetryPolicy, with_retries
 from engine.azure.retry import RETRYABLE_STATUS, retry_after
 from remediation.apply.compare import TERMINAL_STATES, provisioning_state
+from remediation.apply.interrupt import Interrupted
 from remediation.apply.pacing import DEFAULT_READ_BURST, DEFAULT_READ_RATE, REMAINING_READS_HEADER, WritePacer
 from remediation.plan.models import Action
 
@@ -245,6 +246,7 @@ class ArmGateway:
 
         def post() -> dict[str, Any]:
             self._pacer.take(ids.parse_resource_id(resource_id).subscription_id or "")  # ARM meters POSTs as writes
+            self.stats.add(writes=1)  # and so does the result's count
             response = client.send_request(request)
             response.raise_for_status()
             return response.json()
@@ -296,6 +298,8 @@ class ArmGateway:
 
         try:
             url = with_retries(attempt, self._retry, sleep=self._sleep, on_retry=on_retry)
+        except Interrupted:
+            raise
         except AzureRequestError as error:
             raise WriteFailed(str(error), sent) from None
         return WriteReceipt(url, sent)

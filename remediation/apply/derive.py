@@ -25,6 +25,7 @@ from engine.errors import InputError
 from engine.evaluate import ScanRequest
 from engine.rego.library import DEFINITION_ID_PREFIX as REGO_DEFINITION_PREFIX
 from remediation.apply.arm import KEY_VAULT_API_VERSION, ArmGateway
+from remediation.apply.interrupt import Interrupted
 from remediation.apply.models import OpState
 from remediation.apply.secrets import Secret, Secrets
 from remediation.plan.from_scan import PolicyKey, compiled_azure_policies, policy_key
@@ -170,6 +171,8 @@ class KeyVaultSecrets:
             if not isinstance(vault_uri, str) or not vault_uri:
                 raise failed(f"{where}: the vault has no properties.vaultUri")
             value = arm.read_secret(vault_uri, name)
+        except Interrupted:
+            raise
         except AzureRequestError as error:
             raise failed(f"{where}: {error}") from None
         if value is None:

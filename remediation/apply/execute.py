@@ -30,8 +30,9 @@ from remediation.apply.compare import (
 )
 from remediation.apply.deferred import LiveStateMissing, resolve_deferred
 from remediation.apply.derive import KeyVaultSecrets, NotApplicable, TemplateSecrets
+from remediation.apply.interrupt import Interrupted, Interruption
 from remediation.apply.journal import Journal, JournalEntry
-from remediation.apply.models import OperationResult, OpState
+from remediation.apply.models import NOT_JOURNALED_STATES, OperationResult, OpState
 from remediation.apply.secrets import REDACTED, Secrets
 from remediation.plan.models import Action, DeferredValue, Operation, OperationStatus
 
@@ -45,6 +46,7 @@ BUSY_STATES = frozenset({"creating", "updating", "deleting"})  # ARM answers a w
 class ExecuteOptions:
     wait: bool = False  # wait for extensions to reach a terminal provisioning state
     timeout: float = 1800.0  # seconds one operation may poll
+    interruption: Interruption | None = None  # once requested, an operation that has not written yet does not
 
 
 @dataclass
@@ -102,6 +104,8 @@ class OperationExecutor:
             message = self._failure_text(live) if state is OpState.FAILED else attempt.note or _found_busy_text(live)
         except NotApplicable as outcome:
             state, message, live = outcome.state, outcome.message, None
+        except Interrupted as error:  # its journal entry (started, lro-started) says where it was
+            state, message, live = OpState.INTERRUPTED, str(error), None
         except WriteFailed as error:
             attempt.writes += error.sent
             state, message, live = self._account(operation, attempt, str(error))
@@ -123,7 +127,7 @@ class OperationExecutor:
         elif still_running is not None:  # journaled as accepted, so --resume polls it again
             self._journal.record(operation.id, OpState.LRO_STARTED, polling_url=still_running, message=message,
                                  writes=writes)
-        else:
+        elif state not in NOT_JOURNALED_STATES:
             self._journal.record(operation.id, state, message=message, writes=writes)
         return OperationResult(id=operation.id, action=operation.action.value, resource_id=operation.resource_id,
                                state=state, writes=writes, message=message,
@@ -134,17 +138,21 @@ class OperationExecutor:
         if previous is not None and previous.state is OpState.LRO_STARTED and previous.polling_url:
             attempt.wrote = True
             return self._finish(operation, previous.polling_url)
-        body = attempt.body = self._prepared_body(operation)
+        # secrets are derived only once a write is due: a listKeys() is a POST ARM meters as a write
+        body = self._resolved_body(operation)
         live = self._arm.read(operation.resource_id, operation.api_version)
         resumed = previous is not None and previous.state in (OpState.STARTED, OpState.RECREATING)
         if self._in_effect(operation, live, body):
-            if resumed:  # this apply wrote it before it was interrupted: follow it like its own write
-                return self._settle(operation, live, OpState.SUCCEEDED)
-            return self._found_in_effect(operation, live)
+            return self._already(operation, live, resumed)
         if (provisioning_state(live) or "").lower() in BUSY_STATES:
             live = self._after_foreign_operation(operation, live)
             if self._in_effect(operation, live, body):
                 return self._found_in_effect(operation, live)
+        self._not_interrupted()  # before a write's first request (a listKeys() too)
+        body = self._with_secrets(operation, body)
+        if operation.secret_sources and self._in_effect(operation, live, body):
+            return self._already(operation, live, resumed)  # a secret outside the protected settings, there already
+        attempt.body = body
         if operation.action is not Action.DELETE and (protected_settings_expired(live) or (
                 live is None and attempt.recreating is not None)):  # deleted, not yet created again when interrupted
             return self._recreate(operation, live, body, attempt)
@@ -178,6 +186,12 @@ class OperationExecutor:
         attempt.body = rewritten
         return Action.CREATE, rewritten
 
+    def _not_interrupted(self) -> None:
+        """Before an operation's first write: once the apply is asked to stop, it starts no more writes."""
+        interruption = self._options.interruption
+        if interruption is not None and interruption.requested:
+            raise NotApplicable(OpState.NOT_ATTEMPTED, f"not started: apply was interrupted ({interruption.reason})")
+
     def _account(self, operation: Operation, attempt: _Attempt,
                  failure: str) -> tuple[OpState, str | None, dict[str, Any] | None]:
         """The last retry failed. If a write of this operation may have reached ARM (its answer, or the
@@ -190,12 +204,20 @@ class OperationExecutor:
             if not self._in_effect(operation, live, attempt.body if attempt.body is not None else operation.body):
                 return OpState.FAILED, failure, live
             state, live = self._settle(operation, live, OpState.SUCCEEDED)
+        except Interrupted as error:
+            return OpState.INTERRUPTED, str(error), None
         except (AzureRequestError, StillRunning) as error:
             return OpState.FAILED, f"{failure}; re-reading the target after the last retry failed too: {error}", None
         if state is OpState.FAILED:
             return state, self._failure_text(live), live
         return state, f"the write took effect (the target, re-read after the last retry, is as planned); the " \
                       f"last retry had failed: {failure}", live
+
+    def _already(self, operation: Operation, live: dict[str, Any] | None,
+                 resumed: bool) -> tuple[OpState, dict[str, Any] | None]:
+        if resumed:  # this apply wrote it before it was interrupted: follow it like its own write
+            return self._settle(operation, live, OpState.SUCCEEDED)
+        return self._found_in_effect(operation, live)
 
     def _found_in_effect(self, operation: Operation, live: dict[str, Any] | None) -> tuple[OpState, dict[str, Any] | None]:
         """A target already as the plan wants it, not written by this apply: reported as its live
@@ -239,6 +261,7 @@ class OperationExecutor:
                        "cluster was disconnected" + (f"; {', '.join(lost)} (not in the plan) must be set again"
                                                      if lost else "")
         attempt.recreating = recreation_body(recreated, {})  # recreation_body leaves protected settings out
+        self._not_interrupted()
         self._journal.record(operation.id, OpState.RECREATING, writes=attempt.writes, body=attempt.recreating)
         attempt.wrote, attempt.body = True, recreated
         steps = ((Action.DELETE, None),) if live is not None else ()
@@ -332,8 +355,8 @@ class OperationExecutor:
                     raise NotApplicable(OpState.STALE, f"the cluster gained an instance of {kind} since the plan: "
                                                        f"{extension.get('name')}")
 
-    def _prepared_body(self, operation: Operation) -> dict[str, Any] | None:
-        """The plan body with deferred values resolved and secrets re-derived (memory only)."""
+    def _resolved_body(self, operation: Operation) -> dict[str, Any] | None:
+        """The plan body with its deferred values resolved, its secrets still redacted."""
         if operation.body is None:
             return None
         body = copy.deepcopy(operation.body)
@@ -341,6 +364,13 @@ class OperationExecutor:
         for deferred in operation.deferred_values:
             if deferred.path.lower() not in secret_paths:
                 set_path(body, deferred.path, self._resolve(deferred))
+        return body
+
+    def _with_secrets(self, operation: Operation, body: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``body`` with the secrets re-derived where the plan's secret sources say (memory only)."""
+        if body is None:
+            return None
+        body = copy.deepcopy(body)
         template_values: dict[str, Any] | None = None
         for source in operation.secret_sources:
             if source.kind == "parameter" and source.parameter:

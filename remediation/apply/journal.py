@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import private_file
+from engine.errors import InputError
 from engine.secret_values import scrub
 from remediation.apply.models import OpState
 
@@ -46,6 +47,7 @@ class Journal:
         self.path = path
         self.plan = plan_fingerprint
         self._lock = threading.Lock()
+        self._closed = False
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -53,6 +55,34 @@ class Journal:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
         if "body" not in columns:  # a journal an earlier arcpolicy wrote
             self._db.execute("ALTER TABLE operations ADD COLUMN body TEXT")
+
+    @classmethod
+    def resumable(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
+        """What a previous run of this plan recorded, for ``--resume``: InputError when there is no journal,
+        or it holds nothing of this plan (the plan changed since, or it never ran)."""
+        if not path.is_file():
+            raise InputError("--resume", f"there is no journal at {path}: nothing to resume (apply without "
+                                         "--resume to start; --journal names another journal)")
+        journal = cls(path, plan_fingerprint)
+        try:
+            entries = journal.entries()
+            plans = journal.plans()
+        finally:
+            journal.close()
+        if not entries:
+            others = sorted(plans - {plan_fingerprint})
+            if others:
+                raise InputError("--resume", f"the plan changed since the apply this journal records (the journal "
+                                             f"is of plan {others[0]}, this plan is {plan_fingerprint}): apply "
+                                             "this plan without --resume (every target is re-read first, so "
+                                             "nothing is written twice)", value=str(path))
+            raise InputError("--resume", f"the journal {path} records no apply of this plan: nothing to resume")
+        return entries
+
+    def plans(self) -> set[str]:
+        """The plan fingerprints this journal holds runs of."""
+        with self._lock:
+            return {plan for (plan,) in self._db.execute("SELECT DISTINCT plan FROM operations")}
 
     @classmethod
     def read(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
@@ -80,9 +110,13 @@ class Journal:
 
     def record(self, operation: str, state: OpState, *, polling_url: str | None = None,
                message: str | None = None, writes: int = 0, body: dict[str, Any] | None = None) -> None:
-        """``body`` must hold no secret (the caller leaves protected settings out); it is scrubbed too."""
+        """``body`` must hold no secret (the caller leaves protected settings out); it is scrubbed too. Once
+        the journal is closed (an interrupted apply that stopped waiting for an operation on the wire) a
+        record is dropped: that operation's last state stays, which is what ``--resume`` must see."""
         text = None if body is None else scrub(json.dumps(body, sort_keys=True))
         with self._lock:
+            if self._closed:
+                return
             self._db.execute(
                 "INSERT INTO operations (plan, operation, state, polling_url, message, writes, updated, body) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (plan, operation) DO UPDATE SET state = "
@@ -93,4 +127,5 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()

@@ -29,7 +29,8 @@ class OpState(StrEnum):
     STALE = "stale"  # the cluster changed since the plan in a way that matters: not written
     SKIPPED = "skipped"  # the plan skips it (e.g. arm64-only cluster)
     DEFERRED = "deferred"  # the plan defers it (e.g. protected settings on a disconnected cluster)
-    NOT_ATTEMPTED = "not-attempted"  # the failure threshold stopped the run, or outside --wave
+    NOT_ATTEMPTED = "not-attempted"  # the failure threshold or an interruption stopped the run, or outside --wave
+    INTERRUPTED = "interrupted"  # in flight when the apply was interrupted: its journal entry lets --resume go on
 
     @property
     def kept_on_resume(self) -> bool:
@@ -47,7 +48,9 @@ ATTEMPTED_STATES = frozenset({OpState.SUCCEEDED, OpState.SATISFIED, OpState.WAIT
 # States that make the exit status 1: the plan is not fully in effect.
 UNFINISHED_STATES = frozenset({OpState.FAILED, OpState.BLOCKED, OpState.STALE, OpState.DEFERRED,
                                OpState.NOT_ATTEMPTED, OpState.PENDING, OpState.STARTED, OpState.LRO_STARTED,
-                               OpState.RECREATING})
+                               OpState.RECREATING, OpState.INTERRUPTED})
+# States a run leaves in the journal as they were: the operation's last journaled state is the truth.
+NOT_JOURNALED_STATES = frozenset({OpState.NOT_ATTEMPTED, OpState.INTERRUPTED})
 
 
 
@@ -85,8 +88,9 @@ class ApplyResult(ContractModel):
     started_at: datetime
     finished_at: datetime
     stopped_by_failure_threshold: bool = False
+    interrupted: str | None = None  # the signal that stopped the run (SIGINT, SIGTERM)
     counts: dict[str, int]
-    writes: int
+    writes: int  # write requests sent (PUT, PATCH, DELETE, and POSTs such as listKeys: ARM meters them as writes)
     throttled: int  # 429 answers met (and retried)
     operations: list[OperationResult]
     verification: Verification | None = None

@@ -3,7 +3,8 @@
 An operation starts once everything it depends on is in effect and every earlier wave has
 finished; when one ends without effect its dependents are blocked, not attempted. Once the
 canary wave is done, a failed fraction above the threshold stops new starts (like an Azure
-remediation task); what was never started is reported as not attempted.
+remediation task), and so does a request to stop (:mod:`remediation.apply.interrupt`); what was
+never started is reported as not attempted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from remediation.apply.interrupt import ABANDON_AFTER_GRACE_SECONDS, SLICE_SECONDS, Interruption
 from remediation.apply.models import ATTEMPTED_STATES, OperationResult, OpState
 from remediation.plan.models import Operation
 
@@ -49,8 +51,11 @@ class Scheduler:
     """Runs ``execute`` on each operation of a :class:`Schedule` with at most ``parallel`` at once."""
 
     def __init__(self, schedule: Schedule, execute: Callable[[Operation], OperationResult], *, parallel: int,
-                 failure_threshold: float, on_result: Callable[[OperationResult], None] = lambda _: None):
+                 failure_threshold: float, on_result: Callable[[OperationResult], None] = lambda _: None,
+                 interruption: Interruption | None = None, on_start: Callable[[int], None] = lambda _: None):
         self._schedule = schedule
+        self._on_start = on_start
+        self._interruption = interruption or Interruption()
         self._execute = execute
         self._parallel = max(1, parallel)
         self._threshold = failure_threshold
@@ -86,24 +91,47 @@ class Scheduler:
             self._finish(result)
         for result in list(self._results.values()):
             self._release(result)
-        with ThreadPoolExecutor(max_workers=self._parallel, thread_name_prefix="apply") as pool:
+        self._on_start(len(self._results))  # settled before any work: by the plan, the journal, --wave
+        pool = ThreadPoolExecutor(max_workers=self._parallel, thread_name_prefix="apply")
+        abandoned = False
+        try:
             while True:
                 self._start_ready(pool)
                 if not self._in_flight:
                     break
-                done, _ = wait(self._in_flight, return_when=FIRST_COMPLETED)
+                if self._interruption.expired(after=ABANDON_AFTER_GRACE_SECONDS):
+                    self._abandon_in_flight()
+                    abandoned = True
+                    break
+                done, _ = wait(self._in_flight, timeout=SLICE_SECONDS, return_when=FIRST_COMPLETED)
                 for future in done:
                     operation = self._in_flight.pop(future)
                     self._in_flight_by_subscription[operation.subscription_id or ""] -= 1
                     self._finish(future.result())
                     self._release(self._results[operation.id])
+        finally:  # operations abandoned on the wire are not waited for: their journal entries stand
+            pool.shutdown(wait=not abandoned, cancel_futures=True)
         for operation in self._schedule.operations:
             if operation.id not in self._results:
                 self._finish(OperationResult(
                     id=operation.id, action=operation.action.value, resource_id=operation.resource_id,
-                    state=OpState.NOT_ATTEMPTED,
-                    message="not started: the failure threshold was exceeded" if self.stopped else None))
+                    state=OpState.NOT_ATTEMPTED, message=self._why_not_started()))
         return [self._results[operation.id] for operation in self._schedule.operations]
+
+    def _why_not_started(self) -> str | None:
+        if self._interruption.requested:
+            return f"not started: apply was interrupted ({self._interruption.reason})"
+        return "not started: the failure threshold was exceeded" if self.stopped else None
+
+    def _abandon_in_flight(self) -> None:
+        """The grace period and its margin are over: what is still on the wire is reported in flight."""
+        for operation in self._in_flight.values():
+            self._finish(OperationResult(
+                id=operation.id, action=operation.action.value, resource_id=operation.resource_id,
+                state=OpState.INTERRUPTED, message=f"in flight when apply was interrupted "
+                                                   f"({self._interruption.reason}); its request had not come "
+                                                   "back: --resume re-reads the target"))
+        self._in_flight.clear()
 
     # ---- bookkeeping ------------------------------------------------------------------------
     def _finish(self, result: OperationResult) -> None:
@@ -128,6 +156,8 @@ class Scheduler:
                 if finished.state.done_ok:
                     self._waiting_on[dependent] -= 1
                     continue
+                if self._interruption.requested:  # not blocked by a failure: not started, said once at the end
+                    continue
                 operation = self._by_id[dependent]
                 blocked = OperationResult(id=dependent, action=operation.action.value,
                                           resource_id=operation.resource_id, state=OpState.BLOCKED,
@@ -143,7 +173,7 @@ class Scheduler:
                 and self._waves[operation.id] == current and self._waiting_on.get(operation.id, 0) == 0]
 
     def _start_ready(self, pool: ThreadPoolExecutor) -> None:
-        if self.stopped:
+        if self.stopped or self._interruption.requested:
             return
         free = self._parallel - len(self._in_flight)
         if free <= 0:

@@ -249,15 +249,57 @@ def test_progress_prints_plain_lines_with_counts_rate_and_eta_off_a_terminal():
 
     clock = FakeClock()
     stream = io.StringIO()
-    operation = _operation("a")
-    with ApplyProgress(4, stream, clock) as progress:
-        clock.now = 2.0
-        progress(_result(operation, OpState.SUCCEEDED))
-        clock.now = 6.0
-        progress(_result(operation, OpState.FAILED))
+    operations = [_operation(f"op-{index}") for index in range(10)]
+    with ApplyProgress(operations, stream, clock) as progress:
+        progress.started(0)
+        for index, operation in enumerate(operations[:5]):
+            clock.now = 2.0 * (index + 1)
+            progress(_result(operation, OpState.FAILED if index == 0 else OpState.SUCCEEDED))
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "apply: 2/4 done (failed 1, succeeded 1) 0.3/s ETA 6s"
-    assert lines[-1].startswith("apply: 2/4 done")
+    # 5 done in 10 s: 0.5/s, 5 left
+    assert lines[-1] == "apply: 5/10 done (failed 1, succeeded 4) 0.5/s ETA 10s"
+
+
+def test_a_resumed_apply_measures_its_rate_on_what_it_finishes_not_on_the_journal():
+    """An apply resumed with 90 of 100 operations settled in the journal: those arrive at once and must not
+    make the rate (and so the time left) look 90 times better than it is."""
+    import io
+
+    from remediation.apply.progress import ApplyProgress
+
+    clock = FakeClock()
+    stream = io.StringIO()
+    operations = [_operation(f"op-{index}") for index in range(100)]
+    with ApplyProgress(operations, stream, clock) as progress:
+        for operation in operations[:90]:  # the scheduler reports the journal's outcomes first
+            progress(_result(operation, OpState.SUCCEEDED))
+        clock.now = 1.0
+        progress.started(90)
+        clock.now = 3.0
+        assert progress.line() == "apply: 90/100 done (succeeded 90)"  # no rate measured yet: no guess
+        for index, operation in enumerate(operations[90:95]):
+            clock.now = 1.0 + 10.0 * (index + 1)
+            progress(_result(operation, OpState.SUCCEEDED))
+        # 5 done in 50 s by this run: 0.1/s, 5 left
+        assert progress.line() == "apply: 95/100 done (succeeded 95) 0.1/s ETA 50s"
+
+
+def test_the_eta_is_never_below_what_the_write_pacing_allows():
+    import io
+
+    from remediation.apply.progress import ApplyProgress
+
+    clock = FakeClock()
+    stream = io.StringIO()
+    operations = [_operation(f"op-{index}", subscription="s1" if index < 400 else "s2") for index in range(500)]
+    with ApplyProgress(operations, stream, clock, write_rate=10.0, write_burst=200) as progress:
+        progress.started(0)
+        # s1 has 400 writes to go: 200 from its bucket, then 200 at 10/s
+        assert progress.line() == "apply: 0/500 done ETA >= 20s"
+        for index, operation in enumerate(operations[400:]):  # s2's operations finish fast
+            clock.now = 0.01 * (index + 1)
+            progress(_result(operation, OpState.SATISFIED))
+        assert progress.line().endswith("ETA 20s")
 
 
 def test_a_progress_line_before_anything_finished_has_no_empty_state_list() -> None:
@@ -267,10 +309,10 @@ def test_a_progress_line_before_anything_finished_has_no_empty_state_list() -> N
 
     clock = FakeClock()
     stream = io.StringIO()
-    with ApplyProgress(4, stream, clock, interval=5.0) as progress:
+    with ApplyProgress([_operation(f"op-{index}") for index in range(4)], stream, clock, interval=5.0) as progress:
         clock.now = 6.0
         progress._line_if_due()  # what the ticker does while nothing finishes (--wait, long polls)
-    assert stream.getvalue().splitlines()[0] == "apply: 0/4 done 0.0/s"
+    assert stream.getvalue().splitlines()[0] == "apply: 0/4 done"
 
 
 @pytest.mark.parametrize(("properties", "connected"), [

@@ -69,3 +69,28 @@ def test_scan_and_plan_share_the_assignment_and_exemption_short_options(command:
 def test_reasons_read_as_english(operator: str, holds: str, fails: str):
     assert (OPERATORS[operator.lower()].describe(True), OPERATORS[operator.lower()].describe(False)) == (holds, fails)
     assert all(" is not " + name.lower() not in OPERATORS[name].describe(False).lower() for name in OPERATORS)
+
+
+def _help(path: list[str], capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main([*path, "--help"]) == 0
+    text = re.sub(r"[│╭╮╰╯─]", " ", capsys.readouterr().out)  # rich boxes, wraps and pads: compare words
+    return " ".join(text.split())
+
+
+def test_scan_says_policy_is_required_unless_the_config_gives_it(capsys, monkeypatch):
+    assert "Required, unless --config gives scan.policies." in _help(["scan"], capsys, monkeypatch)
+    assert "--policy" in _help(["plan"], capsys, monkeypatch) and "[required]" in _help(["plan"], capsys, monkeypatch)
+
+
+def test_history_and_trend_take_the_same_option_for_the_newest_scans(capsys, monkeypatch):
+    for command in ("history", "trend"):
+        assert "-n, --last" in _help([command], capsys, monkeypatch), command
+
+
+def test_apply_takes_repeatable_assignments_and_the_scan_options_that_shape_its_evaluation(capsys, monkeypatch):
+    text = _help(["apply"], capsys, monkeypatch)
+    assert "-a, --assignment PATH Assignment file: its parameters feed protected settings and --policy " \
+           "(repeatable)." in text
+    for option in ("-e, --exemption", "--attestation", "--management-groups"):
+        assert option in text, option
