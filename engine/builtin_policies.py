@@ -1,7 +1,9 @@
 """The policy library shipped with arcpolicy, reachable from any install without knowing site-packages.
 
-``--policy builtin:`` is the whole library, ``builtin:azure`` / ``builtin:rego`` its halves, and
-``builtin:rego/monitoring_required.rego`` one file; ``arcpolicy policies path`` prints the folder. The
+``--policy builtin:`` is the default set: each shipped rule once, in its Rego form (the form that carries a
+remediation plan can use); ``builtin:azure`` holds Azure Policy JSON twins of three of those rules, to use
+instead of their Rego forms (not with them: a scan warns when two definitions give identical verdicts);
+``builtin:rego/monitoring_required.rego`` is one file; ``arcpolicy policies path`` prints the folder. The
 library is the ``policies`` package next to ``engine`` (in a checkout and in an installed wheel alike); it
 is found from this file, never by importing ``policies``, which a policy repository's own ``policies/``
 folder would shadow.
@@ -13,6 +15,7 @@ from pathlib import Path
 
 LIBRARY = Path(__file__).resolve().parents[1] / "policies"
 BUILTIN_PREFIX = "builtin:"
+DEFAULT_SET = "rego"  # what a bare ``builtin:`` reads: every shipped rule, each once
 
 
 def resolve_builtin(path: str | Path) -> Path:
@@ -21,4 +24,4 @@ def resolve_builtin(path: str | Path) -> Path:
     if not text.startswith(BUILTIN_PREFIX):
         return Path(path)
     inside = text.removeprefix(BUILTIN_PREFIX).strip("/")
-    return LIBRARY / inside if inside else LIBRARY
+    return LIBRARY / (inside or DEFAULT_SET)

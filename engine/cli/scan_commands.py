@@ -89,7 +89,8 @@ def scan_command(
     policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
                                                                              "builtin: for the shipped library; "
                                                                              "repeatable; folders are read "
-                                                                             "recursively).")] = None,
+                                                                             "recursively). Required, unless "
+                                                                             "--config gives scan.policies.")] = None,
     source: FleetSource,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable). "
                           "Without any, every definition is assigned at tenant scope with its defaults.")] = None,
@@ -143,8 +144,8 @@ def scan_command(
     check_destinations(config)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,
                             policy_fingerprint=policy_set_fingerprint(policy, request))
-    # without --format (and -o) the summary is the answer; with it, the records go to stdout too
-    stdout_format = output_format if not config.outputs and given(ctx, "output_format") else None
+    # the records on stdout in --format (table by default, capped per policy) unless they go to files
+    stdout_format = output_format if not config.outputs else None
     with ScanPublication(config, metadata, request, stdout_format, source.save) as publication:
         with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as progress:
@@ -188,7 +189,7 @@ def not_evaluated_notes(result: ScanResult | StreamedScan) -> list[str]:
 def applicability_notes(result: StreamedScan) -> list[str]:
     """Policies that applied to no resource at all: a policy author's first hint that ``if`` (or Rego's
     ``applicable``) is wrong, which a "100% compliant" would hide."""
-    idle = [row for row in result.summary if not row.applicable and not row.not_evaluated]
+    idle = [row for row in result.summary if not row.applicable and not row.not_evaluated and not row.out_of_scope]
     if result.summary and len(idle) == len(result.summary):
         return [f"nothing was applicable: no resource of the {result.clusters} clusters matched any policy's "
                 "'if' (or a Rego policy's 'applicable'), so nothing was evaluated for compliance"]
@@ -212,7 +213,8 @@ def summary_table(result: StreamedScan) -> Table:
     for row in result.summary[:SUMMARY_ROWS]:
         counts = [row.compliant, row.non_compliant, row.exempt, row.error] if row.applicable else ["-"] * 4
         table.add_row(row.title, row.policy_assignment_name, *map(str, counts),
-                      "not evaluated" if row.not_evaluated else str(row.not_applicable))
+                      "not evaluated" if row.not_evaluated else "out of scope" if row.out_of_scope
+                      else str(row.not_applicable))
     if len(result.summary) > SUMMARY_ROWS:
         rest = result.summary[SUMMARY_ROWS:]
         table.add_row(f"... {len(rest)} more policies", "", *(str(sum(getattr(row, name) for row in rest)) for name in (

@@ -33,7 +33,7 @@ from engine.errors import InputError
 from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups, Scope
-from engine.evaluate.summary import PolicySummary, summarize, tally
+from engine.evaluate.summary import PolicySummary, VerdictSignatures, out_of_scope_warnings, summarize, tally
 from engine.ids import CONTAINER_TYPES, normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.models.results import ComplianceState, PolicyState
@@ -344,10 +344,14 @@ def run_scan(fleet: Fleet, request: ScanRequest, workers: int | None = None,
                 for future in as_completed(futures):
                     take(future.result())
         records = collected.sorted()
-    return ScanResult(records, summarize(request.all_assignments(), tally(records), merged.not_applicable,
-                                         request.not_evaluated),
-                      merged.clusters, merged.evaluations, request.skipped, request.timestamp, request.warnings,
-                      request.not_evaluated)
+    summary = summarize(request.all_assignments(), tally(records), merged.not_applicable, request.not_evaluated)
+    signatures = VerdictSignatures()
+    for record in records:
+        signatures.add(record.policy_definition_id, record.policy_definition_name,
+                       record.policy_definition_reference_id, record.resource_id, record.compliance_state)
+    warnings = [*request.warnings, *out_of_scope_warnings(summary, request.warnings), *signatures.warnings()]
+    return ScanResult(records, summary, merged.clusters, merged.evaluations, request.skipped, request.timestamp,
+                      warnings, request.not_evaluated)
 
 
 def scan(fleet: Fleet, policies: Sequence[Path], assignment_files: Sequence[Path] = (),

@@ -23,7 +23,13 @@ from typing import Any, Protocol
 from engine.evaluate.kinds import NotEvaluated, PolicyKey
 from engine.evaluate.records import PolicyPart, Row, gc_paused, json_timestamp, record_document, row_order
 from engine.evaluate.scan import SERIAL_CLUSTER_LIMIT, ScanEngine, ScanRequest, ShardResult, compiled_engine
-from engine.evaluate.summary import PolicySummary, StateTally, summarize
+from engine.evaluate.summary import (
+    PolicySummary,
+    StateTally,
+    VerdictSignatures,
+    out_of_scope_warnings,
+    summarize,
+)
 from engine.external_sort import ExternalSort
 from engine.inventory import FleetShard, FleetStream
 from engine.inventory.fleet import ClusterEntry
@@ -54,17 +60,19 @@ class RenderedBatch:
     not_applicable: Counter[PolicyKey] = field(default_factory=Counter)
     evaluations: int = 0
     clusters: int = 0
+    signatures: VerdictSignatures = field(default_factory=VerdictSignatures)
 
 
 def render(shard: ShardResult, timestamp: str) -> RenderedBatch:
     """A shard's rows as records' JSON (the ``json`` format's, secrets masked) with their sort keys."""
     batch = RenderedBatch(not_applicable=shard.not_applicable, evaluations=shard.evaluations,
                           clusters=shard.clusters)
-    records, states = batch.records, batch.states
+    records, states, signatures = batch.records, batch.states, batch.signatures
     for row in shard.rows:
         records.append(((*row_order(row), row[6] in NOT_COMPLIANT_STATES), _record_json(row, timestamp)))
         counted = row[5], row[6]
         states[counted] = states.get(counted, 0) + 1
+        signatures.add(row[5][3], row[5][4], row[5][7], row[0], row[6])
     return batch
 
 
@@ -146,6 +154,7 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
     records = ExternalSort()
     states: Counter[tuple[PolicyPart, ComplianceState]] = Counter()
     not_applicable: Counter[PolicyKey] = Counter()
+    signatures = VerdictSignatures()
     counted = {"evaluations": 0, "clusters": 0}
 
     def take(batch: RenderedBatch) -> None:
@@ -153,6 +162,7 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
             records.add(key, encoded)
         states.update(batch.states)
         not_applicable.update(batch.not_applicable)
+        signatures.merge(batch.signatures)
         counted["evaluations"] += batch.evaluations
         counted["clusters"] += batch.clusters
         if progress is not None:
@@ -179,10 +189,10 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
     for (policy, state), count in states.items():
         tallied[PolicyKey(policy[0], policy[1], policy[4], policy[7], policy[5]), state] += count
         by_state[state] += count
-    return StreamedScan(summarize(request.all_assignments(), tallied, not_applicable, request.not_evaluated),
-                        counted["clusters"], counted["evaluations"], records.count,
-                        by_state, request.skipped, request.timestamp, resources.counts(), request.warnings,
-                        request.not_evaluated)
+    summary = summarize(request.all_assignments(), tallied, not_applicable, request.not_evaluated)
+    warnings = [*request.warnings, *out_of_scope_warnings(summary, request.warnings), *signatures.warnings()]
+    return StreamedScan(summary, counted["clusters"], counted["evaluations"], records.count, by_state,
+                        request.skipped, request.timestamp, resources.counts(), warnings, request.not_evaluated)
 
 
 def _decide_in_pool(batches: Iterator[list[ClusterEntry]], workers: int, engine: ScanEngine, timestamp: str,

@@ -7,14 +7,17 @@ reason in ``not_evaluated``.
 
 from __future__ import annotations
 
-from collections import Counter
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from engine.azure_policy.documents import PolicyAssignment
 from engine.evaluate.kinds import NotEvaluated, PolicyKey
+from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState
 
 
@@ -33,6 +36,7 @@ class PolicySummary(BaseModel):
     unknown: int = 0  # Manual policies not attested
     not_applicable: int = 0
     not_evaluated: str | None = None  # why arcpolicy left this definition (member) out, when it did
+    out_of_scope: bool = False  # the assignment's scope holds no resource of the fleet: nothing was evaluated
 
     @property
     def applicable(self) -> int:
@@ -84,6 +88,68 @@ def summarize(assignments: Sequence[PolicyAssignment], states: StateTally, not_a
         row(key).not_applicable += count
     for key, reason in not_evaluated:
         row(key).not_evaluated = reason
+    summarized = {normalize(key.assignment_id) for key in rows}
+    for assignment in assignments:  # scoped where the fleet has nothing: kept, and said
+        if normalize(assignment.id) not in summarized:
+            row(PolicyKey(assignment.id, assignment.name, assignment.policy_definition_id.rsplit("/", 1)[-1], None,
+                          assignment.display_name)).out_of_scope = True
     order = {assignment.id: position for position, assignment in enumerate(assignments)}
     return sorted(rows.values(), key=lambda summary: (order.get(summary.policy_assignment_id, len(order)),
                                                       summary.policy_definition_reference_id or ""))
+
+
+def out_of_scope_warnings(summary: Sequence[PolicySummary], earlier: Sequence[str]) -> list[str]:
+    """A warning per assignment whose scope holds no resource of the fleet (unless ``earlier`` warnings
+    already name it, as the one about an unknown management group does)."""
+    return [f"assignment '{row.policy_assignment_name}': its scope holds no resource of the fleet, so it evaluated "
+            "nothing (check its scope and notScopes)" for row in summary
+            if row.out_of_scope and not any(f"assignment '{row.policy_assignment_name}'" in line for line in earlier)]
+
+
+@dataclass
+class VerdictSignatures:
+    """Per definition (and initiative member): its records, how many are non-compliant, and an order-free
+    checksum of its (resource, state) pairs. Two definitions with different names and the same signature gave
+    identical verdicts on the same resources: most likely one rule in two forms (a Rego policy and its Azure
+    Policy twin), counted twice in every summary, diff and trend. Small (one entry per definition) and
+    mergeable, so a streamed scan's batches each bring theirs."""
+
+    signatures: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # key -> [records, failing, sum]
+    names: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add(self, definition_id: str, definition_name: str, reference_id: str | None, resource_id: str,
+            state: ComplianceState) -> None:
+        key = (definition_id.lower(), (reference_id or "").lower())
+        signature = self.signatures.get(key)
+        if signature is None:
+            signature = self.signatures[key] = [0, 0, 0]
+            self.names[key] = definition_name + (f" [{reference_id}]" if reference_id else "")
+        signature[0] += 1
+        signature[1] += state is ComplianceState.NON_COMPLIANT
+        signature[2] = (signature[2] + zlib.crc32(f"{resource_id.lower()}|{state.value}".encode())) % CHECKSUM_MODULUS
+
+    def merge(self, other: VerdictSignatures) -> None:
+        for key, (records, failing, checksum) in other.signatures.items():
+            signature = self.signatures.setdefault(key, [0, 0, 0])
+            signature[0] += records
+            signature[1] += failing
+            signature[2] = (signature[2] + checksum) % CHECKSUM_MODULUS
+            self.names.setdefault(key, other.names[key])
+
+    def warnings(self) -> list[str]:
+        alike: dict[tuple[int, ...], list[tuple[str, str]]] = defaultdict(list)
+        for key, signature in self.signatures.items():
+            if signature[1] and signature[0] >= 2:  # some non-compliant: all-compliant agreement says nothing
+                alike[tuple(signature)].append(key)
+        warnings = []
+        for (records, failing, _), keys in alike.items():
+            shown = sorted({self.names[key] for key in keys})
+            if len(shown) > 1:
+                warnings.append(f"{' and '.join(repr(name) for name in shown)} give identical verdicts on the same "
+                                f"{records} resources ({failing} non-compliant): if they are one rule in two forms "
+                                "(a Rego policy and its Azure Policy twin), keep one, or every count, diff and trend "
+                                "shows it twice")
+        return sorted(warnings)
+
+
+CHECKSUM_MODULUS = 1 << 64

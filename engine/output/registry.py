@@ -78,7 +78,7 @@ FORMATS: dict[str, OutputFormat] = {output.name: output for output in (
                  "engine.output.policyreport:PolicyReportWriter"),
     OutputFormat("markdown", ".md", "Markdown compliance report", "engine.output.report:MarkdownWriter"),
     OutputFormat("html", ".html", "self-contained HTML compliance report", "engine.output.report:HtmlWriter"),
-    OutputFormat("table", ".txt", "plain-text table of non-compliant records and totals",
+    OutputFormat("table", ".txt", "plain-text table of non-compliant records (the first 20 per policy) and totals",
                  "engine.output.table:TableWriter"),
 )}
 

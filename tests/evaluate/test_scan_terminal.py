@@ -34,12 +34,16 @@ def never_applies(tmp_path: Path) -> Path:
     return path
 
 
-def test_without_format_the_terminal_gets_the_per_policy_summary_not_the_records(fleet: Path, capsys):
+def test_the_terminal_gets_the_per_policy_summary_and_stdout_the_table_with_or_without_format(fleet: Path, capsys):
+    """stdout does not depend on whether the documented default ``--format table`` is given (issue 22)."""
     assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "--workers", "1"]) == 1
     captured = capsys.readouterr()
-    assert captured.out == ""  # no record table
+    assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "--workers", "1", "--format", "table"]) == 1
+    scan_id = re.compile(r"^Scan \S+:")
+    assert scan_id.sub("", capsys.readouterr().out) == scan_id.sub("", captured.out)  # the same, but the scan id
+    assert re.match(r"Scan \S+: overall resource compliance", captured.out)
     assert "Azure Monitor container insights on" in captured.err and "non-compliant" in captured.err
-    assert "NonCompliant" not in captured.err  # records are not listed, only counted
+    assert "NonCompliant" not in captured.err  # records are not listed on the terminal summary, only counted
     # both figures, named as Azure names them
     assert re.search(r"overall resource compliance [\d.]+% \(\d+ of \d+ resources compliant with every assignment",
                      captured.err)
@@ -80,3 +84,47 @@ def test_after_writing_one_line_names_each_file_and_the_scan_id(fleet: Path, tmp
     assert match[4].endswith("history.db") and captured.out == ""
     with HistoryStore(str(store), create=False) as history:
         assert [scan.scan_id for scan in history.scans()] == [match[1]]
+
+
+def test_an_assignment_whose_scope_holds_nothing_stays_in_the_summary_with_a_warning(fleet: Path, tmp_path: Path,
+                                                                                       capsys, monkeypatch):
+    """Issue 22: an assignment scoped where the fleet has nothing used to vanish from the summary."""
+    monkeypatch.setenv("COLUMNS", "250")
+    definition = json.loads((LIBRARY / "monitoring_required.json").read_text())
+    assignments = tmp_path / "assignments.json"
+    assignments.write_text(json.dumps([
+        {"id": "/providers/Microsoft.Authorization/policyAssignments/everywhere", "name": "everywhere",
+         "properties": {"scope": "/", "policyDefinitionId": definition["id"]}},
+        {"id": "/subscriptions/0000dead-0000-0000-0000-000000000000/providers/Microsoft.Authorization/"
+               "policyAssignments/elsewhere", "name": "elsewhere",
+         "properties": {"scope": "/subscriptions/0000dead-0000-0000-0000-000000000000",
+                        "policyDefinitionId": definition["id"]}}]))
+    assert main(["scan", "-i", str(fleet), "-p", str(LIBRARY), "-a", str(assignments), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert ("warning: assignment 'elsewhere': its scope holds no resource of the fleet, so it evaluated nothing"
+            in err)
+    [row] = [line for line in err.splitlines() if "elsewhere" in line and "│" in line]
+    assert "out of scope" in row
+    assert "nothing was applicable to" not in err and "everywhere" not in err.split("warning:", 1)[1].split("\n")[0]
+
+
+def test_the_table_on_stdout_lists_at_most_20_records_per_policy_and_says_how_many_more(tmp_path: Path, capsys):
+    """At fleet scale the default table does not flood the terminal (56,948 lines on 10,000 clusters): the first
+    20 records of each policy that need attention, then one line per policy with how many more."""
+    big = tmp_path / "big.json"
+    write_generated_fleet(big, 120, seed=3)
+    assert main(["scan", "-i", str(big), "-p", str(LIBRARY), "--workers", "1", "--format", "json"]) == 1
+    records = json.loads(capsys.readouterr().out)["value"]
+    attention = {}
+    for record in records:
+        if record["complianceState"] in ("NonCompliant", "Error"):
+            attention[record["policyDefinitionName"]] = attention.get(record["policyDefinitionName"], 0) + 1
+    assert max(attention.values()) > 20
+    assert main(["scan", "-i", str(big), "-p", str(LIBRARY), "--workers", "1"]) == 1
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    for policy, count in attention.items():
+        assert sum(f" {policy} " in row for row in rows) == min(count, 20), policy
+        if count > 20:
+            assert f"... and {count - 20} more records of {policy} need attention" in out
+    assert "(every record: -o FILE.csv, or --format csv or json)" in out

@@ -44,8 +44,24 @@ def test_builtin_policies_are_found_from_any_directory(elsewhere: Path, capsys):
                  "--workers", "1"]) in (0, 1)
     assert scanned_definitions(capsys) == {"rego:arcpolicy.monitoring_required"}
     assert main(["scan", "-i", "fleet.json", "-p", "builtin:", "--format", "json", "--workers", "1"]) == 1
-    assert scanned_definitions(capsys) > azure
+    default_set = scanned_definitions(capsys)
+    assert all(definition.startswith("rego:") for definition in default_set) and len(default_set) == 6
     assert main(["test", "builtin:rego"]) == 0
+
+
+def test_the_default_set_holds_each_shipped_rule_once_and_twins_together_are_warned(elsewhere: Path, capsys):
+    """``builtin:`` has no rule twice (issue 22: each appeared as an Azure definition and as Rego, with identical
+    counts); asking for both forms is allowed, and the scan says which definitions are one rule twice."""
+    assert main(["scan", "-i", "fleet.json", "-p", "builtin:", "--workers", "1"]) == 1
+    assert "identical verdicts" not in capsys.readouterr().err
+    assert main(["scan", "-i", "fleet.json", "-p", "builtin:azure", "-p", "builtin:rego", "--workers", "1"]) == 1
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "identical verdicts" in line]
+    twins = {path.stem for path in (LIBRARY / "azure").glob("*.json")}
+    assert len(warnings) == len(twins) == 3
+    for twin in twins:
+        azure_name, rego_name = "arcpolicy-" + twin.replace("_", "-"), "arcpolicy." + twin
+        assert any(f"'{azure_name}' and '{rego_name}' give identical verdicts on the same" in line
+                   for line in warnings), (twin, warnings)
 
 
 def test_builtin_policies_in_a_config_file_are_not_relative_to_it(elsewhere: Path, capsys):
