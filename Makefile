@@ -30,10 +30,12 @@ demo: $(RUNTIME_STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	# The report test needs Debian's chromium, the history-store tests PostgreSQL: both scripts install what is
-	# missing (as root) before the test workers start.
+	# missing (as root) before the test workers start. A PostgreSQL server this run started is stopped after it.
 	tests/report/ensure_chromium.sh
-	ARCPOLICY_TEST_POSTGRES_URL="$${ARCPOLICY_TEST_POSTGRES_URL:-$$(scripts/ensure-postgres.sh)}" \
-		$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+	@started=$$(mktemp); \
+	url="$${ARCPOLICY_TEST_POSTGRES_URL:-$$(scripts/ensure-postgres.sh --started $$started)}"; \
+	ARCPOLICY_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q; status=$$?; \
+	scripts/ensure-postgres.sh --stop $$started; rm -f $$started; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,8 +6,24 @@
 #   postgresql+psycopg://arcpolicy:arcpolicy@127.0.0.1:PORT/arcpolicy_test
 # on stdout (everything else goes to stderr). Prints nothing when it cannot provide a server,
 # and the tests then start a throwaway server themselves (initdb + pg_ctl in a temp dir).
+#
+#   ensure-postgres.sh --started FILE   as above; when it starts the cluster, it writes "VERSION CLUSTER" to FILE
+#   ensure-postgres.sh --stop FILE      stops the cluster FILE names (nothing when FILE is empty or missing)
+# so `make test` stops the server it started, and leaves one that was already running alone.
 set -euo pipefail
 log() { echo "ensure-postgres: $*" >&2; }
+
+started_file=""
+case "${1:-}" in
+  --started) started_file="${2:?--started FILE}" ;;
+  --stop)
+    if [ -s "${2:?--stop FILE}" ]; then
+      read -r version cluster < "$2"
+      log "stopping cluster $version/$cluster, which this run started"
+      pg_ctlcluster "$version" "$cluster" stop >&2
+    fi
+    exit 0 ;;
+esac
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" != 0 ]; then
@@ -29,6 +45,7 @@ read -r version cluster port status _ < <(pg_lsclusters --no-header | head -n 1)
 if [ "$status" != online ]; then
   log "starting cluster $version/$cluster on port $port"
   pg_ctlcluster "$version" "$cluster" start >&2
+  if [ -n "$started_file" ]; then echo "$version $cluster" > "$started_file"; fi
 fi
 
 as_postgres() { runuser -u postgres -- "$@"; }

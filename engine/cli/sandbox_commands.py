@@ -26,7 +26,8 @@ def _ratio(option: str, text: str) -> str:
 @sandbox_app.command("serve", short_help="Serve a simulated fleet as ARM + Resource Graph over HTTPS.")
 def serve_command(
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Where state, ca.pem and keys persist.")],
-    fleet: Annotated[Path | None, typer.Option("--fleet", help="Fleet snapshot to serve (first start).")] = None,
+    fleet: Annotated[Path | None, typer.Option("--fleet", help="Fleet snapshot to serve (first start; later, the "
+                                               "same fleet or none).")] = None,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any).")] = 8443,
     max_page_size: Annotated[int, typer.Option("--max-page-size", min=1, max=1000,
                                                help="Most rows per Resource Graph page.")] = 1000,

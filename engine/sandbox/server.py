@@ -4,6 +4,7 @@ run it in a background thread (tests, demo, bench) or in the foreground (``sandb
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 from dataclasses import dataclass
@@ -77,6 +78,28 @@ class SandboxEndpoint:
     ca_bundle: Path
 
 
+FLEET_DIGEST, FLEET_FILE = "fleet_sha256", "fleet_file"  # the fleet a state directory was made from
+
+
+def fleet_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_same_fleet(sandbox: Sandbox, fleet: Path, state_dir: Path) -> None:
+    """A state directory serves the fleet it was made from (and every write since): ``--fleet`` naming another
+    fleet is refused rather than silently ignored."""
+    with sandbox.store.lock:
+        recorded, source = sandbox.store.meta(FLEET_DIGEST), sandbox.store.meta(FLEET_FILE)
+    if recorded is not None and recorded != fleet_digest(fleet):
+        raise InputError("--fleet", f"the state directory {state_dir} was made from another fleet ({source}) and "
+                                    "keeps serving it, with every write since: give that fleet or no --fleet to "
+                                    "go on with it, or another --state-dir for this one", value=str(fleet))
+
+
 class SandboxServer:
     """A sandbox on ``options.host:options.port`` (0 = any free port); ``start()`` returns its endpoint."""
 
@@ -101,6 +124,11 @@ class SandboxServer:
                 if self.options.fleet is None:
                     raise InputError("--fleet", "the state directory is empty; give the fleet to serve")
                 sandbox.load_fleet(iter_snapshot(self.options.fleet))
+                with sandbox.store.lock:
+                    sandbox.store.set_meta(FLEET_DIGEST, fleet_digest(self.options.fleet))
+                    sandbox.store.set_meta(FLEET_FILE, str(self.options.fleet))
+            elif self.options.fleet is not None:
+                check_same_fleet(sandbox, self.options.fleet, state_dir)
         except BaseException:
             server.server_close()
             raise

@@ -1,23 +1,20 @@
-"""The README's "Inventory history and what-if" commands, run as written in a work directory holding what they
-name: a generated fleet, the shipped policies, and a changed copy of them (one definition added)."""
+"""The README's "Inventory history and what-if" commands, run as written in a work directory that sees the
+repository's ``examples`` (they name only files the repository has: the demo fleet, the example policy
+repository's Flux definition) and the shipped library as ``builtin:``."""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 
 from engine.cli.main import main
-from engine.inventory import write_snapshot
-from engine.inventory.generator import generate_fleet
 from engine.output.redact import blank_secrets
 
 REPO = Path(__file__).resolve().parents[2]
-ADDED = REPO / "examples" / "policy-repo" / "policies" / "flux-stable.json"
 
 
 def readme_commands() -> list[str]:
@@ -29,13 +26,12 @@ def readme_commands() -> list[str]:
 
 
 def test_the_readme_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    resources = list(generate_fleet(20, seed=9))
-    write_snapshot(tmp_path / "fleet.json", resources)
-    shutil.copytree(REPO / "policies", tmp_path / "policies")
-    shutil.copytree(REPO / "policies", tmp_path / "changed-policies")
-    shutil.copy(ADDED, tmp_path / "changed-policies" / ADDED.name)
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    resources = json.loads((REPO / "examples" / "demo-fleet.json").read_text())
     monkeypatch.chdir(tmp_path)
     commands = readme_commands()
+    assert all(Path(word).exists() for command in commands for word in shlex.split(command)
+               if word.startswith("examples/"))  # files the repository has
     assert [command.split()[1] for command in commands] == ["scan", "inventory", "scan", "whatif"]
     statuses = [main(shlex.split(command)[1:]) for command in commands]
     assert statuses == [1, 0, 1, 1]  # findings, the inventory, the same findings, a definition that finds some

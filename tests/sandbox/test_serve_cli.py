@@ -65,3 +65,24 @@ def test_the_printed_hint_is_one_whole_command_in_a_log(sandbox_fleet_file: Path
         server.terminate()
         server.wait(timeout=10)
     assert status == 0 and json.loads(capsys.readouterr().out)["clusters"] > 0
+
+
+def test_a_state_dir_made_from_one_fleet_refuses_another(sandbox_fleet_file: Path, tmp_path: Path, capsys):
+    """Issue 22: ``sandbox serve --fleet B`` on a state directory made from fleet A silently served A."""
+    from engine.inventory.generator import write_generated_fleet
+    from engine.sandbox import SandboxOptions, SandboxServer
+
+    state_dir = tmp_path / "state"
+    other = tmp_path / "other.json"
+    write_generated_fleet(other, 3, seed=99)
+    first = SandboxServer(SandboxOptions(state_dir=state_dir, fleet=sandbox_fleet_file))
+    first.start()
+    first.stop()
+    assert main(["sandbox", "serve", "--fleet", str(other), "--state-dir", str(state_dir), "--port", "0"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"arcpolicy: error: --fleet: the state directory {state_dir} was made from another "
+                            f"fleet ({sandbox_fleet_file}) and keeps serving it") and "\n" not in error
+    for fleet in (sandbox_fleet_file, None):  # the same fleet, or none: its state goes on
+        again = SandboxServer(SandboxOptions(state_dir=state_dir, fleet=fleet))
+        again.start()
+        again.stop()
