@@ -205,7 +205,7 @@ def test_quickstart_make_demo_runs_the_pipeline_and_make_test_is_the_whole_suite
     recipe = dry_run_of_make(shlex.split(QUICKSTART[1])[1])
     assert '-m pip install --quiet -e ".[test]"' in recipe and "ruff check ." in recipe
     assert "tests/report/ensure_chromium.sh" in recipe and "scripts/ensure-postgres.sh" in recipe
-    assert re.search(r"python -m pytest -n \S+ -q$", recipe, re.MULTILINE)
+    assert re.search(r"python -m pytest -n \S+ -q(;|$)", recipe, re.MULTILINE)
     assert (REPO / ".ci" / "run").read_text().strip().endswith("make test")
 
 
