@@ -6,9 +6,9 @@ canary is chosen instead, deterministically, to cover:
 
 1. every kind of write: (assignment, action, resource type), preferring operations that take effect now
    (``planned``) over those waiting for a disconnected cluster;
-2. the shared prerequisites (resources outside any cluster that cluster operations need: Defender's
+2. the shared prerequisites (resources outside any cluster, which cluster operations need: Defender's
    ``DefaultResourceGroup-*`` groups and ``DefaultWorkspace-*`` workspaces): each goes in the canary with
-   its first dependant, so none reaches hundreds of clusters untried;
+   its first dependant (one without dependants goes alone), so none reaches hundreds of clusters untried;
 3. the fleet's spread: cluster kind, distribution, region and connectivity,
 
 as far as ``--canary N`` (or ``--canary-percent P``) clusters allow: a greedy set cover, most new kinds
@@ -115,26 +115,28 @@ def choose_canary(graph: nx.DiGraph, nodes: dict[str, PlanNode], active: list[st
     order and ``requested`` how the user asked (``--canary 5``) for the coverage's sentences."""
     position = {key: index for index, key in enumerate(active)}
     active_set = set(active)
-    shared = {key for key in active if not nodes[key].cluster_id and any(
-        successor in active_set for successor in graph.successors(key))}
+    shared = {key for key in active if not nodes[key].cluster_id}  # resources outside any cluster
     by_cluster: dict[str, list[str]] = defaultdict(list)
     for key in active:
         if nodes[key].cluster_id:
             by_cluster[ids.normalize(nodes[key].cluster_id or "")].append(key)
 
-    def with_prerequisites(keys: Iterable[str]) -> set[str]:
-        found = set(keys)
-        for key in list(found):
-            found |= {ancestor for ancestor in nx.ancestors(graph, key) if ancestor in active_set}
-        return found
+    prerequisites: dict[str, frozenset[str]] = {}  # every active ancestor, built once along the topological order
+    for key in active:
+        before = [prerequisite for prerequisite in graph.predecessors(key) if prerequisite in active_set]
+        prerequisites[key] = frozenset(before).union(*(prerequisites[prerequisite] for prerequisite in before))
 
+    def with_prerequisites(keys: Iterable[str]) -> set[str]:
+        return set(keys).union(*(prerequisites[key] for key in keys))
+
+    kinds = {key: kinds_of(nodes[key]) for key in active}
     candidates = []
     for cluster in sorted(by_cluster):
         keys = with_prerequisites(by_cluster[cluster])
         candidates.append(_Candidate(
             cluster, hashlib.sha256(cluster.encode()).digest(), keys,
-            {kind for key in keys if nodes[key].status is OperationStatus.PLANNED for kind in kinds_of(nodes[key])},
-            {kind for key in keys for kind in kinds_of(nodes[key])}, keys & shared, spread_of(clusters.get(cluster))))
+            {kind for key in keys if nodes[key].status is OperationStatus.PLANNED for kind in kinds[key]},
+            {kind for key in keys for kind in kinds[key]}, keys & shared, spread_of(clusters.get(cluster))))
     covered = _Covered()
     chosen = _greedy(candidates, covered, size)
     canary = set().union(*(candidate.keys for candidate in chosen)) if chosen else set()
@@ -148,9 +150,10 @@ def choose_canary(graph: nx.DiGraph, nodes: dict[str, PlanNode], active: list[st
         else:
             canary |= with_prerequisites([prerequisite])
     # every cluster covering the rest would take, to say what --canary N would need
-    needed = len(chosen) + len(_greedy([candidate for candidate in candidates if candidate not in chosen],
+    picked = {candidate.cluster for candidate in chosen}
+    needed = len(chosen) + len(_greedy([candidate for candidate in candidates if candidate.cluster not in picked],
                                        _copy(covered), None))
-    coverage = _coverage(nodes, active, clusters, canary, chosen, shared, size, needed, requested)
+    coverage = _coverage(nodes, active, kinds, clusters, canary, chosen, shared, size, needed, requested)
     return CanaryChoice(canary, coverage)
 
 
@@ -158,14 +161,15 @@ def _copy(covered: _Covered) -> _Covered:
     return _Covered(set(covered.planned_kinds), set(covered.any_kinds), set(covered.shared), set(covered.spread))
 
 
-def _coverage(nodes: dict[str, PlanNode], active: list[str], clusters: dict[str, ClusterFacts], canary: set[str],
-              chosen: list[_Candidate], shared: set[str], size: int, needed: int, requested: str) -> CanaryCoverage:
+def _coverage(nodes: dict[str, PlanNode], active: list[str], kinds_by_key: dict[str, set[Kind]],
+              clusters: dict[str, ClusterFacts], canary: set[str], chosen: list[_Candidate], shared: set[str],
+              size: int, needed: int, requested: str) -> CanaryCoverage:
     kinds: dict[Kind, CanaryKind] = {}
     kind_clusters: dict[Kind, set[str]] = defaultdict(set)
     planned_in_canary: set[Kind] = set()
     for key in active:
         node = nodes[key]
-        for kind in kinds_of(node):
+        for kind in kinds_by_key[key]:
             entry = kinds.get(kind)
             if entry is None:
                 reason = next(reason for reason in node.reasons

@@ -23,24 +23,24 @@ DROPPED_BY_ARM = frozenset({"location"})  # templates set it on types that have 
 def field_changes(live: dict[str, Any] | None, body: dict[str, Any] | None) -> list[FieldChange]:
     """The fields of ``body`` whose value in ``live`` differs, in the body's order."""
     changes: list[FieldChange] = []
-    _compare(live or {}, True, body or {}, (), changes)
+    _compare(live or {}, True, body or {}, "", False, changes)
     return changes
 
 
-def _compare(live: Any, found: bool, wanted: Any, path: tuple[str, ...], changes: list[FieldChange]) -> None:
+def _compare(live: Any, found: bool, wanted: Any, path: str, secret: bool, changes: list[FieldChange]) -> None:
+    """``secret``: a key on the way down is secret-looking (protected settings), so the values are masked."""
     if isinstance(wanted, dict) and wanted:
         for key, value in wanted.items():
             live_key = same_key(live, key) if found and isinstance(live, dict) else None
             if live_key is None and not path and key.lower() in DROPPED_BY_ARM:
                 continue
-            _compare(live[live_key] if live_key is not None else None, live_key is not None, value, (*path, key),
-                     changes)
+            _compare(live[live_key] if live_key is not None else None, live_key is not None, value,
+                     f"{path}.{key}" if path else key, secret or is_secret_key(key), changes)
         return
-    shown = ".".join(path)
-    if any(is_secret_key(segment) for segment in path):
-        changes.append(FieldChange(path=shown, before=MASKED if found else None, after=MASKED))
+    if secret:
+        changes.append(FieldChange(path=path, before=MASKED if found else None, after=MASKED))
     elif not found or not _same(live, wanted):
-        changes.append(FieldChange(path=shown, before=scrub_data(live) if found else None, after=scrub_data(wanted)))
+        changes.append(FieldChange(path=path, before=scrub_data(live) if found else None, after=scrub_data(wanted)))
 
 
 def _same(left: Any, right: Any) -> bool:

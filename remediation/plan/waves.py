@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from engine import ids
+from engine.evaluate.records import gc_paused
 from remediation.plan.canary import ACTIVE, choose_canary
 from remediation.plan.facts import ClusterFacts
 from remediation.plan.graph import PlanNode
@@ -56,8 +57,10 @@ def assign_waves(graph: nx.DiGraph, nodes: dict[str, PlanNode], order: list[str]
     active = [key for key in order if nodes[key].status in ACTIVE]
     planned_clusters = {ids.normalize(nodes[key].cluster_id) for key in active if nodes[key].cluster_id}
     size = options.canary_count(len(planned_clusters))
-    choice = choose_canary(graph, nodes, active, clusters, size, options.requested(len(planned_clusters))) \
-        if size and active else None
+    choice = None
+    if size and active:
+        with gc_paused():  # sets and frozensets by the thousand, no cycles: the collector would only walk the heap
+            choice = choose_canary(graph, nodes, active, clusters, size, options.requested(len(planned_clusters)))
     canary = choice.keys if choice else set()
     wave_of: dict[str, int] = {}
     load: dict[tuple[int, str], int] = {}

@@ -23,21 +23,34 @@ from policies import LIBRARY
 from remediation.plan.builder import PlanOptions, build_plan
 from remediation.plan.from_scan import plan_from_scan
 from remediation.plan.io import read_plan
-from remediation.plan.models import OperationStatus, Plan
+from remediation.plan.models import Action, OperationStatus, Plan, Reason
+from remediation.plan.requests import WantedOperation
 from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown
+from remediation.template import ExpandedResource
 
-from .builders import AZURE_POLICY, BUILTINS, DEFENDER, FLUX_EXTENSION, FLUX_PUBLIC, cluster, fleet, wanted
+from .builders import (
+    AZURE_POLICY,
+    BUILTINS,
+    DEFENDER,
+    FLUX_EXTENSION,
+    FLUX_PUBLIC,
+    SUBSCRIPTION,
+    cluster,
+    fleet,
+    wanted,
+)
 
 CLUSTERS = 2000
 ACTIVE = (OperationStatus.PLANNED, OperationStatus.WAITING)
-FLUX_CONFIGURATION = {
-    "id": "/providers/Microsoft.Authorization/policyAssignments/flux-baseline",
-    "name": "flux-baseline",
-    "properties": {"scope": "/", "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/"
-                                                         "5fc6ccda-b5f3-4b5d-b6f0-5f8a6df41e5c",
-                   "parameters": {"configurationName": {"value": "baseline"},
-                                  "repositoryUrl": {"value": "https://github.com/contoso/baseline"}}}}
+FLUX_PARAMETERS = {"configurationName": {"value": "baseline"},
+                   "repositoryUrl": {"value": "https://github.com/contoso/baseline"}}
+
+
+def assigned(name: str, definition_id: str, parameters: dict | None = None) -> dict:
+    """An assignment at the root (every subscription)."""
+    return {"id": f"/providers/Microsoft.Authorization/policyAssignments/{name}", "name": name,
+            "properties": {"scope": "/", "policyDefinitionId": definition_id, "parameters": parameters or {}}}
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +65,14 @@ def scanned(fleet_2000: Path, tmp_path_factory: pytest.TempPathFactory):
     """The real built-ins (each assigned at the root; the Flux configuration with its parameters) and the
     shipped Rego library, scanned once for every plan of this module."""
     definitions = [BUILTINS / name for name in (DEFENDER, AZURE_POLICY, FLUX_EXTENSION, FLUX_PUBLIC)]
-    flux_id = json.loads((BUILTINS / FLUX_PUBLIC).read_text())["id"]
-    assignments = [{"id": f"/providers/Microsoft.Authorization/policyAssignments/{path.stem}", "name": path.stem,
-                    "properties": {"scope": "/", "policyDefinitionId": json.loads(path.read_text())["id"]}}
-                   for path in definitions[:3]]
-    assignments.append({**FLUX_CONFIGURATION, "properties": {**FLUX_CONFIGURATION["properties"],
-                                                             "policyDefinitionId": flux_id}})
-    rego = prepare_scan([LIBRARY / "rego"], [], [])
-    rego_assignments = [{"id": f"/providers/Microsoft.Authorization/policyAssignments/{item.name}", "name": item.name,
-                         "properties": {"scope": "/", "policyDefinitionId": item.policy_definition_id,
-                                        "parameters": {}}}
-                        for item in rego.all_assignments() if item.policy_definition_id != "rego:arcpolicy.pinned_versions_allowed"]
+    assignments = [assigned(path.stem, json.loads(path.read_text())["id"],
+                            FLUX_PARAMETERS if path.name == FLUX_PUBLIC else None) for path in definitions]
+    # the shipped Rego library, but for the pinned-versions policy (its allowed list is an assignment parameter)
+    assignments += [assigned(item.name, item.policy_definition_id)
+                    for item in prepare_scan([LIBRARY / "rego"], [], []).all_assignments()
+                    if item.policy_definition_id != "rego:arcpolicy.pinned_versions_allowed"]
     assignment_file = tmp_path_factory.mktemp("assignments") / "assignments.json"
-    assignment_file.write_text(json.dumps(assignments + rego_assignments))
+    assignment_file.write_text(json.dumps(assignments))
     request = prepare_scan([*definitions, LIBRARY / "rego"], [assignment_file], [])
     loaded = load_snapshot(fleet_2000)
     return loaded, request, run_scan(loaded, request, 1), assignment_file
@@ -198,3 +206,19 @@ def test_a_kind_on_one_cluster_only_and_a_canary_too_small_are_said() -> None:
         "kind and spread value takes 2 clusters (--canary 2)"]
     html, markdown = render_html(plan), render_markdown(plan)
     assert "present on one cluster only" in html and "present on one cluster only" in markdown
+
+
+def test_a_shared_resource_nothing_depends_on_goes_in_the_canary_too() -> None:
+    """A write outside any cluster with no dependant (a resource group some policy wants) is one of a kind the
+    canary must show: it goes in alone."""
+    clusters = [cluster(f"c{index}", group=f"rg-{index}") for index in range(3)]
+    operations = [item for each in clusters for item in wanted(each, AZURE_POLICY, "policy-extension")]
+    group_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-shared-tools"
+    operations.append(WantedOperation(Action.CREATE, ExpandedResource(group_id, "Microsoft.Resources/resourceGroups",
+                                                                      "2022-09-01", {"location": "eastus"}),
+                                      Reason(policy_assignment_id="/providers/Microsoft.Authorization/"
+                                                                  "policyAssignments/tools-group"), None))
+    plan = build_plan(operations, fleet(*clusters), PlanOptions(rollout=RolloutOptions(canary_clusters=1)))
+    group = next(operation for operation in plan.operations if operation.resource_id == group_id)
+    assert group.id in plan.waves[0].operations
+    assert kinds(plan, set(plan.waves[0].operations)) == kinds(plan)
