@@ -30,7 +30,14 @@ from engine.azure_policy.secure import referenced_parameters, touches_protected_
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
 from engine.expressions.compiler import constant_value
-from engine.limits import MAX_VALUE_COUNT_EVALUATIONS, MAX_VALUE_COUNT_ITERATIONS, MAX_VALUE_COUNTS_PER_RULE
+from engine.limits import (
+    MAX_FIELD_COUNTS_PER_ARRAY,
+    MAX_IF_CONDITIONS,
+    MAX_THEN_CONDITIONS,
+    MAX_VALUE_COUNT_EVALUATIONS,
+    MAX_VALUE_COUNT_ITERATIONS,
+    MAX_VALUE_COUNTS_PER_RULE,
+)
 from engine.models.results import Reason
 from engine.secret_values import MASK
 
@@ -333,6 +340,10 @@ class RuleCompiler:
     inferred: dict[str, str] = dataclass_field(default_factory=dict)
     secure: frozenset[str] = frozenset()  # the (lower-case) names of the secret parameters
     value_counts: list[str] = dataclass_field(default_factory=list)  # the places of the rule's value counts
+    # condition expressions compiled in the if and in the then, and field counts per (lower-case) array alias:
+    # docs "policy rule", "Limits enforced during authoring"
+    conditions: dict[str, int] = dataclass_field(default_factory=dict)
+    field_counts: dict[str, int] = dataclass_field(default_factory=dict)
 
     def compile_field(self, name: Any, path: str, counted: tuple[str, ...]) -> FieldReference:
         try:
@@ -374,6 +385,11 @@ class RuleCompiler:
 
     def condition(self, condition: dict[str, Any], path: str, keys: dict[str, str],
                   counted: tuple[str, ...]) -> Condition:
+        block, limit = ("then", MAX_THEN_CONDITIONS) if path.startswith("policyRule.then") else ("if", MAX_IF_CONDITIONS)
+        self.conditions[block] = self.conditions.get(block, 0) + 1
+        if self.conditions[block] > limit:
+            raise self.error(path, f"a policy rule's {block} holds at most {limit} condition expressions "
+                                   "(Azure Policy's limit)")
         operator = find_operator(condition)
         if operator is None:
             raise self.error(path, "no condition operator (equals, like, in, exists ...)", sorted(condition))
@@ -444,6 +460,10 @@ class RuleCompiler:
         reference = self.compile_field(name, f"{path}.{keys['field']}", counted)
         if not reference.is_array or not name.endswith("[*]"):
             raise self.error(f"{path}.{keys['field']}", "a field count needs an array alias ending in [*]", name)
+        self.field_counts[name.lower()] = self.field_counts.get(name.lower(), 0) + 1
+        if self.field_counts[name.lower()] > MAX_FIELD_COUNTS_PER_ARRAY:
+            raise self.error(path, f"a policy rule holds at most {MAX_FIELD_COUNTS_PER_ARRAY} field count "
+                                   "expressions per array (Azure Policy's limit)", name)
         elements = _field_getter(reference)
         where = self.where(count, keys, path, (*counted, name))
         key = name.lower()

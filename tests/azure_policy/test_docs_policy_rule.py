@@ -390,3 +390,35 @@ def test_the_policy_function_example() -> None:
     condition = {"not": {"field": "name", "like": "[concat(resourceGroup().name,'*')]"}}
     assert matches(condition, resource("Microsoft.Storage/storageAccounts", "contoso-netrg-data")) is False
     assert matches(condition, resource("Microsoft.Storage/storageAccounts", "fabrikam-data")) is True
+
+
+# ---- Policy rule limits: "Limits enforced during authoring" ----------------------------------------------------------
+CONDITION = {"field": "name", "equals": "x"}
+
+
+def test_at_most_4096_condition_expressions_in_the_if() -> None:
+    assert audit_rule({"anyOf": [CONDITION] * 4096}) is not None
+    with pytest.raises(InputError, match="at most 4096 condition expressions"):
+        audit_rule({"anyOf": [CONDITION] * 4097})
+
+
+def test_at_most_128_condition_expressions_in_the_then() -> None:
+    """"Applies to the existenceCondition of auditIfNotExists and deployIfNotExists policies"."""
+    def rule(conditions: int) -> dict[str, Any]:
+        return {"if": {"field": "type", "equals": "Microsoft.Compute/virtualMachines"},
+                "then": {"effect": "auditIfNotExists", "details": {
+                    "type": "Microsoft.Compute/virtualMachines/extensions",
+                    "existenceCondition": {"anyOf": [CONDITION] * conditions}}}}
+
+    assert _compiled(rule(128)) is not None
+    with pytest.raises(InputError, match="at most 128 condition expressions"):
+        _compiled(rule(129))
+
+
+def test_at_most_5_field_count_expressions_per_array() -> None:
+    count = {"count": {"field": RULES}, "greater": 0}
+    assert audit_rule({"allOf": [count] * 5}, aliases=NSG_ALIASES) is not None
+    with pytest.raises(InputError, match="at most 5 field count expressions per array"):
+        audit_rule({"allOf": [count] * 6}, aliases=NSG_ALIASES)
+    other = {"count": {"field": f"{NSG_TYPE}/securityRules[*]", "where": where("access", "Allow")}, "equals": 0}
+    assert audit_rule({"allOf": [count] * 4 + [other]}, aliases=NSG_ALIASES) is not None
