@@ -23,7 +23,7 @@ from engine.azure_policy.fields import DEFAULT_ALIASES
 from engine.azure_policy.functions import OFFLINE_REQUEST, Containers, RuleContext, registry_with_parameters
 from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
-from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
+from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
 from engine.expressions.compiler import constant_value
 
 # Mode Indexed evaluates only types that support tags and location: not extension resources, and not the
@@ -197,12 +197,13 @@ def _member(document: Any, name: str) -> Any:
 
 
 def _pick(document: Any, literal: tuple[str, ...], evaluated: tuple[str, ...]) -> dict[str, Any]:
-    """The members of ``document`` named in ``literal`` (kept as written: marked, see :func:`_applied`) and in
-    ``evaluated``, under their canonical names, in that order."""
+    """The members of ``document`` named (case-insensitively) in ``literal`` (kept as written: marked, see
+    :func:`_applied`) or in ``evaluated``, under those names."""
+    wanted = {name.lower(): name for name in (*literal, *evaluated)}
     picked: dict[str, Any] = {}
-    for name in (*literal, *evaluated):
-        value = _member(document, name)
-        if value is not None or (isinstance(document, dict) and name in document):
+    for key, value in document.items() if isinstance(document, dict) else ():
+        name = wanted.get(key.lower())
+        if name is not None:
             picked[name] = _Literal(value) if name in literal else value
     return picked
 
@@ -216,7 +217,7 @@ class _Literal:
         self.value = value
 
 
-def _applied(registry: Any, shape: Any) -> Callable[[RuleContext], Any]:
+def _applied(registry: FunctionRegistry, shape: Any) -> Callable[[RuleContext], Any]:
     """``shape`` compiled: its values evaluated, its :class:`_Literal` members as written."""
     if isinstance(shape, _Literal):
         return lambda context: shape.value
