@@ -204,9 +204,8 @@ def _rule(current: _Module, rule: rego_ast.Node, default: _Default | None) -> No
             current.insert(rego_ast.extent(body, current.source)[1], f" if {{ {asked}{exit_probe} }}")
             continue
         statements = query["stmts"]
-        opening = query["span"]["start"]
-        braced = current.source[opening:opening + 1] == b"{"
         first = rego_ast.extent(statements[0], current.source)[0]
+        braced = query["span"]["start"] < first  # `if expr` has no braces, though expr may start with one
         guards = "".join(f"{guard}; " for guard in _index_guards(current, statements, _arguments(head)))
         current.insert(first, ("" if braced else "{ ") + asked + guards)
         _query(current, query)

@@ -254,7 +254,7 @@ def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
         if test.skip:
             continue
         with contextlib.suppress(RuntimeError):  # an error ends the test; what it reached before counts
-            interpreter.eval_query(f"x := data.{test.path.removeprefix('data.')}")
+            interpreter.eval_query_as_json(f"x := data.{test.path.removeprefix('data.')}")  # JSON: a set of objects
         for file, reached in instrumented.reached(interpreter.take_prints()).items():
             hits.setdefault(file, set()).update(reached)
     return [file_coverage(file, coverable, hits.get(file, ())) for file, coverable in instrumented.coverable.items()]

@@ -329,6 +329,71 @@ def check_plan(content: bytes) -> None:
         read_plan(FILES.write("plan.json", content))
 
 
+REGO_TESTS = ["""package fuzz_test
+
+cases := [{"n": "a", "v": 1}, {"n": "b", "v": 2}]
+
+default allowed := false
+
+allowed if {
+	input.method == "GET"
+	count(input.users) > 0
+}
+
+test_table[tc.n] if {
+	some tc in cases
+	print("case", tc.n)
+	tc.v < 2
+}
+
+test_x if { not allowed with input as {"method": "POST"} }
+
+test_x if true
+
+todo_test_y if false
+
+names := {n | some n in ["x", "y"]}
+
+test_every if {
+	every n in names {
+		startswith(n, "x")
+	}
+}
+""", """package fuzz_policy
+
+violation contains {"msg": sprintf("%s", [e.name])} if {
+	some e in input.extensions
+	e.properties.version == "1.0"
+}
+
+tier := "gold" if { input.premium } else := "basic"
+
+test_violation if count(violation) == 1 with input.extensions as [{"name": "a", "properties": {"version": "1.0"}}]
+
+test_tier[k] := v if {
+	some k, v in {"basic": tier == "basic"}
+}
+"""]
+REGO_EDITS = st.lists(st.tuples(st.integers(min_value=0, max_value=2_000), st.integers(min_value=0, max_value=3),
+                                st.text(alphabet="{}[]()\"`#;:=|\n\t ._xin01", max_size=4)), max_size=3)
+
+
+def check_rego_tests(case: tuple[int, list[tuple[int, int, str]]]) -> None:
+    """A Rego test file is run, its coverage taken (the tests again on probed copies), or the file is refused.
+
+    Refusing a file that ran, while preparing its coverage, is a crash: the probes broke it.
+    """
+    from engine.rego.testing import run_tests
+
+    source, edits = case
+    path = FILES.write("fuzz_test.rego", _edited(REGO_TESTS[source], edits).encode("utf-8", "surrogatepass"))
+    try:
+        run_tests([path])
+    except InputError:
+        return
+    run_tests([path], coverage=True)
+
+
 # ---- running ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Target:
@@ -382,6 +447,8 @@ TARGETS = [
     Target("plans", PLANS, check_plan),
     Target("sandbox kql", KQL, check_kql),
     Target("sandbox bodies", BODIES, check_body),
+    Target("rego unit tests", st.tuples(st.integers(min_value=0, max_value=len(REGO_TESTS) - 1), REGO_EDITS),
+           check_rego_tests),
 ]
 
 

@@ -144,3 +144,14 @@ def test_every_rego_file_of_the_repo_compiles_once_prepared_and_probed(folder: P
     probed = instrument(plan.modules)
     new_interpreter(probed.modules)  # raises on a module the rewrites broke
     assert len(probed.probes) > len(plan.tests) and all(probed.coverable.values())
+
+
+def test_coverage_of_a_test_whose_value_is_a_set_of_objects_and_of_an_if_set_comprehension(tmp_path: Path) -> None:
+    """Two inputs the fuzzer found (tests/fuzz/targets.py, "rego unit tests"): both are covered, not a crash."""
+    (tmp_path / "odd_test.rego").write_text('package odd_test\n\ntest_objects contains {"a": 1} if true\n\n'
+                                            'names := {"x"}\n\ntest_comprehension if {n | some n in names}\n')
+    run = run_tests([tmp_path], coverage=True)
+    assert [(result.test.name, result.outcome) for result in run.results] == [("test_objects", "FAIL"),
+                                                                               ("test_comprehension", "PASS")]
+    [odd] = run.coverage or []
+    assert (odd.covered_lines, odd.not_covered_lines) == (3, 0)  # as on OPA: a set is not true, yet its rule held
