@@ -214,7 +214,7 @@ def _list(sandbox: Sandbox, request: Request, target: Target, resource_type: Res
         if missing is not None:
             return missing
     type_key = ids.normalize(resource_type.type if resource_type else target.type)
-    by_subscription = resource_type is not None and resource_type.parent is Parent.RESOURCE_GROUP \
+    by_subscription = bool(scope) and resource_type is not None and resource_type.parent is Parent.RESOURCE_GROUP \
         and ids.parse_resource_id(scope).resource_group is None
     operation = resource_type.operation("GET", target.path) if resource_type else None
     pageable = operation.pageable if operation is not None else True
