@@ -2,7 +2,9 @@
 
 Azure resources are not namespaced, so every report is cluster-scoped; each record is one
 result whose ``properties`` keep the ARM ids that tie it back to the policy state. A cluster's report is
-written once its records are complete (:class:`ClusterGroups`).
+written once its records are complete (:class:`ClusterGroups`). A result's resource is an object reference as
+Kubernetes writes one: ``apiVersion`` is group/version, here the resource provider and the ARM api-version whose
+shape arcpolicy reads (:data:`RESOURCE_API_VERSIONS`), ``kind`` the type's last segment.
 """
 
 from __future__ import annotations
@@ -30,6 +32,29 @@ RESULT = {
 }
 
 
+# The ARM api-versions whose resource shape arcpolicy reads, per type (the REST specs of engine/azure_policy/
+# aliases.py; the resource containers' current stable versions). Other types' references carry no apiVersion.
+RESOURCE_API_VERSIONS = {
+    "microsoft.kubernetes/connectedclusters": "2024-01-01",
+    "microsoft.kubernetesconfiguration/extensions": "2023-05-01",
+    "microsoft.kubernetesconfiguration/fluxconfigurations": "2023-05-01",
+    "microsoft.kubernetesconfiguration/sourcecontrolconfigurations": "2023-05-01",
+    "microsoft.containerservice/managedclusters": "2024-02-01",
+    "microsoft.resources/subscriptions": "2022-12-01",
+    "microsoft.resources/resourcegroups": "2021-04-01",
+}
+
+
+def object_reference(resource_id: str, resource_type: str) -> dict[str, str]:
+    """The Kubernetes object reference of an ARM resource: ``Microsoft.Kubernetes/2024-01-01``,
+    ``connectedClusters``, its name."""
+    arm_type = parse_resource_id(resource_id).type if resource_id.startswith("/") else resource_type
+    namespace, _, kind = arm_type.partition("/")
+    version = RESOURCE_API_VERSIONS.get(arm_type.lower())
+    return {**({"apiVersion": f"{namespace}/{version}"} if version else {}),
+            "kind": kind.split("/")[-1] or resource_type, "name": resource_name(resource_id)}
+
+
 def _object_name(text: str) -> str:
     """A Kubernetes object name (RFC 1123 subdomain) derived from an ARM name."""
     return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-.")[:200] or "unnamed"
@@ -37,8 +62,6 @@ def _object_name(text: str) -> str:
 
 def _result(record: dict[str, Any]) -> dict[str, Any]:
     resource_id = record["resourceId"]
-    resource_type = parse_resource_id(resource_id).type if resource_id.startswith("/") else ""
-    namespace, _, kind = resource_type.partition("/")
     properties = {key: record[key] for key in PROPERTIES if record.get(key)}
     timestamp = datetime.fromisoformat(record["timestamp"])
     return {
@@ -51,8 +74,7 @@ def _result(record: dict[str, Any]) -> dict[str, Any]:
         "timestamp": {"seconds": int(timestamp.timestamp()), "nanos": timestamp.microsecond * 1000},
         "message": "; ".join(reason["message"] for reason in record.get("reasons", ())) or record.get("error")
         or record["complianceState"],
-        "resources": [{"apiVersion": namespace, "kind": kind.split("/")[-1] or record["resourceType"],
-                       "name": resource_name(resource_id)}],
+        "resources": [object_reference(resource_id, record["resourceType"])],
         "properties": properties,
     }
 

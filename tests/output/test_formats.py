@@ -75,6 +75,28 @@ def test_policyreport_has_one_result_per_record_grouped_by_cluster(states):
     assert {r["properties"]["resourceId"].split("/")[8] for r in edge2["results"]} == {"edge-2"}
 
 
+def test_policyreport_resources_name_an_api_version_arm_serves_for_their_type(states):
+    """``resources[].apiVersion`` is group/version as in a Kubernetes object reference: the resource provider and
+    an api-version ARM accepts for that type (the sandbox's registry, built from the REST API specs, judges),
+    never the bare namespace."""
+    from engine.sandbox.resources import lookup
+
+    subscription = make_state(cluster_id("s", "c"), "require-tags", ComplianceState.COMPLIANT)
+    states.append(subscription.model_copy(update={"resource_id": "/subscriptions/s", "resource_group": "",
+                                                  "resource_type": "Microsoft.Resources/subscriptions"}))
+    reports = list(yaml.safe_load_all(render("policyreport", states, METADATA)))
+    references = {(ref["apiVersion"], ref["kind"]) for report in reports for result in report["results"]
+                  for ref in result["resources"]}
+    assert {kind for _, kind in references} == {"connectedClusters", "extensions", "subscriptions"}
+    for api_version, kind in references:
+        group, version = api_version.split("/")
+        arm_type = {"connectedClusters": "Microsoft.Kubernetes/connectedClusters",
+                    "extensions": "Microsoft.KubernetesConfiguration/extensions",
+                    "subscriptions": "Microsoft.Resources/subscriptions"}[kind]
+        assert group == arm_type.split("/")[0]
+        assert version in lookup(arm_type).api_versions, api_version
+
+
 def test_csv_has_one_row_per_record(states):
     rows = list(csv.DictReader(io.StringIO(render("csv", states, METADATA))))
     assert len(rows) == len(states)
