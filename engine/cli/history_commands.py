@@ -16,7 +16,7 @@ from engine.cli.app import app, short_help
 from engine.cli.output import console, write_renderable, write_text
 from engine.config import parse_duration
 from engine.errors import EXIT_FINDINGS
-from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html
+from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html, trend_json
 from engine.history.diff import ScanDiff
 from engine.output.plain_text import id_column
 from engine.output.summary import short_resource_name
@@ -106,18 +106,33 @@ def diff_table(diff: ScanDiff) -> Table:
     return table
 
 
+class TrendFormat(StrEnum):
+    html = "html"
+    json = "json"
+
+
 @app.command("trend", short_help=short_help("trend"))
 def trend_command(
     store: StoreOption,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("trend.html"),
+    output_format: Annotated[TrendFormat, typer.Option("--format", "-f", help="html (charts; -o defaults to "
+                                                       "trend.html) or json (the series; stdout without "
+                                                       "-o).")] = TrendFormat.html,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
     svg: Annotated[Path | None, typer.Option("--svg", help="Also write the overall chart as SVG.")] = None,
     last: Annotated[int | None, typer.Option("--last", "-n", min=1, help="Only the newest N scans "
                                                                       "(as history --last).")] = None,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the report in a browser.")] = False,
 ) -> None:
-    """Compliance over time per policy and per subscription: HTML with charts, SVG for embedding."""
+    """Compliance over time per policy and per subscription: HTML with charts, SVG for embedding, or JSON."""
     with HistoryStore(store, create=False) as history:
         trend = build_trend(history, last)
+    if output_format is TrendFormat.json:
+        write_text(json.dumps(trend_json(trend), indent=2), output)
+        if svg:
+            with atomic_writer(svg) as out:
+                out.write(overall_svg(trend))
+        return
+    output = output or Path("trend.html")
     documents = [(output, render_trend_html(trend))] + ([(svg, overall_svg(trend))] if svg else [])
     for path, text in documents:
         with atomic_writer(path) as out:

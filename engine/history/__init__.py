@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 _HOMES = {"ScanMetadata": "store", "ScanDiff": "diff", "diff_states": "diff", "HistoryStore": "store", "ScanRecord": "store",
           "safe_url": "urls", "Trend": "trend", "build_trend": "trend", "overall_svg": "trend",
-          "render_trend_html": "trend"}
+          "render_trend_html": "trend", "trend_json": "trend"}
 
 
 def __getattr__(name: str) -> Any:

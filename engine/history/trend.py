@@ -118,6 +118,21 @@ def build_trend(store: HistoryStore, last: int | None = None) -> Trend:
                  by_subscription=_series(store.compliance_by("subscription", last), policies=False))
 
 
+def _series_json(series: TrendSeries) -> dict[str, object]:
+    return {"name": series.name, "detail": series.detail or series.name, "points": [
+        {"scanId": point.scan_id, "startedAt": point.started_at.isoformat(), "compliant": point.compliant,
+         "total": point.total, "percentage": point.percentage} for point in series.points]}
+
+
+def trend_json(trend: Trend) -> dict[str, object]:
+    """``trend --format json``: the scans (as ``history --format json`` lists them, oldest first) and every line
+    the charts draw, each point with its counts and percentage."""
+    return {"scans": [scan.model_dump(by_alias=True, mode="json") for scan in trend.scans],
+            "resources": _series_json(trend.resources), "overall": _series_json(trend.overall),
+            "byPolicy": [_series_json(line) for line in trend.by_policy],
+            "bySubscription": [_series_json(line) for line in trend.by_subscription]}
+
+
 class ChartLine(BaseModel):
     name: str
     detail: str

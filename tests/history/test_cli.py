@@ -55,6 +55,26 @@ def test_trend_writes_html_and_svg(store, tmp_path: Path):
     assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
 
 
+def test_trend_as_json_carries_every_line_with_its_counts(store, tmp_path: Path, capsys):
+    """``trend --format json``: the scans oldest first and each chart's lines, on stdout or to ``-o``; the same
+    figures as ``history --format json``."""
+    assert main(["trend", "--store", store, "--format", "json"]) == 0
+    trend = json.loads(capsys.readouterr().out)
+    assert [scan["scanId"] for scan in trend["scans"]] == ["old", "before", "after"]
+    assert [point["percentage"] for point in trend["resources"]["points"]] == [62.5, 75.0, 75.0]
+    overall = trend["overall"]["points"]
+    assert [point["scanId"] for point in overall] == ["old", "before", "after"]
+    assert all(point["total"] == 12 for point in overall)
+    assert {point["compliant"] for point in overall} == {scan["compliant"] + scan["exempt"]
+                                                         for scan in trend["scans"]}
+    assert trend["byPolicy"] and all(line["points"] for line in trend["byPolicy"])
+    assert trend["bySubscription"][0]["points"][-1]["scanId"] == "after"
+    written = tmp_path / "trend.json"
+    assert main(["trend", "--store", store, "-f", "json", "-o", str(written), "-n", "1"]) == 0
+    assert [scan["scanId"] for scan in json.loads(written.read_text())["scans"]] == ["after"]
+    assert not (tmp_path / "trend.html").exists()
+
+
 def test_unknown_scan_and_bad_store_are_one_line_errors(store, capsys):
     assert main(["diff", "nope", "latest", "--store", store]) == 2
     assert "no scan with this id" in capsys.readouterr().err
