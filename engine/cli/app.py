@@ -79,7 +79,7 @@ app = typer.Typer(
     cls=PipelineOrderGroup,
     help="Policy compliance and remediation for fleets of Azure Arc-enabled Kubernetes clusters.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -91,7 +91,7 @@ app.add_typer(sandbox_app, name="sandbox", short_help=short_help("sandbox"))
 TYPE_METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER",
                  "float range": "NUMBER"}
 OPTION_METAVARS = {"--subscription": "ID", "--management-group": "ID", "--arm-endpoint": "URL", "--opa-url": "URL",
-                   "--store": "URL", "--keep": "DURATION", "--jitter": "DURATION", "--cron": "EXPRESSION",
+                   "--store": "URL", "--keep": "DURATION", "--jitter": "DURATION", "--expiry-warning": "DURATION", "--cron": "EXPRESSION",
                    "--write-limit": "B/R", "--read-limit": "B/R", "--delete-limit": "B/R", "--throttle": "Q/Ws",
                    "--timeout": "SECONDS", "--output": "FILE",
                    "--failure-threshold": "FRACTION", "--canary-percent": "PERCENT", "-k": "EXPRESSION",

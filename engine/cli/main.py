@@ -47,6 +47,18 @@ def _say(text: str) -> None:
     print(f"arcpolicy: {scrub(text)}", file=sys.stderr)
 
 
+COMPLETION_VARIABLE = "_ARCPOLICY_COMPLETE"  # set by the shell completion script (arcpolicy --show-completion)
+
+
+def command_words(argv: list[str] | None) -> list[str]:
+    """The words naming the command: the arguments, or while the shell completes a line, that line's words
+    (bash gives them in COMP_WORDS, zsh, fish and PowerShell in _TYPER_COMPLETE_ARGS), program name left out."""
+    if os.environ.get(COMPLETION_VARIABLE):
+        line = os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or ""
+        return line.split()[1:]
+    return sys.argv[1:] if argv is None else argv
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return its exit status (callable from tests and scripts)."""
     forget_all()  # each command masks the secrets it meets (engine.secret_values)
@@ -54,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     # azure.identity warns in many lines when a credential gets no token; the error line says it once.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
-        import_command(sys.argv[1:] if argv is None else argv)
+        import_command(command_words(argv))
         command = with_named_metavars(typer.main.get_command(app))
         result = command.main(args=argv, prog_name="arcpolicy", standalone_mode=False)
     except InputError as error:
