@@ -9,9 +9,9 @@ the contract between loading and compiling (and picklable, so workers compile th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -106,19 +106,43 @@ class PolicyAssignment(Document):
         return values
 
 
+# Exemptions and attestations expiring this soon are named in a warning (Azure lists expiring exemptions too).
+DEFAULT_EXPIRY_WARNING = timedelta(days=14)
+
+
 class Expiring:
     """An exemption or attestation (each declares ``expires_on``): in force until then; a time without
     zone is UTC."""
 
-    def is_active(self, at: datetime) -> bool:
+    kind: ClassVar[str]
+
+    @property
+    def expires(self) -> datetime | None:
         expires_on: datetime | None = getattr(self, "expires_on")  # noqa: B009 (a field of the model it mixes into)
         if expires_on is None:
-            return True
-        expires = expires_on if expires_on.tzinfo else expires_on.replace(tzinfo=UTC)
-        return expires > at
+            return None
+        return expires_on if expires_on.tzinfo else expires_on.replace(tzinfo=UTC)
+
+    def is_active(self, at: datetime) -> bool:
+        expires = self.expires
+        return expires is None or expires > at
+
+    def expiry_warning(self, at: datetime, window: timedelta) -> str | None:
+        """A line when it has expired (it no longer counts) or expires within ``window`` of ``at``, else None."""
+        expires = self.expires
+        if expires is None or expires - at > window:
+            return None
+        name, origin = getattr(self, "name"), getattr(self, "origin")  # noqa: B009 (fields of the model)
+        when = expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if expires <= at:
+            return f"{self.kind} '{name}' ({origin}) expired on {when}: it no longer applies"
+        days = (expires - at).total_seconds() / 86400
+        left = f"in {days:.0f} days" if days >= 1.5 else f"in {days * 24:.0f} hours" if days * 24 >= 1.5 else "within the hour"
+        return f"{self.kind} '{name}' ({origin}) expires on {when}, {left}"
 
 
 class PolicyExemption(Document, Expiring):
+    kind: ClassVar[str] = "exemption"
     id: str
     name: str
     policy_assignment_id: str
@@ -136,6 +160,8 @@ class PolicyExemption(Document, Expiring):
 class PolicyAttestation(Document, Expiring):
     """``Microsoft.PolicyInsights/attestations`` (docs "Azure Policy attestation structure"): the compliance
     state of one resource for a Manual policy of an assignment (and reference id in an initiative)."""
+
+    kind: ClassVar[str] = "attestation"
 
     id: str
     name: str

@@ -13,6 +13,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
+from engine.azure_policy.documents import DEFAULT_EXPIRY_WARNING
 from engine.cli.output import console
 from engine.errors import InputError
 from engine.evaluate import ScanRequest, load_management_groups, prepare_scan
@@ -269,13 +271,15 @@ def azure_policy_options(strict_aliases: bool) -> dict[str, bool]:
 
 def prepare_policies(policies: list[Path], assignments: list[Path] | None, exemptions: list[Path] | None,
                      attestations: list[Path] | None, management_groups: Path | None, rego_engine: str,
-                     opa_url: str | None, strict_aliases: bool) -> ScanRequest:
+                     opa_url: str | None, strict_aliases: bool,
+                     expiry_warning: timedelta = DEFAULT_EXPIRY_WARNING) -> ScanRequest:
     """The policy set of ``scan``, ``plan`` and ``whatif``, compiled with its assignments, exemptions,
-    attestations and management-group map (InputError on any bad input, before the fleet is read)."""
+    attestations and management-group map (InputError on any bad input, before the fleet is read); exemptions
+    and attestations expired or expiring within ``expiry_warning`` are warnings."""
     groups = load_management_groups(management_groups) if management_groups else None
     return prepare_scan(policies, assignments or [], exemptions or [], groups,
                         kind_options=policy_kind_options(rego_engine, opa_url, strict_aliases),
-                        attestation_files=attestations or [])
+                        attestation_files=attestations or [], expiry_warning=expiry_warning)
 
 
 def policy_kind_options(rego_engine: str, opa_url: str | None, strict_aliases: bool) -> dict[str, dict]:

@@ -60,7 +60,8 @@ CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscription
                "attestation": "scan.attestations",
                "management_groups": "scan.management_group_map", "fail_on": "scan.fail_on", "workers": "scan.workers",
                "strict_aliases": "scan.strict_aliases", "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
-               "store": "store.url", "keep": "store.keep", "log_format": "logging.format"}
+               "expiry_warning": "scan.expiry_warning", "store": "store.url", "keep": "store.keep",
+               "log_format": "logging.format"}
 
 
 def given(ctx: typer.Context, name: str) -> bool:
@@ -117,6 +118,8 @@ def scan_command(
                                                             "(e.g. 90d).")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="Log lines on stderr, each with the "
                                                    "scan id: text or json.")] = None,
+    expiry_warning: Annotated[str | None, typer.Option("--expiry-warning", help="Warn about exemptions and "
+                              "attestations expiring within this (default 14d; expired ones always).")] = None,
 ) -> int:
     """Evaluate policies over the fleet; records in Azure's policy-states shape, a summary on the terminal."""
     started = time.perf_counter()
@@ -139,7 +142,8 @@ def scan_command(
         ctx.with_resource(logging_configured(config.logging.format, config.logging.level))
     log.info("scan started", extra={"inventory": source.inventory_source})
     request = prepare_policies(policy, assignment, exemption, settings.attestations, management_groups,
-                               settings.rego_engine, settings.opa_url, settings.strict_aliases)
+                               settings.rego_engine, settings.opa_url, settings.strict_aliases,
+                               settings.expiry_warning)
     fleet = source.stream()
     check_destinations(config)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,

@@ -58,7 +58,7 @@ class ScanJob:
         return prepare_scan(settings.policies, settings.assignments, settings.exemptions, groups,
                             kind_options=policy_kind_options(settings.rego_engine, settings.opa_url,
                                                                      settings.strict_aliases),
-                            attestation_files=settings.attestations)
+                            attestation_files=settings.attestations, expiry_warning=settings.expiry_warning)
 
     def __call__(self, scan_id: str) -> ScanResult:
         started = time.perf_counter()
@@ -66,6 +66,8 @@ class ScanJob:
         request = self.prepare()
         source = str(settings.inventory) if settings.inventory else "resource-graph"
         log.info("scan started", extra={"inventory": source})
+        for warning in request.warnings:  # expiring exemptions come closer with every run
+            log.warning(warning)
         connection = None if settings.inventory else arm_connection(
             settings.subscriptions, settings.management_groups, settings.arm_endpoint, settings.ca_bundle,
             settings.credential)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from engine.azure_policy import kind as _azure_policy_kind  # noqa: F401  (regis
 from engine.azure_policy.documents import (
     ASSIGNMENT_TYPE,
     ATTESTATION_TYPE,
+    DEFAULT_EXPIRY_WARNING,
     EXEMPTION_TYPE,
     PolicyAssignment,
     PolicyAttestation,
@@ -64,7 +65,8 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
                  exemption_files: Sequence[Path] = (), management_groups: ManagementGroups | None = None,
                  timestamp: datetime | None = None,
                  kind_options: Mapping[str, Mapping[str, Any]] | None = None,
-                 attestation_files: Sequence[Path] = ()) -> ScanRequest:
+                 attestation_files: Sequence[Path] = (),
+                 expiry_warning: timedelta = DEFAULT_EXPIRY_WARNING) -> ScanRequest:
     """Load and validate policies, assignments, exemptions and attestations; compile once to surface errors.
 
     With no assignment files, every definition is assigned at tenant scope with its defaults.
@@ -106,6 +108,8 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
     engine = compiled_engine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
     request.warnings += _empty_management_groups(request)
+    request.warnings += [warning for document in (*request.exemptions, *request.attestations)
+                         if (warning := document.expiry_warning(request.timestamp, expiry_warning))]
     request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
     return request
 
