@@ -205,6 +205,12 @@ class ScheduleSettings(Section):
     """Keeps a second scheduler on the same lock from running at once."""
     work_dir: ConfigPath = Field(Path("arcpolicy-runs"), validate_default=True)
     """Each remediation's plan.json, apply.json and journal, per scan id."""
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    """Serve Prometheus metrics on this port (/metrics)."""
+    metrics_address: str = "0.0.0.0"
+    """The address metrics_port listens on (0.0.0.0: every interface, as a pod's port is scraped)."""
+    metrics_file: ConfigPath | None = None
+    """Write the metrics after each run to this file, for node-exporter's textfile collector (*.prom)."""
 
 
 class LoggingSettings(Section):

@@ -3,7 +3,7 @@
 Commands run from a working directory laid out like the repository (``examples/`` and ``policies/``), with
 the user's own files the README presumes (``fleet.json``) provided. The only
 substitutions are the ones the README names: the sandbox's port (8443 -> a free port) and state directory
-(``/tmp/sbx``), the ``/var/run/arcpolicy`` paths of the config example, and for the "against Azure" lines
+(``/tmp/sbx``), the ``/var/run/arcpolicy`` paths and the metrics port (9464 -> a free port) of the config example, and for the "against Azure" lines
 the connection taken from ``ARCPOLICY_ARM_ENDPOINT``/``ARCPOLICY_CA_BUNDLE``/``ARCPOLICY_CREDENTIAL``
 (pointing at the sandbox). ``arcpolicy`` commands run in-process through ``engine.cli.main.main`` (the
 console script's body) unless they are long-running (``&``, ``schedule`` without ``--once``), which run as
@@ -267,8 +267,11 @@ def test_scan_with_assignments_and_exemptions_as_the_readme_shows(workspace: Wor
 
 
 def write_readme_config(workspace: Workspace) -> None:
-    """The README's arcpolicy.toml, its /var/run/arcpolicy paths under the working directory."""
+    """The README's arcpolicy.toml, its /var/run/arcpolicy paths under the working directory and its metrics port
+    a free one."""
     text = readme_block("toml").replace("/var/run/arcpolicy/", f"{workspace.directory / 'run'}/")
+    assert "metrics_port = 9464" in text
+    text = text.replace("metrics_port = 9464", f"metrics_port = {free_port()}")
     (workspace.directory / "arcpolicy.toml").write_text(text)
 
 

@@ -31,6 +31,7 @@ from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, stream
 if TYPE_CHECKING:
     from engine.azure.connection import ArmConnection
     from engine.config import ScanSettings
+    from engine.inventory.resource_graph import GraphScanStats
 
 InventoryFile = Annotated[
     Path | None,
@@ -202,14 +203,15 @@ def _one_source(inventory: Path | None, resource_graph: bool, from_store: str | 
 
 
 def load_fleet(inventory: Path | None, resource_graph: bool = False, connection: ArmConnection | None = None,
-               save: Path | None = None, from_store: str | None = None, store_scan: str = "latest") -> Fleet:
+               save: Path | None = None, from_store: str | None = None, store_scan: str = "latest",
+               graph_stats: GraphScanStats | None = None) -> Fleet:
     """The fleet from ``--inventory FILE``, ``--resource-graph`` or ``--from-store URL [--scan REF]``;
-    ``--save`` writes it as a snapshot."""
+    ``--save`` writes it as a snapshot; what Resource Graph queries cost is added to ``graph_stats``."""
     source = _one_source(inventory, resource_graph, from_store)
     if source == "resource-graph":
         from engine.inventory.resource_graph import load_resource_graph
 
-        fleet = load_resource_graph(connection or arm_connection())
+        fleet = load_resource_graph(connection or arm_connection(), graph_stats)
     elif source == "inventory":
         assert inventory is not None
         fleet = load_snapshot(inventory)

@@ -34,7 +34,7 @@ from engine.history.recording import ScanPublication, check_destinations, policy
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec
 from engine.output.registry import get_format
-from engine.output.summary import compliance_headline
+from engine.output.summary import compliance_headline, log_scan_finished
 from engine.structured_logging import current_scan_id, logging_configured, scan_context
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,7 @@ def scan_command(
         saved(publication.saved, source.save)
     if published.files or published.store:
         console.print(published.describe(), markup=False, highlight=False, soft_wrap=True)
-    log.info("scan finished", extra={"clusters": result.clusters, "records": result.records,
-                                     "durationSeconds": metadata.duration_seconds})
+    log_scan_finished(log, result.clusters, result.state_counts, result.resources, metadata.duration_seconds)
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
 
 

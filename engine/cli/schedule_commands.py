@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
-from engine.atomic import atomic_writer
+from engine.atomic import atomic_writer, check_writable
 from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     OpaUrlOption,
@@ -30,24 +32,35 @@ from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanRequest, ScanResult, load_management_groups, prepare_scan, run_scan
 from engine.history.recording import policy_set_fingerprint, publish_scan
 from engine.inventory import Fleet
-from engine.models.results import ComplianceState
+from engine.metrics import ScanMetrics
 from engine.output import ScanMetadata
+from engine.output.summary import ResourceCounts, StateCounts, log_scan_finished
 from engine.scheduler import Scheduler
 from engine.structured_logging import logging_configured
 
 log = logging.getLogger(__name__)
 
 CONFIG_KEYS = {"cron": "schedule.cron", "jitter": "schedule.jitter", "health_file": "schedule.health_file",
-               "lock_file": "schedule.lock_file", "remediate": "schedule.remediate", "store": "store.url",
+               "lock_file": "schedule.lock_file", "remediate": "schedule.remediate",
+               "metrics_port": "schedule.metrics_port", "metrics_address": "schedule.metrics_address",
+               "metrics_file": "schedule.metrics_file", "store": "store.url",
                "keep": "store.keep", "log_format": "logging.format",
                "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url"}
 
 
-class ScanJob:
-    """One scheduled run: the configured scan, published; then, with remediation on, plan and apply."""
+class CompletedScan(NamedTuple):
+    fleet: Fleet
+    request: ScanRequest
+    result: ScanResult
 
-    def __init__(self, config: ArcPolicyConfig):
+
+class ScanJob:
+    """One scheduled run: the configured scan, published; then, with remediation on, plan and apply. With
+    ``metrics``, each run's figures are recorded there (and written to ``schedule.metrics_file`` after it)."""
+
+    def __init__(self, config: ArcPolicyConfig, metrics: ScanMetrics | None = None):
         self.config = config
+        self.metrics = metrics
 
     def prepare(self) -> ScanRequest:
         """Load and compile the policies, assignments and exemptions (InputError on bad input)."""
@@ -62,6 +75,27 @@ class ScanJob:
 
     def __call__(self, scan_id: str) -> ScanResult:
         started = time.perf_counter()
+        try:
+            result = self.scan(scan_id, started)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.scan_failed(time.perf_counter() - started)
+            raise
+        finally:
+            self.write_metrics()
+        if self.config.schedule.remediate:
+            try:
+                self.remediate(scan_id, result.fleet, result.request, result.result)
+            finally:
+                self.write_metrics()
+        return result.result
+
+    def write_metrics(self) -> None:
+        if self.metrics is not None and self.config.schedule.metrics_file is not None:
+            self.metrics.write_textfile(self.config.schedule.metrics_file)
+
+    def scan(self, scan_id: str, started: float) -> CompletedScan:
+        """The configured scan, its outputs written and the scan recorded (InputError, ServiceError on failure)."""
         settings = self.config.scan
         request = self.prepare()
         source = str(settings.inventory) if settings.inventory else "resource-graph"
@@ -71,19 +105,26 @@ class ScanJob:
         connection = None if settings.inventory else arm_connection(
             settings.subscriptions, settings.management_groups, settings.arm_endpoint, settings.ca_bundle,
             settings.credential)
-        fleet = load_fleet(settings.inventory, settings.inventory is None, connection)
+        graph_stats = None
+        if connection is not None:
+            from engine.inventory.resource_graph import GraphScanStats
+
+            graph_stats = GraphScanStats()
+        try:
+            fleet = load_fleet(settings.inventory, settings.inventory is None, connection, graph_stats=graph_stats)
+        finally:
+            if self.metrics is not None and graph_stats is not None:
+                self.metrics.resource_graph(graph_stats)
         result = run_scan(fleet, request, settings.workers)
         metadata = ScanMetadata(scan_id=scan_id, started_at=request.timestamp, inventory_source=source,
                                 duration_seconds=round(time.perf_counter() - started, 3),
                                 policy_fingerprint=policy_set_fingerprint(settings.policies, request))
         publish_scan(self.config, result.records, metadata, fleet, request)
-        counts = {state.value: sum(1 for record in result.records if record.compliance_state is state)
-                  for state in ComplianceState}
-        log.info("scan finished", extra={"clusters": result.clusters, "records": len(result.records),
-                                         "states": counts, "durationSeconds": metadata.duration_seconds})
-        if self.config.schedule.remediate:
-            self.remediate(scan_id, fleet, request, result)
-        return result
+        log_scan_finished(log, result.clusters, StateCounts.of(record.compliance_state for record in result.records),
+                          ResourceCounts.of(result.records), metadata.duration_seconds)
+        if self.metrics is not None:
+            self.metrics.scan_succeeded(result, time.perf_counter() - started)
+        return CompletedScan(fleet, request, result)
 
     def remediate(self, scan_id: str, fleet: Fleet, request: ScanRequest, result: ScanResult) -> None:
         """Plan the scan's remediation and apply it with apply's safety limits (canary, pacing, threshold)."""
@@ -105,6 +146,8 @@ class ScanJob:
                              secrets=Secrets.load(list(settings.assignments)), policies=request)
         with atomic_writer(directory / "apply.json") as out:
             json.dump(applied.to_json(), out, indent=2)
+        if self.metrics is not None:
+            self.metrics.applied(applied)
         log.info("remediation applied", extra={"operations": len(applied.operations), "states": applied.counts,
                                                "writes": applied.writes, "plan": str(directory / "plan.json")})
         if applied.exit_status != EXIT_OK:
@@ -135,16 +178,29 @@ def schedule_command(
     rego_engine: Annotated[RegoEngineName | None, typer.Option(
         "--rego-engine", help="Rego engine (regorus, regopy, opa); overrides scan.rego_engine.")] = None,
     opa_url: OpaUrlOption = None,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=0, max=65535, help="Serve Prometheus "
+                            "metrics on this port (/metrics).")] = None,
+    metrics_address: Annotated[str | None, typer.Option("--metrics-address", help="Address the metrics port "
+                               "listens on (default 0.0.0.0, every interface).")] = None,
+    metrics_file: Annotated[Path | None, typer.Option("--metrics-file", help="Write the metrics after each run "
+                            "to this file, for node-exporter's textfile collector (*.prom).")] = None,
 ) -> int:
     """Scan on a cron schedule in one process: no overlap, jitter, failures retried next slot, SIGTERM stops."""
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS))
-    job = ScanJob(config)
+    settings = config.schedule
+    metrics = ScanMetrics() if settings.metrics_port is not None or settings.metrics_file is not None else None
+    job = ScanJob(config, metrics)
     job.prepare()  # bad policies or assignments fail now (exit 2), not at the first slot
-    if not once and config.schedule.cron is None:
+    if not once and settings.cron is None:
         raise InputError("--cron", "give --cron EXPRESSION or schedule.cron in the config file (or --once)")
-    with logging_configured(config.logging.format, config.logging.level):
-        scheduler = Scheduler(job, None if once else config.schedule.cron, jitter=config.schedule.jitter,
-                              health_file=config.schedule.health_file, lock_file=config.schedule.lock_file)
+    if settings.metrics_file is not None:
+        check_writable(settings.metrics_file, "--metrics-file")
+    scheduler = Scheduler(job, None if once else settings.cron, jitter=settings.jitter,
+                          health_file=settings.health_file, lock_file=settings.lock_file)
+    if metrics is not None:
+        metrics.watch(scheduler.status)
+    with logging_configured(config.logging.format, config.logging.level), \
+            metrics_served(metrics, settings.metrics_port, settings.metrics_address):
         if once:
             result = scheduler.run_now()
             return EXIT_FINDINGS if result.has_state(*FAILING_STATES[FailOn(config.scan.fail_on)]) else EXIT_OK
@@ -152,3 +208,21 @@ def schedule_command(
             status = scheduler.run()
     console.print(f"scheduler stopped after {status.runs} runs ({status.failures} failed)")
     return EXIT_OK
+
+
+@contextmanager
+def metrics_served(metrics: ScanMetrics | None, port: int | None, address: str) -> Iterator[None]:
+    """The metrics served on ``address:port`` while the scheduler runs (nothing without a port); a port that
+    cannot be had is one line, exit 2, before any scan."""
+    if metrics is None or port is None:
+        yield
+        return
+    try:
+        stop = metrics.serve(port, address)
+    except OSError as error:
+        raise InputError("--metrics-port", f"cannot listen on {address}:{port}: {error.strerror}", value=port) from None
+    log.info("metrics on http://%s:%d/metrics", address, port, extra={"metricsPort": port})
+    try:
+        yield
+    finally:
+        stop()

@@ -59,6 +59,7 @@ class GraphScanStats:
     pages: int = 0
     rows: int = 0
     retries: int = 0
+    throttled: int = 0  # retries after a 429 answer
 
 
 def arm_resource(row: dict[str, Any]) -> dict[str, Any]:
@@ -87,13 +88,14 @@ class ResourceGraphSource:
     """Reads the fleet through Resource Graph with the connection's endpoint, trust and identity."""
 
     def __init__(self, connection: ArmConnection, retry: RetryPolicy = DEFAULT_RETRY,
-                 pacer: QuotaPacer | None = None, on_retry: Callable[[Exception, float], None] | None = None):
+                 pacer: QuotaPacer | None = None, on_retry: Callable[[Exception, float], None] | None = None,
+                 stats: GraphScanStats | None = None):
         connection.validated()
         self.connection = connection
         self.client = ResourceGraphClient(connection.token_credential(), **connection.client_kwargs())
         self.retry = retry
         self.pacer = pacer or QuotaPacer()
-        self.stats = GraphScanStats()
+        self.stats = stats if stats is not None else GraphScanStats()
         self._on_retry = on_retry
 
     def resources(self) -> Iterator[dict[str, Any]]:
@@ -132,6 +134,8 @@ class ResourceGraphSource:
 
     def _retried(self, error: Exception, delay: float) -> None:
         self.stats.retries += 1
+        if isinstance(error, HttpResponseError) and error.status_code == 429:
+            self.stats.throttled += 1
         if self._on_retry is not None:
             self._on_retry(error, delay)
 
@@ -139,9 +143,9 @@ class ResourceGraphSource:
         self.client.close()
 
 
-def load_resource_graph(connection: ArmConnection) -> Fleet:
-    """The fleet as Resource Graph reports it for the connection's scope."""
-    source = ResourceGraphSource(connection)
+def load_resource_graph(connection: ArmConnection, stats: GraphScanStats | None = None) -> Fleet:
+    """The fleet as Resource Graph reports it for the connection's scope (what it cost added to ``stats``)."""
+    source = ResourceGraphSource(connection, stats=stats)
     try:
         return Fleet(source.resources())
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -85,6 +86,20 @@ def compliance_headline(records: StateCounts, resources: ResourceCounts) -> str:
             f"{resources.resources} resources compliant with every assignment; {resources.non_compliant_resources} "
             f"non-compliant resources); policy states {records.percentage}% compliant ({records.non_compliant} "
             f"non-compliant of {records.total})")
+
+
+def log_scan_finished(logger: logging.Logger, clusters: int, records: StateCounts, resources: ResourceCounts,
+                      duration_seconds: float | None) -> None:
+    """The "scan finished" log line, with the scan's counts in its text (text logs) and as fields (JSON logs)."""
+    took = f" in {duration_seconds:.1f}s" if duration_seconds is not None else ""
+    logger.info(f"scan finished: {clusters} clusters, {records.total} policy states ({records.compliant} compliant, "
+                f"{records.non_compliant} non-compliant, {records.exempt} exempt, {records.error} error, "
+                f"{records.unknown} unknown), {resources.non_compliant_resources} of {resources.resources} "
+                f"resources non-compliant{took}",
+                extra={"clusters": clusters, "records": records.total,
+                       "states": {state.value: getattr(records, field) for state, field in STATE_FIELDS.items()},
+                       "resources": resources.resources, "nonCompliantResources": resources.non_compliant_resources,
+                       "durationSeconds": duration_seconds})
 
 
 class ResourceCounter:

@@ -60,6 +60,7 @@ def test_install_completion_writes_a_script_bashrc_sources(installed: Path) -> N
     ("arcpolicy sandbox ", ["serve", "generate"]),
     ("arcpolicy trend --format ", ["html", "json"]),
     ("arcpolicy scan --fail", ["--fail-on"]),
+    ("arcpolicy schedule --metrics-p", ["--metrics-port"]),
 ])
 def test_the_installed_script_completes_commands_options_and_values(installed: Path, line: str,
                                                                      offered: list[str]) -> None:

@@ -144,7 +144,12 @@ def test_json_logs_carry_the_scan_id_on_every_line(fleet: Path, tmp_path: Path, 
     with HistoryStore(store) as history:
         [scan] = history.scans()
     messages = [line["message"] for line in lines]
-    assert messages[0] == "scan started" and messages[-1] == "scan finished"
+    assert messages[0] == "scan started" and messages[-1].startswith("scan finished: 12 clusters, ")
+    finished = lines[-1]
+    assert finished["records"] == scan.total and finished["states"]["NonCompliant"] == scan.non_compliant
+    assert (finished["resources"], finished["nonCompliantResources"]) == (scan.resources, scan.non_compliant_resources)
+    assert f"{scan.total} policy states ({scan.compliant} compliant, {scan.non_compliant} non-compliant" in finished[
+        "message"]
     assert any(message.startswith("recorded the scan") for message in messages)
     assert {line["scanId"] for line in lines} == {scan.scan_id}
 

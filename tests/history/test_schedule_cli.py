@@ -93,8 +93,10 @@ def test_scheduler_scans_every_slot_and_stops_on_sigterm(tmp_path: Path, schedul
         assert scans[0].scan_id == health["last_scan_id"] and history.states(scans[0].scan_id)
     assert json.loads((tmp_path / "out" / "states.json").read_text())["value"]
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    runs = [line for line in lines if line["message"] == "scan finished"]
+    runs = [line for line in lines if line["message"].startswith("scan finished: ")]
     assert {line["scanId"] for line in runs} == {scan.scan_id for scan in scans}
+    by_id = {scan.scan_id: scan for scan in scans}
+    assert all(line["records"] == by_id[line["scanId"]].total and line["clusters"] == 8 for line in runs)
 
 
 def test_a_failed_scan_is_logged_and_the_next_slot_runs(tmp_path: Path, scheduler_process):
