@@ -180,7 +180,7 @@ def schedule_command(
     opa_url: OpaUrlOption = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=0, max=65535, help="Serve Prometheus "
                             "metrics on this port (/metrics).")] = None,
-    metrics_address: Annotated[str | None, typer.Option("--metrics-address", help="Address the metrics port "
+    metrics_address: Annotated[str | None, typer.Option("--metrics-address", metavar="ADDRESS", help="Address the metrics port "
                                "listens on (default 0.0.0.0, every interface).")] = None,
     metrics_file: Annotated[Path | None, typer.Option("--metrics-file", help="Write the metrics after each run "
                             "to this file, for node-exporter's textfile collector (*.prom).")] = None,
