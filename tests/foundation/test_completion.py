@@ -20,21 +20,26 @@ def environment(home: Path) -> dict[str, str]:
             "LANG": "C.UTF-8"}
 
 
+def in_bash(command: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` typed in bash: typer (through shellingham) names the shell its parent process is, as a user's
+    ``arcpolicy --install-completion`` finds it (``; exit`` keeps bash from replacing itself with the command)."""
+    return subprocess.run(["bash", "--norc", "-c", f"{command}; exit $?"], capture_output=True, text=True,
+                          env=environment(home))
+
+
 def test_show_completion_prints_the_bash_script(tmp_path: Path) -> None:
-    shown = subprocess.run([str(ARCPOLICY), "--show-completion", "bash"], capture_output=True, text=True,
-                           env=environment(tmp_path), check=True).stdout
+    shown = in_bash(f"{ARCPOLICY} --show-completion", tmp_path).stdout
     assert "_ARCPOLICY_COMPLETE=complete_bash" in shown
     assert "complete -o default -F _arcpolicy_completion arcpolicy" in shown
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A home where ``arcpolicy --install-completion bash`` ran."""
+    """A home where ``arcpolicy --install-completion`` ran in bash."""
     if shutil.which("bash") is None:
         pytest.fail("bash is needed for the completion test")
     home = tmp_path_factory.mktemp("home")
-    completed = subprocess.run([str(ARCPOLICY), "--install-completion", "bash"], capture_output=True, text=True,
-                               env=environment(home))
+    completed = in_bash(f"{ARCPOLICY} --install-completion", home)
     assert completed.returncode == 0, completed.stderr
     assert "completion installed" in completed.stdout
     return home
