@@ -24,9 +24,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from engine.rego import rego_ast
+from engine.rego.coverage import Range
 from engine.rego.modules import RegoModule
 
 TEST_PREFIX = "test_"
@@ -58,12 +59,30 @@ class TestCase:
 
 @dataclass(frozen=True)
 class TestPlan:
-    """The modules to compile (duplicates renamed, companion rules appended) and the tests, in file order."""
+    """The modules to compile (duplicates renamed, companion rules appended) and the tests, in file order.
+
+    ``shifts``: per module, where the rewrites made a row longer, ``(row, column after the rewritten text in
+    the compiled source, bytes added)``; the rewrites never span rows, so :meth:`original` gives a place in
+    the compiled source as the file's own row and column (coverage reports the file as written, as OPA does).
+    """
 
     __test__ = False
 
     modules: list[RegoModule]
     tests: list[TestCase]
+    shifts: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+
+    def original(self, file: str, found: Range) -> Range:
+        """``found`` (rows and columns of the compiled source of ``file``) in the file as written."""
+        shifts = self.shifts.get(file)
+        if not shifts:
+            return found
+
+        def column(row: int, col: int) -> int:
+            return col - sum(added for at, after, added in shifts if at == row and after <= col)
+
+        return Range(found.start_row, column(found.start_row, found.start_col), found.end_row,
+                     column(found.end_row, found.end_col))
 
 
 def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
@@ -72,6 +91,7 @@ def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
     seen: Counter[str] = Counter()
     planned: list[RegoModule] = []
     tests: list[TestCase] = []
+    shifts: dict[str, list[tuple[int, int, int]]] = {}
     for module in sorted(modules, key=lambda found: found.name):
         tree = trees[module.name]
         source = module.source.encode()
@@ -113,8 +133,19 @@ def plan_tests(modules: Sequence[RegoModule]) -> TestPlan:
                 edited[_moved(start, edits):_moved(end, edits)].decode() for start, end in statements) + "\ntrue\n}"
                 for name, key, statements in companions]
             module = replace(module, source=edited.decode() + "".join(f"\n\n{rule}" for rule in rules) + "\n")
+            shifts[module.name] = _shifts(edited, edits)
         planned.append(module)
-    return TestPlan(planned, tests)
+    return TestPlan(planned, tests, shifts)
+
+
+def _shifts(edited: bytes, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, int]]:
+    """Each edit's row, the column right after its text in ``edited``, and the bytes it added (see TestPlan)."""
+    shifts = []
+    for start, end, text in edits:
+        after = _moved(start, edits) + len(text.encode())
+        row_start = edited.rfind(b"\n", 0, after) + 1
+        shifts.append((edited.count(b"\n", 0, after) + 1, after - row_start + 1, len(text.encode()) - (end - start)))
+    return shifts
 
 
 def _imports_written_out(tree: rego_ast.Node, source: bytes) -> list[tuple[int, int, str]]:

@@ -257,7 +257,9 @@ def _coverage_with_regorus(plan: TestPlan) -> list[FileCoverage]:
             interpreter.eval_query_as_json(f"x := data.{test.path.removeprefix('data.')}")  # JSON: a set of objects
         for file, reached in instrumented.reached(interpreter.take_prints()).items():
             hits.setdefault(file, set()).update(reached)
-    return [file_coverage(file, coverable, hits.get(file, ())) for file, coverable in instrumented.coverable.items()]
+    return [file_coverage(file, [plan.original(file, found) for found in coverable],
+                          [plan.original(file, found) for found in hits.get(file, ())])
+            for file, coverable in instrumented.coverable.items()]
 
 
 def _error_text(error: BaseException) -> str:

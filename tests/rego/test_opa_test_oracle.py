@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from rego.opa_oracle import OpaError, OpaOracle
 
+from engine.rego.coverage import coverage_json
 from engine.rego.testing import run_tests
 from policies import LIBRARY
 
@@ -152,3 +154,47 @@ def test_arcpolicy_test_reports_what_opa_test_reports(test_set: str, record_prop
                               f"{outcomes.count('ERROR')} ERROR; {cases} table cases) and the coverage of "
                               f"{len(percent)} files ({min(percent.values())}-{max(percent.values())}%) the same "
                               "on arcpolicy test and OPA")
+
+
+def _report_rows(report: dict[str, Any], kind: str) -> dict[str, set[int]]:
+    return {file: _rows(_ranges(found.get(kind, []))) for file, found in report["files"].items()}
+
+
+@pytest.mark.parametrize("test_set", SETS, ids=lambda name: name.replace("/", "-").replace(" ", "-"))
+def test_one_test_s_coverage_is_opas_own_report(test_set: str, record_property) -> None:
+    """`arcpolicy test --coverage --run <one test>` against OPA's own report of that test's evaluation (no union,
+    no rows derived here): per file and in all, `covered_lines`, `not_covered_lines` and `coverage` are OPA's;
+    where docs/rego.md lists a case OPA's tracer does not record, arcpolicy may only count more as covered (its
+    covered rows hold OPA's, its not-covered rows are among OPA's). Every range lies in the file as written (a
+    reference written out through its import is reported at the file's own columns)."""
+    files = [found for path in SETS[test_set] for found in sorted(path.rglob("*.rego"))]
+    lines = {str(file): file.read_bytes().split(b"\n") for file in files}
+    figures = ("covered_lines", "not_covered_lines", "coverage")
+    tally: Counter[str] = Counter()
+    with OpaOracle((str(file), file.read_text()) for file in files) as opa:
+        for result in run_tests(SETS[test_set]).results:
+            if "#" in result.name or result.sub_results or result.outcome in ("SKIPPED", "ERROR"):
+                continue  # a renamed duplicate or a table: OPA's runner rewrites those (see the test above)
+            opa.query(f"x := {result.name}", coverage=True)
+            expected = opa.last_coverage
+            ours = coverage_json(run_tests(SETS[test_set], coverage=True, run=f"^{re.escape(result.name)}$").coverage
+                                 or [])
+            for file, found in ours["files"].items():
+                for each in found.get("covered", []) + found.get("not_covered", []):
+                    for end in ("start", "end"):
+                        assert each[end]["col"] <= len(lines[file][each[end]["row"] - 1]) + 1, (file, each)
+            covered, not_covered = _report_rows(ours, "covered"), _report_rows(ours, "not_covered")
+            opa_covered, opa_not_covered = _report_rows(expected, "covered"), _report_rows(expected, "not_covered")
+            if (covered, not_covered) == (opa_covered, opa_not_covered):
+                assert {name: ours[name] for name in figures} == {name: expected[name] for name in figures}
+                assert {file: {name: found.get(name) for name in figures} for file, found in ours["files"].items()} \
+                    == {file: {name: found.get(name) for name in figures} for file, found in expected["files"].items()}
+                tally["equal"] += 1
+                continue
+            assert set(covered) == set(opa_covered) | set(covered) and all(
+                opa_covered[file] <= covered[file] and not_covered.get(file, set()) <= opa_not_covered[file]
+                for file in opa_not_covered), (result.name, covered, opa_covered, not_covered, opa_not_covered)
+            tally["more covered"] += 1
+    assert tally["equal"] >= 3
+    record_property("figure", f"opa test oracle: {test_set}: {tally['equal']} tests with OPA's own coverage report "
+                              f"figures, {tally['more covered']} counting more as covered (a case docs/rego.md lists)")
