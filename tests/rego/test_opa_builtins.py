@@ -15,6 +15,9 @@ import pytest
 from rego.opa_oracle import UNDEFINED, OpaError, OpaOracle
 from rego_fixtures import cluster, extension
 
+from engine.cli.main import main
+from engine.inventory import Fleet
+from engine.inventory.generator import write_generated_fleet
 from engine.rego import RegoLibrary
 from engine.rego.library import policy_input
 from engine.rego.opa_builtins import BUILTINS, NOT_PROVIDED, OVERRIDDEN
@@ -246,3 +249,53 @@ def test_rego_metadata_with_annotations_opa_reshapes_is_reported(tmp_path: Path)
     library = RegoLibrary.load([tmp_path])
     [problem] = library.diagnostics
     assert problem.message.startswith("rego.metadata.rule is a built-in of OPA that this Rego engine lacks")
+
+
+SCANNED = {
+    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if io.jwt.decode(input.resource.tags.token)\n',
+    "negated.rego": 'package negated\n\nviolation contains {"msg": "agent version is not semver"} if '
+                    "not semver.is_valid(input.resource.properties.agentVersion)\n",
+    "many.rego": 'package many\n\nviolation contains {"msg": sprintf("%d extensions, %.1f per type", [n, n / count('
+                 '{e.properties.extensionType | some e in input.extensions})])} if {\n\tn := count(input.extensions)\n'
+                 "\tn > 2\n}\n",
+}
+
+
+def test_a_scan_runs_every_policy_but_the_one_a_builtin_is_missing_for_and_says_each_once(tmp_path: Path,
+                                                                                          capsys) -> None:
+    """`arcpolicy scan` (issue 20 found it exiting 2 with no record): the policy calling a built-in no extension
+    provides is skipped with one line, the one whose construct regorus answers otherwise warns once with its
+    place, and every other record is OPA's verdict."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for name, source in SCANNED.items():
+        (policies / name).write_text(source)
+    fleet_file = tmp_path / "fleet.json"
+    write_generated_fleet(fleet_file, 40, seed=5)
+    output = tmp_path / "records.json"
+    assert main(["scan", "-i", str(fleet_file), "--policy", str(policies), "--format", "json", "-o", str(output)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(f"{policies / 'jwt.rego'}:3: io.jwt.decode is a built-in of OPA that this Rego engine lacks") == 1
+    assert err.count(f"{policies / 'negated.rego'}:3: `not semver.is_valid(") == 1
+    records = json.loads(output.read_text())["value"]
+    assert not [record for record in records if record["policyDefinitionId"] == "rego:jwt"]
+    clusters = list(Fleet(json.loads(fleet_file.read_text())).clusters())
+    scanned = {(record["policyDefinitionName"], record["resourceId"].lower()):
+               sorted(reason["message"] for reason in record.get("reasons", [])) for record in records}
+    assert len(scanned) == 2 * len(clusters)
+    with OpaOracle([(name, source) for name, source in SCANNED.items() if name != "jwt.rego"]) as opa:
+        judged = {package: dict(zip((cluster.id.lower() for cluster in clusters), opa.documents(
+            f"{package}.violation", [policy_input(cluster) for cluster in clusters]), strict=True))
+            for package in ("negated", "many")}
+    assert {resource: sorted(violation["msg"] for violation in answer) for resource, answer in judged["many"].items()} \
+        == {resource: messages for (name, resource), messages in scanned.items() if name == "many"}
+    assert any(scanned[("many", cluster.id.lower())] for cluster in clusters)
+    # the warned construct: OPA's verdict wherever the version is there; where it is not (managed clusters have no
+    # agentVersion) OPA leaves the rule undefined and regorus makes the `not` true, as the warning says
+    versioned = {cluster.id.lower(): "agentVersion" in cluster.resource["properties"] for cluster in clusters}
+    assert {resource: sorted(violation["msg"] for violation in answer)
+            for resource, answer in judged["negated"].items() if versioned[resource]} == {
+        resource: messages for (name, resource), messages in scanned.items() if name == "negated" and versioned[resource]}
+    unversioned = [resource for resource, present in versioned.items() if not present]
+    assert unversioned and all(judged["negated"][resource] == [] and scanned[("negated", resource)] == [
+        "agent version is not semver"] for resource in unversioned)
