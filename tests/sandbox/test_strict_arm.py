@@ -288,7 +288,7 @@ def test_reads_writes_and_deletes_have_their_own_buckets_and_headers(sandbox_fac
     written = session.put(url, params=API, json={"properties": {"extensionType": "contoso.metered"}})
     assert written.headers["x-ms-ratelimit-remaining-subscription-writes"] == "1"
     deleted = session.delete(url, params=API)
-    assert deleted.status_code == 409 or deleted.headers["x-ms-ratelimit-remaining-subscription-deletes"] == "0"
+    assert deleted.headers["x-ms-ratelimit-remaining-subscription-deletes"] == "0"
     throttled = session.delete(url, params=API)
     assert throttled.status_code == 429 and throttled.json()["error"]["code"] == "SubscriptionRequestsThrottled"
     assert "x-ms-ratelimit-remaining-subscription-writes" not in throttled.headers
@@ -329,3 +329,32 @@ def test_resource_graph_answers_the_examples_kql_forms(sandbox, query):
         assert data[0]["count_"] >= data[1]["count_"] > 0
     else:
         assert all(row["lower"] == row["lower"].lower() for row in data)
+
+
+def test_flux_put_replaces_patch_ignores_scope_and_force_delete_removes_it_at_once(sandbox):
+    """Flux configurations share the extensions' path rules: a second PUT replaces (what it leaves out is gone or
+    back to the spec's default), a PATCH cannot change `scope` (not in FluxConfigurationPatch), and
+    FluxConfigurations_Delete takes forceDelete as Extensions_Delete does."""
+    session = raw_session(sandbox)
+    cluster_id = connected_clusters(sandbox)[8]
+    _with_flux_extension(sandbox, session, cluster_id)
+    url = _flux_url(sandbox, cluster_id, "replaced")
+    created = session.put(url, params=API, json={"properties": {
+        "suspend": True, "gitRepository": {"url": "https://github.com/contoso/gitops", "syncIntervalInSeconds": 60,
+                                           "repositoryRef": {"branch": "release"}},
+        "kustomizations": {"apps": {"path": "./apps", "prune": True}, "infra": {"path": "./infra"}}}})
+    assert created.status_code == 201, created.text
+    _settled(sandbox, session, url)
+    replaced = session.put(url, params=API, json={"properties": {
+        "gitRepository": {"url": "https://github.com/contoso/gitops"}, "kustomizations": {"apps": {"path": "./apps"}}}})
+    assert replaced.status_code == 200, replaced.text
+    properties = _settled(sandbox, session, url)["properties"]
+    assert properties["suspend"] is False and properties["complianceState"] == "Compliant"
+    assert properties["gitRepository"]["syncIntervalInSeconds"] == 600 and "repositoryRef" not in properties["gitRepository"]
+    assert set(properties["kustomizations"]) == {"apps"} and properties["kustomizations"]["apps"]["prune"] is False
+    rescoped = session.patch(url, params=API, json={"properties": {"scope": "namespace"}})
+    assert rescoped.status_code == 200  # nothing the patch schema has changed: a no-op
+    assert _settled(sandbox, session, url)["properties"]["scope"] == "cluster"
+    deleted = session.delete(url, params={**API, "forceDelete": "true"})
+    assert deleted.status_code == 200 and "Azure-AsyncOperation" not in deleted.headers
+    assert _error(session.get(url, params=API)) == (404, "ResourceNotFound")
