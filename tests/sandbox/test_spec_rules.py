@@ -5,7 +5,8 @@ rules are read from the swagger files here, with this file's own ``$ref`` / ``al
 engine/sandbox/swagger.py, so that a rule the sandbox's reader misses is a failing case rather than a missing
 one: a value outside an ``enum`` is refused (400 ``InvalidRequestContent`` naming the member); a ``readOnly``
 member written by the client is neither stored nor echoed; a ``default`` is what a PUT that leaves the member out
-reads back; a member whose ``x-ms-mutability`` lacks ``update`` cannot change on a second PUT.
+reads back; a member whose ``x-ms-mutability`` lacks ``update`` cannot change on a second PUT; an
+``x-ms-secret`` value is never returned (by the PUT, a GET or a list).
 """
 
 from __future__ import annotations
@@ -31,35 +32,45 @@ ABSENT: Any = object()
 
 @dataclass(frozen=True)
 class Spec:
-    """A type the sandbox serves from a kept swagger: its PUT body's definition and the smallest valid body."""
+    """A type the sandbox serves from a kept swagger: the smallest valid PUT body, and the schema of the body of
+    ``method`` (PUT: the resource's definition; PATCH: the body parameter of the type's PATCH operation)."""
 
     name: str
     file: str
-    definition: str
     api_version: str
     body: dict[str, Any]
+    method: str = "PUT"
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        paths = _document(self.file)["paths"]
+        path = next(path for path in paths if path.endswith("}") and f"/{self.name}/{{" in path)
+        operation = paths[path][self.method.lower()]
+        body = next(parameter for parameter in operation["parameters"] if parameter.get("in") == "body")
+        return body["schema"]
 
 
-SPECS = [
-    Spec("extensions", f"{KC}/extensions.json", "Extension", "2023-05-01", {"properties": {}}),
-    Spec("fluxConfigurations", f"{KC}/fluxconfiguration.json", "FluxConfiguration", "2023-05-01",
+PUT_SPECS = [
+    Spec("extensions", f"{KC}/extensions.json", "2023-05-01", {"properties": {}}),
+    Spec("fluxConfigurations", f"{KC}/fluxconfiguration.json", "2023-05-01",
          {"properties": {"gitRepository": {"url": "https://github.com/contoso/gitops"}, "kustomizations": {"k": {}}}}),
-    Spec("connectedClusters", f"{HK}/connectedClusters.json", "ConnectedCluster", "2024-01-01",
+    Spec("connectedClusters", f"{HK}/connectedClusters.json", "2024-01-01",
          {"location": "eastus", "identity": {"type": "SystemAssigned"}, "properties": {"agentPublicKeyCertificate": ""}}),
 ]
+SPECS = [*PUT_SPECS, *(Spec(spec.name, spec.file, spec.api_version, spec.body, "PATCH") for spec in PUT_SPECS)]
 
 
 @dataclass(frozen=True)
 class Rule:
     spec: Spec
-    kind: str  # enum | readOnly | default | createOnly
+    kind: str  # enum | readOnly | default | createOnly | secret
     path: tuple[str, ...]  # members; "*" a map's member, "[]" an array's item
     schema: dict[str, Any]
     required: bool = False  # its parent lists it as required
 
     @property
     def id(self) -> str:
-        return f"{self.spec.name}:{self.kind}:{'.'.join(self.path)}"
+        return f"{self.spec.method} {self.spec.name}:{self.kind}:{'.'.join(self.path)}"
 
 
 def _document(file: str) -> Any:
@@ -73,7 +84,7 @@ def _resolved(schema: dict[str, Any], file: str) -> tuple[dict[str, Any], str]:
         referenced = posixpath.normpath(posixpath.join(posixpath.dirname(file), target)) if target else file
         node = _document(referenced)
         for part in pointer.strip("/").split("/"):
-            node = node[part]
+            node = node[part.replace("~1", "/").replace("~0", "~")]
         schema, file = {**node, **{key: value for key, value in schema.items() if key != "$ref"}}, referenced
     return schema, file
 
@@ -89,7 +100,8 @@ def _rules(spec: Spec, schema: dict[str, Any], file: str, path: tuple[str, ...],
         return [Rule(spec, "readOnly", path, schema, required)]  # ignored on write, with whatever is below it
     found = [Rule(spec, kind, path, schema, required) for kind, present in (
         ("enum", "enum" in schema), ("default", "default" in schema),
-        ("createOnly", "update" not in schema.get("x-ms-mutability", ["update"]))) if path and present]
+        ("createOnly", "update" not in schema.get("x-ms-mutability", ["update"])),
+        ("secret", schema.get("x-ms-secret") is True)) if path and present]
     for member in schema.get("allOf", ()):
         found += _rules(spec, member, file, path, seen)
     for name, member in schema.get("properties", {}).items():
@@ -101,8 +113,7 @@ def _rules(spec: Spec, schema: dict[str, Any], file: str, path: tuple[str, ...],
     return found
 
 
-RULES = [rule for spec in SPECS for rule in _rules(spec, {"$ref": f"#/definitions/{spec.definition}"}, spec.file, (),
-                                                  frozenset())]
+RULES = [rule for spec in SPECS for rule in _rules(spec, spec.schema, spec.file, (), frozenset())]
 
 
 def _step(node: Any, part: str, create: bool) -> Any:
@@ -170,6 +181,21 @@ class Target:
     def put(self, spec: Spec, url: str, body: dict[str, Any]):
         return self.session.put(url, params={"api-version": spec.api_version}, json=body)
 
+    def write(self, rule: Rule, value: Any) -> tuple[Any, str]:
+        """``value`` written at the rule's place by the rule's method (a PATCH of a resource first created and
+        settled), and the resource's URL."""
+        url = self.url(rule.spec)
+        body = self.base(rule.spec)
+        _source_kind(rule, body)
+        if rule.spec.method == "PATCH":
+            created = self.put(rule.spec, url, body)
+            assert created.status_code in (200, 201), created.text
+            self.read(rule.spec, url)
+            body = {}
+        _set(body, rule.path, value)
+        return self.session.request(rule.spec.method, url, params={"api-version": rule.spec.api_version},
+                                    json=body), url
+
     def read(self, spec: Spec, url: str) -> dict[str, Any]:
         self.running.control.advance_clock(600)  # asynchronous writes settle
         return self.session.get(url, params={"api-version": spec.api_version}).json()
@@ -192,16 +218,19 @@ def _source_kind(rule: Rule, body: dict[str, Any]) -> None:
 
 
 def test_the_sweep_finds_each_kind_of_rule_in_each_swagger() -> None:
-    kinds = {(rule.spec.name, rule.kind) for rule in RULES}
-    assert {(spec.name, kind) for spec in SPECS for kind in ("enum", "readOnly", "default")} - kinds == set()
+    kinds = {(rule.spec.method, rule.spec.name, rule.kind) for rule in RULES}
+    assert {("PUT", spec.name, kind) for spec in PUT_SPECS for kind in ("enum", "readOnly", "default")} <= kinds
+    assert {(method, name, "secret") for method in ("PUT", "PATCH")
+            for name in ("extensions", "fluxConfigurations")} <= kinds
+    assert ("PATCH", "fluxConfigurations", "enum") in kinds
     assert {rule.id for rule in RULES if rule.kind == "createOnly"} >= {
-        "fluxConfigurations:createOnly:properties.scope", "fluxConfigurations:createOnly:properties.namespace",
-        "connectedClusters:createOnly:location"}
+        "PUT fluxConfigurations:createOnly:properties.scope", "PUT fluxConfigurations:createOnly:properties.namespace",
+        "PUT connectedClusters:createOnly:location"}
 
 
-def _sweep(target: Target, kind: str, case) -> None:
+def _sweep(target: Target, kind: str, case, methods: tuple[str, ...] = ("PUT", "PATCH")) -> None:
     """Each rule of ``kind`` through ``case`` (one sandbox for them all); every rule that does not hold is named."""
-    rules = [rule for rule in RULES if rule.kind == kind]
+    rules = [rule for rule in RULES if rule.kind == kind and rule.spec.method in methods]
     problems = []
     for rule in rules:
         try:
@@ -212,11 +241,7 @@ def _sweep(target: Target, kind: str, case) -> None:
 
 
 def _outside_the_enum(target: Target, rule: Rule) -> None:
-    url = target.url(rule.spec)
-    body = target.base(rule.spec)
-    _source_kind(rule, body)
-    _set(body, rule.path, ENUM_OUTSIDE)
-    refused = target.put(rule.spec, url, body)
+    refused, _ = target.write(rule, ENUM_OUTSIDE)
     assert refused.status_code == 400, refused.text
     error = refused.json()["error"]
     assert error["code"] == "InvalidRequestContent" and rule.path[-1] in error["message"], error
@@ -227,12 +252,9 @@ def test_a_value_outside_an_enum_is_refused_naming_the_member(target: Target) ->
 
 
 def _read_only_ignored(target: Target, rule: Rule) -> None:
-    url = target.url(rule.spec)
-    body = target.base(rule.spec)
     forged = _forged(rule.schema)
-    _set(body, rule.path, forged)
-    written = target.put(rule.spec, url, body)
-    assert written.status_code in (200, 201), written.text
+    written, url = target.write(rule, forged)
+    assert written.status_code in (200, 201, 202), written.text
     for answer in (written.json(), target.read(rule.spec, url)):
         text = json.dumps(answer)
         assert FORGED not in text and str(FORGED_NUMBER) not in text, answer
@@ -260,7 +282,7 @@ def _default_filled(target: Target, rule: Rule) -> None:
 
 
 def test_a_member_left_out_reads_back_as_its_default(target: Target) -> None:
-    _sweep(target, "default", _default_filled)
+    _sweep(target, "default", _default_filled, ("PUT",))  # a PATCH changes what it names only
 
 
 CREATE_ONLY_VALUES = {"location": ("eastus", "westeurope"), "properties.scope": ("cluster", "namespace"),
@@ -281,4 +303,19 @@ def _create_only_kept(target: Target, rule: Rule) -> None:
 
 
 def test_a_create_only_member_cannot_change(target: Target) -> None:
-    _sweep(target, "createOnly", _create_only_kept)
+    _sweep(target, "createOnly", _create_only_kept, ("PUT",))  # no PATCH schema has them
+
+
+SECRET = "s3cret-by-client"
+
+
+def _secret_never_returned(target: Target, rule: Rule) -> None:
+    written, url = target.write(rule, {"key": SECRET} if rule.schema.get("type") == "object" else SECRET)
+    assert written.status_code in (200, 201, 202), written.text
+    listed = target.session.get(url.rsplit("/", 1)[0], params={"api-version": rule.spec.api_version})
+    for answer in (written.text, json.dumps(target.read(rule.spec, url)), listed.text):
+        assert SECRET not in answer, answer
+
+
+def test_a_secret_value_is_never_returned(target: Target) -> None:
+    _sweep(target, "secret", _secret_never_returned)
