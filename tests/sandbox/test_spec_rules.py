@@ -319,3 +319,47 @@ def _secret_never_returned(target: Target, rule: Rule) -> None:
 
 def test_a_secret_value_is_never_returned(target: Target) -> None:
     _sweep(target, "secret", _secret_never_returned)
+
+
+GRAPH = "specification/resourcegraph/resource-manager/Microsoft.ResourceGraph/stable/2021-03-01/resourcegraph.json"
+
+
+def _graph_limits(schema: dict[str, Any], file: str, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """Each value just outside a bound or enum of the query body's schema (read here from the swagger), and each
+    required member left out (``None``), by place."""
+    schema, file = _resolved(schema, file)
+    found: list[tuple[tuple[str, ...], Any]] = []
+    if "enum" in schema:
+        found.append((path, ENUM_OUTSIDE))
+    if "minimum" in schema:
+        found.append((path, schema["minimum"] - 1))
+    if "maximum" in schema:
+        found.append((path, schema["maximum"] + 1))
+    found += [((*path, name), None) for name in schema.get("required", ())]
+    for name, member in schema.get("properties", {}).items():
+        found += _graph_limits(member, file, (*path, name))
+    if isinstance(schema.get("items"), dict):
+        found += _graph_limits(schema["items"], file, (*path, "[]"))
+    return found
+
+
+def test_a_resource_graph_query_outside_the_schema_is_refused_naming_the_member(sandbox) -> None:
+    operation = _document(GRAPH)["paths"]["/providers/Microsoft.ResourceGraph/resources"]["post"]
+    schema = next(parameter for parameter in operation["parameters"] if parameter.get("in") == "body")["schema"]
+    cases = _graph_limits(schema, GRAPH, ())
+    assert {".".join(path) for path, _ in cases} >= {"query", "options.$top", "options.$skip", "options.resultFormat",
+                                                      "facets.[].expression", "facets.[].options.$top"}
+    session = raw_session(sandbox)
+    problems = []
+    for path, value in cases:
+        body: dict[str, Any] = {"query": "resources | take 1", "facets": [{"expression": "location"}]}
+        if value is None:
+            parent = _get(body, path[:-1]) if len(path) > 1 else body
+            parent.pop(path[-1])
+        else:
+            _set(body, path, value)
+        answer = session.post(f"{sandbox.url}/providers/Microsoft.ResourceGraph/resources",
+                              params={"api-version": "2021-03-01"}, json=body)
+        if answer.status_code != 400 or path[-1] not in answer.json()["error"]["message"]:
+            problems.append(f"{'.'.join(path)} = {value!r}: {answer.status_code} {answer.text[:200]}")
+    assert not problems, "\n".join(problems)
