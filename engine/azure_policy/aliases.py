@@ -20,6 +20,7 @@ An unknown alias is a load-time error, never a silently false condition.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,12 +117,15 @@ class Alias:
     (lower-case type -> path) in ``paths_by_type`` and an empty ``path``. ``versioned`` holds the paths
     the alias has at given API versions (docs "definition structure aliases": "Each alias maps to paths
     in different API versions for a given resource type"); ``path`` is its default path.
+    ``modifiable`` is False for an alias no API version marks Modifiable, which a Modify operation cannot write.
     """
 
     name: str
     path: tuple[str, ...]
     paths_by_type: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
     versioned: tuple[tuple[frozenset[str], tuple[str, ...]], ...] = field(default=(), compare=False, hash=False)
+    # whether a Modify operation may write it (ARM's "Modifiable" metadata at some API version); None: not known
+    modifiable: bool | None = field(default=None, compare=False, hash=False)
 
     def path_for(self, resource_type: str) -> tuple[str, ...] | None:
         """The path in a resource of ``resource_type``; None when a legacy alias does not apply to it."""
@@ -140,16 +144,21 @@ class Alias:
 
 
 def split_path(path: str) -> tuple[str, ...]:
+    """``a.b[*].c[0]`` -> ``("a", "b", "[*]", "c", "[0]")``: ``[*]`` selects every element, ``[n]`` the element
+    at ``n`` (an index, as Microsoft's conformance cases write ``ipConfigurations[0].name``)."""
     segments: list[str] = []
     for part in path.split("."):
-        while part.endswith("[*]"):
-            part = part[:-3]
-            segments.append(part)
-            segments.append("[*]")
-            part = ""
+        brackets: list[str] = []
+        while (found := _TRAILING_INDEX.search(part)) is not None:
+            brackets.append(found.group(0))
+            part = part[:found.start()]
         if part:
             segments.append(part)
+        segments.extend(reversed(brackets))
     return tuple(segments)
+
+
+_TRAILING_INDEX = re.compile(r"\[(?:\*|\d+)\]$")
 
 
 def _build_table() -> dict[str, Alias]:

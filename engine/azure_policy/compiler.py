@@ -308,8 +308,9 @@ def _normalized(operand: Operand, normalize: Callable[[Any], Any]) -> Operand:
 
 
 def _all_items(test: Callable[[Any, Any], bool], actual: Any, prepared: Any) -> bool:
-    """An array field's condition: every element satisfies it (an empty or absent array does)."""
-    return all(test(item, prepared) for item in (actual if isinstance(actual, list) else ()))
+    """An array field's condition: every element satisfies it (an empty array's none do); a missing array
+    (MISSING) satisfies nothing, as Microsoft's conformance cases evaluate ``[*]`` over it."""
+    return isinstance(actual, list) and all(test(item, prepared) for item in actual)
 
 
 def _short(value: Any) -> str:
@@ -377,8 +378,10 @@ class RuleCompiler:
             body = condition[key]
             if logical[0] == "not":
                 return Not(path, self.compile(body, f"{path}.{key}", counted))
-            if not isinstance(body, list) or not body:
-                raise self.error(f"{path}.{key}", "expected a non-empty list of conditions", body)
+            if not isinstance(body, list):
+                raise self.error(f"{path}.{key}", "expected a list of conditions", body)
+            # An empty list is all of nothing (true) or any of nothing (false), as Microsoft's conformance cases
+            # evaluate it; Azure's schema (minItems 1) only refuses to create such a definition.
             children = [self.compile(item, f"{path}.{key}[{index}]", counted) for index, item in enumerate(body)]
             return (AllOf if logical[0] == "allof" else AnyOf)(path, children)
         return self.condition(condition, path, keys, counted)
@@ -432,7 +435,7 @@ class RuleCompiler:
             def dynamic(context: RuleContext) -> Any:
                 reference = runtime_reference(context, compiled_name(context))
                 value = reference.get(context.resource, context.current)
-                return (value if isinstance(value, list) else []) if reference.is_array else [value]
+                return (value if isinstance(value, list) else MISSING) if reference.is_array else [value]
 
             return str(name), dynamic, True, None, None
         reference = self.compile_field(constant_name, path, counted)
@@ -464,12 +467,13 @@ class RuleCompiler:
         if self.field_counts[name.lower()] > MAX_FIELD_COUNTS_PER_ARRAY:
             raise self.error(path, f"a policy rule holds at most {MAX_FIELD_COUNTS_PER_ARRAY} field count "
                                    "expressions per array (Azure Policy's limit)", name)
-        elements = _field_getter(reference)
+        # the members as field() selects them: a missing array (also one nested in a member) adds none
+        select = reference.select or reference.get
         where = self.where(count, keys, path, (*counted, name))
         key = name.lower()
 
         def count_elements(context: RuleContext) -> int:
-            items = elements(context)
+            items = select(context.resource, context.current)
             items = items if isinstance(items, list) else []
             if where is None:
                 return len(items)
@@ -544,7 +548,7 @@ def _field_getter(reference: FieldReference) -> Operand:
     if reference.is_array:
         def array_values(context: RuleContext) -> Any:
             value = get(context.resource, context.current)
-            return value if isinstance(value, list) else []
+            return value if isinstance(value, list) else MISSING
 
         return array_values
 

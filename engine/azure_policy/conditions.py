@@ -158,33 +158,52 @@ def _exists(actual: Any, expected: bool) -> bool:
 # ---- patterns ------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LikePattern:
-    """A ``like`` pattern: ``*`` is any run of characters, everything else literal, case-insensitive.
+    """A ``like`` pattern: ``*`` is any run of characters, ``?`` any one character (as Microsoft's conformance
+    cases match ``vm-?``), everything else literal, case-insensitive.
 
     Matched without backtracking (a regex of ``.*`` runs backtracks exponentially on ``*a*a*a*b``):
     the first piece is a prefix, the last a suffix, and each piece between is found leftmost after
-    the previous one, which is a match whenever one exists. Linear in the value for a fixed pattern.
+    the previous one, which is a match whenever one exists (every piece has a fixed length). Linear in
+    the value for a fixed pattern.
     """
 
     pieces: tuple[str, ...]  # lower-cased; one piece when the pattern has no '*'
+    wild: tuple[re.Pattern[str] | None, ...]  # a piece holding '?' as a fixed-length regex, else None
 
     def matches(self, text: str) -> bool:
         text = value_key(text)
-        first, *middle, last = self.pieces if len(self.pieces) > 1 else (*self.pieces, None)
-        if last is None:
-            return text == first
-        if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+        pieces, wild = self.pieces, self.wild
+        if len(pieces) == 1:
+            return len(text) == len(pieces[0]) and self._at(0, text, 0)
+        first, last = pieces[0], pieces[-1]
+        end = len(text) - len(last)
+        if end < len(first) or not self._at(0, text, 0) or not self._at(len(pieces) - 1, text, end):
             return False
-        position, end = len(first), len(text) - len(last)
-        for piece in middle:
-            found = text.find(piece, position, end)
+        position = len(first)
+        for index in range(1, len(pieces) - 1):
+            piece, pattern = pieces[index], wild[index]
+            if pattern is None:
+                found = text.find(piece, position, end)
+            else:
+                match = pattern.search(text, position, end)
+                found = -1 if match is None else match.start()
             if found < 0:
                 return False
             position = found + len(piece)
         return True
 
+    def _at(self, index: int, text: str, position: int) -> bool:
+        """Whether piece ``index`` is found in ``text`` at ``position``."""
+        piece, pattern = self.pieces[index], self.wild[index]
+        if pattern is None:
+            return text.startswith(piece, position)
+        return pattern.match(text, position, position + len(piece)) is not None
+
 
 def _like_pattern(expected: Any) -> LikePattern:
-    return LikePattern(tuple(str(comparison_key(expected)).split("*")))
+    pieces = tuple(str(comparison_key(expected)).split("*"))
+    return LikePattern(pieces, tuple(re.compile("".join("." if char == "?" else re.escape(char) for char in piece),
+                                                re.DOTALL) if "?" in piece else None for piece in pieces))
 
 
 def _like(actual: Any, pattern: LikePattern) -> bool:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from engine import ids
@@ -56,6 +56,17 @@ class ParameterDefinition(BaseModel):
         return "default_value" in self.model_fields_set
 
 
+def _distinct_names(parameters: dict[str, ParameterDefinition]) -> dict[str, ParameterDefinition]:
+    """Parameter names are case-insensitive (``parameters('Name')`` reads ``name``): two that differ only in
+    case are one name declared twice."""
+    seen: dict[str, str] = {}
+    for name in parameters:
+        if name.lower() in seen:
+            raise ValueError(f"parameters '{seen[name.lower()]}' and '{name}' differ only in case")
+        seen[name.lower()] = name
+    return parameters
+
+
 class PolicyDefinition(Document):
     id: str
     name: str
@@ -65,6 +76,8 @@ class PolicyDefinition(Document):
     parameters: dict[str, ParameterDefinition] = Field(default_factory=dict)
     policy_rule: dict[str, Any]
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _distinct_parameters = field_validator("parameters")(_distinct_names)
 
 
 class DefinitionReference(BaseModel):
@@ -82,6 +95,8 @@ class PolicySetDefinition(Document):
     display_name: str | None = None
     parameters: dict[str, ParameterDefinition] = Field(default_factory=dict)
     policy_definitions: list[DefinitionReference]
+
+    _distinct_parameters = field_validator("parameters")(_distinct_names)
 
 
 class PolicyAssignment(Document):

@@ -37,6 +37,7 @@ class _Missing:
 
 MISSING: Any = _Missing()
 WILDCARD = "[*]"
+TAGS_MEMBERS = ("tags", WILDCARD)
 # arcpolicy's table: the explicit and published aliases, other types' aliases read by Azure's convention
 DEFAULT_ALIASES = AliasTable(ALIASES, MAP_PREFIXES, fallback=infer_alias)
 
@@ -44,6 +45,8 @@ ENVELOPE_FIELDS: dict[str, tuple[str, ...]] = {
     "name": ("name",), "kind": ("kind",), "type": ("type",), "location": ("location",),
     "id": ("id",), "identity.type": ("identity", "type"), "tags": ("tags",),
     "identity.userassignedidentities": ("identity", "userAssignedIdentities"),  # docs: policy rule "fields"
+    # the API version the resource JSON was read at, as Microsoft's conformance cases read "field": "apiVersion"
+    "apiversion": ("apiVersion",),
 }
 
 
@@ -101,6 +104,9 @@ def lookup(value: Any, key: str) -> Any:
     """``value[key]`` with ARM's case-insensitive property names (:func:`~engine.azure_policy.casing.name_key`);
     MISSING when absent."""
     if not isinstance(value, dict):
+        if isinstance(value, list) and key[:1] == "[" and key[1:-1].isdigit():  # an index: "[0]"
+            position = int(key[1:-1])
+            return value[position] if position < len(value) else MISSING
         return MISSING
     found = value.get(key, MISSING)
     if found is not MISSING:
@@ -114,25 +120,29 @@ def lookup(value: Any, key: str) -> Any:
 
 def read_path(value: Any, path: tuple[str, ...], keep_missing: bool = False) -> Any:
     """Follow ``path`` from ``value``; ``[*]`` fans out into a list of every element's value (nested ``[*]``
-    flattened; an element lacking the property is MISSING in it when ``keep_missing``, else left out). A
-    path through a missing array selects nothing: ``[]``."""
+    flattened). What ``field()`` reads (``keep_missing`` False): an element lacking the property is left out,
+    and a path through a missing array selects nothing, ``[]``. What a ``field`` condition reads
+    (``keep_missing``): an element lacking the property is MISSING in the list, and a missing array (here or
+    in any element) makes the whole selection MISSING, which no condition holds for."""
     for position, segment in enumerate(path):
         if segment == WILDCARD:
             if not isinstance(value, list):
-                return []
+                return MISSING if keep_missing else []
             rest = path[position + 1:]
             nested = WILDCARD in rest
             values: list[Any] = []
             for element in value:
                 item = read_path(element, rest, keep_missing)
                 if nested:
+                    if item is MISSING:
+                        return MISSING
                     values.extend(item)
                 elif item is not MISSING or keep_missing:
                     values.append(item)
             return values
         value = lookup(value, segment)
         if value is MISSING:
-            return [] if WILDCARD in path[position:] else MISSING
+            return [] if WILDCARD in path[position:] and not keep_missing else MISSING
     return value
 
 
@@ -173,6 +183,9 @@ def compile_field(name: str, counted: tuple[str, ...] = (), infer: bool = True,
     if not isinstance(name, str) or not name:
         raise FieldError("a field must be a non-empty string")
     lowered = name.lower()
+    if lowered == "tags[*]":  # every member of a tags array, as Microsoft's conformance cases read it
+        return FieldReference(name, _path_getter(TAGS_MEMBERS, True), True, select=_path_getter(TAGS_MEMBERS),
+                              returns_array=True)
     tag = _tag_name(lowered, name)
     if tag is not None:
         return FieldReference(name, _path_getter(("tags", tag)), False)

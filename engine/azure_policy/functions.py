@@ -137,7 +137,10 @@ def _current(context: RuleContext, name: str | None = None) -> Any:
     if name.lower() in context.current:
         return context.current[name.lower()]
     if any(name.lower().startswith(counted.lower()) for counted in context.counted):
-        value = runtime_reference(context, name).get(context.resource, context.current)
+        reference = runtime_reference(context, name)
+        if reference.is_array:  # the values selected below the member, as field() selects them ([] for none)
+            return reference.value(context.resource, context.current)
+        value = reference.get(context.resource, context.current)
         return None if value is MISSING else value
     raise EvaluationError(f"current('{name}'): no enclosing count is named '{name}'")
 
@@ -186,19 +189,25 @@ def _utc_now(context: RuleContext, format_: str | None = None) -> str:
     return format_datetime(moment, UNIVERSAL_ISO_TICKS if format_ is None else format_, "utcNow")
 
 
-def registry_with_parameters(values: dict[str, Any]) -> FunctionRegistry:
+def registry_with_parameters(values: dict[str, Any], unset: frozenset[str] = frozenset()) -> FunctionRegistry:
     """A child registry whose ``parameters(name)`` returns the assignment's resolved values.
 
-    ``parameters`` is pure here, so ``[parameters('effect')]`` folds into a constant at compile time.
+    ``parameters`` is pure here, so ``[parameters('effect')]`` folds into a constant at compile time. ``unset``
+    names declared parameters without a value (no defaultValue, none given: Azure accepts no such assignment,
+    Microsoft's conformance cases evaluate the rule anyway): reading one fails when evaluated, not before, so
+    ``parameters`` is then evaluated at run time.
     """
     registry = POLICY_FUNCTIONS.extend()
     by_name = {name.lower(): value for name, value in values.items()}
+    unset_keys = {name.lower() for name in unset}
 
-    @registry.function("parameters", 1, 1, takes=(TEXT,))
+    @registry.function("parameters", 1, 1, takes=(TEXT,), pure=not unset_keys)
     def _parameters(name: str) -> Any:
-        try:
-            return by_name[str(name).lower()]
-        except KeyError:
-            raise EvaluationError(f"parameters('{name}'): the definition declares no such parameter") from None
+        key = str(name).lower()
+        if key in by_name:
+            return by_name[key]
+        if key in unset_keys:
+            raise EvaluationError(f"parameters('{name}'): the assignment gives it no value and it has no defaultValue")
+        raise EvaluationError(f"parameters('{name}'): the definition declares no such parameter")
 
     return registry

@@ -240,12 +240,13 @@ def refuse_provider_mode(definition: PolicyDefinition) -> None:
 
 def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], policy_info: dict[str, str],
                    reference_id: str | None = None, infer_aliases: bool = True,
-                   aliases: AliasTable = DEFAULT_ALIASES) -> CompiledPolicy | None:
+                   aliases: AliasTable = DEFAULT_ALIASES, unset: frozenset[str] = frozenset()) -> CompiledPolicy | None:
     """Compile ``definition`` with resolved ``parameters``; None when its effect is Disabled.
 
     Fields resolve against ``aliases`` (arcpolicy's table by default). ``infer_aliases=False``
     (``--strict-aliases``) refuses aliases outside the explicit table instead of reading them by Azure's
-    default convention; the policy's ``inferred_aliases`` lists those read so.
+    default convention; the policy's ``inferred_aliases`` lists those read so. ``unset`` names declared
+    parameters left without a value (see :func:`registry_with_parameters`).
     """
     source = definition.origin
     rule = definition.policy_rule
@@ -256,7 +257,7 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
         refuse_provider_mode(definition)
         raise InputError(source, "unsupported mode: arcpolicy evaluates ARM resources (All, Indexed)",
                          location="mode", value=definition.mode)
-    compiler = RuleCompiler(registry_with_parameters(parameters), source, infer_aliases, aliases,
+    compiler = RuleCompiler(registry_with_parameters(parameters, unset), source, infer_aliases, aliases,
                             secure=secure_parameters(rule))
     then = rule[keys["then"]]
     then_keys = {key.lower(): key for key in then}
@@ -277,6 +278,8 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     if not isinstance(details, dict):
         details = {}
     detail_keys = {key.lower(): key for key in details}
+    if effect is None or effect.name.lower() == "modify":
+        _refuse_unmodifiable(details.get(detail_keys.get("operations", "operations")), aliases, source)
     existence_condition = related_name = None
     if (effect is None or effect.checks_existence) and "type" in detail_keys:
         if "existencecondition" in detail_keys:
@@ -296,6 +299,19 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
         compiled.default_state = compiler.expression(details[detail_keys["defaultstate"]],
                                                      "policyRule.then.details.defaultState")
     return compiled
+
+
+def _refuse_unmodifiable(operations: Any, aliases: AliasTable, source: str) -> None:
+    """A Modify operation on an alias no API version marks Modifiable can never apply (effect-modify: "The
+    property the alias maps to is marked as 'Modifiable' in the request's API version"), refused as Microsoft's
+    conformance cases refuse it; an alias whose table gives no such metadata (arcpolicy's) is not checked."""
+    for index, operation in enumerate(operations if isinstance(operations, list) else ()):
+        name = operation.get("field") if isinstance(operation, dict) else None
+        alias = aliases.resolve(name) if isinstance(name, str) and not name.startswith("[") else None
+        if alias is not None and alias.modifiable is False:
+            raise InputError(source, f"a Modify operation cannot write '{name}': no API version marks the alias "
+                                     "Modifiable", location=f"policyRule.then.details.operations[{index}].field",
+                             value=name)
 
 
 def _existence_key(details: dict[str, Any], detail_keys: dict[str, str], parameters: dict[str, Any],

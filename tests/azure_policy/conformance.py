@@ -25,14 +25,21 @@ How a case's inputs map onto arcpolicy's (the Rust harness's reading, ``mod.rs``
   paths follow it) and, without ``request_context``, ``requestContext().apiVersion``;
 - ``context``: ``resourceGroup()``, ``subscription()`` (the resource's id is built from them when it has
   none) and ``utcNow``;
-- ``host_await``: the related resources an existence check finds (``response: null``: none).
+- ``host_await``: the related resources an existence check finds (``response: null``: none);
+- ``resource``: in a file with an alias table, written for regorus's normalizer (``properties`` flattened, each
+  alias's value put at its short name): a value the case writes where an alias's short name points, not at its
+  path, is moved to the path, and ``properties.tags`` are the tags (:func:`reshaped`); an id naming another subscription than the context's is read in the context's, which is
+  what regorus's ``subscription()`` returns;
+- ``parameters``: a bare rule's definition declares the parameters the rule reads; a declared parameter the
+  case gives no value (and without defaultValue) is left unset (:func:`compile_policy`'s ``unset``).
 
 The parser cases (``parser_tests/``) parse at the level they name (a condition, a rule, a definition) and
-evaluate their resource too when they name an outcome.
+evaluate their resource too when they name an outcome; one that names none only has to load.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import tempfile
@@ -46,9 +53,11 @@ import yaml
 from engine.azure_policy.alias_inference import convention_alias
 from engine.azure_policy.aliases import Alias, AliasTable, split_path
 from engine.azure_policy.documents import PolicyDefinition, load_documents
+from engine.azure_policy.fields import MISSING, lookup, read_path
 from engine.azure_policy.functions import OFFLINE_REQUEST, RuleContext
 from engine.azure_policy.parameters import resolve_parameters
 from engine.azure_policy.policy import CompiledPolicy, NotEvaluable, compile_policy
+from engine.azure_policy.secure import PARAMETER_REFERENCE
 from engine.errors import InputError
 from engine.expressions import EvaluationError
 
@@ -70,9 +79,18 @@ class Case:
     level: str  # "rule", "definition" or "constraint"
     fields: dict[str, Any]
     aliases: AliasTable
+    short_paths: ShortPaths = field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
+
+    @property
+    def parse_only(self) -> bool:
+        """A parser case that names no outcome: it only has to parse (regorus's parser tests)."""
+        return self.name.startswith("parser_tests/") and not (OUTCOMES & self.fields.keys())
+
+
+OUTCOMES = frozenset({"want_effect", "want_undefined", "want_details", "want_parse_error", "want_compile_error"})
 
 
 @dataclass
@@ -94,20 +112,24 @@ def path_alias(name: str) -> Alias | None:
 
 BRACKETED_KEY = re.compile(r"(\['[^']*'\])")
 PATH_FIELDS = AliasTable({}, fallback=path_alias)
-_tables: dict[str, AliasTable] = {}
+# resource type -> (an alias's path, the path of its short name below "properties"): see reshaped()
+ShortPaths = dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]]
+_tables: dict[str, tuple[AliasTable, ShortPaths]] = {}
 
 
-def alias_table(file_name: str) -> AliasTable:
+def alias_table(file_name: str) -> tuple[AliasTable, ShortPaths]:
     if file_name not in _tables:
         _tables[file_name] = provider_aliases(json.loads((SUITE / "aliases" / file_name).read_text()))
     return _tables[file_name]
 
 
-def provider_aliases(providers: list[dict[str, Any]]) -> AliasTable:
+def provider_aliases(providers: list[dict[str, Any]]) -> tuple[AliasTable, ShortPaths]:
     """A table from ARM's provider list with aliases (``GET /providers?$expand=resourceTypes/aliases``, the
     format of ``Get-AzPolicyAlias``): each alias's ``defaultPath`` and its ``paths`` per API version; a legacy
-    alias (``Microsoft.Compute/imagePublisher``) a path per type; aliases it lacks read by the convention."""
+    alias (``Microsoft.Compute/imagePublisher``) a path per type; aliases it lacks read by the convention.
+    Also each type's aliases whose path is not where their short name points (see :func:`reshaped`)."""
     table: dict[str, Alias] = {}
+    short_paths: ShortPaths = {}
     for provider in providers:
         for resource_type in provider["resourceTypes"]:
             type_name = f"{provider['namespace']}/{resource_type['resourceType']}".lower()
@@ -118,8 +140,49 @@ def provider_aliases(providers: list[dict[str, Any]]) -> AliasTable:
                     continue
                 versioned = tuple((frozenset(version.lower() for version in item["apiVersions"]),
                                    split_path(item["path"])) for item in entry["paths"])
-                table[name.lower()] = Alias(name, path, versioned=versioned)
-    return AliasTable(table, fallback=convention_alias)
+                table[name.lower()] = Alias(name, path, versioned=versioned,
+                                            modifiable=_modifiable(entry))
+                short = ("properties", *split_path(name.rsplit("/", 1)[1]))
+                if path[:1] == ("properties",) and path != short and path.count("[*]") <= (path[-1:] == ("[*]",)):
+                    # listed under its provider's type, and under the type its name gives when they differ
+                    for owner in {type_name, name.rsplit("/", 1)[0].lower()}:
+                        short_paths.setdefault(owner, []).append((path, short))
+    return AliasTable(table, fallback=convention_alias), short_paths
+
+
+def _modifiable(entry: dict[str, Any]) -> bool | None:
+    """Whether the alias is Modifiable at its default path or at any API version's path; None when the table
+    gives no metadata (arcpolicy's own table does not)."""
+    metadata = [entry.get("defaultMetadata")] + [item.get("metadata") for item in entry.get("paths") or []]
+    attributes = [str(item.get("attributes", "")) for item in metadata if isinstance(item, dict)]
+    return any("modifiable" in attribute.lower() for attribute in attributes) if attributes else None
+
+
+def reshaped(resource: dict[str, Any], short_paths: ShortPaths) -> dict[str, Any]:
+    """The case's resource as regorus's harness reads it. Its normalizer flattens ``properties`` and puts each
+    alias's value (read at the alias's path) at the alias's short name, leaving the resource's own structure
+    where the path holds nothing; so a case may write a value where the short name points
+    (``properties.default.resource.throughput`` for ``.../throughputSettings/default.resource.throughput``,
+    whose path is ``properties.resource.throughput``). Such a value is moved to the alias's path, where
+    arcpolicy (and Azure) read it; ``properties.tags`` (flattened onto the root) become the resource's tags
+    when it has none."""
+    tags = lookup(lookup(resource, "properties"), "tags")
+    if isinstance(tags, dict) and lookup(resource, "tags") is MISSING:  # flattened onto the root's "tags"
+        resource = {**resource, "tags": tags}
+    for path, short in short_paths.get(str(resource.get("type", "")).lower(), ()):
+        path, short = (path[:-1], short[:-1]) if path[-1] == "[*]" else (path, short)
+        value = read_path(resource, short)
+        if value is MISSING or read_path(resource, path) is not MISSING:
+            continue
+        resource = copy.deepcopy(resource)
+        parent = resource
+        for segment in path[:-1]:
+            found = lookup(parent, segment)
+            if not isinstance(found, dict):
+                found = parent[segment] = {}
+            parent = found
+        parent[path[-1]] = value
+    return resource
 
 
 def load_cases() -> list[Case]:
@@ -128,7 +191,7 @@ def load_cases() -> list[Case]:
     for folder in CASE_FILES:
         for path in sorted((SUITE / folder).glob("*.yaml")):
             document = yaml.safe_load(path.read_text())
-            table = alias_table(document["aliases"]) if document.get("aliases") else PATH_FIELDS
+            table, short_paths = alias_table(document["aliases"]) if document.get("aliases") else (PATH_FIELDS, {})
             prefix = f"{folder.split('/')[0]}/{path.stem}" if "/" in folder else path.stem
             for item in document["cases"]:
                 if "policy_definition" in item or "policy_rule" in item:
@@ -141,7 +204,7 @@ def load_cases() -> list[Case]:
                     item.get("parse_level", "constraint" if folder.startswith("parser") else "policy_rule")]
                 if is_definition:
                     level = "definition"
-                cases.append(Case(f"{prefix}:{item['note']}", text, level, item, table))
+                cases.append(Case(f"{prefix}:{item['note']}", text, level, item, table, short_paths))
     return cases
 
 
@@ -158,9 +221,14 @@ def _definition(case: Case, directory: Path) -> PolicyDefinition:
     if case.level == "constraint" and (not isinstance(document, dict) or "if" not in document):
         raise CaseError("no 'if' condition")
     if case.level != "definition":
-        given = case.get("parameters") or {}
-        document = {"mode": "All", "policyRule": document,
-                    "parameters": {name: {"type": _parameter_type(value)} for name, value in given.items()}}
+        # a bare rule: the definition around it declares the parameters it reads (a value's type when the case
+        # gives one, else String, without defaultValue)
+        given = {name.lower(): value for name, value in (case.get("parameters") or {}).items()}
+        declared = {name: {"type": _parameter_type(value)} for name, value in (case.get("parameters") or {}).items()}
+        for name in PARAMETER_REFERENCE.findall(case.source):
+            if name.lower() not in given:
+                given[name.lower()] = declared[name] = {"type": "String"}
+        document = {"mode": "All", "policyRule": document, "parameters": declared}
     path = directory / "case.json"
     path.write_text(json.dumps(document))
     try:
@@ -189,10 +257,17 @@ def _parameter_type(value: Any) -> str:
 def compile_case(case: Case, directory: Path) -> CompiledPolicy | None:
     """The case's policy compiled (None: Disabled); CaseError when it cannot be."""
     definition = _definition(case, directory)
+    given = case.get("parameters") or {}
+    given_keys = {name.lower() for name in given}
+    # A parameter the case gives no value and its definition no defaultValue: no valid assignment in Azure, but
+    # Microsoft's cases evaluate the rule anyway (it fails only where the rule reads it).
+    unset = frozenset(name for name, declaration in definition.parameters.items()
+                      if name.lower() not in given_keys and not declaration.has_default)
+    declared = {name: declaration for name, declaration in definition.parameters.items() if name not in unset}
     try:
-        values = resolve_parameters(definition.parameters, case.get("parameters") or {}, "conformance case",
-                                    definition.origin)
-        return compile_policy(definition, values, _context(case).get("policy") or POLICY_INFO, aliases=case.aliases)
+        values = resolve_parameters(declared, given, "conformance case", definition.origin)
+        return compile_policy(definition, values, _context(case).get("policy") or POLICY_INFO, aliases=case.aliases,
+                              unset=unset)
     except (InputError, NotEvaluable) as error:
         raise CaseError(str(error)) from None
 
@@ -209,7 +284,10 @@ def evaluation_inputs(case: Case) -> tuple[dict[str, Any], dict[str, dict[str, A
     subscription = context.get("subscription") or {}
     subscription_id = subscription.get("subscriptionId") or DEFAULT_CONTEXT["subscription"]["subscriptionId"]
     group_id = f"/subscriptions/{subscription_id}/resourceGroups/{group.get('name') or 'myResourceGroup'}"
-    resource = _with_id(dict(case.get("resource") or {}), group_id)
+    resource = dict(case.get("resource") or {})
+    if case.aliases is not PATH_FIELDS:  # regorus's harness normalizes the resource when the file names aliases
+        resource = reshaped(resource, case.short_paths)
+    resource = _in_subscription(_with_id(resource, group_id), subscription_id)
     if case.get("api_version") and "apiVersion" not in resource:
         resource["apiVersion"] = case.get("api_version")
     containers = {group_id.lower(): {"location": group.get("location"), "tags": group.get("tags") or {}},
@@ -238,6 +316,16 @@ def _with_id(resource: dict[str, Any], group_id: str) -> dict[str, Any]:
     return resource
 
 
+def _in_subscription(resource: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+    """regorus's ``subscription()`` is the case's context (its default subscription when it names none), whatever
+    the resource's id says; in Azure the two always agree (a resource's subscription is its id's), so a resource
+    whose id names another subscription is read in the context's."""
+    parts = str(resource["id"]).split("/")
+    if len(parts) > 2 and parts[1].lower() == "subscriptions" and parts[2] != subscription_id:
+        resource = {**resource, "id": "/".join([*parts[:2], subscription_id, *parts[3:]])}
+    return resource
+
+
 def related_resources(case: Case, policy: CompiledPolicy, context: RuleContext) -> dict[str, list[dict[str, Any]]]:
     """The related resources the case's host found (``host_await``), as the inventory would hold them: with
     the type (and name) looked up, in the evaluated resource's group."""
@@ -258,6 +346,9 @@ def outcome(case: Case) -> tuple[str, Any]:
     """("error", message) | ("undefined", None) | (effect name, resolved details)."""
     with tempfile.TemporaryDirectory() as directory:
         try:
+            if case.parse_only:
+                _definition(case, Path(directory))
+                return "parsed", None
             policy = compile_case(case, Path(directory))
         except CaseError as error:
             return "error", str(error)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from engine.azure_policy.aliases import Alias, AliasTable
+from engine.azure_policy.documents import PolicyDefinition
+from engine.azure_policy.functions import RuleContext
+from engine.azure_policy.policy import compile_policy
 from engine.errors import InputError
 from engine.expressions import EvaluationError
 
-from .builders import audit_rule, cluster, extension, matches
+from .builders import NOW, audit_rule, cluster, extension, matches
 
 OWNER = cluster("c1", tags={"environment": "production", "cost.center": "42", "owner": "team-a"}, kind="Provisioned")
 STATUSES = [{"code": "InstallationSucceeded", "level": "Information"},
@@ -107,7 +111,7 @@ def test_count(count: dict, operator: dict, expected: bool) -> None:
     # (an invalid alias in 'if' makes the policy not applicable, as in Azure: see test_applicability.py)
     ({"field": "name", "equalz": "x"}, "policyRule.if", "no condition operator"),
     ({"field": "name", "value": "x", "equals": "x"}, "policyRule.if", "exactly one of"),
-    ({"allOf": []}, "policyRule.if.allOf", "non-empty list"),
+    ({"allOf": {"field": "name", "equals": "x"}}, "policyRule.if.allOf", "a list of conditions"),
     ({"field": "name", "match": 5}, "policyRule.if.match", "string pattern"),
     ({"count": {"field": "Microsoft.KubernetesConfiguration/extensions/extensionType"}, "equals": 1},
      "policyRule.if.count.field", "array alias"),
@@ -158,3 +162,91 @@ def test_nested_value_counts_over_computed_arrays_are_bounded_together(outer: in
     else:
         with pytest.raises(EvaluationError, match=f"iterates {outer * inner} times.*allows 10000"):
             matches(condition, OWNER)
+
+
+# ---- where the docs leave it open, answered as Microsoft's conformance cases do (docs/azure-policy-conformance.md) ----
+T = "Microsoft.Test/resourceType"
+ARRAYS = {"type": T, "apiVersion": "2019-06-01", "name": "vm-1",
+          "properties": {"items": [{"name": "a", "tags": ["x"]}, {"name": "b"}], "empty": []}}
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    # all of none holds, any of none does not (the schema's minItems only keeps Azure from creating them)
+    ({"allOf": []}, True),
+    ({"anyOf": []}, False),
+    ({"not": {"anyOf": []}}, True),
+    # "field": "apiVersion" reads the version the resource JSON was read at
+    ({"field": "apiVersion", "less": "2020-01-01"}, True),
+    ({"field": "apiVersion", "equals": "2019-06-01"}, True),
+    # an index in a field path reads that element (out of range: missing)
+    ({"field": f"{T}/items[1].name", "equals": "b"}, True),
+    ({"field": f"{T}/items[0].name", "equals": "b"}, False),
+    ({"field": f"{T}/items[5].name", "exists": True}, False),
+    # like: '?' is any one character, '*' any run
+    ({"field": "name", "like": "vm-?"}, True),
+    ({"field": "name", "like": "vm?1"}, True),
+    ({"field": "name", "like": "vm-??"}, False),
+    ({"field": "name", "like": "*-?"}, True),
+    ({"field": "name", "like": "v*?*1"}, True),
+    ({"field": "name", "notLike": "vm-?"}, False),
+    # a [*] condition over a missing array holds for nothing, whatever the operator; over an empty one, for all
+    ({"field": f"{T}/missing[*]", "equals": "a"}, False),
+    ({"field": f"{T}/missing[*].name", "exists": False}, False),
+    ({"field": f"{T}/missing[*].name", "notEquals": "a"}, False),
+    ({"field": f"{T}/empty[*]", "equals": "a"}, True),
+    # ... also a nested [*] missing in one element
+    ({"field": f"{T}/items[*].tags[*]", "equals": "x"}, False),
+    # while field() of it is [] and a count counts none
+    ({"value": f"[length(field('{T}/missing[*].name'))]", "equals": 0}, True),
+    ({"count": {"field": f"{T}/missing[*]"}, "equals": 0}, True),
+    ({"count": {"field": f"{T}/items[*].tags[*]"}, "equals": 1}, True),
+])
+def test_what_the_docs_leave_open_is_answered_as_microsofts_cases_do(condition: dict, expected: bool) -> None:
+    assert matches(condition, ARRAYS) is expected
+
+
+def test_tags_star_is_every_member_of_a_tags_array() -> None:
+    assert matches({"field": "tags[*]", "contains": "prod"}, {"tags": ["prod-web", "prod-api"]}) is True
+    assert matches({"field": "tags[*]", "contains": "prod"}, {"tags": ["prod-web", "dev-api"]}) is False
+    assert matches({"field": "tags[*]", "contains": "prod"}, {"tags": {"env": "prod"}}) is False
+
+
+def test_parameter_names_that_differ_only_in_case_are_refused() -> None:
+    with pytest.raises(ValueError, match="differ only in case"):
+        audit_rule({"field": "name", "equals": "[parameters('a')]"}, declared={"a": {"type": "String"},
+                                                                               "A": {"type": "String"}})
+
+
+def _definition(rule: dict, parameters: dict | None = None) -> PolicyDefinition:
+    return PolicyDefinition.model_validate({"id": "/d", "name": "d", "mode": "All", "parameters": parameters or {},
+                                            "policyRule": rule, "source": "test.json"})
+
+
+POLICY = {"assignmentId": "/a", "definitionId": "/d", "setDefinitionId": "", "definitionReferenceId": ""}
+
+
+def test_a_parameter_left_unset_fails_only_where_the_rule_reads_it() -> None:
+    rule = {"if": {"allOf": [{"field": "type", "equals": T},
+                             {"field": "name", "notIn": "[parameters('allowed')]"}]}, "then": {"effect": "audit"}}
+    policy = compile_policy(_definition(rule, {"allowed": {"type": "Array"}}), {}, POLICY, unset=frozenset({"allowed"}))
+    assert policy is not None
+    assert policy.condition.test(RuleContext({"type": "Other/type", "name": "n"}, NOW, {})) is False
+    with pytest.raises(EvaluationError, match="no value and it has no defaultValue"):
+        policy.condition.test(RuleContext({"type": T, "name": "n"}, NOW, {}))
+
+
+@pytest.mark.parametrize(("modifiable", "refused"), [(False, True), (True, False), (None, False)])
+def test_a_modify_operation_on_an_alias_no_version_marks_modifiable_is_refused(modifiable: bool | None,
+                                                                               refused: bool) -> None:
+    table = AliasTable({f"{T}/endpoint".lower(): Alias(f"{T}/endpoint", ("properties", "endpoint"),
+                                                       modifiable=modifiable)})
+    rule = {"if": {"field": "type", "equals": T}, "then": {"effect": "modify", "details": {
+        "roleDefinitionIds": ["/r"], "operations": [
+            {"operation": "addOrReplace", "field": "tags['env']", "value": "prod"},
+            {"operation": "addOrReplace", "field": f"{T}/endpoint", "value": "https://e"}]}}}
+    if refused:
+        with pytest.raises(InputError, match="no API version marks the alias Modifiable") as raised:
+            compile_policy(_definition(rule), {}, POLICY, aliases=table)
+        assert raised.value.location == "policyRule.then.details.operations[1].field"
+    else:
+        assert compile_policy(_definition(rule), {}, POLICY, aliases=table) is not None

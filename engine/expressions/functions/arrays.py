@@ -20,9 +20,11 @@ from engine.expressions.registry import COMMON_FUNCTIONS as F
 from engine.limits import MAX_RANGE_COUNT
 
 
-@F.function("concat", 1, None)
+@F.function("concat", 0, None)
 def _concat(*values: Any) -> Any:
-    if all(isinstance(value, list) for value in values):
+    """Arrays joined, else strings. The docs require a first argument (Azure refuses to create a rule calling
+    ``concat()``); Microsoft's conformance cases evaluate ``concat()`` to ``""``, and so does arcpolicy."""
+    if values and all(isinstance(value, list) for value in values):
         return [item for value in values for item in value]
     return "".join(to_string(value) for value in values)
 

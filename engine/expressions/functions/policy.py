@@ -3,7 +3,8 @@ rules do not have (policy/concepts/definition-structure-policy-rule, "Policy fun
 
 "All Resource Manager template functions are available to use within a policy rule, except the
 following functions and user-defined functions": those are refused here with that sentence, so a
-rule using one fails when compiled, naming why. ``addDays`` and ``ipRangeContains`` are "only
+rule using one fails when compiled, naming why, except the three date functions the list names
+(``dateTimeAdd``, ``dateTimeFromEpoch``, ``dateTimeToEpoch``: see :mod:`.dates`). ``addDays`` and ``ipRangeContains`` are "only
 available in policy rules"; the policy stage adds the context functions (``field``, ``current``,
 ``policy``, ``requestContext``, ``utcNow`` ...) on a child of :data:`POLICY_RULE_FUNCTIONS`.
 """
@@ -20,7 +21,7 @@ P = POLICY_RULE_FUNCTIONS
 NOT_IN_POLICY_RULES = ("the Azure Policy docs exclude it from policy rules (definition-structure-policy-rule, "
                        "'Policy functions'); it is available in a deployIfNotExists deployment template")
 EXCLUDED_TEMPLATE_FUNCTIONS = (
-    "copyIndex", "dateTimeAdd", "dateTimeFromEpoch", "dateTimeToEpoch", "deployment", "environment",
+    "copyIndex", "deployment", "environment",
     "extensionResourceId", "lambda", "lambdaVariables", "listAccountSas", "listKeys", "listSecrets",
     "managementGroup", "newGuid", "pickZones", "providers", "reference", "resourceId", "subscriptionResourceId",
     "tenantResourceId", "tenant", "variables",
