@@ -161,6 +161,11 @@ DOCUMENTED = [
     Example("template-functions-lambda#filter", "lambda/filter.json", {"oldDogs": [DOGS[0], DOGS[3]]}),
     Example("template-functions-lambda#filter", "lambda/filter-loop.json",
             {"filteredLoop": [6, 7, 8, 9], "isEven": [0, 2, 4, 6, 8]}),
+    # bicep-functions-lambda: a lambda's second variable is the element's index ("(val, i) =>", "(x, i) =>")
+    Example("bicep-functions-lambda#filter", "lambda/filter-index.json", {"dogNameIndex": [DOGS[1]]}),
+    Example("bicep-functions-lambda#map", "lambda/map-index.json", {"mapArrayIndex": [
+        {"index": 0, "val": "Evie"}, {"index": 1, "val": "Casper"}, {"index": 2, "val": "Indy"},
+        {"index": 3, "val": "Kira"}]}),
     Example("template-functions-lambda#groupby", "lambda/groupby.json", {"outObject": {"f": ["foo"], "b": ["bar", "baz"]}}),
     Example("template-functions-lambda#map", "lambda/map.json", {
         "dogNames": ["Evie", "Casper", "Indy", "Kira"],
