@@ -34,6 +34,7 @@ from history.test_readme_whatif import readme_commands as whatif_commands
 from engine.cli.main import main
 from engine.history import HistoryStore
 from engine.inventory import load_snapshot
+from remediation.plan.io import plan_fingerprint, read_plan
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -81,6 +82,8 @@ SANDBOX = [
     "arcpolicy apply plan.json --secrets examples/assignments.json -o result.json",
     "arcpolicy apply plan.json --resume -o result.json",
 ]
+EXPORT = ["arcpolicy plan -i fleet.json -p builtin: -o plan.json --export arm export-arm",
+          "arcpolicy export plan.json --format arm -o export-again"]
 SCAN = ["arcpolicy scan -i examples/demo-fleet.json -p policies/ -a examples/assignments.json "
         "-e examples/exemptions.json -o states.json"]
 SCHEDULE = [
@@ -90,7 +93,7 @@ SCHEDULE = [
     "arcpolicy schedule --config arcpolicy.toml --remediate",
 ]
 SPEC = ["arcpolicy spec examples/policy-repo", "arcpolicy spec --steps"]
-RUN_HERE = [*QUICKSTART, *SANDBOX, *SCAN, *SCHEDULE, *SPEC]
+RUN_HERE = [*QUICKSTART, *SANDBOX, *EXPORT, *SCAN, *SCHEDULE, *SPEC]
 
 
 def run_elsewhere() -> list[str]:
@@ -251,6 +254,24 @@ def test_sandbox_inventory_plan_and_apply_as_the_readme_shows(workspace: Workspa
     resumed = workspace.read_json("result.json")
     assert status == 0 and resumed["writes"] == 0, err  # the journal says it is all done
     assert resumed["counts"] == again["counts"]
+
+
+def test_plan_exported_as_code_as_the_readme_shows(workspace: Workspace):
+    plan_export, export = EXPORT
+    status, out, err = workspace.run(plan_export)
+    assert status == 0, err
+    assert out == "" and "export: arm" in err and "export-arm" in err  # the summary goes to the terminal
+    manifest = workspace.read_json("export-arm/manifest.json")
+    assert manifest["planFingerprint"] == plan_fingerprint(read_plan(workspace.directory / "plan.json"))
+    for step in manifest["steps"]:
+        if step["kind"] == "deployment":
+            template = workspace.read_json(f"export-arm/{step['template']}")
+            assert template["$schema"].endswith("deploymentTemplate.json#")
+    assert "az deployment group create" in (workspace.directory / "export-arm" / "deploy.sh").read_text()
+    assert "## Not in any template" in (workspace.directory / "export-arm" / "README.md").read_text()
+    status, out, err = workspace.run(export)  # the plan's inventorySource (fleet.json) gives updates' targets
+    assert status == 0, err
+    assert workspace.read_json("export-again/manifest.json")["steps"] == manifest["steps"]
 
 
 def test_scan_with_assignments_and_exemptions_as_the_readme_shows(workspace: Workspace):

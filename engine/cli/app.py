@@ -31,6 +31,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "plan": CommandEntry(("engine.cli.plan_commands",), "Plan the ARM writes that remediate the fleet (dry run)."),
     "apply": CommandEntry(("engine.cli.apply_commands",),
                           "Apply a reviewed plan: paced, retried, journaled, verified."),
+    "export": CommandEntry(("engine.cli.export_commands",),
+                           "Export a reviewed plan as ARM deployments or Terraform."),
     "history": CommandEntry(("engine.cli.history_commands",), "List stored scans, newest first."),
     "diff": CommandEntry(("engine.cli.history_commands",), "What changed between two stored scans."),
     "trend": CommandEntry(("engine.cli.history_commands",), "Chart compliance over time (HTML, SVG)."),

@@ -59,6 +59,8 @@ def plan_command(
     report: Annotated[Path | None, typer.Option("--report", help="Also write the HTML dry-run report.")] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the Markdown report.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Scan processes (default: cores).")] = None,
+    export: Annotated[tuple[str, Path] | None, typer.Option(
+        "--export", metavar="FORMAT DIR", help="Also export the plan (arm or terraform) to DIR.")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
@@ -69,6 +71,8 @@ def plan_command(
     for path, option in ((output, "--output"), (report, "--report"), (markdown, "--markdown")):
         if path is not None:
             check_writable(path, option)  # before any work: no plan is computed for nowhere to go
+    if export is not None:
+        check_export(*export)
     options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
@@ -90,8 +94,23 @@ def plan_command(
         for done, write in enumerate(writes, 1):
             write()
             progress("writing", done, len(writes))
-    for line in plan_summary_lines(plan, output):
+    lines = plan_summary_lines(plan, output)
+    if export is not None:
+        from engine.cli.export_commands import export_summary
+        from remediation.export import export_plan
+
+        lines.append(export_summary(export_plan(plan, export[0], export[1], fleet.resources()), export[0]))
+    for line in lines:
         console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+
+
+def check_export(format_name: str, directory: Path) -> None:
+    """``--export``'s format and folder, before any work."""
+    from remediation.export import FORMATS, check_target
+
+    if format_name not in FORMATS:
+        raise InputError("--export", f"FORMAT must be one of {', '.join(FORMATS)}", value=format_name)
+    check_target(directory)
 
 
 def plan_summary_lines(plan: Plan, output: Path) -> list[str]:

@@ -202,6 +202,9 @@ def _resource(sandbox: Sandbox, request: Request, resource_id: ids.ResourceId,
     handler = {"PUT": put, "PATCH": patch, "DELETE": delete}.get(request.method)
     if handler is None or (resource_type is not None and not resource_type.writable):
         return arm_error(405, "MethodNotAllowed", f"{request.method} is not supported on {resource_id.type}.")
+    if request.method == "PUT" and resource_type is not None and resource_type.write is not None:
+        missing = _missing_container(sandbox, resource_id.raw)
+        return missing or resource_type.write(sandbox, request, resource_id)
     return handler(sandbox, request, resource_id, resource_type)
 
 
@@ -445,11 +448,11 @@ def _start(sandbox: Sandbox, request: Request, resource: dict[str, Any], phase: 
         sandbox.store.start(key, ids.normalize(cluster["id"]), phase, now, created)
         sandbox.apply_outcome(resource, outcome)
         sandbox.facts_changed()
-        return _accepted(sandbox, request, resource["id"], phase, status, None if phase == "delete" else resource)
+        return accepted(sandbox, request, resource["id"], phase, status, None if phase == "delete" else resource)
 
 
-def _accepted(sandbox: Sandbox, request: Request, resource_id: str, phase: str, status: int,
-              body: Any) -> Response:
+def accepted(sandbox: Sandbox, request: Request, resource_id: str, phase: str, status: int,
+             body: Any) -> Response:
     operation_id = str(uuid.uuid4())
     sandbox.store.add_operation(operation_id, ids.normalize(resource_id), phase)
     url = f"{request.base_url}{resource_id}{OPERATION_MARKER}{operation_id}?api-version={request.query['api-version']}"
@@ -479,7 +482,8 @@ def operation_status(sandbox: Sandbox, request: Request, operation_id: str) -> R
         return Response(204) if resource is None else Response(200, resource)
     body: dict[str, Any] = {"id": request.path, "name": operation_id, "status": status}
     if status == "Failed":
-        body["error"] = (resource or {}).get("properties", {}).get("errorInfo") or {
+        properties = (resource or {}).get("properties", {})
+        body["error"] = properties.get("errorInfo") or properties.get("error") or {
             "code": "ResourceGone", "message": "The resource no longer exists."}
     headers = {"Retry-After": str(sandbox.options.poll_after_seconds)} if status == "InProgress" else {}
     return Response(200, body, headers)
@@ -497,7 +501,8 @@ def _action(sandbox: Sandbox, request: Request, target: Target, resource_type: R
     if missing is not None:
         return missing
     resource = sandbox.store.get(owner.raw)
-    if resource is None:
+    preflight = target.action.lower() in (resource_type.preflight_actions if resource_type else ())
+    if resource is None and not preflight:
         return not_found(owner)
     actions = {name.lower(): handler for name, handler in (resource_type.actions if resource_type else {}).items()}
     handler = actions.get(target.action.lower())
@@ -508,5 +513,6 @@ def _action(sandbox: Sandbox, request: Request, target: Target, resource_type: R
         body = request.json()
     except ValueError:
         raise Refused("InvalidRequestContent", "The request content is not valid JSON.") from None
-    return Response(200, handler(sandbox, request, resource, body))
+    answer = handler(sandbox, request, resource or {"id": owner.raw, "name": owner.name}, body)
+    return answer if isinstance(answer, Response) else Response(200, answer)
 

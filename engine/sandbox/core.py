@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,8 +46,16 @@ class SandboxOptions(BaseModel):
     fault_seed: int = 0
 
 
+class Job(Protocol):
+    """Work ARM carries on after answering (a template deployment): moved on whenever the sandbox settles."""
+
+    def advance(self, sandbox: Sandbox) -> bool:
+        """Do what can be done now; True once finished."""
+        ...
+
+
 class Sandbox:
-    """State shared by every request: store, simulated clock, limits, faults and counters."""
+    """State shared by every request: store, simulated clock, limits, faults, counters and running jobs."""
 
     def __init__(self, options: SandboxOptions):
         self.options = options
@@ -60,6 +68,8 @@ class Sandbox:
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._settle_due = 0.0  # simulated time before which no in-flight resource can change
+        self.jobs: list[Job] = []
+        self._advancing = False
         with self.store.lock:
             self._offset = float(self.store.meta(CLOCK_OFFSET) or 0.0)
 
@@ -117,7 +127,21 @@ class Sandbox:
         return count
 
     def settle(self) -> None:
-        """Move every in-flight extension or flux configuration to its state at the current time."""
+        """Move every in-flight extension or flux configuration to its state at the current time, then the
+        running jobs (a deployment starts the resources whose dependencies have succeeded). A job's own requests
+        do not settle again: everything was settled just before it advanced."""
+        if self._advancing:
+            return
+        self._settle_lifecycles()
+        if self.jobs:
+            with self.store.lock:
+                self._advancing = True
+                try:
+                    self.jobs = [job for job in self.jobs if not job.advance(self)]
+                finally:
+                    self._advancing = False
+
+    def _settle_lifecycles(self) -> None:
         now = self.now()
         if now < self._settle_due:
             return

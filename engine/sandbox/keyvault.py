@@ -80,6 +80,12 @@ def _vault(sandbox: Sandbox, name: str) -> str | None:
     return rows[0][0] if rows else None
 
 
+def secret_value(sandbox: Sandbox, vault_id: str, name: str) -> str | None:
+    """The current value of a vault's secret: what a deployment's Key Vault parameter reference reads."""
+    stored = sandbox.store.fact(vault_id.rstrip("/").lower(), f"{SECRET_FACT}{name.lower()}")
+    return None if stored is None else str(orjson.loads(stored)["value"])
+
+
 def _bundle(request: Request, name: str, stored: dict[str, Any]) -> dict[str, Any]:
     bundle = {"value": stored["value"], "id": f"{request.base_url}/secrets/{name}/{stored['version']}",
               "attributes": {"enabled": True, "created": stored["created"], "updated": stored["created"],

@@ -6,14 +6,11 @@ before the first write, so bad input exits 2 with nothing written to ARM or to d
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import orjson
 
 from engine.azure import ArmConnection, AzureRequestError
 from engine.errors import InputError
@@ -36,7 +33,7 @@ from remediation.apply.pacing import (
 from remediation.apply.scheduler import Schedule, Scheduler
 from remediation.apply.secrets import Secrets
 from remediation.apply.verify import read_fleet, touched_clusters, verify_clusters
-from remediation.plan.io import check_plan
+from remediation.plan.io import check_plan, plan_fingerprint
 from remediation.plan.models import Operation, OperationStatus, Plan
 
 PLAN_STATES = {OperationStatus.SKIPPED: OpState.SKIPPED, OperationStatus.DEFERRED: OpState.DEFERRED}
@@ -65,11 +62,6 @@ class ApplyOptions:
             raise InputError("--write-limit", "burst and rate must be positive",
                              value=f"{self.write_burst}/{self.write_rate}")
         return self
-
-
-def plan_fingerprint(plan: Plan) -> str:
-    """A digest of the plan's content: the journal's key, so a changed plan never resumes an old run."""
-    return "sha256:" + hashlib.sha256(orjson.dumps(plan.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def default_journal_path(plan_path: Path) -> Path:

@@ -7,10 +7,12 @@ resource ids), so a hand-edited plan is refused with one line naming the place.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import networkx as nx
+import orjson
 from pydantic import ValidationError
 
 from engine import ids
@@ -24,6 +26,12 @@ from remediation.plan.models import Action, Operation, Plan, RequestBody
 def plan_json(plan: Plan) -> str:
     """plan.json's text (:mod:`remediation.plan.fileformat`)."""
     return encode_plan(plan)
+
+
+def plan_fingerprint(plan: Plan) -> str:
+    """A digest of the plan's content: apply's journal key (a changed plan never resumes an old run), and what
+    an export carries to say which plan it is."""
+    return "sha256:" + hashlib.sha256(orjson.dumps(plan.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def write_plan(plan: Plan, path: str | Path) -> None:

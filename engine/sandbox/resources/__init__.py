@@ -7,8 +7,8 @@ checks before a write, POST actions). A type nobody registered is kept by the ge
 only as the common ``Resource`` it is. Adding a type is registering one more unit in its family module.
 """
 
-from engine.sandbox.resources import clusters, containers, kubernetes_configuration, services
+from engine.sandbox.resources import clusters, containers, deployments, kubernetes_configuration, services
 from engine.sandbox.resources.registry import REGISTRY, Parent, ResourceType, lookup
 
-__all__ = ["REGISTRY", "Parent", "ResourceType", "clusters", "containers", "kubernetes_configuration", "lookup",
-           "services"]
+__all__ = ["REGISTRY", "Parent", "ResourceType", "clusters", "containers", "deployments", "kubernetes_configuration",
+           "lookup", "services"]

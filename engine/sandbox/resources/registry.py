@@ -13,7 +13,7 @@ from engine.sandbox.swagger import Schema, SpecOperation, find_operation, spec_f
 
 if TYPE_CHECKING:
     from engine.sandbox.core import Sandbox
-    from engine.sandbox.http import Request
+    from engine.sandbox.http import Request, Response
 
 API_VERSION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}(-[A-Za-z][A-Za-z0-9]*)?$")
 COMMON_TYPES = spec_file("common-types", "resource-management", "v2", "types.json")
@@ -48,6 +48,8 @@ Prepare = Callable[["Sandbox", "Request", dict[str, Any], "dict[str, Any] | None
 Action = Callable[["Sandbox", "Request", dict[str, Any], Any], Any]
 # (the resource, its new provisioning state, simulated now) -> None: what else moves with the state
 Settled = Callable[[dict[str, Any], str, float], None]
+# (sandbox, request, the target's id) -> the answer: a type whose PUT is not a plain store (a deployment runs)
+Write = Callable[["Sandbox", "Request", ids.ResourceId], "Response"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class ResourceType:
     prepare: Prepare | None = None
     settled: Settled | None = None
     actions: Mapping[str, Action] = field(default_factory=dict)
+    preflight_actions: frozenset[str] = frozenset()  # actions on a resource that need not exist (validate)
+    write: Write | None = None  # its own PUT instead of the store's (a deployment deploys its template)
     aliases: tuple[str, ...] = ()  # other spellings of the type (Resource Graph's)
 
     @property

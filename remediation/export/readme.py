@@ -1,0 +1,100 @@
+"""The README.md and deploy.sh written beside an export: which plan it is, its canary and waves, the order to
+deploy in, the inputs the pipeline supplies, and every operation no template carries (deletes are steps of the
+order; deferred and skipped operations are listed with their reason), so nothing is silently dropped."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from engine.output.report import markdown_cell
+from remediation.export.model import Prepared
+from remediation.plan.models import Action
+
+WIDTH_LIMIT = 100  # rows of each held-operations table before "... and N more" (manifest.json has all)
+
+
+def _held_rows(prepared: Prepared) -> list[str]:
+    rows = ["| operation | status | action | resource | why |", "|---|---|---|---|---|"]
+    for operation in prepared.held[:WIDTH_LIMIT]:
+        why = next((reason.why for reason in operation.reasons if reason.why), "") or ""
+        rows.append(f"| {operation.id} | {operation.status.value} | {operation.action.value} | "
+                    f"{markdown_cell(operation.resource_id)} | {markdown_cell(why)} |")
+    if len(prepared.held) > WIDTH_LIMIT:
+        rows.append(f"\n... and {len(prepared.held) - WIDTH_LIMIT} more (manifest.json lists every one).")
+    return rows
+
+
+def readme(prepared: Prepared, steps: list[dict[str, Any]], format_name: str) -> str:
+    plan = prepared.plan
+    summary = plan.summary
+    lines = [f"# arcpolicy remediation export ({format_name})", "",
+             f"- plan fingerprint: `{prepared.fingerprint}`",
+             f"- inventory fingerprint: `{plan.inventory_fingerprint}`",
+             f"- operations: {summary.operations} ({', '.join(f'{count} {status}' for status, count in summary.by_status.items())})",
+             ""]
+    if plan.canary is not None:
+        lines += ["## Canary", "", f"The first wave is the canary: {len(plan.canary.clusters)} clusters, "
+                  f"{plan.canary.operations} operations. Deploy it, check it, then go on.", ""]
+        lines += [f"- {markdown_cell(cluster)}" for cluster in plan.canary.clusters[:WIDTH_LIMIT]] + [""]
+        lines += [f"- note: {markdown_cell(note)}" for note in plan.canary.notes] + ([""] if plan.canary.notes else [])
+    lines += ["## Waves and order", "",
+              "Deploy in this order (`deploy.sh` does; `manifest.json` says the same for other tools). Each wave "
+              "starts once the previous one has finished. Deletes are not expressible in an incremental deployment: "
+              "they are steps of their own. Deployments marked *no wait* hold operations on disconnected clusters: "
+              "they stay Pending until the cluster reconnects.", "",
+              "| step | wave | kind | what | operations |", "|---|---|---|---|---|"]
+    for number, step in enumerate(steps, start=1):
+        if step["kind"] == "delete":
+            what = f"delete {markdown_cell(step['resourceId'])}"
+            count = 1
+        else:
+            what = f"`{step.get('template') or step.get('file')}` ({step['scope']} {markdown_cell(step.get('resourceGroup') or step['subscriptionId'])})"
+            count = len(step["operations"])
+        lines.append(f"| {number} | {step['wave']} | {step['kind']}{'' if step['wait'] else ' (no wait)'} | {what} "
+                     f"| {count} |")
+    lines.append("")
+    pipeline = [secret for secret in prepared.inputs.values() if secret.kind == "pipeline"]
+    vault = [secret for secret in prepared.inputs.values() if secret.kind == "keyVault"]
+    lines += ["## Protected values", "",
+              "No protected value is written here. Key Vault secrets are referenced (the deploying identity needs "
+              "to get them); `listKeys()` values are read by ARM when it deploys; the pipeline supplies the "
+              "others (`deploy.sh` reads each from the environment variable named below).", ""]
+    lines += [f"- `{secret.name}`: Key Vault, {markdown_cell(secret.description)}" for secret in vault]
+    lines += [f"- `{secret.name}` (env `{env_name(secret.name)}`): supplied by the pipeline, "
+              f"{markdown_cell(secret.description)}" for secret in pipeline]
+    if not vault and not pipeline:
+        lines.append("- none")
+    deletes = [operation for wave in prepared.waves for operation in wave.deletes]
+    lines += ["", "## Not in any template", "",
+              f"Deletes ({len(deletes)}) are steps of the order above. Deferred and skipped operations "
+              f"({len(prepared.held)}) are not exported:", ""]
+    lines += _held_rows(prepared) if prepared.held else ["- none"]
+    updates = sum(1 for wave in prepared.waves for write in wave.writes if write.operation.action is Action.UPDATE)
+    lines += ["", f"Updates ({updates}) are written whole: the live resource's writable properties from the "
+              "inventory the plan was made from, the plan's changes on top (a template deploys a PUT).", ""]
+    return "\n".join(lines)
+
+
+def env_name(name: str) -> str:
+    return f"ARCPOLICY_{name.upper()}"
+
+
+def deploy_script(steps: list[dict[str, Any]]) -> str:
+    """deploy.sh: the ARM order with the Azure CLI (``az deployment group|sub create``, ``az resource delete``)."""
+    lines = ["#!/bin/sh", "# The export's order: generated by arcpolicy export; see README.md.", "set -eu",
+             'cd "$(dirname "$0")"', ""]
+    for step in steps:
+        if step["kind"] == "delete":
+            command = ["az", "resource", "delete", "--ids", step["resourceId"], "--api-version", step["apiVersion"]]
+            lines.append(" ".join(shlex.quote(part) for part in command) + ("" if step["wait"] else " --no-wait"))
+            continue
+        where = (["group", "create", "--subscription", step["subscriptionId"], "--resource-group",
+                  step["resourceGroup"]] if step["scope"] == "resourceGroup"
+                 else ["sub", "create", "--subscription", step["subscriptionId"], "--location", step["location"]])
+        command = ["az", "deployment", *where, "--name", step["name"], "--mode", "Incremental",
+                   "--template-file", step["template"], "--parameters", f"@{step['parameters']}"]
+        text = " ".join(shlex.quote(part) for part in command)
+        text += "".join(f' --parameters {name}="${env_name(name)}"' for name in step["pipelineParameters"])
+        lines.append(text + ("" if step["wait"] else " --no-wait"))
+    return "\n".join(lines) + "\n"
