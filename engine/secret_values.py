@@ -148,7 +148,12 @@ class SecretValues:
 
 
 def _text_of(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # an integer past 64 bits (a policy parameter read by the json module)
+        return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _pattern(forms: list[str]) -> re.Pattern[str]:

@@ -112,14 +112,15 @@ class FleetSource:
                        arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
                        credential=settings.credential)
 
-    def stream(self) -> FleetStream:
+    def stream(self, defer_lines: bool = False) -> FleetStream:
         """The fleet read once, to be given back a partition at a time (InputError on bad options or input, before
         anything else is done); its warnings (a resource id read twice) are known once it has been read through,
-        and ``--save`` is written from its partitions (:func:`save_fleet`)."""
+        and ``--save`` is written from its partitions (:func:`save_fleet`). ``defer_lines``: a snapshot's plain
+        NDJSON lines are checked where they are parsed (:func:`stream_snapshot`; a scan, which needs no counts)."""
         source = _one_source(self.inventory, self.resource_graph, self.from_store)
         if source == "inventory":
             assert self.inventory is not None
-            return stream_snapshot(self.inventory)
+            return stream_snapshot(self.inventory, defer_lines)
         if source == "resource-graph":
             from engine.inventory.resource_graph import ResourceGraphSource
 

@@ -144,7 +144,7 @@ def scan_command(
     request = prepare_policies(policy, assignment, exemption, settings.attestations, management_groups,
                                settings.rego_engine, settings.opa_url, settings.strict_aliases,
                                settings.expiry_warning)
-    fleet = source.stream()
+    fleet = source.stream(defer_lines=True)
     check_destinations(config)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,
                             policy_fingerprint=policy_set_fingerprint(policy, request))

@@ -66,11 +66,11 @@ def policy_state(row: Row, timestamp: datetime) -> PolicyState:
 
 
 # PolicyState's JSON keys in field order, as a row holds their values (see record_document)
-_ROW_KEYS = ("resourceId", "resourceType", "resourceLocation", "resourceGroup", "subscriptionId")
-_POLICY_KEYS = ("policyAssignmentId", "policyAssignmentName", "policyAssignmentScope", "policyDefinitionId",
+ROW_KEYS = ("resourceId", "resourceType", "resourceLocation", "resourceGroup", "subscriptionId")
+POLICY_KEYS = ("policyAssignmentId", "policyAssignmentName", "policyAssignmentScope", "policyDefinitionId",
                 "policyDefinitionName", "policyDefinitionDisplayName", "policySetDefinitionId",
                 "policyDefinitionReferenceId", "policyDefinitionAction")
-_REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
+REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
 
 
 def json_timestamp(timestamp: datetime) -> str:
@@ -85,12 +85,12 @@ def record_document(row: Row, timestamp: str) -> dict[str, Any]:
     """The JSON document of a row's policy state, as ``policy_state(row, ...).to_json()`` gives it (no nulls),
     built directly: the streamed scan serialises it once and never builds the model."""
     state = row[6]
-    document = {key: value for key, value in zip(_ROW_KEYS, row, strict=False) if value is not None}
-    document.update((key, value) for key, value in zip(_POLICY_KEYS, row[5], strict=True) if value is not None)
+    document = {key: value for key, value in zip(ROW_KEYS, row, strict=False) if value is not None}
+    document.update((key, value) for key, value in zip(POLICY_KEYS, row[5], strict=True) if value is not None)
     document["complianceState"] = state.value
     document["isCompliant"] = state in COMPLIANT_STATES
     document["timestamp"] = timestamp
-    document["reasons"] = [{key: value for key, value in zip(_REASON_KEYS, reason, strict=True) if value is not None}
+    document["reasons"] = [{key: value for key, value in zip(REASON_KEYS, reason, strict=True) if value is not None}
                            for reason in row[7]]
     for key, value in zip(("exemptionId", "exemptionCategory", "details", "remediation", "error"), row[8:],
                           strict=True):

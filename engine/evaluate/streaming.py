@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from engine.evaluate.kinds import NotEvaluated, PolicyKey
-from engine.evaluate.records import PolicyPart, Row, gc_paused, json_timestamp, record_document, row_order
+from engine.evaluate.record_json import RecordEncoder
+from engine.evaluate.records import PolicyPart, gc_paused, json_timestamp
 from engine.evaluate.scan import SERIAL_CLUSTER_LIMIT, ScanEngine, ScanRequest, ShardResult, compiled_engine
 from engine.evaluate.summary import (
     PolicySummary,
@@ -33,10 +34,9 @@ from engine.evaluate.summary import (
 from engine.external_sort import ExternalSort
 from engine.inventory import FleetShard, FleetStream
 from engine.inventory.fleet import ClusterEntry
+from engine.inventory.lines import LineCheckFailed, parse_line
 from engine.inventory.stream import FleetPartition
 from engine.models.results import ComplianceState
-from engine.output.json_format import encode_record
-from engine.output.redact import may_hold_secrets, redact_record
 from engine.output.registry import OutputRecord
 from engine.output.summary import NOT_COMPLIANT_STATES, ResourceCounter, ResourceCounts, StateCounts
 
@@ -63,27 +63,18 @@ class RenderedBatch:
     signatures: VerdictSignatures = field(default_factory=VerdictSignatures)
 
 
-def render(shard: ShardResult, timestamp: str) -> RenderedBatch:
+def render(shard: ShardResult, encoder: RecordEncoder) -> RenderedBatch:
     """A shard's rows as records' JSON (the ``json`` format's, secrets masked) with their sort keys."""
     batch = RenderedBatch(not_applicable=shard.not_applicable, evaluations=shard.evaluations,
                           clusters=shard.clusters)
-    records, states, signatures = batch.records, batch.states, batch.signatures
+    records, states, signatures, encode = batch.records, batch.states, batch.signatures, encoder.encode
     for row in shard.rows:
-        records.append(((*row_order(row), row[6] in NOT_COMPLIANT_STATES), _record_json(row, timestamp)))
+        key, encoded = encode(row)
+        records.append(((*key, row[6] in NOT_COMPLIANT_STATES), encoded))
         counted = row[5], row[6]
         states[counted] = states.get(counted, 0) + 1
         signatures.add(row[5][3], row[5][4], row[5][7], row[0], row[6])
     return batch
-
-
-def _record_json(row: Row, timestamp: str) -> bytes:
-    document = record_document(row, timestamp)
-    encoded = encode_record(document)
-    if may_hold_secrets(document, encoded):
-        redacted = redact_record(document)
-        if redacted is not document:
-            return encode_record(redacted)
-    return encoded
 
 
 @dataclass
@@ -109,7 +100,7 @@ class StreamedScan:
         return StateCounts.of(self.states.elements())
 
 
-_WORKER: tuple[ScanEngine, str] | None = None  # set in the parent before its workers fork: they inherit it
+_WORKER: tuple[ScanEngine, RecordEncoder] | None = None  # set in the parent before its workers fork: they inherit it
 
 
 def _start_worker(request: ScanRequest, containers: list[dict[str, Any]]) -> None:
@@ -117,14 +108,19 @@ def _start_worker(request: ScanRequest, containers: list[dict[str, Any]]) -> Non
     closures do not pickle)."""
     global _WORKER
     if _WORKER is None:
-        _WORKER = (ScanEngine(request, containers), json_timestamp(request.timestamp))
+        _WORKER = (ScanEngine(request, containers), RecordEncoder(json_timestamp(request.timestamp)))
+
+
+def _decide(engine: ScanEngine, entries: list[ClusterEntry], encoder: RecordEncoder) -> RenderedBatch:
+    """A batch of clusters decided (lines routed unparsed checked as they are parsed: LineCheckFailed)."""
+    return render(engine.evaluate(FleetShard(entries).clusters(parse_line)), encoder)
 
 
 def _decide_in_worker(entries: list[ClusterEntry]) -> RenderedBatch:
     assert _WORKER is not None, "worker not initialised"
-    engine, timestamp = _WORKER
+    engine, encoder = _WORKER
     with gc_paused():
-        return render(engine.evaluate(FleetShard(entries).clusters()), timestamp)
+        return _decide(engine, entries, encoder)
 
 
 def _batches(partitions: Iterable[FleetPartition], seen: Callable[[FleetPartition], None] | None
@@ -149,7 +145,7 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
     """
     total = fleet.cluster_resources
     workers = workers or os.cpu_count() or 1
-    timestamp = json_timestamp(request.timestamp)
+    encoder = RecordEncoder(json_timestamp(request.timestamp))
     containers = list(fleet.containers.values())
     records = ExternalSort()
     states: Counter[tuple[PolicyPart, ComplianceState]] = Counter()
@@ -172,12 +168,15 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
         engine = compiled_engine(request, containers)
         batches = _batches(fleet.partitions(), partition_seen)
         if containers:  # few (subscriptions, resource groups): decided here
-            take(render(engine.evaluate_containers(containers), timestamp))
-        if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
-            for entries in batches:
-                take(render(engine.evaluate(FleetShard(entries).clusters()), timestamp))
-        else:
-            _decide_in_pool(batches, workers, engine, timestamp, take)
+            take(render(engine.evaluate_containers(containers), encoder))
+        try:
+            if workers == 1 or total < SERIAL_CLUSTER_LIMIT:
+                for entries in batches:
+                    take(_decide(engine, entries, encoder))
+            else:
+                _decide_in_pool(batches, workers, engine, encoder, take)
+        except LineCheckFailed as failure:  # before any record reached a sink
+            fleet.raise_bad_line(failure)
         resources = ResourceCounter()
         for key, encoded in records:
             resources.add_resource(key[0], key[3])
@@ -195,11 +194,11 @@ def stream_scan(fleet: FleetStream, request: ScanRequest, sinks: Sequence[Record
                         request.skipped, request.timestamp, resources.counts(), warnings, request.not_evaluated)
 
 
-def _decide_in_pool(batches: Iterator[list[ClusterEntry]], workers: int, engine: ScanEngine, timestamp: str,
+def _decide_in_pool(batches: Iterator[list[ClusterEntry]], workers: int, engine: ScanEngine, encoder: RecordEncoder,
                     take: Callable[[RenderedBatch], None]) -> None:
     """The batches decided by ``workers`` processes, at most a few per worker queued at a time."""
     global _WORKER
-    _WORKER = (engine, timestamp)
+    _WORKER = (engine, encoder)
     containers = list(next((evaluator.containers for evaluator in engine.evaluators if evaluator.evaluates_containers),
                            {}).values())
     try:

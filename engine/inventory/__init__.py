@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.errors import InputError
 from engine.inventory.fleet import ClusterInventory, Fleet, FleetShard, FleetSummary
-from engine.inventory.snapshot import iter_placed, iter_snapshot, numbered_snapshot, write_snapshot
+from engine.inventory.snapshot import (
+    first_bad_line,
+    iter_placed,
+    iter_snapshot,
+    numbered_snapshot,
+    write_snapshot,
+)
 from engine.inventory.stream import FleetStream, numbered
 
 
@@ -23,11 +30,22 @@ def load_snapshot(path: str | Path) -> Fleet:
     return Fleet() if fleet is None else fleet
 
 
-def stream_snapshot(path: str | Path, **options: int) -> FleetStream:
+def stream_snapshot(path: str | Path, defer_lines: bool = False, **options: int) -> FleetStream:
     """A snapshot file read once into a :class:`FleetStream` (the fleet given back a partition at a time);
-    ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read."""
-    kind, resources = numbered_snapshot(path)
-    return FleetStream(resources, f"{path}: {kind} {{}}", size=Path(path).stat().st_size, **options)
+    ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read.
+
+    ``defer_lines`` (a scan): plain NDJSON lines are routed unparsed and checked where they are parsed; one that
+    fails makes :meth:`FleetStream.raise_bad_line` read the file again and report its first bad line."""
+    kind, resources = numbered_snapshot(path, defer_lines)
+    try:
+        fleet = FleetStream(resources, f"{path}: {kind} {{}}", size=Path(path).stat().st_size, **options)
+    except InputError:
+        if defer_lines:
+            first_bad_line(path)  # a line routed unparsed before this one may be bad
+        raise
+    if defer_lines:
+        fleet.first_bad_line = lambda: first_bad_line(path)
+    return fleet
 
 
 __all__ = ["ClusterInventory", "Fleet", "FleetShard", "FleetStream", "FleetSummary", "iter_snapshot",

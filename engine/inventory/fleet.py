@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,9 +298,11 @@ class FleetShard:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def clusters(self) -> Iterator[ClusterInventory]:
+    def clusters(self, parse: Callable[[bytes], dict[str, Any]] = orjson.loads) -> Iterator[ClusterInventory]:
+        """Each cluster with its children, parsed by ``parse`` (a scan's :func:`engine.inventory.lines.parse_line`
+        also checks the lines it routed unparsed)."""
         for entry in self.entries:
-            yield _inventory(entry)
+            yield _inventory(entry, parse)
 
 
 def _drop(stored: list[bytes], key: str) -> dict[str, Any] | None:
@@ -319,10 +321,10 @@ def compact_json(resource: Any) -> bytes:
     return bytes(memoryview(orjson.dumps(resource)))
 
 
-def _inventory(entry: ClusterEntry) -> ClusterInventory:
+def _inventory(entry: ClusterEntry, parse: Callable[[bytes], dict[str, Any]] = orjson.loads) -> ClusterInventory:
     assert entry.resource is not None
     return trusted(ClusterInventory, {
-        "resource": orjson.loads(entry.resource),
-        "extensions": [orjson.loads(extension) for extension in entry.extensions],
-        "flux_configurations": [orjson.loads(flux) for flux in entry.flux_configurations],
+        "resource": parse(entry.resource),
+        "extensions": [parse(extension) for extension in entry.extensions],
+        "flux_configurations": [parse(flux) for flux in entry.flux_configurations],
     }, _INVENTORY_FIELDS)

@@ -27,6 +27,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import atomic_writer
 from engine.errors import InputError
+from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, line_facts
 from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, too_deep
 
 WRAPPER_KEYS = ("value", "data")
@@ -48,10 +49,15 @@ def iter_placed(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{kind} {number}", resource
 
 
-def numbered_snapshot(path: str | Path) -> tuple[str, Iterator[tuple[int, dict[str, Any], bytes | None]]]:
+def numbered_snapshot(path: str | Path, defer_lines: bool = False
+                      ) -> tuple[str, Iterator[tuple[int, dict[str, Any] | LineFacts, bytes | None]]]:
     """How the snapshot's places are named (``resource`` for a list, ``line`` for NDJSON), and its resources as
     :func:`iter_snapshot` gives them, each with its place's number and, from NDJSON, its line as read (the
-    resource's JSON: no need to write it again). The file is opened and its shape told at once (InputError)."""
+    resource's JSON: no need to write it again). The file is opened and its shape told at once (InputError).
+
+    ``defer_lines``: a plain NDJSON line comes unparsed, with its :data:`LineFacts` instead of the resource (its
+    checks are made where it is parsed, :func:`engine.inventory.lines.parse_line`; :func:`first_bad_line` then
+    finds the first bad one)."""
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -72,7 +78,7 @@ def numbered_snapshot(path: str | Path) -> tuple[str, Iterator[tuple[int, dict[s
         elif first == b"{":
             shape = _object_shape(path, handle)
             if shape == "ndjson":
-                items, kind = _ndjson_items(path, handle), "line"
+                items, kind = _ndjson_items(path, handle, defer_lines), "line"
             else:
                 items, kind = _numbered(_stream_items(path, handle, (shape,))), "resource"
         else:
@@ -85,11 +91,24 @@ def numbered_snapshot(path: str | Path) -> tuple[str, Iterator[tuple[int, dict[s
 
 
 def _validated(path: Path, kind: str, items: Iterator[tuple[int, Any, bytes | None]],
-               handle: IO[bytes]) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+               handle: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | LineFacts, bytes | None]]:
     with handle:
         for number, item, raw in items:
-            _validate(path, kind, number, item)
+            if type(item) is not tuple:  # LineFacts: checked where the line is parsed
+                _validate(path, kind, number, item)
             yield number, item, raw
+
+
+def first_bad_line(path: str | Path) -> None:
+    """Read an NDJSON snapshot again the exact way, and raise the InputError of its first bad line: what reading it
+    without deferred lines raises, or a line whose ``id`` or ``type`` member is given twice (its first one
+    routed it). Returns when every line is good."""
+    kind, items = numbered_snapshot(path)
+    for number, resource, line in items:
+        facts = line_facts(line) if line is not None else None
+        if facts is not None and (resource.get("id"), resource.get("type")) != facts[:2]:
+            raise InputError(str(path), "resource has more than one 'id' or 'type' member",
+                             location=f"{kind} {number}", value=resource.get("id"))
 
 
 def _numbered(items: Iterator[Any]) -> Iterator[tuple[int, Any, None]]:
@@ -247,8 +266,11 @@ def _raise_json_error(path: Path, location: str | None = None) -> None:
                      location=location)
 
 
-def _ndjson_items(path: Path, handle: IO[bytes]) -> Iterator[Any]:
+def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
     for number, line in enumerate(handle, start=1):
+        if defer and (facts := line_facts(line)) is not None:
+            yield number, facts, line
+            continue
         if not line.strip():
             continue
         try:
@@ -284,13 +306,6 @@ def _validate(path: Path, kind: str, number: int, item: Any) -> None:
         if value is not None and not isinstance(value, shape):
             raise InputError(str(path), f"resource {resource_id}: '{key}' must be {what}", location=f"{kind} {number}")
 
-
-# The ARM resource members arcpolicy reads, and what each must be when present (null is absent).
-RESOURCE_SHAPE: dict[str, tuple[type, str]] = {
-    "name": (str, "a string"), "location": (str, "a string"), "kind": (str, "a string"),
-    "properties": (dict, "an object"), "tags": (dict, "an object"), "identity": (dict, "an object"),
-    "sku": (dict, "an object"), "systemData": (dict, "an object"), "extendedLocation": (dict, "an object"),
-}
 
 
 class SnapshotWriter:

@@ -20,13 +20,12 @@ import pickle
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
-
-import orjson
+from typing import IO, Any, NoReturn
 
 from engine import ids
+from engine.errors import InputError
 from engine.external_sort import ExternalSort
 from engine.inventory.fleet import (
     CLUSTER_TYPE_NAMES,
@@ -36,6 +35,7 @@ from engine.inventory.fleet import (
     compact_json,
     ordered_counts,
 )
+from engine.inventory.lines import LineCheckFailed, LineFacts, parse_line
 from engine.secret_values import remember
 
 PARTITIONS = 128  # at least; a large file gets one per PARTITION_BYTES
@@ -45,8 +45,9 @@ DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of resources held in memory while rea
 RECORD_OVERHEAD = 200  # bytes Python spends on a routed resource besides its JSON
 
 CLUSTER, EXTENSION, FLUX, OTHER = range(4)
-# (position, normalized id, normalized cluster id or own id, kind, counted values, compact JSON)
-Routed = tuple[int, str, str, int, tuple[str, ...], bytes]
+# (position, normalized id, normalized cluster id or own id, kind, counted values (None: not counted), its JSON:
+#  compact, or a line as read whose checks are still to be made, engine.inventory.lines)
+Routed = tuple[int, str, str, int, tuple[str, ...] | None, bytes]
 
 
 @dataclass(slots=True)
@@ -71,9 +72,12 @@ class FleetStream:
     ``places`` formats a position for the duplicate-id warning (``fleet.json: line {}``).
     """
 
-    def __init__(self, resources: Iterable[tuple[int, dict[str, Any], bytes | None]], places: str = "resource {}",
-                 budget: int | None = None, size: int = 0):
-        """``size``: the input's size in bytes when known (a file's), so that a partition stays a few MB."""
+    def __init__(self, resources: Iterable[tuple[int, dict[str, Any] | LineFacts, bytes | None]],
+                 places: str = "resource {}", budget: int | None = None, size: int = 0):
+        """``size``: the input's size in bytes when known (a file's), so that a partition stays a few MB.
+        A resource given as its :data:`LineFacts` and its line is routed unparsed: it is not counted (a scan
+        needs no counts), and is checked where it is parsed (:func:`parse_line`), here when it is not evaluated
+        (:meth:`partitions` raises :class:`LineCheckFailed`)."""
         self.places = places
         self._budget = DEFAULT_BUDGET if budget is None else budget
         self._width = min(MAX_PARTITIONS, max(PARTITIONS, size // PARTITION_BYTES))
@@ -87,15 +91,37 @@ class FleetStream:
         self._duplicates: list[tuple[int, str]] = []
         self._counts: dict[str, Counter[str]] = {name: Counter() for name in COUNTED}
         self._totals: Counter[str] = Counter()
+        # raises the InputError of the input's first bad line, when lines were routed unparsed (stream_snapshot)
+        self.first_bad_line: Callable[[], None] | None = None
         self._read_all(resources)
 
     # ---- the first pass -------------------------------------------------------------------
-    def _read_all(self, resources: Iterable[tuple[int, dict[str, Any], bytes | None]]) -> None:
-        route = self._route
+    def _read_all(self, resources: Iterable[tuple[int, dict[str, Any] | LineFacts, bytes | None]]) -> None:
+        route, route_line = self._route, self._route_line
         for position, resource, read in resources:
-            route(position, resource, read)
+            if type(resource) is tuple:
+                route_line(position, resource, read)  # type: ignore[arg-type]
+            else:
+                route(position, resource, read)  # type: ignore[arg-type]
         if self._file is not None:
             self._spill()
+
+    def _route_line(self, position: int, facts: LineFacts, line: bytes) -> None:
+        """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read."""
+        self.resources_read += 1
+        resource_id, resource_type, cluster_id = facts
+        key = ids.normalize(resource_id)
+        type_key = ids.normalize(resource_type)
+        if type_key in ids.CLUSTER_TYPES:
+            kind, owner = CLUSTER, key
+            self.cluster_resources += 1
+        elif cluster_id is None:
+            kind, owner = OTHER, key
+        else:
+            kind, owner = EXTENSION if type_key == ids.EXTENSION_TYPE else FLUX, ids.normalize(cluster_id)
+        if line[-1:] != b"\n":
+            line += b"\n"  # the last line of a file: still marked as a line read unparsed
+        self._hold(zlib.crc32(owner.encode()) % self._width, (position, key, owner, kind, None, line))
 
     def _route(self, position: int, resource: dict[str, Any], read: bytes | None) -> None:
         self.resources_read += 1
@@ -127,8 +153,11 @@ class FleetStream:
             if type_key in ids.CONTAINER_TYPES:
                 self.containers[key] = resource
         encoded = compact_json(resource) if read is None else read.rstrip()
-        self._held[zlib.crc32(owner.encode()) % self._width].append((position, key, owner, kind, counted, encoded))
-        self._held_bytes += len(encoded) + len(key) + len(owner) + RECORD_OVERHEAD
+        self._hold(zlib.crc32(owner.encode()) % self._width, (position, key, owner, kind, counted, encoded))
+
+    def _hold(self, number: int, item: Routed) -> None:
+        self._held[number].append(item)
+        self._held_bytes += len(item[5]) + len(item[1]) + len(item[2]) + RECORD_OVERHEAD
         if self._held_bytes > self._budget:
             self._spill()
 
@@ -171,6 +200,7 @@ class FleetStream:
         for item in routed:  # in the order read
             earlier = kept.get(item[1])
             if earlier is not None:
+                _check_line(earlier[5])  # replaced, so never parsed again
                 self._duplicates.append((item[0], f"{_resource_id(item)} appears twice "
                                                   f"({self.places.format(earlier[0])} and "
                                                   f"{self.places.format(item[0])}); the later one is kept"))
@@ -182,6 +212,7 @@ class FleetStream:
             position, _, owner, kind, counted, encoded = item
             if kind == OTHER:
                 if id(item) in survivors:
+                    _check_line(encoded)  # not evaluated: checked here
                     partition.others.append((position, encoded))
                     self._totals["otherResources"] += 1
                 continue
@@ -195,10 +226,12 @@ class FleetStream:
             entry = partition.entries[index]
             if kind == CLUSTER:
                 entry.resource = encoded
-                self._count(CLUSTER_COUNTS, counted)
+                if counted is not None:
+                    self._count(CLUSTER_COUNTS, counted)
             elif kind == EXTENSION:
                 entry.extensions.append(encoded)
-                self._count(EXTENSION_COUNTS, counted)
+                if counted is not None:
+                    self._count(EXTENSION_COUNTS, counted)
             else:
                 entry.flux_configurations.append(encoded)
         partition.others.sort(key=lambda other: other[0])
@@ -207,6 +240,8 @@ class FleetStream:
             self._totals["fluxConfigurations"] += len(entry.flux_configurations)
             if entry.resource is None:
                 self._totals["orphanedResources"] += len(entry.extensions) + len(entry.flux_configurations)
+                for child in (*entry.extensions, *entry.flux_configurations):
+                    _check_line(child)  # not evaluated without their cluster: checked here
             else:
                 self._totals["clusters"] += 1
         return partition
@@ -214,6 +249,12 @@ class FleetStream:
     def _count(self, names: tuple[str, ...], values: tuple[str, ...]) -> None:
         for name, value in zip(names, values, strict=True):
             self._counts[name][value] += 1
+
+    def raise_bad_line(self, failure: LineCheckFailed) -> NoReturn:
+        """The input's first bad line as an InputError, once a line routed unparsed failed its checks."""
+        if self.first_bad_line is not None:
+            self.first_bad_line()
+        raise InputError(self.places.partition(":")[0], str(failure))
 
     @property
     def warnings(self) -> list[str]:
@@ -258,7 +299,13 @@ def _extension_counts(properties: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _resource_id(item: Routed) -> str:
-    return orjson.loads(item[5])["id"]
+    return parse_line(item[5])["id"]
+
+
+def _check_line(encoded: bytes) -> None:
+    """A line routed unparsed, checked where it will not be evaluated (:class:`LineCheckFailed`)."""
+    if encoded[-1:] == b"\n":
+        parse_line(encoded)
 
 
 class ReadOrder:

@@ -7,11 +7,12 @@ Rego violation's ``details`` may still carry one; masking here covers every form
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from engine.models.results import PolicyState
 from engine.secret_keys import is_secret_key
-from engine.secret_values import MASK, any_remembered, mentioned_in, scrub_data
+from engine.secret_values import MASK, scrub_data
 
 
 def redact_value(value: Any) -> Any:
@@ -64,21 +65,16 @@ def redact_record(record: dict[str, Any]) -> dict[str, Any]:
     return {key: redacted[key] for key in record}  # the record's own order (its fields')
 
 
-def may_hold_secrets(record: dict[str, Any], text: bytes) -> bool:
-    """Whether a record's JSON document (``text`` its JSON) may need :func:`redact_record`: a key that looks
-    secret where a record has free-form values (a reason's expected and actual values, details, remediation),
-    a reason about such a field, or a value secret by origin anywhere. Most records have none, and then their
-    JSON is final as first written; the record's own keys never look secret."""
-    for reason in record.get("reasons", ()):
-        field = reason.get("field")
+def holds_secret_keys(reasons: Iterable[tuple[Any, Any, Any]], details: Any, remediation: Any) -> bool:
+    """Whether a record's free-form values name a key that looks secret: a reason's ``(field, expected,
+    actual)`` about such a field or with such a key inside its values, or such a key in details or remediation."""
+    for field, *values in reasons:
         if field is not None and is_secret_key(field):
             return True
-        for value in (reason.get("expected"), reason.get("actual")):
+        for value in values:
             if isinstance(value, CONTAINERS) and _names_secret_key(value):
                 return True
-    if _names_secret_key(record.get("details")) or _names_secret_key(record.get("remediation")):
-        return True
-    return any_remembered() and mentioned_in(text.decode())
+    return _names_secret_key(details) or _names_secret_key(remediation)
 
 
 CONTAINERS = (dict, list, tuple)

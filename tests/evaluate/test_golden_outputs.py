@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from engine.evaluate import prepare_scan, run_scan
@@ -48,15 +49,23 @@ def test_every_output_is_byte_identical_to_the_golden_one(tmp_path: Path, worker
         warning.replace("tests/evaluate/golden/fleet.ndjson", "FLEET") for warning in golden["warnings"]]
 
 
-@pytest.mark.parametrize(("workers", "budget"), [(1, None), (2, None), (1, 4096)])
-def test_the_streamed_scan_writes_the_golden_outputs(tmp_path: Path, workers: int, budget: int | None,
+@pytest.mark.parametrize(("workers", "budget", "compact"),
+                         [(1, None, False), (2, None, False), (1, 4096, False), (2, None, True), (1, 4096, True)])
+def test_the_streamed_scan_writes_the_golden_outputs(tmp_path: Path, workers: int, budget: int | None, compact: bool,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compact``: the fleet's lines written as ARM and arcpolicy write them (no spaces, UTF-8), which a scan
+    routes unparsed (engine.inventory.lines): the same outputs."""
     if budget is not None:  # every partition and every sort run spilled to disk
         monkeypatch.setattr("engine.external_sort.DEFAULT_BUDGET", budget)
         monkeypatch.setattr("engine.inventory.stream.DEFAULT_BUDGET", budget)
     monkeypatch.setattr("engine.evaluate.streaming.SERIAL_CLUSTER_LIMIT", 1)  # two workers even for 24 clusters
     monkeypatch.setattr("engine.evaluate.streaming.BATCH_CLUSTERS", 5)
-    fleet = stream_snapshot(GOLDEN / "fleet.ndjson")
+    fleet_file = GOLDEN / "fleet.ndjson"
+    if compact:
+        fleet_file = tmp_path / "fleet.ndjson"
+        fleet_file.write_bytes(b"".join(orjson.dumps(json.loads(line)) + b"\n"
+                                        for line in (GOLDEN / "fleet.ndjson").read_bytes().splitlines()))
+    fleet = stream_snapshot(fleet_file, defer_lines=compact)
     request = prepare_scan(POLICIES, [], [GOLDEN / "exemption.json"], None, timestamp=WHEN)
     metadata = ScanMetadata(scan_id="20261102T093000Z-90d1e2", started_at=WHEN, duration_seconds=1.25,
                             inventory_source="fleet.ndjson", policy_fingerprint="sha256:" + "ab" * 32)
@@ -71,5 +80,5 @@ def test_the_streamed_scan_writes_the_golden_outputs(tmp_path: Path, workers: in
     assert [row.model_dump(by_alias=True) for row in result.summary] == golden["summary"]
     assert (result.clusters, result.evaluations) == (golden["clusters"], golden["evaluations"])
     assert result.records == len(json.loads((GOLDEN / "states.json").read_text())["value"])
-    assert [warning.replace(str(GOLDEN / "fleet.ndjson"), "FLEET") for warning in fleet.warnings] == [
+    assert [warning.replace(str(fleet_file), "FLEET") for warning in fleet.warnings] == [
         warning.replace("tests/evaluate/golden/fleet.ndjson", "FLEET") for warning in golden["warnings"]]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -30,12 +31,19 @@ from engine.azure_policy.functions import POLICY_FUNCTIONS, RuleContext, registr
 from engine.azure_policy.policy import compile_policy
 from engine.config import load_config
 from engine.errors import InputError
+from engine.evaluate.record_json import RecordEncoder
+from engine.evaluate.records import Row, json_timestamp, record_document, row_order
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_expression
-from engine.inventory import iter_snapshot
+from engine.inventory import FleetShard, iter_snapshot, stream_snapshot
+from engine.inventory.lines import LineCheckFailed, parse_line
+from engine.models.results import ComplianceState
+from engine.output.json_format import encode_record
+from engine.output.redact import redact_record
 from engine.sandbox import kql
 from engine.sandbox.resources.clusters import CONNECTED_CLUSTERS
 from engine.sandbox.resources.kubernetes_configuration import EXTENSIONS, FLUX_CONFIGURATIONS
 from engine.sandbox.validation import Refused, cleaned, create_only_changes, merge_patch, with_defaults
+from engine.secret_values import forget_all, remember, scrub
 from remediation.plan.io import read_plan
 from remediation.template import TEMPLATE_FUNCTIONS, CompiledTemplate, DeploymentScope, expand_template
 
@@ -252,6 +260,110 @@ def check_snapshot(content: bytes) -> None:
         pass
 
 
+# A scan routes plain NDJSON lines unparsed (engine.inventory.lines): it must read what the exact reading reads,
+# or refuse the file with the exact reading's error (the first bad line). Only a second 'id' or 'type' member,
+# which the exact reading takes the last of, is refused by the scan alone.
+LINE_VALUES = st.one_of(st.sampled_from(["East US", "eastus", "", None, "s3cret-value", {"k": ""}, {},
+                                         {"k": "s3cret-value"}, "a\\b", "caf\u00e9"]), JSON)
+LINE_MEMBERS = st.dictionaries(st.sampled_from(["name", "location", "kind", "tags", "properties", "identity", "sku",
+                                                "type", "id", "x"]), LINE_VALUES, max_size=3)
+LINE_IDS = st.sampled_from([CLUSTER_ID, CLUSTER_ID + "/", CLUSTER_ID.replace("c1", "providers"), CLUSTER_ID.lower(),
+                            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-a",
+                            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-a/providers/Microsoft.Web/sites/w"])
+LINE_EXTENSION = st.builds(lambda properties, extra: {
+    "id": f"{CLUSTER_ID}/providers/{EXTENSION_TYPE}/flux", "name": "flux", "type": EXTENSION_TYPE, **extra,
+    "properties": properties}, st.dictionaries(st.sampled_from(["extensionType", "configurationProtectedSettings",
+                                                                "configurationSettings", "location"]), LINE_VALUES,
+                                               max_size=3), LINE_MEMBERS)
+LINE_RESOURCES = st.one_of(RESOURCES, LINE_EXTENSION, st.builds(lambda resource, resource_id, extra: {
+    "id": resource_id, "name": "n", "type": resource["type"], **extra, **{k: v for k, v in resource.items()
+                                                                         if k not in ("id", "name", "type")}},
+    RESOURCES, LINE_IDS, LINE_MEMBERS), st.builds(lambda extra: {"id": CLUSTER_ID, **extra}, LINE_MEMBERS))
+LINE_EDITS = st.lists(st.tuples(st.integers(min_value=0, max_value=100_000), st.integers(min_value=0, max_value=3),
+                                st.one_of(st.text(alphabet='[]{}",:0123456789\\ne', max_size=6),
+                                          st.sampled_from(['"type":"x",', '"id":"/x",', '"location":"West US",',
+                                                           '\n', "[" * 70, "\xff"]))), max_size=3)
+SCAN_LINES = st.builds(lambda resources, edits: _edited("".join(
+    json.dumps(resource, separators=(",", ":"), ensure_ascii=False) + "\n" for resource in resources), edits),
+                       st.lists(LINE_RESOURCES, max_size=5), st.one_of(st.just([]), LINE_EDITS)).map(
+    lambda text: text.encode("utf-8", "surrogatepass").replace(b"\xc3\xbf", b"\xff"))
+
+
+def _read_for_a_scan(path: Path, defer: bool) -> Any:
+    """What a scan reads of a snapshot (clusters with their children, other resources, warnings), or its error."""
+    try:
+        fleet = stream_snapshot(path, defer_lines=defer)
+        clusters, others = [], []
+        try:
+            for partition in fleet.partitions():
+                clusters += [cluster.model_dump() for cluster in FleetShard(
+                    [entry for entry in partition.entries if entry.resource is not None]).clusters(parse_line)]
+                others += [(position, orjson.loads(encoded)) for position, encoded in partition.others]
+        except LineCheckFailed as failure:
+            fleet.raise_bad_line(failure)
+        return sorted(clusters, key=orjson.dumps), sorted(others, key=orjson.dumps), fleet.warnings, fleet.containers
+    except InputError as error:
+        return error.one_line()
+
+
+def check_scan_lines(content: bytes) -> None:
+    path = FILES.write("fleet.ndjson", content)
+    forget_all()
+    exact = _read_for_a_scan(path, defer=False)
+    masked = scrub("s3cret-value") != "s3cret-value"
+    forget_all()
+    deferred = _read_for_a_scan(path, defer=True)
+    if deferred != exact and not (isinstance(deferred, str) and "more than one 'id' or 'type' member" in deferred):
+        raise AssertionError(f"the scan read {str(deferred)[:300]}, the exact reading {str(exact)[:300]}")
+    if masked and scrub("s3cret-value") == "s3cret-value":  # (remembering more, from lines after a bad one, is safe)
+        raise AssertionError("a protected setting was not remembered as a secret")
+
+
+# A scan writes a record from parts serialised once (engine.evaluate.record_json): byte for byte what building the
+# record whole, masking it and writing it gives (the reference path), for any row, secrets remembered or not.
+PLAIN_RECORD_TEXT = st.one_of(st.sampled_from(["", "eastus", "s3cret-value", "password", "a\"b\\c", "<x>&"]),
+                              st.text(alphabet=st.characters(max_codepoint=126), max_size=8))
+ODD_RECORD_TEXT = st.one_of(st.sampled_from(["Zürich-Ω", "\x7f", "\u2028"]), st.text(max_size=4))
+# mostly what orjson writes as the json module would (the parts' path), now and then what it does not
+RECORD_TEXT = st.integers(min_value=0, max_value=15).flatmap(lambda n: ODD_RECORD_TEXT if n == 0 else PLAIN_RECORD_TEXT)
+RECORD_JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), RECORD_TEXT),
+                           lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                   st.dictionaries(RECORD_TEXT, inner, max_size=3)), max_leaves=6)
+RECORD_VALUES = st.one_of(RECORD_JSON, st.dictionaries(st.sampled_from(["password", "apiKey", "x", "s3cret-value"]),
+                                                       RECORD_JSON, max_size=2),
+                          st.sampled_from(["s3cret-value", 2**70, 1e16, -0.0]))
+RECORD_POLICIES = st.tuples(st.sampled_from(["/providers/Microsoft.Authorization/policyAssignments/a",
+                                              "/providers/Microsoft.Authorization/policyAssignments/B"]), RECORD_TEXT,
+                            st.one_of(st.none(), st.just("/")), st.sampled_from(["def-1", "rego:arcpolicy.x"]),
+                            RECORD_TEXT, st.one_of(st.none(), RECORD_TEXT), st.one_of(st.none(), st.just("set-1")),
+                            st.one_of(st.none(), st.sampled_from(["ref-1", "Ref-2"])), st.sampled_from(["audit", "deny"]))
+RECORD_REASONS = st.tuples(RECORD_TEXT, st.one_of(st.none(), RECORD_TEXT),
+                           st.one_of(st.none(), st.sampled_from(["properties.configurationProtectedSettings.token",
+                                                                 "location", "tags.password"]), RECORD_TEXT),
+                           st.one_of(st.none(), st.just("equals")), RECORD_VALUES, RECORD_VALUES)
+RECORD_DETAILS = st.one_of(st.none(), st.lists(st.dictionaries(st.sampled_from(["msg", "token", "s3cret-value"]),
+                                                               RECORD_VALUES, max_size=2), max_size=2))
+RECORD_ROWS = st.tuples(st.lists(st.tuples(
+    st.sampled_from([CLUSTER_ID, CLUSTER_ID.upper(), CLUSTER_ID + "-Zürich"]), st.sampled_from(["t", "T"]),
+    st.one_of(st.none(), RECORD_TEXT), st.one_of(st.none(), st.just("rg-a")), st.one_of(st.none(), st.just(SUBSCRIPTION)),
+    RECORD_POLICIES, st.sampled_from(list(ComplianceState)), st.lists(RECORD_REASONS, max_size=2).map(tuple),
+    st.one_of(st.none(), RECORD_TEXT), st.one_of(st.none(), st.just("Waiver")), RECORD_DETAILS, RECORD_DETAILS,
+    st.one_of(st.none(), RECORD_TEXT)), min_size=1, max_size=4), st.booleans())
+
+
+def check_record_json(case: tuple[list[Row], bool]) -> None:
+    rows, secret_remembered = case
+    forget_all()
+    if secret_remembered:
+        remember("s3cret-value")
+    timestamp = json_timestamp(NOW)
+    encoder = RecordEncoder(timestamp)
+    for row in rows:
+        expected = row_order(row), encode_record(redact_record(record_document(row, timestamp)))
+        if encoder.encode(row) != expected:
+            raise AssertionError(f"record of {row!r} differs from the reference path's {expected[1][:300]!r}")
+
+
 TOML_VALUES = st.recursive(
     st.one_of(st.integers(min_value=-(2**70), max_value=2**70).map(str), st.text(max_size=8).map(json.dumps),
               st.sampled_from(["true", "90d", "'never'", "1979-05-27", "inf", "'x.json'", '"https://x"'])),
@@ -443,6 +555,8 @@ TARGETS = [
     Target("policy expressions", st.tuples(MUTATED_EXPRESSIONS, RESOURCES), check_policy_expression),
     Target("template expressions", MUTATED_EXPRESSIONS, check_template_expression),
     Target("snapshots", SNAPSHOTS, check_snapshot),
+    Target("scan lines", SCAN_LINES, check_scan_lines),
+    Target("record json", RECORD_ROWS, check_record_json),
     Target("configs", CONFIGS, check_config),
     Target("plans", PLANS, check_plan),
     Target("sandbox kql", KQL, check_kql),

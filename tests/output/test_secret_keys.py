@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from engine.output.redact import MASK, redact_value
+from engine.models.results import ComplianceState
+from engine.output.redact import MASK, redact_record, redact_value
 from engine.secret_keys import is_secret_key
 from engine.structured_logging import JsonLinesFormatter, ScanContextFilter, redact, scan_context
 
@@ -50,32 +51,38 @@ def test_log_messages_and_json_extra_fields_are_masked():
     assert redact("configurationProtectedSettings: {x}") != "configurationProtectedSettings: {x}"
 
 
-def _plain_record() -> dict:
-    return {"resourceId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c",
-            "policyAssignmentId": "/providers/Microsoft.Authorization/policyAssignments/a", "complianceState": "Compliant",
-            "reasons": [{"message": "m", "field": "properties.extensionType", "expected": ["a", {"b": 1}],
-                         "actual": "x"}], "details": [{"extension": {"name": "flux", "settings": {"a": "b"}}}]}
+def _plain_row(reason: dict | None = None, details: list | None = None, remediation: list | None = None) -> tuple:
+    """A scan's row (engine.evaluate.records.Row) of a Compliant record with one reason and details."""
+    found = {"message": "m", "path": None, "field": "properties.extensionType", "operator": "equals",
+             "expected": ["a", {"b": 1}], "actual": "x", **(reason or {})}
+    return ("/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/connectedClusters/c",
+            "Microsoft.Kubernetes/connectedClusters", "eastus", "g", "s",
+            ("/providers/Microsoft.Authorization/policyAssignments/a", "a", "/", "d", "d", None, None, None, "audit"),
+            ComplianceState.COMPLIANT, (tuple(found.values()),), None, None,
+            details or [{"extension": {"name": "flux", "settings": {"a": "b"}}}], remediation, None)
 
 
-@pytest.mark.parametrize("change", [
-    lambda record: record["details"][0]["extension"]["settings"].update(sharedKey="v"),
-    lambda record: record["reasons"][0].update(actual={"nested": [{"password": "p"}]}),
-    lambda record: record["reasons"][0].update(field="properties.configurationProtectedSettings.k"),
-    lambda record: record.update(remediation=[{"properties": {"configurationProtectedSettings": {"k": "v"}}}]),
-    lambda record: record["reasons"][0].update(message="found remembered-secret-value here"),
+@pytest.mark.parametrize("row", [
+    _plain_row(details=[{"extension": {"name": "flux", "settings": {"a": "b", "sharedKey": "v"}}}]),
+    _plain_row({"actual": {"nested": [{"password": "p"}]}}),
+    _plain_row({"field": "properties.configurationProtectedSettings.k"}),
+    _plain_row(remediation=[{"properties": {"configurationProtectedSettings": {"k": "v"}}}]),
+    _plain_row({"message": "found remembered-secret-value here"}),
 ], ids=["details", "reason value", "reason field", "remediation", "value secret by origin"])
-def test_the_streamed_scans_secret_check_finds_every_record_that_needs_masking(change) -> None:
+def test_the_streamed_scan_masks_every_record_that_needs_it(row: tuple) -> None:
+    """A scan writes a record from parts serialised once (engine.evaluate.record_json) unless it may hold a
+    secret: each way a record can need masking is caught, and the record written masked."""
+    from engine.evaluate.record_json import RecordEncoder
+    from engine.evaluate.records import record_document
     from engine.output.json_format import encode_record
-    from engine.output.redact import may_hold_secrets, redact_record
     from engine.secret_values import forget_all, remember
 
-    plain = _plain_record()
-    assert not may_hold_secrets(plain, encode_record(plain)) and redact_record(plain) is plain
+    plain = _plain_row()
+    assert RecordEncoder("t").encode(plain)[1] == encode_record(record_document(plain, "t"))
     remember("remembered-secret-value")
     try:
-        record = _plain_record()
-        change(record)
-        assert redact_record(record) is not record  # masking changes it ...
-        assert may_hold_secrets(record, encode_record(record))  # ... and the check says so
+        masked = encode_record(redact_record(record_document(row, "t")))
+        assert masked != encode_record(record_document(row, "t"))  # masking changes it ...
+        assert RecordEncoder("t").encode(row)[1] == masked  # ... and the scan writes it masked
     finally:
         forget_all()

@@ -1,0 +1,123 @@
+"""NDJSON lines a scan routes without parsing them: read once, parsed once, where the cluster is decided.
+
+A streamed scan reads a snapshot twice over (a first pass routing every resource to its cluster's partition, a
+second deciding each cluster), and parsing a resource costs as much as deciding it. A plain line (the shape
+ARM, Resource Graph and arcpolicy itself write: ``{"id":"...", ..., "type":"...", ...}`` on one line, no
+backslash anywhere) is routed from its id and type alone (:func:`line_facts`), found with a few byte searches;
+everything else the first pass would have done with the parsed resource (checking it, normalising its
+location, remembering its protected settings as secrets, keeping subscriptions and resource groups) is either
+shown not to be needed by those searches, or the line is read the exact way. The rest of the checks
+(well-formed JSON, bounds, the shape of the members arcpolicy reads, no second ``id`` or ``type`` member) are
+made where the line is parsed (:func:`parse_line`), before any output is written; a line failing them makes
+the scan read the file again the exact way, which reports the first bad line as reading it always has.
+
+Such a line travels as read, newline included; the exact way stores compact JSON, which never ends with one:
+so a resource's bytes say whether its checks are still to be made.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from engine import ids
+from engine.limits import MAX_JSON_DEPTH, too_deep
+
+# (id, type, the id of the cluster it hangs off or None), as the line spells them
+LineFacts = tuple[str, str, str | None]
+
+_SEGMENT = rb'(?!providers(?:/|$))[^/"\\]+'  # a segment of an id, never "providers" (where ids nest)
+# A resource id that parse_resource_id reads as a resource of a resource group, or as an extension resource of
+# one (the cluster it hangs off is the first part): other shapes take the exact way.
+_PLAIN_ID = re.compile(rb"(/subscriptions/[^/\"\\]+/resourcegroups/[^/\"\\]+/providers/(%s/%s)/%s)"
+                       rb"(?:/providers/%s/%s/%s)?" % ((_SEGMENT,) * 6), re.IGNORECASE)
+_ID_START = b'{"id":"'
+_TYPE_MEMBER = b',"type":"'
+# configurationProtectedSettings that hold no secret (remembering them would do nothing): {}, null, or every
+# value the empty string (as ARM returns them)
+_PROTECTED = b'"configurationProtectedSettings":'
+_NOTHING_PROTECTED = re.compile(rb'\{\}|null|\{"[^"]*":""(?:,"[^"]*":"")*\}')
+_LOCATION = b'"location":'
+_LOCATION_AS_STORED = re.compile(rb'"[a-z0-9]*"')  # a location ARM's name already (no "East US" to rewrite)
+_CLUSTER_CHILDREN = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
+
+
+def line_facts(line: bytes) -> LineFacts | None:
+    """The id, type and owning cluster of a plain resource line, or None when it must be parsed to be read.
+
+    The line starts with its ``id``; without a backslash its strings are spelled literally, so the first
+    ``"type"`` member after members without objects or arrays is the resource's own, and every place a
+    location or protected settings could hold something to act on is found by searching for its key.
+    """
+    if not line.startswith(_ID_START) or b"\\" in line:
+        return None
+    id_end = line.find(b'"', 7)
+    plain = _PLAIN_ID.fullmatch(line, 7, id_end)
+    if plain is None:
+        return None
+    type_start = line.find(_TYPE_MEMBER, id_end)
+    if type_start < 0 or line.find(b"{", id_end, type_start) >= 0 or line.find(b"[", id_end, type_start) >= 0 \
+            or not line.count(b'"', id_end, type_start) % 2:  # the comma is outside any string
+        return None
+    type_end = line.find(b'"', type_start + 9)
+    for key, allowed in ((_PROTECTED, _NOTHING_PROTECTED), (_LOCATION, _LOCATION_AS_STORED)):
+        found = line.find(key)
+        while found >= 0:
+            if allowed.match(line, found + len(key)) is None:
+                return None
+            found = line.find(key, found + len(key))
+    try:
+        resource_id, resource_type = line[7:id_end].decode(), line[type_start + 9:type_end].decode()
+        type_key = ids.normalize(resource_type)
+        if not type_key or type_key in ids.CONTAINER_TYPES:  # containers are kept parsed
+            return None
+        first, first_type = plain.groups()
+        owner = first.decode() if len(first) < id_end - 7 and type_key in _CLUSTER_CHILDREN \
+            and ids.normalize(first_type.decode()) in ids.CLUSTER_TYPES else None
+    except UnicodeDecodeError:
+        return None
+    return resource_id, resource_type, owner
+
+
+class LineCheckFailed(Exception):
+    """A line routed unparsed is not what its first reading took it for: read the file again the exact way."""
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """A resource's JSON parsed; a line routed unparsed (:func:`line_facts`) is checked as reading it checks a
+    line (:class:`LineCheckFailed` otherwise), and that its first ``id`` and ``type`` are its only ones."""
+    try:
+        resource = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise LineCheckFailed("malformed JSON") from None
+    if raw[-1:] != b"\n":
+        return resource  # compact JSON of a resource checked when it was read
+    resource_id, resource_type = resource.get("id"), resource.get("type")
+    if type(resource_id) is not str or type(resource_type) is not str:
+        raise LineCheckFailed("no 'id' or 'type'")
+    spelled = resource_id.encode()
+    type_at = 7 + len(spelled) + 1
+    if not raw.startswith(spelled, 7) or raw[type_at - 1] != 34 or raw.find(_TYPE_MEMBER, type_at - 1) \
+            != raw.find(b',"type":"' + resource_type.encode() + b'"', type_at - 1):
+        raise LineCheckFailed(f"resource {resource_id}: 'id' or 'type' given twice")
+    shape = tuple(map(type, map(resource.get, _SHAPE_KEYS)))
+    if shape not in _GOOD_SHAPES:
+        if not all(kind is type(None) or kind is _SHAPES[key] for key, kind in zip(_SHAPE_KEYS, shape, strict=True)):
+            raise LineCheckFailed(f"resource {resource_id}: a member of the wrong shape")
+        _GOOD_SHAPES.add(shape)
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and too_deep(raw, resource):
+        raise LineCheckFailed(f"resource {resource_id}: nested too deep")
+    return resource
+
+
+# The ARM resource members arcpolicy reads, and what each must be when present (null is absent).
+RESOURCE_SHAPE: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"), "location": (str, "a string"), "kind": (str, "a string"),
+    "properties": (dict, "an object"), "tags": (dict, "an object"), "identity": (dict, "an object"),
+    "sku": (dict, "an object"), "systemData": (dict, "an object"), "extendedLocation": (dict, "an object"),
+}
+_SHAPES = {key: shape for key, (shape, _) in RESOURCE_SHAPE.items()}
+_SHAPE_KEYS = tuple(_SHAPES)
+_GOOD_SHAPES: set[tuple[type, ...]] = set()  # member types seen to pass (a fleet has a handful)
