@@ -21,6 +21,7 @@ from engine.evaluate.records import (
     REASON_KEYS,
     ROW_KEYS,
     PolicyPart,
+    ReasonRow,
     Row,
     record_document,
 )
@@ -33,6 +34,9 @@ from engine.secret_values import any_remembered, mentioned_in
 _INDENTED = orjson.OPT_INDENT_2
 _TAIL_KEYS = ("exemptionId", "exemptionCategory", "details", "remediation", "error")
 NO_REASONS = b'\n  "reasons": []'
+_REASONS_OPEN, _REASONS_CLOSE = b'\n  "reasons": [', b"\n  ]"
+REASONS_KEPT = 4096  # distinct reasons remembered (most repeat: the same missing extension), then forgotten
+_CACHED_VALUES = frozenset({str, type(None)})  # reasons made of these alone are remembered
 
 
 def _members(values: dict[str, Any]) -> bytes | None:
@@ -55,6 +59,7 @@ class RecordEncoder:
         self._policies: dict[PolicyPart, tuple[bytes | None, str]] = {}
         self._states = {state: _members({"complianceState": state.value, "isCompliant": state in COMPLIANT_STATES,
                                           "timestamp": timestamp}) for state in ComplianceState}
+        self._reasons: dict[ReasonRow, tuple[bytes | None, bool]] = {}  # reasons repeat across clusters
         self._resource: tuple[Any, ...] = ()
         self._resource_parts: tuple[bytes | None, str] = (None, "")
 
@@ -73,7 +78,7 @@ class RecordEncoder:
                 _members({key: value for key, value in zip(POLICY_KEYS, policy, strict=True) if value is not None}),
                 normalize(policy[0]))
         policy_members, assignment_key = known
-        reasons, reasons_secret = _reason_members(row[7])
+        reasons, reasons_secret = self._reason_members(row[7])
         key = (resource_key, assignment_key, policy[7] or "")
         tail = row[8:]
         if any(value is not None for value in tail):
@@ -92,6 +97,26 @@ class RecordEncoder:
             return key, self._whole(row)
         return key, encoded
 
+    def _reason_members(self, reasons: tuple[ReasonRow, ...]) -> tuple[bytes | None, bool]:
+        """The ``reasons`` member and whether it may hold a secret by a key's name."""
+        if not reasons:
+            return NO_REASONS, False
+        parts, secret, known = [], False, self._reasons
+        for reason in reasons:
+            if _CACHED_VALUES.issuperset(map(type, reason)):
+                found = known.get(reason)
+                if found is None:
+                    if len(known) >= REASONS_KEPT:
+                        known.clear()
+                    found = known[reason] = _reason_part(reason)
+            else:  # (1 == 1.0 == True: a number or a container is written as it is, never taken for another)
+                found = _reason_part(reason)
+            if found[0] is None:
+                return None, False
+            parts.append(found[0])
+            secret = secret or found[1]
+        return b"".join((_REASONS_OPEN, b",".join(parts), _REASONS_CLOSE)), secret
+
     def _whole(self, row: Row) -> bytes:
         """The record built whole, masked when it needs to be (and written by the json module when orjson
         cannot write it as the json module would)."""
@@ -100,11 +125,10 @@ class RecordEncoder:
         return encode_record(redacted)
 
 
-def _reason_members(reasons: tuple[Any, ...]) -> tuple[bytes | None, bool]:
-    """The ``reasons`` member and whether it may hold a secret by a key's name (:func:`holds_secret_keys`)."""
-    if not reasons:
-        return NO_REASONS, False
-    documents = [{key: value for key, value in zip(REASON_KEYS, reason, strict=True) if value is not None}
-                 for reason in reasons]
-    return _members({"reasons": documents}), holds_secret_keys(
-        ((reason[2], reason[4], reason[5]) for reason in reasons), None, None)
+def _reason_part(reason: ReasonRow) -> tuple[bytes | None, bool]:
+    """One reason as it reads inside a record's ``reasons`` (or None, as :func:`_members`), and whether it may
+    hold a secret by a key's name (:func:`holds_secret_keys`)."""
+    document = {key: value for key, value in zip(REASON_KEYS, reason, strict=True) if value is not None}
+    encoded = _members({"reasons": [document]})
+    part = None if encoded is None else encoded[len(_REASONS_OPEN):-len(_REASONS_CLOSE)]
+    return part, holds_secret_keys(((reason[2], reason[4], reason[5]),), None, None)
