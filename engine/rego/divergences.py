@@ -103,3 +103,61 @@ def astral_counts(module: RegoModule, code: str) -> Iterator[Diagnostic]:
     line = _line(module.source, _ASTRAL.search(module.source).start())
     yield Diagnostic(module.name, line, "a character beyond U+FFFF (an emoji): `count` of a string holding it is "
                                         "one more per such character on regorus than on OPA, which counts code points")
+
+
+# Built-ins regorus has and answers otherwise on some values, which arcpolicy does not replace (their OPA
+# answers come from Go libraries: YAML 1.1, gojsonschema's errors, Go's duration and time parsers)
+DIFFERING_BUILTINS = {
+    "yaml.unmarshal": "OPA reads YAML 1.1 scalars as Go's YAML does (`yes`, `on`, `y` are true, `no`, `off`, `n` "
+                      "false, `010` is 8, `1_000` is 1000; of several documents the first), regorus reads them as "
+                      "strings",
+    "yaml.marshal": "OPA double-quotes a string that reads as another type (`\"yes\"`, `\"1\"`), regorus "
+                    "single-quotes it or leaves it bare",
+    "time.parse_ns": "regorus also takes one-digit fields where the layout has two (`2023-1-2`), and a zone "
+                     "abbreviation (`MST`) as its offset where OPA, like Go, takes one it does not know as UTC",
+    "json.match_schema": "OPA's errors are objects (`desc`, `error`, `field`, `type`) and `[]` when the document "
+                         "matches; regorus gives strings and `null`",
+    "json.verify_schema": "a schema that is not valid JSON is `[false, \"jsonschema: invalid JSON string\"]` on OPA, "
+                          "an error on regorus",
+    "units.parse_bytes": "a fractional number of bytes is cut on OPA (`\"1.5\"` is 1), rounded on regorus (2)",
+    "time.parse_duration_ns": "OPA also takes a day unit (`\"1d\"`), regorus refuses it",
+}
+_DIFFERING_CALL = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, DIFFERING_BUILTINS)) + r")[ \t]*\(")
+
+
+@check
+def differing_builtins(module: RegoModule, code: str) -> Iterator[Diagnostic]:
+    """A call of a built-in whose answer on regorus differs from OPA's for some values (see DIFFERING_BUILTINS)."""
+    for match in _DIFFERING_CALL.finditer(code):
+        name = match.group(1)
+        yield Diagnostic(module.name, _line(code, match.start()), f"`{name}`: {DIFFERING_BUILTINS[name]}")
+
+
+_REGEX_CALL = re.compile(r"(?<![\w.])regex\.\w+[ \t]*\(")
+_CLASS_ESCAPE = re.compile(r"\\{1,2}[dwsbDWSB]")
+_ZONE_LAYOUT_CALL = re.compile(r"(?<![\w.])time\.format[ \t]*\(")
+_ZONE_LAYOUT = re.compile(r"MST|\b(?:RFC1123|RFC822|RFC850|UnixDate|RubyDate|ANSIC)\b")
+
+
+@check
+def unicode_regex_classes(module: RegoModule, code: str) -> Iterator[Diagnostic]:
+    """``\\d``, ``\\w``, ``\\s``, ``\\b`` in a regex built-in's line: Unicode classes on regorus (Rust's regex),
+    ASCII on OPA (Go's RE2)."""
+    lines = module.source.split("\n")
+    for match in _REGEX_CALL.finditer(code):
+        line = _line(code, match.start())
+        if _CLASS_ESCAPE.search(lines[line - 1]):
+            yield Diagnostic(module.name, line, "a regex class `\\d`, `\\w`, `\\s` or `\\b`: Unicode on regorus "
+                                                "(`\\d` matches `\u0661`, `\\w` matches `é`), ASCII on OPA; write the "
+                                                "class out (`[0-9]`, `[A-Za-z0-9_]`) for the same verdict on both")
+
+
+@check
+def zone_abbreviation_layouts(module: RegoModule, code: str) -> Iterator[Diagnostic]:
+    """``time.format`` with a layout that writes a zone abbreviation (``MST``, ``RFC1123`` ...)."""
+    lines = module.source.split("\n")
+    for match in _ZONE_LAYOUT_CALL.finditer(code):
+        line = _line(code, match.start())
+        if _ZONE_LAYOUT.search(lines[line - 1]):
+            yield Diagnostic(module.name, line, "`time.format` with a zone abbreviation in its layout: OPA writes "
+                                                "the zone's name (`CET`, `UTC`), regorus its offset (`+01:00`)")

@@ -3,7 +3,8 @@
 regorus (the default engine) misses some of OPA v1's built-ins (``crypto.sha256``, ...) and
 answers a few differently from OPA (``sprintf`` hands Go's fmt whole numbers as int64 in OPA,
 ``json.marshal`` escapes ``<>&``, ``upper("ß")`` is ``ß``). Each such built-in is one registered :class:`OpaBuiltin` (one module per family:
-:mod:`.strings`, :mod:`.encoding`, :mod:`.crypto`, :mod:`.collections`), installed on every
+:mod:`.strings`, :mod:`.encoding`, :mod:`.crypto`, :mod:`.collections`, :mod:`.numbers`, :mod:`.semver`,
+:mod:`.times`, :mod:`.glob`, :mod:`.net`), installed on every
 regorus interpreter with ``add_extension``, which replaces regorus's own built-in of that name.
 
 regorus hands an extension its arguments as Python values, so one holding a set of objects
@@ -81,7 +82,7 @@ def install(interpreter: regorus.Engine) -> None:
         interpreter.add_extension(entry.name, entry.arity, entry.function)
 
 
-from engine.rego.opa_builtins import collections, crypto, encoding, glob, net, strings  # noqa: E402  (they register)
+from engine.rego.opa_builtins import collections, crypto, encoding, glob, net, numbers, semver, strings, times  # noqa: E402  (they register)
 
 # OPA v1.20's built-ins that regorus 0.13 lacks and arcpolicy does not provide: a policy calling one
 # is reported not evaluated (engine.rego.references), naming the engines that have it. Their OPA
@@ -106,4 +107,4 @@ OVERRIDDEN = frozenset(name for name, entry in BUILTINS.items() if not entry.uni
 UNICODE_SENSITIVE = frozenset(name for name, entry in BUILTINS.items() if entry.unicode_only)
 
 __all__ = ["BUILTINS", "NOT_PROVIDED", "OVERRIDDEN", "UNICODE_SENSITIVE", "BuiltinError", "OpaBuiltin", "builtin", "collections",
-           "crypto", "encoding", "glob", "install", "net", "operand", "strings"]
+           "crypto", "encoding", "glob", "install", "net", "numbers", "operand", "semver", "strings", "times"]

@@ -1,4 +1,5 @@
-"""OPA's ``json.marshal`` (Go's encoder: ``<``, ``>``, ``&`` escaped as ``\\u003c`` ...) and ``base64.decode``."""
+"""OPA's ``json.marshal`` (Go's encoder: ``<``, ``>``, ``&`` escaped as ``\\u003c`` ...), ``base64.decode`` and
+``urlquery.encode`` / ``encode_object`` / ``decode`` (Go's net/url)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import binascii
 import json
 import re
+import urllib.parse
 from typing import Any
 
 from engine.rego.opa_builtins import BuiltinError, builtin, operand
@@ -58,3 +60,53 @@ def decode(text: Any) -> str:
     except (binascii.Error, ValueError):
         raise BuiltinError("base64.decode: illegal base64 data") from None
     return _SURROGATE.sub("\ufffd", raw.decode("utf-8", errors="surrogateescape"))
+
+
+def _query_escape(text: str) -> str:
+    """Go's url.QueryEscape: every byte but ``A-Za-z0-9-_.~`` as %XX, space as ``+`` (regorus escapes ``~``)."""
+    return urllib.parse.quote_plus(text, safe="")
+
+
+@builtin("urlquery.encode", 1)
+def urlquery_encode(text: Any) -> str:
+    return _query_escape(operand("urlquery.encode", 1, text, str))
+
+
+@builtin("urlquery.encode_object", 1)
+def urlquery_encode_object(values: Any) -> str:
+    """Go's url.Values.Encode: keys sorted, each value (a string, or each of an array's or a set's) as key=value."""
+    pairs = []
+    for key, value in sorted(operand("urlquery.encode_object", 1, values, dict).items()):
+        items = sorted(value) if isinstance(value, set | frozenset) else value if isinstance(value, list) else [value]
+        if not isinstance(key, str) or not all(isinstance(item, str) for item in items):
+            raise BuiltinError("urlquery.encode_object: operand 1 must be object[string: string|array|set]")
+        pairs += [f"{_query_escape(key)}={_query_escape(item)}" for item in items]
+    return "&".join(pairs)
+
+
+@builtin("urlquery.decode", 1)
+def urlquery_decode(text: Any) -> str:
+    """Go's url.QueryUnescape: ``+`` is a space, a ``%`` without two hex digits is an error (regorus keeps it)."""
+    text = operand("urlquery.decode", 1, text, str)
+    bad = re.search(r"%(?![0-9A-Fa-f]{2})", text)
+    if bad:
+        raise BuiltinError(f'urlquery.decode: invalid URL escape "{text[bad.start():bad.start() + 3]}"')
+    return urllib.parse.unquote_plus(text, errors="replace")
+
+
+@builtin("urlquery.decode_object", 1)
+def urlquery_decode_object(text: Any) -> dict[str, list[str]]:
+    """Go's url.ParseQuery: ``&``-separated ``key=value`` pairs (no value: ``""``), each decoded as
+    ``urlquery.decode`` does, values of one key in order; an invalid escape is an error (regorus keeps it)."""
+    decoded: dict[str, list[str]] = {}
+    for pair in operand("urlquery.decode_object", 1, text, str).split("&"):
+        if not pair:
+            continue
+        if ";" in pair:
+            raise BuiltinError("urlquery.decode_object: invalid semicolon separator in query")
+        key, _, value = pair.partition("=")
+        try:
+            decoded.setdefault(urlquery_decode(key), []).append(urlquery_decode(value))
+        except BuiltinError as error:
+            raise BuiltinError(str(error).replace("urlquery.decode:", "urlquery.decode_object:")) from None
+    return decoded

@@ -1,4 +1,5 @@
-"""OPA's ``glob.match`` (gobwas/glob): regorus fails character classes (``[0-9]``) once delimiters are given.
+"""OPA's ``glob.match`` (gobwas/glob): regorus fails character classes (``[0-9]``) once delimiters are given;
+and ``glob.quote_meta`` (gobwas's QuoteMeta).
 
 ``*`` matches a run of characters other than the delimiters, ``**`` any run, ``?`` one
 non-delimiter character, ``[a-z]`` / ``[!a-z]`` one character in or out of the class, ``{a,b}``
@@ -80,3 +81,9 @@ def _translate(pattern: str, position: int, not_separator: str, in_alternative: 
             out.append(re.escape(character))
             position += 1
     return "".join(out), position
+
+
+@builtin("glob.quote_meta", 1)
+def quote_meta(text: Any) -> str:
+    """gobwas/glob's QuoteMeta: ``*?\\[]{}`` each escaped (regorus leaves ``[ ] { } ? \\`` as they are)."""
+    return re.sub(r"([*?\\\[\]{}])", r"\\\1", operand("glob.quote_meta", 1, text, str))

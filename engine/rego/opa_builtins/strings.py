@@ -1,10 +1,11 @@
-"""OPA's ``sprintf`` (Go's fmt, see :mod:`.go_fmt`), ``upper`` and ``lower`` (Go's per-rune simple case mapping)."""
+"""OPA's ``sprintf`` (Go's fmt, see :mod:`.go_fmt`), ``upper`` and ``lower`` (Go's per-rune simple case mapping),
+``strings.replace_n`` (Go's strings.Replacer) and ``indexof`` (an empty search string is an error)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.rego.opa_builtins import builtin, go_fmt, operand
+from engine.rego.opa_builtins import BuiltinError, builtin, go_fmt, operand
 
 
 @builtin("sprintf", 2)
@@ -35,3 +36,54 @@ def upper(text: Any) -> str:
 @builtin("lower", 1, unicode_only=True)
 def lower(text: Any) -> str:
     return "".join(map(_simple_lower, operand("lower", 1, text, str)))
+
+
+@builtin("strings.replace_n", 2)
+def replace_n(patterns: Any, text: Any) -> str:
+    """Go's strings.NewReplacer over the pairs in key order: one pass, at each place the first key (in that
+    order) found there is replaced; regorus replaces key by key, each over the previous one's result."""
+    pairs = sorted(operand("strings.replace_n", 1, patterns, dict).items())
+    if not all(isinstance(key, str) for key, _ in pairs):
+        raise BuiltinError("strings.replace_n: operand 1 non-string key found in pattern object")
+    if not all(isinstance(value, str) for _, value in pairs):
+        raise BuiltinError("strings.replace_n: operand 1 non-string value found in pattern object")
+    text = operand("strings.replace_n", 2, text, str)
+    if any(not key for key, _ in pairs):
+        raise BuiltinError("strings.replace_n: an empty key is not supported here")  # Go inserts it between runes
+    out, position = [], 0
+    while position < len(text):
+        found = next(((key, value) for key, value in pairs if text.startswith(key, position)), None)
+        if found is None:
+            out.append(text[position])
+            position += 1
+        else:
+            out.append(found[1])
+            position += len(found[0])
+    return "".join(out)
+
+
+@builtin("indexof", 2)
+def indexof(text: Any, search: Any) -> int:
+    """The index in characters (runes); OPA refuses an empty search string, where regorus answers -1."""
+    text, search = operand("indexof", 1, text, str), operand("indexof", 2, search, str)
+    if not search:
+        raise BuiltinError("indexof: empty search character")
+    return text.find(search)
+
+
+@builtin("indexof_n", 2)
+def indexof_n(text: Any, search: Any) -> list[int]:
+    """Every index, overlapping ones included, in characters; an empty search string is an error (regorus: every
+    index)."""
+    text, search = operand("indexof_n", 1, text, str), operand("indexof_n", 2, search, str)
+    if not search:
+        raise BuiltinError("indexof_n: empty search character")
+    return [index for index in range(len(text) - len(search) + 1) if text.startswith(search, index)]
+
+
+@builtin("strings.count", 2)
+def count(text: Any, search: Any) -> int:
+    """Go's strings.Count: non-overlapping occurrences; an empty search string counts the characters plus one
+    (regorus panics)."""
+    text, search = operand("strings.count", 1, text, str), operand("strings.count", 2, search, str)
+    return text.count(search) if search else len(text) + 1
