@@ -29,9 +29,11 @@ demo: $(RUNTIME_STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	# The report test needs Debian's chromium, the history-store tests PostgreSQL: both scripts install what is
-	# missing (as root) before the test workers start. A PostgreSQL server this run started is stopped after it.
+	# The report test needs Debian's chromium, the image test Debian's Python 3.11 with venv, the history-store tests
+	# PostgreSQL: these scripts install what is missing (as root) before the test workers start. A PostgreSQL server
+	# this run started is stopped after it.
 	tests/report/ensure_chromium.sh
+	tests/deploy/ensure_debian_python.sh
 	@started=$$(mktemp); \
 	url="$${ARCPOLICY_TEST_POSTGRES_URL:-$$(scripts/ensure-postgres.sh --started $$started)}"; \
 	ARCPOLICY_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q; status=$$?; \

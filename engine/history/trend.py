@@ -6,6 +6,7 @@ SVG embeds anywhere (wikis, READMEs, dashboards).
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
@@ -104,7 +105,7 @@ def _series(points: Sequence[GroupPoint], policies: bool) -> list[TrendSeries]:
 
 def build_trend(store: HistoryStore, last: int | None = None) -> Trend:
     """The last ``last`` scans (all by default) of the store, as series ready to chart."""
-    scans = list(reversed(store.scans(limit=last)))
+    scans = list(reversed(store.scans(limit=last, complete=True)))
     overall = TrendSeries(name=OVERALL_LINE, detail="every policy state (resource and assignment) together",
                           points=[
         TrendPoint(scan_id=scan.scan_id, started_at=scan.started_at, compliant=scan.compliant + scan.exempt,
@@ -143,10 +144,39 @@ class ChartLine(BaseModel):
     legend: list[str]  # the name, wrapped
 
 
+TICK_STEPS = (1, 2, 5, 10, 20, 25)  # % between the y axis' lines: the smallest giving at most MAX_TICKS
+MAX_TICKS = 6
+LABEL_WIDTH = 80  # px a scan's date label takes on the x axis ("12-07 06:00" with room around it)
+
+
+def fitted_axis(percentages: Sequence[float]) -> list[float]:
+    """The y axis' lines for these values: on a round step, from just below the lowest to just above the highest
+    (within 0-100), so that 94.7% against 100% is a visible drop, not a flat line at the top of a 0-100 axis."""
+    if not percentages:
+        return [0, 25, 50, 75, 100]
+    low, high = min(percentages), max(percentages)
+    step = next((step for step in TICK_STEPS if (high - low) / step <= MAX_TICKS - 2), 25)
+    bottom = max(0, (math.ceil(low / step) - 1) * step)  # a line below the lowest value
+    top = min(100, (math.floor(high / step) + 1) * step)  # and one above the highest, up to 100
+    if top - bottom < step:  # 100% throughout
+        bottom = top - step
+    return [bottom + index * step for index in range(round((top - bottom) / step) + 1)]
+
+
+def thinned_labels(count: int, plot_width: float) -> list[int]:
+    """Which scans' dates the x axis labels: every k-th, as many as fit without overprinting, the latest always."""
+    fit = max(1, int(plot_width // LABEL_WIDTH) + 1)
+    every = max(1, -(-count // fit))
+    chosen = list(range(count - 1, -1, -every))[::-1]  # counted back from the latest, so it is labelled
+    return chosen
+
+
 def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[TrendSeries],
                    width: int = 960, height: int = 280) -> str:
-    """A line chart of compliance % (0-100) per scan; one line per series, scans evenly spaced. The legend
-    wraps long names (the chart grows taller when it needs to); every line carries its full description."""
+    """A line chart of compliance % per scan on an axis fitted to the values (:func:`fitted_axis`); one line per
+    series, scans evenly spaced, as many date labels as fit (:func:`thinned_labels`; every point has its date in
+    its tooltip). The legend wraps long names (the chart grows taller when it needs to); every line carries its
+    full description."""
     left, right, top, bottom = 48, 310, 30, 40
     plot_width, plot_height = width - left - right, height - top - bottom
     position = {scan.scan_id: index for index, scan in enumerate(scans)}
@@ -155,8 +185,11 @@ def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[Tre
     def x(scan_id: str) -> float:
         return round(left + position[scan_id] * step, 1)
 
+    axis = fitted_axis([point.percentage for line in series for point in line.points if point.scan_id in position])
+    floor, ceiling = axis[0], axis[-1]
+
     def y(percentage: float) -> float:
-        return round(top + plot_height * (1 - percentage / 100), 1)
+        return round(top + plot_height * (1 - (percentage - floor) / (ceiling - floor)), 1)
 
     lines = []
     legend_y = float(top)
@@ -168,11 +201,13 @@ def line_chart_svg(title: str, scans: Sequence[ScanRecord], series: Sequence[Tre
             name=line.name, detail=line.detail or line.name, colour=PALETTE[index % len(PALETTE)],
             points=" ".join(f"{cx},{cy}" for cx, cy in coordinates),
             dots=[(cx, cy, f"{line.name}: {point.percentage}% ({point.compliant}/{point.total}) "
-                           f"scan {point.scan_id}") for (cx, cy), point in zip(coordinates, points, strict=True)],
+                           f"scan {point.scan_id} at {point.started_at:%Y-%m-%d %H:%M}")
+                  for (cx, cy), point in zip(coordinates, points, strict=True)],
             legend_y=legend_y, legend=legend))
         legend_y += LEGEND_LINE * len(legend) + 5
-    ticks = [(y(value), value) for value in (0, 25, 50, 75, 100)]
-    labels = [(x(scan.scan_id), f"{scan.started_at:%m-%d %H:%M}") for scan in scans]
+    ticks = [(y(value), f"{value:g}") for value in axis]
+    labels = [(x(scans[index].scan_id), f"{scans[index].started_at:%m-%d %H:%M}")
+              for index in thinned_labels(len(scans), plot_width)]
     return TEMPLATES.get_template("chart.svg.j2").render(
         title=title, width=width, height=max(height, round(legend_y) + 10), left=left, top=top,
         right_edge=width - right, bottom_edge=top + plot_height, ticks=ticks, labels=labels, lines=lines,

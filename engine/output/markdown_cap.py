@@ -73,3 +73,47 @@ def cap_markdown(text: str, full_report: str, limit: int = GITHUB_COMMENT_LIMIT)
     note = closing_line(_left_out(lines, kept, section), limit, full_report)
     capped = "\n".join(lines[:kept]).rstrip("\n") + "\n\n" + note + "\n"
     return capped if len(capped) <= limit else capped[:limit]  # a full_report hint longer than the limit
+
+
+class CappedMarkdown:
+    """:func:`cap_markdown` for Markdown written a chunk at a time (the scan report, section by section): holds at
+    most ``limit`` characters, and of what it leaves out keeps only the counts the closing line names, so memory
+    does not grow with the report. Text that fits comes out unchanged."""
+
+    def __init__(self, full_report: str, limit: int = GITHUB_COMMENT_LIMIT):
+        self.full_report = full_report
+        self.limit = limit
+        self._chunks: list[str] = []
+        self._size = 0
+        self._kept: str | None = None  # once cut: the lines kept
+        self._left: list[_LeftOut] = []
+
+    def add(self, text: str) -> None:
+        if self._kept is None:
+            self._chunks.append(text)
+            self._size += len(text)
+            if self._size > self.limit:
+                self._cut("".join(self._chunks))
+                self._chunks = []
+            return
+        lines = text.split("\n")
+        for index, line in enumerate(lines):
+            if line.startswith("#"):
+                self._left.append(_LeftOut(line.lstrip("#").strip()))
+            elif _is_entry(line, lines[index + 1] if index + 1 < len(lines) else ""):
+                self._left[-1].entries += 1
+
+    def _cut(self, text: str) -> None:
+        capped = cap_markdown(text, self.full_report, self.limit)
+        self._kept = capped[:capped.rindex("\n\n_Cut to fit")]
+        lines = text.split("\n")
+        kept = self._kept.count("\n") + 1
+        section = next((line.lstrip("#").strip() for line in reversed(lines[:kept]) if line.startswith("#")),
+                       "the top")
+        self._left = _left_out(lines, kept, section) or [_LeftOut(section, whole=False)]
+
+    def text(self) -> str:
+        if self._kept is None:
+            return "".join(self._chunks)
+        left_out = [section for section in self._left if section.entries or section.whole]
+        return self._kept.rstrip("\n") + "\n\n" + closing_line(left_out, self.limit, self.full_report) + "\n"

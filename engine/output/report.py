@@ -12,7 +12,10 @@ from typing import IO, Any, ClassVar
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.external_sort import ExternalSort
+from engine.ids import parse_resource_id
+from engine.models.results import Reason
 from engine.output.context import ScanMetadata
+from engine.output.markdown_cap import CappedMarkdown
 from engine.output.registry import OutputRecord
 from engine.output.summary import (
     ClusterGroups,
@@ -26,16 +29,49 @@ from engine.output.summary import (
     resource_name,
 )
 
+FULL_REPORT = "every record is in the scan's other outputs (`arcpolicy scan -o report.html -o states.json`)"
+
 
 def markdown_cell(value: object) -> str:
     """Text safe inside a Markdown table cell."""
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+CLOSEST = "; closest: "  # how an existence condition's reason names the related resources explained after it
+
+
+def relevant_reasons(reasons: list[Reason]) -> list[Reason]:
+    """The reasons worth a reader's time: a related resource that is another kind of extension altogether (its
+    ``extensionType`` is not the one the condition asks for) says nothing about why the right one is missing or
+    wrong, so its reason is left out of the report (the records in JSON keep every reason); when every related
+    resource named was such, the reason before them says so instead of naming them."""
+    kept = [reason for reason in reasons if not _other_extension_type(reason)]
+    if len(kept) == 1 and len(reasons) > 1 and CLOSEST in kept[0].message:
+        headline = kept[0].message.partition(CLOSEST)[0]
+        return [kept[0].model_copy(update={"message": f"{headline}; none has the extension type it asks for"})]
+    return kept
+
+
+def _other_extension_type(reason: Reason) -> bool:
+    """A related extension's reason (``name: ...``) that it is not of the type asked for."""
+    return (reason.field is not None and reason.field.lower().endswith("/extensiontype") and ": " in reason.message
+            and reason.operator is not None and reason.operator.lower() in {"equals", "in", "like"}
+            and reason.expected != reason.actual)
+
+
+def place(resource_id: str) -> str:
+    """Where a resource lives, briefly: its resource group and the start of its subscription id (a cluster's section
+    names the cluster; this tells clusters of one name apart without their full ids, which weigh megabytes at
+    fleet size)."""
+    parsed = parse_resource_id(resource_id)
+    return f"{parsed.resource_group} ({(parsed.subscription_id or '')[:8]})"
+
+
 TEMPLATES = Environment(loader=PackageLoader("engine.output", "templates"),
                         autoescape=select_autoescape(["html.j2"]), trim_blocks=True, lstrip_blocks=True,
                         keep_trailing_newline=True)
-TEMPLATES.filters.update(md=markdown_cell, resource_name=resource_name, policy_key=policy_key)
+TEMPLATES.filters.update(md=markdown_cell, resource_name=resource_name, policy_key=policy_key,
+                        relevant=relevant_reasons, place=place)
 
 
 class _ReportWriter:
@@ -82,14 +118,31 @@ class _ReportWriter:
         policies = sorted(self.policies.values(), key=lambda group: (group.counts.percentage, group.title.lower()))
         summary = ComplianceSummary(counts=self.counts, resources=self.resources.counts(), policies=policies,
                                     clusters=[])
-        self.out.write(str(self.macros.head(summary, self.metadata)).encode())
+        self.write(str(self.macros.head(summary, self.metadata)))
         for _, section in self.sections:
-            self.out.write(section)
-        self.out.write(str(self.macros.tail()).encode())
+            self.write(section.decode())
+        self.write(str(self.macros.tail()))
+
+    def write(self, text: str) -> None:
+        self.out.write(text.encode())
 
 
 class MarkdownWriter(_ReportWriter):
+    """The report in Markdown, capped to GitHub's comment limit as every Markdown output is: summary and per
+    policy first, then the clusters, worst first, while they fit; a closing line counts the rest."""
+
     template = "report.md.j2"
+
+    def __init__(self, out: IO[bytes], metadata: ScanMetadata):
+        super().__init__(out, metadata)
+        self.capped = CappedMarkdown(FULL_REPORT)
+
+    def write(self, text: str) -> None:
+        self.capped.add(text)
+
+    def finish(self) -> None:
+        super().finish()
+        self.out.write(self.capped.text().encode())
 
 
 class HtmlWriter(_ReportWriter):

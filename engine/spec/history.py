@@ -20,7 +20,7 @@ from engine import ids
 from engine.spec.expect import SpecFailure
 
 SVG = "{http://www.w3.org/2000/svg}"
-_TIP = re.compile(r"^(?P<series>.*): (?P<percentage>[\d.]+)% \(\d+/\d+\) scan (?P<scan>\S+)$")
+_TIP = re.compile(r"^(?P<series>.*): (?P<percentage>[\d.]+)% \(\d+/\d+\) scan (?P<scan>\S+)(?: at .*)?$")
 STORE_KINDS = ("sqlite", "postgresql")
 OVERALL_LINES = ("all policies", "overall resource compliance")  # every policy state; Azure's resource figure
 
@@ -103,15 +103,22 @@ def svg_series(path: Path) -> dict[str, list[float]]:
 
 
 def html_policy_rows(path: Path) -> dict[str, list[float]]:
-    """The trend report's per-policy table: policy -> compliance % per scan (blank cells left out)."""
+    """The trend report's per-policy table: policy -> compliance % per scan, oldest first (blank cells left out),
+    whichever way it is laid out (a row per policy, or a row per scan, newest first, once scans outnumber
+    policies)."""
     if not path.is_file():
         raise SpecFailure(f"expected {path.name} to be written, but there is no such file")
     text = path.read_text(encoding="utf-8")
     table = text.split("<h2>Per policy</h2>", 1)[-1].split("</table>", 1)[0]
-    rows: dict[str, list[float]] = {}
-    for row in re.findall(r"<tr><td[^>]*>(.*?)</td>(.*?)</tr>", table):
-        rows[html.unescape(row[0])] = [float(value) for value in re.findall(r'<td class="n">([\d.]+)%</td>', row[1])]
-    return rows
+    cell = r'<td class="n">([\d.]*)%?</td>'
+    if 'class="by-scan"' not in table:
+        return {html.unescape(name): [float(value) for value in re.findall(cell, cells) if value]
+                for name, cells in re.findall(r"<tr><td[^>]*>(.*?)</td>(.*?)</tr>", table)}
+    header = table.split("</tr>", 1)[0]
+    policies = [html.unescape(name) for name in re.findall(r"<th[^>]*>(.*?)</th>", header)[1:]]
+    by_scan = [re.findall(cell, cells) for cells in re.findall(r"<tr><td[^>]*>.*?</td>(.*?)</tr>", table)]
+    return {policy: [float(values[index]) for values in reversed(by_scan) if values[index]]
+            for index, policy in enumerate(policies)}
 
 
 def expect_trend(svg: Path, html: Path, series: str, expected: list[float], label: str | None = None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.atomic import atomic_writer
+from engine.ids import ResourceIdError, parse_resource_id
 from engine.output.markdown_cap import cap_markdown
 from engine.output.report import markdown_cell
 from remediation.plan.models import Action, Operation, OperationStatus, Plan, PlanSummary
@@ -24,6 +25,14 @@ STATUSES = [status.value for status in OperationStatus]
 BODY_LIMIT = 500  # operations whose bodies the HTML shows in full
 ROW_LIMIT = 2000  # rows of the per-cluster table
 
+def resource_group_name(resource_id: str) -> str:
+    """A cluster's resource group ("By cluster" names the cluster, its full id in a tooltip; "" when none)."""
+    try:
+        return parse_resource_id(resource_id).resource_group or ""
+    except ResourceIdError:
+        return ""  # "(shared resources)"
+
+
 _environment = Environment(loader=PackageLoader("remediation.report", "templates"),
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False), trim_blocks=True, lstrip_blocks=True)
 _environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
@@ -32,6 +41,7 @@ _environment.filters["md"] = markdown_cell
 _environment.filters["code"] = lambda value: code_span(markdown_cell(value))
 _environment.filters["type_name"] = lambda resource_type: resource_type.rsplit("/", 1)[-1]
 _environment.filters["last_segment"] = lambda resource_id: (resource_id or "").rsplit("/", 1)[-1] or "(none)"
+_environment.filters["resource_group"] = resource_group_name
 CHANGE_GROUP_LIMIT = 100  # distinct (type, field, before, after) changes the Markdown lists
 
 
