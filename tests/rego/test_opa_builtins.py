@@ -118,13 +118,13 @@ def test_non_ascii_input_leaves_the_vm_for_case_mapping(tmp_path: Path) -> None:
 
 
 def test_a_missing_builtin_skips_that_policy_only_and_names_the_engines_that_have_it(tmp_path: Path) -> None:
-    (tmp_path / "jwt.rego").write_text('package jwt\n\nviolation contains {"msg": "token"} if io.jwt.decode(input.token)\n')
+    (tmp_path / "jwt.rego").write_text('package jwt\n\nviolation contains {"msg": "token"} if io.jwt.verify_rs256(input.token, "k")\n')
     (tmp_path / "ok.rego").write_text('package ok\n\nviolation contains {"msg": crypto.sha256("x")} if true\n')
     library = RegoLibrary.load([tmp_path])
     assert [policy.package for policy in library.policies] == ["ok"]
     [problem] = library.diagnostics
     assert problem.file.endswith("jwt.rego") and problem.line == 3
-    assert problem.message == ("io.jwt.decode is a built-in of OPA that this Rego engine lacks, so this policy is not "
+    assert problem.message == ("io.jwt.verify_rs256 is a built-in of OPA that this Rego engine lacks, so this policy is not "
                                "evaluated (regopy and opa have it: --rego-engine)")
     assert library.evaluate(cluster())["ok"].violations[0].msg == (
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
@@ -255,7 +255,7 @@ def test_rego_metadata_with_annotations_opa_reshapes_is_reported(tmp_path: Path)
 
 
 SCANNED = {
-    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if io.jwt.decode(input.resource.tags.token)\n',
+    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if io.jwt.verify_rs256(input.resource.tags.token, "k")\n',
     "negated.rego": 'package negated\n\nviolation contains {"msg": "agent version is not semver"} if '
                     "not semver.is_valid(input.resource.properties.agentVersion)\n",
     "many.rego": 'package many\n\nviolation contains {"msg": sprintf("%d extensions, %.1f per type", [n, n / count('
@@ -278,7 +278,7 @@ def test_a_scan_runs_every_policy_but_the_one_a_builtin_is_missing_for_and_says_
     output = tmp_path / "records.json"
     assert main(["scan", "-i", str(fleet_file), "--policy", str(policies), "--format", "json", "-o", str(output)]) == 1
     err = capsys.readouterr().err
-    assert err.count(f"{policies / 'jwt.rego'}:3: io.jwt.decode is a built-in of OPA that this Rego engine lacks") == 1
+    assert err.count(f"{policies / 'jwt.rego'}:3: io.jwt.verify_rs256 is a built-in of OPA that this Rego engine lacks") == 1
     assert err.count(f"{policies / 'negated.rego'}:3: `not semver.is_valid(") == 1
     records = json.loads(output.read_text())["value"]
     assert not [record for record in records if record["policyDefinitionId"] == "rego:jwt"]
@@ -560,6 +560,114 @@ glob.match("a.*", ["."], "a.b.c")
 glob.match("**.b", [], "a.x.b")
 strings.any_prefix_match("", "")
 bits.rsh(-8, 1)
+strings.split_n("a,b,c", ",", 2)
+strings.split_n("a,b,c", ",", 0)
+strings.split_n("a,b,c", ",", -1)
+strings.split_n("a,b,c", "", 2)
+strings.split_n("abc", "", -1)
+strings.split_n("a,b,c", ",", 1.5)
+strings.split_n("", ",", 2)
+strings.split_n("", "", 2)
+strings.split_n("héllo", "", 3)
+strings.split_n("a,b,c", ",", 1e30)
+strings.split_n("a,b,c", ",", 10)
+net.cidr_merge(["192.0.128.0/24", "192.0.129.0/24"])
+net.cidr_merge(["10.0.0.1", "10.0.0.2/32", "10.0.0.0/30"])
+net.cidr_merge([])
+net.cidr_merge(["::1"])
+net.cidr_merge(["2001:db8::/33", "2001:db8:8000::/33", "10.0.0.0/8"])
+net.cidr_merge({"10.0.0.0/25", "10.0.0.128/25"})
+net.cidr_merge(["10.0.0.1/8"])
+net.cidr_merge(["bad"])
+net.cidr_merge(json.unmarshal("[1]"))
+net.cidr_merge(json.unmarshal("\"10.0.0.0/8\""))
+net.cidr_merge(["10.0.0.0/8", "::ffff:10.0.0.0/104"])
+net.cidr_merge(["10.0.0.0/8", "11.0.0.0/8"])
+net.cidr_merge(["10.0.0.5/32", "10.0.0.6/32", "10.0.0.7/32", "10.0.0.8/32"])
+net.cidr_merge(["0.0.0.0/0", "1.2.3.4"])
+net.cidr_merge(["1.2.3.4", "1.2.3.4/32"])
+net.cidr_contains_matches("1.1.1.0/24", "1.1.1.128")
+net.cidr_contains_matches(["1.1.1.0/24", "1.1.2.0/24"], "1.1.1.128")
+net.cidr_contains_matches([["1.1.0.0/16", "foo"], "1.1.2.0/24"], ["1.1.1.128", ["1.1.254.254", "bar"]])
+net.cidr_contains_matches({"x": "1.1.1.0/24", "y": ["1.1.0.0/16", 1]}, {"1.1.1.2", "1.1.3.4"})
+net.cidr_contains_matches([[]], "1.1.1.1")
+net.cidr_contains_matches(json.unmarshal("[1]"), "1.1.1.1")
+net.cidr_contains_matches(["bad"], "1.1.1.1")
+net.cidr_contains_matches(["1.0.0.0/8"], "bad")
+net.cidr_contains_matches(["1.0.0.0/8"], "1.2.0.0/16")
+net.cidr_contains_matches(["1.2.3.4"], "1.2.3.4")
+net.cidr_contains_matches([], "1.2.3.4")
+net.cidr_contains_matches("1.0.0.0/8", [])
+strings.split_n("a,b,c", ",", -2)
+strings.split_n("a,b,c", ",", -10)
+strings.split_n("a,,b", ",", 3)
+strings.split_n("abc", "", 0)
+strings.split_n("a,b", ",", 9223372036854775807)
+strings.split_n("a,b", ",", 2.0)
+strings.split_n(json.unmarshal("1"), ",", 1)
+strings.split_n("a,b", ",", json.unmarshal("\"2\""))
+net.cidr_merge(["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"])
+net.cidr_merge(["10.0.0.0/24", "10.0.0.0/24"])
+net.cidr_merge(["10.0.0.0/8", "10.1.0.0/16"])
+net.cidr_merge(["10.1.2.3"])
+net.cidr_merge(["172.16.5.4", "200.1.2.3", "230.0.0.1"])
+net.cidr_merge(["::ffff:1.2.3.4"])
+net.cidr_merge(["::/0", "10.0.0.0/8"])
+net.cidr_merge(["::/1", "8000::/1"])
+net.cidr_merge(["::ffff:0:0/96"])
+net.cidr_merge(["::fffe:ffff:ffff/128", "0.0.0.0/32"])
+net.cidr_merge(["0.0.0.0/32", "0.0.0.1/32"])
+net.cidr_merge(["255.255.255.254/32", "255.255.255.255/32"])
+net.cidr_merge(["2001:db8::1/128", "2001:db8::2/127", "2001:db8::4/126"])
+net.cidr_merge(["1.2.3.0/24", "1.2.4.0/24", "1.2.5.0/24", "1.2.6.0/24", "1.2.7.0/24"])
+net.cidr_merge(["10.0.0.0/255.0.0.0"])
+net.cidr_merge(["10.0.0.0/33"])
+net.cidr_merge(["fe80::1%eth0/64"])
+net.cidr_merge(["010.0.0.0/8"])
+net.cidr_merge(["10.0.0.0/08"])
+net.cidr_merge(["10.0.0.0/"])
+net.cidr_contains_matches(["::/0"], "1.2.3.4")
+net.cidr_contains_matches(["0.0.0.0/0"], "::ffff:1.2.3.4")
+net.cidr_contains_matches(["::ffff:0:0/96"], ["1.2.3.4", "10.0.0.0/8"])
+net.cidr_contains_matches(["2001:db8::/32"], ["2001:db8:1::/48", "2001:db9::/48", "2001:db8::1"])
+net.cidr_contains_matches(["10.0.0.0/8"], ["10.0.0.0/7"])
+net.cidr_contains_matches([[1]], "1.1.1.1")
+net.cidr_contains_matches({"a": "10.0.0.0/8"}, {"b": ["10.1.1.1", "x"], "c": "11.0.0.1"})
+net.cidr_intersects("::/0", "10.0.0.0/8")
+net.cidr_intersects("10.0.0.0/8", "10.255.0.0/16")
+net.cidr_intersects("::ffff:10.0.0.0/104", "10.1.0.0/16")
+net.cidr_intersects("10.0.0.0/255.0.0.0", "10.0.0.0/8")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.L90BmIV5Ir0ezV1MsTjx0L9l6oiXUhzSgf78c6RsswE")
+io.jwt.verify_hs256("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.L90BmIV5Ir0ezV1MsTjx0L9l6oiXUhzSgf78c6RsswE", "secret")
+io.jwt.verify_hs256("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.L90BmIV5Ir0ezV1MsTjx0L9l6oiXUhzSgf78c6RsswE", "wrong")
+io.jwt.verify_hs384("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.dzKFI2maM2T95NsT0PnWiui1wGLhZwT4FBUFy-yNfURF303IW3UjQ8g8kQaw8RAu", "secret")
+io.jwt.verify_hs512("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.erVCkIsTC1qeI6nR-0nZ8zm2RayUSMPY8MqLm77Kr4TNsCs7dFNFVFc06zUMQUD0xpXOXSHJ2lU6Xs2pENzSVw", "secret")
+io.jwt.verify_hs512("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.L90BmIV5Ir0ezV1MsTjx0L9l6oiXUhzSgf78c6RsswE", "secret")
+io.jwt.verify_hs256("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.L90BmIV5Ir0ezV1MsTjx0L9l6oiXUhzSgf78c6RsswE", "")
+io.jwt.verify_hs256("a.b", "secret")
+io.jwt.verify_hs256("nodots", "secret")
+io.jwt.verify_hs256("e30.e30.!!", "secret")
+io.jwt.verify_hs256("x.y.", "secret")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0=.c2ln")
+io.jwt.decode("eyJjdHkiOiJKV1QifQ.ImV5SmhiR2NpT2lKSVV6STFOaUo5LmV5SnBibTVsY2lJNmRISjFaWDAuSWVib3BRRVplbWZ3a29rRjh4MGVLVVFiaEhQUzNfNml2MEdXV0I2OUFabyI.rPiA16TpUDwARRaBzmL44_PzdQuOgtyuRGy9pJDxQ1E")
+io.jwt.decode("eyJjdHkiOiJqd3QifQ.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.3WaDg04umdCBel6xwISBlRra5qyvgB2bO-c55WIi59E")
+io.jwt.decode("eyJjdHkiOiJKV1QifQ.ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZXlKcGJtNWxjaUk2ZEhKMVpYMC5JZWJvcFFFWmVtZndrb2tGOHgwZUtVUWJoSFBTM182aXYwR1dXQjY5QVpv.XmdPSWEt9x1EFTxA1yUMnQXtfDfhic1vcLLBVunuSOk")
+io.jwt.decode("eyJlbmMiOjF9.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.VvvgiJ7g0SjhUApU9ERt_KqgAZSiBzuoXF6VzNs264w")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.WzFd.IyrhjME3jKm9nh-sqt-KFHahBbaFb4sQeAuUEroOONk")
+io.jwt.decode("W10.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51bGx9XSwiZCI6MSwiZCI6Mn0.bJhk-NODypxpIVAQIMLVtyrcntW6-LP_6YP42UH7aOU")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e2JhZA.E1ZTz2UzHFu22-8IAS5Gv_kSSEKeI61N7bn5laTXy7E")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.t-IDcSemACt8x4iTMCda8Yhe3iZaWbvV5XKSTbuAn0M")
+io.jwt.decode("a.b.c.d")
+io.jwt.decode("abcde.e30.")
+io.jwt.decode("e30.e30.")
+io.jwt.decode("e30=.e30.")
+io.jwt.decode("e30==.e30.")
+io.jwt.decode("e3+.e30.")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzIjoiXHVkODAwIn0.")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzIjoi_-KCIn0.")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ4IjpOYU59.")
+io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.IHt9IA.AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK-2vcTL0tng5-71_A")
 '''.strip().split("\n")
 
 

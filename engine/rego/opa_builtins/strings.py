@@ -1,5 +1,5 @@
 """OPA's ``sprintf`` (Go's fmt, see :mod:`.go_fmt`), ``upper`` and ``lower`` (Go's per-rune simple case mapping),
-``strings.replace_n`` (Go's strings.Replacer) and ``indexof`` (an empty search string is an error)."""
+``strings.replace_n`` (Go's strings.Replacer), ``indexof`` (an empty search string is an error) and ``strings.split_n``."""
 
 from __future__ import annotations
 
@@ -87,3 +87,16 @@ def count(text: Any, search: Any) -> int:
     (regorus panics)."""
     text, search = operand("strings.count", 1, text, str), operand("strings.count", 2, search, str)
     return text.count(search) if search else len(text) + 1
+
+
+@builtin("strings.split_n", 3)
+def split_n(text: Any, delimiter: Any, limit: Any) -> list[str]:
+    """The first ``limit`` parts of Go's strings.Split, or the last ``-limit`` ones for a negative limit (an empty
+    delimiter splits into characters, an empty text into no parts); the limit is an integer (``2.0`` is refused)."""
+    text = operand("strings.split_n", 1, text, str)
+    delimiter = operand("strings.split_n", 2, delimiter, str)
+    limit = operand("strings.split_n", 3, limit, int, float)
+    if isinstance(limit, float) or not -(2**63) <= limit < 2**63:
+        raise BuiltinError("strings.split_n: operand 3 must be integer number but got floating-point number")
+    parts = text.split(delimiter) if delimiter else list(text)
+    return parts[:limit] if limit >= 0 else parts[max(len(parts) + limit, 0):]
