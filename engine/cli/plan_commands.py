@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import json
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +31,7 @@ from remediation.plan.builder import PlanOptions
 from remediation.plan.facts import load_facts
 from remediation.plan.from_scan import plan_from_scan
 from remediation.plan.io import write_plan
-from remediation.plan.models import Action, Plan
+from remediation.plan.models import Action, Plan, count_changes
 from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown, write_report
 
@@ -113,9 +113,19 @@ def check_export(format_name: str, directory: Path) -> None:
     check_target(directory)
 
 
+TERMINAL_CHANGES = 5  # distinct changes the terminal lists (the reports and plan.json have them all)
+VALUE_WIDTH = 60  # characters of a before or after value the terminal shows
+
+
+def shown_value(value: object) -> str:
+    """A before or after value as the reports write it (JSON, ``(none)`` when absent), cut to a line's share."""
+    text = "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= VALUE_WIDTH else text[:VALUE_WIDTH - 1] + "…"
+
+
 def plan_summary_lines(plan: Plan, output: Path) -> list[str]:
     """The terminal's summary: counts by status, then by action and resource type (deletes first, marked),
-    the fields updates change most often, and what the canary covers."""
+    the changes updates make most often (before -> after), and what the canary covers."""
     summary = plan.summary
     statuses = ", ".join(f"{count} {status}" for status, count in summary.by_status.items())
     lines = [f"plan: {summary.operations} operations ({statuses}), {summary.conflicts} conflicts, "
@@ -124,10 +134,14 @@ def plan_summary_lines(plan: Plan, output: Path) -> list[str]:
         action = "DELETE" if kind.action is Action.DELETE else kind.action.value
         detail = ", ".join(f"{status} {count}" for status, count in kind.by_status.items())
         lines.append(f"  {action:<7} {kind.resource_type}: {kind.operations} ({detail})")
-    changed = Counter(change.path for operation in plan.operations for change in operation.changes)
-    if changed:
-        lines.append("  updates change: " + ", ".join(f"{path} ({count})" for path, count in changed.most_common(5))
-                     + (f" and {len(changed) - 5} more fields" if len(changed) > 5 else ""))
+    changes = count_changes(plan.operations)
+    if changes:
+        lines.append("  updates change (before -> after, operations):")
+        lines.extend(f"    {change.resource_type.rsplit('/', 1)[-1]} {change.path}: {shown_value(change.before)} -> "
+                     f"{shown_value(change.after)} ({change.operations})" for change in changes[:TERMINAL_CHANGES])
+        if len(changes) > TERMINAL_CHANGES:
+            lines.append(f"    and {len(changes) - TERMINAL_CHANGES} more distinct changes (plan.json, "
+                         "--markdown, --report)")
     if plan.canary is not None:
         canary = plan.canary
         kinds_in = sum(1 for kind in canary.kinds if kind.in_canary)

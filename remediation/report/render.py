@@ -18,7 +18,7 @@ from engine.atomic import atomic_writer
 from engine.ids import ResourceIdError, parse_resource_id
 from engine.output.markdown_cap import cap_markdown
 from engine.output.report import markdown_cell
-from remediation.plan.models import Action, Operation, OperationStatus, Plan, PlanSummary
+from remediation.plan.models import ChangeCount, Operation, OperationStatus, Plan, PlanSummary, count_changes
 from remediation.report.svg import plan_svg
 
 STATUSES = [status.value for status in OperationStatus]
@@ -52,17 +52,6 @@ def code_span(text: str) -> str:
     return f"{fence}{padded}{fence}"
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeGroup:
-    """Updates that change one field of one resource type from one value to another, counted."""
-
-    resource_type: str
-    path: str
-    before: object
-    after: object
-    operations: int
-
-
 @dataclass(slots=True)
 class Row:
     name: str
@@ -81,7 +70,7 @@ class PlanView:
     clusters: list[Row]
     not_applied: list[Operation]
     shown: list[Operation]
-    changes: list[ChangeGroup]
+    changes: list[ChangeCount]
     svg: str
 
     @property
@@ -99,17 +88,10 @@ def plan_view(plan: Plan) -> PlanView:
         cluster = operation.cluster_id or "(shared resources)"
         clusters[cluster].name = cluster
         clusters[cluster].counts[operation.status.value] += 1
-    changes: Counter[tuple[str, str, str, str]] = Counter()
-    values: dict[tuple[str, str, str, str], tuple[object, object]] = {}
-    for operation in plan.operations:
-        for change in operation.changes if operation.action is Action.UPDATE else ():
-            key = (operation.resource_type, change.path, json.dumps(change.before), json.dumps(change.after))
-            changes[key] += 1
-            values[key] = (change.before, change.after)
     return PlanView(
         plan=plan,
         summary=plan.summary,
-        changes=[ChangeGroup(key[0], key[1], *values[key], count) for key, count in changes.most_common()],
+        changes=count_changes(plan.operations),
         policies=sorted(policies.values(), key=lambda row: row.name),
         clusters=sorted(clusters.values(), key=lambda row: row.name)[:ROW_LIMIT],
         not_applied=[operation for operation in plan.operations
