@@ -135,8 +135,8 @@ def test_a_signal_at_a_random_point_stops_cleanly_and_resume_writes_nothing_twic
     assert 0 < interrupted_writes < writes(running) == uninterrupted_writes
 
 
-def test_a_second_sigint_stops_at_once_with_the_journal_intact(plan_file: Path, sandbox_factory,
-                                                               tmp_path: Path) -> None:
+def test_a_second_sigint_stops_at_once_with_the_journal_intact(plan_file: Path, sandbox_factory, tmp_path: Path,
+                                                               uninterrupted_writes: int) -> None:
     running = sandbox_factory(**SANDBOX)
     journal = tmp_path / "journal.sqlite"
     process = start_apply(plan_file, running, tmp_path)
@@ -156,6 +156,9 @@ def test_a_second_sigint_stops_at_once_with_the_journal_intact(plan_file: Path, 
     assert main(resume) in (0, 1)
     resumed = json.loads((tmp_path / "result.json").read_text())
     assert not set(resumed["counts"]) & set(UNFINISHED), resumed["counts"]
+    # the writes in flight when the process stopped were journaled before they were sent: the resume re-reads
+    # them instead of sending them again
+    assert writes(running) == uninterrupted_writes
 
     # applied again, everything in effect: not one write request, not even the listKeys() POSTs for Defender's
     # workspace key (ARM meters them as writes)

@@ -269,6 +269,8 @@ def test_deferred_values_and_protected_settings_are_derived_at_apply_time_and_ne
         "parameters": {"proxyPassword": {"value": "hunter2-proxy"}}}}))
     code = _cli(running, plan_file, "--secrets", str(secrets_file), "-o", str(tmp_path / "r.json"))
     assert code == 0, (tmp_path / "r.json").read_text()
+    # listKeys() is a POST ARM meters as a write: the result counts it as the sandbox does, on top of the three PUTs
+    assert json.loads((tmp_path / "r.json").read_text())["writes"] == running.control.stats()["writes"] > 3
     created = live(running, extension)
     law = live(running, workspace)
     assert created["properties"]["configurationSettings"]["omsagent.workspaceId"] == law["properties"]["customerId"]

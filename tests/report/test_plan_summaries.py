@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from html.parser import HTMLParser
 from pathlib import Path
 
 from plan.builders import DEFENDER, NOW, cluster, extension, fleet, state, wanted
@@ -19,6 +18,7 @@ from remediation.plan.io import write_plan
 from remediation.plan.models import Plan
 from remediation.plan.requests import wanted_from_rego
 from remediation.report import render_html, render_markdown
+from report.html_tables import HtmlTables
 
 PROTECTED_VALUE = "key-3f9a1c-never-shown"
 
@@ -102,61 +102,23 @@ def test_markdown_counts_by_kind_and_shows_the_changes() -> None:
     assert PROTECTED_VALUE not in text
 
 
-class _Tables(HTMLParser):
-    """Rows of every table (cells' text), and the class of each row; the text of every ``<strong>`` by class
-    (how the report marks deletes) and the classes of the tables."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[tuple[str, list[str]]] = []
-        self.strong: list[tuple[str, str]] = []
-        self.tables: list[str] = []
-        self._cell: list[str] | None = None
-        self._strong = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "tr":
-            self.rows.append((dict(attrs).get("class") or "", []))
-        elif tag in ("td", "th") and self.rows:
-            self.rows[-1][1].append("")
-            self._cell = self.rows[-1][1]
-        elif tag == "strong":
-            self.strong.append((dict(attrs).get("class") or "", ""))
-            self._strong = True
-        elif tag == "table":
-            self.tables.append(dict(attrs).get("class") or "")
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th"):
-            self._cell = None
-        elif tag == "strong":
-            self._strong = False
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell[-1] += data.strip()
-        if self._strong:
-            self.strong[-1] = (self.strong[-1][0], self.strong[-1][1] + data.strip())
-
-
 def test_html_counts_by_kind_marks_deletes_and_shows_each_update_s_changes() -> None:
     plan, _ = sample()
     page = render_html(plan)
-    parser = _Tables()
-    parser.feed(page)
-    kinds = [(css, cells) for css, cells in parser.rows if css.startswith("kind ")]
+    parser = HtmlTables(page)
+    kinds = [(row.row_class, row.cells) for row in parser.rows if row.row_class.startswith("kind ")]
     assert [(cells[0], cells[1].lower(), int(cells[2])) for _, cells in kinds] == [
         ("DELETE" if action == "delete" else action, kind, count) for action, kind, count in expected_kinds(plan)]
     assert kinds[0][0] == "kind action-delete"
     # deletes are marked: in the kinds table and on the delete operation's own details (the one delete of OSM)
     assert parser.strong.count(("delete", "DELETE")) == 2
-    grouped = [cells for css, cells in parser.rows if css == "change"]
+    grouped = [row.cells for row in parser.rows if row.row_class == "change"]
     assert sorted((cells[1], cells[2], cells[3], cells[4]) for cells in grouped) == [
         ("properties.autoUpgradeMinorVersion", "false", "true", "2"),
         ("properties.configurationProtectedSettings.sshKey", "(none)", '"***"', "2"),
         ("properties.releaseTrain", '"Preview"', '"Stable"', "2")]
     # each update's own details list its changes
-    assert parser.tables.count("operation-changes") == 2
+    assert [table_class for _, table_class in parser.tables].count("operation-changes") == 2
     assert PROTECTED_VALUE not in page
 
 
