@@ -83,7 +83,7 @@ SANDBOX = [
     "arcpolicy apply plan.json --resume -o result.json",
 ]
 EXPORT = ["arcpolicy plan -i fleet.json -p builtin: -o plan.json --export arm export-arm",
-          "arcpolicy export plan.json --format arm -o export-again"]
+          "arcpolicy export plan.json --format terraform -o export-tf"]
 SCAN = ["arcpolicy scan -i examples/demo-fleet.json -p policies/ -a examples/assignments.json "
         "-e examples/exemptions.json -o states.json"]
 SCHEDULE = [
@@ -271,7 +271,11 @@ def test_plan_exported_as_code_as_the_readme_shows(workspace: Workspace):
     assert "## Not in any template" in (workspace.directory / "export-arm" / "README.md").read_text()
     status, out, err = workspace.run(export)  # the plan's inventorySource (fleet.json) gives updates' targets
     assert status == 0, err
-    assert workspace.read_json("export-again/manifest.json")["steps"] == manifest["steps"]
+    terraform = workspace.read_json("export-tf/manifest.json")
+    assert terraform["planFingerprint"] == manifest["planFingerprint"]
+    assert [step["kind"] for step in terraform["steps"] if step["kind"] == "delete"] == [
+        step["kind"] for step in manifest["steps"] if step["kind"] == "delete"]
+    assert sorted((workspace.directory / "export-tf" / "terraform").glob("*/main.tf"))
 
 
 def test_scan_with_assignments_and_exemptions_as_the_readme_shows(workspace: Workspace):

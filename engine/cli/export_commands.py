@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,13 +13,16 @@ from engine.errors import InputError
 from remediation.export import FORMATS, ExportResult, export_plan
 from remediation.plan.io import read_plan
 
+if TYPE_CHECKING:
+    from engine.inventory import Fleet
+
 
 def export_summary(result: ExportResult, format_name: str) -> str:
     return (f"export: {format_name}, {result.files} files, {result.bytes:,} bytes, {result.steps} steps -> "
             f"{result.directory} (its README.md says the order and what is not exported)")
 
 
-def inventory_of(inventory: Path | None, inventory_source: str | None, plan_file: Path) -> list[dict] | None:
+def inventory_of(inventory: Path | None, inventory_source: str | None, plan_file: Path) -> Fleet | None:
     """The inventory the plan was made from: ``--inventory``, else the plan's own file source when it exists."""
     from engine.inventory import load_snapshot
 
@@ -29,7 +32,7 @@ def inventory_of(inventory: Path | None, inventory_source: str | None, plan_file
         candidate = source if source.is_absolute() or source.exists() else plan_file.parent / source
         if not candidate.is_file():
             return None
-    return None if candidate is None else list(load_snapshot(candidate).resources())
+    return None if candidate is None else load_snapshot(candidate)
 
 
 @app.command("export", short_help=short_help("export"))
@@ -45,13 +48,9 @@ def export_command(
     if format_name not in FORMATS:
         raise InputError("--format", f"must be one of {', '.join(FORMATS)}", value=format_name)
     plan = read_plan(plan_file)
-    resources = inventory_of(inventory, plan.inventory_source, plan_file)
-    if resources is not None:
-        from engine.inventory import Fleet
-
-        fingerprint = Fleet(resources).fingerprint()
-        if fingerprint != plan.inventory_fingerprint:
-            raise InputError(str(inventory or plan.inventory_source), "is not the inventory the plan was made from "
-                             f"(fingerprint {fingerprint}, the plan's {plan.inventory_fingerprint})")
-    result = export_plan(plan, format_name, output, resources)
+    fleet = inventory_of(inventory, plan.inventory_source, plan_file)
+    if fleet is not None and fleet.fingerprint() != plan.inventory_fingerprint:
+        raise InputError(str(inventory or plan.inventory_source), "is not the inventory the plan was made from "
+                         f"(fingerprint {fleet.fingerprint()}, the plan's {plan.inventory_fingerprint})")
+    result = export_plan(plan, format_name, output, None if fleet is None else fleet.resources())
     console.print(terminal_text(export_summary(result, format_name)), markup=False, highlight=False, soft_wrap=True)

@@ -19,15 +19,21 @@ from typing import Any
 
 from engine.errors import InputError
 from remediation.export.arm import write_arm
-from remediation.export.model import Prepared, prepare
+from remediation.export.model import Files, Prepared, prepare
 from remediation.export.readme import deploy_script, readme
 from remediation.plan.io import plan_fingerprint
 from remediation.plan.models import Plan
 
-Writer = Callable[[Prepared, dict[str, Any]], list[dict[str, Any]]]
+Writer = Callable[[Prepared, Files], list[dict[str, Any]]]  # (the export, where its files go) -> ordered steps
 
 
-FORMATS: dict[str, Writer] = {"arm": write_arm}
+def _terraform(prepared: Prepared, files: Files) -> list[dict[str, Any]]:
+    from remediation.export.terraform import write_terraform
+
+    return write_terraform(prepared, files)
+
+
+FORMATS: dict[str, Writer] = {"arm": write_arm, "terraform": _terraform}
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,24 @@ def check_target(out_dir: Path) -> None:
         raise InputError(str(out_dir), "exists and is not an empty folder: an export never overwrites files")
 
 
+class _Files:
+    """Where a format puts its files (``files[relative path] = document or text``): written into the staging
+    folder at once, so an export never holds more than the file being written."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.count = 0
+        self.bytes = 0
+
+    def __setitem__(self, relative: str, content: Any) -> None:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = (content if isinstance(content, str) else json.dumps(content, indent=2) + "\n").encode()
+        path.write_bytes(data)
+        self.count += 1
+        self.bytes += len(data)
+
+
 def export_plan(plan: Plan, format_name: str, out_dir: str | Path,
                 fleet_resources: Iterable[dict[str, Any]] | None = None) -> ExportResult:
     """Write the export of ``plan`` to ``out_dir`` (which must not exist or be empty): all files or none."""
@@ -67,31 +91,22 @@ def export_plan(plan: Plan, format_name: str, out_dir: str | Path,
         raise InputError("--format", f"must be one of {', '.join(FORMATS)}", value=format_name)
     check_target(out_dir)
     prepared = prepare(plan, plan_fingerprint(plan), fleet_resources)
-    files: dict[str, Any] = {}
-    steps = writer(prepared, files)
-    files["manifest.json"] = _manifest(prepared, format_name, steps)
-    files["README.md"] = readme(prepared, steps, format_name)
-    if format_name == "arm":
-        files["deploy.sh"] = deploy_script(steps)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    size = 0
     try:
-        for relative, content in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            text = content if isinstance(content, str) else json.dumps(content, indent=2) + "\n"
-            path.write_text(text, encoding="utf-8")
-            size += len(text.encode())
-        if format_name == "arm":
-            (staging / "deploy.sh").chmod(0o755)
+        files = _Files(staging)
+        steps = writer(prepared, files)
+        files["manifest.json"] = _manifest(prepared, format_name, steps)
+        files["README.md"] = readme(prepared, steps, format_name)
+        files["deploy.sh"] = deploy_script(steps)
+        (staging / "deploy.sh").chmod(0o755)
         if out_dir.exists():
             out_dir.rmdir()
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportResult(out_dir, len(files), size, len(steps))
+    return ExportResult(out_dir, files.count, files.bytes, len(steps))
 
 
 __all__ = ["FORMATS", "ExportResult", "check_target", "export_plan"]

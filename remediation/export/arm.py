@@ -18,6 +18,7 @@ from engine.errors import InputError
 from engine.limits import MAX_TEMPLATE_RESOURCES
 from remediation.export.model import (
     RESOURCE_GROUP_TYPE,
+    Files,
     Prepared,
     SecretInput,
     WaveExport,
@@ -234,7 +235,7 @@ def delete_step(operation: Operation, wave: WaveExport) -> dict[str, Any]:
             "apiVersion": operation.api_version, "wait": operation.status.value != "waiting"}
 
 
-def write_arm(prepared: Prepared, files: dict[str, Any]) -> list[dict[str, Any]]:
+def write_arm(prepared: Prepared, files: Files) -> list[dict[str, Any]]:
     """Add the templates and parameters files to ``files`` (path -> document); returns the ordered steps."""
     steps: list[dict[str, Any]] = []
     for position, wave in enumerate(prepared.waves):

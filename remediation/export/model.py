@@ -10,12 +10,13 @@ they stay Pending until the cluster reconnects, and the pipeline does not wait f
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from engine import ids
 from engine.errors import InputError
@@ -41,6 +42,12 @@ RESOURCE_GROUP_TYPE = "microsoft.resources/resourcegroups"
 PROTECTED_SETTINGS = "configurationProtectedSettings"
 PROTECTED_SETTINGS_RETENTION = timedelta(hours=48)  # Azure keeps protected settings 48 hours
 NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_]")
+
+
+class Files(Protocol):
+    """Where a format puts its files: ``files[relative path] = JSON document or text``."""
+
+    def __setitem__(self, relative: str, content: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -204,8 +211,6 @@ def prepare(plan: Plan, fingerprint: str, fleet_resources: Iterable[dict[str, An
 
 def filled(write: Write, value_of: Any) -> dict[str, Any]:
     """The write's body with each secret path set to ``value_of(input)`` (a parameter reference, a variable)."""
-    import copy
-
     body = copy.deepcopy(write.body)
     for path, secret in write.secrets.items():
         set_path(body, path, value_of(secret))

@@ -28,14 +28,15 @@ FAST = {"provisioning_seconds": 0, "write_limit": "5000/5000", "read_limit": "20
 KEPT_VALUE = "kept-by-the-pipeline"  # what a pipeline supplies for a protected setting it keeps
 
 
-WHO_AND_WHEN = frozenset({"systemData", "statusUpdatedAt", "sourceUpdatedAt", "lastTransitionTime"})
+# who wrote a record and when (systemData, the times Flux reports it reconciled), and where each sandbox serves its
+# vaults (its own address)
+WHO_WHEN_WHERE = frozenset({"systemData", "statusUpdatedAt", "sourceUpdatedAt", "lastTransitionTime", "vaultUri"})
 
 
 def comparable(value: object) -> object:
-    """A stored record without what differs between any two writes of the same content: who wrote it and when
-    (systemData, the times Flux reports it reconciled)."""
+    """A stored record without what differs between any two writes of the same content."""
     if isinstance(value, dict):
-        return {key: comparable(item) for key, item in value.items() if key not in WHO_AND_WHEN}
+        return {key: comparable(item) for key, item in value.items() if key not in WHO_WHEN_WHERE}
     if isinstance(value, list):
         return [comparable(item) for item in value]
     return value
@@ -108,9 +109,10 @@ def test_2000_cluster_plan_exported_as_arm_deploys_like_apply(sandbox_factory, t
     assert assert_same_records(applied, deployed) > 10_000
 
 
-def _plan_creating_a_resource_group(fleet_file: Path, tmp_path: Path):
+def _plan_creating_a_resource_group(fleet_file: Path, tmp_path: Path, vault_id: str | None = None):
     """A plan that creates a resource group and a workspace in it, and an extension reading the workspace
-    (``reference()`` in a setting, ``listKeys()`` and an assignment's secret parameter in protected settings)."""
+    (``reference()`` in a setting, ``listKeys()``, an assignment's secret parameter and, given a vault, a Key Vault
+    secret in protected settings)."""
     fleet = load_snapshot(fleet_file)
     cluster = next(cluster for cluster in fleet.clusters() if cluster.cluster.is_connected and not any(
         extension.extension_type == "microsoft.azuremonitor.containers" for extension in cluster.typed_extensions)
@@ -123,6 +125,10 @@ def _plan_creating_a_resource_group(fleet_file: Path, tmp_path: Path):
                           {"logAnalyticsWorkspaceResourceID": workspace, "omsagent.workspaceId": "<deferred>"})
     body["properties"]["configurationProtectedSettings"] = {"omsagent.secret.key": "<redacted>",
                                                             "proxy.password": "<redacted>"}
+    from_vault = [SecretSource(path="properties.configurationProtectedSettings.vault.key", kind="keyVault",
+                               key_vault_id=vault_id, secret_name="agent-key")] if vault_id else []
+    if vault_id:
+        body["properties"]["configurationProtectedSettings"]["vault.key"] = "<redacted>"
     reference = DeferredValue(path="properties.configurationSettings.omsagent.workspaceId", function="reference",
                               resource_id=workspace, api_version="2022-10-01", property_path="customerId",
                               expression=f"[reference('{workspace}', '2022-10-01').customerId]")
@@ -143,7 +149,7 @@ def _plan_creating_a_resource_group(fleet_file: Path, tmp_path: Path):
                                                kind="deferred", deferred=keys),
                                   SecretSource(path="properties.configurationProtectedSettings.proxy.password",
                                                kind="parameter", parameter="proxyPassword",
-                                               policy_assignment_id=POLICY_ASSIGNMENT)], **common)]})
+                                               policy_assignment_id=POLICY_ASSIGNMENT), *from_vault], **common)]})
     write_plan(plan, tmp_path / "plan.json")
     return read_plan(tmp_path / "plan.json"), extension, workspace
 
@@ -151,8 +157,14 @@ def _plan_creating_a_resource_group(fleet_file: Path, tmp_path: Path):
 def test_a_plan_creating_a_resource_group_deploys_at_subscription_scope_with_nested_deployments(
         sandbox_factory, sandbox_fleet_file, tmp_path):
     from engine.sandbox.protected import protected_setting_digests
+    from tests.apply.test_apply_secrets import _store_secret, _vault
 
-    plan, extension, workspace = _plan_creating_a_resource_group(sandbox_fleet_file, tmp_path)
+    applied, deployed = sandbox_factory(**FAST), sandbox_factory(**FAST)
+    subscription = next(load_snapshot(sandbox_fleet_file).clusters()).id.split("/")[2]
+    for running in (applied, deployed):  # the same vault and secret in both
+        vault_id, vault_uri = _vault(running, subscription)
+        _store_secret(running, vault_uri, "agent-key", "vault-secret-1")
+    plan, extension, workspace = _plan_creating_a_resource_group(sandbox_fleet_file, tmp_path, vault_id)
     export = tmp_path / "export"
     export_plan(plan, "arm", export, load_snapshot(sandbox_fleet_file).resources())
     manifest = json.loads((export / "manifest.json").read_text())
@@ -163,26 +175,29 @@ def test_a_plan_creating_a_resource_group_deploys_at_subscription_scope_with_nes
     assert {resource["resourceGroup"] for resource in nested} == {"rg-monitoring-new",
                                                                     ids.parse_resource_id(extension).resource_group}
     assert all(resource["properties"]["expressionEvaluationOptions"] == {"scope": "inner"} for resource in nested)
-    secret_name = step["pipelineParameters"][0]
+    (secret_name,) = step["pipelineParameters"]
     assert template["parameters"][secret_name]["type"] == "securestring"
     text = (export / step["template"]).read_text()
     assert f"listKeys('{workspace}', '2022-10-01').primarySharedKey" in text  # ARM reads the key when it deploys
+    (vault_parameter,) = json.loads((export / step["parameters"]).read_text())["parameters"].values()
+    assert vault_parameter == {"reference": {"keyVault": {"id": vault_id}, "secretName": "agent-key"}}
 
-    applied, deployed = sandbox_factory(**FAST), sandbox_factory(**FAST)
     secrets = Secrets.load([_json(tmp_path / "secrets.json", {"proxyPassword": "proxy-secret-1"})])
     apply_plan(plan, applied.connection(), ApplyOptions(), journal_path=tmp_path / "journal.sqlite", secrets=secrets)
     (finished,) = deploy_export(deployed, export, {secret_name: "proxy-secret-1"})
     assert finished.properties.provisioning_state == "Succeeded"
     assert assert_same_records(applied, deployed) > 0
+    digests = []
     for running in (applied, deployed):
         with running.server.sandbox.store.lock:
-            digests = protected_setting_digests(running.server.sandbox, extension)
+            digests.append(protected_setting_digests(running.server.sandbox, extension))
             live = running.server.sandbox.store.get(extension)
-        assert set(digests) == {"omsagent.secret.key", "proxy.password"}
+        assert set(digests[-1]) == {"omsagent.secret.key", "proxy.password", "vault.key"}
         workspace_id = stored_resources(running)[ids.normalize(workspace)]["properties"]["customerId"]
         assert live["properties"]["configurationSettings"]["omsagent.workspaceId"] == workspace_id
-    assert protected_setting_digests(applied.server.sandbox, extension)["proxy.password"] == \
-        protected_setting_digests(deployed.server.sandbox, extension)["proxy.password"]
+    # the same values reached ARM (each sandbox derives its own workspace keys: that one differs by design)
+    assert digests[0]["proxy.password"] == digests[1]["proxy.password"]
+    assert digests[0]["vault.key"] == digests[1]["vault.key"]
 
 
 def _json(path: Path, document: object) -> Path:

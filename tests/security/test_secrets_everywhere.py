@@ -4,8 +4,8 @@ Distinctive values are planted where secrets come from (an assignment parameter 
 protected setting and fed to a ``secureString``, a nested ``secureObject`` value, a protected setting
 in the inventory, a Key Vault secret, a bad parameter value) and the whole pipeline runs against the
 sandbox through the real Azure SDK clients: scan in every output format into SQLite and PostgreSQL
-with text and JSON logs, plan (json, html, markdown), export (ARM templates, parameters files, manifest, README,
-deploy script), apply (result, journal). Then every byte it
+with text and JSON logs, plan (json, html, markdown), export (ARM templates, parameters files, Terraform, manifest,
+README, deploy script), apply (result, journal). Then every byte it
 left is searched for every planted value: plain, JSON-escaped, HTML-escaped, URL-encoded, base64, hex.
 """
 
@@ -167,6 +167,8 @@ def test_planted_secrets_reach_no_output_store_log_journal_or_stream(sandbox_fac
     assert main(["export", str(plan), "--format", "arm", "-o", str(out / "export-arm"), "-i", str(fleet)]) == 0
     exported_inputs = json.loads((out / "export-arm" / "manifest.json").read_text())["inputs"]
     assert {entry["kind"] for entry in exported_inputs} == {"keyVault", "pipeline"}
+    assert main(["export", str(plan), "--format", "terraform", "-o", str(out / "export-tf"), "-i", str(fleet)]) == 0
+    assert "sensitive_body" in "".join(path.read_text() for path in (out / "export-tf").rglob("main.tf"))
     written = [operation for operation in json.loads((out / "apply.json").read_text())["operations"]
                if operation["state"] == "succeeded"]
     assert written
