@@ -4,6 +4,7 @@ never a dropped connection: through the real SDK client and raw HTTPS."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import requests
@@ -130,3 +131,39 @@ def test_any_path_and_query_is_answered_by_arm_never_a_500(unthrottled, method, 
     assert response.status < 500, (request.path, response.body)
     if response.status >= 400 and method != "HEAD":
         assert set(response.body["error"]) >= {"code", "message"}
+
+
+TEMPLATE_RESOURCE = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Microsoft.KubernetesConfiguration/extensions", "Microsoft.Storage/storageAccounts",
+                              "Microsoft.Resources/deployments", "x", "[parameters('p')]"]),
+     "name": st.sampled_from(["a", "a/b", "", "[concat('n', '1')]", "[parameters('missing')]"]),
+     "apiVersion": st.sampled_from(["2023-05-01", "banana", "2020-01-01"])},
+    optional={"scope": st.sampled_from(["Microsoft.Kubernetes/connectedClusters/c1", "x", ""]),
+              "dependsOn": st.lists(st.sampled_from(["a", "x/y/z", "/bad"]), max_size=2),
+              "location": st.sampled_from(["eastus", ""]), "properties": JSON, "copy": JSON, "condition": JSON})
+DEPLOYMENT_PROPERTIES = st.fixed_dictionaries(
+    {"mode": st.sampled_from(["Incremental", "Complete", ""]),
+     "template": st.one_of(JSON, st.fixed_dictionaries({"resources": st.lists(TEMPLATE_RESOURCE, max_size=3)},
+                                                       optional={"parameters": JSON, "variables": JSON}))},
+    optional={"parameters": JSON, "templateLink": JSON})
+
+
+@given(properties=st.one_of(JSON, DEPLOYMENT_PROPERTIES), location=st.sampled_from([None, "eastus"]),
+       scope=st.sampled_from(["/subscriptions/{s}/resourceGroups/{g}", "/subscriptions/{s}"]))
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_deployment_body_is_answered_never_a_500(unthrottled, properties, location, scope):
+    """A template deployment of any shape: refused in ARM's shape, or accepted and run to an end; the sandbox keeps
+    answering (a running deployment never breaks a later request)."""
+    sandbox = unthrottled.server.sandbox
+    cluster = _cluster_id(unthrottled)
+    parsed = cluster.split("/")
+    prefix = scope.format(s=parsed[2], g=parsed[4])
+    body = {"properties": properties, **({"location": location} if location else {})}
+    request = Request("PUT", f"{prefix}/providers/Microsoft.Resources/deployments/fuzzed",
+                      {"api-version": "2024-03-01"}, {"authorization": "Bearer test"},
+                      json.dumps(body).encode(), unthrottled.url)
+    response = app.handle(sandbox, request)
+    assert response.status in (201, 400, 404, 409), (response.status, response.body)
+    follow = app.handle(sandbox, Request("GET", cluster, {"api-version": "2024-01-01"}, {"authorization": "Bearer x"},
+                                         b"", unthrottled.url))
+    assert follow.status == 200

@@ -55,6 +55,10 @@ def _properties(body: Any) -> dict[str, Any]:
     mode = str(properties.get("mode", ""))
     if mode.lower() != "incremental":
         raise Refused("InvalidDeploymentMode", f"The sandbox deploys in Incremental mode only (mode '{mode}').")
+    for name, member in (("parameters", properties.get("parameters")),
+                         ("template.parameters", properties["template"].get("parameters"))):
+        if member is not None and not isinstance(member, dict):
+            raise Refused("InvalidRequestContent", f"'properties.{name}' must be an object.")
     return properties
 
 
@@ -100,6 +104,9 @@ def expanded(sandbox: Sandbox, deployment_id: ids.ResourceId, body: Any) -> list
                                     template_values=secrets, now=None)
     except (TemplateError, EvaluationError, ValueError) as error:
         raise Refused("InvalidTemplate", f"Deployment template validation failed: {error}") from None
+    except (AttributeError, TypeError, KeyError):  # a member of the wrong JSON kind the expander does not name
+        raise Refused("InvalidTemplate", "Deployment template validation failed: a template member has the wrong "
+                                         "kind (an object, array or string where another is expected).") from None
     from remediation.apply.compare import set_path
 
     written = []
@@ -187,7 +194,10 @@ class DeploymentJob:
             return str(refusal)
         request = Request("PUT", resource.resource_id, {"api-version": resource.api_version}, {},
                           orjson.dumps(step.body), self.base_url)
-        response = arm.handle(sandbox, request, resource.resource_id)
+        try:
+            response = arm.handle(sandbox, request, resource.resource_id)
+        except Exception as error:
+            return f"InternalServerError: {type(error).__name__}"
         sandbox.count("deploymentWrites")
         if response.status >= 400:
             error = (response.body or {}).get("error") or {}
@@ -251,7 +261,7 @@ def _resolve(sandbox: Sandbox, base_url: str, deferred: DeferredValue, body: dic
 
 def _shown_parameters(properties: dict[str, Any]) -> dict[str, Any]:
     """The parameters as ARM shows a deployment's: secure ones by type only, Key Vault ones by reference."""
-    declared = {name.lower(): str((declaration or {}).get("type", "string"))
+    declared = {name.lower(): str(declaration.get("type", "string")) if isinstance(declaration, dict) else "string"
                 for name, declaration in (properties["template"].get("parameters") or {}).items()}
     shown: dict[str, Any] = {}
     for name, entry in (properties.get("parameters") or {}).items():
@@ -267,7 +277,10 @@ def put_deployment(sandbox: Sandbox, request: Request, deployment_id: ids.Resour
     previous = sandbox.store.get(deployment_id.raw)
     if previous is not None and previous["properties"].get("provisioningState") == "Running":
         raise Refused("DeploymentActive", f"The deployment '{deployment_id.name}' is still running.", 409)
-    body = request.json()
+    try:
+        body = request.json()
+    except ValueError:
+        raise Refused("InvalidRequestContent", "The request content is not valid JSON.") from None
     resources = expanded(sandbox, deployment_id, body)
     properties = _properties(body)
     now = sandbox.now()
