@@ -191,7 +191,7 @@ def prepare(plan: Plan, fingerprint: str, fleet_resources: Iterable[dict[str, An
         if operation.action is Action.DELETE:
             wave.deletes.append(operation)
             continue
-        body = operation.body or {}
+        body = copy.deepcopy(operation.body or {})  # the plan stays as it was: secrets are marked on a copy
         sources = list(operation.secret_sources)
         if operation.action is Action.UPDATE and target is not None:
             body = recreation_body(target, body)

@@ -69,8 +69,9 @@ def readme(prepared: Prepared, steps: list[dict[str, Any]], format_name: str) ->
         lines.append("- none")
     deletes = [operation for wave in prepared.waves for operation in wave.deletes]
     lines += ["", "## Not in any template", "",
-              f"Deletes ({len(deletes)}) are steps of the order above. Deferred and skipped operations "
-              f"({len(prepared.held)}) are not exported:", ""]
+              f"Deletes ({len(deletes)}) are steps of the order above. These {len(prepared.held)} operations are "
+              "not exported: deferred and skipped ones, and waiting updates of extensions whose protected settings "
+              "expired (apply does not rewrite those while the cluster is away; plan again once it is back):", ""]
     lines += _held_rows(prepared) if prepared.held else ["- none"]
     updates = sum(1 for wave in prepared.waves for write in wave.writes if write.operation.action is Action.UPDATE)
     lines += ["", f"Updates ({updates}) are written whole: the live resource's writable properties from the "

@@ -196,7 +196,7 @@ class DeploymentJob:
                           orjson.dumps(step.body), self.base_url)
         try:
             response = arm.handle(sandbox, request, resource.resource_id)
-        except Exception as error:
+        except Exception as error:  # a job must end, never fail every later request's settle
             return f"InternalServerError: {type(error).__name__}"
         sandbox.count("deploymentWrites")
         if response.status >= 400:
