@@ -28,8 +28,8 @@ SESSION = requests.Session()  # one connection for the many fuzzed requests
 
 @pytest.fixture
 def unthrottled(sandbox_factory):
-    """A sandbox whose write limit never answers 429 to the fuzzer's hundreds of writes."""
-    return sandbox_factory(write_limit="100000/1000")
+    """A sandbox whose limits never answer 429 to the fuzzer's hundreds of writes and the reads that follow them."""
+    return sandbox_factory(write_limit="100000/1000", read_limit="100000/1000", delete_limit="100000/1000")
 
 
 def _cluster_id(running) -> str:
