@@ -14,7 +14,8 @@ from engine.models.contract import _new, _set_dict, _set_extra, _set_fields, _se
 from engine.models.results import Reason
 
 _REASON_FIELDS = set(Reason.model_fields)
-_REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
+#: A reason row's members in order, as records and their JSON write them.
+REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
 
 
 def reason(message: str, path: str | None = None, field: str | None = None, operator: str | None = None,
@@ -29,7 +30,7 @@ def reasons(rows: Iterable[tuple[str, str | None, str | None, str | None, Any, A
     built = []
     for row in rows:
         instance = _new(Reason)
-        _set_dict(instance, dict(zip(_REASON_KEYS, row, strict=True)))
+        _set_dict(instance, dict(zip(REASON_KEYS, row, strict=True)))
         _set_fields(instance, _REASON_FIELDS)
         _set_extra(instance, None)
         _set_private(instance, None)

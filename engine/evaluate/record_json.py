@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
+from engine.azure_policy.reasons import REASON_KEYS
 from engine.evaluate.records import (
     COMPLIANT_STATES,
     POLICY_KEYS,
-    REASON_KEYS,
     ROW_KEYS,
     PolicyPart,
     ReasonRow,

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from engine.azure_policy.reasons import REASON_KEYS
 from engine.azure_policy.reasons import reasons as trusted_reasons
 from engine.ids import normalize
 from engine.models.contract import trusted
@@ -70,7 +71,6 @@ ROW_KEYS = ("resourceId", "resourceType", "resourceLocation", "resourceGroup", "
 POLICY_KEYS = ("policyAssignmentId", "policyAssignmentName", "policyAssignmentScope", "policyDefinitionId",
                 "policyDefinitionName", "policyDefinitionDisplayName", "policySetDefinitionId",
                 "policyDefinitionReferenceId", "policyDefinitionAction")
-REASON_KEYS = ("message", "path", "field", "operator", "expected", "actual")
 
 
 def json_timestamp(timestamp: datetime) -> str:
