@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from engine.atomic import atomic_writer
 from engine.cron import CronSchedule
@@ -66,6 +66,40 @@ class SchedulerStatus:
     def to_json(self) -> dict[str, object]:
         return {key: value.isoformat() if isinstance(value, datetime) else value
                 for key, value in vars(self).items()}
+
+
+def liveness_problem(health: dict[str, Any], now: datetime, grace: timedelta,
+                     max_run: timedelta | None = None) -> str | None:
+    """Why the scheduler whose health file reads ``health`` is not alive, or None when it is (``arcpolicy
+    health``, a liveness probe). The file is written only when the state changes, so its age says nothing; its
+    times do: a scheduler waiting more than ``grace`` past the run it announced has a loop that no longer runs, and
+    one running longer than ``max_run`` holds a scan that hangs. A stopped one is not alive either."""
+    state = health.get("state")
+    if state == "waiting":
+        due = _health_time(health, "next_run")
+        if now - due > grace:
+            return f"waiting for the run due at {due.isoformat()}, {_ago(now - due)} ago (grace {_ago(grace)})"
+        return None
+    if state == "running":
+        started = _health_time(health, "last_started")
+        if max_run is not None and now - started > max_run:
+            return f"running since {started.isoformat()}, {_ago(now - started)} (longer than {_ago(max_run)})"
+        return None
+    if state == "stopped":
+        return "stopped"
+    raise ValueError(f"state: not a scheduler state (got {state!r})")
+
+
+def _health_time(health: dict[str, Any], key: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(health[key])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{key}: not an ISO 8601 time (got {health.get(key)!r})") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _ago(duration: timedelta) -> str:
+    return str(timedelta(seconds=round(duration.total_seconds())))
 
 
 class Scheduler(Generic[Result]):

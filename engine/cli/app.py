@@ -39,6 +39,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "whatif": CommandEntry(("engine.cli.whatif_commands",),
                            "What a changed policy set does to a stored scan's fleet."),
     "schedule": CommandEntry(("engine.cli.schedule_commands",), "Scan on a cron schedule in one process."),
+    "health": CommandEntry(("engine.cli.health_commands",),
+                           "Liveness probe: exit 0 while a scheduler's health file shows it alive."),
     "test": CommandEntry(("engine.cli.rego_commands",), "Run Rego unit tests, as opa test does."),
     "spec": CommandEntry(("engine.cli.spec_commands",), "Run Gherkin specs with the step library."),
     "policies": CommandEntry(("engine.cli.policies_commands",), "The shipped policy library (--policy builtin:)."),
@@ -93,7 +95,8 @@ app.add_typer(sandbox_app, name="sandbox", short_help=short_help("sandbox"))
 TYPE_METAVARS = {"path": "PATH", "str": "TEXT", "int": "N", "int range": "N", "float": "NUMBER",
                  "float range": "NUMBER"}
 OPTION_METAVARS = {"--subscription": "ID", "--management-group": "ID", "--arm-endpoint": "URL", "--opa-url": "URL",
-                   "--store": "URL", "--keep": "DURATION", "--jitter": "DURATION", "--expiry-warning": "DURATION", "--cron": "EXPRESSION",
+                   "--store": "URL", "--keep": "DURATION", "--jitter": "DURATION", "--expiry-warning": "DURATION",
+                   "--grace": "DURATION", "--max-run": "DURATION", "--cron": "EXPRESSION",
                    "--write-limit": "B/R", "--read-limit": "B/R", "--delete-limit": "B/R", "--throttle": "Q/Ws",
                    "--timeout": "SECONDS", "--output": "FILE",
                    "--failure-threshold": "FRACTION", "--canary-percent": "PERCENT", "-k": "EXPRESSION",

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from engine.scheduler import Scheduler
+from engine.scheduler import Scheduler, liveness_problem
 from engine.structured_logging import current_scan_id
 
 START = datetime(2025, 5, 1, 0, 0, tzinfo=UTC)
@@ -68,6 +68,36 @@ def test_runs_on_the_cron_slots_with_a_scan_id_each(tmp_path: Path):
     health = json.loads((tmp_path / "health.json").read_text())
     assert health["state"] == "stopped" and health["runs"] == 3
     assert health["last_scan_id"] == job.runs[-1][2]
+
+
+def test_the_health_file_tells_a_live_scheduler_from_an_overdue_a_hung_and_a_stopped_one(tmp_path: Path):
+    """What ``arcpolicy health`` (the resident scheduler's liveness probe) judges, on the health file the scheduler
+    writes: read while waiting, in the middle of a run and after it stopped, at moments the virtual clock sets."""
+    health_file, judged = tmp_path / "health.json", []
+    grace, max_run = timedelta(minutes=5), timedelta(minutes=90)
+
+    def judge(at: datetime) -> str | None:
+        return liveness_problem(json.loads(health_file.read_text()), at, grace, max_run)
+
+    def on_wait(waits: int) -> None:
+        if waits == 1:  # waiting for the 06:00 run
+            judged.extend([judge(START), judge(START + timedelta(hours=6, minutes=4)),
+                           judge(START + timedelta(hours=6, minutes=6))])
+
+    clock = FakeClock(on_wait)
+
+    def scan(_: str) -> None:
+        started = clock.now()
+        judged.extend([judge(started + timedelta(minutes=89)), judge(started + timedelta(minutes=91)),
+                       liveness_problem(json.loads(health_file.read_text()), started + timedelta(days=9), grace)])
+
+    Scheduler(scan, "0 */6 * * *", clock=clock, max_runs=1, health_file=health_file).run()
+    alive, still_in_grace, overdue, running, hung, without_a_limit = judged
+    assert alive is None and still_in_grace is None
+    assert overdue == "waiting for the run due at 2025-05-01T06:00:00+00:00, 0:06:00 ago (grace 0:05:00)"
+    assert running is None and without_a_limit is None
+    assert hung == "running since 2025-05-01T06:00:00+00:00, 1:31:00 (longer than 1:30:00)"
+    assert judge(clock.now()) == "stopped"
 
 
 def test_a_long_run_never_overlaps_the_next_slot():
@@ -145,7 +175,7 @@ def test_sigterm_stops_a_waiting_scheduler_process(tmp_path: Path):
     health = tmp_path / "health.json"
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from engine.scheduler import Scheduler
+        from engine.scheduler import Scheduler, liveness_problem
         scheduler = Scheduler(lambda scan_id: None, "0 0 1 1 *", health_file=Path({str(health)!r}))
         with scheduler.stopping_on_signals():
             scheduler.run()
