@@ -5,9 +5,11 @@ Bad input or an interrupted run therefore never leaves a half-written output beh
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -46,18 +48,59 @@ def check_writable(path: str | Path, option: str) -> None:
 PRIVATE_MODE = 0o600  # state files that may hold secrets: readable and writable by their owner only
 
 
-def private_file(path: str | Path, tighten: bool = False) -> Path:
-    """Create ``path`` (empty) with :data:`PRIVATE_MODE` unless it exists; ``tighten`` also sets that mode
-    on an existing file. For SQLite databases: SQLite gives their -wal and -shm files the same mode."""
+def private_file(path: str | Path, what: str, not_ours: Callable[[Path], str | None], *, option: str | None = None,
+                 tighten: bool = False) -> bool:
+    """Create ``path`` (empty) with :data:`PRIVATE_MODE`, or accept the file there only when it is arcpolicy's own
+    ``what`` (:func:`own_file`). Returns whether it was created; an InputError naming it (and ``option``)
+    otherwise, and nothing is changed. For SQLite databases: SQLite gives their -wal and -shm files the
+    database's mode."""
     path = Path(path)
-    if not path.parent.is_dir():
-        return path  # nothing to create there: the caller's own open reports it
     try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
-    except FileExistsError:
-        if tighten and path.is_file():
-            os.chmod(path, PRIVATE_MODE)
-    return path
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_MODE))
+        return True
+    except FileExistsError:  # a link there too, even one pointing nowhere
+        own_file(path, what, not_ours, option=option, tighten=tighten)
+        return False
+    except OSError as error:
+        raise InputError(str(path), f"cannot create the {what}: {error.strerror or error}{_named(option)}") from None
+
+
+def own_file(path: str | Path, what: str, not_ours: Callable[[Path], str | None], *, option: str | None = None,
+             tighten: bool = False) -> bool:
+    """Whether arcpolicy's ``what`` is at ``path`` (False: nothing is). A file there must be a regular file of
+    this user, never a symbolic link (it is not followed), and empty or one ``not_ours`` finds nothing against (it
+    says why a non-empty file is not arcpolicy's, else None): anything else is an InputError naming it, so that a
+    link or another program's file is never written, replaced or chmodded.
+    ``tighten`` sets :data:`PRIVATE_MODE` on it when a former version left it readable to others."""
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise InputError(str(path), f"is a symbolic link; arcpolicy never follows a link to its {what}: give "
+                                        f"the file itself{_named(option)}") from None
+        raise InputError(str(path), f"cannot open the {what}: {error.strerror or error}{_named(option)}") from None
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode):
+            raise InputError(str(path), f"is not a regular file, so not arcpolicy's {what}{_named(option)}")
+        if found.st_uid != os.geteuid():
+            raise InputError(str(path), f"belongs to another user, so it is not this user's {what}{_named(option)}")
+        reason = not_ours(path) if found.st_size else None
+        if reason:
+            raise InputError(str(path), f"not arcpolicy's {what}: {reason}; it is left unchanged (move it away or "
+                                        f"give another file){_named(option)}")
+        if tighten and stat.S_IMODE(found.st_mode) & ~PRIVATE_MODE:
+            os.fchmod(descriptor, PRIVATE_MODE)
+    finally:
+        os.close(descriptor)
+    return True
+
+
+def _named(option: str | None) -> str:
+    return f" ({option})" if option else ""
 
 
 @contextmanager

@@ -16,6 +16,11 @@ refused here too, with exit status 2, instead of costing unbounded time or memor
   of value counts over computed arrays, nested ones multiplied by their parents', are bounded by
   arcpolicy's own 10,000 (range()'s count).
 
+* Azure Policy's object limits (azure-resource-manager/management/azure-subscription-service-limits, "Azure
+  Policy limits"): a policy definition, initiative or assignment request body is at most 1,048,576 bytes. A
+  document (exemptions and attestations alike) whose JSON is larger is refused before it is compiled, so a
+  policy file costs memory in proportion to its size.
+
 Where Azure documents none (the nesting of JSON documents, the length of a number in a snapshot, the
 work of a lambda function: templates/template-functions-lambda lists no bound), the bound is
 arcpolicy's own, far above anything a real resource, policy or plan holds.
@@ -24,6 +29,8 @@ arcpolicy's own, far above anything a real resource, policy or plan holds.
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 MAX_EXPRESSION_LENGTH = 24_576  # characters in one [expression], ARM's limit
 MAX_EXPRESSION_DEPTH = 64  # nested calls, member reads and indexes in one expression (ours)
@@ -40,6 +47,8 @@ MAX_VALUE_COUNT_ITERATIONS = 100  # items of an array written in a value count, 
 MAX_VALUE_COUNT_EVALUATIONS = 10_000  # iterations of nested value counts over computed arrays, together (ours)
 MAX_LAMBDA_STEPS = 250_000  # lambda calls and the steps of their bodies in one map/filter/... call (ours)
 MAX_LAMBDA_BUILT = 4 * MAX_VALUE_SIZE  # characters or items its functions and lambdas build in one such call (ours)
+MAX_POLICY_DOCUMENT_BYTES = 1_048_576  # one definition, initiative, assignment ... as JSON, Azure Policy's limit
+MAX_REASON_VALUE_LENGTH = 4_096  # characters of a reason's expected or actual value as JSON (ours): cut past it
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
 MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
 
@@ -82,3 +91,31 @@ def bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
     openers = brackets.count(b"[")
     closers = len(brackets) - openers
     return depth + max(0, openers - closers) + passes, depth + openers - closers
+
+
+CUT_NOTE_ROOM = 48  # characters kept for the note saying what a cut value left out
+
+
+def cut_value(value: Any, limit: int = MAX_REASON_VALUE_LENGTH) -> Any:
+    """``value`` when its JSON is within ``limit`` characters, else a copy cut to fit: a string's start, an array's
+    first items, an object's first members, then a note saying how much was left out (a last item, a member
+    ``"..."``). A reason repeats its condition's values on every record: cut, a policy costs its size once."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else \
+            f"{value[:max(limit - CUT_NOTE_ROOM, 0)]}... ({len(value):,} characters)"
+    if not isinstance(value, list | dict) or len(orjson.dumps(value, default=str)) <= limit:
+        return value
+    budget = limit - CUT_NOTE_ROOM
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    kept: dict[Any, Any] = {}
+    for key, item in items:
+        shown = cut_value(item, budget)
+        cost = len(orjson.dumps(shown, default=str)) + (len(str(key)) + 4 if isinstance(value, dict) else 1)
+        if cost > budget:
+            break
+        kept[key] = shown
+        budget -= cost
+    left_out = len(value) - len(kept)  # none when only the items were cut
+    if isinstance(value, dict):
+        return {**kept, "...": f"{left_out:,} more members"} if left_out else kept
+    return [*kept.values(), f"... ({left_out:,} more items)"] if left_out else list(kept.values())

@@ -23,14 +23,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from engine.atomic import atomic_writer
+from engine.atomic import atomic_writer, own_file, private_file
 from engine.cron import CronSchedule
+from engine.errors import ArcPolicyError
 from engine.output.context import new_scan_id
 from engine.structured_logging import redact, scan_context
 
 log = logging.getLogger(__name__)
 
 Result = TypeVar("Result")
+HEALTH_FILE_MAX = 64 * 1024  # bytes of an existing health file read to recognise it
 
 
 class Clock(Protocol):
@@ -116,6 +118,10 @@ class Scheduler(Generic[Result]):
         self.jitter = jitter
         self.health_file = health_file
         self.lock_file = lock_file
+        if health_file is not None:  # replaced at every update: never another program's file, never through a link
+            own_file(health_file, "scheduler health file", _not_a_health_file, option="--health-file")
+        if lock_file is not None:
+            os.close(_claim_lock_file(lock_file))
         self.max_runs = max_runs
         self.rng = rng or random.Random()
         self.stop_requested = threading.Event()
@@ -189,8 +195,12 @@ class Scheduler(Generic[Result]):
                 return
             try:
                 self._run_job(scan_id)
-            except Exception:  # a failed scan must not kill the scheduler
-                log.exception("scheduled run failed; retrying at the next slot")
+            except ArcPolicyError as error:  # bad input, a server down: one line with the cause, as every command
+                log.error("scheduled run failed: %s; retrying at the next slot", error)
+            except Exception as error:  # a failed scan must not kill the scheduler; an arcpolicy bug is one line too
+                log.error("scheduled run failed: internal error: %s: %s (set ARCPOLICY_DEBUG=1 for a traceback); "
+                          "retrying at the next slot", type(error).__name__, error,
+                          exc_info=bool(os.environ.get("ARCPOLICY_DEBUG")))
 
     def _run_job(self, scan_id: str) -> Result:
         """Run the job once, counting it (and its failure) in the status and the health file."""
@@ -215,17 +225,19 @@ class Scheduler(Generic[Result]):
         if self.lock_file is None:
             yield True
             return
-        self.lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_file, "a") as handle:
+        descriptor = _claim_lock_file(self.lock_file)
+        try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
             try:
                 yield True
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
 
     def _update(self, **changes: object) -> None:
         for key, value in changes.items():
@@ -233,3 +245,22 @@ class Scheduler(Generic[Result]):
         if self.health_file is not None:
             with atomic_writer(self.health_file) as out:
                 json.dump(self.status.to_json() | {"updated": self.clock.now().isoformat()}, out, indent=2)
+
+
+def _claim_lock_file(path: Path) -> int:
+    """A descriptor of the lock file (created empty, the owner's only), never opened through a link; schedulers
+    sharing it only lock it, so an existing one must be empty."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path, "scheduler lock file", lambda _: "not empty, as a lock file is", option="--lock-file")
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def _not_a_health_file(path: Path) -> str | None:
+    """Why ``path`` is no health file a scheduler wrote (a JSON object with its state and pid), None if it is one."""
+    try:
+        with path.open("rb") as handle:
+            document = json.loads(handle.read(HEALTH_FILE_MAX))
+    except (OSError, ValueError):
+        document = None
+    return None if isinstance(document, dict) and {"state", "pid"} <= document.keys() else \
+        "not the JSON status a scheduler writes"

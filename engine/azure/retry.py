@@ -67,7 +67,39 @@ def describe(error: Exception) -> str:
         code = getattr(error.error, "code", None) if error.error else None
         message = getattr(error.error, "message", None) if error.error else None
         return f"HTTP {error.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+    if isinstance(error, ServiceRequestError | ServiceResponseError):
+        return unreachable(error)
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+SYSTEM_MODULES = ("builtins", "socket", "ssl", "http.client")  # their errors' words are the system's, not a library's
+
+
+def unreachable(error: BaseException) -> str:
+    """A request that got no answer, in one line: the server (host and port) and the system's cause (``Connection
+    refused``, ``Name or service not known``, ``timed out``), without the HTTP libraries' class names."""
+    server = cause = None
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:  # the chain azure-core -> requests -> urllib3 -> socket, depth first: the deepest cause wins
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        connection = vars(item).get("pool") or vars(item).get("conn")  # urllib3's, by its attributes
+        if server is None and getattr(connection, "host", None):
+            server = f"{connection.host}:{connection.port}"
+        if "timeout" in type(item).__name__.lower() or isinstance(item, TimeoutError):
+            cause = "timed out"
+        elif isinstance(item, OSError) and item.strerror:
+            cause = item.strerror
+        elif type(item).__module__ in SYSTEM_MODULES and str(item):
+            cause = str(item).splitlines()[0]
+        pending.extend(getattr(item, name, None) for name in ("__context__", "__cause__", "reason", "inner_exception"))
+    if cause is None:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return f"no answer{f' from {server}' if server else ''}: {first}"
+    return f"cannot reach {server or 'the server'}: {cause}"
 
 
 def with_retries(operation: Callable[[], T], policy: RetryPolicy = DEFAULT_RETRY, *,

@@ -37,6 +37,7 @@ from engine.limits import (
     MAX_VALUE_COUNT_EVALUATIONS,
     MAX_VALUE_COUNT_ITERATIONS,
     MAX_VALUE_COUNTS_PER_RULE,
+    cut_value,
 )
 from engine.models.results import Reason
 from engine.secret_values import MASK
@@ -290,8 +291,8 @@ class Condition(Node):
     def reason(self, context: RuleContext, outcome: bool) -> Reason:
         """This condition's reason for ``outcome`` on ``context``'s resource."""
         actual = self.operand(context)
-        expected = self.expected(context)
-        shown_actual = "<missing>" if actual is MISSING else actual
+        expected = cut_value(self.expected(context))  # a 40,000-item notIn is not repeated on every record
+        shown_actual = "<missing>" if actual is MISSING else cut_value(actual)
         shown_expected = _short(expected) if self.shown_expected is None else self.shown_expected
         if self.secret:
             shown_actual = expected = MASK

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -20,6 +21,7 @@ from engine import ids
 from engine.builtin_policies import resolve_builtin
 from engine.errors import InputError
 from engine.jsonfiles import read_json
+from engine.limits import MAX_POLICY_DOCUMENT_BYTES
 
 DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
@@ -228,17 +230,29 @@ def read_objects(path: Path, what: str = "policy file") -> Iterator[tuple[str, d
     """(place, object) for each object of a JSON file holding one object, a list or ``{"value": [...]}``;
     ``what`` names the file in messages."""
     data = read_json(path, what)
+    large = path.stat().st_size > MAX_POLICY_DOCUMENT_BYTES  # else none of its documents can be
     if isinstance(data, dict) and isinstance(data.get("value"), list) and "properties" not in data:
         data = data["value"]
     if isinstance(data, dict):
-        yield "", data
+        yield "", _within_limit(data, path, "", what) if large else data
         return
     if not isinstance(data, list):
         raise InputError(str(path), "expected a JSON object or a list of objects", value=type(data).__name__)
     for index, item in enumerate(data):
         if not isinstance(item, dict):
             raise InputError(str(path), "expected an object", location=f"item {index}", value=item)
-        yield f"item {index}", item
+        yield f"item {index}", _within_limit(item, path, f"item {index}", what) if large else item
+
+
+def _within_limit(item: dict[str, Any], path: Path, place: str, what: str) -> dict[str, Any]:
+    """``item`` if its JSON is within Azure Policy's request-body limit for a definition, initiative or assignment
+    (engine.limits), else InputError: refused before it is compiled or evaluated."""
+    size = len(orjson.dumps(item))
+    if size > MAX_POLICY_DOCUMENT_BYTES:
+        raise InputError(str(path), f"this document of the {what} is {size:,} bytes as JSON; Azure Policy accepts "
+                                    f"at most {MAX_POLICY_DOCUMENT_BYTES:,} bytes for a definition, initiative or "
+                                    "assignment", location=place or None)
+    return item
 
 
 def _kind(item: dict[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ from engine.cli.output import console, terminal_text, write_text
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
 from remediation.apply.interrupt import Interruption
+from remediation.apply.journal import check_journal
 from remediation.apply.models import ApplyResult, OpState
 from remediation.apply.progress import ApplyProgress
 
@@ -94,6 +95,7 @@ def apply_command(
     for path, option in ((output, "-o"), (journal or default_journal_path(plan), "--journal")):
         if path is not None:
             check_writable(path, option)  # before the journal or any request
+    check_journal(journal or default_journal_path(plan))  # never another program's file, never through a link
     connection = arm_connection(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, credential=credential)
     secret_files = [*(secrets or []), *(assignment or [])]
     secret_values = Secrets.load(secret_files)

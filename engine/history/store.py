@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 
-from engine.atomic import private_file
 from engine.errors import InputError, ServiceError
 from engine.history.inventory import load_inventory, prune_blobs, store_inventory
 from engine.history.schema import (
@@ -49,10 +48,12 @@ from engine.models.results import ComplianceState, PolicyState
 from engine.output import OutputRecord, output_record
 from engine.output.context import ScanMetadata
 from engine.output.summary import ResourceCounter, ResourceCounts, StateCounts, record_policy_key
+from engine.sqlite_files import claim_sqlite_file, own_sqlite_file
 
 INSERT_BATCH = 5000
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
 COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value, ComplianceState.UNKNOWN.value)
+STORE_TABLES = frozenset(("schema_migrations", "scans"))  # what tells a history store from other SQLite files
 RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 
 
@@ -149,12 +150,8 @@ class HistoryStore:
         sqlite_file = None
         try:
             sqlite_file = make_url(self.url).database if self.url.startswith("sqlite") else None
-            if not create and sqlite_file and sqlite_file != ":memory:" and not Path(sqlite_file).exists():
-                raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
-                                 value=self.shown_url)
-            if create and sqlite_file and sqlite_file != ":memory:":
-                Path(sqlite_file).parent.mkdir(parents=True, exist_ok=True)  # as outputs' folders are
-                private_file(sqlite_file)  # a new store is its owner's only (records may name sensitive settings)
+            if sqlite_file and sqlite_file != ":memory:":
+                self._claim_sqlite_file(Path(sqlite_file), create)
             self.engine: Engine = create_engine(self.url)
             with self.engine.begin() as connection:
                 self.schema_version = migrate(connection)
@@ -170,6 +167,17 @@ class HistoryStore:
         except DatabaseError as error:  # a file that is not a SQLite database, a server that is not PostgreSQL ...
             reason = str(error.orig or error).splitlines()[0]
             raise InputError("--store", f"not a history store: {reason}", value=self.shown_url) from None
+
+    def _claim_sqlite_file(self, path: Path, create: bool) -> None:
+        """A store's SQLite file is never opened through a link, nor another program's database written into; a
+        new one is its owner's only (records may name sensitive settings). Readers never create one."""
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)  # as outputs' folders are
+            claim_sqlite_file(path, "history store", required=STORE_TABLES, option="--store")
+        elif not own_sqlite_file(path, "history store", required=STORE_TABLES, option="--store") \
+                or not path.stat().st_size:
+            raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
+                             value=self.shown_url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,15 +6,17 @@ SQLAlchemy; :func:`safe_url` imports it only when called.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 
 def database_url(text: str) -> str:
-    """A SQLAlchemy URL from ``--store``: URLs pass through, a file path becomes a SQLite URL."""
+    """A SQLAlchemy URL from ``--store``: URLs pass through, a file path becomes a SQLite URL (absolute, its
+    last part not resolved: the store opens it only if it is no symbolic link)."""
     if "://" in text:
         return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    return f"sqlite:///{os.path.abspath(Path(text).expanduser())}"
 
 
 def safe_url(text: str) -> str:

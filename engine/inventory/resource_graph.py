@@ -87,13 +87,13 @@ def _scopes(connection: ArmConnection) -> Iterator[dict[str, list[str]]]:
 class ResourceGraphSource:
     """Reads the fleet through Resource Graph with the connection's endpoint, trust and identity."""
 
-    def __init__(self, connection: ArmConnection, retry: RetryPolicy = DEFAULT_RETRY,
+    def __init__(self, connection: ArmConnection, retry: RetryPolicy | None = None,
                  pacer: QuotaPacer | None = None, on_retry: Callable[[Exception, float], None] | None = None,
                  stats: GraphScanStats | None = None):
         connection.validated()
         self.connection = connection
         self.client = ResourceGraphClient(connection.token_credential(), **connection.client_kwargs())
-        self.retry = retry
+        self.retry = retry or DEFAULT_RETRY
         self.pacer = pacer or QuotaPacer()
         self.stats = stats if stats is not None else GraphScanStats()
         self._on_retry = on_retry

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from engine import ids
-from engine.atomic import private_file
+from engine.sqlite_files import claim_sqlite_file
 
 DATABASE_FILE = "sandbox.db"
 KUBERNETES_CONFIGURATION_TABLE = "kubernetesconfigurationresources"
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT NOT NULL, name TEXT NOT NULL, value T
     PRIMARY KEY (key, name));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+TABLES = frozenset(("resources", "operations", "inflight", "facts", "meta"))
 
 
 # ARM names a resource group's type Microsoft.Resources/resourceGroups; Resource Graph (and Azure Policy) name it
@@ -65,7 +66,9 @@ class Store:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         # it holds vault secrets and protected-setting digests: the owner's only, also when made by an older version
-        database = private_file(state_dir / DATABASE_FILE, tighten=True)
+        database = state_dir / DATABASE_FILE
+        claim_sqlite_file(database, "sandbox state", required={"resources", "meta"}, allowed=TABLES,
+                          option="--state-dir", tighten=True)
         self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

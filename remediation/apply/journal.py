@@ -9,6 +9,7 @@ Rows are keyed by the plan's fingerprint and the operation id; values of secrets
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import private_file
 from engine.errors import InputError
 from engine.secret_values import scrub
+from engine.sqlite_files import claim_sqlite_file, own_sqlite_file
 from remediation.apply.models import OpState
 
 SCHEMA = """
@@ -27,6 +28,15 @@ CREATE TABLE IF NOT EXISTS operations (
     message TEXT, writes INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL, body TEXT,
     PRIMARY KEY (plan, operation));
 """
+
+
+WHAT = "apply journal"
+TABLES = frozenset(("operations",))
+
+
+def check_journal(path: Path) -> None:
+    """Before any work: the journal at ``path``, if there is one, is arcpolicy's own (InputError if not)."""
+    own_sqlite_file(path, WHAT, required=TABLES, allowed=TABLES, option="--journal")
 
 
 @dataclass(frozen=True)
@@ -43,7 +53,8 @@ class Journal:
 
     def __init__(self, path: Path, plan_fingerprint: str):
         path.parent.mkdir(parents=True, exist_ok=True)
-        private_file(path, tighten=True)  # the journal's messages name targets and errors: the owner's only
+        # the journal's messages name targets and errors: the owner's only, never another file through a link
+        claim_sqlite_file(path, WHAT, required=TABLES, allowed=TABLES, option="--journal", tighten=True)
         self.path = path
         self.plan = plan_fingerprint
         self._lock = threading.Lock()
@@ -60,7 +71,7 @@ class Journal:
     def resumable(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
         """What a previous run of this plan recorded, for ``--resume``: InputError when there is no journal,
         or it holds nothing of this plan (the plan changed since, or it never ran)."""
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise InputError("--resume", f"there is no journal at {path}: nothing to resume (apply without "
                                          "--resume to start; --journal names another journal)")
         journal = cls(path, plan_fingerprint)
@@ -87,7 +98,7 @@ class Journal:
     @classmethod
     def read(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
         """What a previous run of this plan recorded, without creating the journal when there is none."""
-        if not path.is_file():
+        if not os.path.lexists(path):
             return {}
         journal = cls(path, plan_fingerprint)
         try:

@@ -27,7 +27,7 @@ def _one_error_line(capsys, *naming: str) -> str:
     ("nosuchdb://somewhere/x", 2, ("--store", "not a database URL")),
     ("postgresql+psycopg://arcpolicy@127.0.0.1:notaport/db", 2, ("--store", "not a database URL")),
     ("postgresql+psycopg://arcpolicy@127.0.0.1:9/db", 4, ("cannot open the history store",)),  # nothing listens on 9
-    ("NOT_SQLITE", 2, ("--store", "not a history store", "file is not a database")),
+    ("NOT_SQLITE", 2, ("--store", "not arcpolicy's history store", "not a SQLite database")),
 ])
 def test_a_bad_store_is_refused_before_any_output_is_written(sandbox_fleet_file, tmp_path, capsys, store, status,
                                                              naming):
