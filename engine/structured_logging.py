@@ -20,6 +20,7 @@ from typing import TextIO
 from engine.output.redact import redact_value
 from engine.secret_keys import SECRET_ASSIGNMENT
 from engine.secret_values import scrub, scrub_data
+from engine.untrusted_text import terminal_text
 
 current_scan_id: ContextVar[str | None] = ContextVar("arcpolicy_scan_id", default=None)
 
@@ -82,6 +83,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.scan_label = getattr(record, "scan_id", None) or "-"
+        record.msg, record.args = terminal_text(record.getMessage()), None  # one line, whatever a name holds
         return redact(super().format(record))
 
 
@@ -105,6 +107,12 @@ def configure_logging(log_format: str = "text", level: str = "info", stream: Tex
         logger.setLevel(level.upper())
     handler.arcpolicy = True  # type: ignore[attr-defined]
     return handler
+
+
+def logging_on() -> bool:
+    """Whether this command logs (``--log-format``, a config's ``[logging]``, ``schedule``): its warnings are then
+    log lines in the chosen format, not plain text beside them."""
+    return any(getattr(handler, "arcpolicy", False) for handler in logging.getLogger("engine").handlers)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from engine.cli.connection_options import (
     arm_connection,
     prepare_policies,
 )
-from engine.cli.output import console, terminal_text, write_text
+from engine.cli.output import console, say, write_text
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
 from remediation.apply.interrupt import Interruption
@@ -118,7 +118,7 @@ def apply_command(
                   f"{result.throttled} throttled")
     if result.interrupted is not None:
         for line in interrupted_lines(result, resume_command, output):
-            console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+            say(line)
         raise typer.Exit(EXIT_SIGNALS[result.interrupted])
     raise typer.Exit(result.exit_status)
 

@@ -22,7 +22,7 @@ import typer
 
 from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.azure_policy.documents import DEFAULT_EXPIRY_WARNING
-from engine.cli.output import console
+from engine.cli.output import say, warn
 from engine.errors import InputError
 from engine.evaluate import ScanRequest, load_management_groups, prepare_scan
 from engine.history.urls import safe_url
@@ -141,7 +141,7 @@ class FleetSource:
         fleet = load_fleet(self.inventory, self.resource_graph, connection, self.save, self.from_store,
                            self.store_scan)
         for warning in fleet.warnings:
-            console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+            warn(f"warning: {warning}")
         return fleet
 
 
@@ -233,7 +233,7 @@ def stored_fleet(url: str, scan: str) -> Fleet:
 
 
 def saved(count: int, path: Path) -> None:
-    console.print(f"saved the fleet ({count} resources) to {path}", markup=False, soft_wrap=True)
+    say(f"saved the fleet ({count} resources) to {path}")
 
 
 class RegoEngineName(StrEnum):

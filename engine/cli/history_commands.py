@@ -18,7 +18,7 @@ from engine.config import parse_duration
 from engine.errors import EXIT_FINDINGS
 from engine.history import HistoryStore, build_trend, diff_scans, overall_svg, render_trend_html, trend_json
 from engine.history.diff import ScanDiff
-from engine.output.plain_text import id_column
+from engine.output.plain_text import id_column, text_row
 from engine.output.summary import short_resource_name
 
 StoreOption = Annotated[str, typer.Option("--store", help="History store: SQLite file or SQLAlchemy URL.",
@@ -60,11 +60,11 @@ def history_command(
         table.add_column(column, overflow="fold")
     for scan in scans:
         resources = scan.resource_counts
-        table.add_row(scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
-                      f"{resources.percentage}%" if resources else "-",
-                      f"{resources.non_compliant_resources} of {resources.resources}" if resources else "-",
-                      f"{scan.compliance_percentage}%", str(scan.non_compliant), str(scan.error), str(scan.total),
-                      scan.policy_fingerprint[:12], scan.inventory_source)
+        text_row(table, scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
+                 f"{resources.percentage}%" if resources else "-",
+                 f"{resources.non_compliant_resources} of {resources.resources}" if resources else "-",
+                 f"{scan.compliance_percentage}%", scan.non_compliant, scan.error, scan.total,
+                 scan.policy_fingerprint[:12], scan.inventory_source)
     write_renderable(table, output)
 
 
@@ -102,7 +102,7 @@ def diff_table(diff: ScanDiff) -> Table:
     id_column(table, "resource", (short_resource_name(row[2]) for row in rows))
     table.add_column("detail", overflow="fold")
     for change, policy, resource_id, detail in rows:
-        table.add_row(change, policy, short_resource_name(resource_id), detail)
+        text_row(table, change, policy, short_resource_name(resource_id), detail)
     return table
 
 

@@ -13,11 +13,12 @@ from rich.table import Table
 
 from engine.cli.app import app, sandbox_app, short_help
 from engine.cli.connection_options import FleetSource, fleet_source_options, saved
-from engine.cli.output import console, write_renderable, write_text
+from engine.cli.output import console, warn, write_renderable, write_text
 from engine.inventory import FleetSummary
 from engine.inventory.generator import write_generated_fleet
 from engine.inventory.snapshot import SnapshotWriter
 from engine.inventory.stream import ReadOrder
+from engine.output.plain_text import text_row
 
 
 class SummaryFormat(StrEnum):
@@ -50,7 +51,7 @@ def inventory_command(
                           ("connectivity", summary.by_connectivity), ("extension type", summary.by_extension_type),
                           ("extension state", summary.by_extension_state)):
         for value, count in counts.items():
-            table.add_row(title, value, str(count))
+            text_row(table, title, value, count)
     write_renderable(table, output)
 
 
@@ -71,7 +72,7 @@ def summarize_fleet(source: FleetSource) -> FleetSummary:
                     snapshot.add(orjson.loads(member))  # written as read, or in orjson's compact form
         saved(snapshot.count, source.save)
     for warning in fleet.warnings:
-        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        warn(f"warning: {warning}")
     return fleet.summary()
 
 

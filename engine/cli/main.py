@@ -26,6 +26,7 @@ from engine.errors import (
     ServiceError,
 )
 from engine.secret_values import forget_all, scrub
+from engine.untrusted_text import terminal_text
 
 
 def _show_version(value: bool) -> None:
@@ -44,7 +45,7 @@ def _root(
 
 def _say(text: str) -> None:
     """One line on stderr, secrets known by origin masked."""
-    print(f"arcpolicy: {scrub(text)}", file=sys.stderr)
+    print(f"arcpolicy: {terminal_text(scrub(text))}", file=sys.stderr)
 
 
 COMPLETION_VARIABLE = "_ARCPOLICY_COMPLETE"  # set by the shell completion script (arcpolicy --show-completion)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,16 +11,27 @@ from rich.console import Console, RenderableType
 from engine.atomic import atomic_writer
 from engine.output.plain_text import plain_width, render_text
 from engine.secret_values import scrub
+from engine.structured_logging import logging_on
+from engine.untrusted_text import terminal_text
 
+log = logging.getLogger("engine.cli")
 # Summaries and progress go to stderr; piped or logged, they keep a readable width instead of 80.
 console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
 
 
-def terminal_text(text: str) -> str:
-    """Untrusted text (names, ids, reasons) fit for a terminal: control characters shown as ``\\xNN``, never
-    sent (an escape sequence in a resource name must not move the cursor or recolour the screen)."""
-    return "".join(character if character.isprintable() or character == "\n" else f"\\x{ord(character):02x}"
-                   for character in text)
+def warn(line: str) -> None:
+    """A note about the run (``warning: ...``, ``skipped: ...``): a log line when the command logs, so JSON
+    logs stay JSON lines and keep it; else :func:`say`."""
+    if logging_on():
+        log.warning(line)
+    else:
+        say(line)
+
+
+def say(line: str) -> None:
+    """One line on stderr (a note, a warning, a summary) that may quote untrusted text: its control characters
+    shown, not sent, so a name cannot break the line or drive the terminal."""
+    console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
 
 
 def write_renderable(renderable: RenderableType, destination: Path | None) -> None:

@@ -22,7 +22,7 @@ from engine.cli.connection_options import (
     fleet_source_options,
     prepare_policies,
 )
-from engine.cli.output import console, terminal_text
+from engine.cli.output import console, say
 from engine.cli.scan_commands import not_evaluated_notes, print_notes
 from engine.cli.stage_progress import StageDisplay
 from engine.errors import InputError
@@ -101,7 +101,7 @@ def plan_command(
 
         lines.append(export_summary(export_plan(plan, export[0], export[1], fleet.resources()), export[0]))
     for line in lines:
-        console.print(terminal_text(line), markup=False, highlight=False, soft_wrap=True)
+        say(line)
 
 
 def check_export(format_name: str, directory: Path) -> None:

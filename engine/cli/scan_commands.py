@@ -25,7 +25,7 @@ from engine.cli.connection_options import (
     prepare_policies,
     saved,
 )
-from engine.cli.output import console
+from engine.cli.output import console, say, warn
 from engine.config import resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanResult
@@ -33,6 +33,7 @@ from engine.evaluate.streaming import StreamedScan, stream_scan
 from engine.history.recording import ScanPublication, check_destinations, policy_set_fingerprint
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec
+from engine.output.plain_text import text_row
 from engine.output.registry import get_format
 from engine.output.summary import compliance_headline, log_scan_finished
 from engine.structured_logging import current_scan_id, logging_configured, scan_context
@@ -163,15 +164,14 @@ def scan_command(
         print_notes(result.skipped, result.warnings, metadata.not_evaluated)
         console.print(summary_table(result))
         if result.records:
-            console.print(compliance_headline(result.state_counts, result.resources), markup=False,
-                          highlight=False, soft_wrap=True)
+            say(compliance_headline(result.state_counts, result.resources))
         for line in applicability_notes(result):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            say(line)
         published = publication.finish()
     if source.save is not None:
         saved(publication.saved, source.save)
     if published.files or published.store:
-        console.print(published.describe(), markup=False, highlight=False, soft_wrap=True)
+        say(published.describe())
     log_scan_finished(log, result.clusters, result.state_counts, result.resources, metadata.duration_seconds)
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
 
@@ -180,7 +180,7 @@ def print_notes(skipped: list[str], warnings: list[str], not_evaluated: list[str
     """What the scan did not evaluate, and what compiling found worth saying, one line each (stderr)."""
     for prefix, messages in (("skipped", skipped), ("warning", warnings), ("not evaluated", not_evaluated)):
         for message in messages:
-            console.print(f"{prefix}: {message}", markup=False, highlight=False, soft_wrap=True)
+            warn(f"{prefix}: {message}")
 
 
 def not_evaluated_notes(result: ScanResult | StreamedScan) -> list[str]:
@@ -215,9 +215,8 @@ def summary_table(result: StreamedScan) -> Table:
         table.add_column(column, justify="right")
     for row in result.summary[:SUMMARY_ROWS]:
         counts = [row.compliant, row.non_compliant, row.exempt, row.error] if row.applicable else ["-"] * 4
-        table.add_row(row.title, row.policy_assignment_name, *map(str, counts),
-                      "not evaluated" if row.not_evaluated else "out of scope" if row.out_of_scope
-                      else str(row.not_applicable))
+        text_row(table, row.title, row.policy_assignment_name, *counts,
+                 "not evaluated" if row.not_evaluated else "out of scope" if row.out_of_scope else row.not_applicable)
     if len(result.summary) > SUMMARY_ROWS:
         rest = result.summary[SUMMARY_ROWS:]
         table.add_row(f"... {len(rest)} more policies", "", *(str(sum(getattr(row, name) for row in rest)) for name in (

@@ -116,6 +116,10 @@ class ScanJob:
             if self.metrics is not None and graph_stats is not None:
                 self.metrics.resource_graph(graph_stats)
         result = run_scan(fleet, request, settings.workers)
+        for note in [*fleet.warnings, *result.warnings]:  # as scan prints them, here in the log's format
+            log.warning("warning: %s", note)
+        for note in result.skipped:
+            log.warning("skipped: %s", note)
         metadata = ScanMetadata(scan_id=scan_id, started_at=request.timestamp, inventory_source=source,
                                 duration_seconds=round(time.perf_counter() - started, 3),
                                 policy_fingerprint=policy_set_fingerprint(settings.policies, request))

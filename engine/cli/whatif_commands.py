@@ -18,7 +18,7 @@ from engine.cli.connection_options import (
     StrictAliasesOption,
     prepare_policies,
 )
-from engine.cli.output import console, write_text
+from engine.cli.output import say, write_text
 from engine.cli.scan_commands import given, print_notes
 from engine.errors import EXIT_FINDINGS, EXIT_OK
 from engine.history import HistoryStore
@@ -75,6 +75,5 @@ def whatif_command(
     for path, text in rendered:
         write_text(text, path)
     if outputs:
-        console.print(f"{headline(report)} -> {', '.join(str(path) for path, _ in rendered)}", markup=False,
-                      highlight=False, soft_wrap=True)
+        say(f"{headline(report)} -> {', '.join(str(path) for path, _ in rendered)}")
     return EXIT_FINDINGS if report.newly_non_compliant else EXIT_OK

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from engine.history.store import GroupPoint, HistoryStore, ScanRecord
+from engine.untrusted_text import xml_text
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -24,8 +25,19 @@ LEGEND_CHARACTERS = 44  # per legend line: long titles wrap, never cut
 LEGEND_LINE = 13  # px
 RESOURCE_LINE = "overall resource compliance"  # Azure's name: resources compliant with every assignment
 OVERALL_LINE = "all policies"  # every policy state (record) together
+
+
+def _well_formed(value: object) -> object:
+    """Every value the templates write is well-formed XML (a policy's title may hold any character), then
+    escaped by autoescape unless it is markup already."""
+    if isinstance(value, Markup):
+        return Markup(xml_text(value))
+    return xml_text(value) if isinstance(value, str) else value
+
+
 TEMPLATES = Environment(loader=PackageLoader("engine.history", "templates"),
-                        autoescape=select_autoescape(["html.j2", "svg.j2"]), trim_blocks=True, lstrip_blocks=True)
+                        autoescape=select_autoescape(["html.j2", "svg.j2"]), trim_blocks=True, lstrip_blocks=True,
+                        finalize=_well_formed)
 
 
 class TrendPoint(BaseModel):

@@ -19,8 +19,9 @@ from engine.history.diff import Change
 from engine.history.store import AssignedDefinition
 from engine.history.whatif import AssignmentImpact, RecordRef, WhatIf
 from engine.output.markdown_cap import cap_markdown
-from engine.output.plain_text import id_column, render_text
+from engine.output.plain_text import id_column, render_text, text_row
 from engine.output.summary import short_resource_name
+from engine.untrusted_text import markdown_cell, markdown_code, terminal_text
 
 Renderer = Callable[[WhatIf], str]
 WHATIF_FORMATS: dict[str, Renderer] = {}
@@ -79,7 +80,7 @@ def render_table(report: WhatIf) -> str:
                    "new records", "removed records"):
         summary.add_column(column)
     for impact in report.assignments:
-        summary.add_row(impact.assignment_name, impact.title, *map(str, _counts(impact)))
+        text_row(summary, impact.assignment_name, impact.title, *_counts(impact))
     rows = [("newly non-compliant", impact.assignment_name, short_resource_name(change.resource_id), change.policy,
              "; ".join(change.reasons)) for impact in report.assignments for change in impact.newly_non_compliant]
     rows += [("newly compliant", impact.assignment_name, short_resource_name(change.resource_id), change.policy,
@@ -91,8 +92,8 @@ def render_table(report: WhatIf) -> str:
     for column in ("policy", "reasons"):
         details.add_column(column)
     for row in rows:
-        details.add_row(*row)
-    lines = [Text(f"{label}: {_definition(definition)}")
+        text_row(details, *row)
+    lines = [Text(f"{label}: {terminal_text(_definition(definition))}")
              for label, definitions in (("definitions added", report.definitions_added),
                                         ("definitions removed", report.definitions_removed))
              for definition in definitions]
@@ -104,23 +105,14 @@ def _counts(impact: AssignmentImpact) -> tuple[int, ...]:
             len(impact.newly_compliant), len(impact.new_records), len(impact.removed_records))
 
 
-def cell(text: str) -> str:
-    """Text safe inside a Markdown table cell or list item: one line, pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
-
-
-def code(text: str) -> str:
-    return "`" + cell(text).replace("`", "'") + "`"
-
-
 def _markdown_summary(report: WhatIf) -> Iterator[str]:
     yield "## arcpolicy what-if"
     yield ""
     verdict = "**" if report.newly_non_compliant else ""
     yield (f"{verdict}{report.newly_non_compliant} records become non-compliant{verdict}, "
            f"{report.newly_compliant} become compliant, on the {report.clusters} clusters of scan "
-           f"{code(report.baseline_scan_id)} ({report.baseline_started_at:%Y-%m-%d %H:%M} UTC). "
-           f"Policy set {code(report.baseline_policy_fingerprint[:19])} -> {code(report.policy_fingerprint[:19])}.")
+           f"{markdown_code(report.baseline_scan_id)} ({report.baseline_started_at:%Y-%m-%d %H:%M} UTC). "
+           f"Policy set {markdown_code(report.baseline_policy_fingerprint[:19])} -> {markdown_code(report.policy_fingerprint[:19])}.")
     yield ""
     changed = [impact for impact in report.assignments if impact.changed]
     if changed:
@@ -128,7 +120,7 @@ def _markdown_summary(report: WhatIf) -> Iterator[str]:
                "| new records | removed records |")
         yield "|---|---|---:|---:|---:|---:|---:|---:|"
         for impact in changed:
-            yield (f"| {code(impact.assignment_name)} | {cell(impact.title)} | "
+            yield (f"| {markdown_cell(impact.assignment_name)} | {markdown_cell(impact.title)} | "
                    + " | ".join(map(str, _counts(impact))) + " |")
         yield ""
     unchanged = len(report.assignments) - len(changed)
@@ -137,26 +129,26 @@ def _markdown_summary(report: WhatIf) -> Iterator[str]:
                                ("Definitions removed", report.definitions_removed)):
         if definitions:
             yield ""
-            yield f"{label}: " + ", ".join(code(_definition(definition)) for definition in definitions) + "."
+            yield f"{label}: " + ", ".join(markdown_code(_definition(definition)) for definition in definitions) + "."
     if report.baseline_tool_version != report.tool_version:
         yield ""
-        yield (f"The baseline's verdicts were recorded by arcpolicy {cell(report.baseline_tool_version)}, this preview "
-               f"ran arcpolicy {cell(report.tool_version)}: some changes may come from the engine, not the policies.")
+        yield (f"The baseline's verdicts were recorded by arcpolicy {markdown_code(report.baseline_tool_version)}, this preview "
+               f"ran arcpolicy {markdown_code(report.tool_version)}: some changes may come from the engine, not the policies.")
     if report.skipped:
         yield ""
-        yield "Not evaluated: " + "; ".join(cell(message) for message in report.skipped)
+        yield "Not evaluated: " + "; ".join(markdown_code(message) for message in report.skipped)
 
 
 def _change_lines(changes: list[Change], reasons: bool) -> Iterator[str]:
     for change in changes:
         detail = "; ".join(change.reasons) if reasons else f"{change.before.value if change.before else 'new'} -> " \
                                                            f"{change.after.value}"
-        yield f"- {code(short_resource_name(change.resource_id))} {cell(change.policy)}: {cell(detail)}"
+        yield f"- {markdown_code(short_resource_name(change.resource_id))} {markdown_code(change.policy)}: {markdown_code(detail)}"
 
 
 def _record_lines(records: list[RecordRef]) -> Iterator[str]:
     for record in records:
-        yield f"- {code(short_resource_name(record.resource_id))} {cell(record.policy)}: {record.state.value}"
+        yield f"- {markdown_code(short_resource_name(record.resource_id))} {markdown_code(record.policy)}: {record.state.value}"
 
 
 def _markdown_details(report: WhatIf) -> Iterator[str]:
@@ -169,7 +161,7 @@ def _markdown_details(report: WhatIf) -> Iterator[str]:
         for label, count, lines in sections:
             if count:
                 yield ""
-                yield f"### {label}: {cell(impact.assignment_name)} ({count})"
+                yield f"### {label}: {markdown_code(impact.assignment_name)} ({count})"
                 yield ""
                 yield from lines
 

@@ -15,6 +15,7 @@ from engine.models.results import ComplianceState
 from engine.output.context import ScanMetadata
 from engine.output.registry import OutputRecord
 from engine.output.summary import StateCounts, record_policy_key
+from engine.untrusted_text import xml_text
 
 OUTCOME_ELEMENT = {
     ComplianceState.NON_COMPLIANT: "failure",
@@ -34,7 +35,7 @@ def _counted(element: ET.Element, counts: StateCounts) -> ET.Element:
 
 def _testcase(record: dict[str, Any], classname: str) -> str:
     """The record's ``<testcase>``, indented as ``ET.indent`` indents it inside its suite."""
-    case = ET.Element("testcase", name=record["resourceId"], classname=classname)
+    case = ET.Element("testcase", name=xml_text(record["resourceId"]), classname=xml_text(classname))
     state = record["complianceState"]
     element = OUTCOME_ELEMENT.get(state)
     if element is not None:
@@ -43,8 +44,8 @@ def _testcase(record: dict[str, Any], classname: str) -> str:
         if state == ComplianceState.EXEMPT:
             exemption = f"exempt ({record.get('exemptionCategory') or 'exemption'}): {record.get('exemptionId') or ''}"
             message = exemption.strip(": ")
-        outcome = ET.SubElement(case, element, message=message, type=state)
-        outcome.text = reasons or None
+        outcome = ET.SubElement(case, element, message=xml_text(message), type=state)
+        outcome.text = xml_text(reasons) or None
         ET.indent(case, INDENT, level=2)
     return ET.tostring(case, encoding="unicode")
 
@@ -88,7 +89,7 @@ class JunitWriter:
                 if current is not None:
                     write(b"\n  </testsuite>")
                 name, counts = names[rank]
-                suite = _counted(ET.Element("testsuite", name=name, timestamp=self.metadata.started_at.isoformat()),
+                suite = _counted(ET.Element("testsuite", name=xml_text(name), timestamp=self.metadata.started_at.isoformat()),
                                  counts)
                 write(b"\n  " + _opening(suite).encode())
                 current = rank

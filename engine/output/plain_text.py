@@ -8,6 +8,9 @@ from collections.abc import Iterable
 
 from rich.console import Console, RenderableType
 from rich.table import Table
+from rich.text import Text
+
+from engine.untrusted_text import terminal_text
 
 
 def render_text(renderable: RenderableType, width: int | None = 120) -> str:
@@ -31,3 +34,14 @@ def id_column(table: Table, header: str, ids: Iterable[str]) -> None:
     the width."""
     table.add_column(header, no_wrap=True, overflow="ignore", min_width=max((len(value) for value in ids),
                                                                              default=len(header)))
+
+
+def cell(value: object) -> Text:
+    """Untrusted text (a name, a reason) as a table cell: shown as written, never read as rich markup, its
+    control characters shown, not sent (:func:`engine.untrusted_text.terminal_text`)."""
+    return Text(terminal_text(str(value)))
+
+
+def text_row(table: Table, *values: object) -> None:
+    """A row of :func:`cell` s."""
+    table.add_row(*map(cell, values))

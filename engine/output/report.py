@@ -28,13 +28,9 @@ from engine.output.summary import (
     record_policy_key,
     resource_name,
 )
+from engine.untrusted_text import markdown_cell, markdown_code
 
 FULL_REPORT = "every record is in the scan's other outputs (`arcpolicy scan -o report.html -o states.json`)"
-
-
-def markdown_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 CLOSEST = "; closest: "  # how an existence condition's reason names the related resources explained after it
@@ -70,8 +66,8 @@ def place(resource_id: str) -> str:
 TEMPLATES = Environment(loader=PackageLoader("engine.output", "templates"),
                         autoescape=select_autoescape(["html.j2"]), trim_blocks=True, lstrip_blocks=True,
                         keep_trailing_newline=True)
-TEMPLATES.filters.update(md=markdown_cell, resource_name=resource_name, policy_key=policy_key,
-                        relevant=relevant_reasons, place=place)
+TEMPLATES.filters.update(md=markdown_cell, md_text=markdown_code, resource_name=resource_name, policy_key=policy_key,
+                         relevant=relevant_reasons, place=place)
 
 
 class _ReportWriter:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.output.context import ScanMetadata
+from engine.output.plain_text import text_row
 from engine.output.registry import OutputRecord
 from engine.output.summary import (
     ResourceCounter,
@@ -27,6 +28,7 @@ from engine.output.summary import (
     record_policy_key,
     resource_name,
 )
+from engine.untrusted_text import terminal_text
 
 ROWS_PER_POLICY = 20
 
@@ -61,16 +63,16 @@ class TableWriter:
         for column in ("state", "policy", "resource", "reason"):
             table.add_column(column)
         for row in self.rows:
-            table.add_row(*row)
+            text_row(table, *row)
         out = io.StringIO()
         if table.row_count:
             Console(file=out, width=160, color_system=None, highlight=False).print(table)
-        more = "".join(f"... and {count} more records of {policy} need attention\n"
+        more = "".join(f"... and {count} more records of {terminal_text(policy)} need attention\n"
                        for policy, count in self.left_out.items())
         if self.left_out:
             more += "(every record: -o FILE.csv, or --format csv or json)\n"
         unknown = f"unknown {counts.unknown}  " if counts.unknown else ""
         totals = (f"compliant {counts.compliant}  non-compliant {counts.non_compliant}  "
                   f"exempt {counts.exempt}  error {counts.error}  {unknown}total {counts.total}\n")
-        not_evaluated = "".join(f"not evaluated: {line}\n" for line in metadata.not_evaluated)
+        not_evaluated = "".join(f"not evaluated: {terminal_text(line)}\n" for line in metadata.not_evaluated)
         self.out.write((f"Scan {metadata.scan_id}: {outcome}\n" + out.getvalue() + more + totals + not_evaluated).encode())

@@ -7,7 +7,6 @@ out. Plans hold no secrets (redacted at expansion), so reports cannot leak any.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from engine.atomic import atomic_writer
 from engine.ids import ResourceIdError, parse_resource_id
 from engine.output.markdown_cap import cap_markdown
-from engine.output.report import markdown_cell
+from engine.untrusted_text import markdown_cell, markdown_code
 from remediation.plan.models import ChangeCount, Operation, OperationStatus, Plan, PlanSummary, count_changes
 from remediation.report.svg import plan_svg
 
@@ -37,19 +36,15 @@ _environment = Environment(loader=PackageLoader("remediation.report", "templates
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False), trim_blocks=True, lstrip_blocks=True)
 _environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
 _environment.filters["value"] = lambda value: "(none)" if value is None else json.dumps(value, ensure_ascii=False)
-_environment.filters["md"] = markdown_cell
-_environment.filters["code"] = lambda value: code_span(markdown_cell(value))
+# every name, id or message is a code span (engine.untrusted_text.markdown_code): no HTML, link or @mention
+_environment.filters["code"] = _environment.filters["md"] = markdown_cell
+_environment.filters["md_text"] = markdown_code
 _environment.filters["type_name"] = lambda resource_type: resource_type.rsplit("/", 1)[-1]
 _environment.filters["last_segment"] = lambda resource_id: (resource_id or "").rsplit("/", 1)[-1] or "(none)"
 _environment.filters["resource_group"] = resource_group_name
 CHANGE_GROUP_LIMIT = 100  # distinct (type, field, before, after) changes the Markdown lists
 
 
-def code_span(text: str) -> str:
-    """``text`` as Markdown inline code, fenced with more backticks than it holds in a row."""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
-    return f"{fence}{padded}{fence}"
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from html import escape
 
 import networkx as nx
 
+from engine.untrusted_text import xml_text
 from remediation.plan.models import Operation, Plan
 
 BOX_WIDTH, BOX_HEIGHT, GAP_X, GAP_Y, MARGIN = 230, 44, 40, 70, 20
@@ -76,7 +77,7 @@ def _grouped(layers: list[list[str]], by_id: dict[str, Operation], graph: nx.DiG
 
 
 def _text(x: float, y: float, lines: list[str], size: int, line_height: int, colour: str) -> str:
-    spans = "".join(f'<tspan x="{x:.0f}" dy="{0 if index == 0 else line_height}">{escape(line)}</tspan>'
+    spans = "".join(f'<tspan x="{x:.0f}" dy="{0 if index == 0 else line_height}">{escape(xml_text(line))}</tspan>'
                     for index, line in enumerate(lines))
     return f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" fill="{colour}">{spans}</text>'
 
@@ -112,7 +113,7 @@ def _draw(rows: list[list[Box]], edges: set[tuple[str, str]]) -> str:
             centre[box.key] = (x + BOX_WIDTH / 2, y, y + box_height)
             title, subtitle = texts[box.key]
             shapes.append(
-                f'<g class="node"><title>{escape(box.subtitle)}</title>'
+                f'<g class="node"><title>{escape(xml_text(box.subtitle))}</title>'
                 f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_WIDTH}" height="{box_height}" rx="6" '
                 f'fill="{STATUS_COLOURS.get(box.status, "#fff")}" stroke="#555"/>'
                 + _text(x + 8, y + 18, title, 12, TITLE_LINE, "#1b1b1b")

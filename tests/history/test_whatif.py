@@ -118,7 +118,7 @@ def test_tightened_allowed_versions_equal_a_full_scan_of_the_new_set_minus_the_o
     assert text.index("| assignment |") < text.index("### ")
     assert summary == {"pinned-versions": [pinned["nonCompliantBefore"], pinned["nonCompliantAfter"],
                                            len(dropped), 0, 0, 0]}
-    listed = sections[f"Newly non-compliant: pinned-versions ({len(dropped)})"]
+    listed = sections[f"Newly non-compliant: `pinned-versions` ({len(dropped)})"]
     names = {cluster.rsplit("/", 1)[-1] for cluster in dropped}
     assert {item.split("`")[1] for item in listed} == names
     assert all(FLUX_VERSIONS[0] in item for item in listed)
@@ -157,7 +157,7 @@ def test_a_definition_added_and_one_removed_are_named(tmp_path, fleet, capsys):
     assert "Definitions removed: `rego:arcpolicy.no_preview_in_production (" in text
     summary, sections = parse_markdown(text)
     assert summary["arcpolicy.no_preview_in_production"][-1] == len(removed["removedRecords"])
-    assert len(sections[f"Removed records: arcpolicy.no_preview_in_production ({len(removed['removedRecords'])})"]) \
+    assert len(sections[f"Removed records: `arcpolicy.no_preview_in_production` ({len(removed['removedRecords'])})"]) \
         == len(removed["removedRecords"])
     capsys.readouterr()
 

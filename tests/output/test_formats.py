@@ -116,8 +116,8 @@ def test_markdown_report_has_summary_policies_and_clusters_with_reasons(states):
                              reasons=[Reason(message="a|b")]))
     text = render("markdown", states, METADATA)
     assert "| 69.2% | 8 | 3 | 1 | 1 | 13 |" in text
-    assert "| Require defender | 40.0% | 2 | 3 | 0 | 0 |" in text
-    assert "### edge-2 — 66.7% compliant" in text
+    assert "| `Require defender` | 40.0% | 2 | 3 | 0 | 0 |" in text
+    assert "### `edge-2` — 66.7% compliant" in text
     assert "extension microsoft.azuredefender.kubernetes is not installed" in text
     assert "pipe\\|cluster" in text and "a\\|b" in text
 

@@ -90,15 +90,15 @@ def test_whatif_markdown_of_10000_newly_non_compliant_clusters_fits_a_comment():
     lines = text.splitlines()
     assert lines[0] == "## arcpolicy what-if"
     assert "**10000 records become non-compliant**, 500 become compliant" in text
-    assert "| `monitoring` | Azure Monitor on the Stable train | 700 | 10200 | 10000 | 500 | 0 | 0 |" in lines
+    assert "| `monitoring` | `Azure Monitor on the Stable train` | 700 | 10200 | 10000 | 500 | 0 | 0 |" in lines
     assert "1 assignments unchanged." in lines and "Definitions added: `rego:contoso.new`." in lines
-    assert any(line.startswith("The baseline's verdicts were recorded by arcpolicy 0.0.9") for line in lines)
+    assert any(line.startswith("The baseline's verdicts were recorded by arcpolicy `0.0.9`") for line in lines)
     listed = [line for line in lines if line.startswith("- `arc-site-")]
     assert 0 < len(listed) < CLUSTERS
     match = CLOSING.match(lines[-1])
     assert match, lines[-1]
-    assert match["what"] == (f'{CLUSTERS - len(listed):,} entries of "Newly non-compliant: monitoring (10000)", '
-                             'the section "Newly compliant: monitoring (500)" (500 entries)')
+    assert match["what"] == (f'{CLUSTERS - len(listed):,} entries of "Newly non-compliant: `monitoring` (10000)", '
+                             'the section "Newly compliant: `monitoring` (500)" (500 entries)')
 
 
 def test_plan_markdown_at_10000_clusters_fits_a_comment():
