@@ -9,8 +9,8 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +45,64 @@ def check_writable(path: str | Path, option: str) -> None:
         raise InputError(str(path), f"cannot be written: permission denied in {folder} ({option})")
 
 
+def write_files(contents: Sequence[tuple[str | Path, str]], on_written: Callable[[int], None] | None = None) -> None:
+    """A command's files written all or none: each to a temp file beside it, flushed to disk, and renamed into
+    place only once every one is written, so a full disk part-way leaves no file behind (nor a valid-looking
+    first one). ``on_written(count)`` after each file's content is on disk."""
+    with ExitStack() as stack:
+        for count, (path, text) in enumerate(contents, 1):
+            out = stack.enter_context(atomic_writer(path))
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+            if on_written is not None:
+                on_written(count)
+
+
+NamedPath = tuple[str | Path | None, str]  # a file and the option that names it (None: not given)
+
+
+def check_distinct(outputs: Iterable[NamedPath], inputs: Iterable[NamedPath] = ()) -> None:
+    """Before any work: no output is one of the command's input files, and no two outputs are one file, however
+    each is written (``a.json``, ``./a.json``, ``csv:a.json``, a link or a hard link to it), so nothing is
+    overwritten while it is still to be read, nor written twice (InputError naming both options)."""
+    named: dict[object, tuple[str, str]] = {}
+    for path, option in inputs:
+        if path is not None and Path(path).is_file():
+            named.update(dict.fromkeys(_file_keys(Path(path)), ("input", option)))
+    for path, option in outputs:
+        if path is None:
+            continue
+        keys = _file_keys(Path(path))
+        clash = next((named[key] for key in keys if key in named), None)
+        if clash is not None:
+            role, other = clash
+            raise InputError(str(path), f"is also {'an input' if role == 'input' else 'an output'} of this command "
+                                        f"({other}); write {option} to another file")
+        named.update(dict.fromkeys(keys, ("output", option)))
+
+
+def input_files(policies: Iterable[str | Path] | None, assignments: Iterable[str | Path] | None = (),
+                exemptions: Iterable[str | Path] | None = (), attestations: Iterable[str | Path] | None = ()
+                ) -> list[NamedPath]:
+    """The policy, assignment, exemption and attestation files a command reads, named by their options."""
+    return [(path, option) for paths, option in ((policies, "--policy"), (assignments, "--assignment"),
+                                                 (exemptions, "--exemption"), (attestations, "--attestation"))
+            for path in paths or ()]
+
+
+def _file_keys(path: Path) -> list[object]:
+    """What tells a file from another: its resolved path and, when it exists, its device and inode."""
+    keys: list[object] = [os.path.realpath(path)]
+    try:
+        status = path.stat()
+        keys.append((status.st_dev, status.st_ino))
+    except OSError:
+        pass
+    return keys
+
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 PRIVATE_MODE = 0o600  # state files that may hold secrets: readable and writable by their owner only
 
 
@@ -112,6 +170,8 @@ def atomic_writer(path: str | Path, binary: bool = False, mode: int | None = Non
     file over them would replace the device itself.
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, not a file to write")
     if path.exists() and not path.is_file():
         with path.open("wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as out:
             yield out
@@ -128,6 +188,11 @@ def atomic_writer(path: str | Path, binary: bool = False, mode: int | None = Non
             out.flush()
             os.fsync(out.fileno())  # the content is on disk before the rename makes it visible
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.errno in DISK_FULL:  # the place the user chose to write is full: one line, exit 2
+            raise InputError(str(path), f"cannot be written: {error.strerror}; nothing was written") from None
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from engine.atomic import check_writable
+from engine.atomic import check_distinct, check_writable, input_files
 from engine.azure.options import AZURE_RESOURCE_MANAGER, CredentialKind
 from engine.cli.app import COMMAND_LINE, app, short_help
 from engine.cli.connection_options import (
@@ -92,7 +92,10 @@ def apply_command(
     options = ApplyOptions(parallel=parallel, failure_threshold=failure_threshold, wave=wave, wait=wait,
                            resume=resume, write_burst=burst, write_rate=rate, timeout=timeout).validated()
     loaded = load_plan(plan)
-    for path, option in ((output, "-o"), (journal or default_journal_path(plan), "--journal")):
+    destinations = ((output, "-o"), (journal or default_journal_path(plan), "--journal"))
+    check_distinct(destinations, [(plan, "plan"), *((path, "--secrets") for path in secrets or ()),
+                                  *input_files((), assignment)])
+    for path, option in destinations:
         if path is not None:
             check_writable(path, option)  # before the journal or any request
     check_journal(journal or default_journal_path(plan))  # never another program's file, never through a link

@@ -219,7 +219,7 @@ def load_fleet(inventory: Path | None, resource_graph: bool = False, connection:
     else:
         fleet = stored_fleet(from_store or "", store_scan)
     if save is not None:
-        count = write_snapshot(save, fleet.resources())
+        count = write_snapshot(save, fleet.resources(), saved=True)
         saved(count, save)
     return fleet
 

@@ -64,7 +64,7 @@ def summarize_fleet(source: FleetSource) -> FleetSummary:
             pass
     else:
         order = ReadOrder()
-        with order, SnapshotWriter(source.save) as snapshot:
+        with order, SnapshotWriter(source.save, saved=True) as snapshot:
             for partition in fleet.partitions():
                 order.add(partition)
             for members in order:

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     COMMAND_LINE.set(tuple(sys.argv[1:] if argv is None else argv))
     # azure.identity warns in many lines when a credential gets no token; the error line says it once.
     logging.getLogger("azure.identity").setLevel(logging.ERROR)
+    # psycopg warns of the connection it drops when a server goes away; the error line says it once.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     try:
         import_command(command_words(argv))
         command = with_named_metavars(typer.main.get_command(app))

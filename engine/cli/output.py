@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console, RenderableType
 
-from engine.atomic import atomic_writer
+from engine.atomic import write_files
 from engine.output.plain_text import plain_width, render_text
 from engine.secret_values import scrub
 from engine.structured_logging import logging_on
@@ -45,10 +45,19 @@ def write_renderable(renderable: RenderableType, destination: Path | None) -> No
 def write_text(text: str, destination: Path | None) -> None:
     """Print ``text`` to stdout, or write it to ``destination`` via a temp file and rename; secret values
     known by origin are masked (:mod:`engine.secret_values`)."""
-    text = scrub(text)
     if destination is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(_as_written(text))
         sys.stdout.flush()
         return
-    with atomic_writer(destination) as out:
-        out.write(text if text.endswith("\n") else text + "\n")
+    write_texts([(destination, text)])
+
+
+def write_texts(files: list[tuple[Path, str]]) -> None:
+    """Write several files all or none (:func:`engine.atomic.write_files`), secret values known by origin
+    masked."""
+    write_files([(path, _as_written(text)) for path, text in files])
+
+
+def _as_written(text: str) -> str:
+    text = scrub(text)
+    return text if text.endswith("\n") else text + "\n"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from engine.atomic import check_writable
+from engine.atomic import check_distinct, check_writable, input_files, write_files
 from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
@@ -30,10 +29,10 @@ from engine.evaluate import run_scan
 from remediation.plan.builder import PlanOptions
 from remediation.plan.facts import load_facts
 from remediation.plan.from_scan import plan_from_scan
-from remediation.plan.io import write_plan
+from remediation.plan.io import plan_json
 from remediation.plan.models import Action, Plan, count_changes
 from remediation.plan.waves import RolloutOptions
-from remediation.report import render_html, render_markdown, write_report
+from remediation.report import render_html, render_markdown
 
 
 @app.command("plan", short_help=short_help("plan"))
@@ -66,8 +65,9 @@ def plan_command(
     strict_aliases: StrictAliasesOption = False,
 ) -> None:
     """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
-    if output in (report, markdown):
-        raise InputError("--output", "plan.json and the reports must be different files", value=str(output))
+    check_distinct([(output, "--output"), (report, "--report"), (markdown, "--markdown"), (source.save, "--save")],
+                   [(source.inventory, "--inventory"), (facts, "--facts"), (management_groups, "--management-groups"),
+                    *input_files(policy, assignment, exemption, attestation)])
     for path, option in ((output, "--output"), (report, "--report"), (markdown, "--markdown")):
         if path is not None:
             check_writable(path, option)  # before any work: no plan is computed for nowhere to go
@@ -88,12 +88,10 @@ def plan_command(
                               progress=progress)
         html = render_html(plan) if report else None
         text = render_markdown(plan) if markdown else None
-        writes = [partial(write_plan, plan, output), *(partial(write_report, content, path) for path, content
-                                                       in ((report, html), (markdown, text)) if path and content)]
-        progress("writing", 0, len(writes))
-        for done, write in enumerate(writes, 1):
-            write()
-            progress("writing", done, len(writes))
+        files = [(output, plan_json(plan)), *((path, content) for path, content in ((report, html), (markdown, text))
+                                              if path and content)]
+        progress("writing", 0, len(files))
+        write_files(files, lambda done: progress("writing", done, len(files)))  # all or none
     lines = plan_summary_lines(plan, output)
     if export is not None:
         from engine.cli.export_commands import export_summary

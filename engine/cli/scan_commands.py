@@ -146,7 +146,7 @@ def scan_command(
                                settings.rego_engine, settings.opa_url, settings.strict_aliases,
                                settings.expiry_warning)
     fleet = source.stream(defer_lines=True)
-    check_destinations(config)
+    check_destinations(config, source.inventory, source.save)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,
                             policy_fingerprint=policy_set_fingerprint(policy, request))
     # the records on stdout in --format (table by default, capped per policy) unless they go to files

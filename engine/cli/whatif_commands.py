@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from engine.atomic import check_distinct, input_files
 from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
@@ -18,7 +19,7 @@ from engine.cli.connection_options import (
     StrictAliasesOption,
     prepare_policies,
 )
-from engine.cli.output import say, write_text
+from engine.cli.output import say, write_text, write_texts
 from engine.cli.scan_commands import given, print_notes
 from engine.errors import EXIT_FINDINGS, EXIT_OK
 from engine.history import HistoryStore
@@ -64,6 +65,8 @@ def whatif_command(
     outputs = [output_format_of(text, output_format.value) for text in output or []]
     if len(outputs) == 1 and given(ctx, "output_format") and ":" not in (output or [""])[0]:
         outputs = [(output_format.value, outputs[0][1])]  # -o FILE --format F: that file in that format
+    check_distinct([(path, "-o") for _, path in outputs],
+                   [(management_groups, "--management-groups"), *input_files(policy, assignment, exemption, attestation)])
     request = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
                                strict_aliases)
     print_notes([], request.warnings, [])  # e.g. aliases read by Azure's convention, as scan and plan say
@@ -72,8 +75,7 @@ def whatif_command(
     if not outputs:
         write_text(render_whatif(output_format.value, report), None)
     rendered = [(path, render_whatif(name, report)) for name, path in outputs]
-    for path, text in rendered:
-        write_text(text, path)
+    write_texts(rendered)  # all or none
     if outputs:
         say(f"{headline(report)} -> {', '.join(str(path) for path, _ in rendered)}")
     return EXIT_FINDINGS if report.newly_non_compliant else EXIT_OK

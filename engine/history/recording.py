@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from engine.atomic import check_writable
+from engine.atomic import check_distinct, check_writable, input_files
 from engine.azure_policy.documents import policy_files
 from engine.config import ArcPolicyConfig
 from engine.evaluate import ScanRequest
@@ -74,9 +74,15 @@ def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
             for assignment in request.all_assignments()]
 
 
-def check_destinations(config: ArcPolicyConfig) -> None:
-    """Before a scan runs: every output can be written, and the store opens (created, migrated), so a
-    bad ``-o`` or ``--store`` is refused before the scan's work and before any output is written."""
+def check_destinations(config: ArcPolicyConfig, inventory: Path | None = None, save: Path | None = None) -> None:
+    """Before a scan runs: every output can be written, none is an input or another output, and the store opens
+    (created, migrated), so a bad ``-o``, ``--save`` or ``--store`` is refused before the scan's work and before
+    any output is written."""
+    settings = config.scan
+    check_distinct([*((output.path, "-o") for output in config.outputs), (save, "--save")],
+                   [(inventory or settings.inventory, "--inventory"), (settings.management_group_map,
+                                                                        "--management-groups"),
+                    *input_files(settings.policies, settings.assignments, settings.exemptions, settings.attestations)])
     for output in config.outputs:
         check_writable(output.path, "-o")
     if config.store.url is not None:
@@ -161,7 +167,7 @@ class ScanPublication:
         if self.order is None:
             return
         with ExitStack() as stack:
-            snapshot = stack.enter_context(SnapshotWriter(self.save)) if self.save is not None else None
+            snapshot = stack.enter_context(SnapshotWriter(self.save, saved=True)) if self.save is not None else None
             for members in self.order:
                 group = [orjson.loads(member) for member in members]
                 if snapshot is not None:

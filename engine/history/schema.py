@@ -230,6 +230,13 @@ MIGRATIONS = (
 )
 
 
+def applied_version(connection: Connection) -> int:
+    """The schema version the database is at, changing nothing (0: not a store yet)."""
+    if not inspect(connection).has_table(migrations_table.name):
+        return 0
+    return connection.scalar(select(func.max(migrations_table.c.version))) or 0
+
+
 def migrate(connection: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration the database has not had; returns the schema version."""
     if not inspect(connection).has_table(migrations_table.name):

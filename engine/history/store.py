@@ -7,6 +7,7 @@ or a plain file path (a SQLite file). Passwords in URLs never appear in messages
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,18 +23,28 @@ from sqlalchemy import (
     case,
     create_engine,
     delete,
+    event,
     func,
     insert,
     null,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from engine.errors import InputError, ServiceError
 from engine.history.inventory import load_inventory, prune_blobs, store_inventory
 from engine.history.schema import (
+    MIGRATIONS,
+    applied_version,
     migrate,
     policy_states,
     scan_assignments,
@@ -54,6 +65,8 @@ INSERT_BATCH = 5000
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
 COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value, ComplianceState.UNKNOWN.value)
 STORE_TABLES = frozenset(("schema_migrations", "scans"))  # what tells a history store from other SQLite files
+LOCK_WAIT_SECONDS = 60  # how long a writer waits for another's transaction on a SQLite store
+MIGRATION_ATTEMPTS = 5  # a new store's schema, created by concurrent first uses: the later ones see it done
 RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 
 
@@ -152,21 +165,66 @@ class HistoryStore:
             sqlite_file = make_url(self.url).database if self.url.startswith("sqlite") else None
             if sqlite_file and sqlite_file != ":memory:":
                 self._claim_sqlite_file(Path(sqlite_file), create)
-            self.engine: Engine = create_engine(self.url)
-            with self.engine.begin() as connection:
-                self.schema_version = migrate(connection)
+            # SQLite: a writer waits up to LOCK_WAIT_SECONDS for another one's transaction (its default is 5 s)
+            self.engine: Engine = create_engine(self.url, **({"connect_args": {"timeout": LOCK_WAIT_SECONDS}}
+                                                             if sqlite_file else {}))
+            self.schema_version = self._migrate() if create else self._read_version()
+            if not create:
+                self._check_readable()
+            event.listen(self.engine, "handle_error", self._told)
         except (ArgumentError, NoSuchModuleError, ValueError):
             raise InputError("--store", "not a database URL (sqlite:///FILE, postgresql+psycopg://... or a file)",
                              value=self.shown_url) from None
         except OperationalError as error:
             reason = str(error.orig or error).splitlines()[0]
             message = f"cannot open the history store {self.shown_url}: {reason}"
+            if "locked" in reason:
+                message += f" (another writer held it for {LOCK_WAIT_SECONDS} s)"
             if sqlite_file:
                 raise InputError("--store", message) from None
             raise ServiceError(message) from None  # a database server that is down is not bad input
         except DatabaseError as error:  # a file that is not a SQLite database, a server that is not PostgreSQL ...
             reason = str(error.orig or error).splitlines()[0]
             raise InputError("--store", f"not a history store: {reason}", value=self.shown_url) from None
+
+    def _told(self, context: ExceptionContext) -> None:
+        """Once the store is open, a database error is the line a user reads, never SQLAlchemy's statement and
+        parameters: a SQLite file's (a disk full, damaged pages) is the ``--store`` path's, exit 2; a server's
+        (gone mid-scan) the environment's, exit 4."""
+        error = context.original_exception
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        if self.url.startswith("sqlite"):
+            raise InputError("--store", f"cannot use the history store: {reason}", value=self.shown_url)
+        raise ServiceError(f"the history store {self.shown_url} failed: {reason}")
+
+    def _read_version(self) -> int:
+        with self.engine.connect() as connection:
+            return applied_version(connection)
+
+    def _migrate(self) -> int:
+        """Bring the schema up to date. Two first uses of a new store at once both find no schema, and the one
+        that commits second fails (its table or version already there): it tries again and finds it done."""
+        attempt = 0
+        while True:
+            try:
+                with self.engine.begin() as connection:
+                    return migrate(connection)
+            except (IntegrityError, OperationalError, ProgrammingError) as error:
+                attempt += 1
+                if attempt == MIGRATION_ATTEMPTS or "locked" in str(error.orig):
+                    raise
+                time.sleep(0.05 * attempt)
+
+    def _check_readable(self) -> None:
+        """Readers (history, diff, trend, whatif, inventory --from-store) never create nor upgrade a store."""
+        latest = MIGRATIONS[-1].version
+        if not self.schema_version:
+            raise InputError("--store", "no history store there (record a scan with 'arcpolicy scan --store')",
+                             value=self.shown_url)
+        if self.schema_version < latest:
+            raise InputError("--store", f"the store's schema is version {self.schema_version}, this arcpolicy's is "
+                                        f"{latest}, and reading never upgrades it: record a scan into it "
+                                        "('arcpolicy scan --store') to upgrade it", value=self.shown_url)
 
     def _claim_sqlite_file(self, path: Path, create: bool) -> None:
         """A store's SQLite file is never opened through a link, nor another program's database written into; a
@@ -394,11 +452,16 @@ class ScanRecording:
         assert self._transaction is not None
         self._transaction.commit()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, error: object, traceback: object) -> None:
+        """The transaction rolls back unless it committed (on a server gone, as far as it can)."""
         if self._connection is not None:
-            if self._transaction is not None and self._transaction.is_active:
-                self._transaction.rollback()
-            self._connection.close()
+            try:
+                if self._transaction is not None and self._transaction.is_active:
+                    self._transaction.rollback()
+                self._connection.close()
+            except Exception:
+                if error is None:
+                    raise  # else the error that stopped the recording is the one to tell
 
 
 def _scan_record(row) -> ScanRecord:

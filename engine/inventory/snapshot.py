@@ -25,10 +25,12 @@ import orjson
 from ijson.backends import python as exact_parser
 
 from engine import ids
-from engine.atomic import atomic_writer
+from engine.atomic import PRIVATE_MODE, atomic_writer
 from engine.errors import InputError
 from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, line_facts
 from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, too_deep
+from engine.output.redact import blank_secrets
+from engine.secret_values import scrub_data
 
 WRAPPER_KEYS = ("value", "data")
 
@@ -311,13 +313,19 @@ def _validate(path: Path, kind: str, number: int, item: Any) -> None:
 class SnapshotWriter:
     """A snapshot written a resource at a time (``with``: :meth:`add` each resource, as a dict or as its
     compact JSON), atomically: a JSON list, or NDJSON for .ndjson/.jsonl. An interrupted write leaves any
-    earlier file untouched."""
+    earlier file untouched.
 
-    def __init__(self, path: str | Path):
+    A fleet ``--save`` d from what a command read (``saved=True``) is its owner's only (0600), and holds no
+    secret: values under secret-looking keys (``configurationProtectedSettings``) are blanked to ``***`` and
+    values secret by origin (a secure parameter's, wherever it sits: a tag) masked, as the history store keeps
+    inventories (:func:`engine.history.inventory.canonical_group`)."""
+
+    def __init__(self, path: str | Path, *, saved: bool = False):
         self.path = Path(path)
         self.ndjson = self.path.suffix.lower() in (".ndjson", ".jsonl")
         self.count = 0
-        self._writing = atomic_writer(self.path, binary=True)
+        self.saved = saved
+        self._writing = atomic_writer(self.path, binary=True, mode=PRIVATE_MODE if saved else None)
 
     def __enter__(self) -> SnapshotWriter:
         self._out = self._writing.__enter__()
@@ -326,6 +334,8 @@ class SnapshotWriter:
         return self
 
     def add(self, resource: dict[str, Any] | bytes) -> None:
+        if self.saved:
+            resource = scrub_data(blank_secrets(orjson.loads(resource) if isinstance(resource, bytes) else resource))
         encoded = resource if isinstance(resource, bytes) else orjson.dumps(resource)
         if self.ndjson:
             self._out.write(encoded + b"\n")
@@ -339,12 +349,13 @@ class SnapshotWriter:
         self._writing.__exit__(*exc)
 
 
-def write_snapshot(path: str | Path, resources: Iterable[dict[str, Any] | bytes]) -> int:
-    """Write resources atomically (temp file + rename): JSON list, or NDJSON for .ndjson/.jsonl.
+def write_snapshot(path: str | Path, resources: Iterable[dict[str, Any] | bytes], *, saved: bool = False) -> int:
+    """Write resources atomically (temp file + rename): JSON list, or NDJSON for .ndjson/.jsonl; ``saved``: as
+    :class:`SnapshotWriter` saves a fleet read (secrets blanked, 0600).
 
     Returns the number written. An interrupted write leaves any earlier file untouched.
     """
-    with SnapshotWriter(path) as snapshot:
+    with SnapshotWriter(path, saved=saved) as snapshot:
         for resource in resources:
             snapshot.add(resource)
     return snapshot.count

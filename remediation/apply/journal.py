@@ -13,6 +13,8 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +61,22 @@ class Journal:
         self.plan = plan_fingerprint
         self._lock = threading.Lock()
         self._closed = False
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
-        if "body" not in columns:  # a journal an earlier arcpolicy wrote
-            self._db.execute("ALTER TABLE operations ADD COLUMN body TEXT")
+        with self._told():
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(operations)")}
+            if "body" not in columns:  # a journal an earlier arcpolicy wrote
+                self._db.execute("ALTER TABLE operations ADD COLUMN body TEXT")
+
+    @contextmanager
+    def _told(self) -> Iterator[None]:
+        """SQLite failing on the journal (its disk full, the file damaged) is one line naming it, exit 2."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise InputError(str(self.path), f"cannot write the apply journal: {error} (--journal)") from None
 
     @classmethod
     def resumable(cls, path: Path, plan_fingerprint: str) -> dict[str, JournalEntry]:
@@ -116,7 +127,7 @@ class Journal:
 
     def reset(self) -> None:
         """Forget earlier runs of this plan (a fresh apply re-reads ARM instead)."""
-        with self._lock:
+        with self._lock, self._told():
             self._db.execute("DELETE FROM operations WHERE plan = ?", (self.plan,))
 
     def record(self, operation: str, state: OpState, *, polling_url: str | None = None,
@@ -125,7 +136,7 @@ class Journal:
         the journal is closed (an interrupted apply that stopped waiting for an operation on the wire) a
         record is dropped: that operation's last state stays, which is what ``--resume`` must see."""
         text = None if body is None else scrub(json.dumps(body, sort_keys=True))
-        with self._lock:
+        with self._lock, self._told():
             if self._closed:
                 return
             self._db.execute(

@@ -22,6 +22,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from engine.untrusted_text import terminal_text
 from remediation.apply.models import OperationResult
 from remediation.apply.pacing import DEFAULT_BURST, DEFAULT_RATE
 from remediation.plan.models import Operation
@@ -91,7 +92,9 @@ class ApplyProgress:
             self._started = self._clock()
 
     def say(self, text: str) -> None:
-        """A line of its own among the progress (an interruption, what happens next)."""
+        """A line of its own among the progress (an interruption, what happens next); names in it are shown,
+        their control characters never sent."""
+        text = terminal_text(text)
         with self._lock:
             if self._progress is not None:
                 self._progress.console.print(text, markup=False, highlight=False)

@@ -96,14 +96,16 @@ def test_plan_takes_the_rego_engine_and_saves_the_fleet_it_read(fleet_file: Path
     arguments = ["plan", *("--policy", str(LIBRARY / "rego")), "--workers", "1"]
     assert main([*arguments, "-i", str(fleet_file), "--rego-engine", "regopy", "--save", str(saved),
                  "-o", str(out)]) == 0
-    fingerprint, operations = rego_plan(out)
+    _, operations = rego_plan(out)
     assert {definition for _, _, definition in operations} >= {"rego:arcpolicy.flux_auto_upgrade",
                                                                 "rego:arcpolicy.monitoring_required"}
     assert sorted(resource["id"] for resource in json.loads(saved.read_text())) == sorted(
         resource["id"] for resource in json.loads(fleet_file.read_text()))
     again = tmp_path / "again.json"
     assert main([*arguments, "-i", str(saved), "-o", str(again)]) == 0
-    assert rego_plan(again) == (fingerprint, operations)  # the saved snapshot is the fleet that was planned
+    # the saved snapshot is the fleet that was planned, values under secret-looking keys masked (its inventory
+    # fingerprint differs by them, e.g. a ...enableSecretRotation setting): the same operations
+    assert rego_plan(again)[1] == operations
 
 
 def test_plan_passes_the_opa_engine_to_its_scan(fleet_file: Path, tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_a_policy_added_in_the_pull_request_fails_the_job_and_is_named(policy_re
     assert main(shlex.split(line)[1:]) == 1  # the step records 1; the last step fails the job with it
     comment = (policy_repo / "whatif.md").read_text()
     assert "Definitions added: `rego:arcpolicy.monitoring_required" in comment
-    assert "### Newly non-compliant: arcpolicy.monitoring_required" in comment
+    assert "### Newly non-compliant: `arcpolicy.monitoring_required`" in comment
     failing = steps()[-1]
     assert failing["if"] == "steps.whatif.outputs.status != '0'"
     capsys.readouterr()
