@@ -28,6 +28,7 @@ arcpolicy's own, far above anything a real resource, policy or plan holds.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -96,6 +97,14 @@ def bracket_depths(chunk: bytes, depth: int) -> tuple[int, int]:
 CUT_NOTE_ROOM = 48  # characters kept for the note saying what a cut value left out
 
 
+def json_length(value: Any) -> int:
+    """Characters of ``value`` as compact JSON (orjson's; the json module for integers past 64 bits)."""
+    try:
+        return len(orjson.dumps(value, default=str))
+    except TypeError:
+        return len(json.dumps(value, default=str, separators=(",", ":")))
+
+
 def cut_value(value: Any, limit: int = MAX_REASON_VALUE_LENGTH) -> Any:
     """``value`` when its JSON is within ``limit`` characters, else a copy cut to fit: a string's start, an array's
     first items, an object's first members, then a note saying how much was left out (a last item, a member
@@ -103,14 +112,14 @@ def cut_value(value: Any, limit: int = MAX_REASON_VALUE_LENGTH) -> Any:
     if isinstance(value, str):
         return value if len(value) <= limit else \
             f"{value[:max(limit - CUT_NOTE_ROOM, 0)]}... ({len(value):,} characters)"
-    if not isinstance(value, list | dict) or len(orjson.dumps(value, default=str)) <= limit:
+    if not isinstance(value, list | dict) or json_length(value) <= limit:
         return value
     budget = limit - CUT_NOTE_ROOM
     items = value.items() if isinstance(value, dict) else enumerate(value)
     kept: dict[Any, Any] = {}
     for key, item in items:
         shown = cut_value(item, budget)
-        cost = len(orjson.dumps(shown, default=str)) + (len(str(key)) + 4 if isinstance(value, dict) else 1)
+        cost = json_length(shown) + (len(str(key)) + 4 if isinstance(value, dict) else 1)
         if cost > budget:
             break
         kept[key] = shown

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -21,7 +20,7 @@ from engine import ids
 from engine.builtin_policies import resolve_builtin
 from engine.errors import InputError
 from engine.jsonfiles import read_json
-from engine.limits import MAX_POLICY_DOCUMENT_BYTES
+from engine.limits import MAX_POLICY_DOCUMENT_BYTES, json_length
 
 DEFINITION_TYPE = "microsoft.authorization/policydefinitions"
 SET_DEFINITION_TYPE = "microsoft.authorization/policysetdefinitions"
@@ -247,7 +246,7 @@ def read_objects(path: Path, what: str = "policy file") -> Iterator[tuple[str, d
 def _within_limit(item: dict[str, Any], path: Path, place: str, what: str) -> dict[str, Any]:
     """``item`` if its JSON is within Azure Policy's request-body limit for a definition, initiative or assignment
     (engine.limits), else InputError: refused before it is compiled or evaluated."""
-    size = len(orjson.dumps(item))
+    size = json_length(item)
     if size > MAX_POLICY_DOCUMENT_BYTES:
         raise InputError(str(path), f"this document of the {what} is {size:,} bytes as JSON; Azure Policy accepts "
                                     f"at most {MAX_POLICY_DOCUMENT_BYTES:,} bytes for a definition, initiative or "

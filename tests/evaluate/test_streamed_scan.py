@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from engine.errors import InputError
 from engine.evaluate import prepare_scan, run_scan
 from engine.evaluate.streaming import stream_scan
 from engine.inventory import Fleet, FleetStream, numbered, write_snapshot
@@ -70,7 +71,7 @@ def test_a_scan_that_fails_part_way_leaves_no_output_behind(tmp_path: Path) -> N
 
     from engine.inventory import stream_snapshot
 
-    with pytest.raises(OSError), OutputFiles(outputs, ScanMetadata()) as files:
+    with pytest.raises(InputError, match="No space left on device"), OutputFiles(outputs, ScanMetadata()) as files:
         stream_scan(stream_snapshot(fleet), prepare_scan(POLICIES), [files, Failing()], workers=1)
         files.finish()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["fleet.json"]  # no output, no temporary file
