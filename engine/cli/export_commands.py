@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.cli.app import app, short_help
-from engine.cli.output import console, terminal_text
+from engine.cli.output import say
 from engine.errors import InputError
 from remediation.export import FORMATS, ExportResult, export_plan
 from remediation.plan.io import read_plan
@@ -53,4 +53,4 @@ def export_command(
         raise InputError(str(inventory or plan.inventory_source), "is not the inventory the plan was made from "
                          f"(fingerprint {fleet.fingerprint()}, the plan's {plan.inventory_fingerprint})")
     result = export_plan(plan, format_name, output, None if fleet is None else fleet.resources())
-    console.print(terminal_text(export_summary(result, format_name)), markup=False, highlight=False, soft_wrap=True)
+    say(export_summary(result, format_name))

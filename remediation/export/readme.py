@@ -7,7 +7,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from engine.output.report import markdown_cell
+from engine.untrusted_text import markdown_cell, markdown_code
 from remediation.export.model import Prepared
 from remediation.plan.models import Action
 
@@ -36,8 +36,8 @@ def readme(prepared: Prepared, steps: list[dict[str, Any]], format_name: str) ->
     if plan.canary is not None:
         lines += ["## Canary", "", f"The first wave is the canary: {len(plan.canary.clusters)} clusters, "
                   f"{plan.canary.operations} operations. Deploy it, check it, then go on.", ""]
-        lines += [f"- {markdown_cell(cluster)}" for cluster in plan.canary.clusters[:ROWS_SHOWN]] + [""]
-        lines += [f"- note: {markdown_cell(note)}" for note in plan.canary.notes] + ([""] if plan.canary.notes else [])
+        lines += [f"- {markdown_code(cluster)}" for cluster in plan.canary.clusters[:ROWS_SHOWN]] + [""]
+        lines += [f"- note: {markdown_code(note)}" for note in plan.canary.notes] + ([""] if plan.canary.notes else [])
     lines += ["## Waves and order", "",
               "Deploy in this order (`deploy.sh` does; `manifest.json` says the same for other tools). Each wave "
               "starts once the previous one has finished. Deletes are not expressible in an incremental deployment: "
@@ -61,10 +61,10 @@ def readme(prepared: Prepared, steps: list[dict[str, Any]], format_name: str) ->
               "No protected value is written here. Key Vault secrets are referenced (the deploying identity needs "
               "to get them); `listKeys()` values are read by ARM when it deploys; the pipeline supplies the "
               "others (`deploy.sh` reads each from the environment variable named below).", ""]
-    lines += [f"- `{secret.name}`: Key Vault, {markdown_cell(secret.description)}" for secret in vault]
+    lines += [f"- `{secret.name}`: Key Vault, {markdown_code(secret.description)}" for secret in vault]
     variable = "env `{}` (ARM), `TF_VAR_{}` (Terraform)"
     lines += [f"- `{secret.name}` ({variable.format(env_name(secret.name), secret.name)}): supplied by the "
-              f"pipeline, {markdown_cell(secret.description)}" for secret in pipeline]
+              f"pipeline, {markdown_code(secret.description)}" for secret in pipeline]
     if not vault and not pipeline:
         lines.append("- none")
     deletes = [operation for wave in prepared.waves for operation in wave.deletes]
