@@ -21,7 +21,7 @@ Feature: Preview a policy change on the fleet of a stored scan (what-if)
     And the preview counts 1 newly non-compliant records
     And arcpolicy exits with status 1
     And the preview's Markdown fits a pull-request comment
-    And the file "whatif.md" contains "| `pinned-versions` | Pinned extension versions are in the allowed list | 0 | 1 | 1 | 0 | 0 | 0 |"
+    And the file "whatif.md" contains "| `pinned-versions` | `Pinned extension versions are in the allowed list` | 0 | 1 | 1 | 0 | 0 | 0 |"
 
   Scenario: Widening the list again makes the cluster compliant, and nothing becomes non-compliant
     Given the assignment "pinned-versions" is changed to the parameters:

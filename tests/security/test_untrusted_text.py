@@ -75,15 +75,17 @@ def check_terminal(text: str) -> None:
 
 
 def check_csv(text: str, originals: dict[str, str]) -> None:
-    """No cell starts a formula; a value that would is prefixed with ' and otherwise kept; cells quoted."""
+    """No cell starts a formula; a value that would is prefixed with ' and otherwise kept; every row has the
+    header's cells (a quote, comma or line break in a value stays inside its cell)."""
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     for row in rows:
+        assert None not in row and None not in row.values(), row
         for column, cell in row.items():
             assert not cell.startswith(FORMULA_STARTS), (column, cell)
             if column in originals:
                 original = originals[column]
                 assert cell == ("'" + original if original.startswith(FORMULA_STARTS) else original)
-    assert text.startswith('"complianceState"')
+    assert text.startswith("complianceState,resourceId,")
 
 
 def flat(tokens: list[Token]) -> Iterator[Token]:
