@@ -236,6 +236,8 @@ def _expression(tokens: _Tokens) -> Expression:
             if not tokens.at(")"):
                 tokens.take(",")
         tokens.take(")")
+        if token.lower() in FUNCTIONS and len(arguments) != 1:
+            raise UnsupportedQuery(f"{token}() takes one argument, not {len(arguments)}")
         return Call(token, tuple(arguments))
     return Column(tuple(token.split(".")))
 

@@ -109,6 +109,11 @@ def test_query_outside_the_supported_subset_returns_a_400_arm_body(sandbox):
     with _graph_client(sandbox) as client, pytest.raises(HttpResponseError) as raised:
         client.resources(QueryRequest(query="resources | where location matches regex 'east'"))
     assert "unsupported comparison operator 'matches'" in raised.value.error.message
+    with _graph_client(sandbox) as client, pytest.raises(HttpResponseError) as raised:
+        # the fuzzer's find: a conversion given two arguments was a TypeError (a 500), even on an empty fleet
+        client.resources(QueryRequest(query="resources | where type == 'x' | project tostring(name, id)"))
+    assert raised.value.status_code == 400
+    assert "tostring() takes one argument, not 2" in raised.value.error.message
 
 
 def test_quota_headers_on_every_response_and_429_past_the_quota(sandbox_factory):
