@@ -42,6 +42,7 @@ _NOTHING_PROTECTED = re.compile(rb'\{\}|null|\{"[^"]*":""(?:,"[^"]*":"")*\}')
 _LOCATION = b'"location":'
 _LOCATION_AS_STORED = re.compile(rb'"[a-z0-9]*"')  # a location ARM's name already (no "East US" to rewrite)
 _CLUSTER_CHILDREN = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
+_CHILD_PART = re.compile(rb"%s/%s/%s" % ((_SEGMENT,) * 3), re.IGNORECASE)  # what _PLAIN_ID adds past "/providers/"
 
 
 def line_facts(line: bytes) -> LineFacts | None:
@@ -57,6 +58,18 @@ def line_facts(line: bytes) -> LineFacts | None:
     plain = _PLAIN_ID.fullmatch(line, 7, id_end)
     if plain is None:
         return None
+    first, first_type = plain.groups()
+    try:
+        owner = first.decode() if len(first) < id_end - 7 and ids.normalize(first_type.decode()) in ids.CLUSTER_TYPES \
+            else None
+    except UnicodeDecodeError:
+        return None
+    return _typed(line, id_end, owner)
+
+
+def _typed(line: bytes, id_end: int, owner: str | None) -> LineFacts | None:
+    """:func:`line_facts` past the id: the line's type and checks; ``owner``, the cluster the id hangs off, is kept
+    for a child type."""
     type_start = line.find(_TYPE_MEMBER, id_end)
     if type_start < 0 or line.find(b"{", id_end, type_start) >= 0 or line.find(b"[", id_end, type_start) >= 0 \
             or not line.count(b'"', id_end, type_start) % 2:  # the comma is outside any string
@@ -70,15 +83,41 @@ def line_facts(line: bytes) -> LineFacts | None:
             found = line.find(key, found + len(key))
     try:
         resource_id, resource_type = line[7:id_end].decode(), line[type_start + 9:type_end].decode()
-        type_key = ids.normalize(resource_type)
-        if not type_key or type_key in ids.CONTAINER_TYPES:  # containers are kept parsed
-            return None
-        first, first_type = plain.groups()
-        owner = first.decode() if len(first) < id_end - 7 and type_key in _CLUSTER_CHILDREN \
-            and ids.normalize(first_type.decode()) in ids.CLUSTER_TYPES else None
     except UnicodeDecodeError:
         return None
-    return resource_id, resource_type, owner
+    type_key = ids.normalize(resource_type)
+    if not type_key or type_key in ids.CONTAINER_TYPES:  # containers are kept parsed
+        return None
+    return resource_id, resource_type, owner if type_key in _CLUSTER_CHILDREN else None
+
+
+class PlainLines:
+    """:func:`line_facts` of a file's lines in order, reading a line that starts with the id of the cluster read just
+    before (a snapshot lists a cluster's extensions after it) from that id: only the part past it is matched."""
+
+    def __init__(self) -> None:
+        self._prefix = b""  # '{"id":"' + the last plain cluster id + '/providers/'
+        self._cluster_id = ""
+
+    def facts(self, line: bytes) -> LineFacts | None:
+        prefix = self._prefix
+        if prefix and line.startswith(prefix):
+            if b"\\" in line:
+                return None
+            start = len(prefix)
+            id_end = line.find(b'"', start)
+            if _CHILD_PART.fullmatch(line, start, id_end) is None:
+                return None
+            return _typed(line, id_end, self._cluster_id)
+        facts = line_facts(line)
+        if facts is not None and facts[2] is None:
+            spelled = facts[0].encode()
+            plain = _PLAIN_ID.fullmatch(spelled)
+            assert plain is not None
+            first, first_type = plain.groups()
+            if len(first) == len(spelled) and ids.normalize(first_type.decode()) in ids.CLUSTER_TYPES:
+                self._prefix, self._cluster_id = _ID_START + spelled + b"/providers/", facts[0]
+        return facts
 
 
 class LineCheckFailed(Exception):

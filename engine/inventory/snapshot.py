@@ -27,7 +27,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import PRIVATE_MODE, atomic_writer
 from engine.errors import InputError
-from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, line_facts
+from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, PlainLines, line_facts
 from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, too_deep
 from engine.output.redact import blank_secrets
 from engine.secret_values import scrub_data
@@ -269,8 +269,9 @@ def _raise_json_error(path: Path, location: str | None = None) -> None:
 
 
 def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
+    plain = PlainLines().facts
     for number, line in enumerate(handle, start=1):
-        if defer and (facts := line_facts(line)) is not None:
+        if defer and (facts := plain(line)) is not None:
             yield number, facts, line
             continue
         if not line.strip():

@@ -44,10 +44,11 @@ MAX_PARTITIONS = 4096
 DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of resources held in memory while reading, before partitions spill
 RECORD_OVERHEAD = 200  # bytes Python spends on a routed resource besides its JSON
 
-CLUSTER, EXTENSION, FLUX, OTHER = range(4)
+CLUSTER, EXTENSION, FLUX, OTHER, RUN = range(5)
 # (position, normalized id, normalized cluster id or own id, kind, counted values (None: not counted), its JSON:
-#  compact, or a line as read whose checks are still to be made, engine.inventory.lines)
-Routed = tuple[int, str, str, int, tuple[str, ...] | None, bytes]
+#  compact, or a line as read whose checks are still to be made, engine.inventory.lines); a RUN (a cluster's line
+#  and its children's lines right after it) holds each line's kind and the lines
+Routed = tuple[int, str, str, int, tuple[str, ...] | bytes | None, bytes | tuple[bytes, ...]]
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ class FleetStream:
         self._totals: Counter[str] = Counter()
         # raises the InputError of the input's first bad line, when lines were routed unparsed (stream_snapshot)
         self.first_bad_line: Callable[[], None] | None = None
+        self._run: _Run | None = None  # the run of lines being read
         self._read_all(resources)
 
     # ---- the first pass -------------------------------------------------------------------
@@ -102,26 +104,51 @@ class FleetStream:
             if type(resource) is tuple:
                 route_line(position, resource, read)  # type: ignore[arg-type]
             else:
+                if self._run is not None:
+                    self._end_run()
                 route(position, resource, read)  # type: ignore[arg-type]
+        if self._run is not None:
+            self._end_run()
         if self._file is not None:
             self._spill()
 
     def _route_line(self, position: int, facts: LineFacts, line: bytes) -> None:
-        """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read."""
+        """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read. A cluster's
+        line and the lines of its children right after it travel together, as one run."""
         self.resources_read += 1
         resource_id, resource_type, cluster_id = facts
-        key = ids.normalize(resource_id)
+        if line[-1:] != b"\n":
+            line += b"\n"  # the last line of a file: still marked as a line read unparsed
         type_key = ids.normalize(resource_type)
+        run = self._run
         if type_key in ids.CLUSTER_TYPES:
-            kind, owner = CLUSTER, key
             self.cluster_resources += 1
-        elif cluster_id is None:
+            if run is not None:
+                self._end_run()
+            self._run = _Run(position, ids.normalize(resource_id), resource_id, line)
+            return
+        if run is not None:
+            if cluster_id is not None and position == run.last + 1 \
+                    and (cluster_id == run.cluster_id or ids.normalize(cluster_id) == run.key) \
+                    and run.add(ids.normalize(resource_id), EXTENSION if type_key == ids.EXTENSION_TYPE else FLUX,
+                                line):
+                return
+            self._end_run()
+        key = ids.normalize(resource_id)
+        if cluster_id is None:
             kind, owner = OTHER, key
         else:
             kind, owner = EXTENSION if type_key == ids.EXTENSION_TYPE else FLUX, ids.normalize(cluster_id)
-        if line[-1:] != b"\n":
-            line += b"\n"  # the last line of a file: still marked as a line read unparsed
         self._hold(zlib.crc32(owner.encode()) % self._width, (position, key, owner, kind, None, line))
+
+    def _end_run(self) -> None:
+        """The run read so far routed to its cluster's partition: one item, or the cluster's line alone."""
+        run = self._run
+        assert run is not None
+        self._run = None
+        item: Routed = (run.position, run.key, run.key, CLUSTER, None, run.lines[0]) if len(run.lines) == 1 else \
+            (run.position, run.key, run.key, RUN, bytes(run.kinds), tuple(run.lines))
+        self._hold(zlib.crc32(run.key.encode()) % self._width, item)
 
     def _route(self, position: int, resource: dict[str, Any], read: bytes | None) -> None:
         self.resources_read += 1
@@ -157,7 +184,8 @@ class FleetStream:
 
     def _hold(self, number: int, item: Routed) -> None:
         self._held[number].append(item)
-        self._held_bytes += len(item[5]) + len(item[1]) + len(item[2]) + RECORD_OVERHEAD
+        size = len(item[5]) if item[3] != RUN else sum(map(len, item[5])) + len(item[5]) * RECORD_OVERHEAD
+        self._held_bytes += size + len(item[1]) + len(item[2]) + RECORD_OVERHEAD
         if self._held_bytes > self._budget:
             self._spill()
 
@@ -196,6 +224,10 @@ class FleetStream:
         return routed
 
     def _partition(self, routed: list[Routed]) -> FleetPartition:
+        owners = Counter(item[2] for item in routed)
+        if len(owners) < len(routed):  # a run whose cluster has other resources here is read line by line
+            routed = [part for item in routed
+                      for part in (_run_lines(item) if item[3] == RUN and owners[item[2]] > 1 else (item,))]
         kept: dict[str, Routed] = {}
         for item in routed:  # in the order read
             earlier = kept.get(item[1])
@@ -224,7 +256,11 @@ class FleetStream:
             if id(item) not in survivors:
                 continue
             entry = partition.entries[index]
-            if kind == CLUSTER:
+            if kind == RUN:  # the cluster's line, then its children's
+                entry.resource = encoded[0]
+                for child, child_kind in zip(encoded[1:], counted[1:], strict=True):  # type: ignore[index]
+                    (entry.extensions if child_kind == EXTENSION else entry.flux_configurations).append(child)
+            elif kind == CLUSTER:
                 entry.resource = encoded
                 if counted is not None:
                     self._count(CLUSTER_COUNTS, counted)
@@ -296,6 +332,37 @@ def _cluster_counts(type_key: str, resource_id: str, properties: dict[str, Any])
 def _extension_counts(properties: dict[str, Any]) -> tuple[str, ...]:
     return (str(properties.get("extensionType") or "unknown").lower(),
             str(properties.get("provisioningState") or "unknown"))
+
+
+class _Run:
+    """A cluster's line and the lines of its children right after it (each id once), as they are read."""
+
+    __slots__ = ("cluster_id", "key", "keys", "kinds", "last", "lines", "position")
+
+    def __init__(self, position: int, key: str, cluster_id: str, line: bytes):
+        self.position = self.last = position
+        self.key, self.cluster_id = key, cluster_id
+        self.lines, self.kinds, self.keys = [line], bytearray((CLUSTER,)), {key}
+
+    def add(self, key: str, kind: int, line: bytes) -> bool:
+        """Whether the next line, a child of this cluster, joins the run (not when its id is already in it)."""
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        self.lines.append(line)
+        self.kinds.append(kind)
+        self.last += 1
+        return True
+
+
+def _run_lines(item: Routed) -> Iterator[Routed]:
+    """A run's lines as the items they would have been routed as one by one."""
+    position, key, owner, _, kinds, lines = item
+    yield position, key, owner, CLUSTER, None, lines[0]  # type: ignore[misc]
+    for offset in range(1, len(lines)):
+        line = lines[offset]  # type: ignore[index]
+        child_id = line[7:line.index(b'"', 7)].decode()  # a plain line: it starts with its id, spelled literally
+        yield position + offset, ids.normalize(child_id), owner, kinds[offset], None, line  # type: ignore[index,misc]
 
 
 def _resource_id(item: Routed) -> str:

@@ -15,8 +15,9 @@ import pytest
 
 from engine.cli.main import main
 from engine.external_sort import ExternalSort
-from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, write_snapshot
+from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, stream_snapshot, write_snapshot
 from engine.inventory.generator import generate_fleet
+from engine.inventory.lines import PlainLines, line_facts
 from engine.inventory.stream import ReadOrder
 
 RESOURCES = list(generate_fleet(60, seed=23))
@@ -97,3 +98,83 @@ def test_save_writes_the_fleet_as_the_in_memory_fleet_gives_it(tmp_path: Path, c
     expected = tmp_path / "expected.ndjson"
     write_snapshot(expected, load_snapshot(fleet_file).resources(), saved=True)  # as every --save: secrets blanked
     assert saved.read_bytes() == expected.read_bytes()
+
+
+def grouped_lines() -> bytes:
+    """A snapshot as arcpolicy and ARM list it (each cluster followed by its children, compact lines: routed as runs),
+    with what breaks a run: a cluster read again later, a child repeated within its run, a child of an earlier
+    cluster read later, a child spelling its cluster's id in another case, a blank line, a child to parse (a
+    display-name location, a protected setting), a child before its cluster, and a last line without a newline."""
+    resources = copy.deepcopy(RESOURCES)
+    starts = [number for number, resource in enumerate(resources) if resource["type"].endswith("connectedClusters")]
+    lines = [orjson.dumps(resource) for resource in resources]
+    # edited from the last line back, so that each edit's index holds
+    lines.insert(starts[16], lines.pop(starts[16] + 1))  # a child before its cluster
+    protected = copy.deepcopy(resources[starts[14] + 1])
+    protected["properties"]["configurationProtectedSettings"] = {"token": "s3cret"}
+    lines[starts[14] + 1] = orjson.dumps(protected)
+    located = copy.deepcopy(resources[starts[12] + 1])
+    located["location"] = "West Europe"
+    lines[starts[12] + 1] = orjson.dumps(located)
+    lines.insert(starts[10] + 2, b"")
+    cased = copy.deepcopy(resources[starts[8] + 1])
+    cased["id"] = cased["id"].replace("/connectedClusters/", "/CONNECTEDCLUSTERS/")
+    lines[starts[8] + 1] = orjson.dumps(cased)
+    again = copy.deepcopy(resources[starts[6]])
+    again["tags"] = {"environment": "dev"}
+    lines.append(orjson.dumps(again))  # its run read line by line, the later cluster kept
+    lines.append(lines.pop(starts[4] + 1))  # a child read after other clusters
+    lines.insert(starts[1] + 2, lines[starts[1] + 1])  # a child repeated within its run
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("budget", [None, 3000], ids=["in memory", "spilled"])
+def test_runs_of_lines_read_as_the_exact_reading_reads_them(tmp_path: Path, budget: int | None) -> None:
+    """A scan routes a cluster's line with its children's lines after it as one run; what it reads is what reading
+    every line the exact way reads: each cluster with exactly its children, warnings, the groups in read order."""
+    fleet_file = tmp_path / "fleet.ndjson"
+    fleet_file.write_bytes(grouped_lines())
+
+    def read(defer: bool) -> tuple[dict[str, Any], list[str], list[list[Any]]]:
+        stream = stream_snapshot(fleet_file, defer, **({} if budget is None else {"budget": budget}))
+        clusters, order = {}, ReadOrder()
+        for partition in stream.partitions():
+            order.add(partition)
+            for entry in partition.entries:
+                if entry.resource is not None:
+                    clusters[orjson.loads(entry.resource)["id"].lower()] = (
+                        orjson.loads(entry.resource), [orjson.loads(child) for child in entry.extensions],
+                        [orjson.loads(child) for child in entry.flux_configurations])
+        return clusters, stream.warnings, [[orjson.loads(member) for member in group] for group in order]
+
+    exact, deferred = read(False), read(True)
+    assert deferred == exact
+    clusters, warnings, _ = exact
+    assert len(clusters) == 60 and len(warnings) == 2  # the child repeated in its run, the cluster read again
+
+
+def test_a_child_read_from_its_clusters_id_has_the_facts_of_its_own_reading() -> None:
+    """PlainLines reads a line that starts with the id of the cluster read before from that id: the same facts as
+    line_facts reading it alone, for children and for lines that only look like them."""
+    cluster = orjson.loads(orjson.dumps(RESOURCES[0]))
+    cluster_id = cluster["id"]
+    site_id = cluster_id.replace("Microsoft.Kubernetes/connectedClusters", "Microsoft.Web/sites")
+    extension = {"id": f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/flux", "name": "flux",
+                 "type": "Microsoft.KubernetesConfiguration/extensions", "properties": {}}
+    variants = [
+        extension, {**extension, "type": "microsoft.kubernetesconfiguration/fluxconfigurations"},
+        {**extension, "type": "Microsoft.KubernetesConfiguration/sourceControlConfigurations"},
+        {**extension, "id": extension["id"].replace("/providers/Microsoft.KubernetesConfiguration", "/PROVIDERS/x")},
+        {**extension, "id": extension["id"] + "/more"}, {**extension, "id": extension["id"] + "/providers/a/b/c"},
+        {**extension, "id": extension["id"].replace("/flux", "/providers")}, {**extension, "name": "a\\b"},
+        {**extension, "properties": {"configurationProtectedSettings": {"k": "v"}}}, {**extension, "location": "X Y"},
+        {**extension, "id": f"{site_id}/providers/Microsoft.KubernetesConfiguration/extensions/flux"},
+        {**extension, "type": "Microsoft.Resources/resourceGroups"}, {"type": extension["type"], "id": extension["id"]},
+    ]
+    for first in (cluster, {**cluster, "id": site_id}, {**cluster, "id": f"{cluster_id}/providers/a/b/c"}):
+        lines = [orjson.dumps(resource) + b"\n" for resource in (first, *variants, first, *variants)]
+        reader = PlainLines()
+        assert [reader.facts(line) for line in lines] == [line_facts(line) for line in lines]
+    reader = PlainLines()
+    assert [reader.facts(orjson.dumps(resource) + b"\n") for resource in (cluster, extension)][1] == (
+        extension["id"], extension["type"], cluster_id)
