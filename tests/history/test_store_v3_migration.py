@@ -1,0 +1,161 @@
+"""A store written by arcpolicy's schema version 3 (records as JSON rows) migrates on open, and every reading
+command shows exactly what it showed before the migration (SQLite and PostgreSQL).
+
+``data/store_v3/tables.json`` holds the rows of a real version-3 store (three scans of a generated fleet, with
+inventories, assignments, an exemption and a protected setting), and ``data/store_v3/expected/`` what ``history``,
+``diff``, ``trend``, ``inventory --from-store``, ``whatif`` and ``history --keep`` printed on that store with the
+arcpolicy that wrote it (main at 4aabcf4, before the store kept states as changes). The store is rebuilt here
+row by row in the version-3 schema, then opened by today's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import sys
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, create_engine, insert
+
+from engine.cli.main import main
+from engine.history.schema import MIGRATIONS, migrate
+from engine.history.store import database_url, safe_url
+
+DATA = Path(__file__).resolve().parent / "data" / "store_v3"
+EXPECTED = DATA / "expected"
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+FIRST, SECOND, THIRD = "20260501T060000Z-aaaaaa", "20260501T120000Z-bbbbbb", "20260501T180000Z-cccccc"
+KEEP_AFTER = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)  # --keep prunes the first scan only
+STORE_MARK = "<store>"
+COLUMNS = "160"  # tables as wide as a wide terminal
+# What-if's JSON gained fields since version 3 (changes within records, the assignment sets compared): the
+# fields version 3 wrote must read as they did.
+WHATIF_V3_FIELDS = ("baselineScanId", "baselineStartedAt", "baselinePolicyFingerprint", "policyFingerprint",
+                    "baselineToolVersion", "clusters", "definitionsAdded", "definitionsRemoved", "skipped")
+IMPACT_V3_FIELDS = ("assignmentId", "assignmentName", "title", "nonCompliantBefore", "nonCompliantAfter",
+                    "newlyNonCompliant", "newlyCompliant", "newRecords", "removedRecords")
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, dict) and "base64" in value:
+        return base64.b64decode(value["base64"])
+    if isinstance(value, dict) and "datetime" in value:
+        return datetime.fromisoformat(value["datetime"])
+    return value
+
+
+def build_version_3_store(url: str) -> None:
+    """The version-3 tables (created by the migrations of that time) filled with the stored rows."""
+    engine = create_engine(database_url(url))
+    with engine.begin() as connection:
+        assert migrate(connection, MIGRATIONS[:3]) == 3
+        tables = MetaData()
+        tables.reflect(connection)
+        rows = json.loads((DATA / "tables.json").read_text())
+        for name in ("scans", "policy_states", "inventory_blobs", "scan_inventories", "scan_assignments"):
+            connection.execute(insert(tables.tables[name]),
+                               [{key: _decoded(value) for key, value in row.items()} for row in rows[name]])
+    engine.dispose()
+
+
+def _run(arguments: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = main(arguments)
+    return status, out.getvalue()
+
+
+def _keep_duration(now: datetime) -> str:
+    return f"{int((now - KEEP_AFTER).total_seconds())}s"
+
+
+def command_outputs(store: str, work: Path) -> dict[str, str]:
+    """Each command's exit status and output, the store's URL replaced by a mark (it differs per run) and lines
+    stripped (a table's title is centred over it)."""
+    shown = safe_url(store)
+    policies = ["-p", str(POLICIES / "azure"), "-p", str(POLICIES / "rego")]
+    whatif = ["whatif", "--store", store, *policies, "-a", str(DATA / "assignments_after.json"), "-e",
+              str(DATA / "exemptions.json"), "--baseline", FIRST[:12]]
+    commands: dict[str, Callable[[], tuple[int, str]]] = {
+        "history.json": lambda: _run(["history", "--store", store, "--format", "json"]),
+        "history.txt": lambda: _run(["history", "--store", store]),
+        "history-2.txt": lambda: _run(["history", "--store", store, "-n", "2"]),
+        "diff-1-2.json": lambda: _run(["diff", FIRST, SECOND, "--store", store, "--format", "json"]),
+        "diff-1-2.txt": lambda: _run(["diff", FIRST[:12], "latest~1", "--store", store]),
+        "diff-2-1.json": lambda: _run(["diff", SECOND, FIRST, "--store", store, "--format", "json"]),
+        "diff-2-3.txt": lambda: _run(["diff", "latest~1", "latest", "--store", store]),
+        "trend.html": lambda: _file(["trend", "--store", store, "-o", str(work / "trend.html")], work / "trend.html"),
+        "trend-2.svg": lambda: _file(["trend", "--store", store, "--last", "2", "-o", str(work / "t.html"), "--svg",
+                                      str(work / "trend.svg")], work / "trend.svg"),
+        "inventory-1.json": lambda: _file(["inventory", "--from-store", store, "--scan", FIRST, "--save",
+                                           str(work / "inventory-1.json")], work / "inventory-1.json"),
+        "inventory-3.json": lambda: _file(["inventory", "--from-store", store, "--scan", "latest", "--save",
+                                           str(work / "inventory-3.json")], work / "inventory-3.json"),
+        "whatif.json": lambda: _run([*whatif, "--format", "json"]),
+        "whatif.md": lambda: _run([*whatif, "--format", "markdown"]),
+        "whatif.txt": lambda: _run(whatif),
+        # last: --keep deletes the first scan (and the inventory only it used)
+        "keep.txt": lambda: _run(["history", "--store", store, "--keep", _keep_duration(datetime.now(UTC)),
+                                  "--format", "json"]),
+        "kept-inventory-2.json": lambda: _file(["inventory", "--from-store", store, "--scan", SECOND, "--save",
+                                                str(work / "inventory-2.json")], work / "inventory-2.json"),
+        "kept-trend.html": lambda: _file(["trend", "--store", store, "-o", str(work / "kept.html")],
+                                         work / "kept.html"),
+    }
+    outputs = {}
+    for name, command in commands.items():
+        status, text = command()
+        text = "\n".join(line.strip() for line in text.replace(shown, STORE_MARK).splitlines())  # titles centred
+        outputs[name] = f"exit {status}\n{text}\n"
+    return outputs
+
+
+def _file(arguments: list[str], path: Path) -> tuple[int, str]:
+    """The status and the file written; a saved inventory (tens of KB) as its digest and size."""
+    status, _ = _run(arguments)
+    if not path.exists():
+        return status, ""
+    if path.name.startswith("inventory-"):
+        return status, f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()} {path.stat().st_size} bytes\n"
+    return status, path.read_text()
+
+
+def comparable(name: str, text: str) -> str:
+    """The output as version 3 could have written it: what-if's JSON cut to version 3's fields."""
+    if name != "whatif.json":
+        return text
+    status, _, document = text.partition("\n")
+    report = json.loads(document)
+    report = {key: report[key] for key in WHATIF_V3_FIELDS} | {
+        "assignments": [{key: impact[key] for key in IMPACT_V3_FIELDS} for impact in report["assignments"]]}
+    return f"{status}\n{json.dumps(report, indent=2)}"
+
+
+def test_a_version_3_store_migrates_and_every_command_shows_what_it_showed(store_url, tmp_path: Path, capsys,
+                                                                           monkeypatch):
+    monkeypatch.setenv("COLUMNS", COLUMNS)
+    build_version_3_store(store_url)
+    outputs = command_outputs(store_url, tmp_path)
+    capsys.readouterr()
+    for name, text in outputs.items():
+        assert comparable(name, text) == comparable(name, (EXPECTED / name).read_text()), name
+
+
+if __name__ == "__main__":  # how data/store_v3/expected was written (with the arcpolicy that wrote tables.json)
+    import os
+    import tempfile
+
+    os.environ["COLUMNS"] = COLUMNS
+    with tempfile.TemporaryDirectory() as directory:
+        url = str(Path(directory) / "history.db")
+        build_version_3_store(url)
+        EXPECTED.mkdir(exist_ok=True)
+        for output_name, output in command_outputs(url, Path(directory)).items():
+            (EXPECTED / output_name).write_text(output)
+    sys.exit(0)
