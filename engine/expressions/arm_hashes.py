@@ -16,6 +16,7 @@ tests/expressions/test_arm_hashes.py checks published reference values.
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 ARM_NAMESPACE = uuid.UUID("11fb06fb-712d-4ddd-98c7-e71bbd588830")
@@ -24,18 +25,7 @@ _MASK32 = 0xFFFFFFFF
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _C1, _C2 = 597399067, 2869860233  # lane multipliers
 _F1, _F2 = 2246822507, 3266489909  # finalizer multipliers
-
-
-def _rotate(value: int, bits: int) -> int:
-    return ((value << bits) | (value >> (32 - bits))) & _MASK32
-
-
-def _lane1(k: int) -> int:
-    return (_rotate((k * _C1) & _MASK32, 15) * _C2) & _MASK32
-
-
-def _lane2(k: int) -> int:
-    return (_rotate((k * _C2) & _MASK32, 17) * _C1) & _MASK32
+_BLOCKS = struct.Struct("<II")  # an 8-byte block: the two lanes' 32-bit words, little-endian
 
 
 def _finalize(h: int) -> int:
@@ -47,23 +37,28 @@ def _finalize(h: int) -> int:
 
 
 def murmur_hash64(data: bytes) -> int:
-    """ResourceStack's MurmurHash64 of ``data`` (seed 0)."""
+    """ResourceStack's MurmurHash64 of ``data`` (seed 0). Lane 1 mixes its word with C1, rotl 15, C2 into h1
+    (then rotl 19, + h2, * 5 + 0x561ccd1b); lane 2 with C2, rotl 17, C1 into h2 (rotl 13, + h1, * 5 +
+    0x0bcaa747). Written out in one loop over the blocks: a plan hashes a name per deployment."""
     length = len(data)
     h1 = h2 = 0
-    position = 0
-    while position + 8 <= length:
-        h1 ^= _lane1(int.from_bytes(data[position:position + 4], "little"))
-        h1 = (_rotate(h1, 19) + h2) & _MASK32
+    blocks = length & ~7
+    for k1, k2 in _BLOCKS.iter_unpack(data[:blocks]):
+        k1 = (k1 * _C1) & _MASK32
+        h1 ^= ((((k1 << 15) | (k1 >> 17)) & _MASK32) * _C2) & _MASK32
+        h1 = ((((h1 << 19) | (h1 >> 13)) & _MASK32) + h2) & _MASK32
         h1 = (h1 * 5 + 1444728091) & _MASK32
-        h2 ^= _lane2(int.from_bytes(data[position + 4:position + 8], "little"))
-        h2 = (_rotate(h2, 13) + h1) & _MASK32
+        k2 = (k2 * _C2) & _MASK32
+        h2 ^= ((((k2 << 17) | (k2 >> 15)) & _MASK32) * _C1) & _MASK32
+        h2 = ((((h2 << 13) | (h2 >> 19)) & _MASK32) + h1) & _MASK32
         h2 = (h2 * 5 + 197830471) & _MASK32
-        position += 8
-    tail = data[position:]
+    tail = data[blocks:]
     if tail:
-        h1 ^= _lane1(int.from_bytes(tail[:4], "little"))
+        k1 = (int.from_bytes(tail[:4], "little") * _C1) & _MASK32
+        h1 ^= ((((k1 << 15) | (k1 >> 17)) & _MASK32) * _C2) & _MASK32
         if len(tail) > 4:
-            h2 ^= _lane2(int.from_bytes(tail[4:], "little"))
+            k2 = (int.from_bytes(tail[4:], "little") * _C2) & _MASK32
+            h2 ^= ((((k2 << 17) | (k2 >> 15)) & _MASK32) * _C1) & _MASK32
     h1 ^= length
     h2 ^= length
     h1 = (h1 + h2) & _MASK32

@@ -130,28 +130,29 @@ def within_size(value: Any, what: str) -> Any:
     Parts shared by reference (a variable used twice in another) count each time they appear, as
     in the JSON they become, but are walked once: the walk stops as soon as the limit is passed.
     """
-    sizes: dict[int, int] = {}
-
-    def size(item: Any, depth: int) -> int:
-        if isinstance(item, str):
-            return len(item) + 2
-        if not isinstance(item, dict | list):
-            return 8
-        known = sizes.get(id(item))
-        if known is not None:
-            return known
-        if depth > MAX_JSON_DEPTH:
-            raise EvaluationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
-        total = 2
-        for part in (item if isinstance(item, list) else (piece for pair in item.items() for piece in pair)):
-            total += size(part, depth + 1) + 1
-            if total > MAX_VALUE_SIZE:
-                raise EvaluationError(f"{what} is over the {MAX_VALUE_SIZE:,}-character limit of a template")
-        sizes[id(item)] = total
-        return total
-
-    size(value, 1)
+    _json_size(value, 1, {}, what)
     return value
+
+
+def _json_size(item: Any, depth: int, sizes: dict[int, int], what: str) -> int:
+    """A module-level function, not a closure: a recursive closure is a reference cycle per call, which only
+    the cyclic collector frees (and a plan calls this hundreds of thousands of times)."""
+    if isinstance(item, str):
+        return len(item) + 2
+    if not isinstance(item, dict | list):
+        return 8
+    known = sizes.get(id(item))
+    if known is not None:
+        return known
+    if depth > MAX_JSON_DEPTH:
+        raise EvaluationError(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+    total = 2
+    for part in (item if isinstance(item, list) else (piece for pair in item.items() for piece in pair)):
+        total += _json_size(part, depth + 1, sizes, what) + 1
+        if total > MAX_VALUE_SIZE:
+            raise EvaluationError(f"{what} is over the {MAX_VALUE_SIZE:,}-character limit of a template")
+    sizes[id(item)] = total
+    return total
 
 
 def wrong_kind(name: str, takes: tuple[Kind, ...], position: int, value: Any) -> EvaluationError | None:

@@ -364,19 +364,20 @@ def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[
             template_values: TemplateValues | None) -> list[ExpandedResource]:
     template = context.template
     instances, skipped = _instances(context)
-    graph = nx.DiGraph()
+    successors: dict[str, dict[str, None]] = {}  # dependency -> dependants, nodes in the order first named
     by_key = {ids.normalize(instance.resource_id): instance for instance in instances}
     for key, instance in by_key.items():
-        graph.add_node(key)
+        successors.setdefault(key, {})
         for position, entry in enumerate(instance.resource.depends_on):
             value = plan_time(entry(instance.context), template.source, f"{instance.resource.path}.dependsOn[{position}]",
                               "a dependsOn entry")
             for dependency in _dependency_keys(value, instances, skipped, template, instance):
-                graph.add_edge(dependency, key)
+                successors.setdefault(dependency, {})[key] = None
+                successors.setdefault(key, {})
                 instance.depends_on.add(dependency)
-    try:
-        order = list(nx.topological_sort(graph))
-    except nx.NetworkXUnfeasible:
+    order = _topological_order(successors)
+    if order is None:
+        graph = nx.DiGraph((before, after) for before, afters in successors.items() for after in afters)
         cycle = " -> ".join(edge[0] for edge in nx.find_cycle(graph))
         raise TemplateError(template.source, f"dependsOn cycle: {cycle}", location=deployments[-1]) from None
     leaves_of: dict[str, tuple[str, ...]] = {}
@@ -393,6 +394,27 @@ def _expand(context: Deployment, inherited: tuple[str, ...], deployments: tuple[
         leaves_of[key] = tuple(child.resource_id for child in children)
         expanded.extend(children)
     return expanded
+
+
+def _topological_order(successors: dict[str, dict[str, None]]) -> list[str] | None:
+    """The nodes with each after its dependencies, generation by generation in the order the nodes were first
+    named (networkx's ``topological_sort`` order, without a graph per deployment); None on a cycle."""
+    indegree = dict.fromkeys(successors, 0)
+    for afters in successors.values():
+        for after in afters:
+            indegree[after] += 1
+    generation = [node for node, count in indegree.items() if count == 0]
+    order: list[str] = []
+    while generation:
+        order.extend(generation)
+        following = []
+        for node in generation:
+            for after in successors[node]:
+                indegree[after] -= 1
+                if indegree[after] == 0:
+                    following.append(after)
+        generation = following
+    return order if len(order) == len(successors) else None
 
 
 def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:

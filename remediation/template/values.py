@@ -397,39 +397,46 @@ def redact(body: Any, template_source: SecretSource, template_values: dict[str, 
     template (written or computed in it) in clear by path (in memory only).
     Raises :class:`UnplannableValue` for a value computed from a Key Vault secret.
     """
-    deferred: list[DeferredValue] = []
-    secrets: list[SecretSource] = []
+    redaction = _Redaction(template_source, template_values)
+    return Redacted(redaction.walk(body, "", False), redaction.deferred, redaction.secrets)
 
-    def secret(value: Any, source: SecretSource, path: str) -> str:
+
+class _Redaction:
+    """One body's walk (methods, not recursive closures: those are a reference cycle per body)."""
+
+    def __init__(self, template_source: SecretSource, template_values: dict[str, Any] | None):
+        self.template_source, self.template_values = template_source, template_values
+        self.deferred: list[DeferredValue] = []
+        self.secrets: list[SecretSource] = []
+
+    def secret(self, value: Any, source: SecretSource, path: str) -> str:
         if source.kind == "template" and source.key_vault_id:
             raise UnplannableValue(path, f"the value is computed from Key Vault secret '{source.secret_name}', "
                                          "which apply cannot re-derive; pass the secret unchanged")
-        secrets.append(source.model_copy(update={"path": path}))
-        if source.kind == "template" and template_values is not None:
-            template_values[path] = value
+        self.secrets.append(source.model_copy(update={"path": path}))
+        if source.kind == "template" and self.template_values is not None:
+            self.template_values[path] = value
         return REDACTED
 
-    def walk(value: Any, path: str, protected: bool) -> Any:
+    def walk(self, value: Any, path: str, protected: bool) -> Any:
         if isinstance(value, Deferred):
             model = value.to_model(path)
-            deferred.append(model)
+            self.deferred.append(model)
             if protected:
-                secrets.append(SecretSource(path=path, kind="deferred", deferred=model))
+                self.secrets.append(SecretSource(path=path, kind="deferred", deferred=model))
                 return REDACTED
             return value.describe()
         if isinstance(value, dict):
-            return {key: walk(item, f"{path}.{key}" if path else key,
-                              protected or key.lower() == PROTECTED_SETTINGS) for key, item in value.items()}
+            return {key: self.walk(item, f"{path}.{key}" if path else key,
+                                   protected or key.lower() == PROTECTED_SETTINGS) for key, item in value.items()}
         if isinstance(value, list):
-            return [walk(item, f"{path}[{index}]", protected) for index, item in enumerate(value)]
+            return [self.walk(item, f"{path}[{index}]", protected) for index, item in enumerate(value)]
         if isinstance(value, SecretScalar):
-            return secret(value.value, value.source, path)
+            return self.secret(value.value, value.source, path)
         if isinstance(value, TracedText):
             if protected or value.secret:
-                return secret(str(value), value.source, path)
+                return self.secret(str(value), value.source, path)
             return str(value)
         if protected:
-            return secret(value, template_source, path)
+            return self.secret(value, self.template_source, path)
         return value
-
-    return Redacted(walk(body, "", False), deferred, secrets)
