@@ -23,6 +23,7 @@ from engine.cli.connection_options import (
     ArmEndpointOption,
     AttestationOption,
     CaBundleOption,
+    ConfigOption,
     CredentialOption,
     ManagementGroupsOption,
     OpaUrlOption,
@@ -32,12 +33,22 @@ from engine.cli.connection_options import (
     prepare_policies,
 )
 from engine.cli.output import console, say, write_text
+from engine.cli.scan_commands import command_line_overrides
+from engine.config import resolve_config
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
 from remediation.apply.interrupt import Interruption
 from remediation.apply.journal import check_journal
 from remediation.apply.models import ApplyResult, OpState
 from remediation.apply.progress import ApplyProgress
+
+# Command-line options that override the --config file (the scheduled scan's settings: the ARM connection, and
+# the policies and assignments a scheduled remediation applies with): parameter -> dotted config key.
+APPLY_CONFIG_KEYS = {"arm_endpoint": "scan.arm_endpoint", "ca_bundle": "scan.ca_bundle",
+                     "credential": "scan.credential", "policy": "scan.policies", "assignment": "scan.assignments",
+                     "exemption": "scan.exemptions", "attestation": "scan.attestations",
+                     "management_groups": "scan.management_group_map", "rego_engine": "scan.rego_engine",
+                     "opa_url": "scan.opa_url"}
 
 
 def parse_write_limit(text: str) -> tuple[int, float]:
@@ -51,6 +62,7 @@ def parse_write_limit(text: str) -> tuple[int, float]:
 
 @app.command("apply", short_help=short_help("apply"))
 def apply_command(
+    ctx: typer.Context,
     plan: Annotated[Path, typer.Argument(help="The plan file (plan.json) written by 'arcpolicy plan'.")],
     arm_endpoint: ArmEndpointOption = AZURE_RESOURCE_MANAGER,
     ca_bundle: CaBundleOption = None,
@@ -86,27 +98,30 @@ def apply_command(
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds one operation may poll.")] = 1800.0,
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
+    config_file: ConfigOption = None,
 ) -> None:
     """Apply a plan: paced, retried, journaled writes; verified afterwards."""
     burst, rate = parse_write_limit(write_limit)
     options = ApplyOptions(parallel=parallel, failure_threshold=failure_threshold, wave=wave, wait=wait,
                            resume=resume, write_burst=burst, write_rate=rate, timeout=timeout).validated()
     loaded = load_plan(plan)
+    settings = resolve_config(config_file, command_line_overrides(ctx, APPLY_CONFIG_KEYS)).scan
     destinations = ((output, "-o"), (journal or default_journal_path(plan), "--journal"))
     check_distinct(destinations, [(plan, "plan"), *((path, "--secrets") for path in secrets or ()),
-                                  *input_files((), assignment)])
+                                  *input_files((), settings.assignments)])
     for path, option in destinations:
         if path is not None:
             check_writable(path, option)  # before the journal or any request
     check_journal(journal or default_journal_path(plan))  # never another program's file, never through a link
-    connection = arm_connection(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, credential=credential)
-    secret_files = [*(secrets or []), *(assignment or [])]
-    secret_values = Secrets.load(secret_files)
-    if not policy and (exemption or attestation or management_groups):
+    connection = arm_connection(arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
+                                credential=settings.credential)
+    secret_values = Secrets.load([*(secrets or []), *settings.assignments])
+    if not settings.policies and (settings.exemptions or settings.attestations or settings.management_group_map):
         raise InputError("--exemption", "--exemption, --attestation and --management-groups shape --policy's "
                                         "evaluation: give --policy too")
-    policies = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
-                                False) if policy else None
+    policies = prepare_policies(settings.policies, settings.assignments, settings.exemptions, settings.attestations,
+                                settings.management_group_map, settings.rego_engine, settings.opa_url,
+                                False) if settings.policies else None
     resume_command = shlex.join(["arcpolicy", *COMMAND_LINE.get(),
                                  *(() if "--resume" in COMMAND_LINE.get() else ("--resume",))])
     interruption = Interruption()

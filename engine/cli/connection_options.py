@@ -58,6 +58,9 @@ FromStoreOption = Annotated[
 StoreScanOption = Annotated[
     str, typer.Option("--scan", help="With --from-store: the stored scan, by id, unique prefix, latest or "
                       "latest~N.")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="arcpolicy.toml with the scheduled scan's settings (policies, "
+                              "assignments, inventory, store ...); command-line options override it.")]
 SaveOption = Annotated[
     Path | None, typer.Option("--save", help="Also write the fleet read to this snapshot file.")]
 

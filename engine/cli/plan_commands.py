@@ -12,6 +12,7 @@ from engine.atomic import check_distinct, check_writable, input_files, write_fil
 from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
+    ConfigOption,
     FleetSource,
     ManagementGroupsOption,
     OpaUrlOption,
@@ -22,8 +23,15 @@ from engine.cli.connection_options import (
     prepare_policies,
 )
 from engine.cli.output import console, say
-from engine.cli.scan_commands import not_evaluated_notes, print_notes
+from engine.cli.scan_commands import (
+    CONFIG_KEYS,
+    command_line_overrides,
+    configured_source,
+    not_evaluated_notes,
+    print_notes,
+)
 from engine.cli.stage_progress import StageDisplay
+from engine.config import resolve_config
 from engine.errors import InputError
 from engine.evaluate import run_scan
 from remediation.plan.builder import PlanOptions
@@ -34,15 +42,19 @@ from remediation.plan.models import Action, Plan, count_changes
 from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown
 
+# Command-line options that override the --config file (the scheduled scan's settings): parameter -> config key.
+PLAN_CONFIG_KEYS = {name: key for name, key in CONFIG_KEYS.items() if key.startswith("scan.")} | {"facts": "scan.facts"}
+
 
 @app.command("plan", short_help=short_help("plan"))
 @fleet_source_options
 def plan_command(
-    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
-                                                                    "builtin: for the shipped library; "
-                                                                    "repeatable; folders are read recursively).")],
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", "-o", help="plan.json to write.")],
     source: FleetSource,
+    policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="Policy file or folder (.json, .rego; "
+                                                      "builtin: for the shipped library; repeatable; folders are "
+                                                      "read recursively).")] = None,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file (repeatable).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file (repeatable).")] = None,
     attestation: AttestationOption = None,
@@ -63,21 +75,29 @@ def plan_command(
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
+    config_file: ConfigOption = None,
 ) -> None:
     """Work out every ARM write that remediates the fleet, ordered and waved, without writing any."""
+    settings = resolve_config(config_file, command_line_overrides(ctx, PLAN_CONFIG_KEYS)).scan
+    if not settings.policies:
+        raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
+    source, settings = configured_source(ctx, config_file, source, settings)
     check_distinct([(output, "--output"), (report, "--report"), (markdown, "--markdown"), (source.save, "--save")],
-                   [(source.inventory, "--inventory"), (facts, "--facts"), (management_groups, "--management-groups"),
-                    *input_files(policy, assignment, exemption, attestation)])
+                   [(source.inventory, "--inventory"), (settings.facts, "--facts"),
+                    (settings.management_group_map, "--management-groups"),
+                    *input_files(settings.policies, settings.assignments, settings.exemptions, settings.attestations)])
     for path, option in ((output, "--output"), (report, "--report"), (markdown, "--markdown")):
         if path is not None:
             check_writable(path, option)  # before any work: no plan is computed for nowhere to go
     if export is not None:
         check_export(*export)
-    options = PlanOptions(node_architectures=load_facts(facts) if facts else {},
+    options = PlanOptions(node_architectures=load_facts(settings.facts) if settings.facts else {},
                           include_disconnected=include_disconnected,
                           rollout=RolloutOptions(canary, canary_percent, writes_per_wave))
-    request = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
-                               strict_aliases)
+    request = prepare_policies(settings.policies, settings.assignments, settings.exemptions, settings.attestations,
+                               settings.management_group_map, settings.rego_engine, settings.opa_url,
+                               settings.strict_aliases)
+    workers = settings.workers
     source = source.resolved()
     fleet = source.load()  # after the policies: bad input is refused before --save writes anything
     with StageDisplay(console) as progress:

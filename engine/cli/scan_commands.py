@@ -26,7 +26,7 @@ from engine.cli.connection_options import (
     saved,
 )
 from engine.cli.output import console, say, warn
-from engine.config import resolve_config
+from engine.config import ScanSettings, resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanResult
 from engine.evaluate.streaming import StreamedScan, stream_scan
@@ -74,6 +74,16 @@ def given(ctx: typer.Context, name: str) -> bool:
 def command_line_overrides(ctx: typer.Context, keys: dict[str, str]) -> dict[str, object]:
     """The options given on the command line (or by environment variable), as dotted config keys."""
     return {key: ctx.params[name] for name, key in keys.items() if given(ctx, name)}
+
+
+def configured_source(ctx: typer.Context, config_file: Path | None, source: FleetSource,
+                      settings: ScanSettings) -> tuple[FleetSource, ScanSettings]:
+    """The fleet source after ``--config``: ``--resource-graph`` or ``--from-store`` on the command line drop
+    the file's inventory; a config file without an inventory reads Resource Graph."""
+    if (source.resource_graph or source.from_store is not None) and not given(ctx, "inventory"):
+        settings = settings.model_copy(update={"inventory": None})
+    return source.configured(settings, source.resource_graph or (
+        config_file is not None and settings.inventory is None and source.from_store is None)), settings
 
 
 def output_specs(ctx: typer.Context, outputs: list[str]) -> list[OutputSpec]:
@@ -127,14 +137,11 @@ def scan_command(
     get_format(output_format)  # a bad --format is bad input before anything is scanned or written
     config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS)
                             | ({"outputs": [spec.model_dump() for spec in output_specs(ctx, output)]} if output else {}))
-    settings = config.scan
-    if (source.resource_graph or source.from_store is not None) and not given(ctx, "inventory"):
-        settings = settings.model_copy(update={"inventory": None})
-    policy, assignment, exemption = settings.policies, settings.assignments, settings.exemptions
-    if not policy:
+    if not config.scan.policies:
         raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
-    source = source.configured(settings, source.resource_graph or (
-        config_file is not None and settings.inventory is None and source.from_store is None)).resolved()
+    source, settings = configured_source(ctx, config_file, source, config.scan)
+    source = source.resolved()
+    policy, assignment, exemption = settings.policies, settings.assignments, settings.exemptions
     management_groups = settings.management_group_map
     fail_on, workers = FailOn(settings.fail_on), settings.workers
     scan_id = current_scan_id.get() or new_scan_id()

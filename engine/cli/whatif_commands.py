@@ -12,6 +12,7 @@ from engine.atomic import check_distinct, input_files
 from engine.cli.app import app, short_help
 from engine.cli.connection_options import (
     AttestationOption,
+    ConfigOption,
     ManagementGroupsOption,
     OpaUrlOption,
     RegoEngineName,
@@ -20,12 +21,18 @@ from engine.cli.connection_options import (
     prepare_policies,
 )
 from engine.cli.output import say, write_text, write_texts
-from engine.cli.scan_commands import given, print_notes
-from engine.errors import EXIT_FINDINGS, EXIT_OK
+from engine.cli.scan_commands import command_line_overrides, given, print_notes
+from engine.config import resolve_config
+from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.history import HistoryStore
-from engine.history.recording import policy_set_fingerprint
 from engine.history.whatif import what_if
-from engine.history.whatif_formats import headline, output_format_of, render_whatif
+from engine.history.whatif_formats import assignment_set_notes, headline, output_format_of, render_whatif
+
+# Command-line options that override the --config file (the scheduled scan's): parameter -> dotted config key.
+CONFIG_KEYS = {"policy": "scan.policies", "assignment": "scan.assignments", "exemption": "scan.exemptions",
+               "attestation": "scan.attestations", "management_groups": "scan.management_group_map",
+               "workers": "scan.workers", "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
+               "strict_aliases": "scan.strict_aliases", "store": "store.url"}
 
 
 class WhatIfFormat(StrEnum):
@@ -37,13 +44,15 @@ class WhatIfFormat(StrEnum):
 @app.command("whatif", short_help=short_help("whatif"))
 def whatif_command(
     ctx: typer.Context,
-    store: Annotated[str, typer.Option("--store", envvar="ARCPOLICY_STORE",
-                                       help="History store holding the baseline scan (SQLite file or URL).")],
-    policy: Annotated[list[Path], typer.Option("--policy", "-p", help="The changed policy set: file or folder "
-                                                                      "(.json, .rego; repeatable).")],
+    store: Annotated[str | None, typer.Option("--store", envvar="ARCPOLICY_STORE",
+                                              help="History store holding the baseline scan (SQLite file or "
+                                                   "URL).")] = None,
+    policy: Annotated[list[Path] | None, typer.Option("--policy", "-p", help="The changed policy set: file or "
+                                                      "folder (.json, .rego; repeatable).")] = None,
     assignment: Annotated[list[Path] | None, typer.Option("--assignment", "-a", help="Assignment file "
-                                                          "(repeatable); without any, every definition is "
-                                                          "assigned at tenant scope.")] = None,
+                                                          "(repeatable); without any, the baseline scan's own "
+                                                          "assignments (else every definition at tenant "
+                                                          "scope).")] = None,
     exemption: Annotated[list[Path] | None, typer.Option("--exemption", "-e", help="Exemption file "
                                                                                    "(repeatable).")] = None,
     attestation: AttestationOption = None,
@@ -59,23 +68,33 @@ def whatif_command(
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
+    config_file: ConfigOption = None,
 ) -> int:
     """Evaluate the policy set over a stored scan's inventory and compare with its verdicts; exit 1 when
-    something becomes non-compliant."""
+    something becomes non-compliant, or a non-compliant record fails something new."""
     outputs = [output_format_of(text, output_format.value) for text in output or []]
     if len(outputs) == 1 and given(ctx, "output_format") and ":" not in (output or [""])[0]:
         outputs = [(output_format.value, outputs[0][1])]  # -o FILE --format F: that file in that format
+    config = resolve_config(config_file, command_line_overrides(ctx, CONFIG_KEYS))
+    settings = config.scan
+    if not settings.policies:
+        raise InputError("--policy", "give --policy PATH (repeatable), or scan.policies in the --config file")
+    if config.store.url is None:
+        raise InputError("--store", "give --store URL (or ARCPOLICY_STORE), or store.url in the --config file")
     check_distinct([(path, "-o") for _, path in outputs],
-                   [(management_groups, "--management-groups"), *input_files(policy, assignment, exemption, attestation)])
-    request = prepare_policies(policy, assignment, exemption, attestation, management_groups, rego_engine, opa_url,
-                               strict_aliases)
+                   [(settings.management_group_map, "--management-groups"),
+                    *input_files(settings.policies, settings.assignments, settings.exemptions, settings.attestations)])
+    request = prepare_policies(settings.policies, settings.assignments, settings.exemptions, settings.attestations,
+                               settings.management_group_map, settings.rego_engine, settings.opa_url,
+                               settings.strict_aliases)
     print_notes([], request.warnings, [])  # e.g. aliases read by Azure's convention, as scan and plan say
-    with HistoryStore(store, create=False) as history:
-        report = what_if(history, baseline, request, policy_set_fingerprint(policy, request), workers)
+    with HistoryStore(config.store.url, create=False) as history:
+        report = what_if(history, baseline, request, settings.policies, settings.workers)
+    print_notes([], assignment_set_notes(report), [])
     if not outputs:
         write_text(render_whatif(output_format.value, report), None)
     rendered = [(path, render_whatif(name, report)) for name, path in outputs]
     write_texts(rendered)  # all or none
     if outputs:
         say(f"{headline(report)} -> {', '.join(str(path) for path, _ in rendered)}")
-    return EXIT_FINDINGS if report.newly_non_compliant else EXIT_OK
+    return EXIT_FINDINGS if report.findings else EXIT_OK

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ class ScanRequest:
     warnings: list[str] = field(default_factory=list)  # what compiling found worth saying (inferred aliases)
     not_evaluated: list[NotEvaluated] = field(default_factory=list)  # assigned definitions (members) left out
     attestations: list[PolicyAttestation] = field(default_factory=list)  # states of Manual policies' resources
+    assigned_by_default: bool = False  # no assignment given: every definition at tenant scope with its defaults
+    expiry_warning: timedelta = DEFAULT_EXPIRY_WARNING  # warn of exemptions and attestations expiring this soon
 
     def all_assignments(self) -> list[PolicyAssignment]:
         return [assignment for assignments in self.assignments.values() for assignment in assignments]
@@ -84,9 +86,18 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
         own = [path for path in files if path.suffix.lower() in kind.suffixes]
         if own:
             libraries[kind.name] = kind.load(own, **(kind_options or {}).get(kind.name, {}))
+    request = ScanRequest(libraries, {}, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
+                          management_groups or {}, timestamp or datetime.now(UTC), expiry_warning=expiry_warning)
+    request.attestations = load_documents(attestation_files, expect=ATTESTATION_TYPE).attestations
+    return assign(request, load_documents(assignment_files, expect=ASSIGNMENT_TYPE).assignments)
+
+
+def assign(request: ScanRequest, given: Sequence[PolicyAssignment]) -> ScanRequest:
+    """``request`` with these assignments (none: every definition at tenant scope with its defaults), compiled
+    once so bad rules and parameters fail before any evaluation. What-if gives a stored scan's assignments."""
+    libraries = request.libraries
     assignments: dict[str, list[PolicyAssignment]] = {name: [] for name in libraries}
     skipped = [problem for name, library in libraries.items() for problem in KINDS[name].problems(library)]
-    given = load_documents(assignment_files, expect=ASSIGNMENT_TYPE).assignments
     if given:
         for assignment in given:
             owner = next((name for name, library in libraries.items() if KINDS[name].owns(library, assignment)),
@@ -102,14 +113,12 @@ def prepare_scan(policies: Sequence[Path], assignment_files: Sequence[Path] = ()
             assignments[name] = defaults
             skipped.extend(not_assigned)
     _check_unique_ids([assignment for group in assignments.values() for assignment in group])
-    request = ScanRequest(libraries, assignments, load_documents(exemption_files, expect=EXEMPTION_TYPE).exemptions,
-                          management_groups or {}, timestamp or datetime.now(UTC), skipped)
-    request.attestations = load_documents(attestation_files, expect=ATTESTATION_TYPE).attestations
+    request = replace(request, assignments=assignments, skipped=skipped, assigned_by_default=not given)
     engine = compiled_engine(request)  # compile once here: bad rules and parameters fail before any evaluation
     request.warnings = [warning for evaluator in engine.evaluators for warning in evaluator.warnings]
     request.warnings += _empty_management_groups(request)
     request.warnings += [warning for document in (*request.exemptions, *request.attestations)
-                         if (warning := document.expiry_warning(request.timestamp, expiry_warning))]
+                         if (warning := document.expiry_warning(request.timestamp, request.expiry_warning))]
     request.not_evaluated = [item for evaluator in engine.evaluators for item in evaluator.not_evaluated]
     return request
 

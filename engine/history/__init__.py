@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from engine.history.diff import ScanDiff
     from engine.history.store import HistoryStore
 
-_HOMES = {"ScanMetadata": "store", "ScanDiff": "diff", "diff_states": "diff", "HistoryStore": "store", "ScanRecord": "store",
+_HOMES = {"ScanMetadata": "store", "ScanDiff": "diff", "diff_records": "diff", "diff_states": "diff", "HistoryStore": "store", "ScanRecord": "store",
           "safe_url": "urls", "Trend": "trend", "build_trend": "trend", "overall_svg": "trend",
           "render_trend_html": "trend", "trend_json": "trend"}
 
@@ -26,10 +26,10 @@ def __getattr__(name: str) -> Any:
 
 def diff_scans(store: HistoryStore, before: str, after: str) -> ScanDiff:
     """Diff two stored scans, each named by id, unique prefix or ``latest[~N]``."""
-    from engine.history.diff import diff_states
+    from engine.history.diff import diff_records
 
     old, new = store.resolve(before), store.resolve(after)
-    return diff_states(old.scan_id, store.states(old.scan_id), new.scan_id, store.states(new.scan_id))
+    return diff_records(old.scan_id, store.views(old.scan_id), new.scan_id, store.views(new.scan_id))
 
 
 __all__ = [*sorted(_HOMES), "diff_scans"]

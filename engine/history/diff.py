@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from engine.history.store import record_key
+from engine.history.records import RecordView
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState
-from engine.output.summary import policy_key
 
 
 class Change(BaseModel):
@@ -44,32 +43,37 @@ class ScanDiff(BaseModel):
         return self.model_dump(by_alias=True, mode="json")
 
 
-def _change(before: PolicyState | None, after: PolicyState) -> Change:
-    return Change(resource_id=after.resource_id, policy=policy_key(after),
-                  policy_assignment_name=after.policy_assignment_name,
-                  before=before.compliance_state if before else None, after=after.compliance_state,
-                  reasons=[reason.message for reason in after.reasons])
+def _change(before: RecordView | None, after: RecordView) -> Change:
+    return Change(resource_id=after.resource_id, policy=after.policy, policy_assignment_name=after.assignment_name,
+                  before=before.state if before else None, after=after.state, reasons=list(after.reasons))
 
 
 def diff_states(before_scan_id: str, before: Sequence[PolicyState], after_scan_id: str,
                 after: Sequence[PolicyState]) -> ScanDiff:
+    """:func:`diff_records` of policy states."""
+    return diff_records(before_scan_id, [RecordView.of(state) for state in before], after_scan_id,
+                        [RecordView.of(state) for state in after])
+
+
+def diff_records(before_scan_id: str, before: Sequence[RecordView], after_scan_id: str,
+                 after: Sequence[RecordView]) -> ScanDiff:
     """Records match on (resource, assignment, reference id), case-insensitively.
 
     Newly non-compliant: NonCompliant now and not before (including records new in this scan);
     fixed: NonCompliant before and Compliant or Exempt now. Resources are new or gone when no
     record at all names them in the other scan.
     """
-    old = {record_key(state): state for state in before}
-    new = {record_key(state): state for state in after}
+    old = {record.record_key: record for record in before}
+    new = {record.record_key: record for record in after}
     newly_non_compliant = [
-        _change(old.get(key), state) for key, state in new.items()
-        if state.compliance_state is ComplianceState.NON_COMPLIANT
-        and (key not in old or old[key].compliance_state is not ComplianceState.NON_COMPLIANT)]
-    fixed = [_change(state, new[key]) for key, state in old.items()
-             if state.compliance_state is ComplianceState.NON_COMPLIANT and key in new
-             and new[key].compliance_state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT)]
-    old_resources = {normalize(state.resource_id): state.resource_id for state in before}
-    new_resources = {normalize(state.resource_id): state.resource_id for state in after}
+        _change(old.get(key), record) for key, record in new.items()
+        if record.state is ComplianceState.NON_COMPLIANT
+        and (key not in old or old[key].state is not ComplianceState.NON_COMPLIANT)]
+    fixed = [_change(record, new[key]) for key, record in old.items()
+             if record.state is ComplianceState.NON_COMPLIANT and key in new
+             and new[key].state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT)]
+    old_resources = {normalize(record.resource_id): record.resource_id for record in before}
+    new_resources = {normalize(record.resource_id): record.resource_id for record in after}
     return ScanDiff(
         before_scan_id=before_scan_id, after_scan_id=after_scan_id,
         newly_non_compliant=newly_non_compliant, fixed=fixed,

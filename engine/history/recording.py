@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from engine import __version__
 from engine.atomic import check_distinct, check_writable, input_files
-from engine.azure_policy.documents import policy_files
+from engine.azure_policy.documents import PolicyAssignment, policy_files
+from engine.azure_policy.library import AzurePolicyLibrary
 from engine.config import ArcPolicyConfig
 from engine.evaluate import ScanRequest
 from engine.evaluate.kinds import KINDS
@@ -28,7 +30,9 @@ from engine.inventory.snapshot import SnapshotWriter
 from engine.inventory.stream import FleetPartition, ReadOrder
 from engine.models.results import PolicyState
 from engine.output import OutputFiles, OutputSpec, ScanMetadata, write_outputs
+from engine.output.redact import blank_secrets
 from engine.output.registry import RecordWriter, get_format
+from engine.secret_values import scrub_data
 
 if TYPE_CHECKING:
     from engine.evaluate.streaming import RecordSink
@@ -37,13 +41,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _file_digests(policies: Sequence[Path], suffixes: tuple[str, ...]) -> list[str]:
+    return sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in policy_files(policies, suffixes))
+
+
 def policy_set_fingerprint(policies: Sequence[Path], request: ScanRequest) -> str:
     """A digest of the policy files' contents and the assignments (ids, definitions, parameters) evaluated.
 
     Moving or renaming a file keeps the fingerprint; changing a rule or a parameter changes it.
     """
-    suffixes = tuple(suffix for kind in KINDS.values() for suffix in kind.suffixes)
-    contents = sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in policy_files(policies, suffixes))
+    contents = _file_digests(policies, tuple(suffix for kind in KINDS.values() for suffix in kind.suffixes))
     assignments = sorted((normalize(assignment.id), assignment.policy_definition_id, assignment.parameters)
                          for assignment in request.all_assignments())
     encoded = json.dumps([contents, assignments], sort_keys=True, default=str).encode()
@@ -65,13 +72,56 @@ class Published:
         return f"scan {self.scan_id}: {'; '.join(parts)}"
 
 
-def assigned_definitions(request: ScanRequest) -> list[AssignedDefinition]:
-    """The assignments a scan evaluates, each with the definition or initiative it assigns."""
+def assigned_definitions(request: ScanRequest, policies: Sequence[Path] = ()) -> list[AssignedDefinition]:
+    """The assignments a scan evaluates, each with the definition or initiative it assigns, as written (secrets
+    masked; none for the defaults of a scan without assignment files) and, given the policy files, the digest
+    of what its verdicts depend on (:func:`assignment_fingerprints`)."""
     from engine.history.store import AssignedDefinition
 
+    fingerprints = assignment_fingerprints(policies, request) if policies else {}
     return [AssignedDefinition(assignment_id=assignment.id, assignment_name=assignment.name,
-                               definition_id=assignment.policy_definition_id, display_name=assignment.display_name)
+                               definition_id=assignment.policy_definition_id, display_name=assignment.display_name,
+                               document=None if request.assigned_by_default else assignment_document(assignment),
+                               fingerprint=fingerprints.get(normalize(assignment.id)))
             for assignment in request.all_assignments()]
+
+
+def assignment_document(assignment: PolicyAssignment) -> dict[str, Any]:
+    """An assignment as the store keeps it: its fields as written, values under secret-looking keys blanked
+    (the shape kept: ``{"value": "***"}``) and values secret by their origin masked."""
+    return scrub_data(blank_secrets(assignment.model_dump(by_alias=True, mode="json")))
+
+
+def assignment_fingerprints(policies: Sequence[Path], request: ScanRequest) -> dict[str, str]:
+    """Per assignment (by its lower-cased id), a digest of everything its verdicts on a given fleet depend on:
+    arcpolicy's version, the assignment (definition, parameters, scope, not-scopes, enforcement), the exemptions
+    and attestations that name it, the management-group map, and its definition: an Azure Policy definition or
+    initiative and its members as loaded (with the library's alias setting); for other kinds (Rego, whose
+    modules import each other) every file of the kind. Equal digests mean equal verdicts: what-if re-evaluates
+    only the assignments whose digest changed."""
+    shared = [__version__, request.management_groups]
+    kind_files = {name: _file_digests(policies, KINDS[name].suffixes) for name in request.assignments}
+    fingerprints = {}
+    for name, assignments in request.assignments.items():
+        library = request.libraries[name]
+        for assignment in assignments:
+            key = normalize(assignment.id)
+            definition = (_azure_definitions(library, assignment) if isinstance(library, AzurePolicyLibrary)
+                          else kind_files[name])
+            related = sorted(document.model_dump_json() for document in (*request.exemptions, *request.attestations)
+                             if normalize(document.policy_assignment_id) == key)
+            encoded = json.dumps([shared, assignment.model_dump(mode="json"), definition, related], sort_keys=True,
+                                 default=str)
+            fingerprints[key] = "sha256:" + hashlib.sha256(encoded.encode()).hexdigest()
+    return fingerprints
+
+
+def _azure_definitions(library: AzurePolicyLibrary, assignment: PolicyAssignment) -> list[str]:
+    """The definition or initiative an assignment names, and an initiative's member definitions, as loaded."""
+    target = library.find(assignment.policy_definition_id)
+    members = [library.find(member.policy_definition_id) for member in getattr(target, "policy_definitions", [])]
+    return [str(library.strict_aliases), *(document.model_dump_json() if document is not None else "missing"
+                                           for document in (target, *members))]
 
 
 def check_destinations(config: ArcPolicyConfig, inventory: Path | None = None, save: Path | None = None) -> None:
@@ -127,7 +177,7 @@ class ScanPublication:
 
                 self.store = self._stack.enter_context(HistoryStore(self.config.store.url))
                 self.recording = self._stack.enter_context(
-                    self.store.recording(self.metadata, assigned_definitions(self.request)))
+                    self.store.recording(self.metadata, assigned_definitions(self.request, self.config.scan.policies)))
                 self.sinks.append(self.recording)
             self.order = ReadOrder() if self.recording is not None or self.save is not None else None
             if self.order is not None:
@@ -153,7 +203,8 @@ class ScanPublication:
                 pass
             return Published(self.metadata.scan_id, self.specs)
         assert self.store is not None
-        self.recording.finish(groups)
+        self.recording.add_inventory(groups)
+        self.recording.finish()
         log.info("recorded the scan in %s", self.store.shown_url, extra={"records": self.recording.counts.total})
         keep = self.config.store.keep
         if keep is not None:
@@ -162,18 +213,18 @@ class ScanPublication:
                 log.info("pruned %d scans older than %s", len(removed), keep)
         return Published(self.metadata.scan_id, self.specs, self.store.shown_url)
 
-    def _groups(self) -> Iterator[list[dict[str, Any]]]:
-        """The fleet's groups in read order (for the store), each also written to ``--save`` as it passes."""
+    def _groups(self) -> Iterator[list[bytes]]:
+        """The fleet's groups in read order (each resource's JSON, for the store), each also written to ``--save``
+        as it passes."""
         if self.order is None:
             return
         with ExitStack() as stack:
             snapshot = stack.enter_context(SnapshotWriter(self.save, saved=True)) if self.save is not None else None
             for members in self.order:
-                group = [orjson.loads(member) for member in members]
                 if snapshot is not None:
-                    for resource in group:
-                        snapshot.add(resource)
-                yield group
+                    for member in members:
+                        snapshot.add(orjson.loads(member))  # written as the in-memory fleet writes it
+                yield members
         if snapshot is not None:
             self.saved = snapshot.count
 
@@ -199,7 +250,7 @@ def publish_scan(config: ArcPolicyConfig, states: Sequence[PolicyState], metadat
 
     with HistoryStore(config.store.url) as store:  # opened first: a bad store is refused before any output
         _write(specs, states, metadata)
-        store.record_scan(metadata, states, fleet, assigned_definitions(request))
+        store.record_scan(metadata, states, fleet, assigned_definitions(request, config.scan.policies))
         log.info("recorded the scan in %s", store.shown_url, extra={"records": len(states)})
         if config.store.keep is not None:
             removed = store.prune(config.store.keep)

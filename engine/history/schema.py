@@ -32,12 +32,15 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
+    null,
     select,
     update,
 )
 from sqlalchemy.schema import SchemaItem
 
 from engine.ids import normalize
+from engine.models.results import ComplianceState
 from engine.output.summary import NOT_COMPLIANT_STATES
 
 NOT_COMPLIANT_VALUES = tuple(sorted(state.value for state in NOT_COMPLIANT_STATES))
@@ -95,6 +98,7 @@ def _policy_state_columns_v1() -> list[SchemaItem]:
 # and the assignment's name and reference id as written (to tell lines of one title apart).
 SERIES_COLUMNS = ("series_key", "policy_title", "assignment_name", "reference_id")
 
+# Versions 1 to 3 kept each record as JSON in this table; version 4 reads it once and drops it.
 policy_states = Table(
     "policy_states", metadata, *_policy_state_columns_v1(), *(Column(name, Text) for name in SERIES_COLUMNS))
 
@@ -136,6 +140,79 @@ def _inventory_tables_v3(target: MetaData) -> tuple[Table, Table, Table]:
 
 
 inventory_blobs, scan_inventories, scan_assignments = _inventory_tables_v3(metadata)
+# Version 5: what a scan assigned, as written (null for the defaults a scan makes without assignment files), and
+# a digest of everything its verdicts depend on (definition, parameters, scope, exemptions ...: incremental what-if).
+ASSIGNMENT_COLUMNS_V5 = ("document", "fingerprint")
+for _name in ASSIGNMENT_COLUMNS_V5:
+    scan_assignments.append_column(Column(_name, Text))
+DIGEST = LargeBinary(16)
+
+
+def _state_tables_v5(target: MetaData) -> tuple[Table, ...]:
+    """Version 5's tables: policy states as parts kept once, and per scan the list of its records and its figures.
+
+    A record is a resource (``state_resources``), a policy (``state_policies``: assignment, definition, reference
+    id, action) and a verdict (``state_verdicts``: state, reasons, exemption, details, remediation, error), each
+    kept once however many records and scans share it, keyed by a 16-byte digest of its canonical JSON (secrets
+    masked). ``scan_states`` lists a scan's records in order, in chunks: columns of part ids (and an index into
+    the chunk's timestamps), delta-coded and compressed (:mod:`engine.history.records`). ``scan_series`` holds
+    each scan's compliance per policy (assignment and reference id) and per subscription, which trends read.
+    """
+    resources = Table(
+        "state_resources", target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("digest", DIGEST, nullable=False, unique=True),
+        Column("resource_id", Text, nullable=False),
+        Column("resource_type", Text, nullable=False),
+        Column("resource_location", Text),
+        Column("resource_group", Text),
+        Column("subscription_id", Text),
+    )
+    policies = Table(
+        "state_policies", target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("digest", DIGEST, nullable=False, unique=True),
+        Column("assignment_id", Text, nullable=False),
+        Column("assignment_name", Text, nullable=False),
+        Column("assignment_scope", Text),
+        Column("definition_id", Text, nullable=False),
+        Column("definition_name", Text, nullable=False),
+        Column("display_name", Text),
+        Column("set_definition_id", Text),
+        Column("reference_id", Text),
+        Column("action", Text, nullable=False),
+    )
+    verdicts = Table(
+        "state_verdicts", target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("digest", DIGEST, nullable=False, unique=True),
+        Column("compliance_state", String(16), nullable=False),
+        Column("content", Text, nullable=False),  # JSON: isCompliant, reasons, exemption, details, remediation, error
+    )
+    chunks = Table(
+        "scan_states", target,
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), primary_key=True),
+        Column("chunk", Integer, primary_key=True, autoincrement=False),
+        Column("records", Integer, nullable=False),
+        Column("timestamps", Text, nullable=False),  # JSON list of the chunk's distinct timestamps
+        Column("entries", LargeBinary, nullable=False),
+    )
+    series = Table(
+        "scan_series", target,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("kind", String(16), nullable=False),  # "policy" or "subscription"
+        Column("group_key", Text),  # the series key, or the subscription id (null: none)
+        Column("title", Text),
+        Column("assignment_name", Text),
+        Column("reference_id", Text),
+        Column("compliant", Integer, nullable=False),  # compliant, exempt or unknown
+        Column("total", Integer, nullable=False),
+    )
+    return resources, policies, verdicts, chunks, series
+
+
+state_resources, state_policies, state_verdicts, scan_states, scan_series = _state_tables_v5(metadata)
 
 
 @dataclass(frozen=True)
@@ -170,11 +247,7 @@ def series_values(record: dict[str, Any]) -> dict[str, str | None]:
 def _add_series_columns(connection: Connection) -> None:
     """Version 2: each record's trend line and title, filled in for the records already stored (their
     JSON is read this once, in batches)."""
-    preparer = connection.dialect.identifier_preparer
-    for name in SERIES_COLUMNS:
-        column = policy_states.c[name]
-        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(policy_states)} ADD COLUMN "
-                                   f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}")
+    _add_columns(connection, policy_states, SERIES_COLUMNS)
     fill = (update(policy_states).where(policy_states.c.id == bindparam("row_id"))
             .values({name: bindparam(f"new_{name}") for name in SERIES_COLUMNS}))
     last_id = 0
@@ -202,10 +275,7 @@ def _create_inventory_tables(connection: Connection) -> None:
 def _add_resource_columns(connection: Connection) -> None:
     """Version 4: each scan's distinct and non-compliant resources, counted for the scans already stored from
     their records' resource and state columns (no JSON read)."""
-    preparer = connection.dialect.identifier_preparer
-    for name in RESOURCE_COLUMNS:
-        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(scans)} ADD COLUMN "
-                                   f"{preparer.format_column(scans.c[name])} INTEGER")
+    _add_columns(connection, scans, RESOURCE_COLUMNS)
     states = policy_states.c
     failing = func.max(case((states.compliance_state.in_(NOT_COMPLIANT_VALUES), 1), else_=0))
     per_resource = (select(states.scan_id, states.resource_key, failing.label("failing"))
@@ -220,6 +290,48 @@ def _add_resource_columns(connection: Connection) -> None:
         connection.execute(fill, rows)
 
 
+def _keep_states_as_parts(connection: Connection) -> None:
+    """Version 5: the tables of :func:`_state_tables_v5`, and each assignment's document and fingerprint (null
+    for the scans before: what-if then evaluates every assignment). Each scan's trend figures are computed from
+    its records' columns as the trend computed them, then its records (read once, in batches) are written as
+    parts, and ``policy_states`` goes."""
+    from engine.history.records import StatesWriter  # records writes the tables this module defines
+
+    version_5 = MetaData()
+    scans.to_metadata(version_5)
+    version_5.create_all(connection, tables=list(_state_tables_v5(version_5)))
+    _add_columns(connection, scan_assignments, ASSIGNMENT_COLUMNS_V5)
+    states = policy_states.c
+    compliant = func.sum(case((states.compliance_state.in_(
+        [state.value for state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT, ComplianceState.UNKNOWN)]),
+        1), else_=0))
+    for kind, key, title, names in (
+            ("policy", states.series_key, states.policy_title,
+             (func.max(states.assignment_name), func.max(states.reference_id))),
+            ("subscription", states.subscription_id, states.subscription_id, (null(), null()))):
+        connection.execute(insert(scan_series).from_select(
+            ["scan_id", "kind", "group_key", "title", "assignment_name", "reference_id", "compliant", "total"],
+            select(states.scan_id, literal(kind), key, func.max(title), *names, compliant, func.count())
+            .group_by(states.scan_id, key)))
+    for scan_id in list(connection.scalars(select(states.scan_id).distinct())):
+        writer = StatesWriter(connection, scan_id)
+        last_id = 0
+        while rows := connection.execute(select(states.id, states.record).where(
+                states.scan_id == scan_id, states.id > last_id).order_by(states.id).limit(BACKFILL_BATCH)).all():
+            writer.add(orjson.loads(row.record) for row in rows)
+            last_id = rows[-1].id
+        writer.finish(figures=False)
+    policy_states.drop(connection)
+
+
+def _add_columns(connection: Connection, table: Table, names: Sequence[str]) -> None:
+    preparer = connection.dialect.identifier_preparer
+    for name in names:
+        column = table.c[name]
+        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
+                                   f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}")
+
+
 MIGRATIONS = (
     Migration(1, "scans and policy states", _create_v1),
     Migration(2, "trend line (assignment, reference id) and title of each policy state", _add_series_columns),
@@ -227,6 +339,8 @@ MIGRATIONS = (
               _create_inventory_tables),
     Migration(4, "overall resource compliance of each scan (distinct and non-compliant resources)",
               _add_resource_columns),
+    Migration(5, "policy states as parts kept once and a compact list per scan; trend figures per scan; "
+                 "assignments as written", _keep_states_as_parts),
 )
 
 

@@ -14,19 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 from sqlalchemy import (
     Connection,
     Engine,
     Transaction,
-    case,
     create_engine,
     delete,
     event,
     func,
     insert,
-    null,
     select,
     update,
 )
@@ -41,29 +39,30 @@ from sqlalchemy.exc import (
 )
 
 from engine.errors import InputError, ServiceError
-from engine.history.inventory import load_inventory, prune_blobs, store_inventory
+from engine.history.inventory import InventoryWriter, latest_digests, load_inventory, prune_blobs
+from engine.history.records import RecordView, StatesWriter, StoredRecord, prune_parts, stored_records
 from engine.history.schema import (
     MIGRATIONS,
     applied_version,
     migrate,
-    policy_states,
     scan_assignments,
     scan_inventories,
+    scan_series,
+    scan_states,
     scans,
-    series_values,
 )
+from engine.history.sql import batched
 from engine.history.urls import database_url, safe_url
 from engine.ids import normalize
 from engine.inventory import Fleet
-from engine.models.results import ComplianceState, PolicyState
-from engine.output import OutputRecord, output_record
+from engine.models.results import PolicyState
+from engine.output import OutputRecord
 from engine.output.context import ScanMetadata
-from engine.output.summary import ResourceCounter, ResourceCounts, StateCounts, record_policy_key
+from engine.output.redact import redact_state
+from engine.output.summary import ResourceCounts, StateCounts
 from engine.sqlite_files import claim_sqlite_file, own_sqlite_file
 
 INSERT_BATCH = 5000
-# compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
-COMPLIANT_STATES = (ComplianceState.COMPLIANT.value, ComplianceState.EXEMPT.value, ComplianceState.UNKNOWN.value)
 STORE_TABLES = frozenset(("schema_migrations", "scans"))  # what tells a history store from other SQLite files
 LOCK_WAIT_SECONDS = 60  # how long a writer waits for another's transaction on a SQLite store
 MIGRATION_ATTEMPTS = 5  # a new store's schema, created by concurrent first uses: the later ones see it done
@@ -132,6 +131,10 @@ class AssignedDefinition(BaseModel):
     assignment_name: str
     definition_id: str
     display_name: str | None = None
+    # Kept by the store, not shown: the assignment as written (None for a default one, made without assignment
+    # files) and a digest of everything its verdicts depend on.
+    document: dict[str, Any] | None = Field(None, exclude=True)
+    fingerprint: str | None = Field(None, exclude=True)
 
 
 class GroupPoint(BaseModel):
@@ -251,14 +254,17 @@ class HistoryStore:
         """Store one scan, all its records and (when given) the fleet it evaluated and its assignments, in
         one transaction; returns the scan id."""
         with self.recording(metadata, assignments) as recording:
-            for state in states:
-                recording.add(output_record(state))
-            recording.finish(fleet.groups() if fleet is not None else None, ResourceCounts.of(states))
+            for batch in batched(states, INSERT_BATCH):
+                recording.add_records(redact_state(state).to_json() for state in batch)
+            if fleet is not None:
+                recording.add_inventory(fleet.encoded_groups())
+            recording.finish()
         return metadata.scan_id
 
     def recording(self, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition] = ()) -> ScanRecording:
-        """A scan to record as its records stream by (``with``: :meth:`ScanRecording.add` each, then
-        :meth:`ScanRecording.finish`); InputError when a scan with its id is already recorded."""
+        """A scan to record as its records and inventory stream by (``with``: :meth:`ScanRecording.add_records`
+        and :meth:`ScanRecording.add_inventory` in batches, then :meth:`ScanRecording.finish`); InputError when a
+        scan with its id is already recorded."""
         if self._exists(metadata.scan_id):
             raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
         return ScanRecording(self, metadata, assignments)
@@ -278,13 +284,16 @@ class HistoryStore:
             rows = connection.execute(select(scan_assignments).where(scan_assignments.c.scan_id == scan_id)
                                       .order_by(scan_assignments.c.id)).mappings().all()
         if rows:
-            return [AssignedDefinition.model_validate(dict(row)) for row in rows]
+            return [AssignedDefinition.model_validate(
+                {**row, "document": None if row["document"] is None else orjson.loads(row["document"])})
+                for row in rows]
         named: dict[str, AssignedDefinition] = {}
-        for state in self.states(scan_id):
-            named.setdefault(normalize(state.policy_assignment_id), AssignedDefinition(
-                assignment_id=state.policy_assignment_id, assignment_name=state.policy_assignment_name,
-                definition_id=state.policy_set_definition_id or state.policy_definition_id,
-                display_name=None if state.policy_set_definition_id else state.policy_definition_display_name))
+        for record in self.records(scan_id):
+            policy = record.policy
+            named.setdefault(normalize(policy.assignment_id), AssignedDefinition(
+                assignment_id=policy.assignment_id, assignment_name=policy.assignment_name,
+                definition_id=policy.set_definition_id or policy.definition_id,
+                display_name=None if policy.set_definition_id else policy.display_name))
         return list(named.values())
 
     def _exists(self, scan_id: str) -> bool:
@@ -322,9 +331,18 @@ class HistoryStore:
         raise InputError(self.shown_url, problem, value=reference)
 
     def states(self, scan_id: str) -> list[PolicyState]:
-        query = select(policy_states.c.record).where(policy_states.c.scan_id == scan_id).order_by(policy_states.c.id)
+        """A stored scan's records, as recorded (secrets masked); none for a scan the store does not hold."""
+        return [record.policy_state() for record in self.records(scan_id)]
+
+    def records(self, scan_id: str) -> list[StoredRecord]:
+        """A stored scan's records as the parts the store keeps."""
         with self.engine.connect() as connection:
-            return [PolicyState.model_validate_json(record) for record in connection.scalars(query)]
+            return list(stored_records(connection, scan_id))
+
+    def views(self, scan_id: str) -> list[RecordView]:
+        """What diff and what-if compare of a stored scan's records."""
+        with self.engine.connect() as connection:
+            return [record.view() for record in stored_records(connection, scan_id)]
 
     def prune(self, keep: timedelta, now: datetime | None = None) -> list[str]:
         """Delete scans that started more than ``keep`` before ``now`` and the inventory blobs no remaining
@@ -333,29 +351,23 @@ class HistoryStore:
         with self.engine.begin() as connection:
             expired = list(connection.scalars(select(scans.c.scan_id).where(scans.c.started_at < cutoff)))
             if expired:
-                for table in (policy_states, scan_inventories, scan_assignments):
+                for table in (scan_states, scan_series, scan_inventories, scan_assignments):
                     connection.execute(delete(table).where(table.c.scan_id.in_(expired)))
                 connection.execute(delete(scans).where(scans.c.scan_id.in_(expired)))
                 prune_blobs(connection)
+                prune_parts(connection)
         return expired
 
     def compliance_by(self, group: str, last: int | None = None) -> list[GroupPoint]:
         """Per-scan compliance of each policy (``group="policy"``: assignment and reference id) or
-        subscription, oldest scan first. Reads the trend columns only, never the records' JSON."""
-        states = policy_states.c
-        key, title = {"policy": (states.series_key, states.policy_title),
-                      "subscription": (states.subscription_id, states.subscription_id)}[group]
-        names = ((func.max(states.assignment_name), func.max(states.reference_id)) if group == "policy"
-                 else (null(), null()))
+        subscription, oldest scan first. Reads each scan's figures, never its records."""
+        series = scan_series.c
         recent = select(scans.c.scan_id).order_by(scans.c.started_at.desc()).limit(last).subquery()
-        compliant = func.sum(case((states.compliance_state.in_(COMPLIANT_STATES), 1), else_=0))
-        query = (select(scans.c.scan_id, scans.c.started_at, key.label("group"), func.max(title).label("title"),
-                        names[0].label("assignment_name"), names[1].label("reference_id"),
-                        compliant.label("compliant"), func.count().label("total"))
-                 .join(policy_states, states.scan_id == scans.c.scan_id)
-                 .where(scans.c.scan_id.in_(select(recent.c.scan_id)))
-                 .group_by(scans.c.scan_id, scans.c.started_at, key)
-                 .order_by(scans.c.started_at, key))
+        query = (select(scans.c.scan_id, scans.c.started_at, series.group_key.label("group"), series.title,
+                        series.assignment_name, series.reference_id, series.compliant, series.total)
+                 .join(scan_series, series.scan_id == scans.c.scan_id)
+                 .where(series.kind == group, scans.c.scan_id.in_(select(recent.c.scan_id)))
+                 .order_by(scans.c.started_at, series.group_key))
         with self.engine.connect() as connection:
             return [GroupPoint(scan_id=row.scan_id, started_at=_utc(row.started_at), group=row.group or "(none)",
                                title=row.title or row.group or "(none)", assignment_name=row.assignment_name,
@@ -363,93 +375,74 @@ class HistoryStore:
                     for row in connection.execute(query)]
 
 
-def record_key(state: PolicyState) -> str:
-    """Identity of a record across scans: resource, assignment and reference id, case-insensitive."""
-    return _record_key(state.resource_id, state.policy_assignment_id, state.policy_definition_reference_id)
-
-
-def _record_key(resource_id: str, assignment_id: str, reference_id: str | None) -> str:
-    return "|".join((normalize(resource_id), normalize(assignment_id), (reference_id or "").lower()))
-
-
-def policy_state_row(scan_id: str, record: dict[str, Any]) -> dict[str, object]:
-    """The ``policy_states`` row of a record (its JSON document, secrets masked)."""
-    return {
-        "scan_id": scan_id,
-        "record_key": _record_key(record["resourceId"], record["policyAssignmentId"],
-                                  record.get("policyDefinitionReferenceId")),
-        "resource_key": normalize(record["resourceId"]),
-        "subscription_id": record.get("subscriptionId"),
-        "policy": record_policy_key(record),
-        "compliance_state": record["complianceState"],
-        "record": orjson.dumps(record).decode(),
-        **series_values(record),
-    }
-
-
 class ScanRecording:
-    """One scan being recorded in one transaction: its records (secrets masked) as they stream by, stored in
-    batches, then the inventory it evaluated, its assignments and its counts. The transaction begins with the
-    first record (a scan's evaluation holds no lock on the store) and commits in :meth:`finish`; leaving the
-    ``with`` block otherwise stores nothing."""
+    """One scan being recorded in one transaction: its records (JSON documents, secrets masked) and the fleet it
+    evaluated, in batches as they come, then its assignments and counts. The transaction begins with the first
+    batch (a scan's evaluation holds no lock on the store) and commits in :meth:`finish`, with ``metadata`` as it
+    is then (its duration); leaving the ``with`` block otherwise stores nothing."""
 
     def __init__(self, store: HistoryStore, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition]):
-        self.store = store
-        self.metadata = metadata
-        self.assignments = assignments
+        self.store, self.metadata, self.assignments = store, metadata, assignments
         self.counts = StateCounts()
-        self.resources = ResourceCounter()  # records come a resource at a time (the scan's order)
-        self._rows: list[dict[str, object]] = []
+        self.resources = ResourceCounts()
         self._connection: Connection | None = None
         self._transaction: Transaction | None = None
+        self._states: StatesWriter | None = None
+        self._inventory: InventoryWriter | None = None
+        self._pending: list[dict[str, Any]] = []  # records added one by one, not yet stored
 
     def __enter__(self) -> ScanRecording:
         return self
 
-    def add(self, record: OutputRecord) -> None:
-        data = record.data
-        self.counts.add(data["complianceState"])
-        self.resources.add(data["resourceId"], data["complianceState"])
-        self._rows.append(policy_state_row(self.metadata.scan_id, data))
-        if len(self._rows) >= INSERT_BATCH:
-            self._flush()
-
-    def _begin(self) -> Connection:
-        if self._connection is None:
-            metadata = self.metadata
+    def _begin(self) -> StatesWriter:
+        if self._states is None:
             self._connection = self.store.engine.connect()
             self._transaction = self._connection.begin()
-            self._connection.execute(insert(scans).values(
-                scan_id=metadata.scan_id, started_at=_naive_utc(metadata.started_at),
-                duration_seconds=metadata.duration_seconds, inventory_source=metadata.inventory_source,
-                policy_fingerprint=metadata.policy_fingerprint, tool_version=metadata.tool_version,
-                compliant=0, non_compliant=0, exempt=0, error=0, resources=0, non_compliant_resources=0))
-        return self._connection
+            self._connection.execute(insert(scans).values(_scan_row(self.metadata, {})))
+            self._states = StatesWriter(self._connection, self.metadata.scan_id)
+        return self._states
 
-    def _flush(self) -> None:
-        connection = self._begin()
-        if self._rows:
-            connection.execute(insert(policy_states), self._rows)
-            self._rows = []
+    def add_records(self, records: Iterable[dict[str, Any]]) -> None:
+        """Records as JSON documents (:meth:`PolicyState.to_json`), secrets masked as every output gets them."""
+        self._begin().add(records)
 
-    def finish(self, groups: Iterable[list[dict[str, Any]]] | None = None,
-               resources: ResourceCounts | None = None) -> None:
-        """Store the rest of the records, the inventory (``groups``: each cluster with its children, then each other
-        resource, as :meth:`Fleet.groups` gives them) and the assignments, with the scan's counts and duration, and
-        commit. ``resources``: the overall resource compliance when the records did not come in the scan's order."""
-        self._flush()
-        connection, metadata, counts = self._begin(), self.metadata, self.counts
-        rolled_up = resources if resources is not None else self.resources.counts()
-        if groups is not None:
-            store_inventory(connection, metadata.scan_id, groups)
+    def add(self, record: OutputRecord) -> None:
+        """One record of a streamed scan (a :class:`engine.evaluate.streaming.RecordSink`), stored in batches."""
+        self._pending.append(record.data)
+        if len(self._pending) >= INSERT_BATCH:
+            self.add_records(self._pending)
+            self._pending = []
+
+    def add_inventory(self, groups: Iterable[Sequence[bytes]]) -> None:
+        """Groups as :meth:`engine.inventory.Fleet.encoded_groups` gives them (a cluster with its children, or
+        one other resource, each resource's compact JSON); a scan that adds none keeps no inventory."""
+        self._begin()
+        assert self._connection is not None
+        if self._inventory is None:
+            self._inventory = InventoryWriter(self._connection, self.metadata.scan_id,
+                                              latest_digests(self._connection))
+        self._inventory.add(groups)
+
+    def finish(self) -> None:
+        """Write the rest (the last records, the inventory's list, the assignments, the counts) and commit."""
+        if self._pending:
+            self.add_records(self._pending)
+            self._pending = []
+        states = self._begin()
+        assert self._connection is not None and self._transaction is not None
+        metadata = self.metadata
+        if self._inventory is not None:
+            self._inventory.finish()
+        self.counts = states.finish()
+        self.resources = states.resource_counts()
         if self.assignments:
-            connection.execute(insert(scan_assignments), [
-                {"scan_id": metadata.scan_id, **assignment.model_dump()} for assignment in self.assignments])
-        connection.execute(update(scans).where(scans.c.scan_id == metadata.scan_id).values(
-            duration_seconds=metadata.duration_seconds, compliant=counts.compliant,
-            non_compliant=counts.non_compliant, exempt=counts.exempt, error=counts.error,
-            resources=rolled_up.resources, non_compliant_resources=rolled_up.non_compliant_resources))
-        assert self._transaction is not None
+            self._connection.execute(insert(scan_assignments), [
+                {"scan_id": metadata.scan_id, **assignment.model_dump(), "fingerprint": assignment.fingerprint,
+                 "document": None if assignment.document is None else orjson.dumps(assignment.document).decode()}
+                for assignment in self.assignments])
+        self._connection.execute(update(scans).where(scans.c.scan_id == metadata.scan_id)
+                                 .values({**_scan_row(metadata, self.counts), "resources": self.resources.resources,
+                                          "non_compliant_resources": self.resources.non_compliant_resources}))
         self._transaction.commit()
 
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
@@ -462,6 +455,20 @@ class ScanRecording:
             except Exception:
                 if error is None:
                     raise  # else the error that stopped the recording is the one to tell
+
+
+def _scan_row(metadata: ScanMetadata, counts: StateCounts | dict[str, int]) -> dict[str, Any]:
+    figures = counts if isinstance(counts, dict) else counts.model_dump()
+    return {"scan_id": metadata.scan_id, "started_at": _naive_utc(metadata.started_at),
+            "duration_seconds": metadata.duration_seconds, "inventory_source": metadata.inventory_source,
+            "policy_fingerprint": metadata.policy_fingerprint, "tool_version": metadata.tool_version,
+            **{name: figures.get(name, 0) for name in ("compliant", "non_compliant", "exempt", "error")}}
+
+
+def record_key(state: PolicyState) -> str:
+    """Identity of a record across scans: resource, assignment and reference id, case-insensitive."""
+    return "|".join((normalize(state.resource_id), normalize(state.policy_assignment_id),
+                     (state.policy_definition_reference_id or "").lower()))
 
 
 def _scan_record(row) -> ScanRecord:

@@ -2,27 +2,38 @@
 
 Policy authors see what a pull request does to the real fleet before it is merged and assigned:
 per assignment, the records that become non-compliant (with the reasons), those that become
-compliant, and records that appear or disappear; and the definitions the change adds or removes.
-Records match across the two as ``arcpolicy diff`` matches them (resource, assignment, reference id).
+compliant, records that stay non-compliant but gain or lose a violation, and records that appear or
+disappear; and the definitions the change adds or removes. Records match across the two as ``arcpolicy
+diff`` matches them (resource, assignment, reference id); violations within a record by their messages.
+
+The assignments compared are the baseline scan's own (as it stored them) unless the caller gives some; when
+the two sets differ, the report says so. Only the assignments whose definition, parameters, scope, exemptions
+or attestations changed (:func:`engine.history.recording.assignment_fingerprints`) are evaluated again: the
+others' verdicts are the baseline's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from engine import __version__
+from engine.azure_policy.documents import PolicyAssignment
 from engine.evaluate import ScanRequest, run_scan
-from engine.history.diff import Change, diff_states
-from engine.history.recording import assigned_definitions
-from engine.history.store import AssignedDefinition, HistoryStore, record_key
+from engine.evaluate.kinds import KINDS
+from engine.evaluate.scan import assign
+from engine.history.diff import Change, diff_records
+from engine.history.recording import assigned_definitions, policy_set_fingerprint
+from engine.history.records import AssignmentRecords, RecordView, records_to_compare
+from engine.history.store import AssignedDefinition, HistoryStore, ScanRecord
 from engine.ids import normalize
-from engine.models.results import ComplianceState, PolicyState
-from engine.output.redact import redact_state
-from engine.output.summary import policy_key, policy_title
+from engine.models.results import ComplianceState
 
 
 class RecordRef(BaseModel):
@@ -35,8 +46,19 @@ class RecordRef(BaseModel):
     state: ComplianceState
 
     @classmethod
-    def of(cls, state: PolicyState) -> RecordRef:
-        return cls(resource_id=state.resource_id, policy=policy_key(state), state=state.compliance_state)
+    def of(cls, record: RecordView) -> RecordRef:
+        return cls(resource_id=record.resource_id, policy=record.policy, state=record.state)
+
+
+class ViolationChange(BaseModel):
+    """A record non-compliant on both sides whose violations (reasons) differ: those it gains, or loses."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    resource_id: str
+    policy: str
+    policy_assignment_name: str
+    reasons: list[str]
 
 
 class AssignmentImpact(BaseModel):
@@ -53,10 +75,34 @@ class AssignmentImpact(BaseModel):
     newly_compliant: list[Change]
     new_records: list[RecordRef]
     removed_records: list[RecordRef]
+    newly_failing: list[ViolationChange] = []  # non-compliant before and after, with violations it did not have
+    no_longer_failing: list[ViolationChange] = []  # non-compliant before and after, without violations it had
+    evaluated: bool = True  # False: nothing it depends on changed, so its baseline verdicts stand
 
     @property
     def changed(self) -> bool:
-        return bool(self.newly_non_compliant or self.newly_compliant or self.new_records or self.removed_records)
+        return bool(self.newly_non_compliant or self.newly_compliant or self.new_records or self.removed_records
+                    or self.newly_failing or self.no_longer_failing)
+
+
+class AssignmentSets(BaseModel):
+    """The assignments compared: whose they are, and how the baseline's and this what-if's differ."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    # "baseline": the baseline scan's stored assignments; "given": the caller's (assignment files); "default":
+    # every definition at tenant scope with its defaults (the baseline was scanned so, or kept no assignments)
+    source: Literal["baseline", "given", "default"]
+    baseline: int  # assignments the baseline scan evaluated
+    compared: int  # assignments this what-if evaluates
+    only_in_baseline: list[AssignedDefinition] = []
+    only_in_whatif: list[AssignedDefinition] = []
+    rewritten: list[AssignedDefinition] = []  # in both, written differently (definition, parameters, scope ...)
+    reevaluated: int = 0  # assignments evaluated again; the others' verdicts are the baseline's
+
+    @property
+    def differ(self) -> bool:
+        return bool(self.only_in_baseline or self.only_in_whatif)
 
 
 class WhatIf(BaseModel):
@@ -74,6 +120,7 @@ class WhatIf(BaseModel):
     definitions_added: list[AssignedDefinition]
     definitions_removed: list[AssignedDefinition]
     assignments: list[AssignmentImpact]
+    assignment_sets: AssignmentSets
     skipped: list[str] = []
 
     @property
@@ -84,72 +131,177 @@ class WhatIf(BaseModel):
     def newly_compliant(self) -> int:
         return sum(len(impact.newly_compliant) for impact in self.assignments)
 
+    @property
+    def newly_failing(self) -> int:
+        return sum(len(impact.newly_failing) for impact in self.assignments)
+
+    @property
+    def no_longer_failing(self) -> int:
+        return sum(len(impact.no_longer_failing) for impact in self.assignments)
+
+    @property
+    def findings(self) -> int:
+        """What fails a CI gate: records that become non-compliant, and non-compliant ones failing something new."""
+        return self.newly_non_compliant + self.newly_failing
+
     def to_json(self) -> dict[str, object]:
         return self.model_dump(by_alias=True, mode="json")
 
 
-def _by_assignment(states: Sequence[PolicyState]) -> dict[str, list[PolicyState]]:
-    grouped: dict[str, list[PolicyState]] = {}
-    for state in states:
-        grouped.setdefault(normalize(state.policy_assignment_id), []).append(state)
+def _by_assignment(records: Sequence[RecordView]) -> dict[str, list[RecordView]]:
+    grouped: dict[str, list[RecordView]] = {}
+    for record in records:
+        grouped.setdefault(record.assignment_key, []).append(record)
     return grouped
 
 
-def _non_compliant(states: Sequence[PolicyState]) -> int:
-    return sum(1 for state in states if state.compliance_state is ComplianceState.NON_COMPLIANT)
+def _non_compliant(records: Sequence[RecordView]) -> int:
+    return sum(1 for record in records if record.state is ComplianceState.NON_COMPLIANT)
 
 
-def _impact(before: Sequence[PolicyState], after: Sequence[PolicyState], named: AssignedDefinition | None,
+def _violation_changes(before: Sequence[RecordView], after: Sequence[RecordView]) -> tuple[list[ViolationChange],
+                                                                                             list[ViolationChange]]:
+    """Records non-compliant on both sides: the violations each gains, and those it loses (by message)."""
+    old = {record.record_key: record for record in before if record.state is ComplianceState.NON_COMPLIANT}
+    gained, lost = [], []
+    for record in after:
+        previous = old.get(record.record_key)
+        if previous is None or record.state is not ComplianceState.NON_COMPLIANT:
+            continue
+        for found, target in ((_missing(record.reasons, previous.reasons), gained),
+                              (_missing(previous.reasons, record.reasons), lost)):
+            if found:
+                target.append(ViolationChange(resource_id=record.resource_id, policy=record.policy,
+                                              policy_assignment_name=record.assignment_name, reasons=found))
+    return gained, lost
+
+
+def _missing(reasons: Sequence[str], other: Sequence[str]) -> list[str]:
+    """The reasons of ``reasons`` that ``other`` does not have, in order, each once."""
+    present = set(other)
+    return list(dict.fromkeys(reason for reason in reasons if reason not in present))
+
+
+def _impact(before: Sequence[RecordView], after: Sequence[RecordView], named: AssignedDefinition | None,
             baseline_scan_id: str) -> AssignmentImpact:
     sample = (after or before)[0] if (after or before) else None
-    diff = diff_states(baseline_scan_id, before, "what-if", after)
-    old = {record_key(state) for state in before}
-    new = {record_key(state) for state in after}
-    titles = sorted({policy_title(state) for state in (*after, *before)})
+    diff = diff_records(baseline_scan_id, before, "what-if", after)
+    old = {record.record_key for record in before}
+    new = {record.record_key for record in after}
+    titles = sorted({record.title for record in (*after, *before)})
+    gained, lost = _violation_changes(before, after)
     return AssignmentImpact(
-        assignment_id=named.assignment_id if named else sample.policy_assignment_id if sample else "",
-        assignment_name=named.assignment_name if named else sample.policy_assignment_name if sample else "",
+        assignment_id=named.assignment_id if named else sample.assignment_id if sample else "",
+        assignment_name=named.assignment_name if named else sample.assignment_name if sample else "",
         title=", ".join(titles) or (named.display_name if named and named.display_name else ""),
         non_compliant_before=_non_compliant(before), non_compliant_after=_non_compliant(after),
         newly_non_compliant=diff.newly_non_compliant, newly_compliant=diff.fixed,
-        new_records=[RecordRef.of(state) for state in after if record_key(state) not in old],
-        removed_records=[RecordRef.of(state) for state in before if record_key(state) not in new])
+        new_records=[RecordRef.of(record) for record in after if record.record_key not in old],
+        removed_records=[RecordRef.of(record) for record in before if record.record_key not in new],
+        newly_failing=gained, no_longer_failing=lost)
+
+
+def _unchanged(named: AssignedDefinition, stored: AssignmentRecords | None) -> AssignmentImpact:
+    """An assignment nothing of which changed: its baseline verdicts stand."""
+    count = stored.non_compliant if stored else 0
+    title = ", ".join(sorted(stored.titles)) if stored and stored.titles else named.display_name or ""
+    return AssignmentImpact(assignment_id=named.assignment_id, assignment_name=named.assignment_name, title=title,
+                            non_compliant_before=count, non_compliant_after=count, newly_non_compliant=[],
+                            newly_compliant=[], new_records=[], removed_records=[], evaluated=False)
 
 
 def _definitions(assignments: Sequence[AssignedDefinition]) -> dict[str, AssignedDefinition]:
     return {normalize(assignment.definition_id): assignment for assignment in assignments}
 
 
-def compare_policy_sets(baseline_scan_id: str, baseline: Sequence[PolicyState],
-                        baseline_assignments: Sequence[AssignedDefinition], states: Sequence[PolicyState],
-                        assignments: Sequence[AssignedDefinition]) -> tuple[list[AssignmentImpact],
-                                                                             list[AssignedDefinition],
-                                                                             list[AssignedDefinition]]:
-    """Per assignment (both sides' assignments, sorted by name), and the definitions added and removed."""
-    before, after = _by_assignment(baseline), _by_assignment(states)
-    named = {normalize(assignment.assignment_id): assignment for assignment in (*baseline_assignments, *assignments)}
-    keys = sorted(set(before) | set(after) | set(named),
-                  key=lambda key: ((named[key].assignment_name if key in named else key).lower(), key))
-    impacts = [_impact(before.get(key, []), after.get(key, []), named.get(key), baseline_scan_id) for key in keys]
-    old_definitions, new_definitions = _definitions(baseline_assignments), _definitions(assignments)
-    added = [item for key, item in new_definitions.items() if key not in old_definitions]
-    removed = [item for key, item in old_definitions.items() if key not in new_definitions]
-    return impacts, added, removed
+def _keyed(assignments: Sequence[AssignedDefinition]) -> dict[str, AssignedDefinition]:
+    return {normalize(assignment.assignment_id): assignment for assignment in assignments}
 
 
-def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policy_fingerprint: str,
+def stored_assignments(request: ScanRequest, scan: ScanRecord,
+                       stored: Sequence[AssignedDefinition]) -> tuple[ScanRequest, list[str]]:
+    """``request`` with the baseline's stored assignments in place of its defaults, and a note per stored
+    assignment whose definition the policy set no longer has (its records then show as removed)."""
+    kept, notes = [], []
+    for number, item in enumerate(stored, 1):
+        if item.document is None:
+            continue
+        assignment = PolicyAssignment.model_validate(
+            {**item.document, "source": f"scan {scan.scan_id}", "place": f"stored assignment {number}"})
+        if any(KINDS[name].owns(library, assignment) for name, library in request.libraries.items()):
+            kept.append(assignment)
+        else:
+            notes.append(f"assignment '{assignment.name}' of scan {scan.scan_id} assigns "
+                         f"{assignment.policy_definition_id}, which the policy set no longer has: its records are "
+                         "removed")
+    return assign(request, kept), notes
+
+
+def _only_some(request: ScanRequest, keys: set[str]) -> ScanRequest:
+    """The request evaluating only the assignments of ``keys``."""
+    return replace(request, assignments={name: [assignment for assignment in assignments
+                                                if normalize(assignment.id) in keys]
+                                         for name, assignments in request.assignments.items()})
+
+
+def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: Sequence[Path],
             workers: int | None = None) -> WhatIf:
     """Evaluate ``request`` over the inventory of the stored scan ``baseline`` (id, prefix, ``latest[~N]``) and
-    compare with that scan's stored verdicts."""
+    compare with that scan's stored verdicts. A request assigned by default (no assignment files) takes the
+    baseline's stored assignments when it kept them; ``policies`` are the files ``request`` was loaded from."""
     scan = store.resolve(baseline)
+    stored = store.assignments(scan.scan_id)
+    source: Literal["baseline", "given", "default"] = "given"
+    notes: list[str] = []
+    if request.assigned_by_default:
+        source = "default"
+        if any(item.document is not None for item in stored):
+            request, notes = stored_assignments(request, scan, stored)
+            source = "baseline"
+    assignments = assigned_definitions(request, policies)
+    fingerprints = {normalize(item.assignment_id): item.fingerprint for item in stored}
+    evaluated = {key for key, item in _keyed(assignments).items()
+                 if item.fingerprint is None or fingerprints.get(key) != item.fingerprint}
     fleet = store.inventory(scan.scan_id)
-    result = run_scan(fleet, request, workers)
-    states = [redact_state(state) for state in result.records]  # compared as the store keeps the baseline's
-    impacts, added, removed = compare_policy_sets(scan.scan_id, store.states(scan.scan_id),
-                                                  store.assignments(scan.scan_id), states,
-                                                  assigned_definitions(request))
+    clusters, after, skipped = len(fleet), [], list(request.skipped)
+    if evaluated:
+        result = run_scan(fleet, _only_some(request, evaluated), workers)
+        clusters = result.clusters
+        after = [RecordView.of(state) for state in result.records]
+    del fleet
+    reused = set(_keyed(assignments)) - evaluated  # their baseline verdicts stand: only counted, not compared
+    with store.engine.connect() as connection:
+        before, figures = records_to_compare(connection, scan.scan_id, lambda key: key not in reused)
+    impacts = _impacts(scan.scan_id, stored, assignments, before, after, reused, figures)
+    old_definitions, new_definitions = _definitions(stored), _definitions(assignments)
     return WhatIf(baseline_scan_id=scan.scan_id, baseline_started_at=scan.started_at,
-                  baseline_policy_fingerprint=scan.policy_fingerprint, policy_fingerprint=policy_fingerprint,
-                  baseline_tool_version=scan.tool_version,
-                  clusters=result.clusters, definitions_added=added, definitions_removed=removed,
-                  assignments=impacts, skipped=list(result.skipped))
+                  baseline_policy_fingerprint=scan.policy_fingerprint,
+                  policy_fingerprint=policy_set_fingerprint(policies, request),
+                  baseline_tool_version=scan.tool_version, clusters=clusters,
+                  definitions_added=[item for key, item in new_definitions.items() if key not in old_definitions],
+                  definitions_removed=[item for key, item in old_definitions.items() if key not in new_definitions],
+                  assignments=impacts, assignment_sets=_compare_sets(source, stored, assignments, len(evaluated)),
+                  skipped=[*notes, *skipped])
+
+
+def _impacts(baseline_scan_id: str, stored: Sequence[AssignedDefinition], assignments: Sequence[AssignedDefinition],
+             before: Sequence[RecordView], after: Sequence[RecordView], reused: set[str],
+             figures: dict[str, AssignmentRecords]) -> list[AssignmentImpact]:
+    """Per assignment (both sides' assignments, sorted by name)."""
+    old, new = _by_assignment(before), _by_assignment(after)
+    named = {**_keyed(stored), **_keyed(assignments)}
+    keys = sorted(set(old) | set(new) | set(named) | set(figures),
+                  key=lambda key: ((named[key].assignment_name if key in named else key).lower(), key))
+    return [_unchanged(named[key], figures.get(key)) if key in reused
+            else _impact(old.get(key, []), new.get(key, []), named.get(key), baseline_scan_id) for key in keys]
+
+
+def _compare_sets(source: Literal["baseline", "given", "default"], stored: Sequence[AssignedDefinition],
+                  assignments: Sequence[AssignedDefinition], reevaluated: int) -> AssignmentSets:
+    old, new = _keyed(stored), _keyed(assignments)
+    rewritten = [item for key, item in new.items() if key in old and old[key].document is not None
+                 and item.document is not None and old[key].document != item.document]
+    return AssignmentSets(source=source, baseline=len(old), compared=len(new),
+                          only_in_baseline=[item for key, item in old.items() if key not in new],
+                          only_in_whatif=[item for key, item in new.items() if key not in old],
+                          rewritten=rewritten, reevaluated=reevaluated)

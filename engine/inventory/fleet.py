@@ -232,12 +232,16 @@ class Fleet:
     def groups(self) -> Iterator[list[dict[str, Any]]]:
         """The fleet in the units the history store keeps: each cluster with its children (or children whose
         cluster is missing), then each other resource alone; concatenated, they are :meth:`resources`."""
-        for entry in self._entries.values():
-            members = [*([entry.resource] if entry.resource is not None else []), *entry.extensions,
-                       *entry.flux_configurations]
+        for members in self.encoded_groups():
             yield [orjson.loads(member) for member in members]
+
+    def encoded_groups(self) -> Iterator[list[bytes]]:
+        """:meth:`groups` as each resource's compact JSON, as the fleet holds it (the store needs no parsing)."""
+        for entry in self._entries.values():
+            yield [*([entry.resource] if entry.resource is not None else []), *entry.extensions,
+                   *entry.flux_configurations]
         for other in self._other:
-            yield [orjson.loads(other)]
+            yield [other]
 
     def other_resources(self) -> Iterator[dict[str, Any]]:
         """Resources that are neither clusters nor their children (resource groups, workspaces ...)."""

@@ -129,3 +129,29 @@ def test_bad_store_urls_are_bad_input_and_hide_the_password(postgres_server_url)
         HistoryStore(unreachable)
     assert "topsecret" not in str(caught.value)
     assert "arcpolicy:***@127.0.0.1:1" in str(caught.value)
+
+
+def test_a_scan_recorded_in_batches_is_stored_only_when_finished(store_url):
+    """The streaming scan's way: records and inventory in batches, the transaction from the first batch to
+    ``finish``; a recording left without finishing stores nothing."""
+    states = [state.to_json() for state in fleet_states()]
+    with HistoryStore(store_url) as store:
+        with store.recording(ScanMetadata(scan_id="left", started_at=DAY0)) as recording:
+            recording.add_records(states[:5])
+        metadata = ScanMetadata(scan_id="done", started_at=DAY0)
+        with store.recording(metadata) as recording:
+            recording.add_records(states[:5])
+            recording.add_records(states[5:])
+            metadata.duration_seconds = 4.5  # known when the scan ends: stored as it is then
+            recording.finish()
+        assert [scan.scan_id for scan in store.scans()] == ["done"]
+        assert store.scans()[0].duration_seconds == 4.5 and recording.counts.total == len(states)
+        assert store.states("done") == fleet_states() and store.states("left") == []
+
+
+def test_a_scan_without_records_reads_back_empty_and_is_pruned(store_url):
+    with HistoryStore(store_url) as store:
+        store.record_scan(ScanMetadata(scan_id="empty", started_at=DAY0), [])
+        scan(store, 1)
+        assert store.states("empty") == [] and len(store.states("scan-01")) == 12
+        assert store.prune(timedelta(days=1), now=DAY0 + timedelta(days=1, hours=1)) == ["empty"]

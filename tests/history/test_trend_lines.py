@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 from output.records import SUBSCRIPTIONS, cluster_id, make_state
-from sqlalchemy import column, create_engine, insert, select, table, update
+from sqlalchemy import column, create_engine, delete, insert, select, table
 
 from engine.history import HistoryStore, ScanMetadata, build_trend, diff_scans, overall_svg, render_trend_html
-from engine.history.schema import MIGRATIONS, migrate, migrations_table, policy_states, scans
+from engine.history.schema import MIGRATIONS, migrate, migrations_table, scan_states, scans
 from engine.history.store import GroupPoint, database_url, record_key
 from engine.history.trend import policy_labels
 from engine.ids import normalize
@@ -114,11 +114,11 @@ def group_point(group: str, title: str, assignment_name: str, reference_id: str 
                       reference_id=reference_id, compliant=1, total=1)
 
 
-def test_trend_reads_the_columns_not_the_records_json(store_url):
+def test_trend_reads_each_scans_figures_not_its_records(store_url):
     with HistoryStore(store_url) as store:
         record(store, "s1", 0, two_assignments({"edge-1"}))
         with store.engine.begin() as connection:
-            connection.execute(update(policy_states).values(record="{}"))
+            connection.execute(delete(scan_states))
         trend = build_trend(store)
     assert {series.name: [point.percentage for point in series.points] for series in trend.by_policy} == {
         f"{TITLE} (arc-policy-edge)": [50.0], f"{TITLE} (arc-policy-prod)": [25.0]}
@@ -152,13 +152,13 @@ def test_a_version_1_store_upgrades_in_place_and_trends_per_assignment(store_url
     engine.dispose()
 
     with HistoryStore(store_url) as store:
-        assert store.schema_version == MIGRATIONS[-1].version == 4
+        assert store.schema_version == MIGRATIONS[-1].version == 5
         record(store, "new-1", 12, two_assignments(set(CLUSTERS)))
         trend = build_trend(store)
         diff = diff_scans(store, "old-2", "new-1")
         with store.engine.connect() as connection:
             versions = list(connection.scalars(select(migrations_table.c.version)))
-    assert versions == [1, 2, 3, 4]
+    assert versions == [1, 2, 3, 4, 5]
     # the resources of scans stored before they were counted, counted from their records on upgrade: a cluster
     # is compliant when both assignments say so
     assert [(point.compliant, point.total) for point in trend.resources.points] == [(1, 4), (2, 4), (4, 4)]

@@ -109,6 +109,10 @@ def test_tightened_allowed_versions_equal_a_full_scan_of_the_new_set_minus_the_o
     monitoring = by_name["monitoring"]
     assert not (monitoring["newlyNonCompliant"] or monitoring["newlyCompliant"] or monitoring["newRecords"]
                 or monitoring["removedRecords"])
+    # Only the assignment whose parameters changed was evaluated again; monitoring's verdicts are the baseline's.
+    assert (pinned["evaluated"], monitoring["evaluated"], report["assignmentSets"]["reevaluated"]) == (True, False, 1)
+    assert monitoring["nonCompliantBefore"] == monitoring["nonCompliantAfter"] == len(
+        {key for key in non_compliant(old_states) if key[1].endswith("/monitoring")})
     assert report["definitionsAdded"] == report["definitionsRemoved"] == []
     assert report["clusters"] == 60 and report["baselinePolicyFingerprint"] != report["policyFingerprint"]
 
@@ -218,3 +222,97 @@ def test_the_table_never_cuts_assignment_names_or_clusters(tmp_path, monitored, 
     assert "…" not in table, table
     assert table.count("arcpolicy.monitoring_required") >= 2, table  # the summary row and each detail row
     assert re.search(r"│ (arc|aks)-site-\d{5}-\d{6} ", table), table
+
+
+def pinned_at(resources: list[dict[str, Any]], extension_type: str, version: str) -> set[str]:
+    """The clusters (normalized ids) pinning an extension of this type at this version."""
+    return {normalize(resource["id"].split("/providers/Microsoft.KubernetesConfiguration/")[0])
+            for resource in resources if resource["type"].lower().endswith("/extensions")
+            and resource["properties"].get("extensionType", "").lower() == extension_type
+            and resource["properties"].get("autoUpgradeMinorVersion") is False
+            and resource["properties"].get("version") == version}
+
+
+def test_shortening_the_flux_list_reports_every_cluster_it_fails_those_already_non_compliant_too(store_url, tmp_path,
+                                                                                                 capsys):
+    """Issue 22, item 3: a record already non-compliant (monitoring pinned at a version the list leaves out) that
+    gains a violation (Flux pinned at the version the change drops) is reported "newly failing", and counts in
+    the exit status: what-if names every cluster the change fails."""
+    resources = list(generate_fleet(150, seed=3))
+    snapshot = tmp_path / "fleet.json"
+    write_snapshot(snapshot, resources)
+
+    def assignments(path: Path, flux: list[str]) -> Path:
+        allowed = {"microsoft.flux": flux, "microsoft.azuremonitor.containers": ["3.1.24"]}
+        path.write_text(json.dumps([assignment(PINNED, "pinned-versions", {"allowedVersions": allowed})]))
+        return path
+
+    policies = policy_paths("pinned_versions_allowed.rego")
+    assert main(["scan", "-i", str(snapshot), *policies, "-a", str(assignments(tmp_path / "old.json", FLUX_VERSIONS)),
+                 "--store", store_url, "-o", str(tmp_path / "old.json.out.json")]) == 1
+    new = assignments(tmp_path / "new.json", FLUX_VERSIONS[1:])
+    assert main(["whatif", "--store", store_url, *policies, "-a", str(new), "-o", str(tmp_path / "w.json"),
+                 "-o", str(tmp_path / "w.md")]) == 1
+    report = json.loads((tmp_path / "w.json").read_text())
+    [impact] = report["assignments"]
+    failing = pinned_at(resources, "microsoft.flux", FLUX_VERSIONS[0])
+    already = failing & pinned_at(resources, "microsoft.azuremonitor.containers", "3.1.23")
+    assert already and failing - already, "the fleet has both kinds of cluster"
+    newly = {normalize(change["resourceId"]) for change in impact["newlyNonCompliant"]}
+    gaining = {normalize(change["resourceId"]) for change in impact["newlyFailing"]}
+    assert newly == failing - already and gaining == already
+    assert all(change["reasons"] == [f"extension flux is pinned to {FLUX_VERSIONS[0]}, which is not an allowed "
+                                     "version of microsoft.flux"] for change in impact["newlyFailing"])
+    assert impact["noLongerFailing"] == [] and impact["newlyCompliant"] == []
+    text = (tmp_path / "w.md").read_text()
+    summary, sections = parse_markdown(text)
+    assert summary["pinned-versions"][6:] == [len(already), 0]  # newly failing, no longer failing
+    assert {item.split("`")[1] for item in sections[f"Newly failing: pinned-versions ({len(already)})"]} == {
+        cluster.rsplit("/", 1)[-1] for cluster in already}
+    assert f"in records already non-compliant, {len(already)} newly failing" in text
+
+    # Lengthening the list back: the same records no longer fail Flux's check, and nothing fails anew (exit 0).
+    capsys.readouterr()
+    assert main(["scan", "-i", str(snapshot), *policies, "-a", str(new), "--store", store_url, "-o",
+                 str(tmp_path / "new.out.json")]) == 1
+    old = assignments(tmp_path / "old.json", FLUX_VERSIONS)
+    assert main(["whatif", "--store", store_url, *policies, "-a", str(old), "-o", str(tmp_path / "back.json")]) == 0
+    [back] = json.loads((tmp_path / "back.json").read_text())["assignments"]
+    assert {normalize(change["resourceId"]) for change in back["noLongerFailing"]} == already
+    assert {normalize(change["resourceId"]) for change in back["newlyCompliant"]} == failing - already
+    capsys.readouterr()
+
+
+def test_only_assignments_whose_definition_parameters_or_exemptions_changed_are_evaluated(tmp_path, fleet, capsys):
+    """Incremental what-if: an assignment is evaluated again when its definition, parameters, scope, exemptions
+    or attestations change, and its answer is a full evaluation's; the others keep their baseline verdicts."""
+    snapshot, _ = fleet
+    store = str(tmp_path / "history.db")
+    policies = policy_paths("pinned_versions_allowed.rego", "monitoring_required.rego")
+    assigned = write_assignments(tmp_path / "a.json", FLUX_VERSIONS)
+    main(["scan", "-i", str(snapshot), *policies, "-a", str(assigned), "--store", store, "-o", str(tmp_path / "s.json")])
+
+    def evaluated(*arguments: str) -> dict[str, bool]:
+        assert main(["whatif", "--store", store, *arguments, "-o", str(tmp_path / "w.json")]) in (0, 1)
+        return {impact["assignmentName"]: impact["evaluated"]
+                for impact in json.loads((tmp_path / "w.json").read_text())["assignments"]}
+
+    assert evaluated(*policies, "-a", str(assigned)) == {"monitoring": False, "pinned-versions": False}
+    exempt = tmp_path / "e.json"
+    exempt.write_text(json.dumps([{
+        "id": "/providers/Microsoft.Authorization/policyExemptions/all", "name": "all",
+        "type": "Microsoft.Authorization/policyExemptions",
+        "properties": {"policyAssignmentId": "/providers/Microsoft.Authorization/policyAssignments/monitoring",
+                       "exemptionCategory": "Waiver"}}]))
+    assert evaluated(*policies, "-a", str(assigned), "-e", str(exempt)) == {"monitoring": True,
+                                                                            "pinned-versions": False}
+    report = json.loads((tmp_path / "w.json").read_text())
+    monitoring = next(impact for impact in report["assignments"] if impact["assignmentName"] == "monitoring")
+    assert monitoring["nonCompliantAfter"] == 0 and monitoring["newlyCompliant"]  # exempt now
+    edited = tmp_path / "rego"
+    shutil.copytree(REGO, edited)
+    rule = edited / "monitoring_required.rego"
+    rule.write_text(rule.read_text().replace('== "stable"', '== "preview"'))
+    changed = ["-p", str(edited / "pinned_versions_allowed.rego"), "-p", str(rule), "-p", str(edited / "lib")]
+    assert evaluated(*changed, "-a", str(assigned)) == {"monitoring": True, "pinned-versions": True}  # Rego: the kind
+    capsys.readouterr()

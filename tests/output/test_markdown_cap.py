@@ -12,7 +12,7 @@ from plan.builders import AZURE_POLICY, DEFENDER, NOW, cluster, fleet, wanted
 
 from engine.history.diff import Change
 from engine.history.store import AssignedDefinition
-from engine.history.whatif import AssignmentImpact, WhatIf
+from engine.history.whatif import AssignmentImpact, AssignmentSets, WhatIf
 from engine.history.whatif_formats import render_markdown as render_whatif_markdown
 from engine.models.results import ComplianceState
 from engine.output.markdown_cap import GITHUB_COMMENT_LIMIT, cap_markdown
@@ -84,7 +84,8 @@ def test_whatif_markdown_of_10000_newly_non_compliant_clusters_fits_a_comment():
                     baseline_tool_version="0.0.9",
                     clusters=CLUSTERS, definitions_added=[AssignedDefinition(
                         assignment_id="x", assignment_name="x", definition_id="rego:contoso.new")],
-                    definitions_removed=[], assignments=impacts)
+                    definitions_removed=[], assignments=impacts,
+                    assignment_sets=AssignmentSets(source="given", baseline=2, compared=2))
     text = render_whatif_markdown(report)
     assert len(text) <= GITHUB_COMMENT_LIMIT
     lines = text.splitlines()

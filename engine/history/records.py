@@ -1,0 +1,447 @@
+"""Policy states as the store keeps them: parts kept once, and per scan a compact list of its records.
+
+A record is three parts: its resource (id, type, location, resource group, subscription), its policy
+(assignment, definition, reference id, action) and its verdict (state, reasons, exemption, details,
+remediation, error). Each part is kept once in its table, secrets masked, keyed by a digest of its canonical
+JSON, however many records and scans share it: a fleet's records share a few policies and a few hundred
+verdicts, and a resource's part is the same from one scan to the next. A scan keeps its records in order as
+chunks of three columns of part ids and an index into the chunk's timestamps, delta-coded and compressed.
+So a scan of a fleet that barely changed adds a few kilobytes and the parts that changed (as Azure Policy
+keeps state-change events), and recording computes each distinct part's stored form once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import zlib
+from array import array
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from itertools import accumulate, chain, pairwise
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import Connection, Table, delete, insert, select
+
+from engine.history.schema import (
+    scan_series,
+    scan_states,
+    scans,
+    state_policies,
+    state_resources,
+    state_verdicts,
+)
+from engine.history.sql import BATCH, batched, insert_ignoring_duplicates
+from engine.ids import normalize
+from engine.models.results import ComplianceState, PolicyState
+from engine.output.summary import NOT_COMPLIANT_STATES, ResourceCounts, StateCounts
+from engine.secret_values import scrub, scrub_data
+
+CHUNK = 65536  # records per stored chunk: what recording and reading hold at once, besides the parts
+CACHE = 100_000  # raw parts remembered while recording (records come sorted by resource: recent ones repeat)
+NOT_COMPLIANT_VALUES = frozenset(state.value for state in NOT_COMPLIANT_STATES)  # a resource's rollup
+# compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
+COMPLIANT_VALUES = frozenset(state.value for state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT,
+                                                       ComplianceState.UNKNOWN))
+# A record's JSON document (PolicyState.to_json, secrets masked): the keys of each part.
+RESOURCE_KEYS = ("resourceId", "resourceType", "resourceLocation", "resourceGroup", "subscriptionId")
+POLICY_KEYS = ("policyAssignmentId", "policyAssignmentName", "policyAssignmentScope", "policyDefinitionId",
+               "policyDefinitionName", "policyDefinitionDisplayName", "policySetDefinitionId",
+               "policyDefinitionReferenceId", "policyDefinitionAction")
+VERDICT_KEYS = ("complianceState", "isCompliant", "reasons", "exemptionId", "exemptionCategory", "details",
+                "remediation", "error")
+RESOURCE_COLUMNS = ("resource_id", "resource_type", "resource_location", "resource_group", "subscription_id")
+POLICY_COLUMNS = ("assignment_id", "assignment_name", "assignment_scope", "definition_id", "definition_name",
+                  "display_name", "set_definition_id", "reference_id", "action")
+
+
+def digest(canonical: bytes) -> bytes:
+    return hashlib.blake2b(canonical, digest_size=16).digest()
+
+
+class _Parts:
+    """One part table while a scan is recorded: the id of each part met, by its raw key; new parts are looked
+    up by digest and inserted in batches."""
+
+    def __init__(self, connection: Connection, table: Table, stored: Callable[[Any], dict[str, Any]]):
+        self.connection, self.table, self.stored = connection, table, stored
+        self.ids: dict[Hashable, int] = {}
+        self.pending: dict[Hashable, Any] = {}  # raw key -> what its stored row is made from
+        self.insert = insert_ignoring_duplicates(connection, table, "digest")
+
+    def forget_if_full(self) -> None:
+        """Bound the memory a scan of any size holds (before a batch: its records need their parts' ids)."""
+        if len(self.ids) > CACHE:
+            self.ids.clear()
+
+    def resolve(self) -> None:
+        """Give every pending part its id: looked up by digest, inserted when the store does not hold it."""
+        rows = {key: self.stored(source) for key, source in self.pending.items()}
+        by_digest = {row["digest"]: key for key, row in rows.items()}
+        for batch in batched(by_digest, BATCH):
+            known = dict(self._lookup(batch))
+            missing = [rows[by_digest[value]] for value in batch if value not in known]
+            if missing:
+                self.connection.execute(self.insert, missing)
+                known.update(self._lookup([row["digest"] for row in missing]))
+            for value, part_id in known.items():
+                self.ids[by_digest[value]] = part_id
+        self.pending.clear()
+
+    def _lookup(self, digests: Sequence[bytes]) -> Iterator[tuple[bytes, int]]:
+        rows = self.connection.execute(select(self.table.c.digest, self.table.c.id)
+                                       .where(self.table.c.digest.in_(digests)))
+        return ((bytes(row.digest), row.id) for row in rows)
+
+
+def _part_row(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    def row(fields: tuple[Any, ...]) -> dict[str, Any]:
+        return {"digest": digest(orjson.dumps(fields)), **dict(zip(columns, fields, strict=True))}
+
+    return row
+
+
+def _verdict_key(record: dict[str, Any]) -> bytes:
+    """A verdict's raw key: its values in order (what is absent, null)."""
+    return orjson.dumps(tuple(map(record.get, VERDICT_KEYS)))
+
+
+def _verdict_key_of_content(row: tuple[str]) -> bytes:
+    """The raw key of a stored verdict (its content holds the values that are not null, as recorded)."""
+    return _verdict_key(orjson.loads(row[0]))
+
+
+def _verdict_row(record: dict[str, Any]) -> dict[str, Any]:
+    verdict = {key: value for key in VERDICT_KEYS if (value := record.get(key)) is not None}
+    return {"digest": digest(orjson.dumps(verdict, option=orjson.OPT_SORT_KEYS)),
+            "compliance_state": verdict["complianceState"], "content": orjson.dumps(verdict).decode()}
+
+
+class StatesWriter:
+    """Records a scan's records as they come (any number of :meth:`add` calls), in one transaction."""
+
+    def __init__(self, connection: Connection, scan_id: str):
+        self.connection, self.scan_id = connection, scan_id
+        self.resources = _Parts(connection, state_resources, _part_row(RESOURCE_COLUMNS))
+        self.policies = _Parts(connection, state_policies, _part_row(POLICY_COLUMNS))
+        self.verdicts = _Parts(connection, state_verdicts, _verdict_row)
+        self.states: Counter[str] = Counter()
+        self.failing: dict[str, bool] = {}  # resource id (lower-cased) -> non-compliant with some assignment
+        # (policy id, subscription, counts as compliant) -> records: the scan's trend figures
+        self.figures: Counter[tuple[int, str | None, bool]] = Counter()
+        self.chunks = 0
+        self._chunk: list[array[int]] = [array("q") for _ in range(4)]
+        self._timestamps: dict[str, int] = {}
+        self._know_latest_scan()
+
+    def _know_latest_scan(self) -> None:
+        """The parts of the latest recorded scan, by their raw values: a scan mostly repeats them, and those it
+        repeats are neither hashed nor looked up again (read in one range per table, when they fit the cache)."""
+        latest = self.connection.scalar(select(scans.c.scan_id).where(
+            scans.c.scan_id.in_(select(scan_states.c.scan_id)), scans.c.scan_id != self.scan_id)
+            .order_by(scans.c.started_at.desc()).limit(1))
+        if latest is None:
+            return
+        used: list[set[int]] = [set(), set(), set()]
+        for count, entries in self.connection.execute(select(scan_states.c.records, scan_states.c.entries)
+                                                      .where(scan_states.c.scan_id == latest)):
+            for kept, column in zip(used, _decode(bytes(entries), count)[:3], strict=True):
+                kept.update(column)
+        for parts, columns, wanted, raw in ((self.resources, RESOURCE_COLUMNS, used[0], tuple),
+                                            (self.policies, POLICY_COLUMNS, used[1], tuple),
+                                            (self.verdicts, ("content",), used[2], _verdict_key_of_content)):
+            if not wanted or len(wanted) > CACHE:
+                continue
+            table = parts.table
+            rows = self.connection.execute(select(table.c.id, *(table.c[name] for name in columns)).where(
+                table.c.id.between(min(wanted), max(wanted))))
+            parts.ids.update((raw(row[1:]), row[0]) for row in rows if row[0] in wanted)
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        """Records as JSON documents (:meth:`PolicyState.to_json`), secrets already masked (as every output
+        gets them): each part's stored form is the document's own values."""
+        resources, policies, verdicts = self.resources, self.policies, self.verdicts
+        for parts in (resources, policies, verdicts):
+            parts.forget_if_full()
+        keyed = []
+        for record in records:  # a record's parts by their raw values: most are met before, in this scan
+            get = record.get
+            resource = tuple(map(get, RESOURCE_KEYS))
+            policy = tuple(map(get, POLICY_KEYS))
+            verdict = _verdict_key(record)
+            if resource not in resources.ids:
+                resources.pending[resource] = resource
+            if policy not in policies.ids:
+                policies.pending[policy] = policy
+            if verdict not in verdicts.ids:
+                verdicts.pending[verdict] = record
+            keyed.append((resource, policy, verdict, record["complianceState"], record["timestamp"]))
+        for parts in (resources, policies, verdicts):
+            parts.resolve()
+        resource_ids, policy_ids, verdict_ids = resources.ids, policies.ids, verdicts.ids
+        states, figures, timestamps, failing = self.states, self.figures, self._timestamps, self.failing
+        columns = self._chunk
+        for resource, policy, verdict, state, timestamp in keyed:
+            policy_id = policy_ids[policy]
+            index = timestamps.get(timestamp)
+            if index is None:
+                index = timestamps[timestamp] = len(timestamps)
+            for column, value in zip(columns, (resource_ids[resource], policy_id, verdict_ids[verdict], index),
+                                     strict=True):
+                column.append(value)
+            states[state] += 1
+            figures[policy_id, resource[4], state in COMPLIANT_VALUES] += 1
+            key = resource[0].lower()
+            failing[key] = failing.get(key, False) or state in NOT_COMPLIANT_VALUES
+            if len(columns[0]) >= CHUNK:
+                self._write_chunk()
+                columns, timestamps = self._chunk, self._timestamps
+
+    def _write_chunk(self) -> None:
+        count = len(self._chunk[0])
+        if not count and self.chunks:
+            return
+        self.connection.execute(insert(scan_states).values(
+            scan_id=self.scan_id, chunk=self.chunks, records=count, timestamps=orjson.dumps(list(self._timestamps)).decode(),
+            entries=_encode(self._chunk)))
+        self.chunks += 1
+        self._chunk = [array("q") for _ in range(4)]
+        self._timestamps = {}
+
+    def resource_counts(self) -> ResourceCounts:
+        """Azure's overall resource compliance of the records added (:class:`ResourceCounts`)."""
+        return ResourceCounts(resources=len(self.failing), non_compliant_resources=sum(self.failing.values()))
+
+    def finish(self, figures: bool = True) -> StateCounts:
+        """Write the last chunk and (unless told not to) the scan's trend figures; the scan's counts by state."""
+        self._write_chunk()
+        counts = StateCounts.of(ComplianceState(state) for state in self.states.elements())
+        if not figures:
+            return counts
+        policies = _policy_rows(self.connection, {policy_id for policy_id, _, _ in self.figures})
+        rows: dict[tuple[str, str | None], dict[str, Any]] = {}
+        for (policy_id, subscription, compliant), count in self.figures.items():
+            policy = policies[policy_id]
+            key = f"{normalize(policy.assignment_id)}|{(policy.reference_id or '').lower()}"
+            line = rows.setdefault(("policy", key), {"group_key": key, "title": [], "assignment_name": [],
+                                                       "reference_id": [], "compliant": 0, "total": 0})
+            line["title"].append(policy.display_name or policy.definition_name)
+            line["assignment_name"].append(policy.assignment_name)
+            line["reference_id"].append(policy.reference_id)
+            place = rows.setdefault(("subscription", subscription), {
+                "group_key": subscription, "title": [subscription], "assignment_name": [], "reference_id": [],
+                "compliant": 0, "total": 0})
+            for row in (line, place):
+                row["compliant"] += count if compliant else 0
+                row["total"] += count
+        if rows:
+            self.connection.execute(insert(scan_series), [
+                {**row, "scan_id": self.scan_id, "kind": kind,
+                 **{name: _largest(row[name]) for name in ("title", "assignment_name", "reference_id")}}
+                for (kind, _), row in rows.items()])
+        return counts
+
+
+def _largest(values: list[str | None]) -> str | None:
+    """SQL's max(): the largest value, nulls left out."""
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def _encode(columns: list[array[int]]) -> bytes:
+    """Each column as its differences from the previous value (runs of 0 and 1 in a sorted scan), compressed."""
+    encoded = []
+    for column in columns:
+        deltas = array("q", [current - previous for previous, current in pairwise(chain((0,), column))])
+        if sys.byteorder == "big":
+            deltas.byteswap()
+        encoded.append(deltas.tobytes())
+    return zlib.compress(b"".join(encoded), 6)
+
+
+def _decode(entries: bytes, count: int) -> list[list[int]]:
+    if not count:  # a scan without records keeps one empty chunk
+        return [[], [], [], []]
+    raw = zlib.decompress(entries)
+    width = count * 8
+    columns = []
+    for start in range(0, 4 * width, width):
+        deltas = array("q")
+        deltas.frombytes(raw[start:start + width])
+        if sys.byteorder == "big":
+            deltas.byteswap()
+        columns.append(list(accumulate(deltas)))
+    return columns
+
+
+class ResourcePart(NamedTuple):
+    resource_id: str
+    resource_type: str
+    resource_location: str | None
+    resource_group: str | None
+    subscription_id: str | None
+
+
+class PolicyPart(NamedTuple):
+    assignment_id: str
+    assignment_name: str
+    assignment_scope: str | None
+    definition_id: str
+    definition_name: str
+    display_name: str | None
+    set_definition_id: str | None
+    reference_id: str | None
+    action: str
+
+
+class VerdictPart(NamedTuple):
+    compliance_state: ComplianceState
+    content: dict[str, Any]
+
+
+class RecordView(NamedTuple):
+    """What diff and what-if compare of a record, from a stored scan or a fresh evaluation alike."""
+
+    record_key: str  # resource, assignment and reference id, case-insensitive: a record's identity across scans
+    resource_id: str
+    assignment_key: str  # the assignment id, case-insensitive
+    assignment_id: str
+    assignment_name: str
+    policy: str  # the definition, and its reference id inside an initiative (engine.output.summary.policy_key)
+    title: str  # the definition's display name, else its name
+    state: ComplianceState
+    reasons: tuple[str, ...]  # the reasons' messages
+
+    @classmethod
+    def of(cls, state: PolicyState) -> RecordView:
+        """The view of a fresh record as the store would keep it: the texts a view holds with values secret by
+        their origin masked (none of them sits under a secret-looking key, the other part of a record's
+        masking)."""
+        return _view(scrub(state.resource_id), scrub(state.policy_assignment_id), scrub(state.policy_assignment_name),
+                     scrub(state.policy_definition_name), scrub_data(state.policy_definition_display_name),
+                     scrub_data(state.policy_definition_reference_id), state.compliance_state,
+                     tuple(scrub(reason.message) for reason in state.reasons))
+
+
+def _view(resource_id: str, assignment_id: str, assignment_name: str, definition_name: str,
+          display_name: str | None, reference_id: str | None, state: ComplianceState,
+          reasons: tuple[str, ...]) -> RecordView:
+    assignment_key = normalize(assignment_id)
+    return RecordView(f"{normalize(resource_id)}|{assignment_key}|{(reference_id or '').lower()}", resource_id,
+                      assignment_key, assignment_id, assignment_name,
+                      f"{definition_name} [{reference_id}]" if reference_id else definition_name,
+                      display_name or definition_name, state, reasons)
+
+
+class StoredRecord(NamedTuple):
+    """One stored record as its parts."""
+
+    resource: ResourcePart
+    policy: PolicyPart
+    verdict: VerdictPart
+    timestamp: str
+
+    def view(self) -> RecordView:
+        policy = self.policy
+        return _view(self.resource.resource_id, policy.assignment_id, policy.assignment_name, policy.definition_name,
+                     policy.display_name, policy.reference_id, self.verdict.compliance_state,
+                     tuple(reason["message"] for reason in self.verdict.content.get("reasons", [])))
+
+    def document(self) -> dict[str, Any]:
+        """The record's JSON document, as recorded."""
+        document = {key: value for key, value in (*zip(RESOURCE_KEYS, self.resource, strict=True),
+                                                  *zip(POLICY_KEYS, self.policy, strict=True)) if value is not None}
+        document.update(self.verdict.content)
+        document["timestamp"] = self.timestamp
+        return document
+
+    def policy_state(self) -> PolicyState:
+        return PolicyState.model_validate(self.document())
+
+
+def _policy_rows(connection: Connection, wanted: set[int]) -> dict[int, PolicyPart]:
+    return {part_id: PolicyPart(*fields) for part_id, fields in _rows(connection, state_policies, POLICY_COLUMNS,
+                                                                       wanted)}
+
+
+def _rows(connection: Connection, table: Table, columns: Sequence[str],
+          wanted: Iterable[int]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    selected = [table.c[name] for name in columns]
+    for batch in batched(sorted(wanted), BATCH):
+        for row in connection.execute(select(table.c.id, *selected).where(table.c.id.in_(batch))):
+            yield row[0], tuple(row[1:])
+
+
+def stored_records(connection: Connection, scan_id: str) -> Iterator[StoredRecord]:
+    """The records of ``scan_id`` in the order they were recorded, a chunk at a time."""
+    chunks = connection.execute(select(scan_states.c.records, scan_states.c.timestamps, scan_states.c.entries)
+                                .where(scan_states.c.scan_id == scan_id).order_by(scan_states.c.chunk))
+    for count, timestamps, entries in chunks:
+        resource_ids, policy_ids, verdict_ids, stamps = _decode(bytes(entries), count)
+        resources = {part_id: ResourcePart(*fields) for part_id, fields in
+                     _rows(connection, state_resources, RESOURCE_COLUMNS, set(resource_ids))}
+        policies = _policy_rows(connection, set(policy_ids))
+        verdicts = {part_id: VerdictPart(ComplianceState(state), orjson.loads(content)) for part_id, (state, content)
+                    in _rows(connection, state_verdicts, ("compliance_state", "content"), set(verdict_ids))}
+        moments = orjson.loads(timestamps)
+        for resource_id, policy_id, verdict_id, stamp in zip(resource_ids, policy_ids, verdict_ids, stamps,
+                                                               strict=True):
+            yield StoredRecord(resources[resource_id], policies[policy_id], verdicts[verdict_id], moments[stamp])
+
+
+class AssignmentRecords(NamedTuple):
+    """What what-if needs of one assignment's stored records that it does not compare one by one."""
+
+    non_compliant: int
+    titles: frozenset[str]
+
+
+def records_to_compare(connection: Connection, scan_id: str,
+                       compared: Callable[[str], bool]) -> tuple[list[RecordView], dict[str, AssignmentRecords]]:
+    """The stored records of the assignments ``compared`` accepts (by lower-cased assignment id), as views; and
+    per assignment (all of them), its non-compliant records and titles. Only the parts those records use are
+    read: the other assignments' records are counted from their part ids."""
+    views: list[RecordView] = []
+    non_compliant: Counter[str] = Counter()
+    titles: dict[str, set[str]] = {}
+    chunks = connection.execute(select(scan_states.c.records, scan_states.c.entries)
+                                .where(scan_states.c.scan_id == scan_id).order_by(scan_states.c.chunk))
+    for count, entries in chunks:
+        resource_ids, policy_ids, verdict_ids, _ = _decode(bytes(entries), count)
+        policies = _policy_rows(connection, set(policy_ids))
+        keys = {part_id: normalize(policy.assignment_id) for part_id, policy in policies.items()}
+        for part_id, policy in policies.items():
+            titles.setdefault(keys[part_id], set()).add(policy.display_name or policy.definition_name)
+        states = {part_id: ComplianceState(state) for part_id, (state,) in
+                  _rows(connection, state_verdicts, ("compliance_state",), set(verdict_ids))}
+        wanted = [position for position, policy_id in enumerate(policy_ids) if compared(keys[policy_id])]
+        resources = {part_id: resource_id for part_id, (resource_id,) in _rows(
+            connection, state_resources, ("resource_id",), {resource_ids[position] for position in wanted})}
+        reasons = {part_id: tuple(reason["message"] for reason in orjson.loads(content).get("reasons", []))
+                   for part_id, (content,) in _rows(connection, state_verdicts, ("content",),
+                                                    {verdict_ids[position] for position in wanted})}
+        for policy_id, verdict_id in zip(policy_ids, verdict_ids, strict=True):
+            if states[verdict_id] is ComplianceState.NON_COMPLIANT:
+                non_compliant[keys[policy_id]] += 1
+        for position in wanted:
+            policy, verdict_id = policies[policy_ids[position]], verdict_ids[position]
+            views.append(_view(resources[resource_ids[position]], policy.assignment_id, policy.assignment_name,
+                               policy.definition_name, policy.display_name, policy.reference_id, states[verdict_id],
+                               reasons[verdict_id]))
+    return views, {key: AssignmentRecords(non_compliant[key], frozenset(names)) for key, names in titles.items()}
+
+
+def prune_parts(connection: Connection) -> int:
+    """Delete the parts no stored scan refers to any more; returns how many."""
+    referenced: list[set[int]] = [set(), set(), set()]
+    for count, entries in connection.execute(select(scan_states.c.records, scan_states.c.entries)):
+        for kept, column in zip(referenced, _decode(bytes(entries), count)[:3], strict=True):
+            kept.update(column)
+    deleted = 0
+    for table, kept in zip((state_resources, state_policies, state_verdicts), referenced, strict=True):
+        unreferenced = [part_id for part_id in connection.scalars(select(table.c.id)) if part_id not in kept]
+        for batch in batched(unreferenced, BATCH):
+            connection.execute(delete(table).where(table.c.id.in_(batch)))
+        deleted += len(unreferenced)
+    return deleted
