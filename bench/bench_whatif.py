@@ -5,6 +5,8 @@ allowed-versions list, assigned by an assignment file. Figures:
 
 - recording's share of a scan's CPU: CPU seconds of ``record_scan`` (records and inventory) over the CPU
   seconds of the scan it records (snapshot read + evaluation, workers' CPU included); goal <= 0.25;
+- what ``--store`` adds to the CPU of ``arcpolicy scan -o out.json`` (one worker), for a first scan into an empty
+  store and for a second scan with 1% churn; goal <= 0.25;
 - store bytes a second scan adds when 1% of the clusters changed (a tag on each; every other one also loses an
   extension, so verdicts change too), over the bytes of the first scan; goal <= 0.05;
 - what-if of a one-definition change over a full scan of the changed set from the snapshot file (read +
@@ -96,6 +98,32 @@ def _churned(resources: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int
     return [resource for resource in resources if resource["id"] not in dropped], len(clusters)
 
 
+def recording_in_the_cli(work: Path, snapshot: Path, churned: Path, policies: list[Path],
+                         assignments: Path) -> dict[str, object]:
+    """What ``--store`` adds to ``arcpolicy scan -o out.json`` (one worker, CPU of the whole command, best of
+    REPEATS): the first scan into an empty store, then the fleet with 1% churn into that store."""
+    from bench.bench_scan import run_child
+
+    def scan(fleet: Path, *store: str) -> float:
+        return run_child(["scan", "-i", str(fleet), *(arg for path in policies for arg in ("-p", str(path))), "-a",
+                          str(assignments), "-o", str(work / "out.json"), "--workers", "1", "--fail-on", "never",
+                          *store])[1]
+
+    figures: dict[str, object] = {}
+    for name, fleet in (("first_scan", snapshot), ("1pct_churn", churned)):
+        plain = min(scan(fleet) for _ in range(REPEATS))
+        stores = []
+        for attempt in range(REPEATS):  # each time into a store holding what it would hold
+            database = work / f"cli-{name}-{attempt}.db"
+            if name == "1pct_churn":
+                scan(snapshot, "--store", str(database))
+            stores.append(scan(fleet, "--store", str(database)))
+        stored = min(stores)
+        figures[f"cli_{name}"] = {"scan_cpu_seconds": round(plain, 2), "scan_store_cpu_seconds": round(stored, 2),
+                                  "recording_share_of_scan_cpu": round((stored - plain) / plain, 3)}
+    return figures
+
+
 def run() -> dict[str, object]:
     from engine.evaluate import prepare_scan, run_scan
     from engine.history import HistoryStore, ScanMetadata
@@ -130,6 +158,8 @@ def run() -> dict[str, object]:
             first = figures["store_bytes_first_scan"] = _store_bytes(database)
 
             changed, churned = _churned(resources)
+            churned_snapshot = work / "churned.json"
+            write_snapshot(churned_snapshot, changed)
             changed_fleet = Fleet(changed)
             second = run_scan(changed_fleet, before, WORKERS)
             _, _, churn_cpu = _timed(lambda: store.record_scan(ScanMetadata(scan_id="churn"), second.records,
@@ -164,8 +194,7 @@ def run() -> dict[str, object]:
                 changes[f"definition_{Path(name).stem}"] = (changed_policies, prepare_scan(changed_policies,
                                                                                            [assignments]))
             for name, (paths, request) in changes.items():
-                report, whatif_seconds, whatif_cpu = _best(partial(what_if, store, "baseline", request, paths,
-                                                                   WORKERS))
+                report, whatif_seconds, whatif_cpu = _best(partial(what_if, store, "baseline", request, paths))
                 _, full_seconds, full_cpu = _best(lambda request=request: run_scan(load_snapshot(snapshot), request,
                                                                                    WORKERS))
                 figures[f"whatif_{name}"] = {
@@ -176,4 +205,6 @@ def run() -> dict[str, object]:
                     "assignments_evaluated": report.assignment_sets.reevaluated,
                     "newly_non_compliant": report.newly_non_compliant, "newly_compliant": report.newly_compliant,
                     "newly_failing": report.newly_failing}
+        figures.update(recording_in_the_cli(work, snapshot, churned_snapshot, policies, assignments))
+    figures["load_average"] = os.getloadavg()[0]
     return figures

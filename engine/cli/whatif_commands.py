@@ -31,7 +31,7 @@ from engine.history.whatif_formats import assignment_set_notes, headline, output
 # Command-line options that override the --config file (the scheduled scan's): parameter -> dotted config key.
 CONFIG_KEYS = {"policy": "scan.policies", "assignment": "scan.assignments", "exemption": "scan.exemptions",
                "attestation": "scan.attestations", "management_groups": "scan.management_group_map",
-               "workers": "scan.workers", "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
+               "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
                "strict_aliases": "scan.strict_aliases", "store": "store.url"}
 
 
@@ -64,7 +64,6 @@ def whatif_command(
     output: Annotated[list[str] | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout "
                                                      "(repeatable: one evaluation, several files), the format "
                                                      "from its suffix (.json .md .txt) or FORMAT:FILE.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes (default: every core).")] = None,
     rego_engine: RegoEngineOption = RegoEngineName.regorus,
     opa_url: OpaUrlOption = None,
     strict_aliases: StrictAliasesOption = False,
@@ -89,7 +88,7 @@ def whatif_command(
                                settings.strict_aliases)
     print_notes([], request.warnings, [])  # e.g. aliases read by Azure's convention, as scan and plan say
     with HistoryStore(config.store.url, create=False) as history:
-        report = what_if(history, baseline, request, settings.policies, settings.workers)
+        report = what_if(history, baseline, request, settings.policies)
     print_notes([], assignment_set_notes(report), [])
     if not outputs:
         write_text(render_whatif(output_format.value, report), None)

@@ -15,15 +15,17 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, Insert, delete, insert, select
 
+from engine import ids
 from engine.errors import InputError
 from engine.history.schema import inventory_blobs, scan_inventories, scans
 from engine.history.sql import BATCH, batched, insert_ignoring_duplicates
-from engine.inventory import Fleet
+from engine.inventory import ClusterInventory, Fleet
+from engine.inventory.fleet import cluster_of_group
 from engine.output.redact import blank_secrets
 from engine.secret_keys import SECRET_KEY_NAMES
 from engine.secret_values import SECRET_VALUES, scrub_data
@@ -185,8 +187,63 @@ def load_inventory(connection: Connection, scan_id: str, shown_url: str) -> Flee
         return None
     fleet = Fleet()
     for batch in batched(_split(bytes(digests)), BATCH):
-        fleet.add_all(resource for group in _read_groups(connection, batch, scan_id, shown_url) for resource in group)
+        for group in _read_groups(connection, batch, scan_id, shown_url):
+            fleet.add_group(group)
     return fleet
+
+
+class StoredFleet(NamedTuple):
+    """A stored scan's fleet to evaluate again without building a :class:`Fleet`: its resource containers
+    (subscriptions, resource groups) and its clusters, a batch at a time as they are read."""
+
+    containers: list[dict[str, Any]]
+    clusters: Iterator[list[ClusterInventory]]
+
+
+def stored_fleet(connection: Connection, scan_id: str, shown_url: str) -> StoredFleet | None:
+    """The fleet ``scan_id`` evaluated as :class:`StoredFleet` (None when it was recorded without one). A fleet's
+    other resources are its last groups (:meth:`Fleet.groups`): they are read first, from the end, so that
+    rules reading a cluster's resource group or subscription see them."""
+    digests = connection.scalar(select(scan_inventories.c.digests).where(scan_inventories.c.scan_id == scan_id))
+    if digests is None:
+        return None
+    groups = _split(bytes(digests))
+    others: list[list[dict[str, Any]]] = []
+    end = len(groups)
+    while end:
+        start = max(0, end - BATCH)
+        batch = list(_read_groups(connection, groups[start:end], scan_id, shown_url))
+        last = next((index for index in range(len(batch) - 1, -1, -1) if not _other(batch[index])), None)
+        others[:0] = batch[last + 1 if last is not None else 0:]
+        if last is not None:
+            end = start + last + 1
+            break
+        end = start
+    containers = [group[0] for group in others if ids.normalize(group[0]["type"]) in ids.CONTAINER_TYPES]
+    return StoredFleet(containers, _clusters(connection, groups[:end], scan_id, shown_url))
+
+
+def _other(group: list[dict[str, Any]]) -> bool:
+    """Whether a group is one of the fleet's other resources (neither a cluster's group nor children whose
+    cluster is missing)."""
+    first = group[0]
+    type_key = ids.normalize(first["type"])
+    return type_key not in ids.CLUSTER_TYPES and not (
+        type_key in (ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE) and ids.owning_cluster_id(first["id"]))
+
+
+def _clusters(connection: Connection, digests: Sequence[bytes], scan_id: str,
+              shown_url: str) -> Iterator[list[ClusterInventory]]:
+    for batch in batched(digests, BATCH):
+        clusters = []
+        for group in _read_groups(connection, batch, scan_id, shown_url):
+            cluster = cluster_of_group(group)
+            if cluster is not None:
+                clusters.append(cluster)
+            elif _other(group):
+                raise InputError(shown_url, f"the inventory of scan {scan_id} is damaged: a resource that is "
+                                            "not a cluster's is kept before a cluster", value=group[0]["id"])
+        yield clusters
 
 
 def _read_groups(connection: Connection, digests: Sequence[bytes], scan_id: str,

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Connection, Table, delete, insert, select
 
+from engine.evaluate.records import Row
 from engine.history.schema import (
     scan_series,
     scan_states,
@@ -35,7 +36,7 @@ from engine.history.schema import (
 from engine.history.sql import BATCH, batched, insert_ignoring_duplicates
 from engine.ids import normalize
 from engine.models.results import ComplianceState, PolicyState
-from engine.output.summary import NOT_COMPLIANT_STATES, ResourceCounts, StateCounts
+from engine.output.summary import NOT_COMPLIANT_STATES, ResourceCounter, ResourceCounts, StateCounts
 from engine.secret_values import scrub, scrub_data
 
 CHUNK = 65536  # records per stored chunk: what recording and reading hold at once, besides the parts
@@ -127,7 +128,7 @@ class StatesWriter:
         self.policies = _Parts(connection, state_policies, _part_row(POLICY_COLUMNS))
         self.verdicts = _Parts(connection, state_verdicts, _verdict_row)
         self.states: Counter[str] = Counter()
-        self.failing: dict[str, bool] = {}  # resource id (lower-cased) -> non-compliant with some assignment
+        self.rolled_up = ResourceCounter()  # records come a resource at a time: only the current one is held
         # (policy id, subscription, counts as compliant) -> records: the scan's trend figures
         self.figures: Counter[tuple[int, str | None, bool]] = Counter()
         self.chunks = 0
@@ -180,7 +181,7 @@ class StatesWriter:
         for parts in (resources, policies, verdicts):
             parts.resolve()
         resource_ids, policy_ids, verdict_ids = resources.ids, policies.ids, verdicts.ids
-        states, figures, timestamps, failing = self.states, self.figures, self._timestamps, self.failing
+        states, figures, timestamps, counter = self.states, self.figures, self._timestamps, self.rolled_up
         columns = self._chunk
         for resource, policy, verdict, state, timestamp in keyed:
             policy_id = policy_ids[policy]
@@ -192,8 +193,7 @@ class StatesWriter:
                 column.append(value)
             states[state] += 1
             figures[policy_id, resource[4], state in COMPLIANT_VALUES] += 1
-            key = resource[0].lower()
-            failing[key] = failing.get(key, False) or state in NOT_COMPLIANT_VALUES
+            counter.add_resource(resource[0].lower(), state in NOT_COMPLIANT_VALUES)
             if len(columns[0]) >= CHUNK:
                 self._write_chunk()
                 columns, timestamps = self._chunk, self._timestamps
@@ -210,8 +210,9 @@ class StatesWriter:
         self._timestamps = {}
 
     def resource_counts(self) -> ResourceCounts:
-        """Azure's overall resource compliance of the records added (:class:`ResourceCounts`)."""
-        return ResourceCounts(resources=len(self.failing), non_compliant_resources=sum(self.failing.values()))
+        """Azure's overall resource compliance of the records added (:class:`ResourceCounts`), when they came in the
+        scan's order (a resource's records together)."""
+        return self.rolled_up.counts()
 
     def finish(self, figures: bool = True) -> StateCounts:
         """Write the last chunk and (unless told not to) the scan's trend figures; the scan's counts by state."""
@@ -322,6 +323,14 @@ class RecordView(NamedTuple):
                      scrub(state.policy_definition_name), scrub_data(state.policy_definition_display_name),
                      scrub_data(state.policy_definition_reference_id), state.compliance_state,
                      tuple(scrub(reason.message) for reason in state.reasons))
+
+
+    @classmethod
+    def of_row(cls, row: Row) -> RecordView:
+        """:meth:`of` for a row of an evaluation (:mod:`engine.evaluate.records`), its PolicyState never built."""
+        policy = row[5]
+        return _view(scrub(row[0]), scrub(policy[0]), scrub(policy[1]), scrub(policy[4]), scrub_data(policy[5]),
+                     scrub_data(policy[7]), row[6], tuple(scrub(reason[0]) for reason in row[7]))
 
 
 def _view(resource_id: str, assignment_id: str, assignment_name: str, definition_name: str,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,14 @@ from sqlalchemy.exc import (
 )
 
 from engine.errors import InputError, ServiceError
-from engine.history.inventory import InventoryWriter, latest_digests, load_inventory, prune_blobs
+from engine.history.inventory import (
+    InventoryWriter,
+    StoredFleet,
+    latest_digests,
+    load_inventory,
+    prune_blobs,
+    stored_fleet,
+)
 from engine.history.records import RecordView, StatesWriter, StoredRecord, prune_parts, stored_records
 from engine.history.schema import (
     MIGRATIONS,
@@ -258,7 +266,7 @@ class HistoryStore:
                 recording.add_records(redact_state(state).to_json() for state in batch)
             if fleet is not None:
                 recording.add_inventory(fleet.encoded_groups())
-            recording.finish()
+            recording.finish(ResourceCounts.of(states))
         return metadata.scan_id
 
     def recording(self, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition] = ()) -> ScanRecording:
@@ -274,9 +282,22 @@ class HistoryStore:
         with self.engine.connect() as connection:
             fleet = load_inventory(connection, scan_id, self.shown_url)
         if fleet is None:
-            raise InputError(self.shown_url, "this scan was recorded without its inventory (by an arcpolicy "
-                                             "that did not keep inventories)", value=scan_id)
+            raise self._without_inventory(scan_id)
         return fleet
+
+    @contextmanager
+    def stored_fleet(self, scan_id: str) -> Iterator[StoredFleet]:
+        """The fleet a stored scan evaluated as it is read back, to evaluate again (``with``: the store is read
+        while its clusters are taken)."""
+        with self.engine.connect() as connection:
+            fleet = stored_fleet(connection, scan_id, self.shown_url)
+            if fleet is None:
+                raise self._without_inventory(scan_id)
+            yield fleet
+
+    def _without_inventory(self, scan_id: str) -> InputError:
+        return InputError(self.shown_url, "this scan was recorded without its inventory (by an arcpolicy that did not "
+                                          "keep inventories)", value=scan_id)
 
     def assignments(self, scan_id: str) -> list[AssignedDefinition]:
         """What a stored scan evaluated; for scans recorded before assignments were kept, what its records name."""
@@ -423,8 +444,9 @@ class ScanRecording:
                                               latest_digests(self._connection))
         self._inventory.add(groups)
 
-    def finish(self) -> None:
-        """Write the rest (the last records, the inventory's list, the assignments, the counts) and commit."""
+    def finish(self, resources: ResourceCounts | None = None) -> None:
+        """Write the rest (the last records, the inventory's list, the assignments, the counts) and commit.
+        ``resources``: the overall resource compliance when the records did not come in the scan's order."""
         if self._pending:
             self.add_records(self._pending)
             self._pending = []
@@ -434,7 +456,7 @@ class ScanRecording:
         if self._inventory is not None:
             self._inventory.finish()
         self.counts = states.finish()
-        self.resources = states.resource_counts()
+        self.resources = resources if resources is not None else states.resource_counts()
         if self.assignments:
             self._connection.execute(insert(scan_assignments), [
                 {"scan_id": metadata.scan_id, **assignment.model_dump(), "fingerprint": assignment.fingerprint,

@@ -25,9 +25,10 @@ from pydantic.alias_generators import to_camel
 
 from engine import __version__
 from engine.azure_policy.documents import PolicyAssignment
-from engine.evaluate import ScanRequest, run_scan
+from engine.evaluate import ScanRequest
 from engine.evaluate.kinds import KINDS
-from engine.evaluate.scan import assign
+from engine.evaluate.records import Row, gc_paused, row_order
+from engine.evaluate.scan import ScanEngine, assign
 from engine.history.diff import Change, diff_records
 from engine.history.recording import assigned_definitions, policy_set_fingerprint
 from engine.history.records import AssignmentRecords, RecordView, records_to_compare
@@ -244,8 +245,7 @@ def _only_some(request: ScanRequest, keys: set[str]) -> ScanRequest:
                                          for name, assignments in request.assignments.items()})
 
 
-def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: Sequence[Path],
-            workers: int | None = None) -> WhatIf:
+def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: Sequence[Path]) -> WhatIf:
     """Evaluate ``request`` over the inventory of the stored scan ``baseline`` (id, prefix, ``latest[~N]``) and
     compare with that scan's stored verdicts. A request assigned by default (no assignment files) takes the
     baseline's stored assignments when it kept them; ``policies`` are the files ``request`` was loaded from."""
@@ -262,13 +262,7 @@ def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: 
     fingerprints = {normalize(item.assignment_id): item.fingerprint for item in stored}
     evaluated = {key for key, item in _keyed(assignments).items()
                  if item.fingerprint is None or fingerprints.get(key) != item.fingerprint}
-    fleet = store.inventory(scan.scan_id)
-    clusters, after, skipped = len(fleet), [], list(request.skipped)
-    if evaluated:
-        result = run_scan(fleet, _only_some(request, evaluated), workers)
-        clusters = result.clusters
-        after = [RecordView.of(state) for state in result.records]
-    del fleet
+    after, clusters = _evaluate(store, scan.scan_id, _only_some(request, evaluated))
     reused = set(_keyed(assignments)) - evaluated  # their baseline verdicts stand: only counted, not compared
     with store.engine.connect() as connection:
         before, figures = records_to_compare(connection, scan.scan_id, lambda key: key not in reused)
@@ -281,7 +275,24 @@ def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: 
                   definitions_added=[item for key, item in new_definitions.items() if key not in old_definitions],
                   definitions_removed=[item for key, item in old_definitions.items() if key not in new_definitions],
                   assignments=impacts, assignment_sets=_compare_sets(source, stored, assignments, len(evaluated)),
-                  skipped=[*notes, *skipped])
+                  skipped=[*notes, *request.skipped])
+
+
+def _evaluate(store: HistoryStore, scan_id: str, request: ScanRequest) -> tuple[list[RecordView], int]:
+    """The records of ``request`` over the stored scan's fleet, in the scan's order, and its clusters. Evaluated
+    in this process as the groups are read (a batch at a time): only the changed assignments are, a fraction
+    of a scan's work, which workers would each have to read back from the store."""
+    rows: list[Row] = []
+    clusters = 0
+    with store.stored_fleet(scan_id) as fleet, gc_paused():
+        engine = ScanEngine(request, fleet.containers)
+        for batch in fleet.clusters:
+            result = engine.evaluate(batch)
+            rows += result.rows
+            clusters += result.clusters
+        rows += engine.evaluate_containers(fleet.containers).rows
+    rows.sort(key=row_order)
+    return [RecordView.of_row(row) for row in rows], clusters
 
 
 def _impacts(baseline_scan_id: str, stored: Sequence[AssignedDefinition], assignments: Sequence[AssignedDefinition],

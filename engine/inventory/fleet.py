@@ -118,9 +118,7 @@ class Fleet:
         """Index one ARM resource (cluster, extension, flux configuration or anything else); ``position``
         says where it was read (a line number), for the warning about a repeated id."""
         key = ids.normalize(resource["id"])
-        location = resource.get("location")
-        if isinstance(location, str) and location != (name := ids.location_name(location)):
-            resource = {**resource, "location": name}  # what ARM holds and rules, templates and writes see
+        resource = _located(resource)
         self._added += 1
         here = position if position is not None else self._added
         earlier = self._positions.get(hash(key))
@@ -146,6 +144,26 @@ class Fleet:
             self._entry(owner).flux_configurations.append(encoded)
         else:
             self._other.append(encoded)
+
+    def add_group(self, members: list[dict[str, Any]]) -> None:
+        """One group of a fleet already built, as :meth:`groups` gave it to the history store: its ids are unique
+        and a cluster's group holds its extensions and flux configurations, so a cluster's children are filed
+        under it without parsing their ids. Other groups (one other resource, children whose cluster is missing)
+        are added as :meth:`add` adds a resource."""
+        split = split_group(members)
+        if split is None:
+            for member in members:
+                self.add(member)
+            return
+        type_key, cluster, extensions, flux_configurations = split
+        self._added += len(members)
+        entry = self._entry(cluster["id"])
+        self._count_cluster(type_key, cluster)
+        entry.resource = compact_json(cluster)
+        for extension in extensions:
+            entry.extensions.append(compact_json(extension))
+            self._count_extension(extension)
+        entry.flux_configurations.extend(map(compact_json, flux_configurations))
 
     def _entry(self, cluster_id: str) -> ClusterEntry:
         key = ids.normalize(cluster_id)
@@ -317,6 +335,40 @@ def _drop(stored: list[bytes], key: str) -> dict[str, Any] | None:
             del stored[position]
             return resource
     return None
+
+
+def split_group(members: list[dict[str, Any]]) -> tuple[str, dict[str, Any], list[dict[str, Any]],
+                                                       list[dict[str, Any]]] | None:
+    """A cluster's group as :meth:`Fleet.groups` gives it (the cluster, then its extensions and flux
+    configurations) as its cluster's type key, the cluster, its extensions and its flux configurations, each
+    located as ARM names locations; None for another group."""
+    type_key = ids.normalize(members[0]["type"])
+    if type_key not in ids.CLUSTER_TYPES:
+        return None
+    extensions, flux_configurations = [], []
+    for child in members[1:]:
+        kept = extensions if ids.normalize(child["type"]) == ids.EXTENSION_TYPE else flux_configurations
+        kept.append(_located(child))
+    return type_key, _located(members[0]), extensions, flux_configurations
+
+
+def cluster_of_group(members: list[dict[str, Any]]) -> ClusterInventory | None:
+    """What :meth:`Fleet.clusters` gives for a cluster's group (None for another group), without a fleet: what-if
+    evaluates a stored scan's groups as it reads them."""
+    split = split_group(members)
+    if split is None:
+        return None
+    _, cluster, extensions, flux_configurations = split
+    return trusted(ClusterInventory, {"resource": cluster, "extensions": extensions,
+                                      "flux_configurations": flux_configurations}, _INVENTORY_FIELDS)
+
+
+def _located(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` with its location as ARM's name: what ARM holds and rules, templates and writes see."""
+    location = resource.get("location")
+    if isinstance(location, str) and location != (name := ids.location_name(location)):
+        return {**resource, "location": name}
+    return resource
 
 
 def compact_json(resource: Any) -> bytes:

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, insert, select
 from engine.cli.connection_options import FleetSource
 from engine.cli.main import main
 from engine.errors import InputError
+from engine.evaluate.scan import fleet_containers
 from engine.history import HistoryStore, ScanMetadata
 from engine.history.inventory import insert_new_blobs
 from engine.history.schema import (
@@ -261,3 +262,44 @@ def test_a_blob_another_writer_stored_meanwhile_is_left_alone(store_url):
             assert connection.scalar(select(inventory_blobs.c.content).where(
                 inventory_blobs.c.digest == row["digest"])) == row["content"]
         assert len(store.inventory("a")) == 2
+
+
+def containers_and_strays(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The subscription and resource group of the fleet's first cluster, a workspace (another resource, not a
+    container) and an extension whose cluster the fleet lacks."""
+    cluster_id = resources[0]["id"]
+    subscription = "/".join(cluster_id.split("/")[:3])
+    group = "/".join(cluster_id.split("/")[:5])
+    return [{"id": subscription, "type": "Microsoft.Resources/subscriptions", "name": cluster_id.split("/")[2],
+             "tags": {"costCenter": "42"}},
+            {"id": group, "type": "Microsoft.Resources/subscriptions/resourceGroups", "name": group.split("/")[-1],
+             "location": "West Europe", "tags": {"env": "prod"}},
+            {"id": f"{group}/providers/Microsoft.OperationalInsights/workspaces/logs",
+             "type": "Microsoft.OperationalInsights/workspaces", "name": "logs", "location": "westeurope"},
+            {"id": f"{group}/providers/Microsoft.Kubernetes/connectedClusters/gone/providers/"
+                   "Microsoft.KubernetesConfiguration/extensions/flux",
+             "type": "Microsoft.KubernetesConfiguration/extensions", "name": "flux",
+             "properties": {"extensionType": "microsoft.flux"}}]
+
+
+def test_a_stored_fleet_reads_back_as_the_fleet_evaluated_it(store_url, monkeypatch):
+    """What-if evaluates a stored fleet as it reads it: its resource containers first (read from the end of the
+    scan's groups, where a fleet keeps its other resources), then its clusters a batch at a time, each what
+    Fleet.clusters gives (children whose cluster is missing left out). Batches of 2 groups here, so that reading
+    crosses batch boundaries."""
+    monkeypatch.setattr("engine.history.inventory.BATCH", 2)
+    resources = [*generated(clusters=7), *containers_and_strays(generated(clusters=7))]
+    fleet = Fleet(blank_secrets(resources))
+    with HistoryStore(store_url) as store:
+        record(store, "a", 0, resources)
+        with store.stored_fleet("a") as stored:
+            assert stored.containers == fleet_containers(fleet)
+            assert [cluster.model_dump() for batch in stored.clusters for cluster in batch] == [
+                cluster.model_dump() for cluster in fleet.clusters()]
+        # A damaged list (a resource container before a cluster) is named, not evaluated without it.
+        with store.engine.begin() as connection:
+            digests = connection.scalar(select(scan_inventories.c.digests))
+            connection.execute(scan_inventories.update().values(digests=digests[-32:] + digests[:-32]))
+        with pytest.raises(InputError, match="inventory of scan a is damaged: a resource that is not a cluster's is "
+                                             "kept before a cluster"), store.stored_fleet("a") as stored:
+            list(stored.clusters)
