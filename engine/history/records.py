@@ -35,12 +35,13 @@ from engine.history.schema import (
 )
 from engine.history.sql import BATCH, batched, insert_ignoring_duplicates
 from engine.ids import normalize
+from engine.inventory.fleet import compact_json
 from engine.models.results import ComplianceState, PolicyState
 from engine.output.summary import NOT_COMPLIANT_STATES, ResourceCounter, ResourceCounts, StateCounts
 from engine.secret_values import scrub, scrub_data
 
 CHUNK = 65536  # records per stored chunk: what recording and reading hold at once, besides the parts
-CACHE = 100_000  # raw parts remembered while recording (records come sorted by resource: recent ones repeat)
+CACHE = 50_000  # raw parts remembered while recording, per table (records come sorted by resource: recent ones repeat)
 NOT_COMPLIANT_VALUES = frozenset(state.value for state in NOT_COMPLIANT_STATES)  # a resource's rollup
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
 COMPLIANT_VALUES = frozenset(state.value for state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT,
@@ -104,8 +105,9 @@ def _part_row(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], dict[str, A
 
 
 def _verdict_key(record: dict[str, Any]) -> bytes:
-    """A verdict's raw key: its values in order (what is absent, null)."""
-    return orjson.dumps(tuple(map(record.get, VERDICT_KEYS)))
+    """A verdict's raw key: its values in order (what is absent, null), exact-size (the cache holds up to
+    :data:`CACHE` of them: orjson's own buffers would each keep a few KiB of slack)."""
+    return compact_json(tuple(map(record.get, VERDICT_KEYS)))
 
 
 def _verdict_key_of_content(row: tuple[str]) -> bytes:
