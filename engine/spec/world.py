@@ -249,7 +249,7 @@ class SpecWorld:
         whatif.md for a pull-request comment and whatif.json, kept as "whatif"."""
         self.outputs.pop("whatif", None)
         result = self.run(["whatif", "--store", self.store_url(), *self.scan_arguments(policies, source=[]),
-                           "--workers", "1", "-o", "whatif.md", "-o", "whatif.json"])
+                           "-o", "whatif.md", "-o", "whatif.json"])
         if result.status in (0, 1):
             self.read_output("whatif", "whatif.json")
         return result
