@@ -4,7 +4,7 @@ command shows exactly what it showed before the migration (SQLite and PostgreSQL
 ``data/store_v3/tables.json`` holds the rows of a real version-3 store (three scans of a generated fleet, with
 inventories, assignments, an exemption and a protected setting), and ``data/store_v3/expected/`` what ``history``,
 ``diff``, ``trend``, ``inventory --from-store``, ``whatif`` and ``history --keep`` printed on that store with the
-arcpolicy that wrote it (main at 4aabcf4; written again with main at 01fe633, which added the resource compliance figures, before the store kept states as parts). The store is rebuilt here
+arcpolicy that wrote it (main at 4aabcf4; written again with main at 01fe633, which added the resource compliance figures, before the store kept states as parts; the trend pages again with main at 0765f28, whose charts name each scan's time and fit their axis). The store is rebuilt here
 row by row in the version-3 schema, then opened by today's code.
 """
 
