@@ -351,6 +351,20 @@ def applied_version(connection: Connection) -> int:
     return connection.scalar(select(func.max(migrations_table.c.version))) or 0
 
 
+# The PostgreSQL advisory lock migrations take (per database): any constant, named once.
+MIGRATION_LOCK_KEY = 0x61726370  # "arcp"
+
+
+def migration_lock(connection: Connection) -> None:
+    """Hold the store for a migration until the transaction ends, so concurrent writers migrate it once: SQLite's
+    write lock (``BEGIN IMMEDIATE``, the transaction's first statement: its DDL then rolls back with it too), or
+    a transaction-level advisory lock on PostgreSQL."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+
 def migrate(connection: Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
     """Apply every migration the database has not had; returns the schema version."""
     if not inspect(connection).has_table(migrations_table.name):

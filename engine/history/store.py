@@ -53,6 +53,7 @@ from engine.history.schema import (
     MIGRATIONS,
     applied_version,
     migrate,
+    migration_lock,
     scan_assignments,
     scan_inventories,
     scan_series,
@@ -213,12 +214,18 @@ class HistoryStore:
             return applied_version(connection)
 
     def _migrate(self) -> int:
-        """Bring the schema up to date. Two first uses of a new store at once both find no schema, and the one
-        that commits second fails (its table or version already there): it tries again and finds it done."""
+        """Bring the schema up to date. Writers opening a store at once that it needs migrating (a new store, an
+        older version's) take turns: the first migrates in one transaction, holding the database's write lock
+        (SQLite) or an advisory lock (PostgreSQL), and the others then find it done. Should two still race (a
+        new PostgreSQL database's first table), the one that commits second fails and tries again."""
+        latest = MIGRATIONS[-1].version
+        if self._read_version() == latest:
+            return latest  # the common case takes no lock: a recording in progress does not hold it up
         attempt = 0
         while True:
             try:
                 with self.engine.begin() as connection:
+                    migration_lock(connection)
                     return migrate(connection)
             except (IntegrityError, OperationalError, ProgrammingError) as error:
                 attempt += 1

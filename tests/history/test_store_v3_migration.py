@@ -1,11 +1,12 @@
-"""A store written by arcpolicy's schema version 3 (records as JSON rows) migrates on open, and every reading
-command shows exactly what it showed before the migration (SQLite and PostgreSQL).
+"""A store written by arcpolicy's schema version 3 (records as JSON rows) is never upgraded by a reader; writers
+opening it at once migrate it once, and every reading command then shows exactly what it showed before the
+migration (SQLite and PostgreSQL).
 
 ``data/store_v3/tables.json`` holds the rows of a real version-3 store (three scans of a generated fleet, with
 inventories, assignments, an exemption and a protected setting), and ``data/store_v3/expected/`` what ``history``,
 ``diff``, ``trend``, ``inventory --from-store``, ``whatif`` and ``history --keep`` printed on that store with the
-arcpolicy that wrote it (main at 4aabcf4; written again with main at 01fe633, which added the resource compliance figures, before the store kept states as parts; the trend pages again with main at 0765f28, whose charts name each scan's time and fit their axis). The store is rebuilt here
-row by row in the version-3 schema, then opened by today's code.
+arcpolicy that wrote it (main at 4aabcf4; written again with main at 01fe633, which added the resource compliance figures, before the store kept states as parts; the trend pages again with main at 0765f28, whose charts name each scan's time and fit their axis; what-if's Markdown again with issue 23's escaping, names and reasons as code spans). The store is rebuilt here
+row by row in the version-3 schema, then opened by today's code: first by a reader, then by several writers at once.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import io
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import MetaData, create_engine, insert
 
 from engine.cli.main import main
-from engine.history.schema import MIGRATIONS, migrate
+from engine.history import HistoryStore
+from engine.history.schema import MIGRATIONS, applied_version, migrate
 from engine.history.store import database_url, safe_url
 
 DATA = Path(__file__).resolve().parent / "data" / "store_v3"
@@ -35,6 +39,7 @@ FIRST, SECOND, THIRD = "20260501T060000Z-aaaaaa", "20260501T120000Z-bbbbbb", "20
 KEEP_AFTER = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)  # --keep prunes the first scan only
 STORE_MARK = "<store>"
 COLUMNS = "160"  # tables as wide as a wide terminal
+WRITERS = 4  # writers opening the version-3 store at once
 # What-if's JSON gained fields since version 3 (changes within records, the assignment sets compared): the
 # fields version 3 wrote must read as they did.
 WHATIF_V3_FIELDS = ("baselineScanId", "baselineStartedAt", "baselinePolicyFingerprint", "policyFingerprint",
@@ -148,15 +153,67 @@ def comparable(name: str, text: str) -> str:
     return f"{status}\n{json.dumps(report, indent=2)}"
 
 
+def schema_version(url: str) -> int:
+    engine = create_engine(database_url(url))
+    with engine.connect() as connection:
+        version = applied_version(connection)
+    engine.dispose()
+    return version
+
+
+def open_at_once(url: str) -> list[BaseException]:
+    """Writers opening the store at the same moment (as scans starting together would); the errors they met."""
+    start = threading.Barrier(WRITERS)
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        start.wait()
+        try:
+            HistoryStore(url).close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer) for _ in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_a_version_3_store_migrates_and_every_command_shows_what_it_showed(store_url, tmp_path: Path, capsys,
                                                                            monkeypatch):
     monkeypatch.setenv("COLUMNS", COLUMNS)
     build_version_3_store(store_url)
+    assert main(["history", "--store", store_url]) == 2  # a reader never upgrades it
+    assert "reading never upgrades it" in capsys.readouterr().err
+    assert schema_version(store_url) == 3
+    assert open_at_once(store_url) == []  # migrated once: a second migration would find policy_states gone
+    assert schema_version(store_url) == MIGRATIONS[-1].version
     outputs = command_outputs(store_url, tmp_path)
     capsys.readouterr()
     for name, text in outputs.items():
         assert comparable(name, text) == comparable(name, (EXPECTED / name).read_text()), name
     assert "note: The assignment sets differ" in outputs["whatif.md"] and "defender-required" in outputs["whatif.txt"]
+
+
+def test_a_migration_stopped_part_way_leaves_the_store_as_it_was(store_url, monkeypatch) -> None:
+    """A migration is one transaction, DDL included (SQLite's too: pysqlite would commit each CREATE and ALTER
+    on its own): stopped part-way, the store is still version 3 and the next writer migrates it."""
+    import engine.history.records
+
+    build_version_3_store(store_url)
+
+    def power_cut(*_: object, **__: object) -> None:
+        raise RuntimeError("stopped part-way")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(engine.history.records.StatesWriter, "finish", power_cut)
+        with pytest.raises(RuntimeError, match="stopped part-way"):
+            HistoryStore(store_url)
+    assert schema_version(store_url) == 3
+    with HistoryStore(store_url) as store:
+        assert [scan.scan_id for scan in store.scans()] == [THIRD, SECOND, FIRST]
 
 
 if __name__ == "__main__":  # how data/store_v3/expected was written (with the arcpolicy that wrote tables.json)
@@ -167,6 +224,7 @@ if __name__ == "__main__":  # how data/store_v3/expected was written (with the a
     with tempfile.TemporaryDirectory() as directory:
         url = str(Path(directory) / "history.db")
         build_version_3_store(url)
+        HistoryStore(url).close()  # a writer migrates it (with the arcpolicy that wrote tables.json: nothing to do)
         EXPECTED.mkdir(exist_ok=True)
         for output_name, output in command_outputs(url, Path(directory)).items():
             (EXPECTED / output_name).write_text(output)

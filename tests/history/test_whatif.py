@@ -267,7 +267,7 @@ def test_shortening_the_flux_list_reports_every_cluster_it_fails_those_already_n
     text = (tmp_path / "w.md").read_text()
     summary, sections = parse_markdown(text)
     assert summary["pinned-versions"][6:] == [len(already), 0]  # newly failing, no longer failing
-    assert {item.split("`")[1] for item in sections[f"Newly failing: pinned-versions ({len(already)})"]} == {
+    assert {item.split("`")[1] for item in sections[f"Newly failing: `pinned-versions` ({len(already)})"]} == {
         cluster.rsplit("/", 1)[-1] for cluster in already}
     assert f"in records already non-compliant, {len(already)} newly failing" in text
 

@@ -201,7 +201,7 @@ def test_postgresql_killed_during_a_scan_is_exit_4_in_one_line(own_postgres, tmp
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as watcher:
             while scan.poll() is None:  # killed once the scan's records are being stored
                 if watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'INSERT INTO "
-                                   "policy_states%'").fetchone()[0]:
+                                   "state\\_%'").fetchone()[0]:
                     break
                 time.sleep(0.02)
         kill()

@@ -26,7 +26,7 @@ from engine.cli.main import main
 from engine.history.diff import Change
 from engine.history.store import AssignedDefinition, ScanRecord
 from engine.history.trend import TrendPoint, TrendSeries, line_chart_svg
-from engine.history.whatif import AssignmentImpact, WhatIf
+from engine.history.whatif import AssignmentImpact, AssignmentSets, ViolationChange, WhatIf
 from engine.history.whatif_formats import render_whatif
 from engine.models.results import ComplianceState, Reason
 from engine.output import render
@@ -251,12 +251,17 @@ def test_whatif_trend_and_plan_reports_escape_generated_hostile_text(name, title
                     before=ComplianceState.COMPLIANT, after=ComplianceState.NON_COMPLIANT, reasons=[reason])
     impact = AssignmentImpact(assignment_id=f"/providers/Microsoft.Authorization/policyAssignments/{assignment}",
                               assignment_name=assignment, title=title, non_compliant_before=0, non_compliant_after=1,
-                              newly_non_compliant=[change], newly_compliant=[], new_records=[], removed_records=[])
+                              newly_non_compliant=[change], newly_compliant=[], new_records=[], removed_records=[],
+                              newly_failing=[ViolationChange(resource_id=resource, policy=title,
+                                                             policy_assignment_name=assignment, reasons=[reason])])
+    assigned = AssignedDefinition(assignment_id="x", assignment_name=assignment, definition_id=title,
+                                  display_name=reason)
     report = WhatIf(baseline_scan_id="20261130T060000Z-abc123", baseline_started_at=datetime(2026, 11, 30, tzinfo=UTC),
                     baseline_policy_fingerprint="sha256:a", policy_fingerprint="sha256:b", clusters=1,
-                    baseline_tool_version=reason, definitions_added=[AssignedDefinition(
-                        assignment_id="x", assignment_name=assignment, definition_id=title, display_name=reason)],
-                    definitions_removed=[], assignments=[impact], skipped=[reason])
+                    baseline_tool_version=reason, definitions_added=[assigned], definitions_removed=[],
+                    assignments=[impact], skipped=[reason],
+                    assignment_sets=AssignmentSets(source="given", baseline=1, compared=1, only_in_baseline=[assigned],
+                                                   rewritten=[assigned]))
     check_terminal(render_whatif("table", report))
     check_markdown(render_whatif("markdown", report))
     assert json.loads(render_whatif("json", report))["assignments"][0]["assignmentName"] == assignment

@@ -132,7 +132,7 @@ def test_an_assignment_changed_in_the_pull_request_gives_what_full_scans_give(po
     assert newly == expected and expected and status == 1
     assert [item["assignmentName"] for item in report["assignmentSets"]["rewritten"]] == ["flux-stable"]
     assert report["assignmentSets"]["reevaluated"] == 1  # flux-locked-down's verdicts are the baseline's
-    assert "Assignments changed (definition, parameters or scope): flux-stable." in (
+    assert "Assignments changed (definition, parameters or scope): `flux-stable`." in (
         policy_repo / "whatif.md").read_text()
     capsys.readouterr()
 
@@ -152,6 +152,6 @@ def test_without_assignment_files_the_whatif_takes_the_baselines_and_says_when_s
     only_one.write_text(json.dumps(json.loads(Path("assignments/stores.json").read_text())[:1]))
     assert main(["whatif", "--policy", "policies", "-a", str(only_one), "-o", "whatif.md"]) == 0
     assert ("note: The assignment sets differ: the baseline scan evaluated 2 assignments, this what-if 1 (the "
-            "assignments given): 1 only in the baseline (flux-locked-down)") in " ".join(
+            "assignments given): 1 only in the baseline (`flux-locked-down`)") in " ".join(
         Path("whatif.md").read_text().split())
     assert "warning: The assignment sets differ" in capsys.readouterr().err
