@@ -70,7 +70,7 @@ class _Parts:
         self.connection, self.table, self.stored = connection, table, stored
         self.ids: dict[Hashable, int] = {}
         self.pending: dict[Hashable, Any] = {}  # raw key -> what its stored row is made from
-        self.insert = insert_ignoring_duplicates(connection, table, "digest")
+        self.insert = insert_ignoring_duplicates(connection, table, "digest").returning(table.c.digest, table.c.id)
 
     def forget_if_full(self) -> None:
         """Bound the memory a scan of any size holds (before a batch: its records need their parts' ids)."""
@@ -78,17 +78,17 @@ class _Parts:
             self.ids.clear()
 
     def resolve(self) -> None:
-        """Give every pending part its id: looked up by digest, inserted when the store does not hold it."""
-        rows = {key: self.stored(source) for key, source in self.pending.items()}
-        by_digest = {row["digest"]: key for key, row in rows.items()}
-        for batch in batched(by_digest, BATCH):
-            known = dict(self._lookup(batch))
-            missing = [rows[by_digest[value]] for value in batch if value not in known]
-            if missing:
-                self.connection.execute(self.insert, missing)
-                known.update(self._lookup([row["digest"] for row in missing]))
-            for value, part_id in known.items():
-                self.ids[by_digest[value]] = part_id
+        """Give every pending part its id: inserted, its id returned, unless the store holds it already (a part
+        of an earlier scan, or of one recorded meanwhile): then looked up by digest."""
+        for batch in batched(self.pending.items(), BATCH):
+            stored = [(key, self.stored(source)) for key, source in batch]
+            rows = {row["digest"]: row for _, row in stored}  # raw keys written differently may share a part
+            known = {bytes(value): part_id for value, part_id in self.connection.execute(self.insert,
+                                                                                          list(rows.values()))}
+            if len(known) < len(rows):
+                known.update(self._lookup([value for value in rows if value not in known]))
+            for key, row in stored:
+                self.ids[key] = known[row["digest"]]
         self.pending.clear()
 
     def _lookup(self, digests: Sequence[bytes]) -> Iterator[tuple[bytes, int]]:
