@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from engine.azure.connection import ArmConnection
     from engine.config import ScanSettings
     from engine.inventory.resource_graph import GraphScanStats
+    from engine.inventory.shard import Shard
 
 InventoryFile = Annotated[
     Path | None,
@@ -115,26 +116,33 @@ class FleetSource:
                        arm_endpoint=settings.arm_endpoint, ca_bundle=settings.ca_bundle,
                        credential=settings.credential)
 
-    def stream(self, defer_lines: bool = False) -> FleetStream:
+    def stream(self, defer_lines: bool = False, shard: Shard | None = None) -> FleetStream:
         """The fleet read once, to be given back a partition at a time (InputError on bad options or input, before
         anything else is done); its warnings (a resource id read twice) are known once it has been read through,
         and ``--save`` is written from its partitions (:func:`save_fleet`). ``defer_lines``: a snapshot's plain
-        NDJSON lines are checked where they are parsed (:func:`stream_snapshot`; a scan, which needs no counts)."""
+        NDJSON lines are checked where they are parsed (:func:`stream_snapshot`; a scan, which needs no counts).
+        With a ``shard``, only the resources of its subscriptions (and Resource Graph asked only about those, when
+        the subscriptions are listed)."""
         source = _one_source(self.inventory, self.resource_graph, self.from_store)
         if source == "inventory":
             assert self.inventory is not None
-            return stream_snapshot(self.inventory, defer_lines)
+            return stream_snapshot(self.inventory, defer_lines, keep=shard.holds if shard is not None else None)
         if source == "resource-graph":
             from engine.inventory.resource_graph import ResourceGraphSource
 
-            graph = ResourceGraphSource(arm_connection(self.subscription, self.management_group, self.arm_endpoint,
+            subscriptions = [subscription for subscription in self.subscription
+                             if shard is None or shard.holds_subscription(subscription)]
+            if self.subscription and not subscriptions:
+                return FleetStream(iter(()))  # none of the listed subscriptions is this shard's
+            graph = ResourceGraphSource(arm_connection(subscriptions, self.management_group, self.arm_endpoint,
                                                        self.ca_bundle, self.credential))
             try:
-                return FleetStream(numbered(graph.resources()))
+                return FleetStream(numbered(resource for resource in graph.resources()
+                                            if shard is None or shard.holds(resource)))
             finally:
                 graph.close()
         fleet = stored_fleet(self.from_store or "", self.store_scan)
-        return FleetStream(numbered(fleet.resources()))
+        return FleetStream(numbered(resource for resource in fleet.resources() if shard is None or shard.holds(resource)))
 
     def load(self) -> Fleet:
         """The fleet (InputError on bad options); ``--save`` also writes it as a snapshot. What reading

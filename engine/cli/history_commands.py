@@ -60,11 +60,13 @@ def history_command(
         table.add_column(column, overflow="fold")
     for scan in scans:
         resources = scan.resource_counts
+        figures = [f"{resources.percentage}%" if resources else "-",
+                   f"{resources.non_compliant_resources} of {resources.resources}" if resources else "-",
+                   f"{scan.compliance_percentage}%", scan.non_compliant, scan.error, scan.total]
+        if not scan.complete:  # never the figures of part of a fleet as if they were the fleet's
+            figures = [f"incomplete: {scan.shards_recorded} of {scan.shard_count} shards", *["-"] * 5]
         text_row(table, scan.scan_id, scan.started_at.isoformat(timespec="seconds"), f"{scan.duration_seconds:.1f}s",
-                 f"{resources.percentage}%" if resources else "-",
-                 f"{resources.non_compliant_resources} of {resources.resources}" if resources else "-",
-                 f"{scan.compliance_percentage}%", scan.non_compliant, scan.error, scan.total,
-                 scan.policy_fingerprint[:12], scan.inventory_source)
+                 *figures, scan.policy_fingerprint[:12], scan.inventory_source)
     write_renderable(table, output)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -31,6 +32,7 @@ from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.evaluate import ScanResult
 from engine.evaluate.streaming import StreamedScan, stream_scan
 from engine.history.recording import ScanPublication, check_destinations, policy_set_fingerprint
+from engine.inventory.shard import Shard
 from engine.models.results import ComplianceState
 from engine.output import FORMATS, OutputSpec, ScanMetadata, new_scan_id, parse_output_spec
 from engine.output.plain_text import text_row
@@ -131,6 +133,12 @@ def scan_command(
                                                    "scan id: text or json.")] = None,
     expiry_warning: Annotated[str | None, typer.Option("--expiry-warning", help="Warn about exemptions and "
                               "attestations expiring within this (default 14d; expired ones always).")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", metavar="I/N", help="Scan only shard I of N (0 to N-1): "
+                     "the subscriptions whose stable hash falls to it; N alone takes I from JOB_COMPLETION_INDEX "
+                     "(an Indexed Job's pod). With --store, recorded as part of the scan --scan-group names.")] = None,
+    scan_group: Annotated[str | None, typer.Option("--scan-group", envvar="ARCPOLICY_SCAN_GROUP", metavar="ID",
+                          help="With --shard: the id of the one scan the N shards make up, the same in each "
+                               "(e.g. the Job's name).")] = None,
 ) -> int:
     """Evaluate policies over the fleet; records in Azure's policy-states shape, a summary on the terminal."""
     started = time.perf_counter()
@@ -144,21 +152,23 @@ def scan_command(
     policy, assignment, exemption = settings.policies, settings.assignments, settings.exemptions
     management_groups = settings.management_group_map
     fail_on, workers = FailOn(settings.fail_on), settings.workers
-    scan_id = current_scan_id.get() or new_scan_id()
+    fleet_shard = Shard.parse(shard) if shard is not None else None
+    scan_id = scan_group_id(scan_group, fleet_shard, config.store.url) or current_scan_id.get() or new_scan_id()
     ctx.with_resource(scan_context(scan_id))
     if config_file is not None or log_format is not None:
         ctx.with_resource(logging_configured(config.logging.format, config.logging.level))
-    log.info("scan started", extra={"inventory": source.inventory_source})
+    log.info("scan started", extra={"inventory": source.inventory_source}
+             | ({"shard": str(fleet_shard)} if fleet_shard is not None else {}))
     request = prepare_policies(policy, assignment, exemption, settings.attestations, management_groups,
                                settings.rego_engine, settings.opa_url, settings.strict_aliases,
                                settings.expiry_warning)
-    fleet = source.stream(defer_lines=True)
+    fleet = source.stream(defer_lines=True, shard=fleet_shard)
     check_destinations(config, source.inventory, source.save)
     metadata = ScanMetadata(started_at=request.timestamp, inventory_source=source.inventory_source, scan_id=scan_id,
                             policy_fingerprint=policy_set_fingerprint(policy, request))
     # the records on stdout in --format (table by default, capped per policy) unless they go to files
     stdout_format = output_format if not config.outputs else None
-    with ScanPublication(config, metadata, request, stdout_format, source.save) as publication:
+    with ScanPublication(config, metadata, request, stdout_format, source.save, fleet_shard) as publication:
         with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("scan", total=fleet.cluster_resources)
@@ -181,6 +191,23 @@ def scan_command(
         say(published.describe())
     log_scan_finished(log, result.clusters, result.state_counts, result.resources, metadata.duration_seconds)
     return EXIT_FINDINGS if result.has_state(*FAILING_STATES[fail_on]) else EXIT_OK
+
+
+SCAN_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def scan_group_id(scan_group: str | None, shard: Shard | None, store: str | None) -> str | None:
+    """The id a shard records under: ``--scan-group`` (needed with ``--store``: the shards of one scan must agree
+    on it, and only the caller knows which run they belong to)."""
+    if scan_group is not None and shard is None:
+        raise InputError("--scan-group", "only with --shard I/N (the shards of one scan share it)", value=scan_group)
+    if shard is not None and store is not None and scan_group is None:
+        raise InputError("--scan-group", "give the id the shards of this scan share (--scan-group ID or "
+                                         "ARCPOLICY_SCAN_GROUP, e.g. the Job's name) to record a shard")
+    if scan_group is not None and not SCAN_GROUP.fullmatch(scan_group):
+        raise InputError("--scan-group", "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                         value=scan_group)
+    return scan_group
 
 
 def print_notes(skipped: list[str], warnings: list[str], not_evaluated: list[str]) -> None:

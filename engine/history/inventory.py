@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Insert, delete, insert, select
+from sqlalchemy import Connection, Insert, delete, insert, select, update
 
 from engine import ids
 from engine.errors import InputError
@@ -166,9 +166,17 @@ class InventoryWriter:
                 self.added += len(rows)
 
     def finish(self) -> int:
-        """Write the scan's list of groups; returns the number of blobs new to the store."""
-        self.connection.execute(insert(scan_inventories).values(scan_id=self.scan_id, groups=len(self.digests),
-                                                                digests=b"".join(self.digests)))
+        """Write the scan's list of groups, or add them to the list the shards of the scan recorded before wrote
+        (the caller holds the scan's row); returns the number of blobs new to the store."""
+        listed = scan_inventories.c
+        before = self.connection.execute(select(listed.groups, listed.digests).where(
+            listed.scan_id == self.scan_id)).first()
+        if before is None:
+            self.connection.execute(insert(scan_inventories).values(scan_id=self.scan_id, groups=len(self.digests),
+                                                                    digests=b"".join(self.digests)))
+        else:
+            self.connection.execute(update(scan_inventories).where(listed.scan_id == self.scan_id).values(
+                groups=before.groups + len(self.digests), digests=bytes(before.digests) + b"".join(self.digests)))
         return self.added
 
 

@@ -38,6 +38,7 @@ from engine.secret_values import scrub_data
 if TYPE_CHECKING:
     from engine.evaluate.streaming import RecordSink
     from engine.history.store import AssignedDefinition, HistoryStore, ScanRecording
+    from engine.inventory.shard import Shard
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,10 @@ class ScanPublication:
     block ends without an error (and removed otherwise, the store left as it was)."""
 
     def __init__(self, config: ArcPolicyConfig, metadata: ScanMetadata, request: ScanRequest,
-                 stdout_format: str | None = None, save: Path | None = None):
+                 stdout_format: str | None = None, save: Path | None = None, shard: Shard | None = None):
+        """``shard``: the part of the fleet this process scans, recorded as that shard of ``metadata.scan_id``."""
         self.config = config
+        self.shard = shard
         self.metadata = metadata
         self.request = request
         self.stdout_format = stdout_format
@@ -178,7 +181,11 @@ class ScanPublication:
 
                 self.store = self._stack.enter_context(HistoryStore(self.config.store.url))
                 self.recording = self._stack.enter_context(
-                    self.store.recording(self.metadata, assigned_definitions(self.request, self.config.scan.policies)))
+                    self.store.recording(self.metadata, assigned_definitions(self.request, self.config.scan.policies),
+                                         self.shard))
+                if self.shard is not None:
+                    log.info("recording shard %s of scan %s in %s", self.shard, self.metadata.scan_id,
+                             self.store.shown_url, extra={"shard": str(self.shard)})
                 self.sinks.append(self.recording)
             self.order = ReadOrder() if self.recording is not None or self.save is not None else None
             if self.order is not None:
@@ -207,7 +214,11 @@ class ScanPublication:
         with gc_paused():  # the groups' bytes, digests and rows hold no cycles: the collector would walk the heap
             self.recording.add_inventory(groups)
             self.recording.finish()
-        log.info("recorded the scan in %s", self.store.shown_url, extra={"records": self.recording.counts.total})
+        if self.shard is not None:
+            log.info("recorded shard %s of the scan in %s", self.shard, self.store.shown_url,
+                     extra={"records": self.recording.counts.total, "shard": str(self.shard)})
+        else:
+            log.info("recorded the scan in %s", self.store.shown_url, extra={"records": self.recording.counts.total})
         keep = self.config.store.keep
         if keep is not None:
             removed = self.store.prune(keep)

@@ -122,18 +122,23 @@ def _verdict_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class StatesWriter:
-    """Records a scan's records as they come (any number of :meth:`add` calls), in one transaction."""
+    """Records a scan's records as they come (any number of :meth:`add` calls), in one transaction.
 
-    def __init__(self, connection: Connection, scan_id: str):
+    A shard of a scan (:class:`engine.inventory.shard.Shard`) numbers its chunks from ``first_chunk`` and may keep
+    its parts through another connection (``parts``, committing each batch): the shards of one scan share most
+    parts, and a part another shard's transaction inserted would hold this one until that shard commits."""
+
+    def __init__(self, connection: Connection, scan_id: str, first_chunk: int = 0, parts: Connection | None = None):
         self.connection, self.scan_id = connection, scan_id
-        self.resources = _Parts(connection, state_resources, _part_row(RESOURCE_COLUMNS))
-        self.policies = _Parts(connection, state_policies, _part_row(POLICY_COLUMNS))
-        self.verdicts = _Parts(connection, state_verdicts, _verdict_row)
+        parts = parts or connection
+        self.resources = _Parts(parts, state_resources, _part_row(RESOURCE_COLUMNS))
+        self.policies = _Parts(parts, state_policies, _part_row(POLICY_COLUMNS))
+        self.verdicts = _Parts(parts, state_verdicts, _verdict_row)
         self.states: Counter[str] = Counter()
         self.rolled_up = ResourceCounter()  # records come a resource at a time: only the current one is held
         # (policy id, subscription, counts as compliant) -> records: the scan's trend figures
         self.figures: Counter[tuple[int, str | None, bool]] = Counter()
-        self.chunks = 0
+        self.first_chunk = self.chunks = first_chunk
         self._chunk: list[array[int]] = [array("q") for _ in range(4)]
         self._timestamps: dict[str, int] = {}
         self._know_latest_scan()
@@ -202,7 +207,7 @@ class StatesWriter:
 
     def _write_chunk(self) -> None:
         count = len(self._chunk[0])
-        if not count and self.chunks:
+        if not count and self.chunks > self.first_chunk:
             return
         self.connection.execute(insert(scan_states).values(
             scan_id=self.scan_id, chunk=self.chunks, records=count, timestamps=orjson.dumps(list(self._timestamps)).decode(),
@@ -220,8 +225,14 @@ class StatesWriter:
         """Write the last chunk and (unless told not to) the scan's trend figures; the scan's counts by state."""
         self._write_chunk()
         counts = StateCounts.of(ComplianceState(state) for state in self.states.elements())
-        if not figures:
-            return counts
+        if figures:
+            rows = self.series_rows()
+            if rows:
+                self.connection.execute(insert(scan_series), rows)
+        return counts
+
+    def series_rows(self) -> list[dict[str, Any]]:
+        """The scan's trend figures (its ``scan_series`` rows): compliance per policy and per subscription."""
         policies = _policy_rows(self.connection, {policy_id for policy_id, _, _ in self.figures})
         rows: dict[tuple[str, str | None], dict[str, Any]] = {}
         for (policy_id, subscription, compliant), count in self.figures.items():
@@ -238,15 +249,12 @@ class StatesWriter:
             for row in (line, place):
                 row["compliant"] += count if compliant else 0
                 row["total"] += count
-        if rows:
-            self.connection.execute(insert(scan_series), [
-                {**row, "scan_id": self.scan_id, "kind": kind,
-                 **{name: _largest(row[name]) for name in ("title", "assignment_name", "reference_id")}}
-                for (kind, _), row in rows.items()])
-        return counts
+        return [{**row, "scan_id": self.scan_id, "kind": kind,
+                 **{name: largest(row[name]) for name in ("title", "assignment_name", "reference_id")}}
+                for (kind, _), row in rows.items()]
 
 
-def _largest(values: list[str | None]) -> str | None:
+def largest(values: list[str | None]) -> str | None:
     """SQL's max(): the largest value, nulls left out."""
     present = [value for value in values if value is not None]
     return max(present) if present else None
@@ -443,15 +451,21 @@ def records_to_compare(connection: Connection, scan_id: str,
     return views, {key: AssignmentRecords(non_compliant[key], frozenset(names)) for key, names in titles.items()}
 
 
-def prune_parts(connection: Connection) -> int:
-    """Delete the parts no stored scan refers to any more; returns how many."""
+def prune_parts(connection: Connection, being_recorded: Callable[[], bool] = lambda: False) -> int:
+    """Delete the parts no stored scan refers to any more; returns how many. Nothing while ``being_recorded()``
+    (a shard keeps its parts before its scan's list refers to them): asked after the parts are listed, so that
+    a part kept later is never among them."""
+    tables = (state_resources, state_policies, state_verdicts)
+    listed = [list(connection.scalars(select(table.c.id))) for table in tables]
+    if being_recorded():
+        return 0
     referenced: list[set[int]] = [set(), set(), set()]
     for count, entries in connection.execute(select(scan_states.c.records, scan_states.c.entries)):
         for kept, column in zip(referenced, _decode(bytes(entries), count)[:3], strict=True):
             kept.update(column)
     deleted = 0
-    for table, kept in zip((state_resources, state_policies, state_verdicts), referenced, strict=True):
-        unreferenced = [part_id for part_id in connection.scalars(select(table.c.id)) if part_id not in kept]
+    for table, kept, ids in zip(tables, referenced, listed, strict=True):
+        unreferenced = [part_id for part_id in ids if part_id not in kept]
         for batch in batched(unreferenced, BATCH):
             connection.execute(delete(table).where(table.c.id.in_(batch)))
         deleted += len(unreferenced)

@@ -74,7 +74,12 @@ def _scan_columns_v1() -> list[SchemaItem]:
 # distinct resources evaluated and those non-compliant with at least one assignment.
 RESOURCE_COLUMNS = ("resources", "non_compliant_resources")
 
-scans = Table("scans", metadata, *_scan_columns_v1(), *(Column(name, Integer) for name in RESOURCE_COLUMNS))
+# Version 6: a scan recorded in shards (``scan --shard I/N``, one process each): N, and how many are recorded
+# (null for a scan recorded whole). A scan is complete when every shard is recorded.
+SHARD_COLUMNS = ("shard_count", "shards_recorded")
+
+scans = Table("scans", metadata, *_scan_columns_v1(), *(Column(name, Integer) for name in RESOURCE_COLUMNS),
+              *(Column(name, Integer) for name in SHARD_COLUMNS))
 
 
 def _policy_state_columns_v1() -> list[SchemaItem]:
@@ -215,6 +220,22 @@ def _state_tables_v5(target: MetaData) -> tuple[Table, ...]:
 state_resources, state_policies, state_verdicts, scan_states, scan_series = _state_tables_v5(metadata)
 
 
+def _shard_table_v6(target: MetaData) -> Table:
+    """Version 6: the shards of a sharded scan, one row each once recorded (a shard is recorded once, whole)."""
+    return Table(
+        "scan_shards", target,
+        Column("scan_id", String(64), ForeignKey("scans.scan_id", ondelete="CASCADE"), primary_key=True),
+        Column("shard_index", Integer, primary_key=True, autoincrement=False),
+        Column("shard_count", Integer, nullable=False),
+        Column("started_at", DateTime(), nullable=False),
+        Column("duration_seconds", Float, nullable=False),
+        Column("records", Integer, nullable=False),
+    )
+
+
+scan_shards = _shard_table_v6(metadata)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -324,6 +345,14 @@ def _keep_states_as_parts(connection: Connection) -> None:
     policy_states.drop(connection)
 
 
+def _add_shards(connection: Connection) -> None:
+    """Version 6: each scan's shard count and shards recorded (null: recorded whole), and the shards' table."""
+    _add_columns(connection, scans, SHARD_COLUMNS)
+    version_6 = MetaData()
+    scans.to_metadata(version_6)
+    _shard_table_v6(version_6).create(connection)
+
+
 def _add_columns(connection: Connection, table: Table, names: Sequence[str]) -> None:
     preparer = connection.dialect.identifier_preparer
     for name in names:
@@ -341,6 +370,7 @@ MIGRATIONS = (
               _add_resource_columns),
     Migration(5, "policy states as parts kept once and a compact list per scan; trend figures per scan; "
                  "assignments as written", _keep_states_as_parts),
+    Migration(6, "scans recorded in shards: shard count, shards recorded, and each shard", _add_shards),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -26,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -48,7 +49,14 @@ from engine.history.inventory import (
     prune_blobs,
     stored_fleet,
 )
-from engine.history.records import RecordView, StatesWriter, StoredRecord, prune_parts, stored_records
+from engine.history.records import (
+    RecordView,
+    StatesWriter,
+    StoredRecord,
+    largest,
+    prune_parts,
+    stored_records,
+)
 from engine.history.schema import (
     MIGRATIONS,
     applied_version,
@@ -57,10 +65,11 @@ from engine.history.schema import (
     scan_assignments,
     scan_inventories,
     scan_series,
+    scan_shards,
     scan_states,
     scans,
 )
-from engine.history.sql import batched
+from engine.history.sql import batched, insert_ignoring_duplicates
 from engine.history.urls import database_url, safe_url
 from engine.ids import normalize
 from engine.inventory import Fleet
@@ -71,10 +80,16 @@ from engine.output.redact import redact_state
 from engine.output.summary import ResourceCounts, StateCounts
 from engine.sqlite_files import claim_sqlite_file, own_sqlite_file
 
+if TYPE_CHECKING:
+    from engine.inventory.shard import Shard
+
 INSERT_BATCH = 5000
 STORE_TABLES = frozenset(("schema_migrations", "scans"))  # what tells a history store from other SQLite files
 LOCK_WAIT_SECONDS = 60  # how long a writer waits for another's transaction on a SQLite store
 MIGRATION_ATTEMPTS = 5  # a new store's schema, created by concurrent first uses: the later ones see it done
+CHUNKS_PER_SHARD = 2**20  # shard I numbers its chunks of records from I * this (MAX_SHARDS of them fit)
+# a scan recorded whole, or with every shard
+COMPLETE = or_(scans.c.shard_count.is_(None), scans.c.shards_recorded >= scans.c.shard_count)
 RELATIVE_REF = re.compile(r"latest(?:~(\d+))?", re.IGNORECASE)
 
 
@@ -104,6 +119,14 @@ class ScanRecord(BaseModel):
     error: int
     resources: int | None = None  # distinct resources evaluated (None: recorded before they were counted)
     non_compliant_resources: int | None = None
+    shard_count: int | None = None  # a scan recorded in shards: N (None: recorded whole)
+    shards_recorded: int | None = None
+
+    @computed_field
+    @property
+    def complete(self) -> bool:
+        """False while a sharded scan lacks a shard (missing, failed or still running): not a whole fleet."""
+        return self.shard_count is None or (self.shards_recorded or 0) >= self.shard_count
 
     @computed_field
     @property
@@ -276,13 +299,37 @@ class HistoryStore:
             recording.finish(ResourceCounts.of(states))
         return metadata.scan_id
 
-    def recording(self, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition] = ()) -> ScanRecording:
+    def recording(self, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition] = (),
+                  shard: Shard | None = None) -> ScanRecording:
         """A scan to record as its records and inventory stream by (``with``: :meth:`ScanRecording.add_records`
         and :meth:`ScanRecording.add_inventory` in batches, then :meth:`ScanRecording.finish`); InputError when a
-        scan with its id is already recorded."""
-        if self._exists(metadata.scan_id):
-            raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
-        return ScanRecording(self, metadata, assignments)
+        scan with its id is already recorded. With a ``shard``, one shard of the scan ``metadata.scan_id``, joined
+        to the shards recorded under that id by other processes (InputError when that shard is already recorded,
+        or the scan was recorded whole or with another shard count)."""
+        if shard is None:
+            if self._exists(metadata.scan_id):
+                raise InputError(self.shown_url, "a scan with this id is already recorded", value=metadata.scan_id)
+            return ScanRecording(self, metadata, assignments)
+        self._check_shard(metadata.scan_id, shard)
+        # the scan's row, committed at once by whichever shard comes first (none waits on another's transaction):
+        # from now on the scan is listed, as incomplete until every shard has added its part
+        with self.engine.begin() as connection:
+            connection.execute(insert_ignoring_duplicates(connection, scans, "scan_id").values(
+                {**_scan_row(metadata, {}), "resources": 0, "non_compliant_resources": 0,
+                 "shard_count": shard.count, "shards_recorded": 0}))
+        self._check_shard(metadata.scan_id, shard)  # the row another shard made first may say otherwise
+        return ScanRecording(self, metadata, assignments, shard)
+
+    def _check_shard(self, scan_id: str, shard: Shard) -> None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(scans.c.shard_count).where(scans.c.scan_id == scan_id)).first()
+            recorded = connection.scalar(select(func.count()).where(
+                scan_shards.c.scan_id == scan_id, scan_shards.c.shard_index == shard.index))
+        if row is not None and row.shard_count != shard.count:
+            held = "was recorded whole" if row.shard_count is None else f"has {row.shard_count} shards"
+            raise InputError(self.shown_url, f"scan {scan_id} {held}, not {shard.count}", value=str(shard))
+        if recorded:
+            raise InputError(self.shown_url, f"shard {shard} of scan {scan_id} is already recorded", value=str(shard))
 
     def inventory(self, scan_id: str) -> Fleet:
         """The fleet a stored scan evaluated, secrets masked (InputError when it was recorded without one)."""
@@ -328,9 +375,11 @@ class HistoryStore:
         with self.engine.connect() as connection:
             return connection.scalar(select(func.count()).where(scans.c.scan_id == scan_id)) > 0
 
-    def scans(self, limit: int | None = None) -> list[ScanRecord]:
-        """Stored scans, newest first."""
+    def scans(self, limit: int | None = None, complete: bool = False) -> list[ScanRecord]:
+        """Stored scans, newest first (``complete``: only those with every shard recorded)."""
         query = select(scans).order_by(scans.c.started_at.desc(), scans.c.scan_id.desc()).limit(limit)
+        if complete:
+            query = query.where(COMPLETE)
         with self.engine.connect() as connection:
             return [_scan_record(row) for row in connection.execute(query).mappings()]
 
@@ -339,11 +388,26 @@ class HistoryStore:
             return int(connection.scalar(select(func.count()).select_from(scans)))
 
     def resolve(self, reference: str) -> ScanRecord:
-        """A scan by id, unique id prefix, ``latest`` or ``latest~N`` (N scans before the latest)."""
+        """A complete scan by id, unique id prefix, ``latest`` or ``latest~N`` (N complete scans before the latest);
+        a sharded scan missing a shard is never read as a whole fleet: ``latest`` passes it by, and naming it is an
+        InputError saying which shards are missing."""
+        found = self._resolve(reference)
+        if not found.complete:
+            with self.engine.connect() as connection:
+                recorded = set(connection.scalars(select(scan_shards.c.shard_index).where(
+                    scan_shards.c.scan_id == found.scan_id)))
+            missing = [f"{index}/{found.shard_count}" for index in range(found.shard_count or 0)
+                       if index not in recorded]
+            raise InputError(self.shown_url, f"scan {found.scan_id} is incomplete: {found.shards_recorded or 0} of "
+                             f"{found.shard_count} shards recorded (missing {', '.join(missing)}); it is not read "
+                             "as a whole fleet", value=reference)
+        return found
+
+    def _resolve(self, reference: str) -> ScanRecord:
         relative = RELATIVE_REF.fullmatch(reference)
         if relative:
             back = int(relative.group(1) or 0)
-            found = self.scans(limit=back + 1)
+            found = self.scans(limit=back + 1, complete=True)
             if len(found) <= back:
                 held = {0: "no scans yet (record one with 'arcpolicy scan --store')", 1: "only 1 scan"}.get(
                     len(found), f"only {len(found)} scans")
@@ -379,18 +443,18 @@ class HistoryStore:
         with self.engine.begin() as connection:
             expired = list(connection.scalars(select(scans.c.scan_id).where(scans.c.started_at < cutoff)))
             if expired:
-                for table in (scan_states, scan_series, scan_inventories, scan_assignments):
+                for table in (scan_states, scan_series, scan_inventories, scan_assignments, scan_shards):
                     connection.execute(delete(table).where(table.c.scan_id.in_(expired)))
                 connection.execute(delete(scans).where(scans.c.scan_id.in_(expired)))
                 prune_blobs(connection)
-                prune_parts(connection)
+                prune_parts(connection, lambda: connection.scalar(select(func.count()).where(~COMPLETE)) > 0)
         return expired
 
     def compliance_by(self, group: str, last: int | None = None) -> list[GroupPoint]:
         """Per-scan compliance of each policy (``group="policy"``: assignment and reference id) or
         subscription, oldest scan first. Reads each scan's figures, never its records."""
         series = scan_series.c
-        recent = select(scans.c.scan_id).order_by(scans.c.started_at.desc()).limit(last).subquery()
+        recent = select(scans.c.scan_id).where(COMPLETE).order_by(scans.c.started_at.desc()).limit(last).subquery()
         query = (select(scans.c.scan_id, scans.c.started_at, series.group_key.label("group"), series.title,
                         series.assignment_name, series.reference_id, series.compliant, series.total)
                  .join(scan_series, series.scan_id == scans.c.scan_id)
@@ -407,13 +471,16 @@ class ScanRecording:
     """One scan being recorded in one transaction: its records (JSON documents, secrets masked) and the fleet it
     evaluated, in batches as they come, then its assignments and counts. The transaction begins with the first
     batch (a scan's evaluation holds no lock on the store) and commits in :meth:`finish`, with ``metadata`` as it
-    is then (its duration); leaving the ``with`` block otherwise stores nothing."""
+    is then (its duration); leaving the ``with`` block otherwise stores nothing. A shard's transaction adds its
+    part to the scan's row at the end (a shard that fails or is killed adds nothing: the scan stays incomplete)."""
 
-    def __init__(self, store: HistoryStore, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition]):
-        self.store, self.metadata, self.assignments = store, metadata, assignments
+    def __init__(self, store: HistoryStore, metadata: ScanMetadata, assignments: Sequence[AssignedDefinition],
+                 shard: Shard | None = None):
+        self.store, self.metadata, self.assignments, self.shard = store, metadata, assignments, shard
         self.counts = StateCounts()
         self.resources = ResourceCounts()
         self._connection: Connection | None = None
+        self._parts: Connection | None = None  # a shard's parts, committed as they are kept (StatesWriter)
         self._transaction: Transaction | None = None
         self._states: StatesWriter | None = None
         self._inventory: InventoryWriter | None = None
@@ -426,8 +493,14 @@ class ScanRecording:
         if self._states is None:
             self._connection = self.store.engine.connect()
             self._transaction = self._connection.begin()
-            self._connection.execute(insert(scans).values(_scan_row(self.metadata, {})))
-            self._states = StatesWriter(self._connection, self.metadata.scan_id)
+            if self.shard is None:
+                self._connection.execute(insert(scans).values(_scan_row(self.metadata, {})))
+                self._states = StatesWriter(self._connection, self.metadata.scan_id)
+            else:  # SQLite has one writer at a time: there the shards of a scan record one after another
+                if self._connection.dialect.name != "sqlite":
+                    self._parts = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                self._states = StatesWriter(self._connection, self.metadata.scan_id,
+                                            self.shard.index * CHUNKS_PER_SHARD, self._parts)
         return self._states
 
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
@@ -460,22 +533,60 @@ class ScanRecording:
         states = self._begin()
         assert self._connection is not None and self._transaction is not None
         metadata = self.metadata
+        if self.shard is not None:
+            self.counts = states.finish(figures=False)
+            self.resources = resources if resources is not None else states.resource_counts()
+            self._finish_shard(self._connection, states.series_rows())
+            self._transaction.commit()
+            return
         if self._inventory is not None:
             self._inventory.finish()
         self.counts = states.finish()
         self.resources = resources if resources is not None else states.resource_counts()
         if self.assignments:
-            self._connection.execute(insert(scan_assignments), [
-                {"scan_id": metadata.scan_id, **assignment.model_dump(), "fingerprint": assignment.fingerprint,
-                 "document": None if assignment.document is None else orjson.dumps(assignment.document).decode()}
-                for assignment in self.assignments])
+            _insert_assignments(self._connection, metadata.scan_id, self.assignments)
         self._connection.execute(update(scans).where(scans.c.scan_id == metadata.scan_id)
                                  .values({**_scan_row(metadata, self.counts), "resources": self.resources.resources,
                                           "non_compliant_resources": self.resources.non_compliant_resources}))
         self._transaction.commit()
 
+    def _finish_shard(self, connection: Connection, series: list[dict[str, Any]]) -> None:
+        """Add this shard to its scan: its counts added (shards hold distinct subscriptions, so distinct
+        resources), the scan's span widened to this shard's, its trend figures added to the other shards', its
+        inventory's groups appended, the assignments once, and the shard's row. The scan's row is locked first,
+        so shards finishing together add up one after another."""
+        metadata, counts, resources, shard = self.metadata, self.counts, self.resources, self.shard
+        assert shard is not None
+        # FOR NO KEY UPDATE: every shard's records hold a key-share lock on the row (their foreign key), which FOR
+        # UPDATE would wait on, each shard on the others
+        scan = connection.execute(select(scans).where(scans.c.scan_id == metadata.scan_id)
+                                  .with_for_update(key_share=True)).one()
+        first, mine = _utc(scan.started_at), _utc(metadata.started_at)
+        end = max(first + timedelta(seconds=scan.duration_seconds),
+                  mine + timedelta(seconds=metadata.duration_seconds))
+        first = min(first, mine)
+        _add_series(connection, metadata.scan_id, series)
+        if self._inventory is not None:
+            self._inventory.finish()
+        if self.assignments and not connection.scalar(select(func.count()).where(
+                scan_assignments.c.scan_id == metadata.scan_id)):
+            _insert_assignments(connection, metadata.scan_id, self.assignments)
+        connection.execute(insert(scan_shards).values(
+            scan_id=metadata.scan_id, shard_index=shard.index, shard_count=shard.count,
+            started_at=_naive_utc(mine), duration_seconds=metadata.duration_seconds, records=counts.total))
+        columns = scans.c
+        connection.execute(update(scans).where(columns.scan_id == metadata.scan_id).values(
+            started_at=_naive_utc(first), duration_seconds=round((end - first).total_seconds(), 3),
+            compliant=columns.compliant + counts.compliant, non_compliant=columns.non_compliant + counts.non_compliant,
+            exempt=columns.exempt + counts.exempt, error=columns.error + counts.error,
+            resources=columns.resources + resources.resources,
+            non_compliant_resources=columns.non_compliant_resources + resources.non_compliant_resources,
+            shards_recorded=columns.shards_recorded + 1))
+
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         """The transaction rolls back unless it committed (on a server gone, as far as it can)."""
+        if self._parts is not None:
+            self._parts.close()
         if self._connection is not None:
             try:
                 if self._transaction is not None and self._transaction.is_active:
@@ -484,6 +595,30 @@ class ScanRecording:
             except Exception:
                 if error is None:
                     raise  # else the error that stopped the recording is the one to tell
+
+
+def _add_series(connection: Connection, scan_id: str, rows: list[dict[str, Any]]) -> None:
+    """A shard's trend figures added to those the scan's other shards recorded (a policy's line is in every shard;
+    a subscription's in one): the same line's counts summed, its names the largest, as one scan's would be."""
+    series = scan_series.c
+    stored = {(row.kind, row.group_key): row for row in connection.execute(
+        select(scan_series).where(series.scan_id == scan_id))}
+    for row in rows:
+        before = stored.get((row["kind"], row["group_key"]))
+        if before is None:
+            connection.execute(insert(scan_series).values(row))
+            continue
+        connection.execute(update(scan_series).where(series.id == before.id).values(
+            compliant=before.compliant + row["compliant"], total=before.total + row["total"],
+            **{name: largest([getattr(before, name), row[name]]) for name in ("title", "assignment_name",
+                                                                                 "reference_id")}))
+
+
+def _insert_assignments(connection: Connection, scan_id: str, assignments: Sequence[AssignedDefinition]) -> None:
+    connection.execute(insert(scan_assignments), [
+        {"scan_id": scan_id, **assignment.model_dump(), "fingerprint": assignment.fingerprint,
+         "document": None if assignment.document is None else orjson.dumps(assignment.document).decode()}
+        for assignment in assignments])
 
 
 def _scan_row(metadata: ScanMetadata, counts: StateCounts | dict[str, int]) -> dict[str, Any]:

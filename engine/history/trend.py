@@ -117,7 +117,7 @@ def _series(points: Sequence[GroupPoint], policies: bool) -> list[TrendSeries]:
 
 def build_trend(store: HistoryStore, last: int | None = None) -> Trend:
     """The last ``last`` scans (all by default) of the store, as series ready to chart."""
-    scans = list(reversed(store.scans(limit=last)))
+    scans = list(reversed(store.scans(limit=last, complete=True)))
     overall = TrendSeries(name=OVERALL_LINE, detail="every policy state (resource and assignment) together",
                           points=[
         TrendPoint(scan_id=scan.scan_id, started_at=scan.started_at, compliant=scan.compliant + scan.exempt,

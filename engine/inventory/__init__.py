@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from engine.errors import InputError
 from engine.inventory.fleet import ClusterInventory, Fleet, FleetShard, FleetSummary
+from engine.inventory.lines import LineFacts
 from engine.inventory.snapshot import (
     first_bad_line,
     iter_placed,
@@ -30,13 +33,17 @@ def load_snapshot(path: str | Path) -> Fleet:
     return Fleet() if fleet is None else fleet
 
 
-def stream_snapshot(path: str | Path, defer_lines: bool = False, **options: int) -> FleetStream:
+def stream_snapshot(path: str | Path, defer_lines: bool = False,
+                    keep: Callable[[dict[str, Any] | LineFacts], bool] | None = None, **options: int) -> FleetStream:
     """A snapshot file read once into a :class:`FleetStream` (the fleet given back a partition at a time);
-    ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read.
+    ``keep``: which resources to keep (a shard's, :class:`engine.inventory.shard.Shard`), each keeping its place
+    in the file; ``options``: the stream's ``budget``. Raises InputError on bad input, before any partition is read.
 
     ``defer_lines`` (a scan): plain NDJSON lines are routed unparsed and checked where they are parsed; one that
     fails makes :meth:`FleetStream.raise_bad_line` read the file again and report its first bad line."""
     kind, resources = numbered_snapshot(path, defer_lines)
+    if keep is not None:
+        resources = (item for item in resources if keep(item[1]))
     try:
         fleet = FleetStream(resources, f"{path}: {kind} {{}}", size=Path(path).stat().st_size, **options)
     except InputError:

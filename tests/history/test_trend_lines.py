@@ -152,13 +152,13 @@ def test_a_version_1_store_upgrades_in_place_and_trends_per_assignment(store_url
     engine.dispose()
 
     with HistoryStore(store_url) as store:
-        assert store.schema_version == MIGRATIONS[-1].version == 5
+        assert store.schema_version == MIGRATIONS[-1].version == 6
         record(store, "new-1", 12, two_assignments(set(CLUSTERS)))
         trend = build_trend(store)
         diff = diff_scans(store, "old-2", "new-1")
         with store.engine.connect() as connection:
             versions = list(connection.scalars(select(migrations_table.c.version)))
-    assert versions == [1, 2, 3, 4, 5]
+    assert versions == [1, 2, 3, 4, 5, 6]
     # the resources of scans stored before they were counted, counted from their records on upgrade: a cluster
     # is compliant when both assignments say so
     assert [(point.compliant, point.total) for point in trend.resources.points] == [(1, 4), (2, 4), (4, 4)]
