@@ -52,6 +52,7 @@ MAX_POLICY_DOCUMENT_BYTES = 1_048_576  # one definition, initiative, assignment 
 MAX_REASON_VALUE_LENGTH = 4_096  # characters of a reason's expected or actual value as JSON (ours): cut past it
 MAX_JSON_DEPTH = 64  # nesting of objects and arrays in snapshots, plans, configs (ours)
 MAX_NUMBER_LENGTH = 64  # characters of one number in a snapshot or plan (ours; Python refuses > 4,300 digits)
+MAX_SHARDS = 1000  # shards of one scan (ours: the store numbers a shard's records from its index)
 
 
 def nesting(value: Any) -> int:

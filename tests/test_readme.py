@@ -93,7 +93,15 @@ SCHEDULE = [
     "arcpolicy schedule --config arcpolicy.toml --remediate",
 ]
 SPEC = ["arcpolicy spec examples/policy-repo", "arcpolicy spec --steps"]
-RUN_HERE = [*QUICKSTART, *SANDBOX, *EXPORT, *SCAN, *SCHEDULE, *SPEC]
+SHARDS = [
+    *(f"arcpolicy scan -i examples/demo-fleet.json -p builtin: --store shards.db --fail-on never --shard {index}/3 "
+      "--scan-group run-1" for index in (0, 1)),
+    "arcpolicy history --store shards.db",
+    "arcpolicy scan -i examples/demo-fleet.json -p builtin: --store shards.db --fail-on never --shard 2/3 "
+    "--scan-group run-1",
+    "arcpolicy history --store shards.db --format json",
+]
+RUN_HERE = [*QUICKSTART, *SANDBOX, *EXPORT, *SCAN, *SCHEDULE, *SPEC, *SHARDS]
 
 
 def run_elsewhere() -> list[str]:
@@ -344,3 +352,20 @@ def test_spec_commands_as_the_readme_shows(workspace: Workspace):
     status, out, _ = workspace.run(list_steps)
     assert status == 0 and 'Given a connected cluster "{name}"' in out.replace("'", '"'), out[:2000]
 
+
+
+def test_sharded_scan_as_the_readme_shows(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
+    first, second, history, third, listed = SHARDS
+    monkeypatch.setenv("COLUMNS", "300")  # the history table unwrapped
+    for shard in (first, second):
+        status, _, err = workspace.run(shard)
+        assert status == 0, err
+    status, out, err = workspace.run(history)
+    assert status == 0 and "incomplete: 2 of 3 shards" in out, out + err
+    status, _, err = workspace.run(third)
+    assert status == 0, err
+    status, out, _ = workspace.run(listed)
+    [scan] = json.loads(out)["value"]
+    assert scan["scanId"] == "run-1" and scan["complete"] and scan["shardsRecorded"] == scan["shardCount"] == 3
+    with HistoryStore(str(workspace.directory / "shards.db"), create=False) as store:
+        assert scan["total"] == len(store.states("run-1")) > 0

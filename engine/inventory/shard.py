@@ -18,10 +18,10 @@ from typing import Any
 from engine.errors import InputError
 from engine.ids import ResourceIdError, parse_resource_id
 from engine.inventory.lines import LineFacts
+from engine.limits import MAX_SHARDS
 
 INDEX_VARIABLE = "JOB_COMPLETION_INDEX"  # what Kubernetes sets in each pod of an Indexed Job
 DIGITS = re.compile(r"[0-9]+")
-MAX_SHARDS = 1000  # the store numbers a shard's records from its index (engine.history.store.CHUNKS_PER_SHARD)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ Kubernetes OpenAPI schemas (kubernetes-validate ships them, strict: no unknown f
 versions checked, and what they wire together checked against arcpolicy itself: the config file it loads, the
 options its commands take, the image's user, the Secret and ConfigMap the pods read.
 
-The resident scheduler's overlay (deploy/kubernetes/resident: the Deployment instead of the CronJob) is rendered
-here as kustomize renders what it uses (the base's resources, a delete patch, the new files) and its Deployment run
-as a local process with its own arguments: the probes it declares are carried out against it (the exec probe as
-the command it names, the HTTP probe as a GET of its path and port).
+The overlays (deploy/kubernetes/resident: the resident scheduler's Deployment, deploy/kubernetes/sharded: the
+sharded scan's CronJob of Indexed Jobs, each instead of the CronJob) are rendered here as kustomize renders what
+they use (the base's resources, a delete patch, the new files). The Deployment runs as a local process with its own
+arguments and the probes it declares are carried out against it (the exec probe as the command it names, the HTTP
+probe as a GET of its path and port); the Indexed Job's pods run in turn with the environment Kubernetes gives each.
 
 Not checked here (no cluster, no kustomize binary): kustomize's own rendering (the kustomizations only list files,
 delete the CronJob in the overlay and set the image tag, which is read here), admission (the workload identity
@@ -35,7 +36,9 @@ import typer
 import yaml
 
 from engine.cli.app import app, import_command
+from engine.cli.main import main
 from engine.config import load_config
+from engine.history import HistoryStore
 from engine.inventory.generator import write_generated_fleet
 
 from .dockerfile import parse
@@ -43,9 +46,11 @@ from .dockerfile import parse
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "deploy" / "kubernetes"
 RESIDENT = MANIFESTS / "resident"
+SHARDED = MANIFESTS / "sharded"
 VERSIONS = ("1.30.0", "1.37.0")  # the oldest Kubernetes AKS and Arc still support, and the newest schemas shipped
 KINDS = {MANIFESTS: {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "CronJob"},
-         RESIDENT: {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "Deployment"}}  # one scheduler, never two
+         RESIDENT: {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "Deployment"},  # one scheduler, never two
+         SHARDED: {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "CronJob"}}
 KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "resources", "patches", "images"}  # what resources() reads
 
 
@@ -85,10 +90,12 @@ def pod_of(workload: dict[str, Any]) -> dict[str, Any]:
     return spec["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob" else spec["template"]
 
 
-WORKLOADS = [("CronJob", "arcpolicy-scan", MANIFESTS), ("Deployment", "arcpolicy-scheduler", RESIDENT)]
+WORKLOADS = [("CronJob", "arcpolicy-scan", MANIFESTS), ("Deployment", "arcpolicy-scheduler", RESIDENT),
+             ("CronJob", "arcpolicy-shards", SHARDED)]
+WORKLOAD_IDS = ["cronjob", "resident", "sharded"]
 
 
-@pytest.mark.parametrize("folder", [MANIFESTS, RESIDENT], ids=["cronjob", "resident"])
+@pytest.mark.parametrize("folder", [MANIFESTS, RESIDENT, SHARDED], ids=WORKLOAD_IDS)
 @pytest.mark.parametrize("version", VERSIONS)
 def test_every_manifest_is_valid_for_kubernetes(version: str, folder: Path) -> None:
     listed = resources(folder)
@@ -117,7 +124,7 @@ def test_the_validator_rejects_a_broken_deployment_probe() -> None:
         kubernetes_validate.validate(broken, VERSIONS[-1], strict=True)
 
 
-@pytest.mark.parametrize(("kind", "name", "folder"), WORKLOADS, ids=["cronjob", "resident"])
+@pytest.mark.parametrize(("kind", "name", "folder"), WORKLOADS, ids=WORKLOAD_IDS)
 def test_workloads_run_as_the_workload_identity_never_overlapping(kind: str, name: str, folder: Path) -> None:
     workload = named(kind, name, folder)
     if kind == "CronJob":
@@ -160,7 +167,7 @@ def probe_commands(container: dict[str, Any]) -> list[list[str]]:
     return [probe["exec"]["command"] for key, probe in container.items() if key.endswith("Probe") and "exec" in probe]
 
 
-@pytest.mark.parametrize(("kind", "name", "folder"), WORKLOADS, ids=["cronjob", "resident"])
+@pytest.mark.parametrize(("kind", "name", "folder"), WORKLOADS, ids=WORKLOAD_IDS)
 def test_the_containers_arguments_are_arcpolicy_options(kind: str, name: str, folder: Path) -> None:
     [container] = pod_of(named(kind, name, folder))["spec"]["containers"]
     assert not container.get("command")  # the image's entrypoint, arcpolicy
@@ -261,3 +268,45 @@ def test_the_resident_schedulers_probes_pass_while_it_runs_and_fail_once_it_stop
     assert (stopped.returncode, stopped.stderr) == (1, "not alive: stopped\n")
     missing = run_probe(liveness, moved | {liveness[2]: str(health_file.with_name("absent.json"))})
     assert missing.returncode == 2 and "health file not found" in missing.stderr
+
+
+def test_the_indexed_job_runs_one_shard_per_index_as_one_scan() -> None:
+    cronjob = named("CronJob", "arcpolicy-shards", SHARDED)
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed" and job["completions"] == job["parallelism"]
+    [container] = pod_of(cronjob)["spec"]["containers"]
+    arguments = container["args"]
+    assert arguments[0] == "scan"
+    assert arguments[arguments.index("--shard") + 1] == str(job["completions"])  # N; I from JOB_COMPLETION_INDEX
+    [group] = [variable for variable in container["env"] if variable["name"] == "ARCPOLICY_SCAN_GROUP"]
+    assert group["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['batch.kubernetes.io/job-name']"
+
+
+def test_the_indexed_jobs_pods_run_here_make_one_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pod of the Indexed Job run in turn with its container's arguments and the environment Kubernetes gives
+    it (JOB_COMPLETION_INDEX, the Job's name as ARCPOLICY_SCAN_GROUP, the store URL as the Secret gives it), the
+    ConfigMap's arcpolicy.toml scanning a generated snapshot into SQLite: one complete scan, the records of a whole
+    scan of the same fleet with the same config."""
+    cronjob = named("CronJob", "arcpolicy-shards", SHARDED)
+    completions = cronjob["spec"]["jobTemplate"]["spec"]["completions"]
+    [container] = pod_of(cronjob)["spec"]["containers"]
+    [config_path] = [argument for argument in container["args"] if argument.endswith(".toml")]
+    write_generated_fleet(tmp_path / "fleet.json", 12, seed=5)
+    Path(tmp_path / "arcpolicy.toml").write_text(named("ConfigMap", "arcpolicy-config")["data"]["arcpolicy.toml"]
+                                                 .replace("[scan]\n", f'[scan]\ninventory = "{tmp_path / "fleet.json"}"\n'))
+    arguments = [str(tmp_path / "arcpolicy.toml") if word == config_path else word for word in container["args"]]
+    store = tmp_path / "history.db"
+    monkeypatch.setenv("ARCPOLICY_STORE", str(store))
+    monkeypatch.setenv("ARCPOLICY_SCAN_GROUP", "arcpolicy-shards-29000000")
+    for index in range(completions):
+        monkeypatch.setenv("JOB_COMPLETION_INDEX", str(index))
+        assert main(arguments) == 0  # fail_on = "never": a non-compliant fleet is not a failed pod
+    monkeypatch.delenv("JOB_COMPLETION_INDEX")
+    monkeypatch.delenv("ARCPOLICY_SCAN_GROUP")
+    assert main(["scan", "--config", str(tmp_path / "arcpolicy.toml")]) == 0
+    with HistoryStore(str(store), create=False) as history:
+        [whole] = [scan for scan in history.scans() if scan.scan_id != "arcpolicy-shards-29000000"]
+        sharded = history.resolve("arcpolicy-shards-29000000")
+        assert sharded.complete and sharded.shards_recorded == completions
+        assert sorted(record.view() for record in history.records(sharded.scan_id)) == sorted(
+            record.view() for record in history.records(whole.scan_id))

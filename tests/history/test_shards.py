@@ -106,8 +106,9 @@ def test_shards_make_one_scan_and_a_killed_one_leaves_it_incomplete(fleet: Path,
     assert main(["plan", "--from-store", postgres_url, "--scan", group, "-p", "builtin:", "-o",
                  str(tmp_path / "plan.json")]) == 2
     assert main(["whatif", "--store", postgres_url, "-p", "builtin:", "--baseline", group]) == 2
+    assert main(["scan", "--from-store", postgres_url, "--scan", group, "-p", "builtin:"]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("arcpolicy: error:")]
-    assert len(errors) == 3 and all(f"scan {group} is incomplete" in line for line in errors), errors
+    assert len(errors) == 4 and all(f"scan {group} is incomplete" in line for line in errors), errors
     assert not (tmp_path / "plan.json").exists()
     assert main(["whatif", "--store", postgres_url, "-p", "builtin:", "--format", "json"]) == 0  # latest: the full
     assert json.loads(capsys.readouterr().out)["baselineScanId"] == full.scan_id
@@ -136,6 +137,18 @@ def test_shards_make_one_scan_and_a_killed_one_leaves_it_incomplete(fleet: Path,
     again = scan(fleet, postgres_url, "--shard", f"{lost}/{count}", "--scan-group", group)
     _, errors = again.communicate(timeout=600)
     assert again.returncode == 2 and f"shard {lost}/{count} of scan {group} is already recorded" in errors
+
+
+def test_shards_into_a_new_store_all_at_once(fleet: Path, postgres_url: str) -> None:
+    """Shards starting together on a store that holds none of their parts yet: each keeps the same new policies and
+    verdicts, and none waits on another's transaction to do so (nor deadlocks)."""
+    HistoryStore(postgres_url).close()  # the schema: a store's first uses at once are the store's own test
+    shards = [scan(fleet, postgres_url, "--shard", f"{index}/4", "--scan-group", "first") for index in range(4)]
+    for process in shards:
+        finished(process)
+    with HistoryStore(postgres_url, create=False) as store:
+        recorded = store.resolve("first")
+        assert recorded.complete and recorded.total == len(store.states("first")) > 0
 
 
 def test_subscriptions_split_by_a_stable_hash(fleet: Path) -> None:
