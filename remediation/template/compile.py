@@ -29,6 +29,25 @@ class TemplateError(InputError):
     """A template (or the parameters given to it) that cannot be expanded."""
 
 
+def template_object(value: Any, source: str, path: str, what: str) -> dict[str, Any]:
+    """``value`` when it is a JSON object (``None``, an omitted member, is an empty one), else the
+    template's error at ``path``: malformed templates are refused where they go wrong."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TemplateError(source, f"{what} is an object", location=path, value=value)
+    return value
+
+
+def template_array(value: Any, source: str, path: str, what: str) -> list[Any]:
+    """``value`` when it is a JSON array (``None`` is an empty one), else the template's error at ``path``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TemplateError(source, f"{what} is an array", location=path, value=value)
+    return value
+
+
 def _constant(value: Any) -> Compiled:
     return lambda context: value
 
@@ -97,12 +116,12 @@ def copy_count(value: Any, source: str, path: str) -> int:
     return number
 
 
-def compile_variables(variables: dict[str, Any], registry: FunctionRegistry, source: str,
+def compile_variables(variables: Any, registry: FunctionRegistry, source: str,
                       path: str) -> dict[str, Compiled]:
     """A template's ``variables`` by lower-case name; a ``copy`` array declares one array variable
     per loop (``copyIndex('loop')`` inside its ``input``)."""
     compiled: dict[str, Compiled] = {}
-    for name, value in variables.items():
+    for name, value in template_object(variables, source, path, "'variables'").items():
         if name.lower() != "copy" or not _is_property_copy(value):
             compiled[name.lower()] = compile_body(value, registry, source, f"{path}.{name}")
             continue

@@ -16,7 +16,7 @@ from engine.expressions import EvaluationError
 from engine.expressions.arm_hashes import unique_string
 from engine.ids import normalize, parse_resource_id
 from remediation.plan.models import SecretSource
-from remediation.template.compile import Compiled, TemplateError, compile_body
+from remediation.template.compile import Compiled, TemplateError, compile_body, template_object
 from remediation.template.expand import (
     CompiledTemplate,
     ExpandedResource,
@@ -88,11 +88,14 @@ class DineDeployment:
     @classmethod
     def from_definition(cls, definition: dict[str, Any], source: str | None = None) -> DineDeployment:
         """Compile a definition's ``then.details.deployment``; raises TemplateError when malformed."""
-        properties = definition.get("properties", definition)
         origin = source or str(definition.get("id") or definition.get("name") or "policy definition")
-        details = ((properties.get("policyRule") or {}).get("then") or {}).get("details")
+        properties = template_object(definition.get("properties", definition), origin, "properties", "'properties'")
+        rule = template_object(properties.get("policyRule"), origin, "properties.policyRule", "'policyRule'")
+        then = template_object(rule.get("then"), origin, "properties.policyRule.then", "'then'")
+        declared = template_object(properties.get("parameters"), origin, "properties.parameters", "'parameters'")
+        details = then.get("details")
         defaults = {name: declaration["defaultValue"]
-                    for name, declaration in (properties.get("parameters") or {}).items()
+                    for name, declaration in declared.items()
                     if isinstance(declaration, dict) and "defaultValue" in declaration}
         return cls.from_details(details, str(definition.get("id") or origin), origin, defaults)
 
@@ -104,8 +107,9 @@ class DineDeployment:
             raise TemplateError(source, "not a deployIfNotExists definition: no then.details.deployment",
                                 location=DETAILS_PATH)
         deployment = details["deployment"]
-        deployment_properties = deployment.get("properties") or {}
         path = f"{DETAILS_PATH}.deployment"
+        deployment_properties = template_object(deployment.get("properties"), source, f"{path}.properties",
+                                                "a deployment's 'properties'")
         if "template" not in deployment_properties:
             raise TemplateError(source, "deployment has no inline template", location=path)
         location = deployment.get("location")
@@ -115,7 +119,7 @@ class DineDeployment:
             subscription_scope=str(details.get("deploymentScope", "resourceGroup")).lower() == "subscription",
             location=None if location is None else compile_body(location, DEPLOYMENT_PARAMETER_FUNCTIONS, source,
                                                                   f"{path}.location"),
-            parameters=compile_deployment_parameters(deployment_properties.get("parameters") or {},
+            parameters=compile_deployment_parameters(deployment_properties.get("parameters"),
                                                      DEPLOYMENT_PARAMETER_FUNCTIONS, source,
                                                      f"{path}.properties.parameters"),
             template=CompiledTemplate.compile(deployment_properties["template"], source,

@@ -29,9 +29,18 @@ from remediation.template.compile import (
     compile_variables,
     copy_count,
     plan_time,
+    template_array,
+    template_object,
 )
 from remediation.template.functions import PARAMETER_DEFAULT_FUNCTIONS, TEMPLATE_FUNCTIONS, resource_field
 from remediation.template.generated import GeneratedValues
+from remediation.template.parameter_checks import (
+    SECURE_TYPES,
+    ParameterRules,
+    check_value,
+    declared_rules,
+    declared_type,
+)
 from remediation.template.scope import (
     DEPLOYMENT_TYPE,
     DeploymentScope,
@@ -43,7 +52,6 @@ from remediation.template.values import TracedText, UnplannableValue, mark_secre
 
 TEMPLATE_ONLY_KEYS = frozenset({"type", "name", "apiversion", "condition", "copy", "dependson", "comments",
                                 "scope", "resourcegroup", "subscriptionid"})
-SECURE_TYPES = frozenset({"securestring", "secureobject"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,8 @@ class CompiledParameter:
     name: str
     type: str
     default: Compiled | None
+    rules: ParameterRules
+    path: str
 
 
 @dataclass(slots=True)
@@ -107,14 +117,16 @@ class CompiledTemplate:
         if not isinstance(template, dict) or not isinstance(template.get("resources", []), list):
             raise TemplateError(source, "a template is an object with a 'resources' array", location=path)
         parameters = {}
-        for name, declaration in (template.get("parameters") or {}).items():
-            declaration = declaration if isinstance(declaration, dict) else {}
+        declarations = template_object(template.get("parameters"), source, f"{path}.parameters", "'parameters'")
+        for name, declaration in declarations.items():
+            where = f"{path}.parameters.{name}"
+            declaration = template_object(declaration, source, where, "a parameter declaration")
             default = declaration.get("defaultValue")
             parameters[name.lower()] = CompiledParameter(
-                name, str(declaration.get("type", "string")).lower(),
+                name, declared_type(declaration, source, where),
                 None if "defaultValue" not in declaration
-                else compile_body(default, PARAMETER_DEFAULT_FUNCTIONS, source,
-                                  f"{path}.parameters.{name}.defaultValue"))
+                else compile_body(default, PARAMETER_DEFAULT_FUNCTIONS, source, f"{where}.defaultValue"),
+                declared_rules(declaration, source, where), where)
         variables = compile_variables(template.get("variables") or {}, registry, source, f"{path}.variables")
         resources = [_compile_resource(resource, registry, source, f"{path}.resources[{index}]")
                      for index, resource in enumerate(template.get("resources") or [])]
@@ -136,7 +148,10 @@ def _compile_resource(resource: Any, registry: FunctionRegistry, source: str, pa
     for required in ("type", "name", "apiversion"):
         if required not in keys:
             raise TemplateError(source, f"template resource has no '{required}'", location=path)
-    copy = keys.get("copy") or {}
+    copy = template_object(keys.get("copy"), source, f"{path}.copy", "a resource's 'copy'")
+    if copy and not isinstance(copy.get("name"), str):
+        raise TemplateError(source, "a resource's 'copy' needs a 'name' string", location=f"{path}.copy.name",
+                            value=copy.get("name"))
     nested = None
     body_source = {key: value for key, value in resource.items() if key.lower() not in TEMPLATE_ONLY_KEYS}
     if str(keys["type"]).lower() == DEPLOYMENT_TYPE:
@@ -154,31 +169,35 @@ def _compile_resource(resource: Any, registry: FunctionRegistry, source: str, pa
         subscription_id=_optional(keys.get("subscriptionid"), registry, source, f"{path}.subscriptionId"),
         resource_group=_optional(keys.get("resourcegroup"), registry, source, f"{path}.resourceGroup"),
         depends_on=[compile_body(entry, registry, source, f"{path}.dependsOn[{index}]")
-                    for index, entry in enumerate(keys.get("dependson") or [])],
+                    for index, entry in enumerate(template_array(keys.get("dependson"), source, f"{path}.dependsOn",
+                                                                 "'dependsOn'"))],
         body=compile_body(body_source, registry, source, path),
         nested=nested,
     )
 
 
 def _compile_nested(keys: dict[str, Any], registry: FunctionRegistry, source: str, path: str) -> CompiledNested:
-    properties = _lower_keys(keys.get("properties") or {})
+    properties = _lower_keys(template_object(keys.get("properties"), source, f"{path}.properties",
+                                             "a nested deployment's 'properties'"))
     if "template" not in properties:
         raise TemplateError(source, "nested deployment has no inline 'template' (linked templates are not "
                                     "expanded offline)", location=f"{path}.properties")
-    options = _lower_keys(properties.get("expressionevaluationoptions") or {})
+    options = _lower_keys(template_object(properties.get("expressionevaluationoptions"), source,
+                                          f"{path}.properties.expressionEvaluationOptions",
+                                          "'expressionEvaluationOptions'"))
     inner = str(options.get("scope", "outer")).lower() == "inner"
-    parameters = compile_deployment_parameters(properties.get("parameters") or {}, registry, source,
+    parameters = compile_deployment_parameters(properties.get("parameters"), registry, source,
                                                f"{path}.properties.parameters")
     template = CompiledTemplate.compile(properties["template"], source, f"{path}.properties.template",
                                         TEMPLATE_FUNCTIONS)
     return CompiledNested(inner, parameters, template)
 
 
-def compile_deployment_parameters(parameters: dict[str, Any], registry: FunctionRegistry, source: str,
+def compile_deployment_parameters(parameters: Any, registry: FunctionRegistry, source: str,
                                   path: str) -> dict[str, Compiled]:
     """A deployment's ``parameters``: ``{"value": ...}`` or a Key Vault ``{"reference": ...}``."""
     compiled: dict[str, Compiled] = {}
-    for name, entry in parameters.items():
+    for name, entry in template_object(parameters, source, path, "a deployment's 'parameters'").items():
         entry_path = f"{path}.{name}"
         if not isinstance(entry, dict) or not ({"value", "reference"} & entry.keys()):
             raise TemplateError(source, "a deployment parameter is {\"value\": ...} or {\"reference\": ...}",
@@ -195,7 +214,8 @@ def _compile_key_vault_reference(reference: Any, registry: FunctionRegistry, sou
     """A Key Vault secret: never read offline; a secret placeholder saying which vault and secret."""
     if not isinstance(reference, dict) or "keyVault" not in reference or "secretName" not in reference:
         raise TemplateError(source, "a Key Vault reference needs 'keyVault.id' and 'secretName'", location=path)
-    vault = compile_body((reference.get("keyVault") or {}).get("id", ""), registry, source, f"{path}.keyVault.id")
+    key_vault = template_object(reference["keyVault"], source, f"{path}.keyVault", "'keyVault'")
+    vault = compile_body(key_vault.get("id", ""), registry, source, f"{path}.keyVault.id")
     secret_name = compile_body(reference["secretName"], registry, source, f"{path}.secretName")
 
     def evaluate(context: Any) -> TracedText:
@@ -240,6 +260,8 @@ class Deployment:
         if unknown:
             raise TemplateError(template.source, f"parameter '{unknown[0]}' is not declared by the template",
                                 location=f"{deployment_name}.parameters")
+        for key, value in self._supplied.items():  # ARM validates every value given before deploying
+            _check(template.parameters[key], value, template.source)
         self._parameters: dict[str, Any] = {}
         self._variables: dict[str, Any] = {}
         self._evaluating: set[str] = set()
@@ -284,6 +306,7 @@ class Deployment:
             since = len(self.generated.values)
             value = declaration.default(self)
             self.generated.name_parameter(since, declaration.name)
+            _check(declaration, value, self.template.source)
         if declaration.type in SECURE_TYPES:
             # A secure string given as is keeps its origin (apply sets that parameter's value); a secure
             # object's members, and anything else, are re-derived by re-expanding the template.
@@ -320,6 +343,10 @@ class Deployment:
         if target is None:
             raise EvaluationError(f"reference('{name_or_id}'): no resource of that name in the template")
         return target
+
+
+def _check(declaration: CompiledParameter, value: Any, source: str) -> None:
+    check_value(declaration.name, declaration.type, declaration.rules, value, source, declaration.path)
 
 
 @dataclass(slots=True)
@@ -431,13 +458,12 @@ def _instances(context: Deployment) -> tuple[list[_Instance], set[str]]:
         contexts = [context] if resource.copy_count is None else [
             context.with_copy_index(resource.copy_name, index) for index in range(count)]
         for instance_context in contexts:
-            resource_type = str(plan_time(resource.type(instance_context), source, f"{resource.path}.type",
-                                          "a resource type"))
-            name = str(plan_time(resource.name(instance_context), source, f"{resource.path}.name", "a resource name"))
+            resource_type = _text(resource.type(instance_context), source, f"{resource.path}.type", "a resource type")
+            name = _text(resource.name(instance_context), source, f"{resource.path}.name", "a resource name")
             keys = {name.lower(), f"{resource_type}/{name}".lower(), (resource.copy_name or "").lower()} - {""}
-            if resource.condition is not None and not _truthy(plan_time(
+            if resource.condition is not None and not _condition_holds(plan_time(
                     resource.condition(instance_context), source, f"{resource.path}.condition", "a condition",
-                    secret_allowed=True)):
+                    secret_allowed=True), source, f"{resource.path}.condition"):
                 skipped.update(keys)
                 skipped.update(_skipped_ids(resource, instance_context, resource_type, name))
                 continue
@@ -468,10 +494,21 @@ def _relative_id(resource_id: str, scope: DeploymentScope) -> str:
     return key[len(prefix):] if key.startswith(prefix) else ""
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
+def _text(value: Any, source: str, path: str, what: str) -> str:
+    """A resource's type, name or apiVersion: a string known when planning (ARM refuses any other)."""
+    value = plan_time(value, source, path, what)
+    if not isinstance(value, str):
+        raise TemplateError(source, f"{what} is a string", location=path, value=value)
+    return value
+
+
+def _condition_holds(value: Any, source: str, path: str) -> bool:
+    """A resource's ``condition``: a Boolean (or its text, ``'true'``/``'false'``, as ARM converts it)."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    return bool(value)
+    if not isinstance(value, bool):
+        raise TemplateError(source, "a resource's condition is true or false", location=path, value=value)
+    return value
 
 
 def _instance_id(resource: CompiledResource, context: Deployment, resource_type: str, name: str) -> str:
@@ -490,11 +527,11 @@ def _instance_id(resource: CompiledResource, context: Deployment, resource_type:
 def _nested_scope(resource: CompiledResource, context: Deployment) -> DeploymentScope:
     """Where a nested deployment deploys: its ``subscriptionId``/``resourceGroup``, else its parent's target."""
     source = context.template.source
-    subscription = plan_time(resource.subscription_id(context), source, f"{resource.path}.subscriptionId",
-                             "a nested deployment's subscriptionId") if resource.subscription_id else None
-    group = plan_time(resource.resource_group(context), source, f"{resource.path}.resourceGroup",
-                      "a nested deployment's resourceGroup") if resource.resource_group else None
-    return context.target.nested(str(subscription) if subscription else None, str(group) if group else None)
+    subscription = _text(resource.subscription_id(context), source, f"{resource.path}.subscriptionId",
+                         "a nested deployment's subscriptionId") if resource.subscription_id else None
+    group = _text(resource.resource_group(context), source, f"{resource.path}.resourceGroup",
+                  "a nested deployment's resourceGroup") if resource.resource_group else None
+    return context.target.nested(subscription or None, group or None)
 
 
 def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], template: CompiledTemplate,
@@ -537,8 +574,8 @@ def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str,
     except UnplannableValue as error:
         raise TemplateError(context.template.source, error.message,
                             location=f"{instance.resource.path} ({error.path})") from None
-    api_version = plan_time(instance.resource.api_version(context), context.template.source,
-                            f"{instance.resource.path}.apiVersion", "an apiVersion")
+    api_version = _text(instance.resource.api_version(context), context.template.source,
+                        f"{instance.resource.path}.apiVersion", "an apiVersion")
     return ExpandedResource(
         resource_id=instance.resource_id, resource_type=instance.resource_type,
         api_version=str(api_version), body=redacted.body, depends_on=depends,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,13 @@ from engine.sandbox.resources.kubernetes_configuration import EXTENSIONS, FLUX_C
 from engine.sandbox.validation import Refused, cleaned, create_only_changes, merge_patch, with_defaults
 from engine.secret_values import forget_all, remember, scrub
 from remediation.plan.io import read_plan
-from remediation.template import TEMPLATE_FUNCTIONS, CompiledTemplate, DeploymentScope, expand_template
+from remediation.template import (
+    TEMPLATE_FUNCTIONS,
+    CompiledTemplate,
+    DeploymentScope,
+    DineDeployment,
+    expand_template,
+)
 
 SLOW_SECONDS = 2.0
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -410,9 +417,8 @@ def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return [path, *(place for key, child in children for place in _places(child, (*path, key)))]
 
 
-def _mutated_plan(base: int, changes: list[tuple[int, Any]], edits: list[tuple[int, int, str]]) -> bytes:
-    """A real plan with a few values replaced or deleted anywhere, then a few characters edited."""
-    document = json.loads(json.dumps(PLAN_DOCUMENTS[base]))
+def _mutated(document: Any, changes: list[tuple[int, Any]]) -> Any:
+    """``document`` (changed in place) with a few values replaced or deleted anywhere."""
     for choice, replacement in changes:
         places = _places(document)[1:]
         if not places:
@@ -425,6 +431,12 @@ def _mutated_plan(base: int, changes: list[tuple[int, Any]], edits: list[tuple[i
             del container[key]
         else:
             container[key] = replacement
+    return document
+
+
+def _mutated_plan(base: int, changes: list[tuple[int, Any]], edits: list[tuple[int, int, str]]) -> bytes:
+    """A real plan with a few values replaced or deleted anywhere, then a few characters edited."""
+    document = _mutated(json.loads(json.dumps(PLAN_DOCUMENTS[base])), changes)
     return _edited(json.dumps(document), edits).encode("utf-8", "surrogatepass")
 
 
@@ -439,6 +451,49 @@ def check_plan(content: bytes) -> None:
     """A plan file is read and checked in full, or refused."""
     with contextlib.suppress(InputError):
         read_plan(FILES.write("plan.json", content))
+
+
+# ---- templates: whole ARM templates and deployIfNotExists definitions, their structure mutated ---------------
+TEMPLATE_EXAMPLES = Path(__file__).resolve().parents[1] / "template" / "docs_examples"
+
+
+@cache
+def _template_documents() -> list[tuple[str, Any]]:
+    """The docs' example templates and Microsoft's deployIfNotExists built-ins for Kubernetes (with one
+    of every other kind of deployment), as ``("template" | "definition", document)``."""
+    from template.corpus import dine_definitions
+
+    examples = [("template", json.loads(path.read_text(encoding="utf-8-sig")))
+                for path in sorted(TEMPLATE_EXAMPLES.rglob("*.json"))]
+    definitions = [("definition", document) for number, (path, document) in enumerate(dine_definitions())
+                   if path.parent.name == "Kubernetes" or number % 100 == 0]
+    return examples + definitions
+
+
+TEMPLATE_BASES = 64  # each input picks a document by its number modulo how many there are
+
+
+def check_template(case: tuple[int, list[tuple[int, Any]]]) -> None:
+    """A template, or a deployIfNotExists definition, with values replaced or deleted anywhere: compiled and
+    expanded (a definition for a resource of its ``if`` type with placeholder parameters), or refused."""
+    from template.corpus import ASSIGNMENT_ID, parameters_of, synthetic_resource
+
+    base, changes = case
+    documents = _template_documents()
+    kind, original = documents[base % len(documents)]
+    document = _mutated(json.loads(json.dumps(original)), changes)
+    with contextlib.suppress(InputError):
+        if kind == "template":
+            expand_template(CompiledTemplate.compile(document, "fuzz.json"), {}, TEMPLATE_SCOPE, "fuzz", now=NOW)
+            return
+        resource = synthetic_resource(Path("fuzz.json"), original["properties"])
+        DineDeployment.from_definition(document, "fuzz.json").expand(
+            resource, parameters_of(original["properties"], resource["location"]), ASSIGNMENT_ID, now=NOW)
+
+
+TEMPLATES = st.tuples(st.integers(min_value=0, max_value=TEMPLATE_BASES),
+                      st.lists(st.tuples(st.integers(min_value=0, max_value=10**6), st.one_of(JSON, st.just(DELETE))),
+                               min_size=1, max_size=3))
 
 
 REGO_TESTS = ["""package fuzz_test
@@ -554,6 +609,7 @@ TARGETS = [
     Target("policy rules", st.tuples(RULES, EFFECTS, RESOURCES), check_policy_rule),
     Target("policy expressions", st.tuples(MUTATED_EXPRESSIONS, RESOURCES), check_policy_expression),
     Target("template expressions", MUTATED_EXPRESSIONS, check_template_expression),
+    Target("templates", TEMPLATES, check_template),
     Target("snapshots", SNAPSHOTS, check_snapshot),
     Target("scan lines", SCAN_LINES, check_scan_lines),
     Target("record json", RECORD_ROWS, check_record_json),

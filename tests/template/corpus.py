@@ -8,7 +8,9 @@ location, a resource-group type a group name, a resource type (or ``omsWorkspace
 type; a String named ``...Id`` an id; otherwise ``placeholder``, ``[]``, ``{}`` or 1. The
 synthetic resource is of the rule's ``if`` type, in a US Government region for the Azure
 Government definitions; every scalar alias its deployment parameters read has a value (the
-resource's id for ``...Id``, an object for ``...settings``, else ``placeholder``), and array
+template parameter's type when handed to one as is, else the resource's id for ``...Id``, false for a
+Boolean's name (``enable...``, ``disable...``, ``is...``, ``bypass...``), an object for ``...settings``,
+else ``placeholder``), and array
 aliases stay absent (a resource that has none yet).
 """
 
@@ -141,11 +143,31 @@ def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None
     target.setdefault(path[-1], value)
 
 
-def _value_for(name: str, resource_id: str) -> Any:
+def _value_for(name: str, resource_id: str, declared: str | None) -> Any:
+    """An alias's value: of the type of the template parameter it is handed to as is, else by its name."""
+    typed = {"object": {}, "secureobject": {}, "bool": False, "int": 1}
+    if declared in typed:
+        return typed[declared]
     lowered = name.lower()
     if lowered.endswith("id"):
         return resource_id
+    if lowered.rsplit(".", 1)[-1].rsplit("/", 1)[-1].startswith(("enable", "disable", "is", "bypass")):
+        return False
     return {} if lowered.endswith("settings") else "placeholder"
+
+
+def _passed_as_is(deployment_properties: dict[str, Any]) -> dict[str, str]:
+    """Each alias a deployment parameter is exactly (``[field('alias')]``), with the template parameter's type."""
+    template = deployment_properties.get("template") or {}
+    types = {name.lower(): str(declared.get("type", "")).lower()
+             for name, declared in (template.get("parameters") or {}).items() if isinstance(declared, dict)}
+    passed = {}
+    for name, entry in (deployment_properties.get("parameters") or {}).items():
+        value = entry.get("value") if isinstance(entry, dict) else None
+        found = re.fullmatch(r"\[field\('([^']+)'\)\]", value.strip(), re.IGNORECASE) if isinstance(value, str) else None
+        if found and name.lower() in types:
+            passed[found.group(1).lower()] = types[name.lower()]
+    return passed
 
 
 def synthetic_resource(path: Path, properties: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +183,7 @@ def synthetic_resource(path: Path, properties: dict[str, Any]) -> dict[str, Any]
         "name": names[-1], "type": resource_type, "location": location, "tags": {}, "properties": {}}
     deployment = ((rule.get("then") or {}).get("details") or {}).get("deployment") or {}
     read = set(fields_read((deployment.get("properties") or {}).get("parameters")))
+    passed = _passed_as_is(deployment.get("properties") or {})
     arrays = {name.split("[*]", 1)[0].lower() for name in read if "[*]" in name}
     for name in read:
         if name.split("[*]", 1)[0].lower() in arrays:
@@ -171,5 +194,5 @@ def synthetic_resource(path: Path, properties: dict[str, Any]) -> dict[str, Any]
             continue
         alias_path = alias.path_for(resource_type) if alias is not None else None
         if alias_path and "[*]" not in alias_path:
-            _set_path(resource, alias_path, _value_for(name, resource["id"]))
+            _set_path(resource, alias_path, _value_for(name, resource["id"], passed.get(name.lower())))
     return resource
