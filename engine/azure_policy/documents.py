@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from engine import ids
+from engine.azure_policy.selectors import MAX_SELECTORS, Override, ResourceSelector, selected
 from engine.builtin_policies import resolve_builtin
 from engine.errors import InputError
 from engine.jsonfiles import read_json
@@ -109,6 +110,13 @@ class PolicyAssignment(Document):
     parameters: dict[str, Any] = Field(default_factory=dict)  # {name: {"value": ...}} as in ARM
     not_scopes: list[str] = Field(default_factory=list)
     enforcement_mode: str = "Default"
+    resource_selectors: list[ResourceSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
+    overrides: list[Override] = Field(default_factory=list, max_length=MAX_SELECTORS)
+
+    def selects(self, resource: dict[str, Any]) -> bool:
+        """Whether its ``resourceSelectors`` (if any) let it evaluate ``resource`` (docs: "Azure Policy only
+        evaluates resources that are applicable to the specifications made in the resource selectors")."""
+        return selected(self.resource_selectors, resource)
 
     def parameter_values(self) -> dict[str, Any]:
         """``{name: value}`` from ARM's ``{name: {"value": value}}``."""
@@ -165,6 +173,7 @@ class PolicyExemption(Document, Expiring):
     policy_definition_reference_ids: list[str] = Field(default_factory=list)
     exemption_category: str = "Waiver"
     expires_on: datetime | None = None
+    resource_selectors: list[ResourceSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
 
     @property
     def scope(self) -> str:

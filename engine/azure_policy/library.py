@@ -22,10 +22,12 @@ from engine.azure_policy.documents import (
     PolicyDocuments,
     PolicySetDefinition,
 )
+from engine.azure_policy.effects import find_effect
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.parameters import resolve_parameters
 from engine.azure_policy.policy import CompiledPolicy, NotEvaluable, compile_policy, refuse_provider_mode
-from engine.azure_policy.secure import secure_parameters, secure_set_parameters
+from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters, secure_set_parameters
+from engine.azure_policy.selectors import overridden_effect
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, compile_value
 
@@ -90,7 +92,8 @@ class AzurePolicyLibrary:
                 "definitionReferenceId": ""}
         if isinstance(target, PolicyDefinition):
             try:
-                compiled = compile_policy(target, values, info, infer_aliases=not self.strict_aliases)
+                compiled = compile_policy(_overridden(assignment, target, None), values, info,
+                                          infer_aliases=not self.strict_aliases)
             except NotEvaluable as refused:
                 return CompiledAssignment(assignment, None, [], [UnevaluatedMember(target, None, refused.reason)])
             return CompiledAssignment(assignment, None, [compiled] if compiled else [])
@@ -136,7 +139,8 @@ class AzurePolicyLibrary:
         info = {"assignmentId": assignment.id, "definitionId": definition.id, "setDefinitionId": initiative.id,
                 "definitionReferenceId": reference_id}
         try:
-            return compile_policy(definition, values, info, reference_id, infer_aliases=not self.strict_aliases)
+            return compile_policy(_overridden(assignment, definition, reference_id), values, info, reference_id,
+                                  infer_aliases=not self.strict_aliases)
         except NotEvaluable as refused:
             return UnevaluatedMember(definition, reference_id, refused.reason)
         except InvalidAliasError as invalid:
@@ -173,6 +177,44 @@ class AzurePolicyLibrary:
                 display_name=target.display_name, scope=TENANT_SCOPE, policy_definition_id=target.id,
                 source=target.source, place=target.place))
         return assignments, skipped
+
+
+def _overridden(assignment: PolicyAssignment, definition: PolicyDefinition,
+                reference_id: str | None) -> PolicyDefinition:
+    """``definition`` with ``then.effect`` as the assignment's ``policyEffect`` overrides make it for this member.
+
+    Docs: "the effect chosen in the override is validated against the policy rule and parameter allowed
+    value list (in cases where the effect is parameterized)": an unknown effect, or one outside the effect
+    parameter's ``allowedValues``, is refused at the override's value.
+    """
+    rule = definition.policy_rule
+    then_key = next((key for key in rule if key.lower() == "then"), None)
+    then = rule.get(then_key) if then_key else None
+    effect_key = next((key for key in then if key.lower() == "effect"), None) if isinstance(then, dict) else None
+    if not assignment.overrides or then_key is None or effect_key is None or not isinstance(then, dict):
+        return definition
+    effect = then[effect_key]
+    changed = overridden_effect(effect, assignment.overrides, reference_id)
+    if changed == effect:
+        return definition
+    parameter = PARAMETER_REFERENCE.fullmatch(effect.strip()[1:-1].strip()) if isinstance(effect, str) else None
+    declared = next((value for name, value in definition.parameters.items()
+                     if parameter and name.lower() == parameter.group(1).lower()), None)
+    allowed = [str(value).lower() for value in declared.allowed_values] if declared and declared.allowed_values \
+        else None
+    for index, override in enumerate(assignment.overrides):
+        place = f"properties.overrides[{index}].value"
+        if override.kind != "policyEffect" or not override.picks_member(reference_id):
+            continue
+        if find_effect(override.value) is None:
+            raise InputError(assignment.origin, f"assignment '{assignment.name}': unknown effect", location=place,
+                             value=override.value)
+        if allowed is not None and override.value.lower() not in allowed:
+            raise InputError(assignment.origin, f"assignment '{assignment.name}': the override's effect is not "
+                                                f"among the allowed values of '{definition.name}' "
+                                                f"({', '.join(map(str, declared.allowed_values or []))})",
+                             location=place, value=override.value)
+    return definition.model_copy(update={"policy_rule": {**rule, then_key: {**then, effect_key: changed}}})
 
 
 def _parameters_without_default(names: list[str]) -> str:

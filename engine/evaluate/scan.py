@@ -175,6 +175,7 @@ class ScanEngine:
         self.scopes = {assignment.id: AssignmentScope(assignment, groups) for assignment in request.all_assignments()}
         self.exemptions = Exemptions(request.exemptions, request.timestamp, groups)
         self._any_exemption = bool(self.exemptions)
+        self._selecting = any(assignment.resource_selectors for assignment in request.all_assignments())
         self.attestations = Attestations(request.attestations, request.timestamp)
         self._policy_parts: dict[tuple[str, str, str | None, str], PolicyPart] = {}
 
@@ -199,7 +200,7 @@ class ScanEngine:
                     verdicts = evaluator.evaluate(cluster, self.in_scope, self.request.timestamp)
                     result.evaluations += verdicts.evaluations
                     result.not_applicable.update(verdicts.not_applicable)
-                    rows.extend(self.row(verdict) for verdict in verdicts.verdicts)
+                    rows.extend(self.row(verdict) for verdict in self.selected(verdicts.verdicts))
         return result
 
     def evaluate_containers(self, containers: Iterable[dict[str, Any]]) -> ShardResult:
@@ -214,8 +215,14 @@ class ScanEngine:
                         verdicts = evaluator.evaluate(unit, self.in_scope, self.request.timestamp)
                         result.evaluations += verdicts.evaluations
                         result.not_applicable.update(verdicts.not_applicable)
-                        result.rows.extend(self.row(verdict) for verdict in verdicts.verdicts)
+                        result.rows.extend(self.row(verdict) for verdict in self.selected(verdicts.verdicts))
         return result
+
+    def selected(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """The verdicts whose assignment's ``resourceSelectors`` select their resource (all, without any)."""
+        if not self._selecting:
+            return verdicts
+        return [verdict for verdict in verdicts if verdict.assignment.selects(verdict.resource)]
 
     def row(self, verdict: Verdict) -> Row:
         """The record of a verdict as plain values: Exempt when an active exemption covers it, the attested
@@ -223,7 +230,7 @@ class ScanEngine:
         resource = verdict.resource
         resource_id = resource["id"]
         parsed = parse_resource_id(resource_id)
-        exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, normalize(resource_id),
+        exemption = self.exemptions.find(verdict.assignment.id, verdict.reference_id, resource,
                                          (parsed.subscription_id or "").lower()) if self._any_exemption else None
         if exemption is not None:
             state = ComplianceState.EXEMPT

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from engine import ids
 from engine.azure_policy.documents import PolicyAssignment, PolicyAttestation, PolicyExemption
+from engine.azure_policy.selectors import selected
 from engine.errors import InputError
 from engine.jsonfiles import read_json
 
@@ -107,14 +109,17 @@ class Exemptions:
     def __bool__(self) -> bool:
         return bool(self._by_assignment)
 
-    def find(self, assignment_id: str, reference_id: str | None, resource_key: str,
+    def find(self, assignment_id: str, reference_id: str | None, resource: dict[str, Any],
              subscription_key: str) -> PolicyExemption | None:
-        """The active exemption covering this (assignment, reference, resource), if any."""
+        """The active exemption covering this (assignment, reference, resource), if any: in its scope and
+        selected by its ``resourceSelectors``."""
+        resource_key = ids.normalize(resource["id"])
         for scope, exemption in self._by_assignment.get(ids.normalize(assignment_id), ()):
             references = exemption.policy_definition_reference_ids
             if references and (reference_id is None
                                or reference_id.lower() not in (item.lower() for item in references)):
                 continue
-            if scope.contains(resource_key, subscription_key, self.groups):
+            if scope.contains(resource_key, subscription_key, self.groups) and selected(
+                    exemption.resource_selectors, resource):
                 return exemption
         return None

@@ -83,7 +83,7 @@ def test_exemption_covers_a_rego_assignment() -> None:
     assert verdict.compliant is False
     exemptions = Exemptions([exemption], NOW, {})
     key = ids.normalize(CLUSTER_ID)
-    assert exemptions.find(verdict.assignment.id, verdict.reference_id, key, key.split("/")[2]) is exemption
+    assert exemptions.find(verdict.assignment.id, verdict.reference_id, verdict.resource, key.split("/")[2]) is exemption
 
 
 def test_runtime_error_becomes_an_error_verdict(tmp_path) -> None:

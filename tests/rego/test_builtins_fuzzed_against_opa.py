@@ -1,0 +1,143 @@
+"""Hypothesis against the real OPA: the built-ins arcpolicy provides in Python (net.cidr_merge,
+net.cidr_contains_matches, net.cidr_intersects, strings.split_n, io.jwt.decode, io.jwt.verify_hs256) on
+generated operands, through the default path (regorus with arcpolicy's replacements), answer as OPA does:
+OPA's value, or an error or undefined where OPA stops on the built-in's error.
+
+Operands come from the input (JSON) and, for the CIDR functions, also as a Rego set built from it. Numbers stay
+within 64 bits and sets hold no arrays or objects: regorus cannot hand those to a Python extension (docs/rego.md,
+"Where regorus differs from OPA"). A fixed, derandomized budget runs in the default suite;
+``ARCPOLICY_FUZZ_EXAMPLES`` raises it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from rego.opa_oracle import UNDEFINED, OpaError, OpaOracle
+from test_opa_builtins import _ours, _same
+
+from engine.rego import RegoLibrary
+
+EXAMPLES = int(os.environ.get("ARCPOLICY_FUZZ_EXAMPLES", "150"))
+
+POLICY = """package fuzzed
+
+merged := net.cidr_merge(input.a)
+merged_set := net.cidr_merge({x | some x in input.a})
+matches := net.cidr_contains_matches(input.a, input.b)
+matches_set := net.cidr_contains_matches({x | some x in input.a}, input.b)
+intersects := net.cidr_intersects(input.a, input.b)
+split := strings.split_n(input.a, input.b, input.c)
+decoded := io.jwt.decode(input.a)
+verified := io.jwt.verify_hs256(input.a, input.b)
+"""
+
+# ---- operands ----------------------------------------------------------------------------------------------------
+OCTET = st.integers(min_value=0, max_value=255)
+IPV4 = st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", OCTET, st.sampled_from([0, 1, 10, 128, 255]), OCTET, OCTET)
+HEXTET = st.sampled_from(["0", "1", "db8", "2001", "ffff", "fe80", "8000", ""])
+IPV6 = st.one_of(st.builds(lambda parts: ":".join(parts), st.lists(HEXTET, min_size=3, max_size=8)).filter(
+    lambda text: text.count("::") <= 1), st.sampled_from(["::", "::1", "::ffff:10.0.0.1", "2001:db8::", "fe80::1%eth0"]))
+ADDRESS = st.one_of(IPV4, IPV6)
+CIDR = st.one_of(st.builds(lambda address, prefix: f"{address}/{prefix}", IPV4, st.integers(min_value=0, max_value=33)),
+                 st.builds(lambda address, prefix: f"{address}/{prefix}", IPV6, st.integers(min_value=0, max_value=129)),
+                 st.sampled_from(["10.0.0.0/08", "10.0.0.0/", "10.0.0.0/255.0.0.0", "bad", "", "1.2.3.4/ 8"]))
+CIDR_OR_ADDRESS = st.one_of(CIDR, ADDRESS)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=6))
+CIDR_LISTS = st.lists(st.one_of(CIDR_OR_ADDRESS, CIDR_OR_ADDRESS, st.lists(st.one_of(CIDR_OR_ADDRESS, SCALARS),
+                                                                             max_size=2), SCALARS), max_size=5)
+FLAT_CIDR_LISTS = st.lists(st.one_of(CIDR_OR_ADDRESS, SCALARS), max_size=5)  # what a set may hold here
+CIDR_OPERANDS = st.one_of(CIDR_OR_ADDRESS, CIDR_LISTS, st.dictionaries(st.text(max_size=3), CIDR_OR_ADDRESS,
+                                                                       max_size=3), SCALARS)
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+JSON_VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                             st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                           max_leaves=6)
+HEADERS = st.one_of(st.fixed_dictionaries({"alg": st.sampled_from(["HS256", "none", "RS256"])},
+                                          optional={"typ": st.just("JWT"), "cty": st.sampled_from(["jwt", "x", 1]),
+                                                    "kid": st.text(max_size=4)}), JSON_VALUES)
+PART_EDITS = st.sampled_from(["", "=", "==", "!", "\n", "+", "/", "."])
+
+
+def _token(header: Any, claims: Any, secret: str, edit: str, where: int) -> str:
+    """A JWS compact token signed with HS256 under ``secret``, then perhaps one character edited in."""
+    signing = f"{_base64url(json.dumps(header).encode())}.{_base64url(json.dumps(claims).encode())}"
+    token = f"{signing}.{_base64url(hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest())}"
+    at = where % (len(token) + 1)
+    return token[:at] + edit + token[at:]
+
+
+SECRETS = st.sampled_from(["secret", "", "k€y"])
+TOKENS = st.builds(_token, HEADERS, JSON_VALUES, SECRETS, PART_EDITS, st.integers(min_value=0, max_value=500))
+SEPARATORS = st.sampled_from(["", ",", ", ", "a", "é", ",,"])
+SPLIT_TEXTS = st.text(alphabet="a,bé ", max_size=10)
+LIMITS = st.one_of(st.integers(min_value=-5, max_value=12), st.sampled_from([2**63 - 1, -(2**63), 1.5, 2.0, "2", None]))
+
+CASES = {
+    "merged": st.fixed_dictionaries({"a": st.one_of(CIDR_LISTS, SCALARS)}),
+    "merged_set": st.fixed_dictionaries({"a": FLAT_CIDR_LISTS}),
+    "matches": st.fixed_dictionaries({"a": CIDR_OPERANDS, "b": CIDR_OPERANDS}),
+    "matches_set": st.fixed_dictionaries({"a": FLAT_CIDR_LISTS, "b": CIDR_OPERANDS}),
+    "intersects": st.fixed_dictionaries({"a": st.one_of(CIDR, SCALARS), "b": st.one_of(CIDR, SCALARS)}),
+    "split": st.fixed_dictionaries({"a": st.one_of(SPLIT_TEXTS, SCALARS), "b": st.one_of(SEPARATORS, SCALARS),
+                                    "c": LIMITS}),
+    "decoded": st.fixed_dictionaries({"a": st.one_of(TOKENS, st.text(alphabet="ab.=_-", max_size=8))}),
+    "verified": st.fixed_dictionaries({"a": TOKENS, "b": st.one_of(SECRETS, SCALARS)}),
+}
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder: Path = tmp_path_factory.mktemp("fuzzed")
+    (folder / "fuzzed.rego").write_text(POLICY)
+    library = RegoLibrary.load([folder])
+    assert not library.diagnostics
+    with OpaOracle([("fuzzed.rego", POLICY)]) as opa:
+        yield library, opa
+
+
+def _canonical(value: Any) -> Any:
+    """A set's answer in a stable order (both sides give Rego sets as arrays, in their own order)."""
+    if isinstance(value, list):
+        return sorted((_canonical(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+    return value
+
+
+@pytest.mark.parametrize("rule", sorted(CASES))
+def test_a_python_builtin_answers_generated_operands_as_opa(engines: Any, rule: str) -> None:
+    library, opa = engines
+    differing: list[str] = []
+
+    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(CASES[rule])
+    def compare(document: dict[str, Any]) -> None:
+        expected = opa.documents(f"fuzzed.{rule}", [document])[0]
+        ours = _ours(library, f"fuzzed/{rule}", document)
+        crashed = isinstance(ours, OpaError) and "raises Python error" in ours.message and \
+            "BuiltinError" not in ours.message  # the extension failed otherwise than by refusing its operands
+        if isinstance(expected, OpaError):  # OPA refused (or its Go code panicked): so must arcpolicy
+            if not crashed and (isinstance(ours, OpaError) or (expected.builtin and ours is UNDEFINED)):
+                return
+        elif not isinstance(ours, OpaError):
+            unordered = rule.startswith(("merged", "matches"))
+            if _same(_canonical(ours) if unordered else ours, _canonical(expected) if unordered else expected):
+                return
+        differing.append(f"{json.dumps(document)[:300]}: OPA {expected!r:.200}, arcpolicy {ours!r:.200}")
+
+    compare()
+    assert not differing, "\n".join(differing[:10])
