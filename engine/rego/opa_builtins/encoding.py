@@ -76,11 +76,15 @@ def urlquery_encode(text: Any) -> str:
 def urlquery_encode_object(values: Any) -> str:
     """Go's url.Values.Encode: keys sorted, each value (a string, or each of an array's or a set's) as key=value."""
     pairs = []
-    for key, value in sorted(operand("urlquery.encode_object", 1, values, dict).items()):
-        items = sorted(value) if isinstance(value, set | frozenset) else value if isinstance(value, list) else [value]
-        if not isinstance(key, str) or not all(isinstance(item, str) for item in items):
-            raise BuiltinError("urlquery.encode_object: operand 1 must be object[string: string|array|set]")
-        pairs += [f"{_query_escape(key)}={_query_escape(item)}" for item in items]
+    document = operand("urlquery.encode_object", 1, values, dict)
+    keys = {key if isinstance(key, str) else json.dumps(key, default=list): key for key in document}  # others as text
+    for text in sorted(keys):
+        value = document[keys[text]]
+        items = value if isinstance(value, list | set | frozenset) else [value]
+        if not all(isinstance(item, str) for item in items):
+            raise BuiltinError("urlquery.encode_object: operand 1 values must be string, array[string], or set[string]")
+        pairs += [f"{_query_escape(text)}={_query_escape(item)}"
+                  for item in (sorted(items) if isinstance(value, set | frozenset) else items)]
     return "&".join(pairs)
 
 
