@@ -9,7 +9,11 @@ refused here too, with exit status 2, instead of costing unbounded time or memor
   expanded with its variables and parameters, which bounds every string and array a function builds.
 * ``range(startIndex, count)``: ``count`` is at most 10,000 (templates/template-functions-array#range).
 * ARM integers are 64-bit: arithmetic leaving that range is an error, as in ARM.
-* Azure Policy rule limits (policy/concepts/definition-structure-policy-rule, "Policy rule limits"): at
+* Azure Policy rule limits (policy/concepts/definition-structure-policy-rule, "Policy rule limits"): an
+  expression of a policy rule may hold 81,920 characters (ARM's 24,576 hold in templates) and a call 128
+  arguments; while evaluating, a function may return a string of at most 131,072 characters and an
+  object or array at most 128 levels deep with at most 32,768 nodes (the rule's record is then an Error:
+  "Policies that exceed the limits during evaluation will effectively become a deny policy"); at
   most 10 ``value count`` expressions per policy rule, and at most 100 iterations of one, checked when
   the definition is written, so on an array written in the rule. Built-ins count over parameters with
   more (MANAExistingVMNVASupport_Modify's default ``allowedOffers`` has 115 items), so the iterations
@@ -34,6 +38,11 @@ from typing import Any
 import orjson
 
 MAX_EXPRESSION_LENGTH = 24_576  # characters in one [expression], ARM's limit
+MAX_POLICY_EXPRESSION_LENGTH = 81_920  # characters in one [expression] of a policy rule, Azure Policy's limit
+MAX_POLICY_FUNCTION_ARGUMENTS = 128  # arguments of one function call in a policy rule, Azure Policy's limit
+MAX_POLICY_STRING = 131_072  # characters of a string a function returns in a policy rule, Azure Policy's limit
+MAX_POLICY_OBJECT_DEPTH = 128  # nesting of an object or array a function returns there, Azure Policy's limit
+MAX_POLICY_OBJECT_NODES = 32_768  # nodes of an object or array a function returns there, Azure Policy's limit
 MAX_EXPRESSION_DEPTH = 64  # nested calls, member reads and indexes in one expression (ours)
 MAX_COPY_COUNT = 800  # a copy loop's count, ARM's limit
 MAX_TEMPLATE_RESOURCES = 800  # resources in one template, copies included, ARM's limit

@@ -52,6 +52,7 @@ class ParameterDefinition(BaseModel):
     default_value: Any = None
     allowed_values: list[Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")  # an object parameter's JSON schema
 
     @property
     def has_default(self) -> bool:

@@ -18,8 +18,15 @@ from engine.azure_policy.aliases import AliasTable
 from engine.azure_policy.fields import DEFAULT_ALIASES, MISSING, FieldError, FieldReference, compile_field
 from engine.expressions import EvaluationError, FunctionRegistry
 from engine.expressions.dotnet import format_datetime
-from engine.expressions.registry import POLICY_RULE_FUNCTIONS, TEXT, FunctionSpec
+from engine.expressions.registry import POLICY_RULE_FUNCTIONS, TEXT, ExpressionLimits, FunctionSpec
 from engine.ids import parse_resource_id
+from engine.limits import (
+    MAX_POLICY_EXPRESSION_LENGTH,
+    MAX_POLICY_FUNCTION_ARGUMENTS,
+    MAX_POLICY_OBJECT_DEPTH,
+    MAX_POLICY_OBJECT_NODES,
+    MAX_POLICY_STRING,
+)
 
 
 class ContainerTags(dict):  # type: ignore[type-arg]
@@ -30,10 +37,16 @@ class ContainerTags(dict):  # type: ignore[type-arg]
 
 class PolicyValues:
     """The policy registry's :class:`~engine.expressions.registry.Interceptor`: calls run as registered,
-    member access and indexing as everywhere, except a missing key of :class:`ContainerTags` is null."""
+    their results held to Azure Policy's evaluation limits (:func:`within_policy_limits`); member access and
+    indexing as everywhere, except a missing key of :class:`ContainerTags` is null."""
 
     def wrap(self, spec: FunctionSpec) -> Callable[..., Any]:
-        return spec.implementation
+        implementation, name = spec.implementation, spec.name
+
+        def call(*arguments: Any) -> Any:
+            return within_policy_limits(implementation(*arguments), name)
+
+        return call
 
     def member(self, value: Any, name: str, plain: Callable[[Any, str], Any]) -> Any:
         return _tag(value, name) if isinstance(value, ContainerTags) else plain(value, name)
@@ -44,11 +57,38 @@ class PolicyValues:
         return plain(value, position)
 
 
+def within_policy_limits(value: Any, function: str) -> Any:
+    """``value`` if a policy function may return it: docs "policy rule", "Limits enforced during evaluation" (a
+    string of 131,072 characters; an object or array 128 levels deep with 32,768 nodes). Walked without
+    recursion, stopping at the first limit passed."""
+    if isinstance(value, str):
+        if len(value) > MAX_POLICY_STRING:
+            raise EvaluationError(f"{function}() returns a string of {len(value):,} characters, over Azure Policy's "
+                                  f"{MAX_POLICY_STRING:,}")
+        return value
+    if not isinstance(value, dict | list):
+        return value
+    nodes, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        nodes += 1
+        if nodes > MAX_POLICY_OBJECT_NODES:
+            raise EvaluationError(f"{function}() returns an object or array of more than {MAX_POLICY_OBJECT_NODES:,} "
+                                  "nodes, over Azure Policy's limit")
+        if isinstance(item, dict | list):
+            if depth > MAX_POLICY_OBJECT_DEPTH:
+                raise EvaluationError(f"{function}() returns an object or array nested more than "
+                                      f"{MAX_POLICY_OBJECT_DEPTH} levels deep, over Azure Policy's limit")
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return value
+
+
 def _tag(tags: ContainerTags, name: str) -> Any:
     return next((value for key, value in tags.items() if key.lower() == name.lower()), None)
 
 
-POLICY_FUNCTIONS = POLICY_RULE_FUNCTIONS.extend(interceptor=PolicyValues())
+POLICY_FUNCTIONS = POLICY_RULE_FUNCTIONS.extend(interceptor=PolicyValues(), limits=ExpressionLimits(
+    "Azure Policy", MAX_POLICY_EXPRESSION_LENGTH, MAX_POLICY_FUNCTION_ARGUMENTS))
 UNIVERSAL_ISO_TICKS = "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff'Z'"
 Containers = Mapping[str, dict[str, Any]]  # normalized id -> subscription or resource group resource
 NO_CONTAINERS: Containers = {}

@@ -1,6 +1,8 @@
 """Parameter resolution: assignment values checked against the definition's declarations.
 
-Values are checked for their declared type and ``allowedValues``; a missing value takes the
+Values are checked for their declared type and ``allowedValues``, and an object given by the assignment
+against the declaration's ``schema`` (docs "definition structure parameters": "validation of parameter inputs
+during assignment using a self-defined JSON schema", Json.NET Schema's 2019-09 draft); a missing value takes the
 ``defaultValue``; a required parameter without a value, an undeclared one, or a value outside
 ``allowedValues`` is an :class:`InputError` naming the assignment and the parameter. The values
 of secret parameters (:mod:`engine.azure_policy.secure`) are remembered for masking and never shown.
@@ -58,8 +60,29 @@ def resolve_parameters(declared: dict[str, ParameterDefinition], given: dict[str
         if name.lower() in secure:
             remember(value)
         check_parameter(name, declaration, value, owner, source, name.lower() in secure)
+        if declaration.json_schema is not None and name.lower() in given_by_key:
+            check_schema(name, declaration.json_schema, value, owner, source, name.lower() in secure)
         resolved[name] = value
     return resolved
+
+
+def check_schema(name: str, schema: dict[str, Any], value: Any, owner: str, source: str, secret: bool) -> None:
+    """Refuse an assigned value its declaration's JSON schema does not accept, naming where inside it."""
+    from jsonschema import Draft201909Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft201909Validator.check_schema(schema)
+    except SchemaError as error:
+        raise InputError(source, f"{owner}: the schema of parameter '{name}' is not a JSON schema: {error.message}",
+                         location=f"parameters.{name}.schema") from None
+    problem = next(iter(Draft201909Validator(schema).iter_errors(value)), None)
+    if problem is not None:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem.absolute_path)
+        raise InputError(source, f"{owner}: parameter '{name}' does not match its schema"
+                                 f"{' at ' + where.lstrip('.') if where else ''}: "
+                                 f"{'a value is refused' if secret else problem.message}",
+                         location=f"parameters.{name}")
 
 
 def _exact(value: Any) -> str:

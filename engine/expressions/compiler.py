@@ -62,7 +62,8 @@ def is_expression(value: Any) -> bool:
 def compile_expression(text: str, registry: FunctionRegistry) -> CompiledExpression:
     """Compile ``[...]`` text (brackets included) into a closure; raises ExpressionSyntaxError (and
     :class:`ConstantExpressionError` when the expression can only fail)."""
-    compiled = _compile(parse(text[1:-1]), registry, text)
+    limits = registry.limits
+    compiled = _compile(parse(text[1:-1], limits.max_length, limits.owner), registry, text)
     if isinstance(compiled, _Failed):
         raise ConstantExpressionError(str(compiled.error), text, compiled.position)
     return compiled
@@ -121,6 +122,10 @@ def _call(node: Call, registry: FunctionRegistry, text: str, scope: Scope,
     if spec.refusal is not None:
         raise ExpressionSyntaxError(f"{node.name}() is not evaluated here: {spec.refusal}", text, position)
     count = len(node.arguments)
+    most = registry.limits.max_arguments
+    if most is not None and count > most:
+        raise ExpressionSyntaxError(f"function '{spec.name}' takes at most {most} arguments in "
+                                    f"{registry.limits.owner}, got {count}", text, position)
     if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
         expected = (f"{spec.min_args}" if spec.max_args == spec.min_args
                     else f"{spec.min_args} to {spec.max_args}" if spec.max_args is not None

@@ -172,11 +172,11 @@ class _Parser:
                 return node
 
 
-def parse(expression: str) -> Node:
-    """Parse the inside of ``[...]`` (without the brackets)."""
-    if len(expression) + 2 > MAX_EXPRESSION_LENGTH:
-        raise ExpressionSyntaxError(f"longer than ARM's {MAX_EXPRESSION_LENGTH:,} characters", expression,
-                                    MAX_EXPRESSION_LENGTH)
+def parse(expression: str, max_length: int = MAX_EXPRESSION_LENGTH, owner: str = "ARM") -> Node:
+    """Parse the inside of ``[...]`` (without the brackets), at most ``max_length`` characters with them
+    (``owner``'s limit)."""
+    if len(expression) + 2 > max_length:
+        raise ExpressionSyntaxError(f"longer than {owner}'s {max_length:,} characters", expression, max_length)
     parser = _Parser(expression)
     node = parser.expression()
     if parser.peek():

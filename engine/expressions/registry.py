@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.limits import (
+    MAX_EXPRESSION_LENGTH,
     MAX_INTEGER,
     MAX_JSON_DEPTH,
     MAX_LAMBDA_BUILT,
@@ -213,6 +214,19 @@ class FunctionSpec:
     form: str | None = None
 
 
+@dataclass(frozen=True)
+class ExpressionLimits:
+    """What one expression may hold when compiled: ARM's template limits unless a registry sets others
+    (Azure Policy's, for policy rules)."""
+
+    owner: str = "ARM"
+    max_length: int = MAX_EXPRESSION_LENGTH
+    max_arguments: int | None = None  # arguments of one call (ARM documents none)
+
+
+ARM_LIMITS = ExpressionLimits()
+
+
 class Interceptor(Protocol):
     """How a stage makes its own kinds of values flow through expressions.
 
@@ -230,15 +244,24 @@ class Interceptor(Protocol):
 
 
 class FunctionRegistry:
-    def __init__(self, parent: FunctionRegistry | None = None, interceptor: Interceptor | None = None):
+    def __init__(self, parent: FunctionRegistry | None = None, interceptor: Interceptor | None = None,
+                 limits: ExpressionLimits | None = None):
         self._parent = parent
         self._interceptor = interceptor
+        self._limits = limits
         self._functions: dict[str, FunctionSpec] = {}
         self._families: dict[str, FunctionSpec] = {}
 
-    def extend(self, interceptor: Interceptor | None = None) -> FunctionRegistry:
+    def extend(self, interceptor: Interceptor | None = None, limits: ExpressionLimits | None = None) -> FunctionRegistry:
         """A child registry: sees every function of this one, adds or overrides its own."""
-        return FunctionRegistry(self, interceptor)
+        return FunctionRegistry(self, interceptor, limits)
+
+    @property
+    def limits(self) -> ExpressionLimits:
+        """This registry's expression limits, else its parent's (ARM's at the root)."""
+        if self._limits is not None:
+            return self._limits
+        return ARM_LIMITS if self._parent is None else self._parent.limits
 
     @property
     def interceptor(self) -> Interceptor | None:

@@ -3,7 +3,8 @@ through prepare + scan over a small generated fleet: nothing crashes, every defi
 (All, Indexed) evaluates, and only resource-provider modes are left out, each with a one-line reason.
 
 Each definition is assigned once at tenant scope; a parameter without default gets a placeholder of
-its type (its first allowed value when it has some; also when its default does not match its type), and an
+its type (its first allowed value when it has some; also when its default does not match its type; the smallest
+value its ``schema`` accepts when it has one), and an
 ``effect`` parameter the first allowed
 value that is evaluated (not Disabled), so that every definition runs. One prepared request and one
 fleet are shared by the tests (the whole module stays within ~30 s of CPU).
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from template.corpus import from_schema
 
 from engine.azure_policy.documents import ParameterDefinition, PolicyDefinition, load_documents
 from engine.azure_policy.parameters import TYPE_CHECKS
@@ -49,6 +51,8 @@ def placeholder(name: str, declared: ParameterDefinition) -> Any:
     if allowed:
         first = allowed[0]
         return [first] if declared.type.lower() == "array" and not isinstance(first, list) else first
+    if declared.json_schema is not None:
+        return from_schema(declared.json_schema)  # the smallest value it accepts: assignments are validated
     return PLACEHOLDERS[declared.type.lower()]
 
 

@@ -8,6 +8,7 @@ definition are marked as non-compliant" (effect-deny), and likewise for the othe
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +325,47 @@ def test_a_route_table_is_evaluated_in_both_modes() -> None:
     for mode in ("All", "Indexed"):
         policy = compiled({"if": {"field": "tags", "containsKey": "owner"}, "then": {"effect": "audit"}}, mode=mode)
         assert state(policy, table) == "Compliant"
+
+
+# ---- definition-structure-parameters, Example 2: an object parameter validated by its schema ----------------------
+LABEL_SELECTOR = {
+    "type": "object", "defaultValue": {},
+    "schema": {
+        "type": "object",
+        "properties": {
+            "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1},
+            "matchExpressions": {"type": "array", "minItems": 1, "items": {
+                "type": "object",
+                "properties": {"key": {"type": "string"},
+                               "operator": {"type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                               "values": {"type": "array", "items": {"type": "string"}}},
+                "required": ["key", "operator"], "additionalProperties": False}}},
+        "additionalProperties": False}}
+SAMPLE_SELECTOR = {"matchLabels": {"poolID": "abc123", "nodeGroup": "Group1", "region": "southcentralus"},
+                   "matchExpressions": [{"key": "name", "operator": "In", "values": ["payroll", "web"]},
+                                        {"key": "environment", "operator": "NotIn", "values": ["dev"]}]}
+
+
+@pytest.mark.parametrize(("given", "problem"), [
+    (SAMPLE_SELECTOR, None),  # "A sample input ... validated by the specified schema"
+    ({}, None),
+    ({"matchLabels": {}}, "at matchLabels: {} should be non-empty"),
+    ({"matchExpressions": [{"key": "name", "operator": "Near"}]}, "at matchExpressions[0].operator: 'Near' is not one"),
+    ({"matchExpressions": [{"operator": "In"}]}, "at matchExpressions[0]: 'key' is a required property"),
+    ({"matchLabels": {"a": 1}}, "at matchLabels.a: 1 is not of type 'string'"),
+    ({"other": 1}, "Additional properties are not allowed"),
+])
+def test_an_object_parameter_is_validated_by_its_schema_at_assignment(given: dict[str, Any], problem: str | None) -> None:
+    declared = {"labelSelector": ParameterDefinition.model_validate(LABEL_SELECTOR)}
+    if problem is None:
+        assert resolve_parameters(declared, {"labelSelector": given}, "assignment 'a'", "a.json") == {"labelSelector": given}
+        return
+    with pytest.raises(InputError, match=re.escape(f"assignment 'a': parameter 'labelSelector' does not match its "
+                                                   f"schema {problem}" if problem.startswith("at ") else problem)):
+        resolve_parameters(declared, {"labelSelector": given}, "assignment 'a'", "a.json")
+
+
+def test_the_default_of_an_object_parameter_is_not_revalidated() -> None:
+    """Only "parameter inputs during assignment" are validated: the definition's own default is taken as written."""
+    declared = {"labelSelector": ParameterDefinition.model_validate({**LABEL_SELECTOR, "defaultValue": {"x": 1}})}
+    assert resolve_parameters(declared, {}, "assignment 'a'", "a.json") == {"labelSelector": {"x": 1}}

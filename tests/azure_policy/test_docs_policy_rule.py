@@ -14,12 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from template.outputs import template_outputs
 
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.functions import RuleContext, registry_with_parameters
 from engine.azure_policy.policy import compile_policy
 from engine.errors import InputError
 from engine.expressions import EvaluationError, compile_value
+from remediation.template import TemplateError
 
 from .builders import alias_table, audit_rule, expression_value, matches
 
@@ -422,3 +424,50 @@ def test_at_most_5_field_count_expressions_per_array() -> None:
         audit_rule({"allOf": [count] * 6}, aliases=NSG_ALIASES)
     other = {"count": {"field": f"{NSG_TYPE}/securityRules[*]", "where": where("access", "Allow")}, "equals": 0}
     assert audit_rule({"allOf": [count] * 4 + [other]}, aliases=NSG_ALIASES) is not None
+
+
+# ---- Policy rule limits: "Limits enforced during authoring", expressions; "Limits enforced during evaluation" --------
+def test_a_policy_expression_may_hold_81920_characters_and_a_call_128_arguments() -> None:
+    """Azure Policy's own limits ("Policy functions expression string length 81920", "Policy function number of
+    parameters 128"), above ARM's 24,576 characters for a template expression."""
+    text = "a" * (81_920 - len("[concat('')]"))
+    assert audit_rule({"value": f"[concat('{text}')]", "equals": "x"}) is not None
+    with pytest.raises(InputError, match="longer than Azure Policy's 81,920 characters"):
+        audit_rule({"value": f"[concat('{text}a')]", "equals": "x"})
+    with pytest.raises(TemplateError, match="longer than ARM's 24,576 characters"):
+        template_outputs({"outputs": {"value": {"value": f"[concat('{text}')]"}}})
+    ones = ", ".join(["'1'"] * 128)
+    assert audit_rule({"value": f"[concat({ones})]", "equals": "1" * 128}) is not None
+    with pytest.raises(InputError, match="takes at most 128 arguments in Azure Policy, got 129"):
+        audit_rule({"value": f"[concat({ones}, '1')]", "equals": "x"})
+    assert template_outputs({"outputs": {"value": {"value": f"[concat({ones}, '1')]"}}}) == {"value": "1" * 129}
+
+
+def test_a_function_returning_more_than_the_evaluation_limits_fails_the_evaluation() -> None:
+    """The page's examples: ``[concat(field('longString1'), field('longString2'))]`` (131072 characters),
+    ``[union(...)]`` of deep objects (depth 128), ``[concat(field('largeArray1'), ...)]`` (32768 nodes). "Policies
+    that exceed the limits during evaluation will effectively become a deny policy": the evaluation fails (an
+    Error record in a scan)."""
+    long = resource("Microsoft.Storage/storageAccounts", "sa", properties={"a": "x" * 65_536, "b": "y" * 65_536})
+    fits = "[concat(field('Microsoft.Storage/storageAccounts/a'), field('Microsoft.Storage/storageAccounts/b'))]"
+    aliases = alias_table("Microsoft.Storage/storageAccounts", {"a": "properties.a", "b": "properties.b",
+                                                                "c": "properties.c"})
+    assert matches({"field": "name", "equals": fits}, long, aliases) is False  # exactly 131,072 characters
+    longer = {**long, "properties": {"a": "x" * 65_536, "b": "y" * 65_537}}
+    with pytest.raises(EvaluationError, match="concat\\(\\) returns a string of 131,073 characters, over Azure "
+                                              "Policy's 131,072"):
+        matches({"field": "name", "equals": fits}, longer, aliases)
+    nodes = {**long, "properties": {"a": list(range(16_383)), "b": list(range(16_384))}}
+    arrays = {"value": "[length(concat(field('Microsoft.Storage/storageAccounts/a'), "
+                       "field('Microsoft.Storage/storageAccounts/b')))]", "equals": 32_767}
+    assert matches(arrays, nodes, aliases) is True  # the array and its 32,767 members: 32,768 nodes
+    with pytest.raises(EvaluationError, match="more than 32,768 nodes"):
+        matches(arrays, {**nodes, "properties": {"a": list(range(16_384)), "b": list(range(16_384))}}, aliases)
+    deep: Any = "leaf"
+    for _ in range(127):
+        deep = {"d": deep}
+    nested = {**long, "properties": {"c": deep}}
+    union = {"value": "[union(field('Microsoft.Storage/storageAccounts/c'), createObject('e', 1))]", "exists": True}
+    assert matches(union, {**nested, "properties": {"c": {"d": deep}}}, aliases) is True  # 128 objects deep
+    with pytest.raises(EvaluationError, match="nested more than 128 levels deep"):
+        matches(union, {**nested, "properties": {"c": {"d": {"d": deep}}}}, aliases)

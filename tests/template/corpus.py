@@ -2,7 +2,7 @@
 parameters to expand each against (shared by the corpus tests of template expansion and planning).
 
 Placeholders, where a parameter has no ``defaultValue``: the smallest value its JSON ``schema``
-accepts when it has one; a Boolean is false; a value from
+accepts when it has one (a string matching its ``pattern``); a Boolean is false; a value from
 ``allowedValues`` when there are some; ``metadata.strongType`` ``location`` is the resource's
 location, a resource-group type a group name, a resource type (or ``omsWorkspace``) an id of that
 type; a String named ``...Id`` an id; otherwise ``placeholder``, ``[]``, ``{}`` or 1. The
@@ -87,8 +87,20 @@ def from_schema(schema: dict[str, Any]) -> Any:
     if kind == "object":
         members = schema.get("properties") or {}
         return {name: from_schema(members.get(name) or {}) for name in schema.get("required") or []}
+    if kind == "string" and isinstance(schema.get("pattern"), str):
+        return _matching(schema["pattern"])
     return {"array": [], "integer": schema.get("minimum", 1), "number": schema.get("minimum", 1),
             "boolean": False}.get(kind, "placeholder")
+
+
+@cache
+def _matching(pattern: str) -> str:
+    """The simplest text ``pattern`` matches (Hypothesis' shrunk example: ``^\\d{2}:\\d{2}$`` gives ``00:00``)."""
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis import strategies as st
+
+    return find(st.from_regex(pattern), lambda _: True,
+                settings=settings(database=None, derandomize=True, suppress_health_check=list(HealthCheck)))
 
 
 def placeholder(name: str, declared: dict[str, Any], location: str) -> Any:
