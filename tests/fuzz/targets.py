@@ -565,7 +565,12 @@ def check_rego_tests(case: tuple[int, list[tuple[int, int, str]]]) -> None:
 REGO_SCALARS = st.one_of(SCALARS, st.sampled_from([
     "10.0.0.0/8", "10.0.0.1", "::ffff:10.0.0.0/104", "2001:db8::/33", "fe80::1%eth0/64", "0.0.0.0/0", "::/0",
     "e30.e30.", "eyJjdHkiOiJKV1QifQ.ImUzMC5lMzAuIg.", "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo",
-    "%d|%v|%-8.3f|%q|%x|%!", "1.0.0-rc.1+b", "2006-01-02T15:04:05Z", "*.a.{b,c}", "a,b,,c", "ß", "a%zz&b=%20", "1e30"]))
+    "%d|%v|%-8.3f|%q|%x|%!", "1.0.0-rc.1+b", "2006-01-02T15:04:05Z", "*.a.{b,c}", "a,b,,c", "ß", "a%zz&b=%20", "1e30",
+    # keys of the JWT verifiers: a PEM public key (EC P-256), a JWK set with kid and alg
+    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEknF5kKi+F6DdM49mDyQ5QKS3J+u2\n"
+    "FUg6eFUtCY2zinvNAbrPr8+77Ulb91nLSnX6QkepzbfLJ46/NJkJEpMnXA==\n-----END PUBLIC KEY-----\n",
+    '{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k", "alg": "ES256", "x": "knF5kKi-F6DdM49mDyQ5QKS3J-u2FUg6eFUtCY2zinv", '
+    '"y": "zQG6z6_Pu-1JW_dZy0p1-kJHqc23yyeOvzSZCRKTJ1w"}, {"kty": "oct", "k": "c2VjcmV0"}]}']))
 REGO_VALUES = st.recursive(REGO_SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3),
     st.frozensets(REGO_SCALARS, max_size=4).map(set)), max_leaves=8)

@@ -16,16 +16,13 @@ import hashlib
 import hmac
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from rego.opa_oracle import UNDEFINED, OpaError, OpaOracle
-from test_opa_builtins import _ours, _same
-
-from engine.rego import RegoLibrary
+from rego.opa_oracle import UNDEFINED, OpaError
+from test_opa_builtins import _ours, _same, loaded_beside_opa
 
 EXAMPLES = int(os.environ.get("ARCPOLICY_FUZZ_EXAMPLES", "150"))
 
@@ -102,12 +99,8 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    folder: Path = tmp_path_factory.mktemp("fuzzed")
-    (folder / "fuzzed.rego").write_text(POLICY)
-    library = RegoLibrary.load([folder])
-    assert not library.diagnostics
-    with OpaOracle([("fuzzed.rego", POLICY)]) as opa:
-        yield library, opa
+    with loaded_beside_opa(tmp_path_factory.mktemp("fuzzed"), "fuzzed.rego", POLICY) as both:
+        yield both
 
 
 def _canonical(value: Any) -> Any:

@@ -8,6 +8,8 @@ load warns (engine.rego.divergences) and the test shows OPA and regorus really d
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,16 @@ INPUTS = [
 ]
 
 
+@contextmanager
+def loaded_beside_opa(folder: Path, name: str, source: str) -> Iterator[tuple[RegoLibrary, OpaOracle]]:
+    """``source`` (file ``name`` in ``folder``) loaded on the default path, without diagnostics, and in the real OPA."""
+    (folder / name).write_text(source)
+    library = RegoLibrary.load([folder])
+    assert not library.diagnostics
+    with OpaOracle([(name, source)]) as opa:
+        yield library, opa
+
+
 def _ours(library: RegoLibrary, path: str, document: dict[str, Any]) -> Any:
     """The document at ``path`` (``package/rule``) on the default path; a built-in's error as an OpaError."""
     engine = library.engine
@@ -118,13 +130,13 @@ def test_non_ascii_input_leaves_the_vm_for_case_mapping(tmp_path: Path) -> None:
 
 
 def test_a_missing_builtin_skips_that_policy_only_and_names_the_engines_that_have_it(tmp_path: Path) -> None:
-    (tmp_path / "jwt.rego").write_text('package jwt\n\nviolation contains {"msg": "token"} if io.jwt.verify_rs256(input.token, "k")\n')
+    (tmp_path / "jwt.rego").write_text('package jwt\n\nviolation contains {"msg": "token"} if crypto.x509.parse_certificates(input.token)\n')
     (tmp_path / "ok.rego").write_text('package ok\n\nviolation contains {"msg": crypto.sha256("x")} if true\n')
     library = RegoLibrary.load([tmp_path])
     assert [policy.package for policy in library.policies] == ["ok"]
     [problem] = library.diagnostics
     assert problem.file.endswith("jwt.rego") and problem.line == 3
-    assert problem.message == ("io.jwt.verify_rs256 is a built-in of OPA that this Rego engine lacks, so this policy is not "
+    assert problem.message == ("crypto.x509.parse_certificates is a built-in of OPA that this Rego engine lacks, so this policy is not "
                                "evaluated (regopy and opa have it: --rego-engine)")
     assert library.evaluate(cluster())["ok"].violations[0].msg == (
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
@@ -255,7 +267,7 @@ def test_rego_metadata_with_annotations_opa_reshapes_is_reported(tmp_path: Path)
 
 
 SCANNED = {
-    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if io.jwt.verify_rs256(input.resource.tags.token, "k")\n',
+    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if crypto.x509.parse_certificates(input.resource.tags.token)\n',
     "negated.rego": 'package negated\n\nviolation contains {"msg": "agent version is not semver"} if '
                     "not semver.is_valid(input.resource.properties.agentVersion)\n",
     "many.rego": 'package many\n\nviolation contains {"msg": sprintf("%d extensions, %.1f per type", [n, n / count('
@@ -278,7 +290,7 @@ def test_a_scan_runs_every_policy_but_the_one_a_builtin_is_missing_for_and_says_
     output = tmp_path / "records.json"
     assert main(["scan", "-i", str(fleet_file), "--policy", str(policies), "--format", "json", "-o", str(output)]) == 1
     err = capsys.readouterr().err
-    assert err.count(f"{policies / 'jwt.rego'}:3: io.jwt.verify_rs256 is a built-in of OPA that this Rego engine lacks") == 1
+    assert err.count(f"{policies / 'jwt.rego'}:3: crypto.x509.parse_certificates is a built-in of OPA that this Rego engine lacks") == 1
     assert err.count(f"{policies / 'negated.rego'}:3: `not semver.is_valid(") == 1
     records = json.loads(output.read_text())["value"]
     assert not [record for record in records if record["policyDefinitionId"] == "rego:jwt"]

@@ -400,9 +400,17 @@ def test_reference_reads_runtime_state_so_the_plan_defers_it() -> None:
                                 "Microsoft.Storage/storageAccounts/examplestorage")
 
 
+FRUIT = "createArray('apple', 'banana', 'orange', 'grape')"
+
+
 @pytest.mark.parametrize(("expression", "expected"), [
     ("[float('3.0')]", 3.0),  # template-functions-numeric#float
     ("[float(3)]", 3.0),
+    # template-functions-array#indexfromend and #tryindexfromend (their variables('items'), inline): secondToLast
+    # "orange"; the out-of-bound example (a languageVersion 2.0 template) "(null)"
+    (f"[indexFromEnd({FRUIT}, 2)]", "orange"),
+    (f"[tryIndexFromEnd({FRUIT}, 2)]", "orange"),
+    (f"[tryIndexFromEnd({FRUIT}, 5)]", None),
 ])
 def test_inline_expressions_of_the_pages(expression: str, expected: Any) -> None:
     assert template_outputs({"outputs": {"value": {"value": expression}}})["value"] == expected

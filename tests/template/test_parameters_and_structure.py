@@ -5,12 +5,18 @@ feeds many more)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.cli.main import main
+from engine.inventory.generator import write_generated_fleet
 from remediation.template import CompiledTemplate, TemplateError, expand_template
 from template.outputs import NOW, SCOPE
+
+BUILTINS = Path(__file__).resolve().parents[2] / ".." / "shared" / "azure-policy-builtins"
 
 STORAGE = {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2021-01-01", "name": "store"}
 
@@ -114,3 +120,23 @@ def test_a_malformed_template_is_refused_naming_the_place(template: dict[str, An
     with pytest.raises(TemplateError) as refused:
         expand(template)
     assert refused.value.one_line().startswith(f"t.json: {place}: {message}")
+
+
+@pytest.mark.parametrize(("change", "place"), [
+    (lambda template: template.update(parameters=["clusterName"]), "template.parameters: 'parameters' is an object"),
+    (lambda template: template["resources"][0].update(dependsOn="x"), "template.resources[0].dependsOn: 'dependsOn' is an array"),
+    (lambda template: template["resources"][0].update(copy=[1]), "template.resources[0].copy: a resource's 'copy' is an object"),
+])
+def test_plan_refuses_a_deploy_if_not_exists_policy_with_a_malformed_template(tmp_path: Path, capsys: Any,
+                                                                              change: Any, place: str) -> None:
+    """Through the CLI: one error line naming the policy file and the place inside the template, exit 2, no plan."""
+    definition = json.loads((BUILTINS / "ArcPolicyExtension_DINE.json").read_text())
+    change(definition["properties"]["policyRule"]["then"]["details"]["deployment"]["properties"]["template"])
+    policy = tmp_path / "broken.json"
+    policy.write_text(json.dumps(definition))
+    fleet, out = tmp_path / "fleet.json", tmp_path / "plan.json"
+    write_generated_fleet(fleet, 5, seed=7)
+    assert main(["plan", "--inventory", str(fleet), "--policy", str(policy), "-o", str(out)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("arcpolicy: error:")]
+    assert len(errors) == 1 and str(policy) in errors[0] and place in errors[0], errors
+    assert not out.exists()

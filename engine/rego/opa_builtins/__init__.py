@@ -4,7 +4,7 @@ regorus (the default engine) misses some of OPA v1's built-ins (``crypto.sha256`
 answers a few differently from OPA (``sprintf`` hands Go's fmt whole numbers as int64 in OPA,
 ``json.marshal`` escapes ``<>&``, ``upper("ß")`` is ``ß``). Each such built-in is one registered :class:`OpaBuiltin` (one module per family:
 :mod:`.strings`, :mod:`.encoding`, :mod:`.crypto`, :mod:`.collections`, :mod:`.numbers`, :mod:`.semver`,
-:mod:`.times`, :mod:`.glob`, :mod:`.net`, :mod:`.tokens`), installed on every
+:mod:`.times`, :mod:`.glob`, :mod:`.net`, :mod:`.tokens`, :mod:`.token_keys`), installed on every
 regorus interpreter with ``add_extension``, which replaces regorus's own built-in of that name.
 
 regorus hands an extension its arguments as Python values, so one holding a set of objects
@@ -92,12 +92,13 @@ from engine.rego.opa_builtins import (  # noqa: E402  (they register)
     semver,
     strings,
     times,
+    token_keys,
     tokens,
 )
 
 # OPA v1.20's built-ins that regorus 0.13 lacks and arcpolicy does not provide: a policy calling one
 # is reported not evaluated (engine.rego.references), naming the engines that have it. Their OPA
-# answers are Go-specific shapes (x509, JWK/PEM keys behind the JWT verifiers, GraphQL parsers, Go templates,
+# answers are Go-specific shapes (x509, io.jwt.decode_verify and the JWT signers, GraphQL parsers, Go templates,
 # AST JSON, Go's url.Parse), need the network (net.lookup_ip_addr) or a regex-intersection automaton
 # (regex.globs_match). rego.metadata.rule|chain are answered from METADATA where the
 # annotations are plain (engine.rego.metadata_calls), and reported like these otherwise.
@@ -106,10 +107,7 @@ NOT_PROVIDED = frozenset({
     "crypto.x509.parse_and_verify_certificates_with_options", "crypto.x509.parse_certificate_request",
     "crypto.x509.parse_certificates", "crypto.x509.parse_keypair", "crypto.x509.parse_rsa_private_key",
     "graphql.is_valid", "graphql.parse", "graphql.parse_and_verify", "graphql.parse_query", "graphql.parse_schema",
-    "graphql.schema_is_valid", "io.jwt.decode_verify", "io.jwt.encode_sign",
-    "io.jwt.encode_sign_raw", "io.jwt.verify_eddsa", "io.jwt.verify_es256", "io.jwt.verify_es384",
-    "io.jwt.verify_es512", "io.jwt.verify_ps256", "io.jwt.verify_ps384", "io.jwt.verify_ps512", "io.jwt.verify_rs256",
-    "io.jwt.verify_rs384", "io.jwt.verify_rs512",
+    "graphql.schema_is_valid", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw",
     "net.lookup_ip_addr", "providers.aws.sign_req", "regex.globs_match", "rego.metadata.chain",
     "rego.metadata.rule", "rego.parse_module", "strings.render_template", "uri.is_valid",
     "uri.parse",
@@ -118,4 +116,4 @@ OVERRIDDEN = frozenset(name for name, entry in BUILTINS.items() if not entry.uni
 UNICODE_SENSITIVE = frozenset(name for name, entry in BUILTINS.items() if entry.unicode_only)
 
 __all__ = ["BUILTINS", "NOT_PROVIDED", "OVERRIDDEN", "UNICODE_SENSITIVE", "BuiltinError", "OpaBuiltin", "builtin", "collections",
-           "crypto", "encoding", "glob", "install", "net", "numbers", "operand", "semver", "strings", "times", "tokens"]
+           "crypto", "encoding", "glob", "install", "net", "numbers", "operand", "semver", "strings", "times", "token_keys", "tokens"]

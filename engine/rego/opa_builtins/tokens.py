@@ -2,7 +2,8 @@
 
 A part is base64url as OPA decodes it (padding added where missing, line breaks skipped, a length of 1 mod 4
 refused), its JSON as Go's decoder reads it (each byte that is not UTF-8 and each lone surrogate becomes
-U+FFFD, duplicate keys keep the last). The signature verifiers on keys (RS, PS, ES, EdDSA) stay not provided.
+U+FFFD, duplicate keys keep the last). The signature verifiers on keys (RS, PS, ES, EdDSA) are in
+:mod:`.token_keys`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate, or a byte kept b
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*(?:[A-Za-z0-9_-]{2}==|[A-Za-z0-9_-]{3}=)?")
 
 
-def _base64url(name: str, text: str) -> bytes:
+def base64url_bytes(name: str, text: str) -> bytes:
     """OPA's base64url.decode on bytes: RFC 7515's padding added, then Go's padded URL decoder."""
     if not text.endswith("="):
         if len(text) % 4 == 1:
@@ -52,7 +53,7 @@ def _refuse_constant(text: str) -> None:
     raise ValueError(text)  # NaN and Infinity are not JSON for Go
 
 
-def _json_object(name: str, raw: bytes, part: str) -> dict[str, Any]:
+def json_object(name: str, raw: bytes, part: str) -> dict[str, Any]:
     try:
         value = json.loads(_SURROGATE.sub("\ufffd", raw.decode("utf-8", errors="surrogateescape")),
                            parse_constant=_refuse_constant)
@@ -63,7 +64,7 @@ def _json_object(name: str, raw: bytes, part: str) -> dict[str, Any]:
     return _go_text(value)
 
 
-def _parts(name: str, token: Any) -> list[str]:
+def jws_parts(name: str, token: Any) -> list[str]:
     text = operand(name, 1, token, str)
     if "." not in text:
         raise BuiltinError(f"{name}: encoded JWT had no period separators")
@@ -78,27 +79,27 @@ def decode(token: Any) -> list[Any]:
     """[header, payload, signature as hex]; a header with ``"cty": "JWT"`` holds a nested token in its payload
     (quotes around it trimmed), which is decoded instead; a JWE header (``enc``) is refused."""
     name = "io.jwt.decode"
-    encoded_header, encoded_payload, encoded_signature = _parts(name, token)
-    header = _json_object(name, _base64url(name, encoded_header), "header")
+    encoded_header, encoded_payload, encoded_signature = jws_parts(name, token)
+    header = json_object(name, base64url_bytes(name, encoded_header), "header")
     if "enc" in header:
         raise BuiltinError(f"{name}: JWT is a JWE object, which is not supported")
-    payload = _base64url(name, encoded_payload)
+    payload = base64url_bytes(name, encoded_payload)
     if "cty" in header:
         if not isinstance(header["cty"], str):
             raise BuiltinError(f"{name}: JWT header cty must be a string")
         if header["cty"] == "JWT":
             return decode(_SURROGATE.sub("\ufffd", payload.decode("utf-8", errors="surrogateescape")).strip("\"'"))
-    claims = _json_object(name, payload, "payload")
-    return [header, claims, _base64url(name, encoded_signature).hex()]
+    claims = json_object(name, payload, "payload")
+    return [header, claims, base64url_bytes(name, encoded_signature).hex()]
 
 
 def _verify_hs(name: str, digest: Callable[..., Any], token: Any, secret: Any) -> bool:
     """The HMAC of ``header.payload`` (as written) under the secret equals the signature; the header is not read."""
     token_text = operand(name, 1, token, str)
     secret_text = operand(name, 2, secret, str)
-    encoded_header, encoded_payload, encoded_signature = _parts(name, token_text)
+    encoded_header, encoded_payload, encoded_signature = jws_parts(name, token_text)
     expected = hmac.new(secret_text.encode(), f"{encoded_header}.{encoded_payload}".encode(), digest).digest()
-    return hmac.compare_digest(_base64url(name, encoded_signature), expected)
+    return hmac.compare_digest(base64url_bytes(name, encoded_signature), expected)
 
 
 @builtin("io.jwt.verify_hs256", 2)
