@@ -200,3 +200,26 @@ def test_shards_one_after_another_into_sqlite(fleet: Path, tmp_path: Path) -> No
         assert comparable(history.states("pair")) == comparable(history.states(full.scan_id))
         assert trend_figures(history, "pair") == trend_figures(history, full.scan_id)
         assert resource_ids(history, "pair") == resource_ids(history, full.scan_id)
+
+
+def test_shards_read_resource_graph_each_its_own_subscriptions(sandbox, tmp_path: Path) -> None:
+    """Through Resource Graph (the sandbox): with the subscriptions listed each shard asks about its own only,
+    without them each reads the tenant and keeps its own; either way the shards make a whole scan."""
+    subscriptions = sorted({resource["id"].split("/")[2] for resource in json.loads(sandbox.fleet_file.read_text())})
+    count = next(count for count in range(2, 9) if len({Shard(0, count).of_subscription(subscription)
+                                                        for subscription in subscriptions}) > 1)
+    store = str(tmp_path / "history.db")
+    base = ["scan", "--resource-graph", "--arm-endpoint", sandbox.url, "--ca-bundle", str(sandbox.endpoint.ca_bundle),
+            "--credential", "sandbox", "-p", "builtin:", "--store", store, "--fail-on", "never", "--workers", "1"]
+    listed = [word for subscription in subscriptions for word in ("--subscription", subscription)]
+    assert main(base) == 0
+    for index in range(count):
+        assert main([*base, "--shard", f"{index}/{count}", "--scan-group", "tenant"]) == 0
+        assert main([*base, *listed, "--shard", f"{index}/{count}", "--scan-group", "listed"]) == 0
+    with HistoryStore(store, create=False) as history:
+        [whole] = [scan for scan in history.scans() if scan.scan_id not in ("tenant", "listed")]
+        assert whole.total > 0
+        for group in ("tenant", "listed"):
+            assert history.resolve(group).complete
+            assert comparable(history.states(group)) == comparable(history.states(whole.scan_id))
+            assert resource_ids(history, group) == resource_ids(history, whole.scan_id)
