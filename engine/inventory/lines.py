@@ -25,8 +25,8 @@ import orjson
 from engine import ids
 from engine.limits import MAX_JSON_DEPTH, too_deep
 
-# (id, type, the id of the cluster it hangs off or None), as the line spells them
-LineFacts = tuple[str, str, str | None]
+# (id, type, the id of the cluster it hangs off or None), as the line spells them, and the type's key (ids.normalize)
+LineFacts = tuple[str, str, str | None, str]
 
 _SEGMENT = rb'(?!providers(?:/|$))[^/"\\]+'  # a segment of an id, never "providers" (where ids nest)
 # A resource id that parse_resource_id reads as a resource of a resource group, or as an extension resource of
@@ -42,17 +42,18 @@ _NOTHING_PROTECTED = re.compile(rb'\{\}|null|\{"[^"]*":""(?:,"[^"]*":"")*\}')
 _LOCATION = b'"location":'
 _LOCATION_AS_STORED = re.compile(rb'"[a-z0-9]*"')  # a location ARM's name already (no "East US" to rewrite)
 _CLUSTER_CHILDREN = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
+_ACTED_ON = ((_PROTECTED, _NOTHING_PROTECTED), (_LOCATION, _LOCATION_AS_STORED))  # keys whose values are acted on
 _CHILD_PART = re.compile(rb"%s/%s/%s" % ((_SEGMENT,) * 3), re.IGNORECASE)  # what _PLAIN_ID adds past "/providers/"
 
 
-def line_facts(line: bytes) -> LineFacts | None:
+def line_facts(line: bytes, scanned: bool = False) -> LineFacts | None:
     """The id, type and owning cluster of a plain resource line, or None when it must be parsed to be read.
 
     The line starts with its ``id``; without a backslash its strings are spelled literally, so the first
     ``"type"`` member after members without objects or arrays is the resource's own, and every place a
     location or protected settings could hold something to act on is found by searching for its key.
     """
-    if not line.startswith(_ID_START) or b"\\" in line:
+    if not line.startswith(_ID_START) or (not scanned and b"\\" in line):
         return None
     id_end = line.find(b'"', 7)
     plain = _PLAIN_ID.fullmatch(line, 7, id_end)
@@ -64,23 +65,25 @@ def line_facts(line: bytes) -> LineFacts | None:
             else None
     except UnicodeDecodeError:
         return None
-    return _typed(line, id_end, owner)
+    return _typed(line, id_end, owner, scanned)
 
 
-def _typed(line: bytes, id_end: int, owner: str | None) -> LineFacts | None:
+def _typed(line: bytes, id_end: int, owner: str | None, scanned: bool = False) -> LineFacts | None:
     """:func:`line_facts` past the id: the line's type and checks; ``owner``, the cluster the id hangs off, is kept
-    for a child type."""
+    for a child type. ``scanned``: the line's protected settings and locations were checked with its block's
+    (:func:`unplain_lines`)."""
     type_start = line.find(_TYPE_MEMBER, id_end)
     if type_start < 0 or line.find(b"{", id_end, type_start) >= 0 or line.find(b"[", id_end, type_start) >= 0 \
             or not line.count(b'"', id_end, type_start) % 2:  # the comma is outside any string
         return None
     type_end = line.find(b'"', type_start + 9)
-    for key, allowed in ((_PROTECTED, _NOTHING_PROTECTED), (_LOCATION, _LOCATION_AS_STORED)):
-        found = line.find(key)
-        while found >= 0:
-            if allowed.match(line, found + len(key)) is None:
-                return None
-            found = line.find(key, found + len(key))
+    if not scanned:
+        for key, allowed in _ACTED_ON:
+            found = line.find(key)
+            while found >= 0:
+                if allowed.match(line, found + len(key)) is None:
+                    return None
+                found = line.find(key, found + len(key))
     try:
         resource_id, resource_type = line[7:id_end].decode(), line[type_start + 9:type_end].decode()
     except UnicodeDecodeError:
@@ -88,7 +91,28 @@ def _typed(line: bytes, id_end: int, owner: str | None) -> LineFacts | None:
     type_key = ids.normalize(resource_type)
     if not type_key or type_key in ids.CONTAINER_TYPES:  # containers are kept parsed
         return None
-    return resource_id, resource_type, owner if type_key in _CLUSTER_CHILDREN else None
+    return resource_id, resource_type, owner if type_key in _CLUSTER_CHILDREN else None, type_key
+
+
+def unplain_lines(block: bytes) -> set[int]:
+    """Where the lines of ``block`` (whole lines) start that :func:`line_facts` refuses for what it searches the
+    whole line for (a backslash, protected settings holding something, a location to rewrite): each searched for
+    once in the block, so a line without them is not searched again."""
+    refused = set()
+    found = block.find(b"\\")
+    while found >= 0:
+        start = block.rfind(b"\n", 0, found) + 1
+        refused.add(start)
+        end = block.find(b"\n", found)
+        found = -1 if end < 0 else block.find(b"\\", end)
+    for key, allowed in _ACTED_ON:
+        found = block.find(key)
+        while found >= 0:
+            end = block.find(b"\n", found)
+            if allowed.match(block, found + len(key), len(block) if end < 0 else end + 1) is None:
+                refused.add(block.rfind(b"\n", 0, found) + 1)
+            found = block.find(key, found + len(key))
+    return refused
 
 
 class PlainLines:
@@ -99,17 +123,18 @@ class PlainLines:
         self._prefix = b""  # '{"id":"' + the last plain cluster id + '/providers/'
         self._cluster_id = ""
 
-    def facts(self, line: bytes) -> LineFacts | None:
+    def facts(self, line: bytes, scanned: bool = False) -> LineFacts | None:
+        """``scanned``: the line is known free of what :func:`unplain_lines` finds."""
         prefix = self._prefix
         if prefix and line.startswith(prefix):
-            if b"\\" in line:
+            if not scanned and b"\\" in line:
                 return None
             start = len(prefix)
             id_end = line.find(b'"', start)
             if _CHILD_PART.fullmatch(line, start, id_end) is None:
                 return None
-            return _typed(line, id_end, self._cluster_id)
-        facts = line_facts(line)
+            return _typed(line, id_end, self._cluster_id, scanned)
+        facts = line_facts(line, scanned)
         if facts is not None and facts[2] is None:
             spelled = facts[0].encode()
             plain = _PLAIN_ID.fullmatch(spelled)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
+from itertools import count, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +28,7 @@ from ijson.backends import python as exact_parser
 from engine import ids
 from engine.atomic import PRIVATE_MODE, atomic_writer
 from engine.errors import InputError
-from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, PlainLines, line_facts
+from engine.inventory.lines import RESOURCE_SHAPE, LineFacts, PlainLines, line_facts, unplain_lines
 from engine.limits import MAX_JSON_DEPTH, MAX_NUMBER_LENGTH, bracket_depths, too_deep
 from engine.output.redact import blank_secrets
 from engine.secret_values import scrub_data
@@ -270,8 +271,8 @@ def _raise_json_error(path: Path, location: str | None = None) -> None:
 
 def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
     plain = PlainLines().facts
-    for number, line in enumerate(handle, start=1):
-        if defer and (facts := plain(line)) is not None:
+    for number, line, scanned in _ndjson_lines(handle) if defer else zip(count(1), handle, repeat(False)):
+        if scanned and (facts := plain(line, True)) is not None:
             yield number, facts, line
             continue
         if not line.strip():
@@ -285,6 +286,34 @@ def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
         if too_deep(line, item):
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
         yield number, item, line
+
+
+NDJSON_BLOCK = 1 << 20  # bytes of NDJSON searched at once for what keeps a line from being routed unparsed
+
+
+def _ndjson_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
+    """Each line with its number and whether it may be routed unparsed: its block (whole lines) was searched once
+    for what :func:`engine.inventory.lines.line_facts` searches every line for (:func:`unplain_lines`)."""
+    number, rest = 0, b""
+    while True:
+        data = handle.read(NDJSON_BLOCK)
+        block = rest + data
+        cut = block.rfind(b"\n") + 1 if data else len(block)  # whole lines; at the end, the last one as it is
+        if not cut:
+            if not data:
+                return
+            rest = block
+            continue
+        block, rest = block[:cut], block[cut:]
+        refused = unplain_lines(block)
+        start = 0
+        while start < cut:
+            end = block.find(b"\n", start) + 1 or cut
+            number += 1
+            yield number, block[start:end], start not in refused
+            start = end
+        if not data:
+            return
 
 
 def _validate(path: Path, kind: str, number: int, item: Any) -> None:

@@ -116,10 +116,9 @@ class FleetStream:
         """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read. A cluster's
         line and the lines of its children right after it travel together, as one run."""
         self.resources_read += 1
-        resource_id, resource_type, cluster_id = facts
+        resource_id, _, cluster_id, type_key = facts
         if line[-1:] != b"\n":
             line += b"\n"  # the last line of a file: still marked as a line read unparsed
-        type_key = ids.normalize(resource_type)
         run = self._run
         if type_key in ids.CLUSTER_TYPES:
             self.cluster_resources += 1

@@ -5,6 +5,7 @@ resources and whether its partitions and its sorts stay in memory or spill to di
 from __future__ import annotations
 
 import copy
+import io
 import json
 import random
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from engine.cli.main import main
 from engine.external_sort import ExternalSort
 from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, stream_snapshot, write_snapshot
+from engine.inventory import snapshot as snapshot_module
 from engine.inventory.generator import generate_fleet
 from engine.inventory.lines import PlainLines, line_facts
 from engine.inventory.stream import ReadOrder
@@ -177,4 +179,29 @@ def test_a_child_read_from_its_clusters_id_has_the_facts_of_its_own_reading() ->
         assert [reader.facts(line) for line in lines] == [line_facts(line) for line in lines]
     reader = PlainLines()
     assert [reader.facts(orjson.dumps(resource) + b"\n") for resource in (cluster, extension)][1] == (
-        extension["id"], extension["type"], cluster_id)
+        extension["id"], extension["type"], cluster_id, "microsoft.kubernetesconfiguration/extensions")
+
+
+@pytest.mark.parametrize("block", [1 << 20, 97, 1], ids=["one block", "small blocks", "a byte at a time"])
+def test_lines_searched_a_block_at_a_time_get_the_facts_of_each_lines_own_search(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """A scan searches a block of lines at once for what keeps a line from being routed unparsed (a backslash,
+    protected settings holding something, a location to rewrite): each line gets the facts of its own search,
+    wherever the blocks end, and the lines are the file's lines, numbered as read."""
+    extension = orjson.loads(grouped_lines().split(b"\n")[1])
+    variants = [extension, {**extension, "name": "a\\b"}, {**extension, "location": "West Europe"},
+                {**extension, "location": "westeurope"}, {**extension, "tags": {"location": "East US"}},
+                {**extension, "properties": {"configurationProtectedSettings": {"k": "v"}}},
+                {**extension, "properties": {"configurationProtectedSettings": {"k": ""}, "x": "\r"}}]
+    lines = [orjson.dumps(variant) for variant in variants]
+    content = b"\n".join([*lines, b"", b" ", lines[0].replace(b",", b",\r", 1), *lines, lines[2]])
+    fleet_file = tmp_path / "fleet.ndjson"
+    fleet_file.write_bytes(content)
+    monkeypatch.setattr(snapshot_module, "NDJSON_BLOCK", block)
+    with fleet_file.open("rb") as handle:
+        read = list(snapshot_module._ndjson_lines(handle))
+    assert [line for _, line, _ in read] == list(io.BytesIO(content))  # as iterating the file gives them
+    assert [number for number, _, _ in read] == list(range(1, len(read) + 1))
+    searched = PlainLines()
+    assert [searched.facts(line, True) if scanned else None for _, line, scanned in read] == \
+           [facts if (facts := line_facts(line)) is not None else None for _, line, _ in read]
