@@ -7,7 +7,8 @@ safe for each kind of output, one rule per kind.
 - Markdown (pull-request comments): a code span, where GitHub and CommonMark render no HTML, no link and ping
   nobody, on one line and with a table's pipes escaped;
 - CSV: a cell starting with ``= + - @``, a tab or a carriage return is prefixed with ``'`` so a spreadsheet
-  shows it as text instead of running it as a formula (OWASP, "CSV Injection"); every cell is quoted;
+  shows it as text instead of running it as a formula (OWASP, "CSV Injection"); a cell holding a comma, quote,
+  carriage return or line feed is quoted (RFC 4180);
 - XML (JUnit, SVG): characters XML 1.0 cannot hold shown as in a terminal, the rest escaped by the writer.
 
 HTML is escaped by Jinja's autoescape; JSON and YAML writers escape what their syntax needs.

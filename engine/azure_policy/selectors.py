@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from engine.azure_policy.fields import normalized_location
 
@@ -34,6 +34,7 @@ class Selector(BaseModel):
     kind: Literal["resourceLocation", "resourceType", "resourceWithoutLocation", "policyDefinitionReferenceId"]
     in_: list[str] | None = Field(None, alias="in", max_length=MAX_VALUES)
     not_in: list[str] | None = Field(None, alias="notIn", max_length=MAX_VALUES)
+    _listed: frozenset[str] = PrivateAttr(frozenset())  # the list normalized once, not per resource
 
     @model_validator(mode="after")
     def _in_or_not_in(self) -> Selector:
@@ -41,10 +42,13 @@ class Selector(BaseModel):
             raise ValueError("a selector has either 'in' or 'notIn'")
         return self
 
+    def model_post_init(self, context: Any) -> None:
+        self._listed = frozenset(_normalized(self.kind, item)
+                                 for item in (self.in_ if self.in_ is not None else self.not_in or []))
+
     def holds(self, value: str | None) -> bool:
         """Whether ``value`` (already normalized; None: the resource has none) passes the selector."""
-        listed = [_normalized(self.kind, item) for item in (self.in_ if self.in_ is not None else self.not_in or [])]
-        return (value in listed) == (self.in_ is not None)
+        return (value in self._listed) == (self.in_ is not None)
 
     def holds_for(self, resource: dict[str, Any]) -> bool:
         return self.holds(resource_value(self.kind, resource))

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from engine.errors import InputError
@@ -55,10 +56,7 @@ class Shard:
 
     def of_subscription(self, subscription_id: str | None) -> int:
         """The shard a subscription belongs to (no subscription: shard 0)."""
-        if not subscription_id:
-            return 0
-        digest = hashlib.sha256(subscription_id.lower().encode()).digest()
-        return int.from_bytes(digest[:8], "big") % self.count
+        return _subscription_hash(subscription_id.lower()) % self.count if subscription_id else 0
 
     def holds_subscription(self, subscription_id: str | None) -> bool:
         return self.of_subscription(subscription_id) == self.index
@@ -72,3 +70,9 @@ class Shard:
         except (KeyError, TypeError, ResourceIdError):
             subscription = None  # shard 0 keeps it, and reading it says what is wrong
         return self.holds_subscription(subscription)
+
+
+@lru_cache(maxsize=4096)
+def _subscription_hash(subscription_id: str) -> int:
+    """A fleet has few subscriptions and many resources: each subscription is hashed once."""
+    return int.from_bytes(hashlib.sha256(subscription_id.encode()).digest()[:8], "big")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.azure_policy.secure import SECURE_TYPES
 from remediation.template.compile import TemplateError
 from remediation.template.values import Deferred, SecretScalar
 
 DATA_TYPES = {"string": str, "securestring": str, "int": int, "bool": bool, "object": dict,
               "secureobject": dict, "array": list}
-SECURE_TYPES = frozenset({"securestring", "secureobject"})
 
 
 @dataclass(frozen=True, slots=True)
