@@ -2,12 +2,14 @@
 clusters (served as loaded: their swagger is not kept, their api-version is checked for its form only).
 
 A connected cluster created through ARM has no agent yet: it is ``Connecting`` until the control API
-says otherwise. ``listClusterUserCredential`` answers with a kubeconfig whose token the sandbox derives.
+says otherwise. ``listClusterUserCredential`` answers with a kubeconfig whose token the sandbox derives and,
+for a client-side proxy (``clientProxy``), the relay's ``hybridConnectionConfig`` as the spec's CSP examples show it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from engine.sandbox.resources.registry import ResourceType, register
@@ -27,6 +29,9 @@ CONNECTED_CLUSTER_API_VERSIONS = ("2020-01-01-preview", "2021-03-01", "2021-04-0
                                   "2024-02-01-preview", "2024-06-01-preview", "2024-07-01-preview",
                                   "2024-07-15-preview", "2024-12-01-preview", "2025-08-01-preview")
 CREDENTIAL_NAME = "credentialName1"
+# How long a relay sender token lasts: the CSP examples' expirationTime is 3 hours after the time their
+# hybridConnectionName carries (1631185383340987904 ns, expiring 1631196183).
+RELAY_TOKEN_SECONDS = 3 * 3600
 
 
 def _prepare_connected_cluster(sandbox: Sandbox, request: Request, resource: dict[str, Any],
@@ -46,9 +51,22 @@ def _kubeconfig(sandbox: Sandbox, cluster: dict[str, Any]) -> str:
 def _user_credential(sandbox: Sandbox, request: Request, cluster: dict[str, Any], body: Any) -> dict[str, Any]:
     operation = CONNECTED_CLUSTERS.operation("POST", request.path)
     assert operation is not None and operation.body is not None
-    cleaned(operation.body, body if body is not None else {})
+    wanted = cleaned(operation.body, body if body is not None else {})
     config = base64.b64encode(_kubeconfig(sandbox, cluster).encode()).decode()
-    return {"kubeconfigs": [{"name": CREDENTIAL_NAME, "value": config}]}
+    credential: dict[str, Any] = {"kubeconfigs": [{"name": CREDENTIAL_NAME, "value": config}]}
+    if wanted.get("clientProxy"):
+        credential = {"hybridConnectionConfig": _hybrid_connection(sandbox, cluster), **credential}
+    return credential
+
+
+def _hybrid_connection(sandbox: Sandbox, cluster: dict[str, Any]) -> dict[str, Any]:
+    """The relay endpoint and sender token a client-side proxy connects through (HybridConnectionConfig)."""
+    now = sandbox.now()
+    cluster_hash = hashlib.sha256(cluster["id"].lower().encode()).hexdigest()
+    return {"expirationTime": int(now) + RELAY_TOKEN_SECONDS,
+            "hybridConnectionName": f"microsoft.kubernetes/connectedclusters/{cluster_hash}/{int(now * 1e9)}",
+            "relay": "azgnrelay-sandbox-l1",
+            "token": f"SharedAccessSignature {derived_secret(sandbox, cluster, 'relaySender')}"}
 
 
 CONNECTED_CLUSTERS = register(ResourceType(
