@@ -103,7 +103,7 @@ class References:
             return self.resolves(rest)
         if head in aliases:
             return self.resolves(f"{aliases[head]}.{rest}")
-        return self.is_builtin(name)
+        return head in local or self.is_builtin(name)  # `foo.bar(x) := ...`: a function with a ref head
 
 
 def called_names(module: RegoModule) -> set[str]:

@@ -14,7 +14,8 @@ It does not cover all of Rego, so the interpreter (``regorus.Engine``) answers e
 - packages that use a rule which could have several values for one input (OPA's "multiple
   outputs" error): the VM silently keeps one of them, so :func:`conflict_prone_packages` finds
   such rules in the AST (a rule with a value defined twice, or whose body or value iterates
-  outside a comprehension) and those packages are not given to the VM.
+  outside a comprehension) and those packages are not given to the VM; so are packages with a
+  general ref head (``p[q].r := v``, ``p[q] contains r``), whose documents the VM builds wrongly.
 - packages that call a built-in whose regorus answer differs from OPA's (``sprintf``,
   ``json.marshal``, ``base64.decode``) or that regorus lacks (``crypto.sha256``, ...): the
   interpreter has OPA's versions as extensions (:mod:`engine.rego.opa_builtins`), the VM takes
@@ -156,8 +157,26 @@ def _rule_name(reference: dict[str, Any]) -> str:
     return _rule_name(value["refr"])
 
 
+def _variable_keys(reference: dict[str, Any]) -> list[bool]:
+    """For each ``[...]`` of a rule head's ref, outermost first: whether its key is not a string literal."""
+    kind, value = next(iter(reference.items()))
+    if kind == "RefBrack":
+        return [next(iter(value["index"])) != "String", *_variable_keys(value["refr"])]
+    if kind == "RefDot":
+        return [False, *_variable_keys(value["refr"])]
+    return []
+
+
+def _general_ref_head(kind: str, head: dict[str, Any]) -> bool:
+    """A head whose ref has a variable key before its last term (``p[q].r := v``, ``p.q[r].s := 1``), or a
+    ``contains`` head with a variable key (``p[q] contains r``): regorus's VM builds such documents wrongly."""
+    keys = _variable_keys(head["refr"])
+    return any(keys) if kind == "Set" else any(keys[1:])
+
+
 def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:
-    """Packages (by file -> package) with a rule that may give one input several values (see module doc)."""
+    """Packages (by file -> package) the VM cannot answer as OPA: a rule that may give one input several
+    values (see module doc), or a general ref head (:func:`_general_ref_head`)."""
     prone: set[str] = set()
     for entry in orjson.loads(interpreter.get_ast_as_json()):
         package = packages.get(entry["source"]["file"])
@@ -167,6 +186,9 @@ def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str
             if spec is None:
                 continue  # default rules have one value
             [(kind, head)] = spec["head"].items()
+            if kind in ("Compr", "Set") and _general_ref_head(kind, head) and package is not None:
+                prone.add(package)
+                continue
             if kind not in ("Compr", "Func") or head.get("assign") is None:
                 continue  # partial sets and boolean rules cannot conflict
             name = _rule_name(head["refr"])
