@@ -12,10 +12,11 @@ It does not cover all of Rego, so the interpreter (``regorus.Engine``) answers e
   conflicting rule values) into that marker where the interpreter raises the error, so such an
   input is asked again through the interpreter, which gives the ``Error`` the author expects;
 - packages that use a rule which could have several values for one input (OPA's "multiple
-  outputs" error): the VM silently keeps one of them, so :func:`conflict_prone_packages` finds
+  outputs" error): the VM silently keeps one of them, so :func:`vm_unconformant_packages` finds
   such rules in the AST (a rule with a value defined twice, or whose body or value iterates
   outside a comprehension) and those packages are not given to the VM; so are packages with a
-  general ref head (``p[q].r := v``, ``p[q] contains r``), whose documents the VM builds wrongly.
+  general ref head (``p[q].r := v``, ``p[q] contains r``), whose documents the VM builds wrongly,
+  and packages with a default function (``default f(x) := 1``), whose fallback the VM never gives.
 - packages that call a built-in whose regorus answer differs from OPA's (``sprintf``,
   ``json.marshal``, ``base64.decode``) or that regorus lacks (``crypto.sha256``, ...): the
   interpreter has OPA's versions as extensions (:mod:`engine.rego.opa_builtins`), the VM takes
@@ -174,17 +175,20 @@ def _general_ref_head(kind: str, head: dict[str, Any]) -> bool:
     return any(keys) if kind == "Set" else any(keys[1:])
 
 
-def conflict_prone_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:
+def vm_unconformant_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:
     """Packages (by file -> package) the VM cannot answer as OPA: a rule that may give one input several
-    values (see module doc), or a general ref head (:func:`_general_ref_head`)."""
+    values (see module doc), a general ref head (:func:`_general_ref_head`), or a default function
+    (``default f(x) := 1``, whose fallback the VM never gives: ``f(-1)`` is undefined there)."""
     prone: set[str] = set()
     for entry in orjson.loads(interpreter.get_ast_as_json()):
         package = packages.get(entry["source"]["file"])
         valued: dict[str, int] = {}
         for rule in entry["ast"]["rules"]:
             spec = rule.get("Spec")
-            if spec is None:
-                continue  # default rules have one value
+            if spec is None:  # a default rule has one value; the VM leaves a default function's call undefined
+                if rule.get("Default", {}).get("args") and package is not None:
+                    prone.add(package)
+                continue
             [(kind, head)] = spec["head"].items()
             if kind in ("Compr", "Set") and _general_ref_head(kind, head) and package is not None:
                 prone.add(package)
@@ -241,7 +245,7 @@ class RegorusEngine:
             self._interpreter = new_interpreter([*sources, *bundle.entry_sources])
         except RuntimeError as error:
             raise BundleRejected([diagnostic(error, ENTRY_FILE)]) from None
-        prone = conflict_prone_packages(self._interpreter, {module.name: module.package for module in bundle.modules})
+        prone = vm_unconformant_packages(self._interpreter, {module.name: module.package for module in bundle.modules})
         uses = _uses(bundle.modules)
         calls = _calls(bundle.modules, uses)
         unicode_sources = {module.package for module in bundle.modules if not module.source.isascii()}
