@@ -31,14 +31,22 @@ from engine.azure_policy.documents import (
 )
 from engine.azure_policy.reasons import reason
 from engine.errors import InputError
-from engine.evaluate.kinds import KINDS, ClusterEvaluator, NotEvaluated, PolicyKey, Verdict
+from engine.evaluate.kinds import (
+    KINDS,
+    ClusterEvaluator,
+    NotEvaluated,
+    PolicyKey,
+    Verdict,
+    register_deferred_kind,
+)
 from engine.evaluate.records import PolicyPart, RecordCollector, Row, gc_paused, reason_rows_of
 from engine.evaluate.scope import AssignmentScope, Attestations, Exemptions, ManagementGroups, Scope
 from engine.evaluate.summary import PolicySummary, VerdictSignatures, out_of_scope_warnings, summarize, tally
 from engine.ids import CONTAINER_TYPES, normalize, parse_resource_id
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.models.results import ComplianceState, PolicyState
-from engine.rego import kind as _rego_kind  # noqa: F401  (registers the Rego kind)
+
+register_deferred_kind("rego", (".rego",), "engine.rego.kind")  # imported when a scan has Rego files
 
 SERIAL_CLUSTER_LIMIT = 400  # below this many clusters a process pool costs more than it saves
 

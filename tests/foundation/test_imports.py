@@ -46,3 +46,20 @@ def test_a_scan_of_a_snapshot_file_imports_no_azure_sdk_sqlalchemy_or_networkx(t
                                str(tmp_path / "out.json")])
     assert (tmp_path / "out.json").exists()
     assert not heavy(imported), heavy(imported)
+
+
+def test_a_scan_of_azure_policy_definitions_alone_imports_no_rego_engine(tmp_path: Path) -> None:
+    """The Rego kind is imported when a scan has Rego files (engine.evaluate.kinds.DeferredKind): a scan of Azure
+    Policy definitions alone loads neither the Rego engines nor what their built-ins need (cryptography)."""
+    fleet = tmp_path / "fleet.ndjson"
+    fleet.write_text(json.dumps({"id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Kubernetes/"
+                                       "connectedClusters/c1", "type": "Microsoft.Kubernetes/connectedClusters",
+                                 "name": "c1", "location": "westeurope", "properties": {}}) + "\n")
+    azure_only = imported_after(["scan", "-i", str(fleet), "-p", str(REPO / "policies" / "azure"), "-o",
+                                 str(tmp_path / "azure.json"), "--fail-on", "never"])
+    both = imported_after(["scan", "-i", str(fleet), "-p", str(REPO / "policies"), "-o", str(tmp_path / "both.json"),
+                           "--fail-on", "never"])
+    assert b'"policyDefinitionId"' in (tmp_path / "azure.json").read_bytes()
+    assert not {name for name in azure_only if name.startswith(("engine.rego", "regorus", "regopy", "cryptography"))}
+    assert {"engine.rego.kind", "regorus"} <= both
+    assert b"rego:" in (tmp_path / "both.json").read_bytes()
