@@ -37,6 +37,7 @@ NO_REASONS = b'\n  "reasons": []'
 _REASONS_OPEN, _REASONS_CLOSE = b'\n  "reasons": [', b"\n  ]"
 REASONS_KEPT = 4096  # distinct reasons remembered (most repeat: the same missing extension), then forgotten
 _CACHED_VALUES = frozenset({str, type(None)})  # reasons made of these alone are remembered
+_REASON_CLOSE = b"\n    }"  # the end of a reason inside a record's reasons
 
 
 def _members(values: dict[str, Any]) -> bytes | None:
@@ -60,6 +61,8 @@ class RecordEncoder:
         self._states = {state: _members({"complianceState": state.value, "isCompliant": state in COMPLIANT_STATES,
                                           "timestamp": timestamp}) for state in ComplianceState}
         self._reasons: dict[ReasonRow, tuple[bytes | None, bool]] = {}  # reasons repeat across clusters
+        # a reason's text up to its string ``actual`` (most reasons differ only there: the resource it names)
+        self._heads: dict[tuple[Any, ...], tuple[bytes, bool]] = {}
         self._resource: tuple[Any, ...] = ()
         self._resource_parts: tuple[bytes | None, str] = (None, "")
 
@@ -101,14 +104,32 @@ class RecordEncoder:
         """The ``reasons`` member and whether it may hold a secret by a key's name."""
         if not reasons:
             return NO_REASONS, False
-        parts, secret, known = [], False, self._reasons
+        parts, secret, known, heads = [], False, self._reasons, self._heads
         for reason in reasons:
+            actual = reason[5]
+            if type(actual) is str:
+                try:
+                    head = heads.get(reason[:5])
+                    encoded = orjson.dumps(actual) if head is not None else b""
+                except (TypeError, orjson.JSONEncodeError):  # a list or an object in the head, a lone surrogate
+                    head = None
+                if head is not None:
+                    if not encoded.isascii() or b"\x7f" in encoded:
+                        return None, False  # written by the json module, as _members says
+                    parts.append(head[0] + encoded + _REASON_CLOSE)
+                    secret = secret or head[1]
+                    continue
             if _CACHED_VALUES.issuperset(map(type, reason)):
                 found = known.get(reason)
                 if found is None:
                     if len(known) >= REASONS_KEPT:
                         known.clear()
                     found = known[reason] = _reason_part(reason)
+                    if type(actual) is str and found[0] is not None:
+                        if len(heads) >= REASONS_KEPT:
+                            heads.clear()
+                        # what a string actual adds: its member, last (orjson keeps the order of REASON_KEYS)
+                        heads[reason[:5]] = found[0][:-len(orjson.dumps(actual)) - len(_REASON_CLOSE)], found[1]
             else:  # (1 == 1.0 == True: a number or a container is written as it is, never taken for another)
                 found = _reason_part(reason)
             if found[0] is None:

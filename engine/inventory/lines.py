@@ -115,13 +115,56 @@ def unplain_lines(block: bytes) -> set[int]:
     return refused
 
 
+CLUSTER, EXTENSION, FLUX = range(3)  # what each line of a run is
+# A child's line past its cluster's id and "/providers/": the rest of its id, members holding strings without a
+# bracket (its name), then its type. Where this matches, _typed reads the same type there (no object, array or odd
+# quote before it); a child of another shape is read with PlainLines.facts.
+_CHILD_SEGMENT = rb'(?!providers[/"])[^/"\\\n]+'
+_CHILD_LINE = re.compile(rb'(%s/%s/%s)"(?:,"[^"{\[\n]*":"[^"{\[\n]*")*?,"type":"([^"\n]*)"' % ((_CHILD_SEGMENT,) * 3),
+                         re.IGNORECASE)
+_CHILD_KINDS = {b"microsoft.kubernetesconfiguration/extensions": EXTENSION,
+                b"microsoft.kubernetesconfiguration/fluxconfigurations": FLUX}
+
+
+class PlainRun:
+    """A plain cluster's line and the lines of its children right after it (each id once), routed as one
+    (:class:`engine.inventory.stream.FleetStream`): each child is read from its cluster's id, by one match."""
+
+    __slots__ = ("keys", "kinds", "lines", "prefix")
+
+    def __init__(self, line: bytes, prefix: bytes):
+        self.prefix = prefix  # '{"id":"' + the cluster's id + '/providers/'
+        self.lines, self.kinds, self.keys = [line], bytearray((CLUSTER,)), set()
+
+    def joins(self, line: bytes) -> bool:
+        """Whether ``line`` (known free of what :func:`unplain_lines` finds) is a child of this run's cluster whose
+        id is not in the run yet; if so it joins the run."""
+        if not line.startswith(self.prefix):
+            return False
+        child = _CHILD_LINE.match(line, len(self.prefix))
+        if child is None:
+            return False
+        part, spelled = child.groups()
+        kind = _CHILD_KINDS.get(spelled)
+        if kind is None:
+            kind = _CHILD_KINDS.get(spelled.lower())
+        if kind is None or not part.isascii() or (key := part.lower()) in self.keys:
+            return False  # read alone (a type to normalise, an id to compare as ids.normalize does, a repeated id)
+        self.keys.add(key)
+        self.lines.append(line if line[-1:] == b"\n" else line + b"\n")
+        self.kinds.append(kind)
+        return True
+
+
 class PlainLines:
     """:func:`line_facts` of a file's lines in order, reading a line that starts with the id of the cluster read just
-    before (a snapshot lists a cluster's extensions after it) from that id: only the part past it is matched."""
+    before (a snapshot lists a cluster's extensions after it) from that id: only the part past it is matched. A
+    plain cluster's line opens a :attr:`run` its children's lines right after it join."""
 
     def __init__(self) -> None:
         self._prefix = b""  # '{"id":"' + the last plain cluster id + '/providers/'
         self._cluster_id = ""
+        self.run: PlainRun | None = None  # opened by facts() on a plain cluster's line; the reader closes it
 
     def facts(self, line: bytes, scanned: bool = False) -> LineFacts | None:
         """``scanned``: the line is known free of what :func:`unplain_lines` finds."""
@@ -142,6 +185,8 @@ class PlainLines:
             first, first_type = plain.groups()
             if len(first) == len(spelled) and ids.normalize(first_type.decode()) in ids.CLUSTER_TYPES:
                 self._prefix, self._cluster_id = _ID_START + spelled + b"/providers/", facts[0]
+                if scanned and facts[3] in ids.CLUSTER_TYPES:
+                    self.run = PlainRun(line if line[-1:] == b"\n" else line + b"\n", self._prefix)
         return facts
 
 

@@ -270,10 +270,22 @@ def _raise_json_error(path: Path, location: str | None = None) -> None:
 
 
 def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
-    plain = PlainLines().facts
+    """Each line's resource, or (deferred) its facts; a plain cluster's line with its children's lines right after
+    it comes as one item, its facts with the run (:class:`engine.inventory.lines.PlainRun`) at its first line's
+    number."""
+    plain = PlainLines()
+    facts_of, run, opened = plain.facts, None, (0, ())  # the run being read, its first line's number and facts
     for number, line, scanned in _ndjson_lines(handle) if defer else zip(count(1), handle, repeat(False)):
-        if scanned and (facts := plain(line, True)) is not None:
-            yield number, facts, line
+        if run is not None:
+            if scanned and run.joins(line):
+                continue
+            yield *opened, run if len(run.lines) > 1 else run.lines[0]
+            run = plain.run = None
+        if scanned and (facts := facts_of(line, True)) is not None:
+            if plain.run is not None:
+                run, opened = plain.run, (number, facts)
+            else:
+                yield number, facts, line
             continue
         if not line.strip():
             continue
@@ -286,6 +298,8 @@ def _ndjson_items(path: Path, handle: IO[bytes], defer: bool) -> Iterator[Any]:
         if too_deep(line, item):
             raise InputError(str(path), f"nested more than {MAX_JSON_DEPTH} levels deep", location=f"line {number}")
         yield number, item, line
+    if run is not None:
+        yield *opened, run if len(run.lines) > 1 else run.lines[0]
 
 
 NDJSON_BLOCK = 1 << 20  # bytes of NDJSON searched at once for what keeps a line from being routed unparsed

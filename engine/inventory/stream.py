@@ -35,7 +35,7 @@ from engine.inventory.fleet import (
     compact_json,
     ordered_counts,
 )
-from engine.inventory.lines import LineCheckFailed, LineFacts, parse_line
+from engine.inventory.lines import CLUSTER, EXTENSION, FLUX, LineCheckFailed, LineFacts, PlainRun, parse_line
 from engine.secret_values import remember
 
 PARTITIONS = 128  # at least; a large file gets one per PARTITION_BYTES
@@ -44,7 +44,7 @@ MAX_PARTITIONS = 4096
 DEFAULT_BUDGET = 64 * 1024 * 1024  # bytes of resources held in memory while reading, before partitions spill
 RECORD_OVERHEAD = 200  # bytes Python spends on a routed resource besides its JSON
 
-CLUSTER, EXTENSION, FLUX, OTHER, RUN = range(5)
+OTHER, RUN = FLUX + 1, FLUX + 2  # after a line's kinds in a run (CLUSTER, EXTENSION, FLUX)
 # (position, normalized id, normalized cluster id or own id, kind, counted values (None: not counted), its JSON:
 #  compact, or a line as read whose checks are still to be made, engine.inventory.lines); a RUN (a cluster's line
 #  and its children's lines right after it) holds each line's kind and the lines
@@ -94,60 +94,40 @@ class FleetStream:
         self._totals: Counter[str] = Counter()
         # raises the InputError of the input's first bad line, when lines were routed unparsed (stream_snapshot)
         self.first_bad_line: Callable[[], None] | None = None
-        self._run: _Run | None = None  # the run of lines being read
         self._read_all(resources)
 
     # ---- the first pass -------------------------------------------------------------------
-    def _read_all(self, resources: Iterable[tuple[int, dict[str, Any] | LineFacts, bytes | None]]) -> None:
+    def _read_all(self, resources: Iterable[tuple[int, dict[str, Any] | LineFacts, bytes | PlainRun | None]]) -> None:
         route, route_line = self._route, self._route_line
         for position, resource, read in resources:
             if type(resource) is tuple:
                 route_line(position, resource, read)  # type: ignore[arg-type]
             else:
-                if self._run is not None:
-                    self._end_run()
                 route(position, resource, read)  # type: ignore[arg-type]
-        if self._run is not None:
-            self._end_run()
         if self._file is not None:
             self._spill()
 
-    def _route_line(self, position: int, facts: LineFacts, line: bytes) -> None:
-        """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read. A cluster's
-        line and the lines of its children right after it travel together, as one run."""
-        self.resources_read += 1
+    def _route_line(self, position: int, facts: LineFacts, read: bytes | PlainRun) -> None:
+        """A line routed by its id and type (:func:`engine.inventory.lines.line_facts`), kept as read; or a cluster's
+        line and the lines of its children right after it, as one run (:class:`engine.inventory.lines.PlainRun`)."""
         resource_id, _, cluster_id, type_key = facts
-        if line[-1:] != b"\n":
-            line += b"\n"  # the last line of a file: still marked as a line read unparsed
-        run = self._run
+        key = ids.normalize(resource_id)
+        if type(read) is PlainRun:
+            self.resources_read += len(read.lines)
+            self.cluster_resources += 1
+            self._hold(zlib.crc32(key.encode()) % self._width,
+                       (position, key, key, RUN, bytes(read.kinds), tuple(read.lines)))
+            return
+        self.resources_read += 1
+        line = read if read[-1:] == b"\n" else read + b"\n"  # the last line of a file: still marked as read unparsed
         if type_key in ids.CLUSTER_TYPES:
             self.cluster_resources += 1
-            if run is not None:
-                self._end_run()
-            self._run = _Run(position, ids.normalize(resource_id), resource_id, line)
-            return
-        if run is not None:
-            if cluster_id is not None and position == run.last + 1 \
-                    and (cluster_id == run.cluster_id or ids.normalize(cluster_id) == run.key) \
-                    and run.add(ids.normalize(resource_id), EXTENSION if type_key == ids.EXTENSION_TYPE else FLUX,
-                                line):
-                return
-            self._end_run()
-        key = ids.normalize(resource_id)
-        if cluster_id is None:
+            kind, owner = CLUSTER, key
+        elif cluster_id is None:
             kind, owner = OTHER, key
         else:
             kind, owner = EXTENSION if type_key == ids.EXTENSION_TYPE else FLUX, ids.normalize(cluster_id)
         self._hold(zlib.crc32(owner.encode()) % self._width, (position, key, owner, kind, None, line))
-
-    def _end_run(self) -> None:
-        """The run read so far routed to its cluster's partition: one item, or the cluster's line alone."""
-        run = self._run
-        assert run is not None
-        self._run = None
-        item: Routed = (run.position, run.key, run.key, CLUSTER, None, run.lines[0]) if len(run.lines) == 1 else \
-            (run.position, run.key, run.key, RUN, bytes(run.kinds), tuple(run.lines))
-        self._hold(zlib.crc32(run.key.encode()) % self._width, item)
 
     def _route(self, position: int, resource: dict[str, Any], read: bytes | None) -> None:
         self.resources_read += 1
@@ -331,27 +311,6 @@ def _cluster_counts(type_key: str, resource_id: str, properties: dict[str, Any])
 def _extension_counts(properties: dict[str, Any]) -> tuple[str, ...]:
     return (str(properties.get("extensionType") or "unknown").lower(),
             str(properties.get("provisioningState") or "unknown"))
-
-
-class _Run:
-    """A cluster's line and the lines of its children right after it (each id once), as they are read."""
-
-    __slots__ = ("cluster_id", "key", "keys", "kinds", "last", "lines", "position")
-
-    def __init__(self, position: int, key: str, cluster_id: str, line: bytes):
-        self.position = self.last = position
-        self.key, self.cluster_id = key, cluster_id
-        self.lines, self.kinds, self.keys = [line], bytearray((CLUSTER,)), {key}
-
-    def add(self, key: str, kind: int, line: bytes) -> bool:
-        """Whether the next line, a child of this cluster, joins the run (not when its id is already in it)."""
-        if key in self.keys:
-            return False
-        self.keys.add(key)
-        self.lines.append(line)
-        self.kinds.append(kind)
-        self.last += 1
-        return True
 
 
 def _run_lines(item: Routed) -> Iterator[Routed]:

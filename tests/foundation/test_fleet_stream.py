@@ -19,7 +19,7 @@ from engine.external_sort import ExternalSort
 from engine.inventory import Fleet, FleetStream, load_snapshot, numbered, stream_snapshot, write_snapshot
 from engine.inventory import snapshot as snapshot_module
 from engine.inventory.generator import generate_fleet
-from engine.inventory.lines import PlainLines, line_facts
+from engine.inventory.lines import EXTENSION, FLUX, PlainLines, line_facts, unplain_lines
 from engine.inventory.stream import ReadOrder
 
 RESOURCES = list(generate_fleet(60, seed=23))
@@ -180,6 +180,24 @@ def test_a_child_read_from_its_clusters_id_has_the_facts_of_its_own_reading() ->
     reader = PlainLines()
     assert [reader.facts(orjson.dumps(resource) + b"\n") for resource in (cluster, extension)][1] == (
         extension["id"], extension["type"], cluster_id, "microsoft.kubernetesconfiguration/extensions")
+    # a child joins its cluster's run (one match past the cluster's id) only where its facts make it that cluster's
+    # extension or flux configuration: the run keeps it as that kind; the other lines are read alone
+    kinds = {"microsoft.kubernetesconfiguration/extensions": EXTENSION,
+             "microsoft.kubernetesconfiguration/fluxconfigurations": FLUX}
+    joined = []
+    for variant in (*variants, {**extension, "type": extension["type"].upper()}, {**extension, "id": extension["id"]
+                    + "-Zürich"}, {"id": extension["id"], "name": 1, "type": extension["type"]}):
+        line = orjson.dumps(variant) + b"\n"
+        reader = PlainLines()
+        reader.facts(orjson.dumps(cluster) + b"\n", True)
+        run = reader.run
+        assert run is not None
+        facts = line_facts(line)
+        if not unplain_lines(line) and run.joins(line):  # (the reader asks only of lines its block search let pass)
+            assert facts is not None and facts[2] == cluster_id and run.kinds[-1] == kinds[facts[3]]
+            assert run.lines == [orjson.dumps(cluster) + b"\n", line] and not run.joins(line)  # an id once a run
+            joined.append(variant)
+    assert joined == [extension, variants[1], {**extension, "type": extension["type"].upper()}]
 
 
 @pytest.mark.parametrize("block", [1 << 20, 97, 1], ids=["one block", "small blocks", "a byte at a time"])
