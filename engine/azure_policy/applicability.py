@@ -19,7 +19,8 @@ Policy?" page (learn.microsoft.com/azure/governance/policy/concepts/policy-appli
   | in deployment parameters)               |                                   |
 
 The invalid-alias row is :func:`engine.azure_policy.policy.compile_policy`'s, the location row
-:func:`mentions_location`'s; the rest is :func:`applicability_test`.
+:func:`mentions_location`'s; the rest is :func:`applicability_test`. The modify page adds one more: a Modify
+adding or replacing ``identity.type`` applies to virtual machines and scale sets only (:func:`restricted_to`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ def applicability_test(condition: Node) -> Test | bool:
     """For effects other than AuditIfNotExists/DeployIfNotExists: whether a resource is applicable, or a
     constant when that does not depend on the resource."""
     return _build(condition, considered_fields(condition), False)
+
+
+def restricted_to(test: Test | bool, type_keys: frozenset[str]) -> Test | bool:
+    """``test``, and a resource of one of ``type_keys`` (lower-case): applicability narrowed to those types."""
+    if test is False:
+        return False
+
+    def applicable(context: RuleContext) -> bool:
+        return ids.normalize(str(context.resource.get("type", ""))) in type_keys and (test is True or test(context))
+
+    return applicable
 
 
 def mentions_location(policy_rule: dict[str, Any]) -> bool:

@@ -70,6 +70,13 @@ def _distinct_names(parameters: dict[str, ParameterDefinition]) -> dict[str, Par
     return parameters
 
 
+def documented(value: str, member: str, allowed: tuple[str, ...]) -> str:
+    """``value`` when it is one of the values the docs give ``member`` (in any case), else a ValueError naming them."""
+    if value.lower() not in {item.lower() for item in allowed}:
+        raise ValueError(f"{member} is {' or '.join(allowed)}")
+    return value
+
+
 class PolicyDefinition(Document):
     id: str
     name: str
@@ -113,6 +120,10 @@ class PolicyAssignment(Document):
     enforcement_mode: str = "Default"
     resource_selectors: list[ResourceSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
     overrides: list[Override] = Field(default_factory=list, max_length=MAX_SELECTORS)
+
+    # assignment structure, Enforcement mode: the JSON values are Default and DoNotEnforce
+    _enforcement_mode = field_validator("enforcement_mode")(lambda value: documented(value, "enforcementMode",
+                                                                                     ("Default", "DoNotEnforce")))
 
     def selects(self, resource: dict[str, Any]) -> bool:
         """Whether its ``resourceSelectors`` (if any) let it evaluate ``resource`` (docs: "Azure Policy only
@@ -175,6 +186,10 @@ class PolicyExemption(Document, Expiring):
     exemption_category: str = "Waiver"
     expires_on: datetime | None = None
     resource_selectors: list[ResourceSelector] = Field(default_factory=list, max_length=MAX_SELECTORS)
+
+    # exemption structure: "Two exemption categories exist", Mitigated and Waiver
+    _category = field_validator("exemption_category")(lambda value: documented(value, "exemptionCategory",
+                                                                               ("Mitigated", "Waiver")))
 
     @property
     def scope(self) -> str:

@@ -15,11 +15,16 @@ from typing import Any
 
 from engine import ids
 from engine.azure_policy.aliases import AliasTable
-from engine.azure_policy.applicability import SUBSCRIPTION_TYPE, applicability_test, mentions_location
+from engine.azure_policy.applicability import (
+    SUBSCRIPTION_TYPE,
+    applicability_test,
+    mentions_location,
+    restricted_to,
+)
 from engine.azure_policy.compiler import Node, RuleCompiler
 from engine.azure_policy.documents import PolicyDefinition
 from engine.azure_policy.effects import Effect, Outcome, find_effect
-from engine.azure_policy.fields import DEFAULT_ALIASES
+from engine.azure_policy.fields import DEFAULT_ALIASES, full_name
 from engine.azure_policy.functions import OFFLINE_REQUEST, Containers, RuleContext, registry_with_parameters
 from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
@@ -131,8 +136,7 @@ class CompiledPolicy:
         if self.related_name is not None:
             name = self.related_name(context)
             wanted = str(name).lower()
-            candidates = [item for item in candidates
-                          if str(item.get("name", "")).lower() in (wanted, wanted.rsplit("/", 1)[-1])]
+            candidates = [item for item in candidates if named(item, wanted)]
         if decided is None or self.existence_key is None:
             return effect, effect.evaluate(self, context, candidates, explain)
         key = (effect.evaluate, explain, self.existence_key, repr(name))
@@ -187,6 +191,20 @@ class CompiledPolicy:
         if found.offline_refusal:
             raise EvaluationError(f"effect {found.name} {found.offline_refusal}")
         return found
+
+
+def named(resource: dict[str, Any], wanted: str) -> bool:
+    """Whether a related resource is the one ``details.name`` (lower-case) names: AuditIfNotExists and
+    DeployIfNotExists pages, "the exact name of the resource to match"; a nested resource by its full name
+    (``"parentResourceName/nestedResourceName"``), and "a wildcard character ``?`` can be provided in place of
+    the last name segment" to match every nested resource of that parent (``"parentResourceName/?"``)."""
+    own = str(resource.get("name", "")).lower()
+    full = str(full_name(resource) or "").lower()
+    parent, _, last = wanted.rpartition("/")
+    if not parent or "/" not in full:  # a single name, or no parent known (an extension resource, no parseable id)
+        return last in ("?", own)
+    full_parent, _, full_last = full.rpartition("/")
+    return full_parent == parent and last in ("?", full_last)
 
 
 def _member(document: Any, name: str) -> Any:
@@ -280,6 +298,8 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     detail_keys = {key.lower(): key for key in details}
     if effect is None or effect.name.lower() == "modify":
         _refuse_unmodifiable(details.get(detail_keys.get("operations", "operations")), aliases, source)
+    if effect is not None and effect.name.lower() == "modify":
+        _check_modify_details(details, detail_keys, source)
     existence_condition = related_name = None
     if (effect is None or effect.checks_existence) and "type" in detail_keys:
         if "existencecondition" in detail_keys:
@@ -294,6 +314,9 @@ def compile_policy(definition: PolicyDefinition, parameters: dict[str, Any], pol
     compiled = CompiledPolicy(definition, parameters, policy_info, reference_id, condition, effect, effect_expression,
                               details, existence_condition, related_name, existence_key)
     compiled.inferred_aliases = compiler.inferred
+    if effect is not None and effect.name.lower() == "modify" and _adds_identity_type(details.get(
+            detail_keys.get("operations", "operations"))):
+        compiled.applicability = restricted_to(compiled.applicability, IDENTITY_MODIFIABLE_TYPES)
     compiled.aliases = aliases
     if "defaultstate" in detail_keys:
         compiled.default_state = compiler.expression(details[detail_keys["defaultstate"]],
@@ -312,6 +335,56 @@ def _refuse_unmodifiable(operations: Any, aliases: AliasTable, source: str) -> N
             raise InputError(source, f"a Modify operation cannot write '{name}': no API version marks the alias "
                                      "Modifiable", location=f"policyRule.then.details.operations[{index}].field",
                              value=name)
+
+
+# The modify page's details: "Options are: addOrReplace, Add, and Remove"; "conflictEffect ... Available values:
+# audit, deny, disabled"; a value "is required if operation is addOrReplace or Add"; "Remove is only supported
+# for resource tags". Azure refuses to create a definition breaking one of them. A Modify without operations is
+# evaluated, as Microsoft's case effect_details:modify_no_details evaluates it (docs/azure-policy-conformance.md).
+MODIFY_OPERATIONS = frozenset({"addorreplace", "add", "remove"})
+CONFLICT_EFFECTS = frozenset({"audit", "deny", "disabled"})
+_TAG_FIELD = re.compile(r"tags(\[.*\]|\..+)?", re.IGNORECASE | re.DOTALL)
+# "When a modify operation attempts to add or replace the identity.type field on a resource other than a Virtual
+# Machine or Virtual Machine Scale Set, policy evaluation is skipped altogether ... the resource is considered not
+# applicable to the policy" (effect-modify, Skipped modification).
+IDENTITY_MODIFIABLE_TYPES = frozenset({"microsoft.compute/virtualmachines", "microsoft.compute/virtualmachinescalesets"})
+
+
+def _check_modify_details(details: dict[str, Any], detail_keys: dict[str, str], source: str) -> None:
+    """Refuse Modify details the modify page rules out, naming the place."""
+    place = "policyRule.then.details"
+    conflict = details.get(detail_keys.get("conflicteffect", ""))
+    if conflict is not None and not _is_expression(conflict) and str(conflict).lower() not in CONFLICT_EFFECTS:
+        raise InputError(source, "conflictEffect must be audit, deny or disabled", location=f"{place}.conflictEffect",
+                         value=conflict)
+    operations = details.get(detail_keys.get("operations", ""))
+    if operations is not None and not isinstance(operations, list):
+        raise InputError(source, "Modify operations must be an array", location=f"{place}.operations",
+                         value=operations)
+    for index, operation in enumerate(operations or ()):
+        at = f"{place}.operations[{index}]"
+        kind = _member(operation, "operation")
+        if not isinstance(kind, str) or kind.lower() not in MODIFY_OPERATIONS:
+            raise InputError(source, "a Modify operation is addOrReplace, Add or Remove", location=f"{at}.operation",
+                             value=kind)
+        field = _member(operation, "field")
+        if not isinstance(field, str) or not field:
+            raise InputError(source, "a Modify operation needs the field it writes", location=f"{at}.field", value=field)
+        if kind.lower() != "remove" and not any(key.lower() == "value" for key in operation):
+            raise InputError(source, f"a Modify {kind} operation needs a value", location=at)
+        if kind.lower() == "remove" and not _is_expression(field) and not _TAG_FIELD.fullmatch(field):
+            raise InputError(source, "a Modify Remove operation removes tags only", location=f"{at}.field", value=field)
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("[") and not value.startswith("[[")
+
+
+def _adds_identity_type(operations: Any) -> bool:
+    """Whether a Modify operation adds or replaces ``identity.type``."""
+    return any(isinstance(operation, dict) and str(_member(operation, "field")).lower() == "identity.type"
+               and str(_member(operation, "operation")).lower() in ("add", "addorreplace")
+               for operation in (operations if isinstance(operations, list) else ()))
 
 
 def _existence_key(details: dict[str, Any], detail_keys: dict[str, str], parameters: dict[str, Any],

@@ -1,9 +1,10 @@
 """The ``then.details.deployment`` of a deployIfNotExists definition, expanded for one resource.
 
 Azure Policy fills the deployment's parameters from the assignment (``parameters()``) and the
-evaluated resource (``field()``), deploys to the resource's group (or, with
-``deploymentScope: subscription``, to its subscription at ``deployment.location``), and names
-the deployment itself. This module does the same offline, compiling each definition once.
+evaluated resource (``field()``), deploys to the resource's group (to ``details.resourceGroupName`` when
+given: "If a template deployment is executed, it's deployed in the resource group of this value"; with
+``deploymentScope: subscription``, to its subscription at ``deployment.location``), and names the deployment
+itself. This module does the same offline, compiling each definition once.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class DineDeployment:
     source: str
     subscription_scope: bool
     location: Compiled | None
+    resource_group: Compiled | None  # details.resourceGroupName
     parameters: dict[str, Compiled]
     template: CompiledTemplate
     defaults: dict[str, Any]
@@ -113,12 +115,15 @@ class DineDeployment:
         if "template" not in deployment_properties:
             raise TemplateError(source, "deployment has no inline template", location=path)
         location = deployment.get("location")
+        group = details.get("resourceGroupName")
         return cls(
             definition_id=definition_id,
             source=source,
             subscription_scope=str(details.get("deploymentScope", "resourceGroup")).lower() == "subscription",
             location=None if location is None else compile_body(location, DEPLOYMENT_PARAMETER_FUNCTIONS, source,
                                                                   f"{path}.location"),
+            resource_group=None if group is None else compile_body(group, DEPLOYMENT_PARAMETER_FUNCTIONS, source,
+                                                                   f"{DETAILS_PATH}.resourceGroupName"),
             parameters=compile_deployment_parameters(deployment_properties.get("parameters"),
                                                      DEPLOYMENT_PARAMETER_FUNCTIONS, source,
                                                      f"{path}.properties.parameters"),
@@ -144,7 +149,13 @@ class DineDeployment:
                   "setDefinitionId": set_definition_id or "", "definitionReferenceId": reference_id or ""}
         context = PolicyParameters(resource, parameters, policy, group_scope, deployment_name)
         scope = group_scope
-        if self.subscription_scope or parsed.resource_group is None:
+        if self.resource_group is not None and not self.subscription_scope:
+            group = self.resource_group(context)
+            if not isinstance(group, str) or not group:
+                raise TemplateError(self.source, "resourceGroupName must name a resource group",
+                                    location=f"{DETAILS_PATH}.resourceGroupName", value=group)
+            scope = DeploymentScope(parsed.subscription_id, str(group), resource.get("location"))
+        elif self.subscription_scope or parsed.resource_group is None:
             location = self.location(context) if self.location is not None else resource.get("location")
             scope = DeploymentScope(parsed.subscription_id, None, str(location) if location else None)
         values = {name: compiled(context) for name, compiled in self.parameters.items()}

@@ -369,3 +369,98 @@ def test_the_default_of_an_object_parameter_is_not_revalidated() -> None:
     """Only "parameter inputs during assignment" are validated: the definition's own default is taken as written."""
     declared = {"labelSelector": ParameterDefinition.model_validate({**LABEL_SELECTOR, "defaultValue": {"x": 1}})}
     assert resolve_parameters(declared, {}, "assignment 'a'", "a.json") == {"labelSelector": {"x": 1}}
+
+
+# ---- effect-audit-if-not-exists / effect-deploy-if-not-exists: details.name of nested resources -------------------
+SERVER = arm("Microsoft.Sql/servers", "myServer", location="eastus")
+
+
+def database(name: str, status: str, server: str = "myServer") -> dict[str, Any]:
+    return arm("Microsoft.Sql/servers/databases", f"{server}/{name}", properties={"status": status})
+
+
+def online_database_rule(name: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {"type": "Microsoft.Sql/servers/databases", "existenceCondition": {
+        "field": "Microsoft.Sql/servers/databases/status", "equals": "Online"}}
+    if name is not None:
+        details["name"] = name
+    return {"if": {"field": "type", "equals": "Microsoft.Sql/servers"},
+            "then": {"effect": "auditIfNotExists", "details": details}}
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    (None, "Compliant"),  # any related resource of the type
+    # "To retrieve a specific resource ... "name": "parentResourceName/nestedResourceName""
+    ("myServer/online", "Compliant"),
+    ("myServer/offline", "NonCompliant"),
+    ("otherServer/online", "NonCompliant"),  # another parent's database is not the one named
+    # "To retrieve a collection of nested resources, a wildcard character ? can be provided in place of the last name
+    # segment": every database of the server; "combined with field functions ... [concat(field('name'), '/?')]"
+    ("myServer/?", "Compliant"),
+    ("[concat(field('name'), '/?')]", "Compliant"),
+    ("otherServer/?", "NonCompliant"),
+])
+def test_nested_resources_by_name_and_by_wildcard(name: str | None, expected: str) -> None:
+    related = {"microsoft.sql/servers/databases": [database("offline", "Offline"), database("online", "Online")]}
+    assert state(compiled(online_database_rule(name)), SERVER, related) == expected
+
+
+def test_the_wildcard_takes_every_nested_resource_of_the_parent_only() -> None:
+    related = {"microsoft.sql/servers/databases": [database("online", "Online", server="otherServer"),
+                                                    database("offline", "Offline")]}
+    assert state(compiled(online_database_rule("myServer/?")), SERVER, related) == "NonCompliant"
+    assert state(compiled(online_database_rule("otherServer/?")), SERVER, related) == "Compliant"
+
+
+# ---- effect-modify: "Skipped modification" and the details the page requires -------------------------------------
+VM = arm("Microsoft.Compute/virtualMachines", "vm-1", location="eastus")
+ROLES = ["/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c"]
+
+
+def modify_rule(operations: list[dict[str, Any]], types: list[str], **details: Any) -> dict[str, Any]:
+    return {"if": {"field": "type", "in": types},
+            "then": {"effect": "modify", "details": {"roleDefinitionIds": ROLES, "operations": operations, **details}}}
+
+
+def test_an_identity_operation_makes_other_resources_than_vms_not_applicable() -> None:
+    """"When a modify operation attempts to add or replace the identity.type field on a resource other than a Virtual
+    Machine or Virtual Machine Scale Set, policy evaluation is skipped altogether ... the resource is considered not
+    applicable to the policy"."""
+    storage = arm(STORAGE, "sa", location="eastus")
+    for operation in ("addOrReplace", "Add"):
+        policy = compiled(modify_rule([{"operation": operation, "field": "identity.type", "value": "SystemAssigned"}],
+                                      ["Microsoft.Compute/virtualMachines", STORAGE]))
+        assert state(policy, VM) == "NonCompliant"
+        assert state(policy, storage) == "not applicable"
+    tags_only = compiled(modify_rule([{"operation": "addOrReplace", "field": "tags['env']", "value": "prod"}],
+                                     ["Microsoft.Compute/virtualMachines", STORAGE]))
+    assert state(tags_only, storage) == "NonCompliant"
+
+
+@pytest.mark.parametrize(("operations", "details", "message"), [
+    # "Options are: addOrReplace, Add, and Remove"
+    ([{"operation": "replace", "field": "tags['env']", "value": "x"}], {}, "addOrReplace, Add or Remove"),
+    # "This property is required if operation is addOrReplace or Add"
+    ([{"operation": "addOrReplace", "field": "tags['env']"}], {}, "needs a value"),
+    ([{"operation": "Add", "field": "tags['env']"}], {}, "needs a value"),
+    # "Remove is only supported for resource tags"
+    ([{"operation": "Remove", "field": f"{STORAGE}/allowBlobPublicAccess"}], {}, "removes tags only"),
+    ([{"operation": "addOrReplace", "value": "x"}], {}, "needs the field"),
+    # operations: "An array of all tag operations"
+    ({"operation": "Remove", "field": "tags['env']"}, {}, "must be an array"),
+    # conflictEffect: "Available values: audit, deny, disabled"
+    ([{"operation": "Remove", "field": "tags['env']"}], {"conflictEffect": "block"}, "audit, deny or disabled"),
+])
+def test_modify_details_the_page_rules_out_are_refused(operations: Any, details: dict[str, Any],
+                                                       message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        compiled(modify_rule(operations, [STORAGE], **details))
+
+
+def test_modify_details_the_page_allows_compile() -> None:
+    """Example 2's operations (Remove of a tag, addOrReplace of one) with conflictEffect deny; names in any case."""
+    operations = [{"operation": "Remove", "field": "tags['env']"},
+                  {"operation": "ADDORREPLACE", "field": "tags.environment", "value": "Test"},
+                  {"operation": "remove", "field": "[concat('tags[', 'old', ']')]"}]
+    for conflict in ("deny", "Audit", "disabled"):
+        assert compiled(modify_rule(operations, [STORAGE], conflictEffect=conflict)) is not None

@@ -175,6 +175,10 @@ def test_mode_indexed_skips_extension_resources(tmp_path: Path) -> None:
      "assignment 'x': parameter 'color' is not declared"),
     (assignment("x", "/providers/Microsoft.Authorization/policyDefinitions/nope"),
      "no loaded policy definition or initiative"),
+    # assignment structure, Enforcement mode: the JSON values are Default and DoNotEnforce
+    ({**assignment("x", DEFINITION_ID), "properties": {**assignment("x", DEFINITION_ID)["properties"],
+                                                       "enforcementMode": "Off"}},
+     "enforcementMode: .*enforcementMode is Default or DoNotEnforce"),
 ])
 def test_bad_assignments_name_assignment_and_parameter(policies: Path, tmp_path: Path, assigned: dict,
                                                        message: str) -> None:
@@ -193,3 +197,17 @@ def test_missing_required_parameter_is_an_error(tmp_path: Path) -> None:
     # without assignments it is reported and skipped, not guessed
     request = prepare_scan([folder])
     assert request.all_assignments() == [] and "'distribution' has no default" in request.skipped[0]
+
+
+@pytest.mark.parametrize("category", ["Waiver", "Mitigated", "waiver"])
+def test_an_exemption_is_a_waiver_or_mitigated(policies: Path, tmp_path: Path, category: str) -> None:
+    """Exemption structure, Exemption category: "Two exemption categories exist", Mitigated and Waiver; another is
+    refused naming the file and the member."""
+    exemption = {"id": f"{GROUP_A}/providers/Microsoft.Authorization/policyExemptions/e1", "name": "e1",
+                 "type": "Microsoft.Authorization/policyExemptions",
+                 "properties": {"policyAssignmentId": assignment("x", DEFINITION_ID)["id"], "exemptionCategory": category}}
+    files = [write_json(tmp_path / "a.json", assignment("x", DEFINITION_ID))]
+    assert prepare_scan([policies], files, [write_json(tmp_path / "e.json", exemption)]).exemptions
+    exemption["properties"]["exemptionCategory"] = "Temporary"
+    with pytest.raises(InputError, match=r"e\.json: exemptionCategory: .*Mitigated or Waiver \(got 'Temporary'\)"):
+        prepare_scan([policies], files, [write_json(tmp_path / "e.json", exemption)])

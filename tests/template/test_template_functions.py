@@ -207,3 +207,30 @@ def test_date_hash_and_generated_functions_never_crash(text: str, number: int) -
             assert "\n" not in error.one_line() and "defaultValue" in error.one_line()
             continue
         assert written.body["properties"]["value"] is not None
+
+
+def test_the_deployment_goes_to_the_resource_group_details_name() -> None:
+    """effect-deploy-if-not-exists, resourceGroupName: "If a template deployment is executed, it's deployed in the
+    resource group of this value" (the built-ins name Network Watcher's group so: ``[parameters('resourceGroupName')]``);
+    without it, to the evaluated resource's group."""
+    def deployment(group: Any) -> DineDeployment:
+        details = {"type": "Microsoft.Network/networkWatchers", "deployment": {"properties": {
+            "mode": "incremental", "parameters": {}, "template": {"resources": [
+                {"type": "Microsoft.Network/networkWatchers", "apiVersion": "2023-04-01",
+                 "name": "[concat('watcher-', resourceGroup().name)]", "location": "westeurope"}]}}}}
+        if group is not None:
+            details["resourceGroupName"] = group
+        return DineDeployment.from_details(details, "/providers/Microsoft.Authorization/policyDefinitions/d3", "d3.json")
+
+    network = {"id": f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Network/virtualNetworks/v",
+               "name": "v", "type": "Microsoft.Network/virtualNetworks", "location": "westeurope"}
+    watchers = f"/subscriptions/{SUB}/resourceGroups/%s/providers/Microsoft.Network/networkWatchers/watcher-%s"
+    (written,) = deployment("[parameters('resourceGroupName')]").expand(network, {"resourceGroupName": "NetworkWatcherRG"},
+                                                                        "/assignments/a1")
+    assert written.resource_id == watchers % ("NetworkWatcherRG", "NetworkWatcherRG")
+    (written,) = deployment("networkWatcherRG").expand(network, {}, "/assignments/a1")
+    assert written.resource_id == watchers % ("networkWatcherRG", "networkWatcherRG")
+    (written,) = deployment(None).expand(network, {}, "/assignments/a1")
+    assert written.resource_id == watchers % ("rg-a", "rg-a")
+    with pytest.raises(TemplateError, match="resourceGroupName must name a resource group"):
+        deployment("[parameters('missing')]").expand(network, {"missing": ""}, "/assignments/a1")
