@@ -5,7 +5,7 @@ allowed-versions list, assigned by an assignment file. Figures:
 
 - recording's share of a scan's CPU: CPU seconds of ``record_scan`` (records and inventory) over the CPU
   seconds of the scan it records (snapshot read + evaluation, workers' CPU included), and of recording as the
-  CLI's streamed scan does (the records' masked JSON documents, the fleet's groups) into an empty store;
+  CLI's streamed scan does (the records' masked JSON texts, the fleet's groups) into an empty store;
   goal <= 0.25;
 - what ``--store`` adds to the CPU of ``arcpolicy scan -o out.json`` (one worker), for a first scan into an empty
   store and for a second scan with 1% churn; goal <= 0.25;
@@ -29,6 +29,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 CLUSTERS = int(os.environ.get("BENCH_WHATIF_CLUSTERS", "10000"))
 WORKERS = int(os.environ.get("BENCH_WHATIF_WORKERS", "2"))
@@ -134,6 +136,7 @@ def run() -> dict[str, object]:
     from engine.inventory import Fleet, load_snapshot, write_snapshot
     from engine.inventory.generator import generate_fleet
     from engine.output.redact import redact_state
+    from engine.output.registry import OutputRecord
 
     figures: dict[str, object] = {"clusters": CLUSTERS, "workers": WORKERS}
     with tempfile.TemporaryDirectory() as directory:
@@ -158,15 +161,17 @@ def run() -> dict[str, object]:
             figures["record_cpu_seconds"] = round(record_cpu, 2)
             figures["recording_share_of_scan_cpu"] = round(record_cpu / scan_cpu, 3)
             first = figures["store_bytes_first_scan"] = _store_bytes(database)
-            # As the streamed CLI scan records: the masked JSON documents its outputs got, the fleet's groups as
-            # read, into an empty store (best of REPEATS, each into a new one).
-            baseline_documents = [redact_state(state).to_json() for state in baseline.records]
+            # As the streamed CLI scan records: the masked JSON texts its outputs got, the fleet's groups as read,
+            # into an empty store (best of REPEATS, each into a new one).
+            baseline_texts = [OutputRecord(orjson.dumps(redact_state(state).to_json(), option=orjson.OPT_INDENT_2))
+                              for state in baseline.records]
 
             def first_from_documents() -> None:
                 empty = work / f"first-{time.perf_counter_ns()}.db"
                 with HistoryStore(str(empty)) as fresh, fresh.recording(ScanMetadata(scan_id="first"),
                                                                          recorded) as recording:
-                    recording.add_records(baseline_documents)
+                    for text in baseline_texts:
+                        recording.add(text)
                     recording.add_inventory(fleet.encoded_groups())
                     recording.finish()
                 empty.unlink()
@@ -185,12 +190,14 @@ def run() -> dict[str, object]:
             figures["clusters_changed"] = churned
             figures["record_cpu_seconds_1pct_churn"] = round(churn_cpu, 2)
             figures["recording_share_of_scan_cpu_1pct_churn"] = round(churn_cpu / scan_cpu, 3)
-            # The streamed scan hands the store its records as the masked JSON documents its outputs got.
-            documents = [redact_state(state).to_json() for state in second.records]
+            # The streamed scan hands the store its records as the masked JSON texts its outputs got.
+            texts = [OutputRecord(orjson.dumps(redact_state(state).to_json(), option=orjson.OPT_INDENT_2))
+                     for state in second.records]
 
             def from_documents() -> None:
                 with store.recording(ScanMetadata(scan_id="churn-again"), recorded) as recording:
-                    recording.add_records(documents)
+                    for text in texts:
+                        recording.add(text)
                     recording.add_inventory(changed_fleet.encoded_groups())
                     recording.finish()
 

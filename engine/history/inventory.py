@@ -4,7 +4,7 @@ A fleet is stored as groups (:meth:`engine.inventory.Fleet.groups`: a cluster wi
 flux configurations, or one other resource). Each group is compact JSON (keys as the inventory gave them;
 version-3 stores sorted them) with every non-empty value under a secret-looking key blanked
 (:func:`engine.output.redact.blank_secrets`, the keys kept), hashed with SHA-256 and kept once in
-``inventory_blobs`` (zlib-compressed); a scan keeps only the list of its groups' digests. A scan where
+``inventory_blobs`` (compressed: :data:`BLOB_LEVEL`); a scan keeps only the list of its groups' digests. A scan where
 1% of the clusters changed adds 1% new blobs and one digest list, and recording it parses none of the
 groups that hold no secret.
 """
@@ -14,10 +14,13 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
+import zstandard
 from sqlalchemy import Connection, Insert, delete, insert, select, update
 
 from engine import ids
@@ -31,26 +34,11 @@ from engine.secret_keys import SECRET_KEY_NAMES
 from engine.secret_values import SECRET_VALUES, scrub_data
 
 DIGEST_BYTES = 32
-BLOB_LEVEL = 1  # zlib's fastest: a third of level 6's CPU for 8% more bytes (the JSON of a fleet compresses 4x)
-# SECRET_KEY's words (but "key$": a name ending in "key"), lower-cased, by a part several share (searched once);
-# in compact JSON without escapes, a word followed by the rest of a name and a colon is inside a key (a string
-# value is never followed by a colon).
-ANCHORS = (b"key", b"token", b"pass")
-
-
-def _anchored(words: Iterable[bytes]) -> dict[bytes, list[tuple[bytes, int]]]:
-    """anchor -> (word, where the anchor starts in it)"""
-    anchored: dict[bytes, list[tuple[bytes, int]]] = {}
-    for word in words:
-        anchor = next((anchor for anchor in ANCHORS if anchor in word), word)
-        anchored.setdefault(anchor, []).append((word, word.index(anchor)))
-    return anchored
-
-
-SECRET_WORDS = _anchored(word.encode() for word in SECRET_KEY_NAMES.split("|") if not word.endswith("$"))
-WHITESPACE = rb'[ \t\r\n]*'  # JSON's, around its structural characters (NDJSON lines are kept as read)
-REST_OF_KEY = re.compile(rb'[^"\\]*"' + WHITESPACE + rb':' + WHITESPACE)
-END_OF_KEY = re.compile(rb'"' + WHITESPACE + rb':' + WHITESPACE)
+# Blobs are Zstandard frames (a quarter of zlib level 1's CPU for a fleet's JSON, and smaller); stores written before
+# hold zlib streams, told apart by their first bytes (a zlib stream never starts with the frame's magic number).
+BLOB_LEVEL = 3
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+WHITESPACE = rb'[ \t\r\n]*+'  # JSON's, around its structural characters (NDJSON lines are kept as read)
 # In JSON without escapes: a scalar, and an object of scalars (protected settings, flat key-value maps).
 SCALAR = rb'"[^"\\]*"|true|false|null|-?[0-9][0-9.eE+-]*'
 _MEMBER = rb'"[^"\\]*"' + WHITESPACE + rb':' + WHITESPACE + rb'(?:' + SCALAR + rb')'
@@ -60,7 +48,30 @@ MEMBER_VALUE = re.compile(rb'"[^"\\]*"' + WHITESPACE + rb':' + WHITESPACE + rb'(
 SCALAR_VALUE = re.compile(SCALAR + rb'|\[' + WHITESPACE + rb'\]')
 MASKED = b'"***"'
 KEPT = (b'""', b"null", b"[]")  # what blank_secrets leaves under a secret key (whitespace aside)
-EMPTY = (*KEPT, b"{}")  # values with nothing to mask, compact
+# SECRET_KEY's words (but "key$": a name ending in "key"), lower-cased, by a part several share (each a literal the
+# regular expression engine searches for in C, as fast as bytes.find)
+ANCHORS = (b"key", b"token", b"pass")
+
+
+def _value_starts(words: list[bytes]) -> list[re.Pattern[bytes]]:
+    """Per anchor, one expression matching from the anchor in a secret-looking key to where the key's value starts,
+    when that value is not empty (``""``, ``null``, ``[]``, ``{}``: what most secret-looking keys hold, kept as they
+    are). In compact JSON without escapes, a word followed by the rest of a name, a quote and a colon is inside a
+    key (a string value is never followed by a colon)."""
+    anchored: dict[bytes, list[bytes]] = {}
+    for word in words:
+        anchor = next((anchor for anchor in ANCHORS if anchor in word), word)
+        at = word.index(anchor) + len(anchor)
+        # the word's text up to the anchor's end, looked behind; its rest, matched on
+        branch = (rb'(?<=' + re.escape(word[:at]) + rb')' if at > len(anchor) else b"") + re.escape(word[at:])
+        anchored.setdefault(anchor, []).append(branch + rb'[^"\\]*+"')
+    anchored[b"key"].append(b'"')  # a name ending in "key"
+    value = WHITESPACE + b":" + WHITESPACE + rb'(?!""|null|\[\]|\{\})'
+    return [re.compile(re.escape(anchor) + rb'(?:' + b"|".join(branches) + rb')' + value)
+            for anchor, branches in anchored.items()]
+
+
+SECRET_VALUE_STARTS = _value_starts([word.encode() for word in SECRET_KEY_NAMES.split("|") if not word.endswith("$")])
 
 
 def insert_new_blobs(connection: Connection) -> Insert:
@@ -72,56 +83,61 @@ def stored_group(members: Sequence[bytes]) -> bytes:
     """A group as the store keeps it: its resources' compact JSON (as the fleet holds them: keys in the order the
     inventory gave them, which Resource Graph and snapshot files keep from one scan to the next) with secrets
     masked: every non-empty value under a secret-looking key (keys kept, as
-    :func:`engine.output.redact.blank_secrets` does) and values secret by their origin wherever they sit.
-    Masked in the JSON text when the values to mask are simple (most groups have none, or a flag or a settings
-    map under a secret-looking name); otherwise the group is parsed and walked."""
-    encoded = b"[" + b",".join(members) + b"]"
-    masked = _masked_text(encoded)
-    if masked is None:
-        return orjson.dumps(scrub_data(blank_secrets([orjson.loads(member) for member in members])))
-    return masked
+    :func:`engine.output.redact.blank_secrets` does) and values secret by their origin wherever they sit."""
+    return stored_groups([members])[0]
+
+
+def stored_groups(groups: Sequence[Sequence[bytes]]) -> list[bytes]:
+    """:func:`stored_group` of each group, the secrets of all of them searched for at once. Masked in the JSON text
+    when the values to mask are simple (most groups have none, or a flag or a settings map under a secret-looking
+    name); otherwise the group is parsed and walked."""
+    masked = _masked_texts([b"[" + b",".join(members) + b"]" for members in groups])
+    return [text if text is not None else
+            orjson.dumps(scrub_data(blank_secrets([orjson.loads(member) for member in members])))
+            for text, members in zip(masked, groups, strict=True)]
 
 
 def _masked_text(encoded: bytes) -> bytes | None:
-    """``encoded`` (JSON, compact or not) with every scalar under a secret-looking key (directly, or in an object of
-    scalars) made ``"***"``, but empty ones; None when that cannot be done in the text for sure: an escaped character, non-ASCII
-    text (case folding may turn it into a secret-looking name), a deeper value under a secret-looking key, or a
-    value secret by its origin."""
-    if b"\\" in encoded or not encoded.isascii():
-        return None
-    lowered = encoded.lower()
-    spans: set[tuple[int, int]] = set()
-    for start in _secret_values(lowered):
-        if lowered.startswith(EMPTY, start):
-            continue  # most secret-looking keys hold nothing: their value is kept as it is
-        value = SCALAR_VALUE.match(lowered, start)
-        if value is not None:
-            scalars = [value.span()]
-        elif (flat := FLAT_OBJECT.match(lowered, start)) is not None:
-            scalars = [member.span(1) for member in MEMBER_VALUE.finditer(lowered, start, flat.end())]
-        else:
-            return None
-        spans.update(span for span in scalars if lowered[span[0]:span[1]].translate(None, b" \t\r\n") not in KEPT)
-    masked = encoded
-    for begin, end in sorted(spans, reverse=True):
-        masked = masked[:begin] + MASKED + masked[end:]
-    return None if SECRET_VALUES.mentioned_in(masked.decode()) else masked
+    """``encoded`` (JSON, compact or not) masked in its text (:func:`_masked_texts`)."""
+    return _masked_texts([encoded])[0]
 
 
-def _secret_values(lowered: bytes) -> Iterator[int]:
-    """Where the value of each secret-looking key starts (a search per anchor, in C)."""
-    for anchor, words in SECRET_WORDS.items():
-        start = lowered.find(anchor)
-        while start != -1:
-            for word, offset in words:
-                begin = start - offset
-                if begin >= 0 and lowered.startswith(word, begin):
-                    rest = REST_OF_KEY.match(lowered, begin + len(word))
-                    if rest is not None:
-                        yield rest.end()
-            if anchor == b"key" and (end := END_OF_KEY.match(lowered, start + 3)) is not None:  # a name ending in "key"
-                yield end.end()
-            start = lowered.find(anchor, start + 1)
+def _masked_texts(texts: Sequence[bytes]) -> list[bytes | None]:
+    """Each of ``texts`` (JSON, compact or not) with every scalar under a secret-looking key (directly, or in an
+    object of scalars) made ``"***"``, but empty ones; None when that cannot be done in the text for sure: an
+    escaped character, non-ASCII text (case folding may turn it into a secret-looking name), a deeper value under a
+    secret-looking key, or a value secret by its origin. The texts are searched together, one pass per anchor
+    (a match never runs from one text into the next: it stops at the quote that ends its name or value)."""
+    lowered = b"\n".join(texts).lower()
+    starts = list(accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+    spans: list[set[tuple[int, int]]] = [set() for _ in texts]
+    walked: set[int] = set()
+    for pattern in SECRET_VALUE_STARTS:
+        for match in pattern.finditer(lowered):
+            start = match.end()
+            index = bisect_right(starts, start) - 1
+            if index in walked:
+                continue
+            value = SCALAR_VALUE.match(lowered, start)
+            if value is not None:
+                scalars = [value.span()]
+            elif (flat := FLAT_OBJECT.match(lowered, start)) is not None:
+                scalars = [member.span(1) for member in MEMBER_VALUE.finditer(lowered, start, flat.end())]
+            else:
+                walked.add(index)
+                continue
+            offset = starts[index]
+            spans[index].update((begin - offset, end - offset) for begin, end in scalars
+                                if lowered[begin:end].translate(None, b" \t\r\n") not in KEPT)
+    masked: list[bytes | None] = []
+    for index, text in enumerate(texts):
+        if index in walked or b"\\" in text or not text.isascii():
+            masked.append(None)
+            continue
+        for begin, end in sorted(spans[index], reverse=True):
+            text = text[:begin] + MASKED + text[end:]
+        masked.append(None if SECRET_VALUES.mentioned_in(text.decode()) else text)
+    return masked
 
 
 class InventoryWriter:
@@ -137,6 +153,7 @@ class InventoryWriter:
         self.digests: list[bytes] = []
         self.added = 0
         self.statement = insert_new_blobs(connection)
+        self.compressor = zstandard.ZstdCompressor(level=BLOB_LEVEL)
 
     def add(self, groups: Iterable[Sequence[bytes]]) -> None:
         """Groups as :meth:`engine.inventory.Fleet.encoded_groups` gives them: each resource's compact JSON.
@@ -145,12 +162,19 @@ class InventoryWriter:
         secret-looking keys, and masking a masked group changes nothing), unless it holds a value this process
         knows to be secret by its origin: only its digest is computed."""
         for batch in batched(groups, BATCH):
+            digests: list[bytes | None] = [None] * len(batch)
+            if self.known:
+                for index, members in enumerate(batch):
+                    encoded = b"[" + b",".join(members) + b"]"
+                    value = hashlib.sha256(encoded).digest()
+                    if value in self.known and not SECRET_VALUES.mentioned_in(encoded.decode()):
+                        digests[index] = value
+            masked = [members for members, value in zip(batch, digests, strict=True) if value is None]
+            contents = iter(stored_groups(masked)) if masked else iter(())
             unknown: dict[bytes, bytes] = {}
-            for members in batch:
-                encoded = b"[" + b",".join(members) + b"]"
-                value = hashlib.sha256(encoded).digest()
-                if value not in self.known or SECRET_VALUES.mentioned_in(encoded.decode()):
-                    content = stored_group(members)
+            for value in digests:
+                if value is None:
+                    content = next(contents)
                     value = hashlib.sha256(content).digest()
                     if value not in self.known:
                         unknown[value] = content
@@ -159,7 +183,8 @@ class InventoryWriter:
                 continue
             stored = set(self.connection.scalars(select(inventory_blobs.c.digest).where(
                 inventory_blobs.c.digest.in_([value.hex() for value in unknown]))))
-            rows = [{"digest": value.hex(), "size": len(content), "content": zlib.compress(content, BLOB_LEVEL)}
+            compress = self.compressor.compress
+            rows = [{"digest": value.hex(), "size": len(content), "content": compress(content)}
                     for value, content in unknown.items() if value.hex() not in stored]
             if rows:
                 self.connection.execute(self.statement, rows)
@@ -261,19 +286,29 @@ def _clusters(connection: Connection, digests: Sequence[bytes], scan_id: str,
 def _read_groups(connection: Connection, digests: Sequence[bytes], scan_id: str,
                  shown_url: str) -> Iterator[list[dict[str, Any]]]:
     """The groups of ``digests``, in that order, each checked against its digest."""
-    rows = connection.execute(select(inventory_blobs.c.digest, inventory_blobs.c.content).where(
-        inventory_blobs.c.digest.in_([digest.hex() for digest in digests])))
-    contents = {row.digest: bytes(row.content) for row in rows}
+    rows = connection.execute(select(inventory_blobs.c.digest, inventory_blobs.c.size, inventory_blobs.c.content)
+                              .where(inventory_blobs.c.digest.in_([digest.hex() for digest in digests])))
+    contents = {row.digest: (row.size, bytes(row.content)) for row in rows}
     for digest in digests:
-        content = contents.get(digest.hex())
-        try:
-            encoded = zlib.decompress(content) if content is not None else b""
-        except zlib.error:
-            encoded = b""
+        size, content = contents.get(digest.hex(), (0, None))
+        encoded = _decompressed(content, size) if content is not None else b""
         if hashlib.sha256(encoded).digest() != digest:
             problem = "is missing" if content is None else "does not match its digest"
             raise InputError(shown_url, f"the inventory of scan {scan_id} is damaged: blob {digest.hex()} {problem}")
         yield orjson.loads(encoded)
+
+
+def _decompressed(content: bytes, size: int) -> bytes:
+    """A blob's group (b"" when it cannot be decompressed): a Zstandard frame of ``size`` bytes (its size in the
+    frame's header, checked first: a damaged header must not make it allocate more), or a zlib stream."""
+    try:
+        if content.startswith(ZSTD_MAGIC):
+            if zstandard.frame_content_size(content) != size:
+                return b""
+            return zstandard.ZstdDecompressor().decompress(content)
+        return zlib.decompress(content)
+    except (zlib.error, zstandard.ZstdError):
+        return b""
 
 
 def prune_blobs(connection: Connection) -> int:

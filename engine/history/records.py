@@ -33,7 +33,7 @@ from engine.history.schema import (
     state_resources,
     state_verdicts,
 )
-from engine.history.sql import BATCH, batched, insert_ignoring_duplicates
+from engine.history.sql import BATCH, batched, insert_returning_ids
 from engine.ids import normalize
 from engine.inventory.fleet import compact_json
 from engine.models.results import ComplianceState, PolicyState
@@ -42,6 +42,7 @@ from engine.secret_values import scrub, scrub_data
 
 CHUNK = 65536  # records per stored chunk: what recording and reading hold at once, besides the parts
 CACHE = 50_000  # raw parts remembered while recording, per table (records come sorted by resource: recent ones repeat)
+TEXTS = 8192  # parts' texts remembered while recording, per table (a text met again is not parsed again)
 NOT_COMPLIANT_VALUES = frozenset(state.value for state in NOT_COMPLIANT_STATES)  # a resource's rollup
 # compliance % as Azure counts it: compliant, exempt and unknown (Manual, not attested) over all records
 COMPLIANT_VALUES = frozenset(state.value for state in (ComplianceState.COMPLIANT, ComplianceState.EXEMPT,
@@ -70,7 +71,6 @@ class _Parts:
         self.connection, self.table, self.stored = connection, table, stored
         self.ids: dict[Hashable, int] = {}
         self.pending: dict[Hashable, Any] = {}  # raw key -> what its stored row is made from
-        self.insert = insert_ignoring_duplicates(connection, table, "digest").returning(table.c.digest, table.c.id)
 
     def forget_if_full(self) -> None:
         """Bound the memory a scan of any size holds (before a batch: its records need their parts' ids)."""
@@ -83,8 +83,8 @@ class _Parts:
         for batch in batched(self.pending.items(), BATCH):
             stored = [(key, self.stored(source)) for key, source in batch]
             rows = {row["digest"]: row for _, row in stored}  # raw keys written differently may share a part
-            known = {bytes(value): part_id for value, part_id in self.connection.execute(self.insert,
-                                                                                          list(rows.values()))}
+            known = {bytes(value): part_id for value, part_id in insert_returning_ids(
+                self.connection, self.table, "digest", list(rows.values()))}
             if len(known) < len(rows):
                 known.update(self._lookup([value for value in rows if value not in known]))
             for key, row in stored:
@@ -121,6 +121,42 @@ def _verdict_row(record: dict[str, Any]) -> dict[str, Any]:
             "compliance_state": verdict["complianceState"], "content": orjson.dumps(verdict).decode()}
 
 
+# A record's text, as every format gets it (engine.evaluate.record_json): its resource's members, then its
+# policy's, then the verdict's with the timestamp among them; where each begins.
+POLICY_BEGINS = b'"policyAssignmentId":'
+VERDICT_BEGINS = b'"complianceState":'
+VERDICT_TEXT_KEYS = (*VERDICT_KEYS, "timestamp")
+_ALLOWED = {keys: frozenset(keys) for keys in (RESOURCE_KEYS, POLICY_KEYS, VERDICT_TEXT_KEYS)}
+
+
+def split_record(encoded: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """A record's JSON text cut where its policy's members and its verdict's begin (None when it cannot be).
+
+    A key's quoted name followed by a colon is a key (a string holding it escapes its quotes); each cut is checked
+    where it matters, when a text is first met (:func:`_members`): each piece must hold only its part's members,
+    whole, so that equal texts are equal parts."""
+    policy = encoded.find(POLICY_BEGINS)
+    verdict = encoded.find(VERDICT_BEGINS, policy)
+    if policy < 0 or verdict < 0:
+        return None
+    return encoded[:policy], encoded[policy:verdict], encoded[verdict:]
+
+
+def _members(text: bytes, opening: bytes, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """A piece of a record's text as an object (``opening`` before it, the comma after it dropped, closed when
+    open), or None unless it is whole members of ``keys`` only (a cut inside a value does not parse)."""
+    body = opening + text.rstrip()
+    if body.endswith(b","):
+        body = body[:-1] + b"}"
+    elif not body.endswith(b"}"):
+        body += b"}"
+    try:
+        members = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return members if isinstance(members, dict) and _ALLOWED[keys].issuperset(members) else None
+
+
 class StatesWriter:
     """Records a scan's records as they come (any number of :meth:`add` calls), in one transaction.
 
@@ -141,6 +177,9 @@ class StatesWriter:
         self.first_chunk = self.chunks = first_chunk
         self._chunk: list[array[int]] = [array("q") for _ in range(4)]
         self._timestamps: dict[str, int] = {}
+        # per part (resource, policy, verdict): its text in a record (split_record) -> its raw key (the verdict's
+        # with the record's state and timestamp), at most TEXTS of each
+        self._texts: tuple[dict[bytes, Any], dict[bytes, Any], dict[bytes, Any]] = ({}, {}, {})
         self._know_latest_scan()
 
     def _know_latest_scan(self) -> None:
@@ -169,41 +208,101 @@ class StatesWriter:
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         """Records as JSON documents (:meth:`PolicyState.to_json`), secrets already masked (as every output
         gets them): each part's stored form is the document's own values."""
-        resources, policies, verdicts = self.resources, self.policies, self.verdicts
-        for parts in (resources, policies, verdicts):
-            parts.forget_if_full()
+        self._store([self._keyed(record) for record in self._batch_begun(records)])
+
+    def add_encoded(self, records: Iterable[bytes]) -> None:
+        """Records as the JSON text every output got (:class:`engine.output.registry.OutputRecord`), secrets masked:
+        each part is told by its own text (:func:`split_record`), a text met before in this scan is not parsed
+        again; a record not split so is parsed whole."""
+        resources, policies, verdicts = self._texts
         keyed = []
-        for record in records:  # a record's parts by their raw values: most are met before, in this scan
-            get = record.get
-            resource = tuple(map(get, RESOURCE_KEYS))
-            policy = tuple(map(get, POLICY_KEYS))
-            verdict = _verdict_key(record)
-            if resource not in resources.ids:
-                resources.pending[resource] = resource
-            if policy not in policies.ids:
-                policies.pending[policy] = policy
-            if verdict not in verdicts.ids:
-                verdicts.pending[verdict] = record
-            keyed.append((resource, policy, verdict, record["complianceState"], record["timestamp"]))
+        for encoded in self._batch_begun(records):
+            split = split_record(encoded)
+            if split is not None:
+                known = resources.get(split[0]), policies.get(split[1]), verdicts.get(split[2])
+                if None in known:
+                    known = self._known_texts(split, known)
+                if known is not None:
+                    keyed.append((known[0], known[1], *known[2]))
+                    continue
+            keyed.append(self._keyed(orjson.loads(encoded)))
+        self._store(keyed)
+
+    def _batch_begun(self, records: Iterable[Any]) -> Iterable[Any]:
+        for parts in (self.resources, self.policies, self.verdicts):
+            parts.forget_if_full()
+        for texts in self._texts:
+            if len(texts) > TEXTS:
+                texts.clear()
+        return records
+
+    def _keyed(self, record: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...], bytes, str, str]:
+        """A record's parts by their raw values (most are met before, in this scan), pending when new."""
+        get = record.get
+        resource = tuple(map(get, RESOURCE_KEYS))
+        policy = tuple(map(get, POLICY_KEYS))
+        verdict = _verdict_key(record)
+        if resource not in self.resources.ids:
+            self.resources.pending[resource] = resource
+        if policy not in self.policies.ids:
+            self.policies.pending[policy] = policy
+        if verdict not in self.verdicts.ids:
+            self.verdicts.pending[verdict] = record
+        return resource, policy, verdict, record["complianceState"], record["timestamp"]
+
+    def _known_texts(self, texts: tuple[bytes, bytes, bytes],
+                     known: tuple[Any, Any, Any]) -> tuple[Any, Any, Any] | None:
+        """A record's parts from their texts (:func:`split_record`), those not met before parsed: the resource's and
+        the policy's raw values, the verdict's raw key with the record's state and timestamp; each text remembered
+        and each new part pending. None when a text holds other members than its part's."""
+        resource, policy, verdict = known
+        if resource is None:
+            members = _members(texts[0], b"", RESOURCE_KEYS)
+            resource = None if members is None else tuple(map(members.get, RESOURCE_KEYS))
+        if policy is None:
+            members = _members(texts[1], b"{", POLICY_KEYS)
+            policy = None if members is None else tuple(map(members.get, POLICY_KEYS))
+        record = None
+        if verdict is None:
+            record = _members(texts[2], b"{", VERDICT_TEXT_KEYS)
+            if record is not None and "complianceState" in record and "timestamp" in record:
+                verdict = (_verdict_key(record), record["complianceState"], record["timestamp"])
+        if resource is None or policy is None or verdict is None:
+            return None
+        for text, raw, cache in zip(texts, (resource, policy, verdict), self._texts, strict=True):
+            cache[text] = raw
+        if resource not in self.resources.ids:
+            self.resources.pending[resource] = resource
+        if policy not in self.policies.ids:
+            self.policies.pending[policy] = policy
+        if record is not None and verdict[0] not in self.verdicts.ids:
+            self.verdicts.pending[verdict[0]] = record
+        return resource, policy, verdict
+
+    def _store(self, keyed: list[tuple[tuple[Any, ...], tuple[Any, ...], bytes, str, str]]) -> None:
+        """Give the new parts their ids, then append the records to the scan's chunk and count them."""
+        resources, policies, verdicts = self.resources, self.policies, self.verdicts
         for parts in (resources, policies, verdicts):
             parts.resolve()
         resource_ids, policy_ids, verdict_ids = resources.ids, policies.ids, verdicts.ids
         states, figures, timestamps, counter = self.states, self.figures, self._timestamps, self.rolled_up
-        columns = self._chunk
+        resource_column, policy_column, verdict_column, timestamp_column = self._chunk
         for resource, policy, verdict, state, timestamp in keyed:
             policy_id = policy_ids[policy]
             index = timestamps.get(timestamp)
             if index is None:
                 index = timestamps[timestamp] = len(timestamps)
-            for column, value in zip(columns, (resource_ids[resource], policy_id, verdict_ids[verdict], index),
-                                     strict=True):
-                column.append(value)
+            resource_column.append(resource_ids[resource])
+            policy_column.append(policy_id)
+            verdict_column.append(verdict_ids[verdict])
+            timestamp_column.append(index)
             states[state] += 1
             figures[policy_id, resource[4], state in COMPLIANT_VALUES] += 1
             counter.add_resource(resource[0].lower(), state in NOT_COMPLIANT_VALUES)
-            if len(columns[0]) >= CHUNK:
+            if len(resource_column) >= CHUNK:
                 self._write_chunk()
-                columns, timestamps = self._chunk, self._timestamps
+                (resource_column, policy_column, verdict_column, timestamp_column), timestamps = (self._chunk,
+                                                                                                   self._timestamps)
 
     def _write_chunk(self) -> None:
         count = len(self._chunk[0])

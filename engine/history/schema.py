@@ -114,8 +114,8 @@ def _inventory_tables_v3(target: MetaData) -> tuple[Table, Table, Table]:
     """Version 3's tables: each scan's inventory, content-addressed per cluster, and its assignments.
 
     ``inventory_blobs`` holds each distinct cluster (with its extensions and flux configurations; or one
-    other resource) once: canonical JSON, secrets masked, zlib-compressed, keyed by the SHA-256 of that
-    JSON. ``scan_inventories`` lists a scan's blobs in fleet order as concatenated 32-byte digests, so the
+    other resource) once: canonical JSON, secrets masked, compressed (zlib then; Zstandard since, told apart by
+    their first bytes: engine.history.inventory), keyed by the SHA-256 of that JSON. ``scan_inventories`` lists a scan's blobs in fleet order as concatenated 32-byte digests, so the
     store grows with churn rather than with fleet size x scans. ``scan_assignments`` names what a scan
     evaluated (what-if names the definitions a change adds or removes).
     """

@@ -484,7 +484,7 @@ class ScanRecording:
         self._transaction: Transaction | None = None
         self._states: StatesWriter | None = None
         self._inventory: InventoryWriter | None = None
-        self._pending: list[dict[str, Any]] = []  # records added one by one, not yet stored
+        self._pending: list[bytes] = []  # records added one by one (their text), not yet stored
 
     def __enter__(self) -> ScanRecording:
         return self
@@ -509,9 +509,9 @@ class ScanRecording:
 
     def add(self, record: OutputRecord) -> None:
         """One record of a streamed scan (a :class:`engine.evaluate.streaming.RecordSink`), stored in batches."""
-        self._pending.append(record.data)
+        self._pending.append(record.json)
         if len(self._pending) >= INSERT_BATCH:
-            self.add_records(self._pending)
+            self._begin().add_encoded(self._pending)
             self._pending = []
 
     def add_inventory(self, groups: Iterable[Sequence[bytes]]) -> None:
@@ -528,7 +528,7 @@ class ScanRecording:
         """Write the rest (the last records, the inventory's list, the assignments, the counts) and commit.
         ``resources``: the overall resource compliance when the records did not come in the scan's order."""
         if self._pending:
-            self.add_records(self._pending)
+            self._begin().add_encoded(self._pending)
             self._pending = []
         states = self._begin()
         assert self._connection is not None and self._transaction is not None

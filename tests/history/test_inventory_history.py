@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from output.records import fleet_states
@@ -62,8 +63,26 @@ def record(store: HistoryStore, scan_id: str, day: int, resources: list[dict[str
 
 
 def blob_contents(store: HistoryStore) -> list[bytes]:
+    """Every blob's group; new blobs are Zstandard frames."""
     with store.engine.connect() as connection:
-        return [zlib.decompress(content) for content in connection.scalars(select(inventory_blobs.c.content))]
+        contents = list(connection.scalars(select(inventory_blobs.c.content)))
+    assert all(content.startswith(b"\x28\xb5\x2f\xfd") for content in contents)
+    return [zstandard.ZstdDecompressor().decompress(content) for content in contents]
+
+
+def test_blobs_written_by_zlib_before_read_back_the_same(store_url):
+    """Stores written before blobs were Zstandard frames hold zlib streams: they read as they did, next to new
+    blobs."""
+    resources = generated()
+    with HistoryStore(store_url) as store:
+        record(store, "a", 0, resources)
+        expected = by_id(list(store.inventory("a").resources()))
+        with store.engine.begin() as connection:
+            rows = connection.execute(select(inventory_blobs.c.digest, inventory_blobs.c.content)).all()
+            for digest, content in rows[::2]:
+                connection.execute(inventory_blobs.update().where(inventory_blobs.c.digest == digest).values(
+                    content=zlib.compress(zstandard.ZstdDecompressor().decompress(content), 6)))
+        assert by_id(list(store.inventory("a").resources())) == expected
 
 
 def test_stored_inventory_round_trips_with_secrets_blanked(store_url, tmp_path: Path, capsys):
@@ -233,7 +252,9 @@ def test_bad_from_store_is_one_line_and_writes_nothing(tmp_path: Path, monkeypat
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(content=st.binary(max_size=200) | st.builds(zlib.compress, st.binary(max_size=200)))
+@given(content=st.binary(max_size=200) | st.builds(zlib.compress, st.binary(max_size=200))
+       | st.builds(lambda data, size: zstandard.ZstdCompressor().compress(data)[:size], st.binary(max_size=200),
+                   st.integers(0, 220)))
 def test_any_stored_blob_reads_back_or_is_named_damaged(content: bytes):
     """Whatever bytes a blob holds, reading the inventory gives the fleet or one InputError, never a crash."""
     with HistoryStore("sqlite://") as store:
@@ -243,6 +264,25 @@ def test_any_stored_blob_reads_back_or_is_named_damaged(content: bytes):
             connection.execute(inventory_blobs.update().where(inventory_blobs.c.digest == digest)
                                .values(content=content))
         with pytest.raises(InputError, match="is damaged"):
+            store.inventory("a")
+
+
+def test_a_blob_whose_frame_claims_another_size_is_damaged_before_any_allocation():
+    """A Zstandard frame's header says how large its content is, and decompressing allocates that much: a damaged
+    header claiming a terabyte is named damaged (the blob's recorded size disagrees), not a MemoryError."""
+    with HistoryStore("sqlite://") as store:
+        record(store, "a", 0, generated(clusters=1))
+        with store.engine.begin() as connection:
+            digest, content = connection.execute(select(inventory_blobs.c.digest, inventory_blobs.c.content)).first()
+            header = content[4]
+            assert header & 0x23 == 0x20  # a single segment, no dictionary: the size follows (1, 2, 4 or 8 bytes)
+            size_bytes = (1, 2, 4, 8)[header >> 6]
+            lying = (content[:4] + bytes([0xE0 | (header & 0x1F)]) + (2**40).to_bytes(8, "little")
+                     + content[5 + size_bytes:])
+            assert zstandard.frame_content_size(lying) == 2**40
+            connection.execute(inventory_blobs.update().where(inventory_blobs.c.digest == digest)
+                               .values(content=lying))
+        with pytest.raises(InputError, match=f"blob {digest} does not match its digest"):
             store.inventory("a")
 
 

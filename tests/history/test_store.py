@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from output.records import SUBSCRIPTIONS, fleet_states
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.errors import InputError, ServiceError
 from engine.history import HistoryStore, ScanMetadata
-from engine.history.schema import MIGRATIONS, migrations_table
+from engine.history.records import split_record
+from engine.history.schema import MIGRATIONS, migrations_table, state_policies, state_resources, state_verdicts
 from engine.models.results import ComplianceState
+from engine.output.registry import OutputRecord
 
 DAY0 = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
 
@@ -147,6 +150,54 @@ def test_a_scan_recorded_in_batches_is_stored_only_when_finished(store_url):
         assert [scan.scan_id for scan in store.scans()] == ["done"]
         assert store.scans()[0].duration_seconds == 4.5 and recording.counts.total == len(states)
         assert store.states("done") == fleet_states() and store.states("left") == []
+
+
+def _reordered(document: dict) -> bytes:
+    """A record's text with its verdict's members first: not cut into parts, parsed whole."""
+    verdict = {key: value for key, value in document.items() if key in ("complianceState", "reasons")}
+    return orjson.dumps({**verdict, **document})
+
+
+def _resource_key_last(document: dict) -> bytes:
+    """A record's text with its resource group after its verdict: the resource's piece holds only resource members,
+    but not all of them: the cut is refused, the record parsed whole."""
+    return orjson.dumps({**{key: value for key, value in document.items() if key != "resourceGroup"},
+                         "resourceGroup": document["resourceGroup"]})
+
+
+@pytest.mark.parametrize("encode", [lambda document: orjson.dumps(document, option=orjson.OPT_INDENT_2),
+                                    orjson.dumps, _reordered, _resource_key_last],
+                         ids=["indented", "compact", "verdict-first", "resource-member-last"])
+def test_records_recorded_from_their_text_read_back_as_from_their_documents(store_url, encode):
+    """The streamed scan hands the store each record's text as the outputs got it: its parts are told by their
+    text, parsed once each; whatever the text's layout, what is stored is what the documents store, and the
+    parts are the same rows (a second scan from the documents adds none)."""
+    documents = [state.to_json() for state in fleet_states()]
+    details = {**documents[0], "details": {"complianceState": "nested", "policyAssignmentId": "not a key here"}}
+    documents.append({**details, "resourceId": documents[0]["resourceId"] + "/x"})
+    texts = [encode(document) for document in documents]
+    assert (split_record(texts[0]) is None) == (encode is _reordered)
+    with HistoryStore(store_url) as store:
+        with store.recording(ScanMetadata(scan_id="texts", started_at=DAY0)) as recording:
+            for text in [*texts, *texts[:3]]:  # texts met before are not parsed again
+                recording.add(OutputRecord(text))
+            recording.finish()
+        with store.engine.connect() as connection:
+            parts = [connection.scalar(select(func.count()).select_from(table))
+                     for table in (state_resources, state_policies, state_verdicts)]
+        with store.recording(ScanMetadata(scan_id="documents", started_at=DAY0)) as recording:
+            recording.add_records([*documents, *documents[:3]])
+            recording.finish()
+        with store.engine.connect() as connection:
+            assert [connection.scalar(select(func.count()).select_from(table))
+                    for table in (state_resources, state_policies, state_verdicts)] == parts
+        assert [record.document() for record in store.records("texts")] == [
+            record.document() for record in store.records("documents")]
+        assert store.records("texts")[-4].document()["details"] == details["details"]
+        stored = {scan.scan_id: scan for scan in store.scans()}
+        assert stored["texts"].resource_counts == stored["documents"].resource_counts
+        assert (stored["texts"].compliant, stored["texts"].total) == (stored["documents"].compliant,
+                                                                      stored["documents"].total)
 
 
 def test_a_scan_without_records_reads_back_empty_and_is_pruned(store_url):
