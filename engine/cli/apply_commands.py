@@ -33,7 +33,7 @@ from engine.cli.connection_options import (
     prepare_policies,
 )
 from engine.cli.output import console, say, write_text
-from engine.cli.scan_commands import command_line_overrides
+from engine.cli.scan_commands import command_line_overrides, config_keys
 from engine.config import resolve_config
 from engine.errors import InputError
 from remediation.apply import ApplyOptions, Secrets, apply_plan, default_journal_path, load_plan
@@ -44,11 +44,8 @@ from remediation.apply.progress import ApplyProgress
 
 # Command-line options that override the --config file (the scheduled scan's settings: the ARM connection, and
 # the policies and assignments a scheduled remediation applies with): parameter -> dotted config key.
-APPLY_CONFIG_KEYS = {"arm_endpoint": "scan.arm_endpoint", "ca_bundle": "scan.ca_bundle",
-                     "credential": "scan.credential", "policy": "scan.policies", "assignment": "scan.assignments",
-                     "exemption": "scan.exemptions", "attestation": "scan.attestations",
-                     "management_groups": "scan.management_group_map", "rego_engine": "scan.rego_engine",
-                     "opa_url": "scan.opa_url"}
+APPLY_CONFIG_KEYS = config_keys("arm_endpoint", "ca_bundle", "credential", "policy", "assignment", "exemption",
+                                "attestation", "management_groups", "rego_engine", "opa_url")
 
 
 def parse_write_limit(text: str) -> tuple[int, float]:

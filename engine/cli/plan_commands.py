@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +40,7 @@ from remediation.plan.io import plan_json
 from remediation.plan.models import Action, Plan, count_changes
 from remediation.plan.waves import RolloutOptions
 from remediation.report import render_html, render_markdown
+from remediation.report.render import shown_value as report_value
 
 # Command-line options that override the --config file (the scheduled scan's settings): parameter -> config key.
 PLAN_CONFIG_KEYS = {name: key for name, key in CONFIG_KEYS.items() if key.startswith("scan.")} | {"facts": "scan.facts"}
@@ -136,8 +136,9 @@ VALUE_WIDTH = 60  # characters of a before or after value the terminal shows
 
 
 def shown_value(value: object) -> str:
-    """A before or after value as the reports write it (JSON, ``(none)`` when absent), cut to a line's share."""
-    text = "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+    """A before or after value as the reports write it (:func:`remediation.report.render.shown_value`), cut to a
+    line's share."""
+    text = report_value(value)
     return text if len(text) <= VALUE_WIDTH else text[:VALUE_WIDTH - 1] + "…"
 
 

@@ -67,6 +67,12 @@ CONFIG_KEYS = {"inventory": "scan.inventory", "subscription": "scan.subscription
                "log_format": "logging.format"}
 
 
+def config_keys(*parameters: str) -> dict[str, str]:
+    """The :data:`CONFIG_KEYS` of ``parameters``: a command sharing some of scan's options overrides the same
+    config keys with them."""
+    return {parameter: CONFIG_KEYS[parameter] for parameter in parameters}
+
+
 def given(ctx: typer.Context, name: str) -> bool:
     """Whether option ``name`` came from the command line or its environment variable, not its default."""
     source = ctx.get_parameter_source(name)

@@ -21,7 +21,7 @@ from engine.cli.connection_options import (
     prepare_policies,
 )
 from engine.cli.output import say, write_text, write_texts
-from engine.cli.scan_commands import command_line_overrides, given, print_notes
+from engine.cli.scan_commands import command_line_overrides, config_keys, given, print_notes
 from engine.config import resolve_config
 from engine.errors import EXIT_FINDINGS, EXIT_OK, InputError
 from engine.history import HistoryStore
@@ -29,10 +29,8 @@ from engine.history.whatif import what_if
 from engine.history.whatif_formats import assignment_set_notes, headline, output_format_of, render_whatif
 
 # Command-line options that override the --config file (the scheduled scan's): parameter -> dotted config key.
-CONFIG_KEYS = {"policy": "scan.policies", "assignment": "scan.assignments", "exemption": "scan.exemptions",
-               "attestation": "scan.attestations", "management_groups": "scan.management_group_map",
-               "rego_engine": "scan.rego_engine", "opa_url": "scan.opa_url",
-               "strict_aliases": "scan.strict_aliases", "store": "store.url"}
+CONFIG_KEYS = config_keys("policy", "assignment", "exemption", "attestation", "management_groups", "rego_engine",
+                          "opa_url", "strict_aliases", "store")
 
 
 class WhatIfFormat(StrEnum):

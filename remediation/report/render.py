@@ -32,10 +32,15 @@ def resource_group_name(resource_id: str) -> str:
         return ""  # "(shared resources)"
 
 
+def shown_value(value: object) -> str:
+    """A change's before or after value as every report writes it: its JSON, ``(none)`` when absent."""
+    return "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+
+
 _environment = Environment(loader=PackageLoader("remediation.report", "templates"),
                            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False), trim_blocks=True, lstrip_blocks=True)
 _environment.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2)
-_environment.filters["value"] = lambda value: "(none)" if value is None else json.dumps(value, ensure_ascii=False)
+_environment.filters["value"] = shown_value
 # every name, id or message is a code span (engine.untrusted_text.markdown_code): no HTML, link or @mention
 _environment.filters["code"] = _environment.filters["md"] = markdown_cell
 _environment.filters["md_text"] = markdown_code

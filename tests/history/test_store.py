@@ -12,7 +12,13 @@ from sqlalchemy import func, select
 from engine.errors import InputError, ServiceError
 from engine.history import HistoryStore, ScanMetadata
 from engine.history.records import split_record
-from engine.history.schema import MIGRATIONS, migrations_table, state_policies, state_resources, state_verdicts
+from engine.history.schema import (
+    MIGRATIONS,
+    migrations_table,
+    state_policies,
+    state_resources,
+    state_verdicts,
+)
 from engine.models.results import ComplianceState
 from engine.output.registry import OutputRecord
 
