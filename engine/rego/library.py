@@ -22,11 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.errors import InputError
 from engine.inventory import ClusterInventory, Fleet, FleetShard
 from engine.rego.bundle import PARAMETER_SETS_KEY, ScanBundle
+from engine.rego.compile_checks import refused_by_opa
 from engine.rego.divergences import divergences
 from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
 from engine.rego.engines import BundleRejected, Diagnostic, RegoEngine, RegoRuntimeError
 from engine.rego.metadata_calls import with_metadata_calls
 from engine.rego.modules import RegoModule, discover, read_module
+from engine.rego.output_calls import with_output_calls
 from engine.rego.references import unresolved
 
 DEFINITION_ID_PREFIX = "rego:"
@@ -127,8 +129,8 @@ class RegoLibrary:
         if engine not in ENGINES:
             raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(ENGINES)}", value=engine)
         modules, diagnostics = _read_all(discover(paths))
-        if engine == DEFAULT_ENGINE:  # regorus lacks rego.metadata.*: answered from METADATA
-            modules = with_metadata_calls(modules)
+        if engine == DEFAULT_ENGINE:  # regorus lacks rego.metadata.* (answered from METADATA) and f(x, out) of extensions
+            modules = with_output_calls(with_metadata_calls(modules))
         return cls._compile(modules, diagnostics, engine, engine_options)
 
     @classmethod
@@ -136,8 +138,9 @@ class RegoLibrary:
                  engine_options: dict[str, Any]) -> RegoLibrary:
         kind = ENGINES[engine]
         modules, compile_problems = kind.check(modules)
+        modules, refusals = refused_by_opa(modules)
         modules, reference_problems = unresolved(modules, kind.is_builtin)
-        diagnostics = [*diagnostics, *compile_problems, *reference_problems]
+        diagnostics = [*diagnostics, *compile_problems, *refusals, *reference_problems]
         while True:
             bundle, policies, metadata_problems = _policy_bundle(modules)
             try:

@@ -78,15 +78,21 @@ def diagnostic(error: BaseException, fallback_file: str) -> Diagnostic:
     return Diagnostic(place.group(1), int(place.group(2)), what, int(place.group(3)))
 
 
-def _unlimited_engine() -> regorus.Engine:
-    """A regorus interpreter with OPA's built-ins (:mod:`engine.rego.opa_builtins`) and no source limits.
+def unlimited_parser() -> regorus.Engine:
+    """A regorus engine without source limits, for parsing (its AST) and as the base of an interpreter.
 
     regorus refuses lines over 1,024 columns, files over 20,000 lines or 1 MiB; OPA has no such
     limits, so a policy with a long line (a long package name, an allow-list on one line) must
     load; reading the files is bounded by the input limits already.
     """
-    interpreter = regorus.Engine()
-    interpreter.set_policy_length_config(max_col=2**31 - 1, max_file_bytes=2**40, max_lines=2**40)
+    engine = regorus.Engine()
+    engine.set_policy_length_config(max_col=2**31 - 1, max_file_bytes=2**40, max_lines=2**40)
+    return engine
+
+
+def _unlimited_engine() -> regorus.Engine:
+    """A regorus interpreter with OPA's built-ins (:mod:`engine.rego.opa_builtins`) and no source limits."""
+    interpreter = unlimited_parser()
     opa_builtins.install(interpreter)
     return interpreter
 
@@ -103,15 +109,18 @@ _BUILTIN_PROBE = regorus.Engine()
 
 
 @functools.cache
-def regorus_builtin(name: str) -> bool:
-    """Whether regorus, with OPA's built-ins added, has ``name`` (a call with no arguments tells unknown from arity)."""
-    if name in opa_builtins.BUILTINS:
-        return True
+def native_builtin(name: str) -> bool:
+    """Whether regorus itself has ``name`` (a call with no arguments tells an unknown name from a wrong arity)."""
     try:
         _BUILTIN_PROBE.eval_query(f"{name}()")
     except RuntimeError as error:
         return "could not find function" not in str(error)
     return True
+
+
+def regorus_builtin(name: str) -> bool:
+    """Whether regorus, with OPA's built-ins added, has ``name``."""
+    return name in opa_builtins.BUILTINS or native_builtin(name)
 
 
 def check_modules(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], list[Diagnostic]]:
@@ -169,10 +178,10 @@ def _variable_keys(reference: dict[str, Any]) -> list[bool]:
 
 
 def _general_ref_head(kind: str, head: dict[str, Any]) -> bool:
-    """A head whose ref has a variable key before its last term (``p[q].r := v``, ``p.q[r].s := 1``), or a
-    ``contains`` head with a variable key (``p[q] contains r``): regorus's VM builds such documents wrongly."""
+    """A head other than ``p contains x``, ``p := v`` or ``p[k] := v`` (``p.q.r := 1``, ``a.b contains x``,
+    ``p[q].r := v``): regorus's VM builds such documents wrongly (flattened or empty)."""
     keys = _variable_keys(head["refr"])
-    return any(keys) if kind == "Set" else any(keys[1:])
+    return not (keys == [] or (kind == "Compr" and keys == [True]))
 
 
 def vm_unconformant_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:

@@ -38,6 +38,7 @@ import regopy
 import regorus
 
 from engine.errors import InputError
+from engine.rego.compile_checks import refused_by_opa
 from engine.rego.coverage import FileCoverage, Range, file_coverage
 from engine.rego.coverage_probes import instrument
 from engine.rego.engine_kinds import DEFAULT_ENGINE
@@ -115,8 +116,8 @@ def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverag
               run: str | None = None) -> TestRun:
     """Compile every module under ``paths`` (tests included) and run each test (``run``: a regex on the full name).
 
-    A file that does not compile, or imports or calls something no loaded file defines, is bad
-    input (InputError, file and line).
+    A file that does not compile (on the engine, or on OPA: engine.rego.compile_checks), or imports or
+    calls something no loaded file defines, is bad input (InputError, file and line).
     """
     runner = TEST_RUNNERS.get(engine)
     if runner is None:
@@ -128,9 +129,10 @@ def run_tests(paths: Iterable[str | Path], engine: str = DEFAULT_ENGINE, coverag
     accepted, diagnostics = check_modules(modules)
     if not diagnostics:
         accepted, diagnostics = runner.check(accepted)
+    accepted, refusals = refused_by_opa(accepted)
     accepted, reference_problems = unresolved(accepted, runner.is_builtin)
-    if diagnostics or reference_problems:
-        first = (diagnostics or reference_problems)[0]
+    if diagnostics or refusals or reference_problems:
+        first = (diagnostics or refusals or reference_problems)[0]
         raise InputError(first.file, first.message, location=first.place)
     plan = plan_tests(accepted)
     return runner.run(replace(plan, tests=[test for test in plan.tests if selected(f"{test.package}.{test.name}")]),

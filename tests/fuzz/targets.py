@@ -566,6 +566,15 @@ REGO_SCALARS = st.one_of(SCALARS, st.sampled_from([
     "10.0.0.0/8", "10.0.0.1", "::ffff:10.0.0.0/104", "2001:db8::/33", "fe80::1%eth0/64", "0.0.0.0/0", "::/0",
     "e30.e30.", "eyJjdHkiOiJKV1QifQ.ImUzMC5lMzAuIg.", "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo",
     "%d|%v|%-8.3f|%q|%x|%!", "1.0.0-rc.1+b", "2006-01-02T15:04:05Z", "*.a.{b,c}", "a,b,,c", "ß", "a%zz&b=%20", "1e30",
+    # regex.globs_match patterns; a certificate for the x509 parsers (EC P-256, CN root)
+    "[a-c]+x*", "a\\*.+", "[c-a]", "[a-", "\\",
+    "-----BEGIN CERTIFICATE-----\nMIIBMzCB2aADAgECAgEBMAoGCCqGSM49BAMCMA8xDTALBgNVBAMMBHJvb3QwIBcN\n"
+    "MjQwMTAxMDAwMDAwWhgPMjEyNDAxMDEwMDAwMDBaMA8xDTALBgNVBAMMBHJvb3Qw\n"
+    "WTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQ+0RO3iDtMWQY4N52wwhzaFnQu0CVQ\n"
+    "SL9DM5HTdLwh0ZCZIJrMxMiiJMhDr6T0xooJDQTaXpiJ2uL47vzoKjdAoyQwIjAP\n"
+    "BgNVHRMBAf8EBTADAQH/MA8GA1UdEQQIMAaCBHJvb3QwCgYIKoZIzj0EAwIDSQAw\n"
+    "RgIhAI8ia1rXRR9eZaHOC9evOUCtPXkX8QTSpB2kzo0C/zyuAiEAyxnwIEBWDdDy\n"
+    "+09XZzh0UXSjWie+HYg1uGEcwMJrj7U=\n-----END CERTIFICATE-----\n",
     # keys of the JWT verifiers: a PEM public key (EC P-256), a JWK set with kid and alg
     "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEknF5kKi+F6DdM49mDyQ5QKS3J+u2\n"
     "FUg6eFUtCY2zinvNAbrPr8+77Ulb91nLSnX6QkepzbfLJ46/NJkJEpMnXA==\n-----END PUBLIC KEY-----\n",

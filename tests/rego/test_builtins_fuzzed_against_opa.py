@@ -1,5 +1,6 @@
 """Hypothesis against the real OPA: the built-ins arcpolicy provides in Python (net.cidr_merge,
-net.cidr_contains_matches, net.cidr_intersects, strings.split_n, io.jwt.decode, io.jwt.verify_hs256) on
+net.cidr_contains_matches, net.cidr_intersects, strings.split_n, io.jwt.decode, io.jwt.verify_hs256,
+regex.globs_match, crypto.x509.parse_certificates and parse_and_verify_certificates) on
 generated operands, through the default path (regorus with arcpolicy's replacements), answer as OPA does:
 OPA's value, or an error or undefined where OPA stops on the built-in's error.
 
@@ -36,6 +37,13 @@ intersects := net.cidr_intersects(input.a, input.b)
 split := strings.split_n(input.a, input.b, input.c)
 decoded := io.jwt.decode(input.a)
 verified := io.jwt.verify_hs256(input.a, input.b)
+globs := regex.globs_match(input.a, input.b)
+certificates := [[c.Subject, c.Issuer, c.NotAfter, c.DNSNames, c.IsCA, c.KeyUsage, c.Extensions, c.Raw] |
+	some c in crypto.x509.parse_certificates(input.a)
+]
+chain := [[valid, [c.Subject.CommonName | some c in chain]] |
+	[valid, chain] := crypto.x509.parse_and_verify_certificates(input.a)
+]
 """
 
 # ---- operands ----------------------------------------------------------------------------------------------------
@@ -84,6 +92,48 @@ SEPARATORS = st.sampled_from(["", ",", ", ", "a", "é", ",,"])
 SPLIT_TEXTS = st.text(alphabet="a,bé ", max_size=10)
 LIMITS = st.one_of(st.integers(min_value=-5, max_value=12), st.sampled_from([2**63 - 1, -(2**63), 1.5, 2.0, "2", None]))
 
+GLOB_ATOMS = st.sampled_from(["a", "b", ".", "[ab]", "[a-c]", "[b-d]", "[]", "\\*", "\\.", "x", "-", "[a\\]]"])
+GLOBS = st.one_of(st.builds("".join, st.lists(st.builds(lambda atom, flag: atom + flag, GLOB_ATOMS,
+                                                        st.sampled_from(["", "", "*", "+"])), max_size=5)),
+                  st.text(alphabet="ab.[]-*+\\", max_size=6))
+
+
+def _certificate_texts() -> list[str]:
+    """A root, an intermediate and a leaf (EC P-256, fixed keys and times) as PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    keys = [ec.derive_private_key(secret, ec.SECP256R1()) for secret in (11, 12, 13)]
+    names = ["root", "inter", "leaf.example"]
+    texts = []
+    for index, key in enumerate(keys):
+        issuer = max(index - 1, 0)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, names[index])]))
+                   .issuer_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, names[issuer])]))
+                   .public_key(key.public_key()).serial_number(index + 1)
+                   .not_valid_before(datetime.datetime(2024, 1, 1)).not_valid_after(datetime.datetime(2124, 1, 1))
+                   .add_extension(x509.BasicConstraints(ca=index < 2, path_length=None), critical=True)
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(names[index])]), critical=False))
+        texts.append(builder.sign(keys[issuer], hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode())
+    return texts
+
+
+CERTIFICATES = _certificate_texts()
+CERTIFICATE_TEXTS = st.builds(lambda chosen, edit, where: _edited("".join(chosen), edit, where),
+                              st.lists(st.sampled_from(CERTIFICATES), min_size=1, max_size=3),
+                              st.sampled_from(["", "", "", "A", "=", "-", "\n", "-----END CERTIFICATE-----\n"]),
+                              st.integers(min_value=0, max_value=2000))
+
+
+def _edited(text: str, edit: str, where: int) -> str:
+    at = where % (len(text) + 1)
+    return text[:at] + edit + text[at:]
+
+
 CASES = {
     "merged": st.fixed_dictionaries({"a": st.one_of(CIDR_LISTS, SCALARS)}),
     "merged_set": st.fixed_dictionaries({"a": FLAT_CIDR_LISTS}),
@@ -94,6 +144,9 @@ CASES = {
                                     "c": LIMITS}),
     "decoded": st.fixed_dictionaries({"a": st.one_of(TOKENS, st.text(alphabet="ab.=_-", max_size=8))}),
     "verified": st.fixed_dictionaries({"a": TOKENS, "b": st.one_of(SECRETS, SCALARS)}),
+    "globs": st.fixed_dictionaries({"a": st.one_of(GLOBS, SCALARS), "b": st.one_of(GLOBS, SCALARS)}),
+    "certificates": st.fixed_dictionaries({"a": st.one_of(CERTIFICATE_TEXTS, SCALARS)}),
+    "chain": st.fixed_dictionaries({"a": st.one_of(CERTIFICATE_TEXTS, SCALARS)}),
 }
 
 

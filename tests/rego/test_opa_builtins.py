@@ -21,14 +21,14 @@ from engine.cli.main import main
 from engine.inventory import Fleet
 from engine.inventory.generator import write_generated_fleet
 from engine.rego import RegoLibrary
+from engine.rego.compile_checks import OPA_ARITIES
 from engine.rego.divergences import DIFFERING_BUILTINS
 from engine.rego.engines import RegoRuntimeError
 from engine.rego.library import policy_input
 from engine.rego.opa_builtins import BUILTINS, NOT_PROVIDED, OVERRIDDEN
 from engine.rego.regorus_engine import RegorusEngine, regorus_builtin
 
-OPA_BUILTINS: dict[str, int] = json.loads(
-    (Path(__file__).parent / "data" / "opa_v1.20.2_builtins.json").read_text())["builtins"]
+OPA_BUILTINS: dict[str, int] = OPA_ARITIES
 
 
 def test_every_opa_builtin_is_regorus_s_provided_by_arcpolicy_or_reported() -> None:
@@ -130,14 +130,15 @@ def test_non_ascii_input_leaves_the_vm_for_case_mapping(tmp_path: Path) -> None:
 
 
 def test_a_missing_builtin_skips_that_policy_only_and_names_the_engines_that_have_it(tmp_path: Path) -> None:
-    (tmp_path / "jwt.rego").write_text('package jwt\n\nviolation contains {"msg": "token"} if crypto.x509.parse_certificates(input.token)\n')
+    (tmp_path / "template.rego").write_text(
+        'package template\n\nviolation contains {"msg": "text"} if strings.render_template(input.text, {})\n')
     (tmp_path / "ok.rego").write_text('package ok\n\nviolation contains {"msg": crypto.sha256("x")} if true\n')
     library = RegoLibrary.load([tmp_path])
     assert [policy.package for policy in library.policies] == ["ok"]
     [problem] = library.diagnostics
-    assert problem.file.endswith("jwt.rego") and problem.line == 3
-    assert problem.message == ("crypto.x509.parse_certificates is a built-in of OPA that this Rego engine lacks, so this policy is not "
-                               "evaluated (regopy and opa have it: --rego-engine)")
+    assert problem.file.endswith("template.rego") and problem.line == 3
+    assert problem.message == ("strings.render_template is a built-in of OPA that this Rego engine lacks, so this policy is "
+                               "not evaluated (opa has it: --rego-engine)")
     assert library.evaluate(cluster())["ok"].violations[0].msg == (
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881")
 
@@ -276,7 +277,8 @@ def test_rego_metadata_with_annotations_opa_reshapes_is_reported(tmp_path: Path)
 
 
 SCANNED = {
-    "jwt.rego": 'package jwt\n\nviolation contains {"msg": "token"} if crypto.x509.parse_certificates(input.resource.tags.token)\n',
+    "template.rego": 'package template\n\nviolation contains {"msg": "text"} if '
+                     "strings.render_template(input.resource.tags.text, {})\n",
     "negated.rego": 'package negated\n\nviolation contains {"msg": "agent version is not semver"} if '
                     "not semver.is_valid(input.resource.properties.agentVersion)\n",
     "many.rego": 'package many\n\nviolation contains {"msg": sprintf("%d extensions, %.1f per type", [n, n / count('
@@ -299,15 +301,16 @@ def test_a_scan_runs_every_policy_but_the_one_a_builtin_is_missing_for_and_says_
     output = tmp_path / "records.json"
     assert main(["scan", "-i", str(fleet_file), "--policy", str(policies), "--format", "json", "-o", str(output)]) == 1
     err = capsys.readouterr().err
-    assert err.count(f"{policies / 'jwt.rego'}:3: crypto.x509.parse_certificates is a built-in of OPA that this Rego engine lacks") == 1
+    assert err.count(f"{policies / 'template.rego'}:3: strings.render_template is a built-in of OPA that this Rego engine "
+                     "lacks") == 1
     assert err.count(f"{policies / 'negated.rego'}:3: `not semver.is_valid(") == 1
     records = json.loads(output.read_text())["value"]
-    assert not [record for record in records if record["policyDefinitionId"] == "rego:jwt"]
+    assert not [record for record in records if record["policyDefinitionId"] == "rego:template"]
     clusters = list(Fleet(json.loads(fleet_file.read_text())).clusters())
     scanned = {(record["policyDefinitionName"], record["resourceId"].lower()):
                sorted(reason["message"] for reason in record.get("reasons", [])) for record in records}
     assert len(scanned) == 2 * len(clusters)
-    with OpaOracle([(name, source) for name, source in SCANNED.items() if name != "jwt.rego"]) as opa:
+    with OpaOracle([(name, source) for name, source in SCANNED.items() if name != "template.rego"]) as opa:
         judged = {package: dict(zip((cluster.id.lower() for cluster in clusters), opa.documents(
             f"{package}.violation", [policy_input(cluster) for cluster in clusters]), strict=True))
             for package in ("negated", "many")}
@@ -686,6 +689,18 @@ io.jwt.decode("W10.eyJzdWIiOiIxMjM0IiwibiI6MS41LCJ1Ijoiw6kiLCJhIjpbMSx7ImIiOm51b
 io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e2JhZA.E1ZTz2UzHFu22-8IAS5Gv_kSSEKeI61N7bn5laTXy7E")
 io.jwt.decode("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.t-IDcSemACt8x4iTMCda8Yhe3iZaWbvV5XKSTbuAn0M")
 io.jwt.decode("a.b.c.d")
+json.is_valid("NaN")
+json.is_valid("[1,]")
+json.is_valid(" {\"a\": 1, \"a\": 2} ")
+yaml.is_valid("a: [")
+yaml.is_valid("- x")
+regex.globs_match("a*", "b*")
+regex.globs_match("", "")
+regex.globs_match("[a-c]+x", "bbx")
+regex.globs_match("[c-a]", "b")
+crypto.x509.parse_rsa_private_key("")
+crypto.x509.parse_certificates("")
+crypto.x509.parse_and_verify_certificates("nope")
 io.jwt.decode("abcde.e30.")
 io.jwt.decode("e30.e30.")
 io.jwt.decode("e30=.e30.")

@@ -5,7 +5,8 @@ their expected answers left out) is asked of the real OPA as written, and of arc
 policy is evaluated: the case's modules, its data written as packages (arcpolicy loads no data
 documents), and a policy whose ``violation`` holds one object per solution of the query, loaded
 with ``RegoLibrary`` (regorus's VM where it is conformant, the interpreter with OPA's built-ins
-otherwise). Both result sets must be equal, or, where OPA's strict bridge stops on a built-in's
+otherwise). Data no package can hold (``data.foo := "bar"`` at the top) is given to arcpolicy's
+interpreter as a data document instead. Both result sets must be equal, or, where OPA's strict bridge stops on a built-in's
 error (OPA's default makes that expression undefined), arcpolicy must find no solution or an
 error; an OPA compile error must be a load diagnostic. The few cases where regorus differs and
 arcpolicy cannot make OPA's answer are listed with the reason (docs/rego.md, "Where regorus
@@ -15,6 +16,7 @@ differs from OPA"): the test fails when one of them starts agreeing too, so the 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,12 @@ from rego.opa_oracle import BUILTIN_ERROR_CODES
 
 from engine.rego import RegoLibrary
 from engine.rego.engines import RegoRuntimeError
+from engine.rego.regorus_engine import error_message, new_interpreter
 
 CASES_DIR = Path(__file__).parent / "data" / "opa_cases"
 CASES = [case for path in sorted(CASES_DIR.glob("*.yaml")) for case in yaml.safe_load(path.read_text())["cases"]]
 WRAPPER_PACKAGE = "arcpolicy_case"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Where regorus differs from OPA and arcpolicy cannot give OPA's answer (docs/rego.md says why).
 KNOWN_DIFFERENCES = {
@@ -36,6 +40,10 @@ KNOWN_DIFFERENCES = {
     "sprintf/big_int/max_cert_serial_number": "a number beyond 64 bits given to an arcpolicy extension",
     "regression/function refs and package extent": "a package's document omits a function's ref-head path",
     "refheads/general, set leaf, deep query": "a `contains` rule with a literal key hides one with a variable key",
+    "defaultkeyword/function with var arg, ref head": "a package's document omits a function's ref-head path",
+    **dict.fromkeys(["functions/nested complete doc with conflict, else",
+                     "functions/nested function with conflict, else"],
+                    "two definitions of one rule whose `else` values differ: OPA reports the conflict, regorus not"),
     **dict.fromkeys([
         "withkeyword/function: direct call, built-in replacement, arity 1",
         "withkeyword/function: direct call, built-in replacement, arity 1, result captured",
@@ -72,20 +80,47 @@ def _opa(case: dict[str, Any]) -> list[dict[str, Any]] | opa_bindings.OpaError:
         engine.close()
 
 
-def _data_packages(data: dict[str, dict[str, Any]]) -> list[str]:
-    """``data`` as an author writes it without data documents: one package per top-level key."""
+def _data_packages(data: dict[str, Any]) -> list[str] | None:
+    """``data`` as an author writes it without data documents: one package per top-level key (None when a
+    top-level value is not an object or a key is not a rule name: no package can hold it)."""
+    if not all(isinstance(rules, dict) and all(_NAME.fullmatch(rule) for rule in rules) for rules in data.values()):
+        return None
     return [f"package {package}\n\n" + "".join(f"{rule} := {json.dumps(value)}\n" for rule, value in rules.items())
             for package, rules in data.items()]
 
 
+def _wrapper(query: str, variables: list[str]) -> str:
+    """A policy whose violations are the query's solutions, one object of its variables each."""
+    details = ", ".join(f'"{name}": {name}' for name in variables)
+    body = "\n".join(f"\t{line}" for line in query.splitlines())
+    return (f'package {WRAPPER_PACKAGE}\n\nviolation contains {{"msg": "solution", "details": {{{details}}}}} '
+            f"if {{\n{body}\n}}\n")
+
+
+def _with_data(case: dict[str, Any], variables: list[str]) -> list[Any] | RegoRuntimeError | list[str]:
+    """A case whose data no package holds: arcpolicy's interpreter (regorus with OPA's built-ins) with the data."""
+    try:
+        interpreter = new_interpreter([*((f"case_{number}.rego", module) for number, module in enumerate(case["modules"])),
+                                       ("wrapper.rego", _wrapper(case["query"], variables))])
+    except RuntimeError as error:
+        return [error_message(error)]
+    interpreter.add_data_json(json.dumps(case["data"]))
+    interpreter.set_input_json(json.dumps(case.get("input", {})))
+    try:
+        violations = json.loads(interpreter.eval_rule_as_json(f"data.{WRAPPER_PACKAGE}.violation"))
+    except RuntimeError as error:
+        return RegoRuntimeError(error_message(error))
+    return [violation["details"] for violation in violations or []]
+
+
 def _ours(case: dict[str, Any], variables: list[str], folder: Path) -> list[Any] | RegoRuntimeError | list[str]:
     """The solutions on arcpolicy's default path; a RegoRuntimeError; or the load's diagnostics (strings)."""
-    for number, module in enumerate([*case["modules"], *_data_packages(case.get("data") or {})]):
+    packages = _data_packages(case.get("data") or {})
+    if packages is None:
+        return _with_data(case, variables)
+    for number, module in enumerate([*case["modules"], *packages]):
         (folder / f"case_{number}.rego").write_text(module)
-    details = ", ".join(f'"{name}": {name}' for name in variables)
-    body = "\n".join(f"\t{line}" for line in case["query"].splitlines())
-    (folder / "wrapper.rego").write_text(f'package {WRAPPER_PACKAGE}\n\nviolation contains '
-                                         f'{{"msg": "solution", "details": {{{details}}}}} if {{\n{body}\n}}\n')
+    (folder / "wrapper.rego").write_text(_wrapper(case["query"], variables))
     library = RegoLibrary.load([folder])
     if library.diagnostics:
         return [str(diagnostic) for diagnostic in library.diagnostics]
@@ -144,3 +179,17 @@ def test_a_general_ref_head_is_answered_as_opa(tmp_path: Path, source: str) -> N
     case = {"note": "ref head", "modules": [source], "query": "data.test.p = x", "input": {"name": "n"}}
     agreed, shown = _judged(case, tmp_path)
     assert agreed, shown
+
+
+@pytest.mark.parametrize("body", [
+    'crypto.sha256("a", x)',
+    'io.jwt.decode("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln", [_, x, _])',
+    'net.cidr_merge(["10.0.0.0/9",\n\t\t"10.128.0.0/9"], x)',
+    'not net.cidr_intersects("10.0.0.0/8", "11.0.0.0/8", true)\n\tx := 1',
+])
+def test_an_added_builtin_in_the_output_form_is_answered_as_opa(tmp_path: Path, body: str) -> None:
+    """``f(args, out)`` of a built-in arcpolicy adds to regorus (engine/rego/output_calls.py)."""
+    case = {"note": "output form", "modules": [f"package test\n\np := x if {{\n\t{body}\n}}\n"],
+            "query": "data.test.p = x"}
+    agreed, shown = _judged(case, tmp_path)
+    assert agreed and "'x':" in shown, shown

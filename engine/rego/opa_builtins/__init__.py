@@ -4,7 +4,8 @@ regorus (the default engine) misses some of OPA v1's built-ins (``crypto.sha256`
 answers a few differently from OPA (``sprintf`` hands Go's fmt whole numbers as int64 in OPA,
 ``json.marshal`` escapes ``<>&``, ``upper("ß")`` is ``ß``). Each such built-in is one registered :class:`OpaBuiltin` (one module per family:
 :mod:`.strings`, :mod:`.encoding`, :mod:`.crypto`, :mod:`.collections`, :mod:`.numbers`, :mod:`.semver`,
-:mod:`.times`, :mod:`.glob`, :mod:`.net`, :mod:`.tokens`, :mod:`.token_keys`), installed on every
+:mod:`.times`, :mod:`.glob`, :mod:`.glob_intersection`, :mod:`.net`, :mod:`.tokens`, :mod:`.token_keys`,
+:mod:`.certificates`), installed on every
 regorus interpreter with ``add_extension``, which replaces regorus's own built-in of that name.
 
 regorus hands an extension its arguments as Python values, so one holding a set of objects
@@ -83,10 +84,12 @@ def install(interpreter: regorus.Engine) -> None:
 
 
 from engine.rego.opa_builtins import (  # noqa: E402  (they register)
+    certificates,
     collections,
     crypto,
     encoding,
     glob,
+    glob_intersection,
     net,
     numbers,
     semver,
@@ -98,22 +101,20 @@ from engine.rego.opa_builtins import (  # noqa: E402  (they register)
 
 # OPA v1.20's built-ins that regorus 0.13 lacks and arcpolicy does not provide: a policy calling one
 # is reported not evaluated (engine.rego.references), naming the engines that have it. Their OPA
-# answers are Go-specific shapes (x509, io.jwt.decode_verify and the JWT signers, GraphQL parsers, Go templates,
-# AST JSON, Go's url.Parse), need the network (net.lookup_ip_addr) or a regex-intersection automaton
-# (regex.globs_match). rego.metadata.rule|chain are answered from METADATA where the
+# answers are Go-specific shapes (private-key lists and x509 verification with options, io.jwt.decode_verify
+# and the JWT signers, GraphQL parsers, Go templates, AST JSON, Go's url.Parse) or need the network
+# (net.lookup_ip_addr). rego.metadata.rule|chain are answered from METADATA where the
 # annotations are plain (engine.rego.metadata_calls), and reported like these otherwise.
 NOT_PROVIDED = frozenset({
-    "crypto.parse_private_keys", "crypto.x509.parse_and_verify_certificates",
-    "crypto.x509.parse_and_verify_certificates_with_options", "crypto.x509.parse_certificate_request",
-    "crypto.x509.parse_certificates", "crypto.x509.parse_keypair", "crypto.x509.parse_rsa_private_key",
-    "graphql.is_valid", "graphql.parse", "graphql.parse_and_verify", "graphql.parse_query", "graphql.parse_schema",
-    "graphql.schema_is_valid", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw",
-    "net.lookup_ip_addr", "providers.aws.sign_req", "regex.globs_match", "rego.metadata.chain",
+    "crypto.parse_private_keys", "crypto.x509.parse_and_verify_certificates_with_options", "graphql.is_valid",
+    "graphql.parse", "graphql.parse_and_verify", "graphql.parse_query", "graphql.parse_schema", "graphql.schema_is_valid", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw",
+    "net.lookup_ip_addr", "providers.aws.sign_req", "rego.metadata.chain",
     "rego.metadata.rule", "rego.parse_module", "strings.render_template", "uri.is_valid",
     "uri.parse",
 })
 OVERRIDDEN = frozenset(name for name, entry in BUILTINS.items() if not entry.unicode_only)
 UNICODE_SENSITIVE = frozenset(name for name, entry in BUILTINS.items() if entry.unicode_only)
 
-__all__ = ["BUILTINS", "NOT_PROVIDED", "OVERRIDDEN", "UNICODE_SENSITIVE", "BuiltinError", "OpaBuiltin", "builtin", "collections",
-           "crypto", "encoding", "glob", "install", "net", "numbers", "operand", "semver", "strings", "times", "token_keys", "tokens"]
+__all__ = ["BUILTINS", "NOT_PROVIDED", "OVERRIDDEN", "UNICODE_SENSITIVE", "BuiltinError", "OpaBuiltin", "builtin",
+           "certificates", "collections", "crypto", "encoding", "glob", "glob_intersection", "install", "net", "numbers",
+           "operand", "semver", "strings", "times", "token_keys", "tokens"]

@@ -1,5 +1,6 @@
-"""OPA's ``json.marshal`` (Go's encoder: ``<``, ``>``, ``&`` escaped as ``\\u003c`` ...), ``base64.decode`` and
-``urlquery.encode`` / ``encode_object`` / ``decode`` (Go's net/url)."""
+"""OPA's ``json.marshal`` (Go's encoder: ``<``, ``>``, ``&`` escaped as ``\\u003c`` ...), ``base64.decode``,
+``urlquery.encode`` / ``encode_object`` / ``decode`` (Go's net/url), and ``json.is_valid`` / ``yaml.is_valid``
+(false for a value that is not a string)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import re
 import urllib.parse
 from typing import Any
+
+import regorus
 
 from engine.rego.opa_builtins import BuiltinError, builtin, operand
 
@@ -114,3 +117,33 @@ def urlquery_decode_object(text: Any) -> dict[str, list[str]]:
         except BuiltinError as error:
             raise BuiltinError(str(error).replace("urlquery.decode:", "urlquery.decode_object:")) from None
     return decoded
+
+
+def _refuse_constant(text: str) -> None:
+    raise ValueError(text)  # NaN and Infinity are not JSON for Go
+
+
+@builtin("json.is_valid", 1)
+def json_is_valid(text: Any) -> bool:
+    """Whether ``text`` is one JSON document, as Go's json.Valid reads it; a value that is not a string is not
+    valid (OPA's false, where regorus's own built-in is undefined)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+_YAML_READER = regorus.Engine()
+
+
+@builtin("yaml.is_valid", 1)
+def yaml_is_valid(text: Any) -> bool:
+    """A string is valid where regorus's own YAML reader takes it; a value that is not a string is not valid (OPA's
+    false, where regorus's own built-in is undefined)."""
+    if not isinstance(text, str):
+        return False
+    _YAML_READER.set_input_json(json.dumps(text))
+    return bool(json.loads(_YAML_READER.eval_query_as_json("x := yaml.is_valid(input)"))["result"][0]["bindings"]["x"])

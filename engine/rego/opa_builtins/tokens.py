@@ -74,15 +74,21 @@ def jws_parts(name: str, token: Any) -> list[str]:
     return parts
 
 
+def jose_header(name: str, encoded: str) -> dict[str, Any]:
+    """A token's header (its first part) as OPA reads it; a JWE header (``enc``) is refused."""
+    header = json_object(name, base64url_bytes(name, encoded), "header")
+    if "enc" in header:
+        raise BuiltinError(f"{name}: JWT is a JWE object, which is not supported")
+    return header
+
+
 @builtin("io.jwt.decode", 1)
 def decode(token: Any) -> list[Any]:
     """[header, payload, signature as hex]; a header with ``"cty": "JWT"`` holds a nested token in its payload
     (quotes around it trimmed), which is decoded instead; a JWE header (``enc``) is refused."""
     name = "io.jwt.decode"
     encoded_header, encoded_payload, encoded_signature = jws_parts(name, token)
-    header = json_object(name, base64url_bytes(name, encoded_header), "header")
-    if "enc" in header:
-        raise BuiltinError(f"{name}: JWT is a JWE object, which is not supported")
+    header = jose_header(name, encoded_header)
     payload = base64url_bytes(name, encoded_payload)
     if "cty" in header:
         if not isinstance(header["cty"], str):
