@@ -563,7 +563,7 @@ def _dependency_keys(entry: Any, instances: list[_Instance], skipped: set[str], 
 def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...],
           template_values: TemplateValues | None) -> ExpandedResource:
     context = instance.context
-    body = instance.resource.body(context)
+    body = _present(instance.resource.body(context))
     try:  # ARM's 4 MB template: values shared by reference count each time they appear (in the plan they do)
         within_size(body, "the resource's properties")
     except EvaluationError as error:
@@ -581,6 +581,16 @@ def _leaf(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str,
         api_version=str(api_version), body=redacted.body, depends_on=depends,
         deferred_values=tuple(redacted.deferred_values), secret_sources=tuple(redacted.secret_sources),
         deployments=deployments)
+
+
+def _present(value: Any) -> Any:
+    """A resource body as ARM deploys it: a member whose value is null is left out, at any depth (template-expressions,
+    Null values: "Resource Manager templates treat it as if the property isn't present"); array items stay."""
+    if isinstance(value, dict):
+        return {name: _present(item) for name, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_present(item) for item in value]
+    return value
 
 
 def _expand_nested(instance: _Instance, depends: tuple[str, ...], deployments: tuple[str, ...],

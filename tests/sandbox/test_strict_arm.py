@@ -60,6 +60,12 @@ def test_api_version_is_checked_per_resource_type_in_arms_error_shape(sandbox):
     assert _error(session.get(extensions, params={"api-version": "banana"})) == (400, "InvalidApiVersionParameter")
     assert _error(session.get(extensions)) == (400, "MissingApiVersionParameter")
     assert session.get(extensions, params={"api-version": "2022-03-01"}).status_code == 200
+    # the newest versions of the specification folders (extensions 2024-11-02-preview, 2025-03-01; connected clusters
+    # 2025-12-01-preview, 2026-02-01-preview, 2026-05-01) are served too
+    for version in ("2024-11-02-preview", "2025-03-01"):
+        assert session.get(extensions, params={"api-version": version}).status_code == 200, version
+    for version in ("2025-12-01-preview", "2026-02-01-preview", "2026-05-01"):
+        assert session.get(f"{sandbox.url}{cluster_id}", params={"api-version": version}).status_code == 200, version
     group = ids.resource_group_id(cluster_id)
     assert _error(session.get(f"{sandbox.url}{group}", params={"api-version": "2023-05-01-preview"})) == \
         (400, "InvalidApiVersionParameter")  # resource groups are ARM's own: no provider to find

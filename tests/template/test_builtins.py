@@ -82,7 +82,8 @@ def test_flux_extension_picks_the_resource_for_the_cluster_type() -> None:
     assert [item.resource_id for item in arc] == [f"{ARC['id']}/providers/Microsoft.KubernetesConfiguration/extensions/flux"]
     assert "/managedClusters/aks-1/providers/" in aks[0].resource_id
     assert "identity" in arc[0].body and "identity" not in aks[0].body
-    assert arc[0].body["properties"]["version"] is None  # json('null') with autoUpgradeMinorVersion
+    # json('null') with autoUpgradeMinorVersion: "treat it as if the property isn't present" (template-expressions)
+    assert "version" not in arc[0].body["properties"]
     pinned = deployment(FLUX_EXTENSION).expand(ARC, {"autoUpgradeMinorVersion": False, "version": "1.14.1"}, "a")
     assert pinned[0].body["properties"]["version"] == "1.14.1"
 
@@ -92,7 +93,7 @@ def test_flux_configuration_keys_kustomization_by_expression_and_redacts_the_key
     body = written[0].body["properties"]
     assert written[0].resource_id.endswith("/fluxConfigurations/baseline")
     assert list(body["kustomizations"]) == ["kustomization-1"]
-    assert body["gitRepository"]["repositoryRef"] == {"branch": "main", "tag": None, "semver": None, "commit": None}
+    assert body["gitRepository"]["repositoryRef"] == {"branch": "main"}  # the null tag, semver and commit left out
     assert body["configurationProtectedSettings"] == {"sshPrivateKey": REDACTED}
     (secret,) = written[0].secret_sources
     assert (secret.kind, secret.key_vault_id, secret.secret_name) == ("keyVault", "kv-fleet", "flux-ssh-key")

@@ -27,7 +27,8 @@ CONNECTED_CLUSTERS_SPEC = spec_file("hybridkubernetes", "resource-manager", "Mic
 CONNECTED_CLUSTER_API_VERSIONS = ("2020-01-01-preview", "2021-03-01", "2021-04-01-preview", "2021-10-01",
                                   "2022-05-01-preview", "2022-10-01-preview", "2023-11-01-preview", "2024-01-01",
                                   "2024-02-01-preview", "2024-06-01-preview", "2024-07-01-preview",
-                                  "2024-07-15-preview", "2024-12-01-preview", "2025-08-01-preview")
+                                  "2024-07-15-preview", "2024-12-01-preview", "2025-08-01-preview",
+                                  "2025-12-01-preview", "2026-02-01-preview", "2026-05-01")
 CREDENTIAL_NAME = "credentialName1"
 # How long a relay sender token lasts: the CSP examples' expirationTime is 3 hours after the time their
 # hybridConnectionName carries (1631185383340987904 ns, expiring 1631196183).

@@ -27,7 +27,7 @@ FOLDER = ("kubernetesconfiguration", "resource-manager", "Microsoft.KubernetesCo
 # and in the specification folders of Azure/azure-rest-api-specs.
 EXTENSION_API_VERSIONS = ("2020-07-01-preview", "2021-05-01-preview", "2021-09-01", "2021-11-01-preview",
                           "2022-01-01-preview", "2022-03-01", "2022-04-02-preview", "2022-07-01", "2022-11-01",
-                          "2023-05-01", "2024-11-01", "2025-03-01")
+                          "2023-05-01", "2024-11-01", "2024-11-02-preview", "2025-03-01")
 FLUX_API_VERSIONS = ("2021-11-01-preview", "2022-01-01-preview", "2022-03-01", "2022-07-01", "2022-11-01",
                      "2023-05-01", "2024-04-01-preview", "2024-11-01", "2025-04-01", "2026-07-01-preview")
 FLUX_EXTENSION_TYPE = "microsoft.flux"
