@@ -116,17 +116,24 @@ class VerdictSignatures:
 
     signatures: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # key -> [records, failing, sum]
     names: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (definition id, reference id) as given -> its signature: most records repeat a few definitions
+    _spelled: dict[tuple[str, str | None], list[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, definition_id: str, definition_name: str, reference_id: str | None, resource_id: str,
             state: ComplianceState) -> None:
-        key = (definition_id.lower(), (reference_id or "").lower())
-        signature = self.signatures.get(key)
+        signature = self._spelled.get((definition_id, reference_id))
         if signature is None:
-            signature = self.signatures[key] = [0, 0, 0]
-            self.names[key] = definition_name + (f" [{reference_id}]" if reference_id else "")
+            key = (definition_id.lower(), (reference_id or "").lower())
+            signature = self.signatures.get(key)
+            if signature is None:
+                signature = self.signatures[key] = [0, 0, 0]
+                self.names[key] = definition_name + (f" [{reference_id}]" if reference_id else "")
+            self._spelled[definition_id, reference_id] = signature
         signature[0] += 1
         signature[1] += state is ComplianceState.NON_COMPLIANT
-        signature[2] = (signature[2] + zlib.crc32(f"{resource_id.lower()}|{state.value}".encode())) % CHECKSUM_MODULUS
+        # the crc32 of "{resource id, lower case}|{state}", continued over the state's part
+        signature[2] = (signature[2] + zlib.crc32(_STATE_PARTS[state], zlib.crc32(resource_id.lower().encode()))) \
+            % CHECKSUM_MODULUS
 
     def merge(self, other: VerdictSignatures) -> None:
         for key, (records, failing, checksum) in other.signatures.items():
@@ -153,3 +160,4 @@ class VerdictSignatures:
 
 
 CHECKSUM_MODULUS = 1 << 64
+_STATE_PARTS = {state: f"|{state.value}".encode() for state in ComplianceState}

@@ -43,6 +43,9 @@ _LOCATION = b'"location":'
 _LOCATION_AS_STORED = re.compile(rb'"[a-z0-9]*"')  # a location ARM's name already (no "East US" to rewrite)
 _CLUSTER_CHILDREN = frozenset({ids.EXTENSION_TYPE, ids.FLUX_CONFIGURATION_TYPE})
 _ACTED_ON = ((_PROTECTED, _NOTHING_PROTECTED), (_LOCATION, _LOCATION_AS_STORED))  # keys whose values are acted on
+# each key where its value is not one of those (what unplain_lines searches a block for): one search of the block, in C
+_ACTED_ON_UNLESS_ALLOWED = tuple(re.compile(re.escape(key) + rb"(?!%s)" % allowed.pattern.replace(rb'[^"]', rb'[^"\n]'))
+                                 for key, allowed in _ACTED_ON)
 _CHILD_PART = re.compile(rb"%s/%s/%s" % ((_SEGMENT,) * 3), re.IGNORECASE)  # what _PLAIN_ID adds past "/providers/"
 
 
@@ -105,13 +108,9 @@ def unplain_lines(block: bytes) -> set[int]:
         refused.add(start)
         end = block.find(b"\n", found)
         found = -1 if end < 0 else block.find(b"\\", end)
-    for key, allowed in _ACTED_ON:
-        found = block.find(key)
-        while found >= 0:
-            end = block.find(b"\n", found)
-            if allowed.match(block, found + len(key), len(block) if end < 0 else end + 1) is None:
-                refused.add(block.rfind(b"\n", 0, found) + 1)
-            found = block.find(key, found + len(key))
+    for acted_on in _ACTED_ON_UNLESS_ALLOWED:
+        for found in acted_on.finditer(block):
+            refused.add(block.rfind(b"\n", 0, found.start()) + 1)
     return refused
 
 
