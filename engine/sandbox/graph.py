@@ -59,20 +59,24 @@ def _fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(scope, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
-def _skip_token(offset: int, last_key: str, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"o": offset, "k": last_key, "f": fingerprint})).decode()
+def _skip_token(offset: int, last_key: str, fingerprint: str, page_size: int) -> str:
+    """The continuation token, "capturing the next page size and offset, as well as the context of the query"
+    (the 2021-03-01 spec's ``$skipToken``)."""
+    return base64.urlsafe_b64encode(orjson.dumps({"o": offset, "k": last_key, "f": fingerprint,
+                                                  "t": page_size})).decode()
 
 
-def _position_from_token(token: str, fingerprint: str) -> tuple[int, str]:
-    """(rows already returned, id key of the last one): keyset paging, no OFFSET scans."""
+def _position_from_token(token: str, fingerprint: str) -> tuple[int, str, int]:
+    """(rows already returned, id key of the last one, page size): keyset paging, no OFFSET scans."""
     try:
         decoded = orjson.loads(base64.urlsafe_b64decode(token.encode()))
         offset, last_key, owner = int(decoded["o"]), str(decoded["k"]), decoded["f"]
-    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        page_size = int(decoded.get("t", DEFAULT_TOP))
+    except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError):
         raise kql.UnsupportedQuery("$skipToken is not valid") from None
     if owner != fingerprint:
         raise kql.UnsupportedQuery("$skipToken belongs to a different query or scope")
-    return offset, last_key
+    return offset, last_key, page_size
 
 
 def _row(body: bytes, columns: list[str] | None) -> dict[str, Any]:
@@ -136,11 +140,14 @@ def _answer(sandbox: Sandbox, request: Request) -> Response:
         clause.append(f"sub IN ({', '.join('?' * len(subscriptions))})")
         parameters.extend(str(subscription).lower() for subscription in subscriptions)
     where = " AND ".join(clause)
-    top = options.get("$top")
-    page_size = min(int(top) if top is not None else DEFAULT_TOP, MAX_TOP, sandbox.options.max_page_size)
     fingerprint = _fingerprint(body)
     token = options.get("$skipToken")
-    offset, last_key = _position_from_token(token, fingerprint) if token else (int(options.get("$skip") or 0), "")
+    offset, last_key, page_size = _position_from_token(token, fingerprint) if token else (0, "", DEFAULT_TOP)
+    if options.get("$skip") is not None:  # "Overrides the next page offset when $skipToken property is present"
+        offset, last_key = int(options["$skip"]), ""
+    if options.get("$top") is not None:  # "Overrides the page size when $skipToken property is present"
+        page_size = int(options["$top"])
+    page_size = min(page_size, MAX_TOP, sandbox.options.max_page_size)
     plain = parsed.plain
     with sandbox.store.lock:
         sandbox.settle()
@@ -159,7 +166,7 @@ def _answer(sandbox: Sandbox, request: Request) -> Response:
     sandbox.count("rows", result["count"])
     if offset + result["count"] < total:
         if keyed:
-            result["$skipToken"] = _skip_token(offset + result["count"], next_key, fingerprint)
+            result["$skipToken"] = _skip_token(offset + result["count"], next_key, fingerprint, page_size)
         else:  # without ids the service cannot page: it truncates, as documented
             result["resultTruncated"] = "true"
     if options.get("resultFormat") == "table":

@@ -202,7 +202,24 @@ def _graph_fixture(example: Example, subscriptions: dict[str, str]) -> list[dict
                 if column.startswith("properties_"):
                     _set(vm, column.split("_"), value)
             fleet.append(vm)
-    return fleet
+    return [*fleet, *_paged_around(example, subscription, len(rows))]
+
+
+def _paged_around(example: Example, subscription: str, shown: int) -> list[dict[str, Any]]:
+    """For a paging example (its options page with $skip or $skipToken through more rows than it shows), the rows
+    its page does not show, matching its query: before the page (as many as $skip, or a previous page of the same
+    size for a $skipToken) and after it, up to its totalRecords; their ids sort around the example's rows."""
+    body = example.document["responses"]["200"]["body"]
+    options = example.document["parameters"]["query"].get("options") or {}
+    total = body.get("totalRecords")
+    if not isinstance(total, int) or total <= shown or not {"$skip", "$skipToken"} & set(options):
+        return []
+    before = body["count"] if "$skipToken" in options else options.get("$skip") or 0
+    return [{"id": f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/disks/"
+                   f"test-{group}-{number:04d}", "name": f"test-{group}-{number:04d}",
+             "type": "microsoft.compute/disks", "location": "eastus"}
+            for group, count in (("aaa-paging", before), ("zzz-paging", total - before - shown))
+            for number in range(count)]
 
 
 def _set(resource: dict[str, Any], path: list[str], value: Any) -> None:
@@ -325,6 +342,13 @@ def _run(example: Example, sandbox_factory, tmp_path: Path) -> Outcome:
         expected_text = json.dumps(example.document["responses"]).replace(placeholder, operation_id)
     else:
         expected_text = json.dumps(example.document["responses"])
+    options = (replay.body or {}).get("options") or {} if example.operation.operation_id == GRAPH_OPERATION else {}
+    if "$skipToken" in options:  # another service's token: the sandbox's own, from the page before
+        shown = example.document["responses"]["200"]["body"]["count"]
+        before = session.post(f"{running.url}{replay.path}", params=replay.query,
+                              json={**replay.body, "options": {"$top": shown}})
+        requests += 1
+        replay.body = {**replay.body, "options": {**options, "$skipToken": before.json()["$skipToken"]}}
     response = session.request(replay.method, f"{running.url}{replay.path}", params=replay.query,
                                json=replay.body if replay.body is not None else None)
     requests += 1

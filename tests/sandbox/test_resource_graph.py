@@ -151,6 +151,23 @@ def test_paging_shapes_skip_token_top_and_truncation(sandbox):
     assert set(no_ids.data[0]) == {"name", "type"}
 
 
+def test_a_skip_token_carries_the_page_size_and_top_and_skip_override_it(sandbox):
+    """The 2021-03-01 spec's QueryRequestOptions: ``$skipToken`` is "capturing the next page size and offset"
+    (ResourcesNextPageQuery pages on with the token alone); ``$top`` "Overrides the page size when $skipToken property
+    is present", ``$skip`` "Overrides the next page offset when $skipToken property is present"."""
+    query = "kubernetesconfigurationresources | where type =~ 'microsoft.kubernetesconfiguration/extensions'"
+    with _graph_client(sandbox) as client:
+        every = [row["id"] for row in client.resources(QueryRequest(query=query, options=QueryRequestOptions(top=6))).data]
+        first = client.resources(QueryRequest(query=query, options=QueryRequestOptions(top=2)))
+        token = first.skip_token
+        pages = {name: [row["id"] for row in client.resources(QueryRequest(query=query, options=options)).data]
+                 for name, options in (("next", QueryRequestOptions(skip_token=token)),
+                                       ("wider", QueryRequestOptions(skip_token=token, top=3)),
+                                       ("moved", QueryRequestOptions(skip_token=token, skip=1)))}
+    assert len(every) == 6 and [row["id"] for row in first.data] == every[:2]
+    assert pages == {"next": every[2:4], "wider": every[2:5], "moved": every[1:3]}
+
+
 def test_subscription_scope_filters_and_batches(sandbox):
     original = load_snapshot(sandbox.fleet_file)
     clusters = list(original.clusters())
