@@ -32,17 +32,18 @@ Node = dict[str, Any]
 
 
 def _children(node: Any) -> Iterator[tuple[str, Node]]:
-    """Every AST node under ``node`` (itself included) as ``(kind, fields)``, depth first."""
-    if isinstance(node, list):
-        for item in node:
-            yield from _children(item)
-    elif isinstance(node, dict):
-        if len(node) == 1:
-            [(kind, fields)] = node.items()
-            if isinstance(fields, dict) and "span" in fields:
-                yield kind, fields
-        for value in node.values():
-            yield from _children(value)
+    """Every AST node under ``node`` (itself included) as ``(kind, fields)``, in no particular order."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, dict):
+            if len(current) == 1:
+                [(kind, fields)] = current.items()
+                if isinstance(fields, dict) and "span" in fields:
+                    yield kind, fields
+            pending.extend(value for key, value in current.items() if key != "span" and isinstance(value, dict | list))
 
 
 def dotted_name(reference: Node) -> str | None:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from engine.rego.engines import Diagnostic
 from engine.rego.modules import RegoModule
 from engine.rego.references import _code, _line
-from engine.rego.regorus_engine import regorus_builtin
 
 _NEGATED = re.compile(r"(?<![\w.])not[ \t]([^\n]+)")
 _CALL = re.compile(r"(?<![\w.])[A-Za-z_][\w.]*[ \t]*\(")
@@ -94,19 +93,6 @@ def with_rule_values(module: RegoModule, code: str) -> Iterator[Diagnostic]:
                              f"`with ... as {value}`: OPA evaluates {value} before the replacement, regorus under it, "
                              "so a value that depends on what `with` replaces (object.union of the same rule) is "
                              f"undefined on regorus; bind it first (`v := {value}` then `with ... as v`)")
-
-
-@check
-def with_builtin_values(module: RegoModule, code: str) -> Iterator[Diagnostic]:
-    """``with f as count``: OPA replaces the function by the built-in; regorus refuses a built-in as a value."""
-    for match in _WITH.finditer(code):
-        value = match.group(1)
-        if value not in module.rules and regorus_builtin(value):
-            yield Diagnostic(module.name, _line(code, match.start()),
-                             f"`with ... as {value}`: OPA replaces the function by the built-in {value}, regorus "
-                             f"refuses a built-in as a value (`use of undefined variable`), so the record is an "
-                             f"Error; replace it by a function of yours (`my_{value.replace('.', '_')}(x) := "
-                             f"{value}(x)`, then `with ... as my_{value.replace('.', '_')}`)")
 
 
 @check

@@ -28,8 +28,8 @@ from engine.rego.engine_kinds import DEFAULT_ENGINE, ENGINES
 from engine.rego.engines import BundleRejected, Diagnostic, RegoEngine, RegoRuntimeError
 from engine.rego.metadata_calls import with_metadata_calls
 from engine.rego.modules import RegoModule, discover, read_module
-from engine.rego.output_calls import with_output_calls
 from engine.rego.references import unresolved
+from engine.rego.source_rewrites import for_regorus
 
 DEFINITION_ID_PREFIX = "rego:"
 EFFECTS = {effect.lower(): effect for effect in ("audit", "auditIfNotExists", "deployIfNotExists", "deny")}
@@ -129,8 +129,8 @@ class RegoLibrary:
         if engine not in ENGINES:
             raise InputError("--rego-engine", f"unknown engine; choose one of {', '.join(ENGINES)}", value=engine)
         modules, diagnostics = _read_all(discover(paths))
-        if engine == DEFAULT_ENGINE:  # regorus lacks rego.metadata.* (answered from METADATA) and f(x, out) of extensions
-            modules = with_output_calls(with_metadata_calls(modules))
+        if engine == DEFAULT_ENGINE:  # regorus lacks rego.metadata.* (answered from METADATA), and more to rewrite
+            modules = for_regorus(with_metadata_calls(modules))
         return cls._compile(modules, diagnostics, engine, engine_options)
 
     @classmethod

@@ -162,14 +162,6 @@ merged := tags if {
 }
 """
 WITH_LIB = "package withunion.lib\n\ntags := input.resource.tags\n"
-WITH_BUILTIN = """package withbuiltin
-
-f(_) := 2
-
-p := y if {
-	y = f([1]) with f as count
-}
-"""
 ASTRAL = 'package astral\n\nlength := count("🚀 launch pad")\n'
 
 
@@ -182,9 +174,8 @@ ASTRAL = 'package astral\n\nlength := count("🚀 launch pad")\n'
      {"resource": {"tags": {"environment": "dev", "team": "a"}}}, {"environment": "production", "team": "a"},
      (8, "`with ... as as_prod`")),
     ({"astral.rego": ASTRAL}, "astral.length", {}, 12, (3, "a character beyond U+FFFF")),
-    ({"withbuiltin.rego": WITH_BUILTIN}, "withbuiltin.p", {}, 1, (6, "`with ... as count`")),
 ], ids=["not-undefined-argument", "not-lower-null-in", "not-key-in-keys-null", "with-union-of-same-rule",
-        "count-astral", "with-builtin-value"])
+        "count-astral"])
 def test_where_regorus_differs_the_load_warns_with_the_place(tmp_path: Path, files: dict[str, str], rule: str,
                                                              document: dict[str, Any], opa_answer: Any,
                                                              warning: tuple[int, str]) -> None:

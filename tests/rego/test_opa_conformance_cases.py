@@ -44,12 +44,6 @@ KNOWN_DIFFERENCES = {
     **dict.fromkeys(["functions/nested complete doc with conflict, else",
                      "functions/nested function with conflict, else"],
                     "two definitions of one rule whose `else` values differ: OPA reports the conflict, regorus not"),
-    **dict.fromkeys([
-        "withkeyword/function: direct call, built-in replacement, arity 1",
-        "withkeyword/function: direct call, built-in replacement, arity 1, result captured",
-        "withkeyword/builtin-builtin: arity 1, replacement is compound",
-        "withkeyword/builtin-builtin: arity 1, replacement is simple",
-    ], "`with f as count`: regorus refuses a built-in as the replacement (the load warns)"),
 }
 
 
@@ -188,7 +182,7 @@ def test_a_general_ref_head_is_answered_as_opa(tmp_path: Path, source: str) -> N
     'not net.cidr_intersects("10.0.0.0/8", "11.0.0.0/8", true)\n\tx := 1',
 ])
 def test_an_added_builtin_in_the_output_form_is_answered_as_opa(tmp_path: Path, body: str) -> None:
-    """``f(args, out)`` of a built-in arcpolicy adds to regorus (engine/rego/output_calls.py)."""
+    """``f(args, out)`` of a built-in arcpolicy adds to regorus (engine/rego/source_rewrites.py)."""
     case = {"note": "output form", "modules": [f"package test\n\np := x if {{\n\t{body}\n}}\n"],
             "query": "data.test.p = x"}
     agreed, shown = _judged(case, tmp_path)
