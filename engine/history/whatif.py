@@ -239,10 +239,13 @@ def stored_assignments(request: ScanRequest, scan: ScanRecord,
 
 
 def _only_some(request: ScanRequest, keys: set[str]) -> ScanRequest:
-    """The request evaluating only the assignments of ``keys``."""
-    return replace(request, assignments={name: [assignment for assignment in assignments
-                                                if normalize(assignment.id) in keys]
-                                         for name, assignments in request.assignments.items()})
+    """The request evaluating only the assignments of ``keys``, and only the kinds assigned among them (a kind
+    without assignments would still look at every resource)."""
+    assignments = {name: [assignment for assignment in assignments if normalize(assignment.id) in keys]
+                   for name, assignments in request.assignments.items()}
+    assignments = {name: chosen for name, chosen in assignments.items() if chosen}
+    return replace(request, assignments=assignments,
+                   libraries={name: library for name, library in request.libraries.items() if name in assignments})
 
 
 def what_if(store: HistoryStore, baseline: str, request: ScanRequest, policies: Sequence[Path]) -> WhatIf:
