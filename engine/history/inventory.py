@@ -289,23 +289,24 @@ def _read_groups(connection: Connection, digests: Sequence[bytes], scan_id: str,
     rows = connection.execute(select(inventory_blobs.c.digest, inventory_blobs.c.size, inventory_blobs.c.content)
                               .where(inventory_blobs.c.digest.in_([digest.hex() for digest in digests])))
     contents = {row.digest: (row.size, bytes(row.content)) for row in rows}
+    decompressor = zstandard.ZstdDecompressor()  # one context for the batch: making one costs what a blob does
     for digest in digests:
         size, content = contents.get(digest.hex(), (0, None))
-        encoded = _decompressed(content, size) if content is not None else b""
+        encoded = _decompressed(content, size, decompressor) if content is not None else b""
         if hashlib.sha256(encoded).digest() != digest:
             problem = "is missing" if content is None else "does not match its digest"
             raise InputError(shown_url, f"the inventory of scan {scan_id} is damaged: blob {digest.hex()} {problem}")
         yield orjson.loads(encoded)
 
 
-def _decompressed(content: bytes, size: int) -> bytes:
+def _decompressed(content: bytes, size: int, decompressor: zstandard.ZstdDecompressor) -> bytes:
     """A blob's group (b"" when it cannot be decompressed): a Zstandard frame of ``size`` bytes (its size in the
     frame's header, checked first: a damaged header must not make it allocate more), or a zlib stream."""
     try:
         if content.startswith(ZSTD_MAGIC):
             if zstandard.frame_content_size(content) != size:
                 return b""
-            return zstandard.ZstdDecompressor().decompress(content)
+            return decompressor.decompress(content)
         return zlib.decompress(content)
     except (zlib.error, zstandard.ZstdError):
         return b""
