@@ -116,6 +116,18 @@ def test_a_package_calling_an_overridden_builtin_is_answered_by_the_interpreter(
     assert [violation.msg for violation in library.evaluate(cluster())["fmt"].violations] == ["0 of %!f(int64=60)"]
 
 
+@pytest.mark.parametrize("call", ["numbers.range(0, 100000000000000)", "numbers.range_step(0, 10, -2)",
+                                  "numbers.range_step(0, 10, 0)"])
+def test_a_range_regorus_cannot_build_is_an_error_not_a_crash(tmp_path: Path, capfd, call: str) -> None:
+    """regorus reserves a range before filling it: its VM panics on a step at or below zero, and a wide range
+    aborted the process on the failed allocation (OPA runs out of memory). arcpolicy's range refuses both."""
+    (tmp_path / "r.rego").write_text(f'package r\n\nviolation contains {{"msg": "n"}} if count({call}) > 0\n')
+    library = RegoLibrary.load([tmp_path])
+    with pytest.raises(RegoRuntimeError, match=r"more than 1,000,000 numbers|step must be a positive integer"):
+        library.engine.results({}, shared=True)
+    assert "panicked" not in capfd.readouterr().err
+
+
 def test_non_ascii_input_leaves_the_vm_for_case_mapping(tmp_path: Path) -> None:
     (tmp_path / "city.rego").write_text('package city\n\nviolation contains {"msg": upper(input.resource.tags.city)} if true\n')
     library = RegoLibrary.load([tmp_path])
@@ -330,6 +342,14 @@ round(-0.5)
 numbers.range(1, 5)
 numbers.range(5, 1)
 numbers.range_step(1, 10, 3)
+numbers.range(1.0, 3)
+numbers.range(2, 2)
+numbers.range(1, 2.5)
+numbers.range_step(5, 0, 2)
+numbers.range_step(0, 5, 2.0)
+numbers.range_step(0, 5, 1.5)
+numbers.range_step(0, 10, -2)
+numbers.range_step(0, 10, 0)
 to_number("1e3")
 to_number("0x10")
 to_number(" 12")
