@@ -72,10 +72,13 @@ class _Parts:
         self.ids: dict[Hashable, int] = {}
         self.pending: dict[Hashable, Any] = {}  # raw key -> what its stored row is made from
 
-    def forget_if_full(self) -> None:
-        """Bound the memory a scan of any size holds (before a batch: its records need their parts' ids)."""
+    def forget_if_full(self) -> bool:
+        """Bound the memory a scan of any size holds (before a batch: its records need their parts' ids); whether
+        it forgot them."""
         if len(self.ids) > CACHE:
             self.ids.clear()
+            return True
+        return False
 
     def resolve(self) -> None:
         """Give every pending part its id: inserted, its id returned, unless the store holds it already (a part
@@ -229,10 +232,9 @@ class StatesWriter:
         self._store(keyed)
 
     def _batch_begun(self, records: Iterable[Any]) -> Iterable[Any]:
-        for parts in (self.resources, self.policies, self.verdicts):
-            parts.forget_if_full()
-        for texts in self._texts:
-            if len(texts) > TEXTS:
+        for parts, texts in zip((self.resources, self.policies, self.verdicts), self._texts, strict=True):
+            # a text remembered stands for a part whose id is known: forgetting the ids forgets the texts too
+            if parts.forget_if_full() or len(texts) > TEXTS:
                 texts.clear()
         return records
 

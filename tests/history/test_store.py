@@ -206,6 +206,29 @@ def test_records_recorded_from_their_text_read_back_as_from_their_documents(stor
                                                                       stored["documents"].total)
 
 
+def test_records_recorded_from_their_text_after_the_parts_ids_were_forgotten(store_url, monkeypatch):
+    """A scan holding more parts than the recording remembers forgets their ids between batches (at 40,000
+    clusters the verdicts did): a text met before must then not stand for a part whose id is gone (it was a
+    KeyError, exit 3); what is stored is what the documents store."""
+    import engine.history.records as records_module
+    import engine.history.store as store_module
+
+    monkeypatch.setattr(records_module, "CACHE", 2)
+    monkeypatch.setattr(store_module, "INSERT_BATCH", 3)
+    documents = [state.to_json() for state in fleet_states()]
+    texts = [orjson.dumps(document) for document in documents]
+    with HistoryStore(store_url) as store:
+        with store.recording(ScanMetadata(scan_id="texts", started_at=DAY0)) as recording:
+            for text in [*texts, *texts, *texts]:  # every part met again after its id was forgotten
+                recording.add(OutputRecord(text))
+            recording.finish()
+        with store.recording(ScanMetadata(scan_id="documents", started_at=DAY0)) as recording:
+            recording.add_records([*documents, *documents, *documents])
+            recording.finish()
+        assert [record.document() for record in store.records("texts")] == [
+            record.document() for record in store.records("documents")]
+
+
 def test_a_scan_without_records_reads_back_empty_and_is_pruned(store_url):
     with HistoryStore(store_url) as store:
         store.record_scan(ScanMetadata(scan_id="empty", started_at=DAY0), [])
