@@ -1,4 +1,5 @@
-"""OPA's ``net.cidr_intersects``, ``net.cidr_contains_matches`` and ``net.cidr_merge`` (regorus lacks them).
+"""OPA's ``net.cidr_intersects``, ``net.cidr_contains_matches`` and ``net.cidr_merge`` (regorus lacks them), and
+``net.cidr_expand`` with a bound (regorus's grows without one: ``0.0.0.0/0`` took gigabytes until it was stopped).
 
 Addresses are parsed as Go's net.ParseIP / net.ParseCIDR parse them (no zones, no netmask suffixes, an IPv4
 address embedded in IPv6 allowed) and placed, as OPA's CIDR merge places them, in one 128-bit space where IPv4
@@ -78,6 +79,26 @@ def _network(name: str, position: int, text: Any) -> _Network:
     if network is None:
         raise BuiltinError(f"{name}: invalid CIDR address: {text}")
     return network
+
+
+MAX_EXPANDED = 1 << 20  # addresses net.cidr_expand lists: an IPv4 /12
+
+
+def _address_text(address: int) -> str:
+    """Go's ``IP.String``: an IPv4-mapped address is written as IPv4."""
+    if _is_mapped(address):
+        return str(ipaddress.IPv4Address(address & 0xFFFFFFFF))
+    return str(ipaddress.IPv6Address(address))
+
+
+@builtin("net.cidr_expand", 1)
+def cidr_expand(cidr: Any) -> set[str]:
+    """Every address of the network; more than :data:`MAX_EXPANDED` is an error here (OPA runs out of memory)."""
+    network = _network("net.cidr_expand", 1, cidr)
+    if network.last - network.first >= MAX_EXPANDED:
+        raise BuiltinError(f"net.cidr_expand: {cidr} holds more than {MAX_EXPANDED:,} addresses, more than arcpolicy "
+                           "lists")
+    return {_address_text(address) for address in range(network.first, network.last + 1)}
 
 
 @builtin("net.cidr_intersects", 2)
