@@ -34,7 +34,8 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -184,10 +185,45 @@ def _general_ref_head(kind: str, head: dict[str, Any]) -> bool:
     return not (keys == [] or (kind == "Compr" and keys == [True]))
 
 
+def _variables(node: Any, names: Counter[str]) -> None:
+    """Count each variable's occurrences under ``node``."""
+    if isinstance(node, list):
+        for item in node:
+            _variables(item, names)
+    elif isinstance(node, dict):
+        variable = node.get("Var")
+        if isinstance(variable, dict) and isinstance(variable.get("value"), str):
+            names[variable["value"]] += 1
+        for value in node.values():
+            _variables(value, names)
+
+
+def _assigned(node: Any) -> Iterator[str]:
+    """The variables assigned (``x := e``, ``x = e``) anywhere under ``node``."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _assigned(item)
+    elif isinstance(node, dict):
+        assignment = node.get("AssignExpr")
+        if isinstance(assignment, dict) and "Var" in (assignment.get("lhs") or {}):
+            yield assignment["lhs"]["Var"]["value"]
+        for value in node.values():
+            yield from _assigned(value)
+
+
+def _unused_assignment(spec: dict[str, Any]) -> bool:
+    """A rule assigning a variable it never reads (``x := input.missing`` alone, ``_ := [1][5]``): regorus's VM
+    takes the assignment of an undefined value as true there, where OPA (and the interpreter) stop."""
+    names: Counter[str] = Counter()
+    _variables(spec, names)
+    return any(name == "_" or names[name] < 2 for name in _assigned(spec["bodies"]))
+
+
 def vm_unconformant_packages(interpreter: regorus.Engine, packages: dict[str, str]) -> set[str]:
     """Packages (by file -> package) the VM cannot answer as OPA: a rule that may give one input several
-    values (see module doc), a general ref head (:func:`_general_ref_head`), or a default function
-    (``default f(x) := 1``, whose fallback the VM never gives: ``f(-1)`` is undefined there)."""
+    values (see module doc), a general ref head (:func:`_general_ref_head`), a default function
+    (``default f(x) := 1``, whose fallback the VM never gives: ``f(-1)`` is undefined there), or a variable
+    assigned and never read (:func:`_unused_assignment`)."""
     prone: set[str] = set()
     for entry in orjson.loads(interpreter.get_ast_as_json()):
         package = packages.get(entry["source"]["file"])
@@ -197,6 +233,9 @@ def vm_unconformant_packages(interpreter: regorus.Engine, packages: dict[str, st
             if spec is None:  # a default rule has one value; the VM leaves a default function's call undefined
                 if rule.get("Default", {}).get("args") and package is not None:
                     prone.add(package)
+                continue
+            if package is not None and _unused_assignment(spec):
+                prone.add(package)
                 continue
             [(kind, head)] = spec["head"].items()
             if kind in ("Compr", "Set") and _general_ref_head(kind, head) and package is not None:

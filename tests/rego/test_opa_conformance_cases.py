@@ -41,9 +41,8 @@ KNOWN_DIFFERENCES = {
     "regression/function refs and package extent": "a package's document omits a function's ref-head path",
     "refheads/general, set leaf, deep query": "a `contains` rule with a literal key hides one with a variable key",
     "defaultkeyword/function with var arg, ref head": "a package's document omits a function's ref-head path",
-    **dict.fromkeys(["functions/nested complete doc with conflict, else",
-                     "functions/nested function with conflict, else"],
-                    "two definitions of one rule whose `else` values differ: OPA reports the conflict, regorus not"),
+    "functions/nested complete doc with conflict, else": "two definitions of one rule whose `else` values differ: "
+                                                         "OPA reports the conflict, regorus not",
     "strings/sprintf: float too big": "a number literal beyond float64 (`2e308`): regorus refuses the module at load",
     "jsonbuiltins/yaml unmarshal error": "a built-in's error in the output form with `_` (`yaml.unmarshal(s, _)`): "
                                          "regorus's VM takes the expression as true",
@@ -177,6 +176,16 @@ def test_the_cases_cover_many_families() -> None:
 def test_a_general_ref_head_is_answered_as_opa(tmp_path: Path, source: str) -> None:
     """The VM builds these documents wrongly; the interpreter answers such packages (engine.rego.regorus_engine)."""
     case = {"note": "ref head", "modules": [source], "query": "data.test.p = x", "input": {"name": "n"}}
+    agreed, shown = _judged(case, tmp_path)
+    assert agreed, shown
+
+
+@pytest.mark.parametrize("body", ["x := input.missing", "_ := input.names[5]", "x = input.missing", "y := 1\n\tx := input.y"])
+def test_an_assignment_never_read_is_answered_as_opa(tmp_path: Path, body: str) -> None:
+    """regorus's VM took ``x := <undefined>`` as true when ``x`` is never read (a violation on every cluster);
+    such packages go to the interpreter (engine.rego.regorus_engine._unused_assignment)."""
+    case = {"note": "unused assignment", "modules": [f"package test\n\np if {{\n\t{body}\n\ttrue\n}}\n"],
+            "query": "data.test.p = x", "input": {"name": "n"}}
     agreed, shown = _judged(case, tmp_path)
     assert agreed, shown
 
