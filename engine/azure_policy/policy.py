@@ -29,7 +29,7 @@ from engine.azure_policy.functions import OFFLINE_REQUEST, Containers, RuleConte
 from engine.azure_policy.secure import PARAMETER_REFERENCE, secure_parameters
 from engine.errors import InputError
 from engine.expressions import EvaluationError, ExpressionSyntaxError, FunctionRegistry, compile_value
-from engine.expressions.compiler import constant_value
+from engine.expressions.compiler import constant_value, is_expression
 
 # Mode Indexed evaluates only types that support tags and location: not extension resources, and not the
 # resource containers (docs "definition structure basics": mode all evaluates resource groups and subscriptions).
@@ -199,9 +199,11 @@ def named(resource: dict[str, Any], wanted: str) -> bool:
     (``"parentResourceName/nestedResourceName"``), and "a wildcard character ``?`` can be provided in place of
     the last name segment" to match every nested resource of that parent (``"parentResourceName/?"``)."""
     own = str(resource.get("name", "")).lower()
-    full = str(full_name(resource) or "").lower()
     parent, _, last = wanted.rpartition("/")
-    if not parent or "/" not in full:  # a single name, or no parent known (an extension resource, no parseable id)
+    if not parent:  # a single name
+        return last in ("?", own)
+    full = str(full_name(resource) or "").lower()
+    if "/" not in full:  # no parent known (an extension resource, no parseable id)
         return last in ("?", own)
     full_parent, _, full_last = full.rpartition("/")
     return full_parent == parent and last in ("?", full_last)
@@ -354,7 +356,7 @@ def _check_modify_details(details: dict[str, Any], detail_keys: dict[str, str], 
     """Refuse Modify details the modify page rules out, naming the place."""
     place = "policyRule.then.details"
     conflict = details.get(detail_keys.get("conflicteffect", ""))
-    if conflict is not None and not _is_expression(conflict) and str(conflict).lower() not in CONFLICT_EFFECTS:
+    if conflict is not None and not is_expression(conflict) and str(conflict).lower() not in CONFLICT_EFFECTS:
         raise InputError(source, "conflictEffect must be audit, deny or disabled", location=f"{place}.conflictEffect",
                          value=conflict)
     operations = details.get(detail_keys.get("operations", ""))
@@ -372,12 +374,8 @@ def _check_modify_details(details: dict[str, Any], detail_keys: dict[str, str], 
             raise InputError(source, "a Modify operation needs the field it writes", location=f"{at}.field", value=field)
         if kind.lower() != "remove" and not any(key.lower() == "value" for key in operation):
             raise InputError(source, f"a Modify {kind} operation needs a value", location=at)
-        if kind.lower() == "remove" and not _is_expression(field) and not _TAG_FIELD.fullmatch(field):
+        if kind.lower() == "remove" and not is_expression(field) and not _TAG_FIELD.fullmatch(field):
             raise InputError(source, "a Modify Remove operation removes tags only", location=f"{at}.field", value=field)
-
-
-def _is_expression(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("[") and not value.startswith("[[")
 
 
 def _adds_identity_type(operations: Any) -> bool:

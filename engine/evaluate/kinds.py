@@ -137,7 +137,10 @@ class DeferredKind:
 
     def __getattr__(self, attribute: str) -> Any:
         importlib.import_module(self._module)
-        return getattr(KINDS[self.name], attribute)
+        kind = KINDS[self.name]
+        if kind is self:  # the module did not register it: say so, rather than recurse
+            raise ImportError(f"{self._module} registers no policy kind named {self.name!r}")
+        return getattr(kind, attribute)
 
 
 def register_deferred_kind(name: str, suffixes: tuple[str, ...], module: str) -> None:

@@ -244,12 +244,7 @@ class StatesWriter:
         resource = tuple(map(get, RESOURCE_KEYS))
         policy = tuple(map(get, POLICY_KEYS))
         verdict = _verdict_key(record)
-        if resource not in self.resources.ids:
-            self.resources.pending[resource] = resource
-        if policy not in self.policies.ids:
-            self.policies.pending[policy] = policy
-        if verdict not in self.verdicts.ids:
-            self.verdicts.pending[verdict] = record
+        self._pend(resource, policy, verdict, record)
         return resource, policy, verdict, record["complianceState"], record["timestamp"]
 
     def _known_texts(self, texts: tuple[bytes, bytes, bytes],
@@ -273,13 +268,18 @@ class StatesWriter:
             return None
         for text, raw, cache in zip(texts, (resource, policy, verdict), self._texts, strict=True):
             cache[text] = raw
+        self._pend(resource, policy, verdict[0], record)
+        return resource, policy, verdict
+
+    def _pend(self, resource: tuple[Any, ...], policy: tuple[Any, ...], verdict: bytes,
+              record: dict[str, Any] | None) -> None:
+        """Each part whose id is not known pending (a verdict only with its document: ``record``)."""
         if resource not in self.resources.ids:
             self.resources.pending[resource] = resource
         if policy not in self.policies.ids:
             self.policies.pending[policy] = policy
-        if record is not None and verdict[0] not in self.verdicts.ids:
-            self.verdicts.pending[verdict[0]] = record
-        return resource, policy, verdict
+        if record is not None and verdict not in self.verdicts.ids:
+            self.verdicts.pending[verdict] = record
 
     def _store(self, keyed: list[tuple[tuple[Any, ...], tuple[Any, ...], bytes, str, str]]) -> None:
         """Give the new parts their ids, then append the records to the scan's chunk and count them."""

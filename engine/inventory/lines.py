@@ -108,9 +108,12 @@ def unplain_lines(block: bytes) -> set[int]:
         refused.add(start)
         end = block.find(b"\n", found)
         found = -1 if end < 0 else block.find(b"\\", end)
-    for acted_on in _ACTED_ON_UNLESS_ALLOWED:
-        for found in acted_on.finditer(block):
-            refused.add(block.rfind(b"\n", 0, found.start()) + 1)
+    for acted_on in _ACTED_ON_UNLESS_ALLOWED:  # a line is refused at its first match: search on past its end
+        match = acted_on.search(block)
+        while match is not None:
+            refused.add(block.rfind(b"\n", 0, match.start()) + 1)
+            end = block.find(b"\n", match.end())
+            match = None if end < 0 else acted_on.search(block, end)
     return refused
 
 

@@ -308,17 +308,20 @@ NDJSON_BLOCK = 1 << 20  # bytes of NDJSON searched at once for what keeps a line
 def _ndjson_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes, bool]]:
     """Each line with its number and whether it may be routed unparsed: its block (whole lines) was searched once
     for what :func:`engine.inventory.lines.line_facts` searches every line for (:func:`unplain_lines`)."""
-    number, rest = 0, b""
+    number, pieces = 0, []
     while True:
         data = handle.read(NDJSON_BLOCK)
-        block = rest + data
-        cut = block.rfind(b"\n") + 1 if data else len(block)  # whole lines; at the end, the last one as it is
-        if not cut:
-            if not data:
+        if data:
+            cut = data.rfind(b"\n") + 1
+            if not cut:  # no line ends in it: a long line is joined once, not searched again at every read
+                pieces.append(data)
+                continue
+            block, pieces = b"".join([*pieces, data[:cut]]), [data[cut:]]
+        else:  # at the end, the last line as it is
+            block = b"".join(pieces)
+            if not block:
                 return
-            rest = block
-            continue
-        block, rest = block[:cut], block[cut:]
+        cut = len(block)
         refused = unplain_lines(block)
         start = 0
         while start < cut:

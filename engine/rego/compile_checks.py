@@ -109,16 +109,29 @@ class _Rule:
         return bound
 
 
-def _rules(modules: Sequence[RegoModule]) -> tuple[list[_Rule], dict[str, Any]]:
-    """Every named rule of ``modules``, and each module's AST by file."""
+def _asts(modules: Sequence[RegoModule]) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Each module's AST by file; a module whose AST is nested beyond what JSON is read to (orjson's 1,024 levels)
+    is refused by a diagnostic (sought one module at a time only then)."""
     parser = unlimited_parser()
     for module in modules:
         with contextlib.suppress(RuntimeError):  # regorus refuses it (a v0 body another engine takes): checked apart
             parser.add_policy(module.name, module.source)
+    try:
+        return {entry["source"]["file"]: entry["ast"] for entry in orjson.loads(parser.get_ast_as_json())}, []
+    except orjson.JSONDecodeError:
+        if len(modules) > 1:
+            parts = [_asts([module]) for module in modules]
+            return ({file: ast for asts, _ in parts for file, ast in asts.items()},
+                    [diagnostic for _, refused in parts for diagnostic in refused])
+        return {}, [Diagnostic(modules[0].name, 1, "nested too deeply for arcpolicy's compile checks (an expression "
+                                                   "more than about 1,000 levels deep)", 1)]
+
+
+def _rules(asts: dict[str, Any], modules: Sequence[RegoModule]) -> list[_Rule]:
+    """Every named rule of ``modules``."""
     packages = {module.name: module.package for module in modules}
-    asts = {entry["source"]["file"]: entry["ast"] for entry in orjson.loads(parser.get_ast_as_json())}
     rules = [_Rule(file, packages[file], entry) for file, ast in asts.items() for entry in ast["rules"]]
-    return [rule for rule in rules if rule.name is not None], asts
+    return [rule for rule in rules if rule.name is not None]
 
 
 def _conflicts(rules: list[_Rule]) -> Iterator[Diagnostic]:
@@ -147,14 +160,14 @@ def _default_values(rules: list[_Rule]) -> Iterator[Diagnostic]:
                                                    "OPA refuses this module (rego_parse_error)", rule.column)
 
 
-def _recursion(rules: list[_Rule], asts: dict[str, Any], sources: dict[str, str]) -> Iterator[Diagnostic]:
+def _recursion(rules: list[_Rule], aliases_by_file: dict[str, dict[str, str]]) -> Iterator[Diagnostic]:
     """A rule that depends on itself through rules of the loaded packages (OPA's rego_recursion_error)."""
     names = {rule.path for rule in rules}
     depends: dict[str, set[str]] = {}
     first: dict[str, _Rule] = {}
     for rule in rules:
         first.setdefault(rule.path, rule)
-        aliases = _import_aliases(asts[rule.file], sources[rule.file])
+        aliases = aliases_by_file[rule.file]
         bound = rule.locals()
         found = depends.setdefault(rule.path, set())
         for kind, fields in _children(rule.dependencies()):
@@ -200,7 +213,8 @@ def _import_aliases(ast: dict[str, Any], source: str) -> dict[str, str]:
         path = dotted_name(entry["refr"])
         if path and path.startswith("data."):
             alias = entry.get("as")
-            aliases[source[alias["start"]:alias["end"]] if alias else path.rsplit(".", 1)[-1]] = path
+            # regorus's spans count bytes
+            aliases[source.encode()[alias["start"]:alias["end"]].decode() if alias else path.rsplit(".", 1)[-1]] = path
     return aliases
 
 
@@ -228,9 +242,11 @@ def refused_by_opa(modules: Sequence[RegoModule]) -> tuple[list[RegoModule], lis
     """Keep the modules OPA compiles; each refusal is a diagnostic at its place, and its module is skipped."""
     if not modules:
         return [], []
-    rules, asts = _rules(modules)
+    asts, too_deep = _asts(modules)
+    rules = _rules(asts, modules)
     sources = {module.name: module.source for module in modules}
-    diagnostics = [*_conflicts(rules), *_default_values(rules), *_recursion(rules, asts, sources),
+    aliases = {file: _import_aliases(ast, sources[file]) for file, ast in asts.items()}
+    diagnostics = [*too_deep, *_conflicts(rules), *_default_values(rules), *_recursion(rules, aliases),
                    *_arities(rules, asts)]
     refused = {diagnostic.file for diagnostic in diagnostics}
     return [module for module in modules if module.name not in refused], diagnostics

@@ -85,7 +85,10 @@ def _rewritten(module: RegoModule) -> RegoModule:
         parser.add_policy(module.name, module.source)
     except RuntimeError:
         return module  # the load reports it
-    [entry] = orjson.loads(parser.get_ast_as_json())
+    try:
+        [entry] = orjson.loads(parser.get_ast_as_json())
+    except orjson.JSONDecodeError:
+        return module  # nested too deeply to read: the compile checks refuse it
     source = module.source.encode()
     edits: list[Edit] = []
     wrapped: set[str] = set()

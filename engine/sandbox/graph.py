@@ -74,6 +74,8 @@ def _position_from_token(token: str, fingerprint: str) -> tuple[int, str, int]:
         page_size = int(decoded.get("t", DEFAULT_TOP))
     except (ValueError, KeyError, TypeError, AttributeError, orjson.JSONDecodeError):
         raise kql.UnsupportedQuery("$skipToken is not valid") from None
+    if offset < 0 or not 1 <= page_size <= MAX_TOP:  # a token is the client's to forge: its page is bounded too
+        raise kql.UnsupportedQuery("$skipToken is not valid")
     if owner != fingerprint:
         raise kql.UnsupportedQuery("$skipToken belongs to a different query or scope")
     return offset, last_key, page_size

@@ -63,3 +63,16 @@ def test_a_scan_of_azure_policy_definitions_alone_imports_no_rego_engine(tmp_pat
     assert not {name for name in azure_only if name.startswith(("engine.rego", "regorus", "regopy", "cryptography"))}
     assert {"engine.rego.kind", "regorus"} <= both
     assert b"rego:" in (tmp_path / "both.json").read_bytes()
+
+
+def test_a_deferred_kind_names_the_suffixes_its_module_registers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine.evaluate.scan names the Rego kind's suffixes before importing it: they must be the kind's own (a
+    file it would not find otherwise), and a module that registers no such kind is an ImportError, not a loop."""
+    from engine.evaluate.kinds import KINDS, DeferredKind
+    from engine.rego.kind import RegoKind
+
+    assert KINDS["rego"].suffixes == RegoKind.suffixes
+    unregistered = DeferredKind("nothing", (".none",), "engine.ids")
+    monkeypatch.setitem(KINDS, "nothing", unregistered)
+    with pytest.raises(ImportError, match="registers no policy kind"):
+        unregistered.load  # noqa: B018

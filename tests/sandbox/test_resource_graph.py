@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import urllib.error
@@ -166,6 +167,20 @@ def test_a_skip_token_carries_the_page_size_and_top_and_skip_override_it(sandbox
                                        ("moved", QueryRequestOptions(skip_token=token, skip=1)))}
     assert len(every) == 6 and [row["id"] for row in first.data] == every[:2]
     assert pages == {"next": every[2:4], "wider": every[2:5], "moved": every[1:3]}
+
+
+@pytest.mark.parametrize("forged", [{"t": -1}, {"t": 0}, {"t": 5000}, {"o": -3}])
+def test_a_forged_skip_token_is_refused(sandbox, forged):
+    """A token is base64 JSON the client holds: a page size outside 1..1000 (every row but one, or an endless run of
+    empty pages) or a negative offset in it is a 400, as a $top or $skip outside its bounds is."""
+    query = "kubernetesconfigurationresources | where type =~ 'microsoft.kubernetesconfiguration/extensions' | project id"
+    with _graph_client(sandbox) as client:
+        token = client.resources(QueryRequest(query=query, options=QueryRequestOptions(top=2))).skip_token
+        decoded = json.loads(base64.urlsafe_b64decode(token))
+        forged_token = base64.urlsafe_b64encode(json.dumps({**decoded, **forged}).encode()).decode()
+        with pytest.raises(HttpResponseError) as refused:
+            client.resources(QueryRequest(query=query, options=QueryRequestOptions(skip_token=forged_token)))
+    assert refused.value.status_code == 400 and "$skipToken is not valid" in str(refused.value)
 
 
 def test_subscription_scope_filters_and_batches(sandbox):

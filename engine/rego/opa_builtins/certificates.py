@@ -448,8 +448,17 @@ def _usable_for_servers(fields: dict[str, Any]) -> bool:
 
 def _chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], root: x509.Certificate,
            now: datetime.datetime) -> list[x509.Certificate] | None:
-    """The first chain Go's Verify finds from ``leaf`` to ``root`` through ``intermediates``, or None."""
+    """The first chain Go's Verify finds from ``leaf`` to ``root`` through ``intermediates``, or None; like Go's, the
+    search gives up after MAX_SIGNATURE_CHECKS signature checks (a hostile bundle would try every ordering)."""
     documents: dict[int, dict[str, Any]] = {}
+    checks = 0
+
+    def signed_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+        nonlocal checks
+        checks += 1
+        if checks > MAX_SIGNATURE_CHECKS:
+            raise _SearchExhausted
+        return _signed_by(child, parent)
 
     def fields(certificate: x509.Certificate) -> dict[str, Any]:
         return documents.setdefault(id(certificate), certificate_document(certificate))
@@ -463,7 +472,7 @@ def _chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], root: 
         for candidate, is_root in [(root, True), *((found, False) for found in intermediates)]:
             if any(candidate is seen for seen in chain) or candidate.subject != current.issuer:
                 continue
-            if not (valid(candidate) and _may_sign(fields(candidate)) and _signed_by(current, candidate)):
+            if not (valid(candidate) and _may_sign(fields(candidate)) and signed_by(current, candidate)):
                 continue
             path_length = fields(candidate)["MaxPathLen"]
             if not fields(candidate)["MaxPathLenZero"] and path_length <= 0:
@@ -478,7 +487,17 @@ def _chain(leaf: x509.Certificate, intermediates: list[x509.Certificate], root: 
 
     if leaf.public_bytes(serialization.Encoding.DER) == root.public_bytes(serialization.Encoding.DER):
         return [leaf] if valid(leaf) else None
-    return extend([leaf]) if valid(leaf) else None
+    try:
+        return extend([leaf]) if valid(leaf) else None
+    except _SearchExhausted:
+        return None
+
+
+MAX_SIGNATURE_CHECKS = 100  # Go's crypto/x509 maxChainSignatureChecks
+
+
+class _SearchExhausted(Exception):
+    """The chain search used its signature checks."""
 
 
 @builtin("crypto.x509.parse_and_verify_certificates", 1)

@@ -12,6 +12,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from engine import ids
 from engine.sandbox.resources.registry import ResourceType, register
 from engine.sandbox.resources.services import derived_secret
 from engine.sandbox.swagger import spec_file
@@ -63,7 +64,7 @@ def _user_credential(sandbox: Sandbox, request: Request, cluster: dict[str, Any]
 def _hybrid_connection(sandbox: Sandbox, cluster: dict[str, Any]) -> dict[str, Any]:
     """The relay endpoint and sender token a client-side proxy connects through (HybridConnectionConfig)."""
     now = sandbox.now()
-    cluster_hash = hashlib.sha256(cluster["id"].lower().encode()).hexdigest()
+    cluster_hash = hashlib.sha256(ids.normalize(cluster["id"]).encode()).hexdigest()
     return {"expirationTime": int(now) + RELAY_TOKEN_SECONDS,
             "hybridConnectionName": f"microsoft.kubernetes/connectedclusters/{cluster_hash}/{int(now * 1e9)}",
             "relay": "azgnrelay-sandbox-l1",
